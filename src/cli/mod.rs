@@ -1,0 +1,129 @@
+//! Command-line interface: one file per command group.
+
+mod check;
+mod feeds;
+mod run;
+mod search;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use chrono::{DateTime, NaiveDate, Utc};
+use clap::{Parser, Subcommand, ValueEnum};
+use feedwatch::config::{self, Config};
+
+/// feedwatch: polls news feeds, matches standing topic queries, stores the
+/// articles in SQLite and answers queries about them.
+#[derive(Debug, Parser)]
+#[command(name = "feedwatch", version, about)]
+pub struct Args {
+    /// Configuration file.
+    #[arg(long, global = true, env = "FEEDWATCH_CONFIG", default_value = config::DEFAULT_PATH)]
+    pub config: PathBuf,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Poll feeds: once with --once, else every poll.interval until SIGINT/SIGTERM.
+    Run(run::RunArgs),
+    /// Search stored items, newest first.
+    Search(search::SearchArgs),
+    /// Validate the configuration and print a summary.
+    Check,
+    /// Inspect feeds and their fetch state.
+    #[command(subcommand)]
+    Feeds(feeds::FeedsCommand),
+}
+
+impl Command {
+    /// Long-running commands log progress; query commands only problems.
+    pub fn default_log_level(&self) -> &'static str {
+        match self {
+            Command::Run(_) => "info",
+            _ => "warn",
+        }
+    }
+}
+
+/// Output formats of listing commands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Aligned columns for people.
+    Table,
+    /// One JSON object per line.
+    Jsonl,
+    /// RFC 4180 CSV with a header row.
+    Csv,
+}
+
+pub async fn dispatch(args: Args) -> anyhow::Result<ExitCode> {
+    let config = Config::load(&args.config)?;
+    match args.command {
+        Command::Run(run) => run::run(&config, run).await,
+        Command::Search(search) => search::search(&config, search).await,
+        Command::Check => check::check(&config).await,
+        Command::Feeds(feeds) => feeds::feeds(&config, feeds).await,
+    }
+}
+
+/// Parses a point in time: RFC 3339 (`2017-09-25T08:00:00Z`), a date
+/// (`2017-09-25`, midnight UTC) or an age before now (`24h`, `7d`, `90m`).
+pub fn parse_time(input: &str, now: DateTime<Utc>) -> anyhow::Result<DateTime<Utc>> {
+    let input = input.trim();
+    if let Ok(t) = DateTime::parse_from_rfc3339(input) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    if let Ok(date) = NaiveDate::parse_from_str(input, "%Y-%m-%d") {
+        return Ok(date
+            .and_hms_opt(0, 0, 0)
+            .expect("midnight exists")
+            .and_utc());
+    }
+    let age = humantime::parse_duration(input).with_context(|| {
+        format!("{input:?} is not a time: use RFC 3339 (2017-09-25T08:00:00Z), a date (2017-09-25) or an age (24h, 7d)")
+    })?;
+    let age = chrono::Duration::from_std(age).context("that age is too large")?;
+    now.checked_sub_signed(age).context("that age is too large")
+}
+
+/// Shortens `s` to at most `width` characters, marking the cut with `…`.
+fn truncate(s: &str, width: usize) -> String {
+    if s.chars().count() <= width {
+        s.to_string()
+    } else {
+        let mut out: String = s.chars().take(width.saturating_sub(1)).collect();
+        out.push('…');
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_times() {
+        let now = DateTime::parse_from_rfc3339("2017-09-25T12:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let t = |s| parse_time(s, now).unwrap().to_rfc3339();
+        assert_eq!(t("2017-09-23T08:30:00+03:00"), "2017-09-23T05:30:00+00:00");
+        assert_eq!(t("2017-09-23"), "2017-09-23T00:00:00+00:00");
+        assert_eq!(t("24h"), "2017-09-24T12:00:00+00:00");
+        assert_eq!(t("7d"), "2017-09-18T12:00:00+00:00");
+        assert!(parse_time("yesterday-ish", now)
+            .unwrap_err()
+            .to_string()
+            .contains("is not a time"));
+    }
+
+    #[test]
+    fn truncates_by_characters() {
+        assert_eq!(truncate("abc", 3), "abc");
+        assert_eq!(truncate("abcd", 3), "ab…");
+        assert_eq!(truncate("همه‌پرسی", 3), "هم…");
+    }
+}

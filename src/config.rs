@@ -1,0 +1,380 @@
+//! The configuration file: types, loading and validation.
+//!
+//! Every error names the file, the line (where known) and the key, in one
+//! sentence. Relative paths — `[store] path` and `file://` feed URLs without
+//! a leading `/` — are resolved against the directory of the config file.
+
+use std::collections::HashMap;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use bytesize::ByteSize;
+use serde::Deserialize;
+use toml::Spanned;
+use url::Url;
+
+use crate::topics::TopicSet;
+
+/// The default location of the config file.
+pub const DEFAULT_PATH: &str = "/etc/feedwatch/feedwatch.toml";
+
+/// A config file that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {}", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A syntax error, an unknown key, a wrong type or a failed validation.
+    #[error("{}: {}{}{message}", path.display(), line.map(|l| format!("line {l}: ")).unwrap_or_default(), if key.is_empty() { String::new() } else { format!("{key}: ") })]
+    Invalid {
+        path: PathBuf,
+        line: Option<usize>,
+        key: String,
+        message: String,
+    },
+}
+
+/// The validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Where the config was read from.
+    pub path: PathBuf,
+    pub store: StoreConfig,
+    pub fetch: FetchConfig,
+    pub poll: PollConfig,
+    pub feeds: Vec<FeedConfig>,
+    pub topics: Vec<TopicConfig>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreConfig {
+    /// The SQLite database file.
+    #[serde(default = "default_store_path")]
+    pub path: PathBuf,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        Self {
+            path: default_store_path(),
+        }
+    }
+}
+
+fn default_store_path() -> PathBuf {
+    PathBuf::from("/var/lib/feedwatch/feedwatch.db")
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FetchConfig {
+    /// Total time for one request, body included.
+    #[serde(with = "humantime_serde")]
+    pub timeout: Duration,
+    #[serde(with = "humantime_serde")]
+    pub connect_timeout: Duration,
+    /// Cap on the decompressed body.
+    pub max_body_size: ByteSize,
+    pub user_agent: String,
+}
+
+impl Default for FetchConfig {
+    fn default() -> Self {
+        Self {
+            timeout: Duration::from_secs(30),
+            connect_timeout: Duration::from_secs(10),
+            max_body_size: ByteSize::mib(16),
+            user_agent: concat!("feedwatch/", env!("CARGO_PKG_VERSION")).to_string(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PollConfig {
+    /// How often the daemon polls every feed.
+    #[serde(with = "humantime_serde")]
+    pub interval: Duration,
+    /// Feeds fetched at the same time.
+    pub concurrency: usize,
+}
+
+impl Default for PollConfig {
+    fn default() -> Self {
+        Self {
+            interval: Duration::from_secs(15 * 60),
+            concurrency: 64,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FeedConfig {
+    /// Absolute `http(s)://` or `file://` URL.
+    pub url: String,
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TopicConfig {
+    pub name: String,
+    pub query: String,
+}
+
+/// The file as written, with spans for error messages.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    #[serde(default)]
+    store: StoreConfig,
+    #[serde(default)]
+    fetch: FetchConfig,
+    #[serde(default)]
+    poll: PollConfig,
+    #[serde(default, rename = "feed")]
+    feeds: Vec<RawFeed>,
+    #[serde(default, rename = "topic")]
+    topics: Vec<RawTopic>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFeed {
+    url: Spanned<String>,
+    name: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTopic {
+    name: Spanned<String>,
+    query: Spanned<String>,
+}
+
+impl Config {
+    /// Reads, parses and validates the config file at `path`.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let source = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::parse(path, &source)
+    }
+
+    /// Parses and validates `source` as if read from `path`.
+    pub fn parse(path: &Path, source: &str) -> Result<Config, ConfigError> {
+        let invalid =
+            |span: Option<Range<usize>>, key: String, message: String| ConfigError::Invalid {
+                path: path.to_path_buf(),
+                line: span.map(|s| line_of(source, s.start)),
+                key,
+                message,
+            };
+        let raw: RawConfig = serde_path_to_error::deserialize(toml::Deserializer::new(source))
+            .map_err(|e| {
+                let key = e.path().to_string();
+                let inner = e.into_inner();
+                let key = if key == "." { String::new() } else { key };
+                invalid(inner.span(), key, inner.message().trim().to_string())
+            })?;
+        let base = std::path::absolute(path)
+            .ok()
+            .and_then(|p| p.parent().map(Path::to_path_buf))
+            .map(|dir| std::fs::canonicalize(&dir).unwrap_or(dir))
+            .unwrap_or_default();
+
+        let mut store = raw.store;
+        store.path = base.join(&store.path);
+        if raw.poll.concurrency == 0 {
+            return Err(invalid(
+                None,
+                "poll.concurrency".into(),
+                "must be at least 1".into(),
+            ));
+        }
+        if raw.poll.interval < Duration::from_secs(1) {
+            return Err(invalid(
+                None,
+                "poll.interval".into(),
+                "must be at least 1s".into(),
+            ));
+        }
+
+        let mut feeds = Vec::with_capacity(raw.feeds.len());
+        let mut seen_urls: HashMap<String, usize> = HashMap::new();
+        for (i, feed) in raw.feeds.into_iter().enumerate() {
+            let key = format!("feed[{i}].url");
+            let url = resolve_feed_url(&base, feed.url.get_ref())
+                .map_err(|m| invalid(Some(feed.url.span()), key.clone(), m))?;
+            let line = line_of(source, feed.url.span().start);
+            if let Some(first) = seen_urls.insert(url.clone(), line) {
+                return Err(invalid(
+                    Some(feed.url.span()),
+                    key,
+                    format!("duplicate feed URL {url:?} (first listed on line {first})"),
+                ));
+            }
+            feeds.push(FeedConfig {
+                url,
+                name: feed.name,
+            });
+        }
+
+        let mut topics = Vec::with_capacity(raw.topics.len());
+        let mut seen_names: HashMap<String, usize> = HashMap::new();
+        for (i, topic) in raw.topics.into_iter().enumerate() {
+            let name = topic.name.get_ref().trim().to_string();
+            if name.is_empty() {
+                return Err(invalid(
+                    Some(topic.name.span()),
+                    format!("topic[{i}].name"),
+                    "must not be empty".into(),
+                ));
+            }
+            let line = line_of(source, topic.name.span().start);
+            if let Some(first) = seen_names.insert(name.clone(), line) {
+                return Err(invalid(
+                    Some(topic.name.span()),
+                    format!("topic[{i}].name"),
+                    format!("duplicate topic name {name:?} (first defined on line {first})"),
+                ));
+            }
+            let query = topic.query.get_ref().clone();
+            if let Err(e) = TopicSet::compile([(name.as_str(), query.as_str())]) {
+                return Err(invalid(
+                    Some(topic.query.span()),
+                    format!("topic[{i}].query"),
+                    e.to_string(),
+                ));
+            }
+            topics.push(TopicConfig { name, query });
+        }
+
+        Ok(Config {
+            path: path.to_path_buf(),
+            store,
+            fetch: raw.fetch,
+            poll: raw.poll,
+            feeds,
+            topics,
+        })
+    }
+
+    /// The compiled topic set. Queries were validated by [`Config::parse`].
+    pub fn topic_set(&self) -> TopicSet {
+        TopicSet::compile(
+            self.topics
+                .iter()
+                .map(|t| (t.name.as_str(), t.query.as_str())),
+        )
+        .expect("queries are validated when the config is loaded")
+    }
+}
+
+fn line_of(source: &str, offset: usize) -> usize {
+    source.as_bytes()[..offset.min(source.len())]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+        + 1
+}
+
+/// Checks a feed URL and makes `file://relative/path` absolute against the
+/// config directory.
+fn resolve_feed_url(base: &Path, raw: &str) -> Result<String, String> {
+    let raw = raw.trim();
+    if let Some(rest) = raw.strip_prefix("file://") {
+        if !rest.starts_with('/') {
+            let path = base.join(rest);
+            return Url::from_file_path(&path)
+                .map(|u| u.to_string())
+                .map_err(|()| format!("cannot turn {} into a file URL", path.display()));
+        }
+    }
+    let url = Url::parse(raw).map_err(|e| format!("{raw:?} is not a valid URL ({e})"))?;
+    match url.scheme() {
+        "http" | "https" | "file" => Ok(url.to_string()),
+        other => Err(format!(
+            "{raw:?} has scheme {other:?}; use http, https or file"
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(source: &str) -> Result<Config, ConfigError> {
+        Config::parse(Path::new("/etc/fw/feedwatch.toml"), source)
+    }
+
+    fn error(source: &str) -> String {
+        parse(source)
+            .expect_err("config should be rejected")
+            .to_string()
+    }
+
+    #[test]
+    fn parses_and_resolves_relative_paths() {
+        let config = parse(
+            r#"
+[store]
+path = "data/fw.db"
+[poll]
+interval = "5m"
+[fetch]
+max_body_size = "1 MiB"
+[[feed]]
+url = "file://samples/a.xml"
+[[feed]]
+url = "https://news.example/rss"
+name = "News"
+[[topic]]
+name = "t"
+query = "a OR b"
+"#,
+        )
+        .unwrap();
+        assert_eq!(config.store.path, Path::new("/etc/fw/data/fw.db"));
+        assert_eq!(config.poll.interval, Duration::from_secs(300));
+        assert_eq!(config.fetch.max_body_size, ByteSize::mib(1));
+        assert_eq!(config.feeds[0].url, "file:///etc/fw/samples/a.xml");
+        assert_eq!(config.feeds[1].name.as_deref(), Some("News"));
+        assert_eq!(config.topic_set().topics().len(), 1);
+    }
+
+    #[test]
+    fn errors_name_key_and_line() {
+        assert_eq!(
+            error("[[feed]]\nurl = \"https://a.example/\"\n[[feed]]\nurll = \"x\"\n"),
+            "/etc/fw/feedwatch.toml: line 4: feed[1].urll: unknown field `urll`, expected `url` or `name`"
+        );
+        assert_eq!(
+            error("[poll]\nconcurrency = \"many\"\n"),
+            "/etc/fw/feedwatch.toml: line 2: poll.concurrency: invalid type: string \"many\", expected usize"
+        );
+        assert_eq!(
+            error("[[topic]]\nname = \"t\"\nquery = \"a\"\n[[topic]]\nname = \"t\"\nquery = \"b\"\n"),
+            "/etc/fw/feedwatch.toml: line 5: topic[1].name: duplicate topic name \"t\" (first defined on line 2)"
+        );
+        assert_eq!(
+            error("[[topic]]\nname = \"t\"\nquery = \"(a OR b\"\n"),
+            "/etc/fw/feedwatch.toml: line 3: topic[0].query: topic \"t\": column 8: expected ')' to close '(' at column 1"
+        );
+        assert_eq!(
+            error("[[feed]]\nurl = \"ftp://x.example/\"\n"),
+            "/etc/fw/feedwatch.toml: line 2: feed[0].url: \"ftp://x.example/\" has scheme \"ftp\"; use http, https or file"
+        );
+        let syntax = error("[store\npath = 1\n");
+        assert!(
+            syntax.starts_with("/etc/fw/feedwatch.toml: line 1: "),
+            "{syntax}"
+        );
+        assert!(error("[[topic]]\nname = \"t\"\n").contains("topic[0]: missing field `query`"));
+    }
+}

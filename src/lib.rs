@@ -1,0 +1,32 @@
+//! feedwatch: a media-monitoring daemon. It polls feeds, matches articles
+//! against standing topic queries and stores them in SQLite.
+//!
+//! Modules follow the pipeline: [`fetch`] → [`parse`] → [`topics`] (using
+//! [`text`]) → [`store`]; [`pipeline`] runs one feed through them and
+//! [`daemon`] repeats that on a schedule. See ARCHITECTURE.md.
+
+pub mod config;
+pub mod daemon;
+pub mod fetch;
+pub mod model;
+pub mod parse;
+pub mod pipeline;
+pub mod store;
+pub mod text;
+pub mod topics;
+
+/// Renders an error and its causes as one line: `outer: cause: root cause`.
+pub fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut message = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        // Some errors repeat their cause in their own message; skip repeats.
+        if !message.ends_with(&text) {
+            message.push_str(": ");
+            message.push_str(&text);
+        }
+        source = cause.source();
+    }
+    message
+}

@@ -1,0 +1,236 @@
+//! Feed bytes → [`ParsedFeed`]: feed-rs for RSS 0.9x/1.0/2.0, Atom and JSON
+//! Feed, then plain-text extraction and link resolution.
+//!
+//! feed-rs receives the raw bytes so it can honour the document's declared
+//! encoding. It would invent an id for entries without one; we register an
+//! empty generator instead, so a missing GUID stays missing and the store's
+//! identity rule (GUID, else link, else content hash) applies.
+
+pub mod html;
+
+use url::Url;
+
+use crate::model::{NewItem, ParsedFeed};
+
+/// Why a body could not be read as a feed.
+#[derive(Debug, thiserror::Error)]
+pub enum ParseError {
+    /// The body is empty or only whitespace.
+    #[error("empty document")]
+    Empty,
+    /// The body is HTML, not a feed (a common misconfiguration: the feed URL
+    /// points at a web page).
+    #[error("not a feed: the document is an HTML page")]
+    Html,
+    /// feed-rs rejected the document.
+    #[error("not a valid RSS, Atom or JSON feed")]
+    Invalid(#[source] feed_rs::parser::ParseFeedError),
+}
+
+/// Parses a feed document. `base_url` (the URL it was fetched from) resolves
+/// relative links where the document gives no `xml:base`.
+pub fn parse_feed(body: &[u8], base_url: &str) -> Result<ParsedFeed, ParseError> {
+    let trimmed = body.trim_ascii_start();
+    if trimmed.is_empty() {
+        return Err(ParseError::Empty);
+    }
+    if looks_like_html(trimmed) {
+        return Err(ParseError::Html);
+    }
+    let parser = feed_rs::parser::Builder::new()
+        .base_uri(Some(base_url))
+        .id_generator(|_, _, _| String::new())
+        .build();
+    let feed = parser.parse(body).map_err(ParseError::Invalid)?;
+
+    let document_base = Url::parse(base_url).ok();
+    let language = feed.language.as_deref().map(normalize_language);
+    let site_url =
+        pick_link(&feed.links).and_then(|href| resolve(&href, None, document_base.as_ref()));
+    let items = feed
+        .entries
+        .into_iter()
+        .map(|entry| {
+            let entry_base = entry.base.as_deref().and_then(|b| Url::parse(b).ok());
+            let url = pick_link(&entry.links)
+                .and_then(|href| resolve(&href, entry_base.as_ref(), document_base.as_ref()));
+            let body = entry
+                .content
+                .as_ref()
+                .and_then(|c| c.body.as_deref())
+                .filter(|b| !b.trim().is_empty())
+                .or(entry.summary.as_ref().map(|s| s.content.as_str()))
+                .unwrap_or("");
+            NewItem {
+                guid: Some(entry.id.trim().to_string()).filter(|g| !g.is_empty()),
+                url,
+                title: entry
+                    .title
+                    .as_ref()
+                    .map(|t| html::to_text(&t.content))
+                    .unwrap_or_default(),
+                text: html::to_text(body),
+                published: entry.published.or(entry.updated),
+                updated: entry.updated,
+                language: entry
+                    .language
+                    .as_deref()
+                    .map(normalize_language)
+                    .or_else(|| language.clone()),
+                author: entry
+                    .authors
+                    .first()
+                    .map(author_name)
+                    .filter(|a| !a.is_empty()),
+            }
+        })
+        .collect();
+
+    Ok(ParsedFeed {
+        title: feed
+            .title
+            .map(|t| html::to_text(&t.content))
+            .filter(|t| !t.is_empty()),
+        site_url,
+        language,
+        items,
+    })
+}
+
+/// feed-rs stores RSS `<author>` text as the e-mail of a person named
+/// "author" (the element's role); other formats give a real name.
+fn author_name(person: &feed_rs::model::Person) -> String {
+    match (&person.email, person.name.as_str()) {
+        (Some(email), "author" | "managingEditor" | "webMaster") => html::to_text(email),
+        _ => html::to_text(&person.name),
+    }
+}
+
+/// `en-US` → `en-us`, `fa_IR` → `fa-ir`.
+fn normalize_language(lang: &str) -> String {
+    lang.trim().replace('_', "-").to_ascii_lowercase()
+}
+
+fn looks_like_html(body: &[u8]) -> bool {
+    let head = &body[..body.len().min(512)];
+    let lower: Vec<u8> = head.iter().map(u8::to_ascii_lowercase).collect();
+    let has = |needle: &[u8]| lower.windows(needle.len()).any(|w| w == needle);
+    (lower.starts_with(b"<!doctype html") || lower.starts_with(b"<html") || has(b"<html"))
+        && !has(b"<rss")
+        && !has(b"<feed")
+        && !has(b"<rdf")
+}
+
+/// The article link: the first `alternate` (or rel-less) link, else the first.
+fn pick_link(links: &[feed_rs::model::Link]) -> Option<String> {
+    links
+        .iter()
+        .find(|l| matches!(l.rel.as_deref(), None | Some("alternate")))
+        .or(links.first())
+        .map(|l| l.href.trim().to_string())
+        .filter(|h| !h.is_empty())
+}
+
+/// Makes `href` absolute against the entry's `xml:base`, else the document
+/// URL. Links that cannot be made absolute are dropped rather than stored
+/// half-formed.
+fn resolve(href: &str, entry_base: Option<&Url>, document_base: Option<&Url>) -> Option<String> {
+    match Url::parse(href) {
+        Ok(url) => Some(url.to_string()),
+        Err(url::ParseError::RelativeUrlWithoutBase) => entry_base
+            .or(document_base)
+            .and_then(|base| base.join(href).ok())
+            .map(|u| u.to_string()),
+        Err(_) => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const RSS: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
+<rss version="2.0"><channel><title>Desk &amp; Wire</title><link>https://news.example/</link>
+<language>en-US</language>
+<item><title>Kurdistan &lt;b&gt;referendum&lt;/b&gt;</title><link>/2017/09/vote.html</link>
+<guid isPermaLink="false">item-1</guid><pubDate>Sat, 23 Sep 2017 12:00:00 +0000</pubDate>
+<description>&lt;p&gt;Iran&amp;nbsp;and Turkey&lt;/p&gt;&lt;p&gt;oppose it&lt;/p&gt;</description></item>
+<item><title>No guid</title><link>https://news.example/2</link><author>desk@news.example (Desk)</author></item>
+<item><title>Nothing but text</title><description>body</description></item>
+</channel></rss>"#;
+
+    #[test]
+    fn extracts_plain_text_and_resolves_links() {
+        let feed = parse_feed(RSS.as_bytes(), "https://news.example/feeds/rss.xml").unwrap();
+        assert_eq!(feed.title.as_deref(), Some("Desk & Wire"));
+        assert_eq!(feed.language.as_deref(), Some("en-us"));
+        let first = &feed.items[0];
+        assert_eq!(first.guid.as_deref(), Some("item-1"));
+        assert_eq!(first.title, "Kurdistan referendum");
+        assert_eq!(first.text, "Iran and Turkey oppose it");
+        assert_eq!(
+            first.url.as_deref(),
+            Some("https://news.example/2017/09/vote.html")
+        );
+        assert_eq!(
+            first.published.unwrap().to_rfc3339(),
+            "2017-09-23T12:00:00+00:00"
+        );
+        assert_eq!(first.language.as_deref(), Some("en-us"));
+        // Missing GUIDs stay missing; the store keys those by link or hash.
+        assert_eq!(feed.items[1].guid, None);
+        assert_eq!(feed.items[1].key(), "url:https://news.example/2");
+        assert_eq!(
+            feed.items[1].author.as_deref(),
+            Some("desk@news.example (Desk)")
+        );
+        assert!(feed.items[2].key().starts_with("hash:"));
+    }
+
+    #[test]
+    fn parses_atom_with_xml_base_and_json_feed() {
+        let atom = r#"<feed xmlns="http://www.w3.org/2005/Atom" xml:base="https://atom.example/base/">
+<title type="html">A &amp;amp; B</title><id>urn:f</id><updated>2017-09-23T00:00:00Z</updated>
+<entry><id>urn:e1</id><title>t</title><updated>2017-09-24T00:00:00Z</updated>
+<link href="e1.html"/><content type="html">&lt;p&gt;x&lt;/p&gt;</content></entry></feed>"#;
+        let feed = parse_feed(atom.as_bytes(), "https://elsewhere.example/atom.xml").unwrap();
+        assert_eq!(
+            feed.items[0].url.as_deref(),
+            Some("https://atom.example/base/e1.html")
+        );
+        assert_eq!(feed.items[0].text, "x");
+        assert_eq!(
+            feed.items[0].published.unwrap().to_rfc3339(),
+            "2017-09-24T00:00:00+00:00"
+        );
+
+        let json = r#"{"version":"https://jsonfeed.org/version/1.1","title":"J","items":[
+            {"id":"1","url":"https://j.example/1","title":"Hello","content_html":"<p>a&nbsp;b</p>"}]}"#;
+        let feed = parse_feed(json.as_bytes(), "https://j.example/feed.json").unwrap();
+        assert_eq!(feed.items[0].text, "a b");
+        assert_eq!(feed.items[0].guid.as_deref(), Some("1"));
+    }
+
+    #[test]
+    fn rejects_non_feeds_clearly() {
+        assert!(matches!(
+            parse_feed(b"  \n ", "https://x.example/"),
+            Err(ParseError::Empty)
+        ));
+        assert!(matches!(
+            parse_feed(
+                b"<!DOCTYPE html><html><body>hi</body></html>",
+                "https://x.example/"
+            ),
+            Err(ParseError::Html)
+        ));
+        assert!(matches!(
+            parse_feed(b"garbage \x00\xff", "https://x.example/"),
+            Err(ParseError::Invalid(_))
+        ));
+        assert!(matches!(
+            parse_feed(b"<rss><channel><item>", "https://x.example/"),
+            Err(ParseError::Invalid(_))
+        ));
+    }
+}

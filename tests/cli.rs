@@ -1,0 +1,297 @@
+//! The command line: config errors, the shipped example, output formats and
+//! the daemon's shutdown.
+
+mod common;
+
+use std::path::Path;
+use std::time::Duration;
+
+use common::{rss, run_with_config, FeedServer, Route, Workspace};
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_config_names_the_key_and_line_and_opens_no_database() {
+    let ws = Workspace::with_config(
+        "[store]\npath = \"data/x.db\"\n[[feed]]\nurll = \"https://x.example/\"\n",
+    );
+    let out = ws.run(&["run", "--once"]).await;
+    assert_ne!(out.code, 0);
+    assert_eq!(out.stderr.lines().count(), 1, "one line: {}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("line 4: feed[0].urll: unknown field `urll`"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        !ws.dir.path().join("data/x.db").exists(),
+        "no database before the config is valid"
+    );
+
+    let ws = Workspace::with_config("[poll]\ninterval = 15\n");
+    let out = ws.run(&["check"]).await;
+    assert_ne!(out.code, 0);
+    assert!(
+        out.stderr.contains("line 2: poll.interval: "),
+        "{}",
+        out.stderr
+    );
+
+    let ws = Workspace::with_config(
+        "[[topic]]\nname = \"k\"\nquery = \"(Kurdistan OR KRG AND referendum\"\n",
+    );
+    let out = ws.run(&["check"]).await;
+    assert_ne!(out.code, 0);
+    assert!(
+        out.stderr.contains(
+            "line 3: topic[0].query: topic \"k\": column 33: expected ')' to close '(' at column 1"
+        ),
+        "{}",
+        out.stderr
+    );
+
+    let out = run_with_config(Path::new("/nonexistent/feedwatch.toml"), &["check"]).await;
+    assert_ne!(out.code, 0);
+    assert!(
+        out.stderr
+            .contains("cannot read config file /nonexistent/feedwatch.toml"),
+        "{}",
+        out.stderr
+    );
+}
+
+/// Copies the shipped example (config and sample feeds) so the test writes
+/// its database into a temp dir, not the checkout.
+fn example_workspace() -> Workspace {
+    let dir = tempfile::tempdir().unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    std::fs::create_dir_all(dir.path().join("config/samples")).unwrap();
+    std::fs::copy(
+        root.join("config/feedwatch.toml"),
+        dir.path().join("config/feedwatch.toml"),
+    )
+    .unwrap();
+    for entry in std::fs::read_dir(root.join("config/samples")).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(
+            entry.path(),
+            dir.path().join("config/samples").join(entry.file_name()),
+        )
+        .unwrap();
+    }
+    Workspace { dir }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn example_config_finds_the_sample_article_under_kurdistan_referendum() {
+    let ws = example_workspace();
+    let config = ws.dir.path().join("config/feedwatch.toml");
+    let out = run_with_config(&config, &["check"]).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stdout.contains("kurdistan-referendum"),
+        "{}",
+        out.stdout
+    );
+
+    let out = run_with_config(&config, &["run", "--once"]).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        ws.dir.path().join("data/feedwatch.db").exists(),
+        "store path is relative to the config file"
+    );
+
+    let out = run_with_config(
+        &config,
+        &[
+            "search",
+            "--topic",
+            "kurdistan-referendum",
+            "--format",
+            "jsonl",
+        ],
+    )
+    .await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let items = common::jsonl(&out.stdout);
+    let mehr = items
+        .iter()
+        .find(|i| i["guid"] == "sample:mehr-2017-09-23-iran-turkey-referendum")
+        .expect("the Mehr News sample article matches kurdistan-referendum");
+    assert_eq!(mehr["feed_name"], "Mehr News (en)");
+    assert_eq!(mehr["published"], "2017-09-23T08:30:00Z");
+    assert_eq!(mehr["lang"], "en");
+    assert!(mehr["topics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|t| t == "iran-turkey-military"));
+    assert!(mehr["text"]
+        .as_str()
+        .unwrap()
+        .contains("Creative Commons Attribution 4.0"));
+    // The Persian sample item matches through the Persian clause, across the ZWNJ.
+    assert!(items.iter().any(|i| i["lang"] == "fa"), "{items:?}");
+    // Non-matching sample items are stored but not under the topic.
+    let out = run_with_config(&config, &["search", "Football", "--format", "jsonl"]).await;
+    let football = common::jsonl(&out.stdout);
+    assert_eq!(football.len(), 1);
+    assert_eq!(football[0]["topics"], serde_json::json!([]));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn search_filters_and_formats() {
+    let server = FeedServer::start().await;
+    let body = rss(&[
+        ("s1", "Kurdistan referendum, \"quoted\", title", "Text one."),
+        ("s2", "Erbil market", "Text two."),
+    ]);
+    server.set(
+        "/s.xml",
+        Route::Feed {
+            body,
+            content_type: "application/rss+xml",
+        },
+    );
+    let ws = Workspace::new(
+        &[(&server.url("/s.xml"), "Search feed")],
+        &[("k", "Kurdistan AND referendum")],
+        "",
+    );
+    assert_eq!(ws.run(&["run", "--once"]).await.code, 0);
+
+    // Newest first: s2 was published an hour after s1.
+    let all = ws.search(&[]).await;
+    assert_eq!(
+        all.iter()
+            .map(|i| i["guid"].as_str().unwrap())
+            .collect::<Vec<_>>(),
+        ["s2", "s1"]
+    );
+    for field in [
+        "id",
+        "feed_url",
+        "guid",
+        "url",
+        "title",
+        "published",
+        "topics",
+    ] {
+        assert!(all[0].get(field).is_some(), "jsonl has {field}");
+    }
+    assert_eq!(ws.search(&["--limit", "1"]).await.len(), 1);
+    assert_eq!(
+        ws.search(&["erbil"]).await.len(),
+        1,
+        "text search is case-insensitive"
+    );
+    assert_eq!(ws.search(&["--feed", "Search feed"]).await.len(), 2);
+    assert_eq!(ws.search(&["--feed", &server.url("/s.xml")]).await.len(), 2);
+    assert_eq!(ws.search(&["--feed", "other"]).await.len(), 0);
+    assert_eq!(
+        ws.search(&["--since", "2017-09-23T00:30:00Z"]).await.len(),
+        1
+    );
+    assert_eq!(
+        ws.search(&["--until", "2017-09-23T00:30:00Z"]).await.len(),
+        1
+    );
+    assert_eq!(ws.search(&["--since", "7d"]).await.len(), 0);
+
+    let out = ws.run(&["search", "--format", "csv"]).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let mut lines = out.stdout.lines();
+    assert!(lines
+        .next()
+        .unwrap()
+        .starts_with("id,feed_url,feed_name,guid,url,title,published"));
+    assert!(
+        out.stdout
+            .contains("\"Kurdistan referendum, \"\"quoted\"\", title\""),
+        "RFC 4180 quoting: {}",
+        out.stdout
+    );
+
+    let out = ws.run(&["search"]).await;
+    assert!(out.stdout.starts_with("PUBLISHED"), "{}", out.stdout);
+    assert!(out.stdout.contains("Erbil market"));
+
+    let out = ws.run(&["search", "--topic", "nope"]).await;
+    assert_ne!(out.code, 0);
+    assert!(
+        out.stderr.contains("no topic named \"nope\" (known: k)"),
+        "{}",
+        out.stderr
+    );
+    let out = ws.run(&["search", "--since", "last tuesday"]).await;
+    assert_ne!(out.code, 0);
+    assert!(
+        out.stderr
+            .contains("--since: \"last tuesday\" is not a time"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn search_before_any_run_says_so() {
+    let ws = Workspace::new(&[], &[], "");
+    let out = ws.run(&["search"]).await;
+    assert_ne!(out.code, 0);
+    assert!(
+        out.stderr
+            .contains("does not exist yet (run `feedwatch run --once` first)"),
+        "{}",
+        out.stderr
+    );
+    assert!(!ws.db_path().exists());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn daemon_polls_repeatedly_and_exits_cleanly_on_sigterm() {
+    let server = FeedServer::start().await;
+    server.set(
+        "/d.xml",
+        Route::Feed {
+            body: rss(&[("d1", "t", "x")]),
+            content_type: "application/rss+xml",
+        },
+    );
+    let ws = Workspace::new(
+        &[(&server.url("/d.xml"), "D")],
+        &[],
+        "[poll]\ninterval = \"1s\"\n",
+    );
+    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_feedwatch"))
+        .arg("--config")
+        .arg(ws.config_path())
+        .arg("run")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait for at least two polls.
+    for _ in 0..100 {
+        if server.seen("/d.xml").len() >= 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        server.seen("/d.xml").len() >= 2,
+        "the daemon polls every interval"
+    );
+    let pid = child.id().unwrap().to_string();
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let output = tokio::time::timeout(Duration::from_secs(10), child.wait_with_output())
+        .await
+        .expect("exits within 10 s of SIGTERM")
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("SIGTERM received"), "{stderr}");
+    assert_eq!(ws.search(&[]).await.len(), 1);
+}

@@ -1,0 +1,250 @@
+//! Test helpers: an in-process HTTP server on 127.0.0.1 serving feed bytes,
+//! and a runner for the real `feedwatch` binary against a temp config.
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{header, HeaderMap, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+
+/// What the server answers on a path.
+#[derive(Clone)]
+pub enum Route {
+    /// A feed with a strong ETag; answers 304 to a matching If-None-Match.
+    Feed {
+        body: String,
+        content_type: &'static str,
+    },
+    /// A feed without validators: always 200 with the full body.
+    NoValidators { body: String },
+    /// A bare status.
+    Status(u16),
+    /// Arbitrary bytes with a content type.
+    Raw {
+        body: Vec<u8>,
+        content_type: &'static str,
+    },
+    /// Accepts the request and never answers.
+    Stall,
+}
+
+/// One request the server saw.
+#[derive(Clone, Debug)]
+pub struct Seen {
+    pub path: String,
+    pub if_none_match: Option<String>,
+    pub status: u16,
+}
+
+#[derive(Clone, Default)]
+struct Shared {
+    routes: Arc<Mutex<HashMap<String, Route>>>,
+    log: Arc<Mutex<Vec<Seen>>>,
+}
+
+/// An HTTP server on 127.0.0.1 with routes that tests can change.
+pub struct FeedServer {
+    pub base: String,
+    shared: Shared,
+}
+
+impl FeedServer {
+    pub async fn start() -> FeedServer {
+        let shared = Shared::default();
+        let app = axum::Router::new()
+            .fallback(handle)
+            .with_state(shared.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        FeedServer { base, shared }
+    }
+
+    pub fn set(&self, path: &str, route: Route) {
+        self.shared
+            .routes
+            .lock()
+            .unwrap()
+            .insert(path.to_string(), route);
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    /// Requests seen on `path`, oldest first.
+    pub fn seen(&self, path: &str) -> Vec<Seen> {
+        self.shared
+            .log
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|s| s.path == path)
+            .cloned()
+            .collect()
+    }
+}
+
+async fn handle(State(shared): State<Shared>, uri: Uri, headers: HeaderMap) -> Response {
+    let path = uri.path().to_string();
+    let if_none_match = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let route = shared.routes.lock().unwrap().get(&path).cloned();
+    let response = match route {
+        None => StatusCode::NOT_FOUND.into_response(),
+        Some(Route::Feed { body, content_type }) => {
+            let etag = format!("\"{:016x}\"", fxhash(body.as_bytes()));
+            if if_none_match.as_deref() == Some(etag.as_str()) {
+                (StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response()
+            } else {
+                (
+                    [
+                        (header::CONTENT_TYPE, content_type.to_string()),
+                        (header::ETAG, etag),
+                    ],
+                    body,
+                )
+                    .into_response()
+            }
+        }
+        Some(Route::NoValidators { body }) => {
+            ([(header::CONTENT_TYPE, "application/rss+xml")], body).into_response()
+        }
+        Some(Route::Status(code)) => StatusCode::from_u16(code).unwrap().into_response(),
+        Some(Route::Raw { body, content_type }) => {
+            ([(header::CONTENT_TYPE, content_type)], Body::from(body)).into_response()
+        }
+        Some(Route::Stall) => {
+            tokio::time::sleep(Duration::from_secs(3600)).await;
+            StatusCode::OK.into_response()
+        }
+    };
+    shared.log.lock().unwrap().push(Seen {
+        path,
+        if_none_match,
+        status: response.status().as_u16(),
+    });
+    response
+}
+
+fn fxhash(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// An RSS 2.0 document with the given `(guid, title, description)` items.
+pub fn rss(items: &[(&str, &str, &str)]) -> String {
+    let mut out = String::from(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><rss version=\"2.0\"><channel><title>Test feed</title>\
+         <link>https://test.example/</link><description>d</description>",
+    );
+    for (i, (guid, title, text)) in items.iter().enumerate() {
+        out.push_str(&format!(
+            "<item><guid>{guid}</guid><title>{title}</title><link>https://test.example/{guid}</link>\
+             <pubDate>Sat, 23 Sep 2017 {:02}:00:00 +0000</pubDate><description>{text}</description></item>",
+            i % 24
+        ));
+    }
+    out.push_str("</channel></rss>");
+    out
+}
+
+/// A temp directory with a config file; runs the real binary against it.
+pub struct Workspace {
+    pub dir: tempfile::TempDir,
+}
+
+pub struct Output {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Workspace {
+    /// `feeds` are `(url, name)`; `topics` are `(name, query)`; `extra` is
+    /// appended verbatim (e.g. a `[fetch]` table).
+    pub fn new(feeds: &[(&str, &str)], topics: &[(&str, &str)], extra: &str) -> Workspace {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = format!("{extra}\n[store]\npath = \"data/feedwatch.db\"\n");
+        for (url, name) in feeds {
+            config.push_str(&format!("[[feed]]\nurl = {url:?}\nname = {name:?}\n"));
+        }
+        for (name, query) in topics {
+            config.push_str(&format!("[[topic]]\nname = {name:?}\nquery = '{query}'\n"));
+        }
+        std::fs::write(dir.path().join("feedwatch.toml"), config).unwrap();
+        Workspace { dir }
+    }
+
+    pub fn with_config(config: &str) -> Workspace {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("feedwatch.toml"), config).unwrap();
+        Workspace { dir }
+    }
+
+    pub fn config_path(&self) -> PathBuf {
+        self.dir.path().join("feedwatch.toml")
+    }
+
+    pub fn db_path(&self) -> PathBuf {
+        self.dir.path().join("data/feedwatch.db")
+    }
+
+    /// Runs `feedwatch --config <this config> args…`.
+    pub async fn run(&self, args: &[&str]) -> Output {
+        run_with_config(&self.config_path(), args).await
+    }
+
+    /// `search --format jsonl` plus extra args, parsed.
+    pub async fn search(&self, extra: &[&str]) -> Vec<serde_json::Value> {
+        let mut args = vec!["search", "--format", "jsonl"];
+        if !extra.contains(&"--limit") {
+            args.extend(["--limit", "1000"]);
+        }
+        args.extend_from_slice(extra);
+        let out = self.run(&args).await;
+        assert_eq!(out.code, 0, "search failed: {}", out.stderr);
+        jsonl(&out.stdout)
+    }
+
+    /// `feeds list --format jsonl`, by URL.
+    pub async fn feeds(&self) -> HashMap<String, serde_json::Value> {
+        let out = self.run(&["feeds", "list", "--format", "jsonl"]).await;
+        assert_eq!(out.code, 0, "feeds list failed: {}", out.stderr);
+        jsonl(&out.stdout)
+            .into_iter()
+            .map(|v| (v["url"].as_str().unwrap().to_string(), v))
+            .collect()
+    }
+}
+
+pub async fn run_with_config(config: &Path, args: &[&str]) -> Output {
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_feedwatch"))
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .env_remove("FEEDWATCH_LOG")
+        .env_remove("RUST_LOG")
+        .output()
+        .await
+        .unwrap();
+    Output {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8(output.stdout).unwrap(),
+        stderr: String::from_utf8(output.stderr).unwrap(),
+    }
+}
+
+pub fn jsonl(s: &str) -> Vec<serde_json::Value> {
+    s.lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
