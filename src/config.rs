@@ -14,7 +14,7 @@ use serde::Deserialize;
 use toml::Spanned;
 use url::Url;
 
-use crate::topics::TopicSet;
+use crate::topics::{query, TermSets, TopicSet};
 
 /// The default location of the config file.
 pub const DEFAULT_PATH: &str = "/etc/feedwatch/feedwatch.toml";
@@ -46,8 +46,11 @@ pub struct Config {
     pub store: StoreConfig,
     pub fetch: FetchConfig,
     pub poll: PollConfig,
+    pub retention: RetentionConfig,
     pub feeds: Vec<FeedConfig>,
     pub topics: Vec<TopicConfig>,
+    /// Named term sets, usable in queries as `@name`.
+    pub terms: TermSets,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -113,11 +116,30 @@ impl Default for PollConfig {
     }
 }
 
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetentionConfig {
+    /// How long items that match no topic are kept (for `topics test` and
+    /// backfilling new topics); matched items are kept.
+    #[serde(with = "humantime_serde")]
+    pub unmatched: Duration,
+}
+
+impl Default for RetentionConfig {
+    fn default() -> Self {
+        Self {
+            unmatched: Duration::from_secs(7 * 24 * 3600),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FeedConfig {
     /// Absolute `http(s)://` or `file://` URL.
     pub url: String,
     pub name: Option<String>,
+    /// Labels usable in queries as `feed:TAG`.
+    pub tags: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -136,10 +158,14 @@ struct RawConfig {
     fetch: FetchConfig,
     #[serde(default)]
     poll: PollConfig,
+    #[serde(default)]
+    retention: RetentionConfig,
     #[serde(default, rename = "feed")]
     feeds: Vec<RawFeed>,
     #[serde(default, rename = "topic")]
     topics: Vec<RawTopic>,
+    #[serde(default)]
+    terms: HashMap<String, Vec<Spanned<String>>>,
 }
 
 #[derive(Deserialize)]
@@ -147,6 +173,8 @@ struct RawConfig {
 struct RawFeed {
     url: Spanned<String>,
     name: Option<String>,
+    #[serde(default)]
+    tags: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -168,15 +196,14 @@ impl Config {
 
     /// Parses and validates `source` as if read from `path`.
     pub fn parse(path: &Path, source: &str) -> Result<Config, ConfigError> {
-        let invalid =
-            |span: Option<Range<usize>>, key: String, message: String| ConfigError::Invalid {
-                path: path.to_path_buf(),
-                line: span.map(|s| line_of(source, s.start)),
-                key,
-                message,
-            };
-        let raw: RawConfig = serde_path_to_error::deserialize(toml::Deserializer::new(source))
-            .map_err(|e| {
+        let invalid = |span: Option<Range<usize>>, key: String, message: String| ConfigError::Invalid {
+            path: path.to_path_buf(),
+            line: span.map(|s| line_of(source, s.start)),
+            key,
+            message,
+        };
+        let raw: RawConfig =
+            serde_path_to_error::deserialize(toml::Deserializer::new(source)).map_err(|e| {
                 let key = e.path().to_string();
                 let inner = e.into_inner();
                 let key = if key == "." { String::new() } else { key };
@@ -222,7 +249,30 @@ impl Config {
             feeds.push(FeedConfig {
                 url,
                 name: feed.name,
+                tags: feed.tags,
             });
+        }
+
+        let mut terms = TermSets::new();
+        let mut set_names: Vec<&String> = raw.terms.keys().collect();
+        set_names.sort();
+        for name in set_names {
+            let entries = &raw.terms[name];
+            if name.is_empty() || !name.chars().all(|c| c.is_alphanumeric() || c == '-' || c == '_') {
+                return Err(invalid(
+                    entries.first().map(|e| e.span()),
+                    format!("terms.{name}"),
+                    "a term set name may only contain letters, digits, '-' and '_'".into(),
+                ));
+            }
+            for (i, entry) in entries.iter().enumerate() {
+                query::parse_term(entry.get_ref())
+                    .map_err(|e| invalid(Some(entry.span()), format!("terms.{name}[{i}]"), e.message))?;
+            }
+            terms.insert(
+                name.clone(),
+                entries.iter().map(|e| e.get_ref().clone()).collect(),
+            );
         }
 
         let mut topics = Vec::with_capacity(raw.topics.len());
@@ -245,7 +295,7 @@ impl Config {
                 ));
             }
             let query = topic.query.get_ref().clone();
-            if let Err(e) = TopicSet::compile([(name.as_str(), query.as_str())]) {
+            if let Err(e) = TopicSet::compile([(name.as_str(), query.as_str())], &terms) {
                 return Err(invalid(
                     Some(topic.query.span()),
                     format!("topic[{i}].query"),
@@ -260,17 +310,18 @@ impl Config {
             store,
             fetch: raw.fetch,
             poll: raw.poll,
+            retention: raw.retention,
             feeds,
             topics,
+            terms,
         })
     }
 
     /// The compiled topic set. Queries were validated by [`Config::parse`].
     pub fn topic_set(&self) -> TopicSet {
         TopicSet::compile(
-            self.topics
-                .iter()
-                .map(|t| (t.name.as_str(), t.query.as_str())),
+            self.topics.iter().map(|t| (t.name.as_str(), t.query.as_str())),
+            &self.terms,
         )
         .expect("queries are validated when the config is loaded")
     }
@@ -299,9 +350,7 @@ fn resolve_feed_url(base: &Path, raw: &str) -> Result<String, String> {
     let url = Url::parse(raw).map_err(|e| format!("{raw:?} is not a valid URL ({e})"))?;
     match url.scheme() {
         "http" | "https" | "file" => Ok(url.to_string()),
-        other => Err(format!(
-            "{raw:?} has scheme {other:?}; use http, https or file"
-        )),
+        other => Err(format!("{raw:?} has scheme {other:?}; use http, https or file")),
     }
 }
 
@@ -314,9 +363,7 @@ mod tests {
     }
 
     fn error(source: &str) -> String {
-        parse(source)
-            .expect_err("config should be rejected")
-            .to_string()
+        parse(source).expect_err("config should be rejected").to_string()
     }
 
     #[test]
@@ -334,9 +381,12 @@ url = "file://samples/a.xml"
 [[feed]]
 url = "https://news.example/rss"
 name = "News"
+tags = ["wire", "iran"]
+[terms]
+baqeri = ["Baqeri", "Bagheri", "باقری"]
 [[topic]]
 name = "t"
-query = "a OR b"
+query = "a OR @baqeri"
 "#,
         )
         .unwrap();
@@ -345,14 +395,19 @@ query = "a OR b"
         assert_eq!(config.fetch.max_body_size, ByteSize::mib(1));
         assert_eq!(config.feeds[0].url, "file:///etc/fw/samples/a.xml");
         assert_eq!(config.feeds[1].name.as_deref(), Some("News"));
-        assert_eq!(config.topic_set().topics().len(), 1);
+        assert_eq!(config.feeds[1].tags, ["wire", "iran"]);
+        assert_eq!(config.terms["baqeri"].len(), 3);
+        assert_eq!(
+            config.topic_set().topics()[0].expr.to_string(),
+            "(a OR baqeri OR bagheri OR باقری)"
+        );
     }
 
     #[test]
     fn errors_name_key_and_line() {
         assert_eq!(
             error("[[feed]]\nurl = \"https://a.example/\"\n[[feed]]\nurll = \"x\"\n"),
-            "/etc/fw/feedwatch.toml: line 4: feed[1].urll: unknown field `urll`, expected `url` or `name`"
+            "/etc/fw/feedwatch.toml: line 4: feed[1].urll: unknown field `urll`, expected one of `url`, `name`, `tags`"
         );
         assert_eq!(
             error("[poll]\nconcurrency = \"many\"\n"),
@@ -370,11 +425,16 @@ query = "a OR b"
             error("[[feed]]\nurl = \"ftp://x.example/\"\n"),
             "/etc/fw/feedwatch.toml: line 2: feed[0].url: \"ftp://x.example/\" has scheme \"ftp\"; use http, https or file"
         );
-        let syntax = error("[store\npath = 1\n");
-        assert!(
-            syntax.starts_with("/etc/fw/feedwatch.toml: line 1: "),
-            "{syntax}"
+        assert_eq!(
+            error("[terms]\nx = [\"ok\", \"...\"]\n"),
+            "/etc/fw/feedwatch.toml: line 2: terms.x[1]: the term \"...\" contains no letters or digits"
         );
+        assert_eq!(
+            error("[[topic]]\nname = \"t\"\nquery = \"@nope\"\n"),
+            "/etc/fw/feedwatch.toml: line 3: topic[0].query: topic \"t\": column 1: unknown term set @nope (none are defined in [terms])"
+        );
+        let syntax = error("[store\npath = 1\n");
+        assert!(syntax.starts_with("/etc/fw/feedwatch.toml: line 1: "), "{syntax}");
         assert!(error("[[topic]]\nname = \"t\"\n").contains("topic[0]: missing field `query`"));
     }
 }

@@ -47,10 +47,15 @@ pub async fn run_once(
 ) -> Result<CycleStats, StoreError> {
     let urls: Vec<String> = config.feeds.iter().map(|f| f.url.clone()).collect();
     let feeds = store.feeds_in(&urls).await?;
-    let stats = pipeline
-        .run_cycle(feeds, config.poll.concurrency, shutdown)
-        .await;
+    let stats = pipeline.run_cycle(feeds, config.poll.concurrency, shutdown).await;
     log_cycle(&stats);
+    let now = chrono::Utc::now();
+    if let Ok(window) = chrono::Duration::from_std(config.retention.unmatched) {
+        let pruned = store.prune_unmatched(now - window, now).await?;
+        if pruned > 0 {
+            tracing::info!(pruned, "pruned unmatched items past the retention window");
+        }
+    }
     Ok(stats)
 }
 

@@ -107,11 +107,7 @@ impl Fetcher {
     }
 
     /// Fetches `url`, sending the validators as a conditional GET.
-    pub async fn fetch(
-        &self,
-        url: &str,
-        validators: &Validators,
-    ) -> Result<FetchOutcome, FetchError> {
+    pub async fn fetch(&self, url: &str, validators: &Validators) -> Result<FetchOutcome, FetchError> {
         let parsed = Url::parse(url).map_err(|e| FetchError::BadUrl {
             url: url.to_string(),
             reason: e.to_string(),
@@ -126,11 +122,7 @@ impl Fetcher {
         }
     }
 
-    async fn fetch_http(
-        &self,
-        url: Url,
-        validators: &Validators,
-    ) -> Result<FetchOutcome, FetchError> {
+    async fn fetch_http(&self, url: Url, validators: &Validators) -> Result<FetchOutcome, FetchError> {
         let mut headers = HeaderMap::new();
         headers.insert(
             header::ACCEPT,

@@ -10,10 +10,7 @@ use clap::Parser;
 fn main() -> ExitCode {
     let args = cli::Args::parse();
     init_tracing(args.command.default_log_level());
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("feedwatch: cannot start the async runtime: {error}");

@@ -42,8 +42,7 @@ impl NewItem {
     /// A hash of everything stored about the item; a change means the item
     /// was edited and is updated in place.
     pub fn content_hash(&self) -> String {
-        let date =
-            |d: &Option<DateTime<Utc>>| d.map(|d| d.timestamp().to_string()).unwrap_or_default();
+        let date = |d: &Option<DateTime<Utc>>| d.map(|d| d.timestamp().to_string()).unwrap_or_default();
         hash_fields(&[
             self.url.as_deref().unwrap_or(""),
             &self.title,
@@ -86,10 +85,7 @@ mod tests {
         assert_eq!(item.key(), "url:https://x.example/1");
         item.url = None;
         let hashed = item.key();
-        assert!(
-            hashed.starts_with("hash:") && hashed.len() == 5 + 32,
-            "{hashed}"
-        );
+        assert!(hashed.starts_with("hash:") && hashed.len() == 5 + 32, "{hashed}");
         item.text = "changed".into();
         assert_ne!(item.key(), hashed);
     }

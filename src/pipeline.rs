@@ -17,8 +17,8 @@ use crate::error_chain;
 use crate::fetch::{FetchOutcome, Fetched, Fetcher};
 use crate::model::ParsedFeed;
 use crate::parse::parse_feed;
-use crate::store::{FeedRow, FeedUpdate, IngestCounts, ItemWrite, Store, StoreError};
-use crate::topics::{Document, TopicSet};
+use crate::store::{FeedRow, FeedUpdate, IngestCounts, ItemRow, ItemWrite, Known, Store, StoreError};
+use crate::topics::{Document, Meta, TopicSet};
 
 /// How one feed's poll ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,18 +57,73 @@ pub struct Pipeline {
     topics: Arc<TopicSet>,
     /// Row id of each topic, in `topics` order.
     topic_ids: Arc<Vec<i64>>,
+    /// Feed URL → configured tags, for `feed:` filters.
+    feed_tags: Arc<HashMap<String, Vec<String>>>,
 }
 
 impl Pipeline {
     /// Builds the pipeline; records the topics in the store.
-    pub async fn new(store: Store, fetcher: Fetcher, topics: TopicSet) -> Result<Self, StoreError> {
-        let topic_ids = store.sync_topics(&topics).await?;
-        Ok(Self {
+    pub async fn new(
+        store: Store,
+        fetcher: Fetcher,
+        topics: TopicSet,
+        feed_tags: HashMap<String, Vec<String>>,
+    ) -> Result<Self, StoreError> {
+        let rows = store.sync_topics(&topics).await?;
+        let pipeline = Self {
             store,
             fetcher,
             topics: Arc::new(topics),
-            topic_ids: Arc::new(topic_ids),
-        })
+            topic_ids: Arc::new(rows.iter().map(|r| r.id).collect()),
+            feed_tags: Arc::new(feed_tags),
+        };
+        let stale: Vec<usize> = rows
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| r.needs_backfill)
+            .map(|(i, _)| i)
+            .collect();
+        if !stale.is_empty() {
+            pipeline.backfill(&stale).await?;
+        }
+        Ok(pipeline)
+    }
+
+    /// Evaluates new or changed topics (by index) against every stored item
+    /// so their history starts populated. New matches are marked backfilled
+    /// (they never alert); matches that no longer hold are removed.
+    pub async fn backfill(&self, topic_indexes: &[usize]) -> Result<(), StoreError> {
+        const BATCH: u32 = 2000;
+        let started = Instant::now();
+        let subset = Arc::new(self.topics.subset(topic_indexes));
+        let mut matched: Vec<Vec<i64>> = vec![Vec::new(); topic_indexes.len()];
+        let mut after_id = 0;
+        let mut scanned = 0;
+        loop {
+            let rows = self.store.scan_items(None, after_id, BATCH).await?;
+            let Some(last) = rows.last() else { break };
+            after_id = last.id;
+            scanned += rows.len();
+            let subset = Arc::clone(&subset);
+            let tags = Arc::clone(&self.feed_tags);
+            let hits = tokio::task::spawn_blocking(move || match_rows(&subset, &rows, &tags))
+                .await
+                .expect("matching does not panic");
+            for (item_id, topic) in hits {
+                matched[topic].push(item_id);
+            }
+        }
+        let now = Utc::now();
+        for (k, &i) in topic_indexes.iter().enumerate() {
+            let topic = &self.topics.topics()[i];
+            let (added, removed) = self
+                .store
+                .replace_topic_matches(self.topic_ids[i], &topic.expr.to_string(), &matched[k], now)
+                .await?;
+            tracing::info!(topic = %topic.name, scanned, added, removed, "backfilled topic");
+        }
+        tracing::debug!(elapsed = ?started.elapsed(), "backfill done");
+        Ok(())
     }
 
     /// Polls one feed. Errors of the feed itself are recorded on its row and
@@ -101,13 +156,19 @@ impl Pipeline {
             }
         };
 
-        let known = self.store.item_hashes(feed.id).await?;
+        let known = self.store.known_items(feed.id).await?;
         let status = fetched.status;
         let validators = fetched.validators.clone();
         let topics = Arc::clone(&self.topics);
-        let prepared = tokio::task::spawn_blocking(move || prepare(fetched, &known, &topics))
-            .await
-            .expect("parsing and matching do not panic");
+        let feed_tags = Arc::clone(&self.feed_tags);
+        let feed_name = feed.name.clone().or_else(|| feed.title.clone());
+        let feed_url = feed.url.clone();
+        let prepared = tokio::task::spawn_blocking(move || {
+            let tags = feed_tags.get(&feed_url).map(Vec::as_slice).unwrap_or_default();
+            prepare(fetched, &known, &topics, feed_name.as_deref(), tags)
+        })
+        .await
+        .expect("parsing and matching do not panic");
         let (parsed, pending) = match prepared {
             Ok(prepared) => prepared,
             Err(message) => {
@@ -210,8 +271,10 @@ struct Pending {
 /// of a key within the document) and matches the rest. Pure CPU work.
 fn prepare(
     fetched: Fetched,
-    known: &HashMap<String, String>,
+    known: &HashMap<String, Known>,
     topics: &TopicSet,
+    feed_name: Option<&str>,
+    feed_tags: &[String],
 ) -> Result<(ParsedFeed, Vec<Pending>), String> {
     let parsed = parse_feed(&fetched.body, &fetched.final_url).map_err(|e| error_chain(&e))?;
     let mut seen = HashSet::new();
@@ -225,13 +288,20 @@ fn prepare(
                 return None;
             }
             let content_hash = item.content_hash();
-            if known.get(&key) == Some(&content_hash) {
-                return None;
+            match known.get(&key) {
+                Some(Known::Pruned) => return None,
+                Some(Known::Stored(hash)) if *hash == content_hash => return None,
+                _ => {}
             }
             let topics = if topics.is_empty() {
                 Vec::new()
             } else {
-                topics.matches(&Document::new(&item.title, &item.text))
+                let meta = Meta {
+                    lang: item.language.as_deref(),
+                    feed_name: feed_name.or(parsed.title.as_deref()),
+                    feed_tags,
+                };
+                topics.matches(&Document::new(&item.title, &item.text, meta))
             };
             Some(Pending {
                 index,
@@ -242,4 +312,26 @@ fn prepare(
         })
         .collect();
     Ok((parsed, pending))
+}
+
+/// `(item id, topic index)` for every stored row a topic matches.
+pub fn match_rows(
+    topics: &TopicSet,
+    rows: &[ItemRow],
+    feed_tags: &HashMap<String, Vec<String>>,
+) -> Vec<(i64, usize)> {
+    let mut hits = Vec::new();
+    for row in rows {
+        let meta = Meta {
+            lang: row.lang.as_deref(),
+            feed_name: row.feed_name.as_deref(),
+            feed_tags: feed_tags
+                .get(&row.feed_url)
+                .map(Vec::as_slice)
+                .unwrap_or_default(),
+        };
+        let doc = Document::new(&row.title, &row.text, meta);
+        hits.extend(topics.matches(&doc).into_iter().map(|t| (row.id, t)));
+    }
+    hits
 }

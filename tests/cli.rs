@@ -10,15 +10,13 @@ use common::{rss, run_with_config, FeedServer, Route, Workspace};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn bad_config_names_the_key_and_line_and_opens_no_database() {
-    let ws = Workspace::with_config(
-        "[store]\npath = \"data/x.db\"\n[[feed]]\nurll = \"https://x.example/\"\n",
-    );
+    let ws =
+        Workspace::with_config("[store]\npath = \"data/x.db\"\n[[feed]]\nurll = \"https://x.example/\"\n");
     let out = ws.run(&["run", "--once"]).await;
     assert_ne!(out.code, 0);
     assert_eq!(out.stderr.lines().count(), 1, "one line: {}", out.stderr);
     assert!(
-        out.stderr
-            .contains("line 4: feed[0].urll: unknown field `urll`"),
+        out.stderr.contains("line 4: feed[0].urll: unknown field `urll`"),
         "{}",
         out.stderr
     );
@@ -30,15 +28,10 @@ async fn bad_config_names_the_key_and_line_and_opens_no_database() {
     let ws = Workspace::with_config("[poll]\ninterval = 15\n");
     let out = ws.run(&["check"]).await;
     assert_ne!(out.code, 0);
-    assert!(
-        out.stderr.contains("line 2: poll.interval: "),
-        "{}",
-        out.stderr
-    );
+    assert!(out.stderr.contains("line 2: poll.interval: "), "{}", out.stderr);
 
-    let ws = Workspace::with_config(
-        "[[topic]]\nname = \"k\"\nquery = \"(Kurdistan OR KRG AND referendum\"\n",
-    );
+    let ws =
+        Workspace::with_config("[[topic]]\nname = \"k\"\nquery = \"(Kurdistan OR KRG AND referendum\"\n");
     let out = ws.run(&["check"]).await;
     assert_ne!(out.code, 0);
     assert!(
@@ -87,11 +80,7 @@ async fn example_config_finds_the_sample_article_under_kurdistan_referendum() {
     let config = ws.dir.path().join("config/feedwatch.toml");
     let out = run_with_config(&config, &["check"]).await;
     assert_eq!(out.code, 0, "{}", out.stderr);
-    assert!(
-        out.stdout.contains("kurdistan-referendum"),
-        "{}",
-        out.stdout
-    );
+    assert!(out.stdout.contains("kurdistan-referendum"), "{}", out.stdout);
 
     let out = run_with_config(&config, &["run", "--once"]).await;
     assert_eq!(out.code, 0, "{}", out.stderr);
@@ -102,13 +91,7 @@ async fn example_config_finds_the_sample_article_under_kurdistan_referendum() {
 
     let out = run_with_config(
         &config,
-        &[
-            "search",
-            "--topic",
-            "kurdistan-referendum",
-            "--format",
-            "jsonl",
-        ],
+        &["search", "--topic", "kurdistan-referendum", "--format", "jsonl"],
     )
     .await;
     assert_eq!(out.code, 0, "{}", out.stderr);
@@ -167,15 +150,7 @@ async fn search_filters_and_formats() {
             .collect::<Vec<_>>(),
         ["s2", "s1"]
     );
-    for field in [
-        "id",
-        "feed_url",
-        "guid",
-        "url",
-        "title",
-        "published",
-        "topics",
-    ] {
+    for field in ["id", "feed_url", "guid", "url", "title", "published", "topics"] {
         assert!(all[0].get(field).is_some(), "jsonl has {field}");
     }
     assert_eq!(ws.search(&["--limit", "1"]).await.len(), 1);
@@ -187,14 +162,8 @@ async fn search_filters_and_formats() {
     assert_eq!(ws.search(&["--feed", "Search feed"]).await.len(), 2);
     assert_eq!(ws.search(&["--feed", &server.url("/s.xml")]).await.len(), 2);
     assert_eq!(ws.search(&["--feed", "other"]).await.len(), 0);
-    assert_eq!(
-        ws.search(&["--since", "2017-09-23T00:30:00Z"]).await.len(),
-        1
-    );
-    assert_eq!(
-        ws.search(&["--until", "2017-09-23T00:30:00Z"]).await.len(),
-        1
-    );
+    assert_eq!(ws.search(&["--since", "2017-09-23T00:30:00Z"]).await.len(), 1);
+    assert_eq!(ws.search(&["--until", "2017-09-23T00:30:00Z"]).await.len(), 1);
     assert_eq!(ws.search(&["--since", "7d"]).await.len(), 0);
 
     let out = ws.run(&["search", "--format", "csv"]).await;
@@ -225,8 +194,7 @@ async fn search_filters_and_formats() {
     let out = ws.run(&["search", "--since", "last tuesday"]).await;
     assert_ne!(out.code, 0);
     assert!(
-        out.stderr
-            .contains("--since: \"last tuesday\" is not a time"),
+        out.stderr.contains("--since: \"last tuesday\" is not a time"),
         "{}",
         out.stderr
     );

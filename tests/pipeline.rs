@@ -51,10 +51,7 @@ async fn first_poll_stores_and_matches_then_304_stores_nothing() {
     for item in &matched {
         assert_eq!(item["topics"], serde_json::json!(["kurdistan-referendum"]));
         assert_eq!(item["feed_url"], server.url("/a.xml"));
-        assert!(item["published"]
-            .as_str()
-            .unwrap()
-            .starts_with("2017-09-23T"));
+        assert!(item["published"].as_str().unwrap().starts_with("2017-09-23T"));
     }
     let first_ids: Vec<i64> = items.iter().map(|i| i["id"].as_i64().unwrap()).collect();
 
@@ -125,11 +122,7 @@ async fn changed_feed_adds_new_items_and_updates_edited_ones_in_place() {
     );
     let out = ws.run(&["run", "--once"]).await;
     assert_eq!(out.code, 0, "{}", out.stderr);
-    assert!(
-        out.stdout.contains("1 new items, 1 updated"),
-        "{}",
-        out.stdout
-    );
+    assert!(out.stdout.contains("1 new items, 1 updated"), "{}", out.stdout);
     let after = ws.search(&[]).await;
     assert_eq!(after.len(), 3);
     assert_eq!(
@@ -156,10 +149,7 @@ async fn changed_feed_adds_new_items_and_updates_edited_ones_in_place() {
         },
     );
     assert_eq!(ws.run(&["run", "--once"]).await.code, 0);
-    assert!(ws
-        .search(&["--topic", "kurdistan-referendum"])
-        .await
-        .is_empty());
+    assert!(ws.search(&["--topic", "kurdistan-referendum"]).await.is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -270,10 +260,7 @@ async fn failing_feeds_record_errors_and_leave_other_feeds_alone() {
 
     let items = ws.search(&[]).await;
     assert_eq!(titles(&items), ["Kurdistan referendum", "Other"]);
-    assert_eq!(
-        ws.search(&["--topic", "kurdistan-referendum"]).await.len(),
-        1
-    );
+    assert_eq!(ws.search(&["--topic", "kurdistan-referendum"]).await.len(), 1);
 
     let feeds = ws.feeds().await;
     let error = |url: &str| feeds[url]["last_error"].as_str().unwrap_or("").to_string();
@@ -282,10 +269,7 @@ async fn failing_feeds_record_errors_and_leave_other_feeds_alone() {
         serde_json::Value::Null
     );
     assert_eq!(feeds[&server.url("/good.xml")]["item_count"], 2);
-    assert_eq!(
-        error(&server.url("/500.xml")),
-        "HTTP 500 Internal Server Error"
-    );
+    assert_eq!(error(&server.url("/500.xml")), "HTTP 500 Internal Server Error");
     assert_eq!(feeds[&server.url("/500.xml")]["last_status"], 500);
     assert_eq!(error(&server.url("/404.xml")), "HTTP 404 Not Found");
     assert!(

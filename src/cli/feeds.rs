@@ -56,11 +56,7 @@ pub async fn feeds(config: &Config, command: FeedsCommand) -> anyhow::Result<Exi
             csv.flush()?;
         }
         Format::Table => {
-            writeln!(
-                out,
-                "{:<6}  {:>6}  {:<30}  ERROR",
-                "STATUS", "ITEMS", "FEED"
-            )?;
+            writeln!(out, "{:<6}  {:>6}  {:<30}  ERROR", "STATUS", "ITEMS", "FEED")?;
             for f in &feeds {
                 let status = match (f.last_status, &f.last_error) {
                     (_, Some(_)) => "error".to_string(),

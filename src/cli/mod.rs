@@ -2,8 +2,10 @@
 
 mod check;
 mod feeds;
+mod output;
 mod run;
 mod search;
+mod topics;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -36,6 +38,9 @@ pub enum Command {
     /// Inspect feeds and their fetch state.
     #[command(subcommand)]
     Feeds(feeds::FeedsCommand),
+    /// List topics with match counts, or try a query against stored items.
+    #[command(subcommand)]
+    Topics(topics::TopicsCommand),
 }
 
 impl Command {
@@ -66,6 +71,7 @@ pub async fn dispatch(args: Args) -> anyhow::Result<ExitCode> {
         Command::Search(search) => search::search(&config, search).await,
         Command::Check => check::check(&config).await,
         Command::Feeds(feeds) => feeds::feeds(&config, feeds).await,
+        Command::Topics(topics) => topics::topics(&config, topics).await,
     }
 }
 
@@ -77,10 +83,7 @@ pub fn parse_time(input: &str, now: DateTime<Utc>) -> anyhow::Result<DateTime<Ut
         return Ok(t.with_timezone(&Utc));
     }
     if let Ok(date) = NaiveDate::parse_from_str(input, "%Y-%m-%d") {
-        return Ok(date
-            .and_hms_opt(0, 0, 0)
-            .expect("midnight exists")
-            .and_utc());
+        return Ok(date.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc());
     }
     let age = humantime::parse_duration(input).with_context(|| {
         format!("{input:?} is not a time: use RFC 3339 (2017-09-25T08:00:00Z), a date (2017-09-25) or an age (24h, 7d)")

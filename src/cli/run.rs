@@ -27,7 +27,12 @@ pub async fn run(config: &Config, args: RunArgs) -> anyhow::Result<ExitCode> {
         user_agent: config.fetch.user_agent.clone(),
     })
     .context("cannot set up the HTTP client")?;
-    let pipeline = Pipeline::new(store.clone(), fetcher, config.topic_set()).await?;
+    let feed_tags = config
+        .feeds
+        .iter()
+        .map(|f| (f.url.clone(), f.tags.clone()))
+        .collect();
+    let pipeline = Pipeline::new(store.clone(), fetcher, config.topic_set(), feed_tags).await?;
     store.sync_feeds(&config.feeds).await?;
 
     let shutdown = CancellationToken::new();

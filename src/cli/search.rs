@@ -8,9 +8,9 @@ use anyhow::{bail, Context};
 use chrono::Utc;
 use clap::Args;
 use feedwatch::config::Config;
-use feedwatch::store::{ItemRow, SearchFilter, Store};
+use feedwatch::store::{SearchFilter, Store};
 
-use super::{parse_time, truncate, Format};
+use super::{output, parse_time, Format};
 
 #[derive(Debug, Args)]
 pub struct SearchArgs {
@@ -53,10 +53,7 @@ pub async fn search(config: &Config, args: SearchArgs) -> anyhow::Result<ExitCod
     if let Some(topic) = &args.topic {
         let names = store.topic_names().await?;
         if !names.contains(topic) {
-            bail!(
-                "--topic: no topic named {topic:?} (known: {})",
-                names.join(", ")
-            );
+            bail!("--topic: no topic named {topic:?} (known: {})", names.join(", "));
         }
     }
     let rows = store
@@ -71,124 +68,7 @@ pub async fn search(config: &Config, args: SearchArgs) -> anyhow::Result<ExitCod
         .await?;
     store.close().await;
     let mut out = std::io::stdout().lock();
-    match args.format {
-        Format::Table => write_table(&mut out, &rows)?,
-        Format::Jsonl => write_jsonl(&mut out, &rows)?,
-        Format::Csv => write_csv(&mut out, &rows)?,
-    }
+    output::write_items(&mut out, &rows, args.format)?;
     out.flush()?;
     Ok(ExitCode::SUCCESS)
-}
-
-/// The `--format jsonl` record. Field names are a public interface: add
-/// fields, never rename or remove them.
-#[derive(serde::Serialize)]
-struct JsonItem<'a> {
-    id: i64,
-    feed_url: &'a str,
-    feed_name: Option<&'a str>,
-    guid: Option<&'a str>,
-    url: Option<&'a str>,
-    title: &'a str,
-    published: Option<String>,
-    fetched_at: String,
-    lang: Option<&'a str>,
-    author: Option<&'a str>,
-    topics: &'a [String],
-    text: &'a str,
-}
-
-impl<'a> From<&'a ItemRow> for JsonItem<'a> {
-    fn from(row: &'a ItemRow) -> Self {
-        JsonItem {
-            id: row.id,
-            feed_url: &row.feed_url,
-            feed_name: row.feed_name.as_deref(),
-            guid: row.guid.as_deref(),
-            url: row.url.as_deref(),
-            title: &row.title,
-            published: row.published.as_deref().map(rfc3339),
-            fetched_at: rfc3339(&row.fetched_at),
-            lang: row.lang.as_deref(),
-            author: row.author.as_deref(),
-            topics: &row.topics,
-            text: &row.text,
-        }
-    }
-}
-
-/// Stored timestamps are already RFC 3339 (UTC, `Z`); re-render defensively.
-fn rfc3339(stored: &str) -> String {
-    feedwatch::store::parse_ts(stored)
-        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
-        .unwrap_or_else(|| stored.to_string())
-}
-
-fn write_jsonl(out: &mut impl Write, rows: &[ItemRow]) -> anyhow::Result<()> {
-    for row in rows {
-        serde_json::to_writer(&mut *out, &JsonItem::from(row))?;
-        out.write_all(b"\n")?;
-    }
-    Ok(())
-}
-
-fn write_csv(out: &mut impl Write, rows: &[ItemRow]) -> anyhow::Result<()> {
-    let mut csv = csv::Writer::from_writer(out);
-    csv.write_record([
-        "id",
-        "feed_url",
-        "feed_name",
-        "guid",
-        "url",
-        "title",
-        "published",
-        "fetched_at",
-        "lang",
-        "author",
-        "topics",
-        "text",
-    ])?;
-    for row in rows {
-        let item = JsonItem::from(row);
-        csv.write_record([
-            item.id.to_string().as_str(),
-            item.feed_url,
-            item.feed_name.unwrap_or(""),
-            item.guid.unwrap_or(""),
-            item.url.unwrap_or(""),
-            item.title,
-            item.published.as_deref().unwrap_or(""),
-            &item.fetched_at,
-            item.lang.unwrap_or(""),
-            item.author.unwrap_or(""),
-            &item.topics.join(";"),
-            item.text,
-        ])?;
-    }
-    csv.flush()?;
-    Ok(())
-}
-
-fn write_table(out: &mut impl Write, rows: &[ItemRow]) -> anyhow::Result<()> {
-    if rows.is_empty() {
-        writeln!(out, "no items")?;
-        return Ok(());
-    }
-    writeln!(
-        out,
-        "{:<16}  {:<20}  {:<60}  TOPICS",
-        "PUBLISHED", "FEED", "TITLE"
-    )?;
-    for row in rows {
-        let when = row.published.as_deref().unwrap_or(&row.fetched_at);
-        let when: String = when.replace('T', " ").chars().take(16).collect();
-        let feed = truncate(row.feed_name.as_deref().unwrap_or(&row.feed_url), 20);
-        let title = truncate(&row.title, 60);
-        writeln!(
-            out,
-            "{when:<16}  {feed:<20}  {title:<60}  {}",
-            row.topics.join(",")
-        )?;
-    }
-    Ok(())
 }

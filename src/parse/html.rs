@@ -224,11 +224,7 @@ fn decode_entity(s: &str) -> Option<(Decoded, usize)> {
             Some(hex) => u32::from_str_radix(hex, 16).ok()?,
             None => num.parse().ok()?,
         };
-        Decoded::Char(
-            char::from_u32(code)
-                .filter(|c| *c != '\0')
-                .unwrap_or('\u{FFFD}'),
-        )
+        Decoded::Char(char::from_u32(code).filter(|c| *c != '\0').unwrap_or('\u{FFFD}'))
     } else {
         Decoded::Str(quick_xml::escape::resolve_html5_entity(name)?)
     };
@@ -270,10 +266,7 @@ mod tests {
     #[test]
     fn decodes_entities() {
         check("Tom&nbsp;&amp;&nbsp;Jerry", "Tom & Jerry");
-        check(
-            "&lsquo;quoted&rsquo; &#8220;x&#x201D; &eacute;",
-            "‘quoted’ “x” é",
-        );
+        check("&lsquo;quoted&rsquo; &#8220;x&#x201D; &eacute;", "‘quoted’ “x” é");
         check("AT&T &unknown; & done", "AT&T &unknown; & done");
         check("&#0; &#xD800;", "\u{FFFD} \u{FFFD}");
         check("&lt;p&gt; stays text", "<p> stays text");

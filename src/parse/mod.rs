@@ -45,8 +45,7 @@ pub fn parse_feed(body: &[u8], base_url: &str) -> Result<ParsedFeed, ParseError>
 
     let document_base = Url::parse(base_url).ok();
     let language = feed.language.as_deref().map(normalize_language);
-    let site_url =
-        pick_link(&feed.links).and_then(|href| resolve(&href, None, document_base.as_ref()));
+    let site_url = pick_link(&feed.links).and_then(|href| resolve(&href, None, document_base.as_ref()));
     let items = feed
         .entries
         .into_iter()
@@ -77,11 +76,7 @@ pub fn parse_feed(body: &[u8], base_url: &str) -> Result<ParsedFeed, ParseError>
                     .as_deref()
                     .map(normalize_language)
                     .or_else(|| language.clone()),
-                author: entry
-                    .authors
-                    .first()
-                    .map(author_name)
-                    .filter(|a| !a.is_empty()),
+                author: entry.authors.first().map(author_name).filter(|a| !a.is_empty()),
             }
         })
         .collect();
@@ -172,18 +167,12 @@ mod tests {
             first.url.as_deref(),
             Some("https://news.example/2017/09/vote.html")
         );
-        assert_eq!(
-            first.published.unwrap().to_rfc3339(),
-            "2017-09-23T12:00:00+00:00"
-        );
+        assert_eq!(first.published.unwrap().to_rfc3339(), "2017-09-23T12:00:00+00:00");
         assert_eq!(first.language.as_deref(), Some("en-us"));
         // Missing GUIDs stay missing; the store keys those by link or hash.
         assert_eq!(feed.items[1].guid, None);
         assert_eq!(feed.items[1].key(), "url:https://news.example/2");
-        assert_eq!(
-            feed.items[1].author.as_deref(),
-            Some("desk@news.example (Desk)")
-        );
+        assert_eq!(feed.items[1].author.as_deref(), Some("desk@news.example (Desk)"));
         assert!(feed.items[2].key().starts_with("hash:"));
     }
 

@@ -44,8 +44,7 @@ impl FeedRow {
     }
 }
 
-const SELECT_FEED: &str =
-    "SELECT f.id, f.url, f.name, f.title, f.site_url, f.etag, f.last_modified, \
+const SELECT_FEED: &str = "SELECT f.id, f.url, f.name, f.title, f.site_url, f.etag, f.last_modified, \
      f.last_fetch_at, f.last_success_at, f.last_status, f.last_error, f.error_count, \
      (SELECT count(*) FROM items i WHERE i.feed_id = f.id) AS item_count FROM feeds f";
 

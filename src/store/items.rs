@@ -26,8 +26,17 @@ pub struct FeedUpdate<'a> {
     pub validators: Validators,
     pub title: Option<&'a str>,
     pub site_url: Option<&'a str>,
-    /// New or changed items only (see [`Store::item_hashes`]).
+    /// New or changed items only (see [`Store::known_items`]).
     pub items: Vec<ItemWrite<'a>>,
+}
+
+/// What the store knows about an item key of a feed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Known {
+    /// Stored, with this content hash.
+    Stored(String),
+    /// Removed by retention; must not come back as new.
+    Pruned,
 }
 
 /// What one feed update added.
@@ -39,15 +48,45 @@ pub struct IngestCounts {
 }
 
 impl Store {
-    /// The stored items of a feed: item key → content hash. The pipeline
-    /// uses it to skip unchanged items before matching.
-    pub async fn item_hashes(&self, feed_id: i64) -> Result<HashMap<String, String>> {
-        let rows: Vec<(String, String)> =
-            sqlx::query_as("SELECT item_key, content_hash FROM items WHERE feed_id = ?")
-                .bind(feed_id)
-                .fetch_all(&self.read)
-                .await?;
-        Ok(rows.into_iter().collect())
+    /// The item keys a feed has had: stored (with content hash) or pruned.
+    /// The pipeline uses it to skip unchanged and pruned items before
+    /// matching.
+    pub async fn known_items(&self, feed_id: i64) -> Result<HashMap<String, Known>> {
+        let rows: Vec<(String, Option<String>)> = sqlx::query_as(
+            "SELECT item_key, content_hash FROM items WHERE feed_id = ?1 \
+             UNION ALL SELECT item_key, NULL FROM tombstones WHERE feed_id = ?1",
+        )
+        .bind(feed_id)
+        .fetch_all(&self.read)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(key, hash)| (key, hash.map_or(Known::Pruned, Known::Stored)))
+            .collect())
+    }
+
+    /// Deletes items first seen before `cutoff` that match no topic, leaving
+    /// a tombstone for each. Returns the number pruned.
+    pub async fn prune_unmatched(&self, cutoff: DateTime<Utc>, at: DateTime<Utc>) -> Result<u64> {
+        const UNMATCHED: &str =
+            "first_seen_at < ? AND NOT EXISTS (SELECT 1 FROM item_topics it WHERE it.item_id = items.id)";
+        let cutoff = ts(cutoff);
+        let mut tx = self.write.begin_with("BEGIN IMMEDIATE").await?;
+        sqlx::query(&format!(
+            "INSERT INTO tombstones (feed_id, item_key, pruned_at) SELECT feed_id, item_key, ? FROM items \
+             WHERE {UNMATCHED} ON CONFLICT (feed_id, item_key) DO NOTHING"
+        ))
+        .bind(ts(at))
+        .bind(&cutoff)
+        .execute(&mut *tx)
+        .await?;
+        let pruned = sqlx::query(&format!("DELETE FROM items WHERE {UNMATCHED}"))
+            .bind(&cutoff)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        tx.commit().await?;
+        Ok(pruned)
     }
 
     /// Applies a successful fetch in one `BEGIN IMMEDIATE` transaction:
@@ -105,14 +144,12 @@ impl Store {
             }
             for topic_id in &write.topic_ids {
                 if !stale.remove(topic_id) {
-                    sqlx::query(
-                        "INSERT INTO item_topics (item_id, topic_id, matched_at) VALUES (?, ?, ?)",
-                    )
-                    .bind(item_id)
-                    .bind(topic_id)
-                    .bind(&at)
-                    .execute(&mut *tx)
-                    .await?;
+                    sqlx::query("INSERT INTO item_topics (item_id, topic_id, matched_at) VALUES (?, ?, ?)")
+                        .bind(item_id)
+                        .bind(topic_id)
+                        .bind(&at)
+                        .execute(&mut *tx)
+                        .await?;
                     counts.matches += 1;
                 }
             }

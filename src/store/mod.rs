@@ -22,8 +22,9 @@ use sqlx::sqlite::{
 };
 
 pub use feeds::FeedRow;
-pub use items::{FeedUpdate, IngestCounts, ItemWrite};
+pub use items::{FeedUpdate, IngestCounts, ItemWrite, Known};
 pub use search::{ItemRow, SearchFilter};
+pub use topics::{TopicRow, TopicStats};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
@@ -103,13 +104,10 @@ impl Store {
             .connect_with(options.clone())
             .await
             .map_err(open_error)?;
-        MIGRATOR
-            .run(&write)
-            .await
-            .map_err(|source| StoreError::Migrate {
-                path: path.to_path_buf(),
-                source,
-            })?;
+        MIGRATOR.run(&write).await.map_err(|source| StoreError::Migrate {
+            path: path.to_path_buf(),
+            source,
+        })?;
         let read = SqlitePoolOptions::new()
             .max_connections(4)
             .connect_with(options.read_only(true))

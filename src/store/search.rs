@@ -7,6 +7,10 @@ use sqlx::{FromRow, QueryBuilder, Sqlite};
 
 use super::{ts, Result, Store};
 
+const SELECT_ITEM: &str = "SELECT i.id, f.url AS feed_url, coalesce(f.name, f.title) AS feed_name, i.guid, \
+     i.url, i.title, i.published, i.fetched_at, i.lang, i.author, i.text \
+     FROM items i JOIN feeds f ON f.id = i.feed_id";
+
 /// Which items to return.
 #[derive(Debug, Clone, Default)]
 pub struct SearchFilter {
@@ -43,11 +47,8 @@ impl Store {
     /// Items matching the filter, newest first (by publication time, else
     /// first-seen time), ties broken by id.
     pub async fn search(&self, filter: &SearchFilter) -> Result<Vec<ItemRow>> {
-        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
-            "SELECT i.id, f.url AS feed_url, coalesce(f.name, f.title) AS feed_name, i.guid, i.url, i.title, \
-             i.published, i.fetched_at, i.lang, i.author, i.text \
-             FROM items i JOIN feeds f ON f.id = i.feed_id WHERE 1 = 1",
-        );
+        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(SELECT_ITEM);
+        q.push(" WHERE 1 = 1");
         if let Some(text) = &filter.text {
             let pattern = format!("%{}%", escape_like(text));
             q.push(" AND (i.title LIKE ")
@@ -84,7 +85,26 @@ impl Store {
         Ok(rows)
     }
 
-    async fn attach_topics(&self, rows: &mut [ItemRow]) -> Result<()> {
+    /// Items in id order after `after_id` (keyset pagination), optionally
+    /// only those published (else first seen) at or after `since`. For
+    /// evaluating queries over the stored archive.
+    pub async fn scan_items(
+        &self,
+        since: Option<DateTime<Utc>>,
+        after_id: i64,
+        limit: u32,
+    ) -> Result<Vec<ItemRow>> {
+        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(SELECT_ITEM);
+        q.push(" WHERE i.id > ").push_bind(after_id);
+        if let Some(since) = since {
+            q.push(" AND i.sort_at >= ").push_bind(ts(since));
+        }
+        q.push(" ORDER BY i.id LIMIT ").push_bind(i64::from(limit));
+        Ok(q.build_query_as().fetch_all(&self.read).await?)
+    }
+
+    /// Attaches topic names to already-fetched rows.
+    pub async fn attach_topics(&self, rows: &mut [ItemRow]) -> Result<()> {
         // SQLite limits bound variables per statement; look topics up in chunks.
         const CHUNK: usize = 500;
         let mut by_item: HashMap<i64, Vec<String>> = HashMap::new();
@@ -118,7 +138,5 @@ impl Store {
 }
 
 fn escape_like(s: &str) -> String {
-    s.replace('\\', "\\\\")
-        .replace('%', "\\%")
-        .replace('_', "\\_")
+    s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
 }

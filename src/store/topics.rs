@@ -1,39 +1,133 @@
-//! Topic rows: the configured topics, by name.
+//! Topic rows, topic statistics and backfilled matches.
 
-use std::collections::HashMap;
+use std::collections::HashSet;
 
-use super::{Result, Store};
+use chrono::{DateTime, Utc};
+
+use super::{ts, Result, Store};
 use crate::topics::TopicSet;
+
+/// A configured topic's row and whether its matches are out of date.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TopicRow {
+    pub id: i64,
+    /// The canonical query differs from the one the stored matches were
+    /// computed with (or the topic is new): it needs a backfill.
+    pub needs_backfill: bool,
+}
+
+/// Match counts of a topic.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow, serde::Serialize)]
+pub struct TopicStats {
+    pub name: String,
+    pub query: String,
+    pub total: i64,
+    pub last_24h: i64,
+    pub last_7d: i64,
+}
 
 impl Store {
     /// Makes sure every topic of the set has a row with its current query;
-    /// returns the row id of each topic, in the set's order.
-    pub async fn sync_topics(&self, topics: &TopicSet) -> Result<Vec<i64>> {
+    /// returns the rows in the set's order.
+    pub async fn sync_topics(&self, topics: &TopicSet) -> Result<Vec<TopicRow>> {
         let mut tx = self.write.begin_with("BEGIN IMMEDIATE").await?;
-        let mut ids = Vec::with_capacity(topics.topics().len());
+        let mut rows = Vec::with_capacity(topics.topics().len());
         for topic in topics.topics() {
-            let id: i64 = sqlx::query_scalar(
+            let (id, compiled): (i64, String) = sqlx::query_as(
                 "INSERT INTO topics (name, query) VALUES (?, ?) \
-                 ON CONFLICT (name) DO UPDATE SET query = excluded.query RETURNING id",
+                 ON CONFLICT (name) DO UPDATE SET query = excluded.query RETURNING id, compiled",
             )
             .bind(&topic.name)
             .bind(&topic.query)
             .fetch_one(&mut *tx)
             .await?;
-            ids.push(id);
+            rows.push(TopicRow {
+                id,
+                needs_backfill: compiled != topic.expr.to_string(),
+            });
         }
         tx.commit().await?;
-        Ok(ids)
+        Ok(rows)
     }
 
-    /// Topic name → number of matched items, for every stored topic.
-    pub async fn topic_counts(&self) -> Result<HashMap<String, i64>> {
-        let rows: Vec<(String, i64)> = sqlx::query_as(
-            "SELECT t.name, count(it.item_id) FROM topics t \
-             LEFT JOIN item_topics it ON it.topic_id = t.id GROUP BY t.id",
-        )
-        .fetch_all(&self.read)
-        .await?;
-        Ok(rows.into_iter().collect())
+    /// Replaces a topic's matches by `matched` (after a backfill): matches
+    /// that still hold keep their time and flag, new ones are marked
+    /// backfilled, the rest are removed; then records `compiled` as the
+    /// query the matches are now computed with. One transaction.
+    pub async fn replace_topic_matches(
+        &self,
+        topic_id: i64,
+        compiled: &str,
+        matched: &[i64],
+        at: DateTime<Utc>,
+    ) -> Result<(u64, u64)> {
+        let at = ts(at);
+        let mut tx = self.write.begin_with("BEGIN IMMEDIATE").await?;
+        let existing: HashSet<i64> = sqlx::query_scalar("SELECT item_id FROM item_topics WHERE topic_id = ?")
+            .bind(topic_id)
+            .fetch_all(&mut *tx)
+            .await?
+            .into_iter()
+            .collect();
+        let wanted: HashSet<i64> = matched.iter().copied().collect();
+        let (mut added, mut removed) = (0, 0);
+        for id in wanted.difference(&existing) {
+            sqlx::query(
+                "INSERT INTO item_topics (item_id, topic_id, matched_at, backfilled) VALUES (?, ?, ?, 1)",
+            )
+            .bind(id)
+            .bind(topic_id)
+            .bind(&at)
+            .execute(&mut *tx)
+            .await?;
+            added += 1;
+        }
+        for id in existing.difference(&wanted) {
+            sqlx::query("DELETE FROM item_topics WHERE topic_id = ? AND item_id = ?")
+                .bind(topic_id)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            removed += 1;
+        }
+        sqlx::query("UPDATE topics SET compiled = ? WHERE id = ?")
+            .bind(compiled)
+            .bind(topic_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok((added, removed))
+    }
+
+    /// Match counts of the named topics (by item publication time), in the
+    /// given order; topics without a row count zero.
+    pub async fn topic_stats(
+        &self,
+        names: &[(String, String)],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<TopicStats>> {
+        let day = ts(now - chrono::Duration::days(1));
+        let week = ts(now - chrono::Duration::days(7));
+        let mut out = Vec::with_capacity(names.len());
+        for (name, query) in names {
+            let (total, last_24h, last_7d): (i64, i64, i64) = sqlx::query_as(
+                "SELECT count(*), coalesce(sum(i.sort_at >= ?), 0), coalesce(sum(i.sort_at >= ?), 0) \
+                 FROM item_topics it JOIN topics t ON t.id = it.topic_id JOIN items i ON i.id = it.item_id \
+                 WHERE t.name = ?",
+            )
+            .bind(&day)
+            .bind(&week)
+            .bind(name)
+            .fetch_one(&self.read)
+            .await?;
+            out.push(TopicStats {
+                name: name.clone(),
+                query: query.clone(),
+                total,
+                last_24h,
+                last_7d,
+            });
+        }
+        Ok(out)
     }
 }

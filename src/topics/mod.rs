@@ -1,15 +1,18 @@
 //! Standing topic queries: compile once, match every new article.
 //!
 //! Matching is pure computation on already-extracted text: no IO, no clock.
-//! A [`TopicSet`] is built from the configured topics and rebuilt when they
-//! change; [`TopicSet::matches`] returns the indexes of the topics an item
-//! matches.
+//! A [`TopicSet`] is built from the configured topics and term sets and
+//! rebuilt when they change; [`TopicSet::matches`] returns the indexes of
+//! the topics a [`Document`] matches. A presearcher (see [`presearch`])
+//! indexes the words each topic needs, so an article only fully evaluates
+//! the topics whose words it contains.
 
+mod presearch;
 pub mod query;
 
 use std::collections::HashMap;
 
-pub use query::{Expr, QueryError};
+pub use query::{Expr, Field, Pattern, QueryError, TermSets};
 
 use crate::text;
 
@@ -30,10 +33,11 @@ pub struct Topic {
     pub expr: Expr,
 }
 
-/// All topics, compiled.
+/// All topics, compiled, with their presearch index.
 #[derive(Debug, Clone, Default)]
 pub struct TopicSet {
     topics: Vec<Topic>,
+    index: presearch::Index,
 }
 
 impl TopicSet {
@@ -41,11 +45,12 @@ impl TopicSet {
     /// is reported with its topic name.
     pub fn compile<'a>(
         defs: impl IntoIterator<Item = (&'a str, &'a str)>,
+        sets: &TermSets,
     ) -> Result<Self, TopicError> {
-        let topics = defs
+        let topics: Vec<Topic> = defs
             .into_iter()
             .map(|(name, query)| {
-                let expr = query::parse(query).map_err(|source| TopicError {
+                let expr = query::parse_with(query, sets).map_err(|source| TopicError {
                     name: name.to_string(),
                     source,
                 })?;
@@ -56,7 +61,15 @@ impl TopicSet {
                 })
             })
             .collect::<Result<_, TopicError>>()?;
-        Ok(Self { topics })
+        let index = presearch::Index::build(topics.iter().map(|t| &t.expr));
+        Ok(Self { topics, index })
+    }
+
+    /// A set of some of these topics (by index), with its own index.
+    pub fn subset(&self, indexes: &[usize]) -> TopicSet {
+        let topics: Vec<Topic> = indexes.iter().map(|&i| self.topics[i].clone()).collect();
+        let index = presearch::Index::build(topics.iter().map(|t| &t.expr));
+        TopicSet { topics, index }
     }
 
     pub fn topics(&self) -> &[Topic] {
@@ -67,71 +80,164 @@ impl TopicSet {
         self.topics.is_empty()
     }
 
-    /// Indexes (into [`TopicSet::topics`]) of the topics `doc` matches.
+    /// Indexes (into [`TopicSet::topics`]) of the topics `doc` matches,
+    /// ascending.
     pub fn matches(&self, doc: &Document) -> Vec<usize> {
-        self.topics
-            .iter()
-            .enumerate()
-            .filter(|(_, topic)| doc.satisfies(&topic.expr))
-            .map(|(i, _)| i)
+        let mut hits: Vec<usize> = self
+            .index
+            .candidates(doc)
+            .into_iter()
+            .filter(|&i| doc.satisfies(&self.topics[i].expr))
+            .collect();
+        hits.sort_unstable();
+        hits
+    }
+
+    /// Evaluates every topic without the presearcher (for tests and checks).
+    pub fn matches_exhaustive(&self, doc: &Document) -> Vec<usize> {
+        (0..self.topics.len())
+            .filter(|&i| doc.satisfies(&self.topics[i].expr))
             .collect()
     }
 }
 
+/// What a document says about itself besides its text, for `lang:` and
+/// `feed:` filters.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Meta<'a> {
+    /// The item's language, else its feed's (e.g. `fa`, `en-us`).
+    pub lang: Option<&'a str>,
+    /// The feed's configured name, else its title.
+    pub feed_name: Option<&'a str>,
+    /// The feed's configured tags.
+    pub feed_tags: &'a [String],
+}
+
 /// An article prepared for matching: folded words of title and text.
 #[derive(Debug, Default)]
-pub struct Document {
-    fields: [Field; 2],
+pub struct Document<'a> {
+    fields: [FieldText; 2],
+    meta: Meta<'a>,
 }
 
 #[derive(Debug, Default)]
-struct Field {
+struct FieldText {
+    words: Vec<String>,
     /// Word → positions of that word, ascending.
     positions: HashMap<String, Vec<u32>>,
 }
 
-impl Field {
+impl FieldText {
     fn new(raw: &str) -> Self {
-        let mut positions: HashMap<String, Vec<u32>> = HashMap::new();
-        for (i, word) in text::words(raw).into_iter().enumerate() {
-            positions.entry(word).or_default().push(i as u32);
+        let words = text::words(raw);
+        let mut positions: HashMap<String, Vec<u32>> = HashMap::with_capacity(words.len());
+        for (i, word) in words.iter().enumerate() {
+            positions.entry(word.clone()).or_default().push(i as u32);
         }
-        Self { positions }
+        Self { words, positions }
     }
 
-    fn contains_phrase(&self, words: &[String]) -> bool {
-        let Some(starts) = self.positions.get(&words[0]) else {
-            return false;
+    /// Start positions of the phrase `pattern` in this field.
+    fn occurrences<'s>(&'s self, pattern: &'s [Pattern]) -> impl Iterator<Item = u32> + 's {
+        let starts: Box<dyn Iterator<Item = u32> + 's> = match &pattern[0] {
+            Pattern::Word(w) => Box::new(self.positions.get(w).into_iter().flatten().copied()),
+            Pattern::Prefix(p) => Box::new(
+                self.words
+                    .iter()
+                    .enumerate()
+                    .filter(move |(_, w)| w.starts_with(p.as_str()))
+                    .map(|(i, _)| i as u32),
+            ),
         };
-        let rest: Option<Vec<&Vec<u32>>> =
-            words[1..].iter().map(|w| self.positions.get(w)).collect();
-        let Some(rest) = rest else {
-            return false;
-        };
-        starts.iter().any(|&start| {
-            rest.iter().enumerate().all(|(offset, positions)| {
-                positions
-                    .binary_search(&(start + offset as u32 + 1))
-                    .is_ok()
+        starts.filter(move |&start| {
+            pattern[1..].iter().enumerate().all(|(k, pat)| {
+                self.words
+                    .get(start as usize + k + 1)
+                    .is_some_and(|w| pat.matches(w))
             })
         })
     }
 }
 
-impl Document {
-    pub fn new(title: &str, text: &str) -> Self {
+impl<'a> Document<'a> {
+    pub fn new(title: &str, text: &str, meta: Meta<'a>) -> Self {
         Self {
-            fields: [Field::new(title), Field::new(text)],
+            fields: [FieldText::new(title), FieldText::new(text)],
+            meta,
         }
+    }
+
+    /// Distinct folded words of title and text.
+    fn distinct_words(&self) -> impl Iterator<Item = &str> {
+        let title = self.fields[0].positions.keys();
+        let text = self.fields[1]
+            .positions
+            .keys()
+            .filter(|w| !self.fields[0].positions.contains_key(*w));
+        title.chain(text).map(String::as_str)
     }
 
     fn satisfies(&self, expr: &Expr) -> bool {
         match expr {
-            Expr::Phrase(words) => self.fields.iter().any(|f| f.contains_phrase(words)),
+            Expr::Match { field, words } => self
+                .fields
+                .iter()
+                .enumerate()
+                .any(|(i, f)| field.allows(i) && f.occurrences(words).next().is_some()),
+            Expr::Near {
+                left,
+                right,
+                distance,
+            } => (0..2).any(|i| self.near_in_field(i, left, right, *distance)),
+            Expr::Lang(code) => self.meta.lang.is_some_and(|lang| {
+                let lang = lang.to_ascii_lowercase();
+                lang == *code || lang.starts_with(&format!("{code}-"))
+            }),
+            Expr::Feed(name) => {
+                self.meta.feed_name.is_some_and(|n| n.eq_ignore_ascii_case(name))
+                    || self.meta.feed_tags.iter().any(|t| t.eq_ignore_ascii_case(name))
+            }
             Expr::And(children) => children.iter().all(|c| self.satisfies(c)),
             Expr::Or(children) => children.iter().any(|c| self.satisfies(c)),
             Expr::Not(child) => !self.satisfies(child),
         }
+    }
+
+    /// Spans `(first, last)` word positions of a NEAR operand in field `i`.
+    fn spans(&self, i: usize, operand: &Expr) -> Vec<(u32, u32)> {
+        let mut out = Vec::new();
+        let mut add = |e: &Expr| {
+            if let Expr::Match { field, words } = e {
+                if field.allows(i) {
+                    let len = words.len() as u32;
+                    out.extend(self.fields[i].occurrences(words).map(|s| (s, s + len - 1)));
+                }
+            }
+        };
+        match operand {
+            Expr::Or(children) => children.iter().for_each(&mut add),
+            other => add(other),
+        }
+        out
+    }
+
+    fn near_in_field(&self, i: usize, left: &Expr, right: &Expr, distance: u32) -> bool {
+        let left = self.spans(i, left);
+        if left.is_empty() {
+            return false;
+        }
+        let right = self.spans(i, right);
+        left.iter().any(|&(ls, le)| {
+            right.iter().any(|&(rs, re)| {
+                if le < rs {
+                    rs - le <= distance
+                } else if re < ls {
+                    ls - re <= distance
+                } else {
+                    false // overlapping spans are one mention, not two
+                }
+            })
+        })
     }
 }
 
@@ -139,27 +245,47 @@ impl Document {
 mod tests {
     use super::*;
 
-    fn matches(query: &str, title: &str, text: &str) -> bool {
-        let set = TopicSet::compile([("t", query)]).unwrap();
-        !set.matches(&Document::new(title, text)).is_empty()
+    fn sets() -> TermSets {
+        let mut sets = TermSets::new();
+        sets.insert(
+            "baqeri".into(),
+            vec!["Baqeri".into(), "Bagheri".into(), "باقری".into()],
+        );
+        sets
+    }
+
+    fn hit(query: &str, title: &str, text: &str) -> bool {
+        hit_meta(query, title, text, Meta::default())
+    }
+
+    fn hit_meta(query: &str, title: &str, text: &str, meta: Meta) -> bool {
+        let set = TopicSet::compile([("t", query)], &sets()).unwrap();
+        let doc = Document::new(title, text, meta);
+        let fast = !set.matches(&doc).is_empty();
+        assert_eq!(
+            fast,
+            !set.matches_exhaustive(&doc).is_empty(),
+            "presearch agrees for {query:?}"
+        );
+        fast
     }
 
     #[test]
     fn terms_are_whole_words_case_insensitive() {
-        assert!(matches("referendum", "", "The REFERENDUM was held"));
-        assert!(!matches("referendum", "", "referendums were held"));
-        assert!(!matches("Kurdistan", "", "Kurds voted"));
-        assert!(matches("Kurdistan", "Kurdistan's vote", ""));
+        assert!(hit("referendum", "", "The REFERENDUM was held"));
+        assert!(!hit("referendum", "", "referendums were held"));
+        assert!(!hit("Kurdistan", "", "Kurds voted"));
+        assert!(hit("Kurdistan", "Kurdistan's vote", ""));
     }
 
     #[test]
     fn phrases_need_adjacent_words_within_one_field() {
         let q = "\"Hulusi Akar\"";
-        assert!(matches(q, "", "General Hulusi Akar arrived"));
-        assert!(!matches(q, "", "Akar Hulusi"));
-        assert!(!matches(q, "", "Hulusi met Akar"));
-        assert!(!matches(q, "Hulusi", "Akar"));
-        assert!(matches(
+        assert!(hit(q, "", "General Hulusi Akar arrived"));
+        assert!(!hit(q, "", "Akar Hulusi"));
+        assert!(!hit(q, "", "Hulusi met Akar"));
+        assert!(!hit(q, "Hulusi", "Akar"));
+        assert!(hit(
             "\"independence referendum\"",
             "",
             "an independence independence referendum"
@@ -169,18 +295,107 @@ mod tests {
     #[test]
     fn boolean_operators() {
         let q = "(Kurdistan OR KRG) AND referendum";
-        assert!(matches(q, "KRG referendum", ""));
-        assert!(matches(q, "Kurdistan", "the referendum"));
-        assert!(!matches(q, "Kurdistan", "the vote"));
-        assert!(!matches(q, "Iraq referendum", ""));
+        assert!(hit(q, "KRG referendum", ""));
+        assert!(hit(q, "Kurdistan", "the referendum"));
+        assert!(!hit(q, "Kurdistan", "the vote"));
+        assert!(!hit(q, "Iraq referendum", ""));
         let q = "referendum NOT football";
-        assert!(matches(q, "referendum", ""));
-        assert!(!matches(q, "referendum", "football"));
+        assert!(hit(q, "referendum", ""));
+        assert!(!hit(q, "referendum", "football"));
+    }
+
+    #[test]
+    fn wildcards_match_word_prefixes() {
+        assert!(hit("referend*", "", "referendums"));
+        assert!(hit("referend*", "", "the referendum"));
+        assert!(!hit("referend*", "", "a referee"));
+        assert!(!hit("referend*", "", "nonreferendum"));
+        assert!(hit(
+            "\"independence referend*\"",
+            "",
+            "independence referendums held"
+        ));
+        assert!(!hit(
+            "\"independence referend*\"",
+            "",
+            "independence was a referendum"
+        ));
+        assert!(hit(
+            "\"referend* in\" Kurdistan",
+            "",
+            "referendum in Iraqi Kurdistan"
+        ));
+    }
+
+    #[test]
+    fn near_counts_word_distance_in_either_order() {
+        let text = "Baqeri met the Turkish general Hulusi Akar"; // Baqeri=0, Akar=6
+        assert!(hit("Baqeri NEAR/6 Akar", "", text), "distance exactly n");
+        assert!(!hit("Baqeri NEAR/5 Akar", "", text), "n+1 is too far");
+        assert!(hit("Akar NEAR/6 Baqeri", "", text), "either order");
+        assert!(
+            hit("Baqeri NEAR/1 met", "", text),
+            "adjacent words are at distance 1"
+        );
+        // A phrase's distance is from its nearest end.
+        assert!(hit("Baqeri NEAR/5 \"Hulusi Akar\"", "", text));
+        assert!(!hit("Baqeri NEAR/4 \"Hulusi Akar\"", "", text));
+        // OR-groups and term sets on either side.
+        assert!(hit("(Bagheri OR Baqeri) NEAR/10 Akar", "", text));
+        assert!(hit("@baqeri NEAR/10 Akar", "", "باقری و Akar"));
+        // Both sides must be in the same field.
+        assert!(!hit("Baqeri NEAR/10 Akar", "Baqeri", "Akar"));
+        // One mention is not two.
+        assert!(!hit("Akar NEAR/3 Akar", "", "Akar arrived"));
+        assert!(hit("Akar NEAR/3 Akar", "", "Akar and Akar"));
+    }
+
+    #[test]
+    fn field_scopes() {
+        assert!(hit("title:referendum", "Referendum day", "nothing"));
+        assert!(!hit("title:referendum", "Nothing", "the referendum"));
+        assert!(hit("text:referendum", "Nothing", "the referendum"));
+        assert!(!hit("text:referendum", "Referendum", "nothing"));
+        assert!(hit(
+            "title:(Kurdistan OR KRG) referendum",
+            "KRG statement",
+            "on the referendum"
+        ));
+        assert!(!hit(
+            "title:(Kurdistan OR KRG) referendum",
+            "Statement",
+            "KRG on the referendum"
+        ));
+        assert!(hit("title:(Baqeri NEAR/3 Akar)", "Baqeri meets Akar", ""));
+        assert!(!hit("title:(Baqeri NEAR/3 Akar)", "", "Baqeri meets Akar"));
+    }
+
+    #[test]
+    fn filters_use_item_metadata() {
+        let tags = vec!["Iran".to_string(), "wire".to_string()];
+        let meta = Meta {
+            lang: Some("fa-IR"),
+            feed_name: Some("Mehr News (fa)"),
+            feed_tags: &tags,
+        };
+        assert!(hit_meta("referendum lang:fa", "referendum", "", meta));
+        assert!(!hit_meta("referendum lang:ar", "referendum", "", meta));
+        assert!(!hit_meta("referendum lang:f", "referendum", "", meta));
+        assert!(hit_meta(
+            "referendum feed:\"mehr news (fa)\"",
+            "referendum",
+            "",
+            meta
+        ));
+        assert!(hit_meta("referendum feed:wire", "referendum", "", meta));
+        assert!(!hit_meta("referendum feed:reuters", "referendum", "", meta));
+        assert!(hit_meta("referendum -lang:ar", "referendum", "", meta));
+        assert!(!hit_meta("referendum lang:fa", "referendum", "", Meta::default()));
     }
 
     #[test]
     fn reports_topic_name_on_error() {
-        let err = TopicSet::compile([("ok", "a"), ("bad", "(a OR b")]).unwrap_err();
+        let err = TopicSet::compile([("ok", "a"), ("bad", "(a OR b")], &TermSets::new()).unwrap_err();
         assert_eq!(
             err.to_string(),
             "topic \"bad\": column 8: expected ')' to close '(' at column 1"
@@ -189,8 +404,15 @@ mod tests {
 
     #[test]
     fn returns_indexes_of_matching_topics() {
-        let set = TopicSet::compile([("a", "alpha"), ("b", "beta"), ("c", "alpha beta")]).unwrap();
-        assert_eq!(set.matches(&Document::new("alpha beta", "")), vec![0, 1, 2]);
-        assert_eq!(set.matches(&Document::new("", "beta")), vec![1]);
+        let set = TopicSet::compile(
+            [("a", "alpha"), ("b", "beta"), ("c", "alpha beta"), ("d", "al*")],
+            &TermSets::new(),
+        )
+        .unwrap();
+        assert_eq!(
+            set.matches(&Document::new("alpha beta", "", Meta::default())),
+            vec![0, 1, 2, 3]
+        );
+        assert_eq!(set.matches(&Document::new("", "beta", Meta::default())), vec![1]);
     }
 }

@@ -1,53 +1,151 @@
 //! The topic query language: lexer, parser and syntax tree.
 //!
-//! Grammar (operators are upper-case; lower-case `and`/`or`/`not` are words):
+//! Grammar (operators are upper-case; lower-case `and`/`or`/`not`/`near`
+//! are ordinary words):
 //!
 //! ```text
 //! query   := or
 //! or      := and ("OR" and)*
-//! and     := unary (["AND"] unary)*        adjacent terms mean AND
-//! unary   := "NOT" unary | "-" unary | primary
-//! primary := "(" or ")" | "\"" words "\"" | word
+//! and     := unary (["AND"] unary)*             adjacent terms mean AND
+//! unary   := ("NOT" | "-") unary | near
+//! near    := scoped ("NEAR/" n scoped)?
+//! scoped  := ("title:" | "text:") scoped | primary
+//! primary := "(" or ")" | "\"" phrase "\"" | word["*"] | "@" set
+//!          | "lang:" code | "feed:" (name | "\"" name "\"")
 //! ```
 //!
 //! Words and phrases are folded with [`crate::text`], the same function
-//! applied to article text. A term that folds to several words (`U.S.`,
-//! `Kurdistan's`) is matched as a phrase.
+//! applied to article text; a term that folds to several words (`U.S.`,
+//! `Kurdistan's`) is matched as a phrase. A trailing `*` makes the last word
+//! a prefix. Field scopes are pushed down onto the terms they cover at parse
+//! time and term sets (`@name`) are expanded, so the tree holds only
+//! [`Expr::Match`] leaves, filters and operators.
 
+use std::collections::HashMap;
 use std::fmt;
 
 use crate::text;
 
+/// Named term sets usable as `@name`: name → alternatives.
+pub type TermSets = HashMap<String, Vec<String>>;
+
+/// Shortest prefix a wildcard may have, in characters.
+pub const MIN_PREFIX_CHARS: usize = 2;
+
+/// Where a match may occur.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Field {
+    /// Title or text (each on its own: a phrase never spans both).
+    Any,
+    Title,
+    Text,
+}
+
+impl Field {
+    /// Whether a match in field `index` (0 = title, 1 = text) counts.
+    pub fn allows(self, index: usize) -> bool {
+        match self {
+            Field::Any => true,
+            Field::Title => index == 0,
+            Field::Text => index == 1,
+        }
+    }
+}
+
+/// One word of a phrase.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Pattern {
+    /// The folded word exactly.
+    Word(String),
+    /// Any folded word starting with this.
+    Prefix(String),
+}
+
+impl Pattern {
+    pub fn matches(&self, word: &str) -> bool {
+        match self {
+            Pattern::Word(w) => w == word,
+            Pattern::Prefix(p) => word.starts_with(p.as_str()),
+        }
+    }
+}
+
 /// A parsed query.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Expr {
-    /// A sequence of folded words that must appear consecutively; a single
-    /// word is a one-word phrase.
-    Phrase(Vec<String>),
+    /// Consecutive words (one or more) in a field.
+    Match {
+        field: Field,
+        words: Vec<Pattern>,
+    },
+    /// Both sides occur in the same field with at most `distance` word
+    /// positions between the end of one and the start of the other
+    /// (adjacent words are at distance 1), in either order. Each side is a
+    /// `Match` or an `Or` of `Match`es.
+    Near {
+        left: Box<Expr>,
+        right: Box<Expr>,
+        distance: u32,
+    },
+    /// The item's (or else its feed's) language has this primary tag.
+    Lang(String),
+    /// The item's feed has this name or tag (case-insensitive).
+    Feed(String),
     And(Vec<Expr>),
     Or(Vec<Expr>),
     Not(Box<Expr>),
 }
 
 impl Expr {
-    /// Whether a document can only match if it contains at least one word of
-    /// this expression (i.e. the expression is not satisfied by absence).
+    /// Whether the expression needs some word of the document to match (it
+    /// is not satisfied by absence or by metadata alone). Every topic must be
+    /// positive: that is what lets the presearcher index it.
     pub fn is_positive(&self) -> bool {
         match self {
-            Expr::Phrase(_) => true,
+            Expr::Match { .. } | Expr::Near { .. } => true,
             Expr::And(children) => children.iter().any(Expr::is_positive),
             Expr::Or(children) => children.iter().all(Expr::is_positive),
-            Expr::Not(_) => false,
+            Expr::Not(_) | Expr::Lang(_) | Expr::Feed(_) => false,
         }
     }
 }
 
 impl fmt::Display for Expr {
-    /// Prints the query back in the query language (fully parenthesised).
+    /// Prints the query back in the query language (fully parenthesised);
+    /// the output parses to the same tree.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Expr::Phrase(words) if words.len() == 1 => f.write_str(&words[0]),
-            Expr::Phrase(words) => write!(f, "\"{}\"", words.join(" ")),
+            Expr::Match { field, words } => {
+                match field {
+                    Field::Any => {}
+                    Field::Title => f.write_str("title:")?,
+                    Field::Text => f.write_str("text:")?,
+                }
+                let quoted = words.len() > 1;
+                if quoted {
+                    f.write_str("\"")?;
+                }
+                for (i, word) in words.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(" ")?;
+                    }
+                    match word {
+                        Pattern::Word(w) => f.write_str(w)?,
+                        Pattern::Prefix(p) => write!(f, "{p}*")?,
+                    }
+                }
+                if quoted {
+                    f.write_str("\"")?;
+                }
+                Ok(())
+            }
+            Expr::Near {
+                left,
+                right,
+                distance,
+            } => write!(f, "({left} NEAR/{distance} {right})"),
+            Expr::Lang(code) => write!(f, "lang:{code}"),
+            Expr::Feed(name) => write!(f, "feed:\"{name}\""),
             Expr::And(children) => write_joined(f, children, " AND "),
             Expr::Or(children) => write_joined(f, children, " OR "),
             Expr::Not(child) => write!(f, "NOT {child}"),
@@ -94,6 +192,11 @@ enum Tok {
     Or,
     Not,
     Minus,
+    Near(u32),
+    Scope(Field),
+    Lang(String),
+    Feed(String),
+    Set(String),
 }
 
 impl Tok {
@@ -107,6 +210,12 @@ impl Tok {
             Tok::Or => "OR".into(),
             Tok::Not => "NOT".into(),
             Tok::Minus => "'-'".into(),
+            Tok::Near(n) => format!("NEAR/{n}"),
+            Tok::Scope(Field::Title) => "title:".into(),
+            Tok::Scope(_) => "text:".into(),
+            Tok::Lang(l) => format!("lang:{l}"),
+            Tok::Feed(f) => format!("feed:{f}"),
+            Tok::Set(s) => format!("@{s}"),
         }
     }
 }
@@ -114,77 +223,180 @@ impl Tok {
 /// A token with its 1-based start column.
 type Spanned = (Tok, usize);
 
-fn lex(input: &str) -> Result<Vec<Spanned>, QueryError> {
-    let chars: Vec<char> = input.chars().collect();
-    let mut toks = Vec::new();
-    let mut i = 0;
-    while i < chars.len() {
-        let c = chars[i];
-        let col = i + 1;
+fn is_quote(c: char) -> bool {
+    matches!(c, '"' | '“' | '”')
+}
+
+fn is_delimiter(c: char) -> bool {
+    c.is_whitespace() || matches!(c, '(' | ')') || is_quote(c)
+}
+
+struct Lexer {
+    chars: Vec<char>,
+    pos: usize,
+    toks: Vec<Spanned>,
+}
+
+impl Lexer {
+    fn run(input: &str) -> Result<Vec<Spanned>, QueryError> {
+        let mut lexer = Lexer {
+            chars: input.chars().collect(),
+            pos: 0,
+            toks: Vec::new(),
+        };
+        while lexer.pos < lexer.chars.len() {
+            lexer.token()?;
+        }
+        Ok(lexer.toks)
+    }
+
+    fn token(&mut self) -> Result<(), QueryError> {
+        let c = self.chars[self.pos];
+        let col = self.pos + 1;
         match c {
-            c if c.is_whitespace() => i += 1,
-            '(' => {
-                toks.push((Tok::LParen, col));
-                i += 1;
+            c if c.is_whitespace() => self.pos += 1,
+            '(' => self.push(Tok::LParen, 1),
+            ')' => self.push(Tok::RParen, 1),
+            c if is_quote(c) => {
+                let phrase = self.quoted()?;
+                self.toks.push((Tok::Phrase(phrase), col));
             }
-            ')' => {
-                toks.push((Tok::RParen, col));
-                i += 1;
-            }
-            '"' | '“' | '”' => {
-                let start = i + 1;
-                let end = chars[start..]
-                    .iter()
-                    .position(|&c| matches!(c, '"' | '“' | '”'))
-                    .map(|p| start + p)
-                    .ok_or_else(|| {
-                        QueryError::new(
-                            chars.len() + 1,
-                            format!("expected '\"' to close the phrase opened at column {col}"),
-                        )
-                    })?;
-                toks.push((Tok::Phrase(chars[start..end].iter().collect()), col));
-                i = end + 1;
-            }
-            '-' if toks_allow_prefix(&chars, i) => {
-                toks.push((Tok::Minus, col));
-                i += 1;
+            '-' if self.at_token_start()
+                && self
+                    .chars
+                    .get(self.pos + 1)
+                    .is_some_and(|c| !c.is_whitespace() && *c != ')') =>
+            {
+                self.push(Tok::Minus, 1)
             }
             _ => {
-                let start = i;
-                while i < chars.len()
-                    && !chars[i].is_whitespace()
-                    && !matches!(chars[i], '(' | ')' | '"' | '“' | '”')
-                {
-                    i += 1;
-                }
-                let word: String = chars[start..i].iter().collect();
-                let tok = match word.as_str() {
-                    "AND" => Tok::And,
-                    "OR" => Tok::Or,
-                    "NOT" => Tok::Not,
-                    _ => Tok::Word(word),
-                };
-                toks.push((tok, col));
+                let word = self.word();
+                self.classify(word, col)?;
             }
         }
+        Ok(())
     }
-    Ok(toks)
+
+    fn push(&mut self, tok: Tok, len: usize) {
+        self.toks.push((tok, self.pos + 1));
+        self.pos += len;
+    }
+
+    fn at_token_start(&self) -> bool {
+        self.pos == 0 || self.chars[self.pos - 1].is_whitespace() || self.chars[self.pos - 1] == '('
+    }
+
+    /// Reads a quoted phrase starting at a quote; returns its content.
+    fn quoted(&mut self) -> Result<String, QueryError> {
+        let open = self.pos + 1;
+        let start = self.pos + 1;
+        let end = self.chars[start..]
+            .iter()
+            .position(|&c| is_quote(c))
+            .map(|p| start + p)
+            .ok_or_else(|| {
+                QueryError::new(
+                    self.chars.len() + 1,
+                    format!("expected '\"' to close the phrase opened at column {open}"),
+                )
+            })?;
+        self.pos = end + 1;
+        Ok(self.chars[start..end].iter().collect())
+    }
+
+    fn word(&mut self) -> String {
+        let start = self.pos;
+        while self.pos < self.chars.len() && !is_delimiter(self.chars[self.pos]) {
+            self.pos += 1;
+        }
+        self.chars[start..self.pos].iter().collect()
+    }
+
+    fn classify(&mut self, word: String, col: usize) -> Result<(), QueryError> {
+        let lower_prefix = |p: &str| {
+            word.get(..p.len())
+                .is_some_and(|head| head.eq_ignore_ascii_case(p))
+        };
+        let tok = match word.as_str() {
+            "AND" => Tok::And,
+            "OR" => Tok::Or,
+            "NOT" => Tok::Not,
+            "NEAR" => {
+                return Err(QueryError::new(
+                    col,
+                    "expected NEAR/n with a word distance, e.g. NEAR/10",
+                ))
+            }
+            w if w.starts_with("NEAR/") => {
+                let n = &w[5..];
+                match n.parse::<u32>() {
+                    Ok(n) if (1..=1000).contains(&n) => Tok::Near(n),
+                    _ => {
+                        return Err(QueryError::new(
+                            col + 5,
+                            format!("expected a distance from 1 to 1000 after NEAR/, found {n:?}"),
+                        ))
+                    }
+                }
+            }
+            _ if lower_prefix("title:") || lower_prefix("text:") => {
+                let (field, len) = if lower_prefix("title:") {
+                    (Field::Title, 6)
+                } else {
+                    (Field::Text, 5)
+                };
+                self.toks.push((Tok::Scope(field), col));
+                let rest = &word[len..];
+                if !rest.is_empty() {
+                    self.classify(rest.to_string(), col + len)?;
+                }
+                return Ok(());
+            }
+            _ if lower_prefix("lang:") => {
+                let code = word[5..].to_ascii_lowercase();
+                if code.is_empty() || !code.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+                    return Err(QueryError::new(
+                        col + 5,
+                        "expected a language code after lang:, e.g. lang:fa",
+                    ));
+                }
+                Tok::Lang(code)
+            }
+            _ if lower_prefix("feed:") => {
+                let name = if word.len() > 5 {
+                    word[5..].to_string()
+                } else if self.chars.get(self.pos).is_some_and(|&c| is_quote(c)) {
+                    self.quoted()?
+                } else {
+                    return Err(QueryError::new(
+                        col + 5,
+                        "expected a feed name or tag after feed:",
+                    ));
+                };
+                Tok::Feed(name.trim().to_string())
+            }
+            w if w.starts_with('@') => {
+                let name = &w[1..];
+                if name.is_empty() {
+                    return Err(QueryError::new(col + 1, "expected a term set name after '@'"));
+                }
+                Tok::Set(name.to_string())
+            }
+            _ => Tok::Word(word),
+        };
+        self.toks.push((tok, col));
+        Ok(())
+    }
 }
 
-/// A `-` is the NOT prefix when it starts a token and is followed by
-/// something to negate; elsewhere (`al-Abadi`) it is part of a word.
-fn toks_allow_prefix(chars: &[char], i: usize) -> bool {
-    let at_token_start = i == 0 || chars[i - 1].is_whitespace() || chars[i - 1] == '(';
-    let followed = chars
-        .get(i + 1)
-        .is_some_and(|c| !c.is_whitespace() && *c != ')');
-    at_token_start && followed
-}
-
-/// Parses a query string into an [`Expr`].
+/// Parses a query without term sets.
 pub fn parse(input: &str) -> Result<Expr, QueryError> {
-    let toks = lex(input)?;
+    parse_with(input, &TermSets::new())
+}
+
+/// Parses a query; `@name` refers to `sets`.
+pub fn parse_with(input: &str, sets: &TermSets) -> Result<Expr, QueryError> {
+    let toks = Lexer::run(input)?;
     if toks.is_empty() {
         return Err(QueryError::new(1, "the query is empty"));
     }
@@ -192,6 +404,7 @@ pub fn parse(input: &str) -> Result<Expr, QueryError> {
         toks,
         pos: 0,
         end_column: input.chars().count() + 1,
+        sets,
     };
     let expr = parser.or()?;
     if let Some((tok, col)) = parser.peek() {
@@ -204,19 +417,20 @@ pub fn parse(input: &str) -> Result<Expr, QueryError> {
     if !expr.is_positive() {
         return Err(QueryError::new(
             1,
-            "the query matches by absence alone; it needs at least one term that is not negated",
+            "the query matches by absence or filters alone; it needs at least one term that is not negated",
         ));
     }
     Ok(expr)
 }
 
-struct Parser {
+struct Parser<'s> {
     toks: Vec<Spanned>,
     pos: usize,
     end_column: usize,
+    sets: &'s TermSets,
 }
 
-impl Parser {
+impl Parser<'_> {
     fn peek(&self) -> Option<&Spanned> {
         self.toks.get(self.pos)
     }
@@ -225,6 +439,20 @@ impl Parser {
         let tok = self.toks.get(self.pos).cloned();
         self.pos += 1;
         tok
+    }
+
+    /// "expected …" at the next token (or the end), naming the token before.
+    fn expected_here(&self, what: &str) -> QueryError {
+        let previous = self
+            .pos
+            .checked_sub(1)
+            .and_then(|p| self.toks.get(p))
+            .map(|(t, _)| t.describe());
+        let column = self.peek().map_or(self.end_column, |(_, c)| *c);
+        match previous {
+            Some(after) => QueryError::new(column, format!("expected {what} after {after}")),
+            None => QueryError::new(column, format!("expected {what}")),
+        }
     }
 
     fn or(&mut self) -> Result<Expr, QueryError> {
@@ -257,22 +485,58 @@ impl Parser {
                 self.pos += 1;
                 Ok(Expr::Not(Box::new(self.unary()?)))
             }
-            _ => self.primary(),
+            _ => self.near(),
         }
     }
 
-    fn primary(&mut self) -> Result<Expr, QueryError> {
-        let previous = self
-            .pos
-            .checked_sub(1)
-            .and_then(|p| self.toks.get(p))
-            .map(|(t, _)| t.describe());
-        let expected = |what: Option<String>| match what {
-            Some(after) => format!("expected a term, a phrase or '(' after {after}"),
-            None => "expected a term, a phrase or '('".to_string(),
+    fn near(&mut self) -> Result<Expr, QueryError> {
+        let left_col = self.peek().map_or(self.end_column, |(_, c)| *c);
+        let left = self.scoped()?;
+        let Some((Tok::Near(distance), near_col)) = self.peek().cloned() else {
+            return Ok(left);
         };
-        match self.next() {
+        self.pos += 1;
+        let right_col = self.peek().map_or(self.end_column, |(_, c)| *c);
+        let right = self.scoped()?;
+        for (side, col) in [(&left, left_col), (&right, right_col)] {
+            if !is_near_operand(side) {
+                return Err(QueryError::new(
+                    col,
+                    format!("NEAR/{distance} at column {near_col} needs a term, a phrase or an OR-group of those on each side"),
+                ));
+            }
+        }
+        if let Some((Tok::Near(_), col)) = self.peek() {
+            return Err(QueryError::new(
+                *col,
+                "NEAR cannot be chained; combine two NEARs with AND",
+            ));
+        }
+        Ok(Expr::Near {
+            left: Box::new(left),
+            right: Box::new(right),
+            distance,
+        })
+    }
+
+    fn scoped(&mut self) -> Result<Expr, QueryError> {
+        if let Some((Tok::Scope(field), _)) = self.peek().cloned() {
+            self.pos += 1;
+            if matches!(self.peek(), Some((Tok::Scope(_), _))) {
+                return Err(self.expected_here("a term, a phrase or '('"));
+            }
+            let mut inner = self.scoped()?;
+            scope(&mut inner, field);
+            return Ok(inner);
+        }
+        self.primary()
+    }
+
+    fn primary(&mut self) -> Result<Expr, QueryError> {
+        let expected = "a term, a phrase or '('";
+        match self.peek().cloned() {
             Some((Tok::LParen, open)) => {
+                self.pos += 1;
                 let inner = self.or()?;
                 match self.next() {
                     Some((Tok::RParen, _)) => Ok(inner),
@@ -286,30 +550,159 @@ impl Parser {
                     )),
                 }
             }
-            Some((Tok::Word(word), col)) => words_expr(&word, col, "term"),
-            Some((Tok::Phrase(phrase), col)) => words_expr(&phrase, col, "phrase"),
-            Some((_, col)) => Err(QueryError::new(col, expected(previous))),
-            None => Err(QueryError::new(self.end_column, expected(previous))),
+            Some((Tok::Word(word), col)) => {
+                self.pos += 1;
+                phrase_expr(&word, col, "term")
+            }
+            Some((Tok::Phrase(phrase), col)) => {
+                self.pos += 1;
+                phrase_expr(&phrase, col, "phrase")
+            }
+            Some((Tok::Lang(code), _)) => {
+                self.pos += 1;
+                Ok(Expr::Lang(code))
+            }
+            Some((Tok::Feed(name), _)) => {
+                self.pos += 1;
+                Ok(Expr::Feed(name))
+            }
+            Some((Tok::Set(name), col)) => {
+                self.pos += 1;
+                self.term_set(&name, col)
+            }
+            _ => Err(self.expected_here(expected)),
         }
+    }
+
+    fn term_set(&self, name: &str, col: usize) -> Result<Expr, QueryError> {
+        let Some(terms) = self.sets.get(name) else {
+            let mut known: Vec<&str> = self.sets.keys().map(String::as_str).collect();
+            known.sort_unstable();
+            let known = if known.is_empty() {
+                "none are defined in [terms]".to_string()
+            } else {
+                format!("known: {}", known.join(", "))
+            };
+            return Err(QueryError::new(
+                col,
+                format!("unknown term set @{name} ({known})"),
+            ));
+        };
+        let alternatives = terms
+            .iter()
+            .map(|t| {
+                phrase_expr(t, col, "term")
+                    .map_err(|e| QueryError::new(col, format!("in @{name}: {}", e.message)))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        if alternatives.is_empty() {
+            return Err(QueryError::new(col, format!("term set @{name} is empty")));
+        }
+        Ok(flatten(alternatives, Expr::Or))
     }
 }
 
-fn words_expr(raw: &str, col: usize, what: &str) -> Result<Expr, QueryError> {
-    let words = text::words(raw);
+/// NEAR operands: a match, or an OR of matches.
+fn is_near_operand(expr: &Expr) -> bool {
+    match expr {
+        Expr::Match { .. } => true,
+        Expr::Or(children) => children.iter().all(|c| matches!(c, Expr::Match { .. })),
+        _ => false,
+    }
+}
+
+/// Applies a field scope to every match below `expr` that has none.
+fn scope(expr: &mut Expr, to: Field) {
+    match expr {
+        Expr::Match { field, .. } => {
+            if *field == Field::Any {
+                *field = to;
+            }
+        }
+        Expr::Near { left, right, .. } => {
+            scope(left, to);
+            scope(right, to);
+        }
+        Expr::And(children) | Expr::Or(children) => children.iter_mut().for_each(|c| scope(c, to)),
+        Expr::Not(child) => scope(child, to),
+        Expr::Lang(_) | Expr::Feed(_) => {}
+    }
+}
+
+/// Parses one entry of a term set (a word or phrase, `*` allowed), as it
+/// would be expanded into a query.
+pub fn parse_term(raw: &str) -> Result<Expr, QueryError> {
+    phrase_expr(raw, 1, "term")
+}
+
+/// Folds a term or phrase into patterns. Whitespace-separated chunks may end
+/// in `*` (a prefix); a chunk that folds to several words is a sub-phrase.
+fn phrase_expr(raw: &str, col: usize, what: &str) -> Result<Expr, QueryError> {
+    let mut words = Vec::new();
+    for chunk in raw.split_whitespace() {
+        let (body, wildcard) = match chunk.strip_suffix('*') {
+            Some(body) => (body, true),
+            None => (chunk, false),
+        };
+        if body.contains('*') {
+            return Err(QueryError::new(
+                col,
+                format!("in {raw:?}: '*' is only allowed at the end of a word"),
+            ));
+        }
+        let mut folded = text::words(body);
+        if wildcard {
+            let Some(last) = folded.pop() else {
+                return Err(QueryError::new(
+                    col,
+                    format!("in {raw:?}: '*' needs a word before it"),
+                ));
+            };
+            if last.chars().count() < MIN_PREFIX_CHARS {
+                return Err(QueryError::new(
+                    col,
+                    format!("in {raw:?}: a wildcard needs at least {MIN_PREFIX_CHARS} letters before '*'"),
+                ));
+            }
+            words.extend(folded.into_iter().map(Pattern::Word));
+            words.push(Pattern::Prefix(last));
+        } else {
+            words.extend(folded.into_iter().map(Pattern::Word));
+        }
+    }
     if words.is_empty() {
         return Err(QueryError::new(
             col,
             format!("the {what} {raw:?} contains no letters or digits"),
         ));
     }
-    Ok(Expr::Phrase(words))
+    Ok(Expr::Match {
+        field: Field::Any,
+        words,
+    })
 }
 
-fn flatten(mut children: Vec<Expr>, make: fn(Vec<Expr>) -> Expr) -> Expr {
-    if children.len() == 1 {
-        children.pop().expect("one child")
+/// Builds an AND/OR node, splicing in children of the same kind
+/// (`a OR (b OR c)` is one OR of three), or returns a lone child as is.
+fn flatten(children: Vec<Expr>, make: fn(Vec<Expr>) -> Expr) -> Expr {
+    let mut flat = Vec::with_capacity(children.len());
+    let is_same = |e: &Expr| match make(Vec::new()) {
+        Expr::And(_) => matches!(e, Expr::And(_)),
+        _ => matches!(e, Expr::Or(_)),
+    };
+    for child in children {
+        if is_same(&child) {
+            if let Expr::And(inner) | Expr::Or(inner) = child {
+                flat.extend(inner);
+            }
+        } else {
+            flat.push(child);
+        }
+    }
+    if flat.len() == 1 {
+        flat.pop().expect("one child")
     } else {
-        make(children)
+        make(flat)
     }
 }
 
@@ -317,19 +710,25 @@ fn flatten(mut children: Vec<Expr>, make: fn(Vec<Expr>) -> Expr) -> Expr {
 mod tests {
     use super::*;
 
+    fn sets() -> TermSets {
+        let mut sets = TermSets::new();
+        sets.insert(
+            "baqeri".into(),
+            vec!["Baqeri".into(), "Bagheri".into(), "Mohammad Baqeri".into()],
+        );
+        sets.insert("empty".into(), vec![]);
+        sets
+    }
+
     fn ok(input: &str, expected: &str) {
-        let expr = parse(input).unwrap_or_else(|e| panic!("{input:?}: {e}"));
+        let expr = parse_with(input, &sets()).unwrap_or_else(|e| panic!("{input:?}: {e}"));
         assert_eq!(expr.to_string(), expected, "parse({input:?})");
         // Printing re-parses to the same tree.
-        assert_eq!(
-            parse(&expr.to_string()).unwrap(),
-            expr,
-            "round trip of {input:?}"
-        );
+        assert_eq!(parse(&expr.to_string()).unwrap(), expr, "round trip of {input:?}");
     }
 
     fn err(input: &str, expected: &str) {
-        let e = parse(input).expect_err(input);
+        let e = parse_with(input, &sets()).expect_err(input);
         assert_eq!(e.to_string(), expected, "parse({input:?})");
     }
 
@@ -342,6 +741,7 @@ mod tests {
             "((kurdistan OR krg) AND referendum)",
         );
         ok("a OR b c", "(a OR (b AND c))");
+        ok("a OR (b OR c) OR (d e)", "(a OR b OR c OR (d AND e))");
         ok("a AND b OR c", "((a AND b) OR c)");
         ok("referendum NOT football", "(referendum AND NOT football)");
         ok("referendum -football", "(referendum AND NOT football)");
@@ -349,7 +749,107 @@ mod tests {
         ok("“Hulusi Akar”", "\"hulusi akar\"");
         ok("Kurdistan's", "\"kurdistan s\"");
         ok("al-Abadi", "\"al abadi\"");
-        ok("and or not", "(and AND or AND not)");
+        ok("and or not near", "(and AND or AND not AND near)");
+    }
+
+    #[test]
+    fn parses_wildcards() {
+        ok("referend*", "referend*");
+        ok("\"independence referend*\"", "\"independence referend*\"");
+        ok("Kurdistan's ref*", "(\"kurdistan s\" AND ref*)");
+        err(
+            "Kurdistan's*",
+            "column 1: in \"Kurdistan's*\": a wildcard needs at least 2 letters before '*'",
+        );
+        err(
+            "a*b",
+            "column 1: in \"a*b\": '*' is only allowed at the end of a word",
+        );
+        err(
+            "x AND r*",
+            "column 7: in \"r*\": a wildcard needs at least 2 letters before '*'",
+        );
+        err("*", "column 1: in \"*\": '*' needs a word before it");
+    }
+
+    #[test]
+    fn parses_near() {
+        ok("Baqeri NEAR/10 Akar", "(baqeri NEAR/10 akar)");
+        ok(
+            "(Baqeri OR Bagheri) NEAR/10 Akar",
+            "((baqeri OR bagheri) NEAR/10 akar)",
+        );
+        ok(
+            "\"Hulusi Akar\" NEAR/5 Tehran visit",
+            "((\"hulusi akar\" NEAR/5 tehran) AND visit)",
+        );
+        ok("NOT a NEAR/2 b c", "(NOT (a NEAR/2 b) AND c)");
+        ok("title:(a OR b) NEAR/3 c", "((title:a OR title:b) NEAR/3 c)");
+        err(
+            "a NEAR b",
+            "column 3: expected NEAR/n with a word distance, e.g. NEAR/10",
+        );
+        err(
+            "a NEAR/x b",
+            "column 8: expected a distance from 1 to 1000 after NEAR/, found \"x\"",
+        );
+        err(
+            "a NEAR/0 b",
+            "column 8: expected a distance from 1 to 1000 after NEAR/, found \"0\"",
+        );
+        err(
+            "a NEAR/3",
+            "column 9: expected a term, a phrase or '(' after NEAR/3",
+        );
+        err(
+            "(a b) NEAR/3 c",
+            "column 1: NEAR/3 at column 7 needs a term, a phrase or an OR-group of those on each side",
+        );
+        err(
+            "a NEAR/3 b NEAR/3 c",
+            "column 12: NEAR cannot be chained; combine two NEARs with AND",
+        );
+    }
+
+    #[test]
+    fn parses_fields_filters_and_sets() {
+        ok("title:referendum", "title:referendum");
+        ok("text:\"Hulusi Akar\"", "text:\"hulusi akar\"");
+        ok("title:(a OR text:b)", "(title:a OR text:b)");
+        ok("TITLE:a", "title:a");
+        ok("referendum lang:fa", "(referendum AND lang:fa)");
+        ok("referendum lang:FA-ir", "(referendum AND lang:fa-ir)");
+        ok("referendum feed:Mehr", "(referendum AND feed:\"Mehr\")");
+        ok(
+            "referendum feed:\"Mehr News (en)\"",
+            "(referendum AND feed:\"Mehr News (en)\")",
+        );
+        ok(
+            "@baqeri NEAR/10 Akar",
+            "((baqeri OR bagheri OR \"mohammad baqeri\") NEAR/10 akar)",
+        );
+        ok(
+            "title:@baqeri",
+            "(title:baqeri OR title:bagheri OR title:\"mohammad baqeri\")",
+        );
+        err(
+            "@nope x",
+            "column 1: unknown term set @nope (known: baqeri, empty)",
+        );
+        err("@empty", "column 1: term set @empty is empty");
+        err(
+            "a lang:",
+            "column 8: expected a language code after lang:, e.g. lang:fa",
+        );
+        err("a feed:", "column 8: expected a feed name or tag after feed:");
+        err(
+            "title:",
+            "column 7: expected a term, a phrase or '(' after title:",
+        );
+        err(
+            "lang:fa",
+            "column 1: the query matches by absence or filters alone; it needs at least one term that is not negated",
+        );
     }
 
     #[test]
@@ -378,11 +878,11 @@ mod tests {
         );
         err(
             "NOT football",
-            "column 1: the query matches by absence alone; it needs at least one term that is not negated",
+            "column 1: the query matches by absence or filters alone; it needs at least one term that is not negated",
         );
         err(
             "a OR -b",
-            "column 1: the query matches by absence alone; it needs at least one term that is not negated",
+            "column 1: the query matches by absence or filters alone; it needs at least one term that is not negated",
         );
     }
 }

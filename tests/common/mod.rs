@@ -56,9 +56,7 @@ pub struct FeedServer {
 impl FeedServer {
     pub async fn start() -> FeedServer {
         let shared = Shared::default();
-        let app = axum::Router::new()
-            .fallback(handle)
-            .with_state(shared.clone());
+        let app = axum::Router::new().fallback(handle).with_state(shared.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
@@ -66,11 +64,7 @@ impl FeedServer {
     }
 
     pub fn set(&self, path: &str, route: Route) {
-        self.shared
-            .routes
-            .lock()
-            .unwrap()
-            .insert(path.to_string(), route);
+        self.shared.routes.lock().unwrap().insert(path.to_string(), route);
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -244,7 +238,5 @@ pub async fn run_with_config(config: &Path, args: &[&str]) -> Output {
 }
 
 pub fn jsonl(s: &str) -> Vec<serde_json::Value> {
-    s.lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
+    s.lines().map(|l| serde_json::from_str(l).unwrap()).collect()
 }
