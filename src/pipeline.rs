@@ -18,7 +18,10 @@ use crate::fetch::{FetchOutcome, Fetched, Fetcher};
 use crate::model::ParsedFeed;
 use crate::parse::parse_feed;
 use crate::store::{FeedRow, FeedUpdate, IngestCounts, ItemRow, ItemWrite, Known, Store, StoreError};
-use crate::topics::{Document, Meta, TopicSet};
+use crate::topics::{Document, Meta, TopicSet, WordStats};
+
+/// Recent items sampled for word statistics at start-up.
+const STATS_SAMPLE: u32 = 5000;
 
 /// How one feed's poll ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,9 +69,21 @@ impl Pipeline {
     pub async fn new(
         store: Store,
         fetcher: Fetcher,
-        topics: TopicSet,
+        mut topics: TopicSet,
         feed_tags: HashMap<String, Vec<String>>,
     ) -> Result<Self, StoreError> {
+        // Anchor each topic on the words that are rare in recent articles.
+        let sample = store.recent_items(STATS_SAMPLE).await?;
+        let stats = tokio::task::spawn_blocking(move || {
+            let mut stats = WordStats::default();
+            for row in &sample {
+                stats.add_document(&row.title, &row.text);
+            }
+            stats
+        })
+        .await
+        .expect("counting words does not panic");
+        topics.reindex(&stats);
         let rows = store.sync_topics(&topics).await?;
         let pipeline = Self {
             store,
@@ -84,7 +99,7 @@ impl Pipeline {
             .map(|(i, _)| i)
             .collect();
         if !stale.is_empty() {
-            pipeline.backfill(&stale).await?;
+            pipeline.backfill(&stale, &stats).await?;
         }
         Ok(pipeline)
     }
@@ -92,10 +107,10 @@ impl Pipeline {
     /// Evaluates new or changed topics (by index) against every stored item
     /// so their history starts populated. New matches are marked backfilled
     /// (they never alert); matches that no longer hold are removed.
-    pub async fn backfill(&self, topic_indexes: &[usize]) -> Result<(), StoreError> {
+    async fn backfill(&self, topic_indexes: &[usize], stats: &WordStats) -> Result<(), StoreError> {
         const BATCH: u32 = 2000;
         let started = Instant::now();
-        let subset = Arc::new(self.topics.subset(topic_indexes));
+        let subset = Arc::new(self.topics.subset(topic_indexes, stats));
         let mut matched: Vec<Vec<i64>> = vec![Vec::new(); topic_indexes.len()];
         let mut after_id = 0;
         let mut scanned = 0;

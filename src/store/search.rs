@@ -103,6 +103,13 @@ impl Store {
         Ok(q.build_query_as().fetch_all(&self.read).await?)
     }
 
+    /// The `limit` most recently stored items.
+    pub async fn recent_items(&self, limit: u32) -> Result<Vec<ItemRow>> {
+        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(SELECT_ITEM);
+        q.push(" ORDER BY i.id DESC LIMIT ").push_bind(i64::from(limit));
+        Ok(q.build_query_as().fetch_all(&self.read).await?)
+    }
+
     /// Attaches topic names to already-fetched rows.
     pub async fn attach_topics(&self, rows: &mut [ItemRow]) -> Result<()> {
         // SQLite limits bound variables per statement; look topics up in chunks.

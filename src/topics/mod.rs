@@ -47,6 +47,16 @@ impl TopicSet {
         defs: impl IntoIterator<Item = (&'a str, &'a str)>,
         sets: &TermSets,
     ) -> Result<Self, TopicError> {
+        Self::compile_with_stats(defs, sets, &WordStats::default())
+    }
+
+    /// Like [`TopicSet::compile`], choosing presearch anchors by how common
+    /// words are in `stats` (rare words make better anchors).
+    pub fn compile_with_stats<'a>(
+        defs: impl IntoIterator<Item = (&'a str, &'a str)>,
+        sets: &TermSets,
+        stats: &WordStats,
+    ) -> Result<Self, TopicError> {
         let topics: Vec<Topic> = defs
             .into_iter()
             .map(|(name, query)| {
@@ -61,15 +71,20 @@ impl TopicSet {
                 })
             })
             .collect::<Result<_, TopicError>>()?;
-        let index = presearch::Index::build(topics.iter().map(|t| &t.expr));
+        let index = presearch::Index::build(topics.iter().map(|t| &t.expr), stats);
         Ok(Self { topics, index })
     }
 
     /// A set of some of these topics (by index), with its own index.
-    pub fn subset(&self, indexes: &[usize]) -> TopicSet {
+    pub fn subset(&self, indexes: &[usize], stats: &WordStats) -> TopicSet {
         let topics: Vec<Topic> = indexes.iter().map(|&i| self.topics[i].clone()).collect();
-        let index = presearch::Index::build(topics.iter().map(|t| &t.expr));
+        let index = presearch::Index::build(topics.iter().map(|t| &t.expr), stats);
         TopicSet { topics, index }
+    }
+
+    /// Rebuilds the presearch index, choosing anchors by `stats`.
+    pub fn reindex(&mut self, stats: &WordStats) {
+        self.index = presearch::Index::build(self.topics.iter().map(|t| &t.expr), stats);
     }
 
     pub fn topics(&self) -> &[Topic] {
@@ -98,6 +113,68 @@ impl TopicSet {
         (0..self.topics.len())
             .filter(|&i| doc.satisfies(&self.topics[i].expr))
             .collect()
+    }
+}
+
+/// How common words are: document frequencies over a sample of articles.
+/// The presearcher anchors each topic on its rarest words; without
+/// statistics it assumes longer words are rarer.
+#[derive(Debug, Default)]
+pub struct WordStats {
+    docs: u32,
+    /// Folded word → number of sampled documents containing it.
+    df: HashMap<String, u32>,
+    /// `df` sorted by word, for prefix ranges; built on first use.
+    sorted: std::sync::OnceLock<Vec<(String, u32)>>,
+}
+
+impl WordStats {
+    /// Counts the distinct words of one document.
+    pub fn add_document(&mut self, title: &str, text: &str) {
+        self.docs += 1;
+        let mut words = text::words(title);
+        words.extend(text::words(text));
+        words.sort_unstable();
+        words.dedup();
+        for word in words {
+            *self.df.entry(word).or_default() += 1;
+        }
+        self.sorted = std::sync::OnceLock::new();
+    }
+
+    /// Number of sampled documents.
+    pub fn documents(&self) -> u32 {
+        self.docs
+    }
+
+    /// Expected share of documents a pattern lets through.
+    fn cost(&self, pattern: &Pattern) -> f64 {
+        let (Pattern::Word(w) | Pattern::Prefix(w)) = pattern;
+        let len = w.chars().count().max(1) as f64;
+        if self.docs == 0 {
+            return match pattern {
+                Pattern::Word(_) => 1.0 / (len + 1.0),
+                Pattern::Prefix(_) => 3.0 / (len + 1.0),
+            };
+        }
+        let df: u32 = match pattern {
+            Pattern::Word(w) => self.df.get(w).copied().unwrap_or(0),
+            Pattern::Prefix(p) => {
+                let sorted = self.sorted.get_or_init(|| {
+                    let mut v: Vec<(String, u32)> = self.df.iter().map(|(w, n)| (w.clone(), *n)).collect();
+                    v.sort_unstable();
+                    v
+                });
+                let start = sorted.partition_point(|(w, _)| w.as_str() < p.as_str());
+                sorted[start..]
+                    .iter()
+                    .take_while(|(w, _)| w.starts_with(p.as_str()))
+                    .map(|(_, n)| n)
+                    .sum()
+            }
+        };
+        // Unseen words are rare but not free; longer ones rarer still.
+        (f64::from(df) + 0.5 / len) / f64::from(self.docs + 1)
     }
 }
 

@@ -13,7 +13,7 @@
 
 use std::collections::HashMap;
 
-use super::{Document, Expr, Pattern};
+use super::{Document, Expr, Pattern, WordStats};
 
 #[derive(Debug, Clone, Default)]
 pub(super) struct Index {
@@ -27,12 +27,12 @@ pub(super) struct Index {
 }
 
 impl Index {
-    pub(super) fn build<'a>(exprs: impl Iterator<Item = &'a Expr>) -> Self {
+    pub(super) fn build<'a>(exprs: impl Iterator<Item = &'a Expr>, stats: &WordStats) -> Self {
         let mut index = Index::default();
         for (i, expr) in exprs.enumerate() {
             let topic = i as u32;
             index.topic_count += 1;
-            match anchors(expr) {
+            match anchors(expr, stats) {
                 None => index.always.push(topic),
                 Some(patterns) => {
                     for pattern in patterns {
@@ -91,18 +91,18 @@ impl Index {
 
 /// A set of patterns one of which every match of `expr` contains, or `None`
 /// when there is no such set.
-fn anchors(expr: &Expr) -> Option<Vec<Pattern>> {
+fn anchors(expr: &Expr, stats: &WordStats) -> Option<Vec<Pattern>> {
     match expr {
         Expr::Match { words, .. } => words
             .iter()
-            .min_by(|a, b| pattern_cost(a).total_cmp(&pattern_cost(b)))
+            .min_by(|a, b| stats.cost(a).total_cmp(&stats.cost(b)))
             .map(|p| vec![p.clone()]),
-        Expr::Near { left, right, .. } => cheapest([anchors(left), anchors(right)]),
-        Expr::And(children) => cheapest(children.iter().map(anchors)),
+        Expr::Near { left, right, .. } => cheapest([anchors(left, stats), anchors(right, stats)], stats),
+        Expr::And(children) => cheapest(children.iter().map(|c| anchors(c, stats)), stats),
         Expr::Or(children) => {
             let mut all = Vec::new();
             for child in children {
-                all.extend(anchors(child)?);
+                all.extend(anchors(child, stats)?);
             }
             all.sort_unstable();
             all.dedup();
@@ -112,23 +112,11 @@ fn anchors(expr: &Expr) -> Option<Vec<Pattern>> {
     }
 }
 
-fn cheapest(sets: impl IntoIterator<Item = Option<Vec<Pattern>>>) -> Option<Vec<Pattern>> {
+fn cheapest(sets: impl IntoIterator<Item = Option<Vec<Pattern>>>, stats: &WordStats) -> Option<Vec<Pattern>> {
+    let set_cost = |set: &Vec<Pattern>| set.iter().map(|p| stats.cost(p)).sum::<f64>();
     sets.into_iter()
         .flatten()
         .min_by(|a, b| set_cost(a).total_cmp(&set_cost(b)))
-}
-
-/// Expected share of documents a pattern lets through: long exact words are
-/// rare, short prefixes common. A heuristic; only efficiency depends on it.
-fn pattern_cost(pattern: &Pattern) -> f64 {
-    match pattern {
-        Pattern::Word(w) => 1.0 / (w.chars().count() as f64 + 1.0),
-        Pattern::Prefix(p) => 3.0 / (p.chars().count() as f64 + 1.0),
-    }
-}
-
-fn set_cost(set: &[Pattern]) -> f64 {
-    set.iter().map(pattern_cost).sum()
 }
 
 #[cfg(test)]
@@ -137,8 +125,12 @@ mod tests {
     use super::*;
 
     fn anchor_strings(query: &str) -> Option<Vec<String>> {
+        anchor_strings_with(query, &WordStats::default())
+    }
+
+    fn anchor_strings_with(query: &str, stats: &WordStats) -> Option<Vec<String>> {
         let expr = parse_with(query, &TermSets::new()).unwrap();
-        anchors(&expr).map(|set| {
+        anchors(&expr, stats).map(|set| {
             set.into_iter()
                 .map(|p| match p {
                     Pattern::Word(w) => w,
@@ -160,5 +152,28 @@ mod tests {
         assert_eq!(anchor_strings("referendum NOT football").unwrap(), ["referendum"]);
         assert_eq!(anchor_strings("Baqeri NEAR/10 Akar").unwrap(), ["baqeri"]);
         assert_eq!(anchor_strings("referend* lang:fa").unwrap(), ["referend*"]);
+    }
+
+    #[test]
+    fn document_frequencies_beat_word_length() {
+        let mut stats = WordStats::default();
+        for _ in 0..50 {
+            stats.add_document("Negotiations continue", "the negotiations on security went on");
+        }
+        stats.add_document("Kara visits", "Kara said");
+        // Without statistics the longer word looks rarer.
+        assert_eq!(anchor_strings("negotiations AND Kara").unwrap(), ["negotiations"]);
+        // With them, the name seen once wins over the word seen in every article.
+        assert_eq!(
+            anchor_strings_with("negotiations AND Kara", &stats).unwrap(),
+            ["kara"]
+        );
+        // A word never seen is rarer still.
+        assert_eq!(
+            anchor_strings_with("Kara AND Zebari", &stats).unwrap(),
+            ["zebari"]
+        );
+        // Prefixes cost what the words they cover cost.
+        assert_eq!(anchor_strings_with("negot* AND Kar*", &stats).unwrap(), ["kar*"]);
     }
 }
