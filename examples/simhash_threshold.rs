@@ -22,8 +22,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use feedwatch::dedup::{hamming, simhash_shingles};
-use feedwatch::text::words;
+use feedwatch::dedup::{article_words, hamming, simhash_shingles};
 
 type Error = Box<dyn std::error::Error>;
 
@@ -204,15 +203,10 @@ fn guid_from_link(link: &str) -> Option<String> {
     Some(format!("urn:farm:{feed}:{seq}"))
 }
 
-/// Words as `dedup::fingerprint` sees them: title, then text.
-fn title_and_text(title: &str, text: &str) -> Vec<String> {
-    words(&format!("{title}\n{text}"))
-}
-
 fn farm_histograms(items: &[Item], size: usize) -> Vec<(&'static str, Histogram)> {
     let fps: Vec<u64> = items
         .iter()
-        .map(|i| simhash_shingles(&title_and_text(&i.title, &i.text), size))
+        .map(|i| simhash_shingles(&article_words(&i.title, &i.text), size))
         .collect();
     let (mut same, mut edited) = (Histogram::new(), Histogram::new());
     let (mut diff, mut diff_en, mut diff_small, mut diff_topic) = (
@@ -229,7 +223,7 @@ fn farm_histograms(items: &[Item], size: usize) -> Vec<(&'static str, Histogram)
                 "By Staff Writer, Outlet {} — {} Read more at outlet{}.example.",
                 a.feed, a.text, a.feed
             );
-            let copy = simhash_shingles(&title_and_text(title, &text), size);
+            let copy = simhash_shingles(&article_words(title, &text), size);
             edited.add(hamming(fps[i], copy));
         }
         for (j, b) in items.iter().enumerate().skip(i + 1) {
@@ -267,88 +261,70 @@ const LAST_SENTENCE: &str = " The reciprocal visits by the military chiefs are t
     Iran in 1979.";
 
 /// The Mehr News sample article (words of title and text) first, then named
-/// variants: wire copies that must stay within the threshold, harder edits,
-/// and different articles about the same event that must not.
-fn mehr_variants() -> Result<Vec<(&'static str, Vec<String>)>, Error> {
+/// variants: the wire copies of `tests/fixtures/dedup/wire-copies.txt`, which
+/// must stay within the threshold, harder edits, and different articles about
+/// the same event, which must not.
+fn mehr_variants() -> Result<Vec<(String, Vec<String>)>, Error> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let fixtures = root.join("tests/fixtures/dedup");
     let sample = std::fs::read(root.join("config/samples/mehr-news-en.xml"))?;
     let feed = feedwatch::parse::parse_feed(&sample, "https://en.mehrnews.com/")?;
     let (title, text) = (&feed.items[0].title, &feed.items[0].text);
+    let mut variants = vec![("original".to_string(), article_words(title, text))];
+
+    for line in std::fs::read_to_string(fixtures.join("wire-copies.txt"))?.lines() {
+        if let Some((name, template)) = line.split_once('\t').filter(|_| !line.starts_with('#')) {
+            let copy = template.replace("{text}", text);
+            variants.push((name.to_string(), article_words(title, &copy)));
+        }
+    }
+
     let retitled = "Iran and Turkey military chiefs say Kurdish independence vote unacceptable";
     let unlicensed = text
         .split(" PA/PA")
         .next()
         .unwrap_or(text)
         .replace("TEHRAN – ", "");
+    let ap = format!(
+        "TEHRAN, Iran (AP) — {unlicensed} Copyright 2017 The Associated Press. All rights \
+         reserved. This material may not be published, broadcast, rewritten or redistributed."
+    );
     let copy_edited = unlicensed
         .replace("Baqeri", "Bagheri")
         .replace("Bageri", "Bagheri")
         .replace("ISIL", "ISIS")
         .replace("on Saturday", "on Sept. 23")
         .replace(LAST_SENTENCE, "");
-    let lead: String = text
+    let lead = text
         .split_whitespace()
         .take(60)
         .collect::<Vec<_>>()
         .join(" ");
-    let fixture = |name: &str| -> Result<(String, String), std::io::Error> {
-        let body = std::fs::read_to_string(root.join("tests/fixtures/dedup").join(name))?;
-        let (title, text) = body.split_once('\n').unwrap_or((&body, ""));
-        Ok((title.to_string(), text.to_string()))
-    };
-    let (akar_title, akar) = fixture("same-event-akar-visit.txt")?;
-    let (shamkhani_title, shamkhani) = fixture("same-event-shamkhani.txt")?;
-    Ok(vec![
-        ("original", title_and_text(title, text)),
+    variants.extend([
         (
-            "wire: Reuters header, byline, Read-more footer",
-            title_and_text(
-                title,
-                &format!(
-                    "By Parisa Hafezi and Tulay Karadeniz. Reuters — {text} Read more at \
-                     reuters.example/world/middle-east. (Reporting by the Tehran newsroom; \
-                     editing by the Istanbul desk)"
-                ),
-            ),
+            "wire: new headline, TEHRAN (AP) dateline, no licence line, copyright footer".into(),
+            article_words(retitled, &ap),
         ),
         (
-            "wire: new headline, TEHRAN (AP) dateline, no licence line, copyright footer",
-            title_and_text(
-                retitled,
-                &format!(
-                    "TEHRAN, Iran (AP) — {unlicensed} Copyright 2017 The Associated Press. \
-                     All rights reserved. This material may not be published, broadcast, \
-                     rewritten or redistributed."
-                ),
-            ),
+            "copy-edited: spellings unified, ISIS, date, last sentence cut, new headline".into(),
+            article_words(retitled, &copy_edited),
         ),
         (
-            "aggregator: posted-by header, share and related-links footer",
-            title_and_text(
-                title,
-                &format!(
-                    "Posted by admin on 23 September 2017, 14:05. Source: Mehr News Agency. \
-                     {text} Share this: Facebook Twitter WhatsApp Telegram Email. Related \
-                     articles: Iran and Iraq hold joint drills on the border; Erdogan warns \
-                     of sanctions over Kurdish vote. Read more at tehran-daily.example"
-                ),
-            ),
+            "lead only: first 60 words (summary feed)".into(),
+            article_words(title, &lead),
         ),
-        (
-            "copy-edited: spellings unified, ISIS, date, last sentence cut, new headline",
-            title_and_text(retitled, &copy_edited),
-        ),
-        (
-            "lead only: first 60 words (summary feed)",
-            title_and_text(title, &lead),
-        ),
-        (
-            "different article, same event: Akar visit",
-            title_and_text(&akar_title, &akar),
-        ),
-        (
-            "different article, same event: Shamkhani meeting",
-            title_and_text(&shamkhani_title, &shamkhani),
-        ),
-    ])
+    ]);
+
+    for (name, file) in [
+        ("Akar visit", "same-event-akar-visit.txt"),
+        ("Shamkhani meeting", "same-event-shamkhani.txt"),
+    ] {
+        let body = std::fs::read_to_string(fixtures.join(file))?;
+        let (other_title, other_text) = body.split_once('\n').unwrap_or((&body, ""));
+        variants.push((
+            format!("different article, same event: {name}"),
+            article_words(other_title, other_text),
+        ));
+    }
+    Ok(variants)
 }
