@@ -3,9 +3,14 @@
 //! threshold of `feedwatch::dedup` (the results are in that module's docs).
 //!
 //! ```sh
-//! python3 ../shared/feedfarm/generate.py --out /tmp/farm-dedup --feeds 300 --syndicated-share 0.2
-//! cargo run --release --example simhash_threshold -- /tmp/farm-dedup
+//! python3 ../shared/feedfarm/generate.py --out /tmp/farm-dedup-2000 --feeds 2000 --syndicated-share 0.2
+//! cargo run --release --example simhash_threshold -- /tmp/farm-dedup-2000
 //! ```
+//!
+//! That farm (60 000 items, 1.8 billion pairs) takes about 45 s of CPU; 300
+//! feeds take 1.5 s and give the same picture with fewer pairs. Keep
+//! `--syndicated-share` up: at the default 2 %, 300 feeds hold only 19
+//! same-story pairs.
 //!
 //! Pair classes on the farm (all pairs, no sampling):
 //! - `same story`: items sharing a `story` in `truth.jsonl` (wire copies);
