@@ -7,6 +7,7 @@
 
 pub mod config;
 pub mod daemon;
+pub mod dedup;
 pub mod fetch;
 pub mod model;
 pub mod parse;
