@@ -184,11 +184,7 @@ fn load_farm(dir: &Path) -> Result<Vec<Item>, Error> {
                 lang: row["lang"].as_str().unwrap_or_default().to_string(),
                 topics: row["topics"]
                     .as_array()
-                    .map(|t| {
-                        t.iter()
-                            .filter_map(|t| t.as_str().map(String::from))
-                            .collect()
-                    })
+                    .map(|t| t.iter().filter_map(|t| t.as_str().map(String::from)).collect())
                     .unwrap_or_default(),
                 story: row["story"].as_str().map(String::from),
                 feed: row["feed"].as_u64().unwrap_or_default(),
@@ -300,11 +296,7 @@ fn mehr_variants() -> Result<Vec<(String, Vec<String>)>, Error> {
         .replace("ISIL", "ISIS")
         .replace("on Saturday", "on Sept. 23")
         .replace(LAST_SENTENCE, "");
-    let lead = text
-        .split_whitespace()
-        .take(60)
-        .collect::<Vec<_>>()
-        .join(" ");
+    let lead = text.split_whitespace().take(60).collect::<Vec<_>>().join(" ");
     variants.extend([
         (
             "wire: new headline, TEHRAN (AP) dateline, no licence line, copyright footer".into(),
