@@ -16,6 +16,12 @@ use url::Url;
 
 use crate::topics::{query, TermSets, TopicSet};
 
+mod alerts;
+
+pub use alerts::{
+    AlertConfig, ChannelConfig, ChannelKind, Secret, SmtpTls, WebhookFormat, FEED_HEALTH, IMMEDIATE_WINDOW,
+};
+
 /// The default location of the config file.
 pub const DEFAULT_PATH: &str = "/etc/feedwatch/feedwatch.toml";
 
@@ -51,6 +57,10 @@ pub struct Config {
     pub topics: Vec<TopicConfig>,
     /// Named term sets, usable in queries as `@name`.
     pub terms: TermSets,
+    /// Where digests go.
+    pub channels: Vec<ChannelConfig>,
+    /// Which topics are sent where, and when.
+    pub alerts: Vec<AlertConfig>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -166,6 +176,10 @@ struct RawConfig {
     topics: Vec<RawTopic>,
     #[serde(default)]
     terms: HashMap<String, Vec<Spanned<String>>>,
+    #[serde(default, rename = "channel")]
+    channels: Vec<alerts::RawChannel>,
+    #[serde(default, rename = "alert")]
+    alerts: Vec<alerts::RawAlert>,
 }
 
 #[derive(Deserialize)]
@@ -305,6 +319,12 @@ impl Config {
             topics.push(TopicConfig { name, query });
         }
 
+        let channels = alerts::channels(raw.channels, &base)
+            .map_err(|(span, key, message)| invalid(span, key, message))?;
+        let topic_names: std::collections::HashSet<&str> = topics.iter().map(|t| t.name.as_str()).collect();
+        let alerts = alerts::alerts(raw.alerts, &topic_names, &channels)
+            .map_err(|(span, key, message)| invalid(span, key, message))?;
+
         Ok(Config {
             path: path.to_path_buf(),
             store,
@@ -314,6 +334,8 @@ impl Config {
             feeds,
             topics,
             terms,
+            channels,
+            alerts,
         })
     }
 

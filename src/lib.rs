@@ -5,9 +5,12 @@
 //! [`text`]) → [`store`]; [`pipeline`] runs one feed through them and
 //! [`daemon`] repeats that on a schedule. See ARCHITECTURE.md.
 
+pub mod alerts;
 pub mod config;
 pub mod daemon;
 pub mod dedup;
+pub mod deliver;
+pub mod digest;
 pub mod fetch;
 pub mod model;
 pub mod parse;

@@ -104,6 +104,11 @@ impl Pipeline {
         Ok(pipeline)
     }
 
+    /// The compiled topics.
+    pub fn topics(&self) -> Arc<TopicSet> {
+        Arc::clone(&self.topics)
+    }
+
     /// Evaluates new or changed topics (by index) against every stored item
     /// so their history starts populated. New matches are marked backfilled
     /// (they never alert); matches that no longer hold are removed.

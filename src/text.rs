@@ -57,6 +57,25 @@ pub fn words(input: &str) -> Vec<String> {
     words
 }
 
+/// Folded words with the byte range of each word in `input`.
+pub fn word_spans(input: &str) -> Vec<(std::ops::Range<usize>, String)> {
+    let mut spans = Vec::new();
+    let mut start = None;
+    let mut current = String::new();
+    for (i, c) in input.char_indices() {
+        if is_word_char(c) {
+            start.get_or_insert(i);
+            push_folded(&mut current, c);
+        } else if let Some(s) = start.take() {
+            spans.push((s..i, std::mem::take(&mut current)));
+        }
+    }
+    if let Some(s) = start {
+        spans.push((s..input.len(), current));
+    }
+    spans
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

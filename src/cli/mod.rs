@@ -1,6 +1,7 @@
 //! Command-line interface: one file per command group.
 
 mod check;
+mod digest;
 mod feeds;
 mod output;
 mod run;
@@ -41,6 +42,12 @@ pub enum Command {
     /// List topics with match counts, or try a query against stored items.
     #[command(subcommand)]
     Topics(topics::TopicsCommand),
+    /// Preview or send an alert's digest.
+    #[command(subcommand)]
+    Digest(digest::DigestCommand),
+    /// List digests and their delivery state; retry failed ones.
+    #[command(subcommand)]
+    Digests(digest::DigestsCommand),
 }
 
 impl Command {
@@ -72,6 +79,8 @@ pub async fn dispatch(args: Args) -> anyhow::Result<ExitCode> {
         Command::Check => check::check(&config).await,
         Command::Feeds(feeds) => feeds::feeds(&config, feeds).await,
         Command::Topics(topics) => topics::topics(&config, topics).await,
+        Command::Digest(command) => digest::digest(&config, command).await,
+        Command::Digests(command) => digest::digests(&config, command).await,
     }
 }
 

@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Args;
+use feedwatch::alerts::Alerts;
 use feedwatch::config::Config;
 use feedwatch::daemon;
 use feedwatch::fetch::{FetchSettings, Fetcher};
@@ -34,6 +35,9 @@ pub async fn run(config: &Config, args: RunArgs) -> anyhow::Result<ExitCode> {
         .collect();
     let pipeline = Pipeline::new(store.clone(), fetcher, config.topic_set(), feed_tags).await?;
     store.sync_feeds(&config.feeds).await?;
+    let alerts =
+        Alerts::new(config, store.clone(), pipeline.topics()).context("cannot set up alert delivery")?;
+    alerts.register(chrono::Utc::now()).await?;
 
     let shutdown = CancellationToken::new();
     daemon::cancel_on_signals(shutdown.clone());
@@ -50,6 +54,18 @@ pub async fn run(config: &Config, args: RunArgs) -> anyhow::Result<ExitCode> {
             stats.failed,
             if stats.failed > 0 { " (see `feedwatch feeds list`)" } else { "" },
         );
+        if !alerts.is_empty() {
+            let now = chrono::Utc::now();
+            let built = alerts.build_due(now).await?;
+            let delivered = alerts.deliver_due(now, None).await?;
+            println!(
+                "alerts: {} digests built; {} delivered, {} will be retried, {} failed",
+                built.len(),
+                delivered.delivered,
+                delivered.retrying,
+                delivered.failed
+            );
+        }
         if stats.store_errors > 0 {
             eprintln!(
                 "feedwatch: {} feeds could not be stored; see the log",
@@ -60,7 +76,19 @@ pub async fn run(config: &Config, args: RunArgs) -> anyhow::Result<ExitCode> {
             ExitCode::SUCCESS
         }
     } else {
-        daemon::run(config, &store, &pipeline, &shutdown).await?;
+        let alert_loop = {
+            let (alerts, shutdown) = (alerts.clone(), shutdown.clone());
+            tokio::spawn(async move { alerts.run(&shutdown).await })
+        };
+        let polled = daemon::run(config, &store, &pipeline, &shutdown).await;
+        shutdown.cancel();
+        if tokio::time::timeout(std::time::Duration::from_secs(10), alert_loop)
+            .await
+            .is_err()
+        {
+            tracing::warn!("alert delivery did not stop within 10 s");
+        }
+        polled?;
         ExitCode::SUCCESS
     };
     store.close().await;

@@ -7,6 +7,7 @@
 //! instead of failing with `SQLITE_BUSY`; reads use a separate pool and are
 //! never blocked by the writer (WAL).
 
+mod digests;
 mod feeds;
 mod items;
 mod search;
@@ -21,6 +22,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
+pub use digests::{AlertState, DigestRecord, NewDigest, PendingMatch};
 pub use feeds::FeedRow;
 pub use items::{FeedUpdate, IngestCounts, ItemWrite, Known};
 pub use search::{ItemRow, SearchFilter};

@@ -1,0 +1,340 @@
+//! Rendering a [`Digest`]: subject, plain text, HTML, Slack message and
+//! e-mail. Every string from a feed is escaped for the target format; links
+//! were already restricted to `http(s)` when the digest was built.
+
+use std::fmt::Write as _;
+
+use chrono::DateTime;
+use lettre::message::{header::ContentType, Mailbox, MultiPart, SinglePart};
+
+use super::{Digest, Entry};
+
+/// `feedwatch: ALERT — N articles, N stories, N outlets (PERIOD)`.
+pub fn subject(d: &Digest) -> String {
+    format!(
+        "feedwatch: {} — {} {}, {} {}, {} {} ({})",
+        d.alert,
+        d.counts.articles,
+        plural(d.counts.articles, "article", "articles"),
+        d.counts.stories,
+        plural(d.counts.stories, "story", "stories"),
+        d.counts.outlets,
+        plural(d.counts.outlets, "outlet", "outlets"),
+        period(d)
+    )
+}
+
+fn plural<'a>(n: usize, one: &'a str, many: &'a str) -> &'a str {
+    if n == 1 {
+        one
+    } else {
+        many
+    }
+}
+
+/// `2017-09-22 08:00 – 2017-09-23 08:00 Asia/Baghdad`.
+fn period(d: &Digest) -> String {
+    format!(
+        "{} – {} {}",
+        short_time(&d.period_start),
+        short_time(&d.period_end),
+        d.timezone
+    )
+}
+
+fn short_time(rfc3339: &str) -> String {
+    DateTime::parse_from_rfc3339(rfc3339)
+        .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
+        .unwrap_or_else(|_| rfc3339.to_string())
+}
+
+fn byline(e: &Entry) -> String {
+    let mut parts = vec![e.outlets.join(", ")];
+    parts.extend(e.lang.clone());
+    parts.extend(e.published.as_deref().map(short_time));
+    parts.join(" · ")
+}
+
+/// Plain text; highlighted words are wrapped in `*`.
+pub fn text(d: &Digest) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "{}\n", subject(d));
+    if d.topics.is_empty() {
+        let _ = writeln!(out, "Nothing matched in this period.");
+    }
+    for section in &d.topics {
+        let _ = writeln!(out, "== {} ({}) ==\n", section.topic, section.entries.len());
+        for e in &section.entries {
+            let _ = writeln!(out, "* {}", e.title);
+            let _ = writeln!(out, "  {}", byline(e));
+            if let Some(url) = &e.url {
+                let _ = writeln!(out, "  {url}");
+            }
+            let snippet: String = e
+                .snippet
+                .iter()
+                .map(|s| {
+                    if s.highlight {
+                        format!("*{}*", s.text)
+                    } else {
+                        s.text.clone()
+                    }
+                })
+                .collect();
+            if !snippet.is_empty() {
+                let _ = writeln!(out, "  {snippet}");
+            }
+            out.push('\n');
+        }
+    }
+    let _ = writeln!(out, "-- \nfeedwatch digest {}", d.id);
+    out
+}
+
+/// Escapes text for HTML element content and attribute values.
+pub fn escape_html(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A self-contained HTML document (inline styles only, nothing fetched).
+pub fn html(d: &Digest) -> String {
+    let e = escape_html;
+    let mut out = String::new();
+    let _ = write!(
+        out,
+        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{}</title></head>\n\
+         <body style=\"font-family:sans-serif;max-width:48em\">\n<h1 style=\"font-size:1.2em\">{}</h1>\n",
+        e(&subject(d)),
+        e(&subject(d))
+    );
+    if d.topics.is_empty() {
+        out.push_str("<p>Nothing matched in this period.</p>\n");
+    }
+    for section in &d.topics {
+        let _ = writeln!(
+            out,
+            "<h2 style=\"font-size:1.1em\">{} ({})</h2>",
+            e(&section.topic),
+            section.entries.len()
+        );
+        for entry in &section.entries {
+            out.push_str("<div style=\"margin-bottom:1em\">");
+            match &entry.url {
+                Some(url) => {
+                    let _ = write!(out, "<a href=\"{}\"><b>{}</b></a>", e(url), e(&entry.title));
+                }
+                None => {
+                    let _ = write!(out, "<b>{}</b>", e(&entry.title));
+                }
+            }
+            let _ = write!(
+                out,
+                "<br><small style=\"color:#555\">{}</small><br>",
+                e(&byline(entry))
+            );
+            for s in &entry.snippet {
+                if s.highlight {
+                    let _ = write!(out, "<mark>{}</mark>", e(&s.text));
+                } else {
+                    out.push_str(&e(&s.text));
+                }
+            }
+            out.push_str("</div>\n");
+        }
+    }
+    let _ = write!(
+        out,
+        "<p><small>feedwatch digest {}</small></p>\n</body></html>\n",
+        e(&d.id)
+    );
+    out
+}
+
+/// Escapes text for Slack `mrkdwn`.
+fn escape_slack(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+}
+
+/// A Slack-compatible message (`text` fallback plus Block Kit sections).
+pub fn slack(d: &Digest) -> serde_json::Value {
+    let mut blocks = vec![serde_json::json!({
+        "type": "header",
+        "text": {"type": "plain_text", "text": truncate(&format!("feedwatch: {}", d.alert), 150)},
+    })];
+    blocks.push(serde_json::json!({"type": "context", "elements": [{"type": "mrkdwn", "text": escape_slack(&subject(d))}]}));
+    for section in &d.topics {
+        blocks.push(serde_json::json!({
+            "type": "section",
+            "text": {"type": "mrkdwn", "text": format!("*{}* ({})", escape_slack(&section.topic), section.entries.len())},
+        }));
+        for entry in &section.entries {
+            let title = escape_slack(&entry.title);
+            let link = match &entry.url {
+                // `|` and `>` end a Slack link; they cannot appear in the URL.
+                Some(url) => format!("<{}|{}>", url.replace('|', "%7C").replace('>', "%3E"), title),
+                None => title,
+            };
+            let snippet: String = entry
+                .snippet
+                .iter()
+                .map(|s| {
+                    let t = escape_slack(&s.text);
+                    if s.highlight {
+                        format!("*{}*", t.trim())
+                    } else {
+                        t
+                    }
+                })
+                .collect();
+            let text = format!("{link}\n{}\n>{}", escape_slack(&byline(entry)), snippet);
+            blocks.push(serde_json::json!({"type": "section", "text": {"type": "mrkdwn", "text": truncate(&text, 2900)}}));
+        }
+    }
+    serde_json::json!({"text": subject(d), "blocks": blocks})
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        s.to_string()
+    } else {
+        s.chars().take(max - 1).chain(['…']).collect()
+    }
+}
+
+/// A multipart (plain text + HTML) e-mail whose Message-ID is the digest id.
+pub fn email(d: &Digest, from: &str, to: &[String]) -> Result<lettre::Message, lettre::error::Error> {
+    let mut builder = lettre::Message::builder()
+        .from(
+            from.parse::<Mailbox>()
+                .map_err(|_| lettre::error::Error::MissingFrom)?,
+        )
+        .subject(subject(d))
+        .message_id(Some(format!("<{}@feedwatch>", d.id)));
+    for address in to {
+        builder = builder.to(address
+            .parse::<Mailbox>()
+            .map_err(|_| lettre::error::Error::MissingTo)?);
+    }
+    builder.multipart(
+        MultiPart::alternative()
+            .singlepart(
+                SinglePart::builder()
+                    .header(ContentType::TEXT_PLAIN)
+                    .body(text(d)),
+            )
+            .singlepart(SinglePart::builder().header(ContentType::TEXT_HTML).body(html(d))),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::digest::{Counts, Segment, TopicSection};
+
+    fn digest() -> Digest {
+        Digest {
+            id: "fw-0123".into(),
+            alert: "referendum-daily".into(),
+            channel: "desk".into(),
+            period_start: "2017-09-22T08:00:00+03:00".into(),
+            period_end: "2017-09-23T08:00:00+03:00".into(),
+            timezone: "Asia/Baghdad".into(),
+            counts: Counts {
+                articles: 1,
+                stories: 1,
+                outlets: 1,
+            },
+            topics: vec![TopicSection {
+                topic: "kurdistan-referendum".into(),
+                entries: vec![Entry {
+                    item_id: 7,
+                    title: "<script>alert('t')</script> Kurdistan & the vote".into(),
+                    url: Some("https://x.example/a?b=1&c=\"2\"".into()),
+                    outlets: vec!["Mehr <News>".into()],
+                    lang: Some("en".into()),
+                    published: Some("2017-09-23T12:00:00+03:00".into()),
+                    snippet: vec![
+                        Segment {
+                            text: "The ".into(),
+                            highlight: false,
+                        },
+                        Segment {
+                            text: "referendum".into(),
+                            highlight: true,
+                        },
+                        Segment {
+                            text: " <img src=x onerror=alert(1)> in Erbil".into(),
+                            highlight: false,
+                        },
+                    ],
+                }],
+            }],
+        }
+    }
+
+    #[test]
+    fn text_snapshot() {
+        let expected = "\
+feedwatch: referendum-daily — 1 article, 1 story, 1 outlet (2017-09-22 08:00 – 2017-09-23 08:00 Asia/Baghdad)
+
+== kurdistan-referendum (1) ==
+
+* <script>alert('t')</script> Kurdistan & the vote
+  Mehr <News> · en · 2017-09-23 12:00
+  https://x.example/a?b=1&c=\"2\"
+  The *referendum* <img src=x onerror=alert(1)> in Erbil
+
+-- 
+feedwatch digest fw-0123
+";
+        assert_eq!(text(&digest()), expected);
+    }
+
+    #[test]
+    fn html_escapes_everything_from_feeds() {
+        let html = html(&digest());
+        assert!(!html.contains("<script"), "{html}");
+        assert!(!html.contains("<img"), "{html}");
+        assert!(html.contains("&lt;script&gt;alert(&#39;t&#39;)&lt;/script&gt; Kurdistan &amp; the vote"));
+        assert!(html.contains("<a href=\"https://x.example/a?b=1&amp;c=&quot;2&quot;\">"));
+        assert!(html.contains("<mark>referendum</mark> &lt;img src=x onerror=alert(1)&gt; in Erbil"));
+        assert!(html.contains("Mehr &lt;News&gt;"));
+    }
+
+    #[test]
+    fn slack_escapes_and_links() {
+        let msg = slack(&digest()).to_string();
+        assert!(!msg.contains("<script"), "{msg}");
+        assert!(msg.contains("&lt;script&gt;"));
+        assert!(
+            msg.contains("<https://x.example/a?b=1&c=\\\"2\\\"|&lt;script&gt;"),
+            "{msg}"
+        );
+        assert!(msg.contains("*referendum*"));
+    }
+
+    #[test]
+    fn email_is_multipart_with_stable_message_id() {
+        let message = email(
+            &digest(),
+            "feedwatch <alerts@example.org>",
+            &["desk@example.org".into()],
+        )
+        .unwrap();
+        let raw = String::from_utf8(message.formatted()).unwrap();
+        assert!(raw.contains("Message-ID: <fw-0123@feedwatch>"), "{raw}");
+        assert!(raw.contains("multipart/alternative"));
+        assert!(raw.contains("text/plain") && raw.contains("text/html"));
+    }
+}

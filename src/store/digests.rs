@@ -1,0 +1,260 @@
+//! The digest outbox: building digests (with the matches they cover) in one
+//! transaction, then tracking delivery attempts per digest.
+
+use chrono::{DateTime, Utc};
+use sqlx::{QueryBuilder, Sqlite};
+
+use super::{parse_ts, ts, Result, Store};
+
+/// A match not yet sent to a channel, with what a digest shows of it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct PendingMatch {
+    pub item_id: i64,
+    pub topic_id: i64,
+    pub topic: String,
+    pub matched_at: String,
+    pub title: String,
+    pub text: String,
+    pub url: Option<String>,
+    pub lang: Option<String>,
+    pub published: Option<String>,
+    pub outlet: String,
+    pub feed_url: String,
+}
+
+/// What the caller builds from the pending matches of one channel.
+#[derive(Debug, Clone)]
+pub struct NewDigest {
+    pub id: String,
+    /// The digest as JSON.
+    pub content: String,
+}
+
+/// A stored digest.
+#[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
+pub struct DigestRecord {
+    pub id: String,
+    pub alert: String,
+    pub channel: String,
+    pub period_start: String,
+    pub period_end: String,
+    pub created_at: String,
+    pub status: String,
+    pub attempts: i64,
+    pub next_attempt_at: String,
+    pub last_error: Option<String>,
+    pub delivered_at: Option<String>,
+    pub item_count: i64,
+    #[serde(skip)]
+    pub content: String,
+}
+
+/// Where an alert stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AlertState {
+    pub created_at: DateTime<Utc>,
+    pub last_cut: DateTime<Utc>,
+}
+
+const PENDING: &str =
+    "SELECT it.item_id, it.topic_id, t.name AS topic, it.matched_at, i.title, i.text, i.url, \
+     i.lang, i.published, coalesce(f.name, f.title, f.url) AS outlet, f.url AS feed_url \
+     FROM item_topics it JOIN topics t ON t.id = it.topic_id JOIN items i ON i.id = it.item_id \
+     JOIN feeds f ON f.id = i.feed_id \
+     WHERE it.backfilled = 0";
+
+impl Store {
+    /// The alert's state, created at `now` on first sight (so matches from
+    /// before an alert existed are never sent).
+    pub async fn alert_state(&self, alert: &str, now: DateTime<Utc>) -> Result<AlertState> {
+        let (created, cut): (String, String) = sqlx::query_as(
+            "INSERT INTO alert_state (alert, created_at, last_cut) VALUES (?1, ?2, ?2) \
+             ON CONFLICT (alert) DO UPDATE SET alert = excluded.alert RETURNING created_at, last_cut",
+        )
+        .bind(alert)
+        .bind(ts(now))
+        .fetch_one(&self.write)
+        .await?;
+        Ok(AlertState {
+            created_at: parse_ts(&created).unwrap_or(now),
+            last_cut: parse_ts(&cut).unwrap_or(now),
+        })
+    }
+
+    /// Matches of `topics` not yet in a digest of (`alert`, `channel`),
+    /// matched from `since` to `cut` (inclusive; timestamps are whole
+    /// seconds), newest first per topic.
+    pub async fn pending_matches(
+        &self,
+        alert: &str,
+        channel: &str,
+        topics: &[String],
+        since: DateTime<Utc>,
+        cut: DateTime<Utc>,
+    ) -> Result<Vec<PendingMatch>> {
+        let mut q = pending_query(alert, channel, topics, since, cut);
+        Ok(q.build_query_as().fetch_all(&self.read).await?)
+    }
+
+    /// Creates, in one transaction, one digest per channel from its pending
+    /// matches (as built by `build`), records the matches each covers and
+    /// moves the alert's cut to `cut`. `build` returns `None` to skip a
+    /// channel (e.g. nothing to send). Returns the digests created.
+    pub async fn create_digests<F>(
+        &self,
+        alert: &str,
+        channels: &[String],
+        topics: &[String],
+        state: AlertState,
+        cut: DateTime<Utc>,
+        mut build: F,
+    ) -> Result<Vec<String>>
+    where
+        F: FnMut(&str, &[PendingMatch]) -> Option<NewDigest>,
+    {
+        let now = ts(Utc::now());
+        let mut tx = self.write.begin_with("BEGIN IMMEDIATE").await?;
+        let mut created = Vec::new();
+        for channel in channels {
+            let mut q = pending_query(alert, channel, topics, state.created_at, cut);
+            let pending: Vec<PendingMatch> = q.build_query_as().fetch_all(&mut *tx).await?;
+            let Some(digest) = build(channel, &pending) else {
+                continue;
+            };
+            let items = pending
+                .iter()
+                .map(|p| p.item_id)
+                .collect::<std::collections::HashSet<_>>()
+                .len();
+            sqlx::query(
+                "INSERT INTO digests (id, alert, channel, period_start, period_end, created_at, next_attempt_at, \
+                 item_count, content) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(&digest.id)
+            .bind(alert)
+            .bind(channel)
+            .bind(ts(state.last_cut))
+            .bind(ts(cut))
+            .bind(&now)
+            .bind(&now)
+            .bind(items as i64)
+            .bind(&digest.content)
+            .execute(&mut *tx)
+            .await?;
+            for p in &pending {
+                sqlx::query(
+                    "INSERT INTO digest_items (digest_id, alert, channel, item_id, topic_id) VALUES (?, ?, ?, ?, ?)",
+                )
+                .bind(&digest.id)
+                .bind(alert)
+                .bind(channel)
+                .bind(p.item_id)
+                .bind(p.topic_id)
+                .execute(&mut *tx)
+                .await?;
+            }
+            created.push(digest.id);
+        }
+        sqlx::query("UPDATE alert_state SET last_cut = ? WHERE alert = ?")
+            .bind(ts(cut))
+            .bind(alert)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(created)
+    }
+
+    /// Pending digests whose next attempt is due.
+    pub async fn due_digests(&self, now: DateTime<Utc>) -> Result<Vec<DigestRecord>> {
+        Ok(sqlx::query_as(
+            "SELECT * FROM digests WHERE status = 'pending' AND next_attempt_at <= ? ORDER BY created_at, id",
+        )
+        .bind(ts(now))
+        .fetch_all(&self.read)
+        .await?)
+    }
+
+    /// The channel accepted the digest.
+    pub async fn mark_delivered(&self, id: &str, at: DateTime<Utc>) -> Result<()> {
+        sqlx::query(
+            "UPDATE digests SET status = 'delivered', delivered_at = ?, attempts = attempts + 1, \
+             last_error = NULL WHERE id = ?",
+        )
+        .bind(ts(at))
+        .bind(id)
+        .execute(&self.write)
+        .await?;
+        Ok(())
+    }
+
+    /// An attempt failed: retry at `retry_at`, or give up (`failed`).
+    pub async fn mark_attempt_failed(
+        &self,
+        id: &str,
+        error: &str,
+        retry_at: DateTime<Utc>,
+        failed: bool,
+    ) -> Result<()> {
+        sqlx::query(
+            "UPDATE digests SET attempts = attempts + 1, last_error = ?, next_attempt_at = ?, \
+             status = CASE WHEN ? THEN 'failed' ELSE status END WHERE id = ?",
+        )
+        .bind(error)
+        .bind(ts(retry_at))
+        .bind(failed)
+        .bind(id)
+        .execute(&self.write)
+        .await?;
+        Ok(())
+    }
+
+    /// Digests, newest first; only failed ones with `failed_only`.
+    pub async fn list_digests(&self, failed_only: bool, limit: u32) -> Result<Vec<DigestRecord>> {
+        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new("SELECT * FROM digests");
+        if failed_only {
+            q.push(" WHERE status = 'failed'");
+        }
+        q.push(" ORDER BY created_at DESC, id DESC LIMIT ")
+            .push_bind(i64::from(limit));
+        Ok(q.build_query_as().fetch_all(&self.read).await?)
+    }
+
+    /// Requeues a failed digest for delivery now; false if there is no
+    /// failed digest with that id.
+    pub async fn retry_digest(&self, id: &str, now: DateTime<Utc>) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE digests SET status = 'pending', attempts = 0, next_attempt_at = ? \
+             WHERE id = ? AND status = 'failed'",
+        )
+        .bind(ts(now))
+        .bind(id)
+        .execute(&self.write)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+}
+
+fn pending_query<'a>(
+    alert: &'a str,
+    channel: &'a str,
+    topics: &'a [String],
+    since: DateTime<Utc>,
+    cut: DateTime<Utc>,
+) -> QueryBuilder<'a, Sqlite> {
+    let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(PENDING);
+    q.push(" AND it.matched_at >= ").push_bind(ts(since));
+    q.push(" AND it.matched_at <= ").push_bind(ts(cut));
+    q.push(" AND t.name IN (");
+    let mut names = q.separated(", ");
+    for topic in topics {
+        names.push_bind(topic.as_str());
+    }
+    q.push(
+        ") AND NOT EXISTS (SELECT 1 FROM digest_items d WHERE d.alert = ",
+    )
+    .push_bind(alert)
+    .push(" AND d.channel = ")
+    .push_bind(channel)
+    .push(" AND d.item_id = it.item_id AND d.topic_id = it.topic_id) ORDER BY t.name, i.sort_at DESC, i.id DESC");
+    q
+}
