@@ -61,6 +61,17 @@ pub struct Config {
     pub channels: Vec<ChannelConfig>,
     /// Which topics are sent where, and when.
     pub alerts: Vec<AlertConfig>,
+    pub log: LogConfig,
+}
+
+/// `[log]`: defaults for `--log-level` and `--log-format`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// A tracing filter such as `info` or `feedwatch=debug,info`.
+    pub level: Option<String>,
+    /// `auto` (journald under systemd, else text), `text`, `json` or `journald`.
+    pub format: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -180,6 +191,8 @@ struct RawConfig {
     channels: Vec<alerts::RawChannel>,
     #[serde(default, rename = "alert")]
     alerts: Vec<alerts::RawAlert>,
+    #[serde(default)]
+    log: Option<Spanned<LogConfig>>,
 }
 
 #[derive(Deserialize)]
@@ -325,6 +338,29 @@ impl Config {
         let alerts = alerts::alerts(raw.alerts, &topic_names, &channels)
             .map_err(|(span, key, message)| invalid(span, key, message))?;
 
+        let (log_span, log) = match raw.log {
+            Some(log) => (Some(log.span()), log.into_inner()),
+            None => (None, LogConfig::default()),
+        };
+        if let Some(format) = &log.format {
+            if !matches!(format.as_str(), "auto" | "text" | "json" | "journald") {
+                return Err(invalid(
+                    log_span,
+                    "log.format".into(),
+                    format!("{format:?} is not auto, text, json or journald"),
+                ));
+            }
+        }
+        if let Some(level) = &log.level {
+            if let Err(e) = tracing_subscriber::EnvFilter::try_new(level) {
+                return Err(invalid(
+                    log_span,
+                    "log.level".into(),
+                    format!("{level:?} is not a log filter ({e})"),
+                ));
+            }
+        }
+
         Ok(Config {
             path: path.to_path_buf(),
             store,
@@ -336,6 +372,7 @@ impl Config {
             terms,
             channels,
             alerts,
+            log,
         })
     }
 

@@ -1,15 +1,28 @@
-//! The `feedwatch` binary: logging, command line, dispatch, and turning
-//! errors into one line on stderr with a non-zero exit.
+//! The `feedwatch` binary: configuration, logging, command line, dispatch,
+//! and turning errors into one line on stderr with a non-zero exit.
 
 mod cli;
 
 use std::process::ExitCode;
 
 use clap::Parser;
+use feedwatch::config::Config;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Layer};
 
 fn main() -> ExitCode {
     let args = cli::Args::parse();
-    init_tracing(args.command.default_log_level());
+    // The config is loaded before anything else: a bad config is one line
+    // on stderr and a non-zero exit, before any database is opened.
+    let config = match Config::load(&args.config) {
+        Ok(config) => config,
+        Err(error) => {
+            eprintln!("feedwatch: {}", feedwatch::error_chain(&error));
+            return ExitCode::FAILURE;
+        }
+    };
+    init_tracing(&args, &config);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(error) => {
@@ -17,7 +30,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(cli::dispatch(args)) {
+    match runtime.block_on(cli::dispatch(args, config)) {
         Ok(code) => code,
         Err(error) => {
             eprintln!("feedwatch: {error:#}");
@@ -26,18 +39,53 @@ fn main() -> ExitCode {
     }
 }
 
-/// Logs go to stderr; `FEEDWATCH_LOG` (or `RUST_LOG`) overrides the level,
-/// e.g. `FEEDWATCH_LOG=feedwatch=debug`.
-fn init_tracing(default_level: &str) {
-    use tracing_subscriber::EnvFilter;
-    let filter = std::env::var("FEEDWATCH_LOG")
+/// The filter, by precedence: `FEEDWATCH_LOG` or `RUST_LOG`, `--log-level`,
+/// `[log] level`, the command's default. The format: `--log-format`, else
+/// `[log] format`, else `auto` — journald when systemd connected stderr to
+/// the journal (`JOURNAL_STREAM`), human-readable text otherwise.
+fn init_tracing(args: &cli::Args, config: &Config) {
+    let level = std::env::var("FEEDWATCH_LOG")
         .or_else(|_| std::env::var("RUST_LOG"))
         .ok()
-        .and_then(|v| EnvFilter::try_new(v).ok())
-        .unwrap_or_else(|| EnvFilter::new(default_level));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
+        .or_else(|| args.log_level.clone())
+        .or_else(|| config.log.level.clone())
+        .unwrap_or_else(|| args.command.default_log_level().to_string());
+    let filter = EnvFilter::try_new(&level).unwrap_or_else(|_| EnvFilter::new("info"));
+    let format = args
+        .log_format
+        .map(|f| f.as_str())
+        .or(config.log.format.as_deref())
+        .unwrap_or("auto");
+    let journald = match format {
+        "journald" => true,
+        "auto" => std::env::var_os("JOURNAL_STREAM").is_some(),
+        _ => false,
+    };
+    let layer: Box<dyn Layer<_> + Send + Sync> = if journald {
+        match tracing_journald::layer() {
+            Ok(layer) => layer.boxed(),
+            // No journal socket: fall back to stderr.
+            Err(_) => text_layer(),
+        }
+    } else if format == "json" {
+        tracing_subscriber::fmt::layer()
+            .json()
+            .with_writer(std::io::stderr)
+            .boxed()
+    } else {
+        text_layer()
+    };
+    tracing_subscriber::registry()
+        .with(layer.with_filter(filter))
+        .init();
+}
+
+fn text_layer<S>() -> Box<dyn Layer<S> + Send + Sync>
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+{
+    tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+        .boxed()
 }

@@ -263,3 +263,52 @@ async fn daemon_polls_repeatedly_and_exits_cleanly_on_sigterm() {
     assert!(stderr.contains("SIGTERM received"), "{stderr}");
     assert_eq!(ws.search(&[]).await.len(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn logs_as_json_for_collectors() {
+    let server = FeedServer::start().await;
+    server.set(
+        "/j.xml",
+        Route::Feed {
+            body: rss(&[("j1", "t", "x")]),
+            content_type: "application/rss+xml",
+        },
+    );
+    server.set("/broken.xml", Route::Status(503));
+    let ws = Workspace::new(
+        &[(&server.url("/j.xml"), "J"), (&server.url("/broken.xml"), "B")],
+        &[],
+        "",
+    );
+    let out = ws.run(&["--log-format", "json", "run", "--once"]).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let lines: Vec<serde_json::Value> = out
+        .stderr
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    let failed = lines
+        .iter()
+        .find(|l| l["fields"]["message"] == "fetch failed")
+        .expect("a fetch failure is logged");
+    assert_eq!(failed["level"], "WARN");
+    assert_eq!(failed["fields"]["error"], "HTTP 503 Service Unavailable");
+    assert!(lines.iter().any(|l| l["fields"]["message"] == "cycle done"));
+
+    let out = ws.run(&["--log-level", "error", "run", "--once"]).await;
+    assert!(
+        !out.stderr.contains("cycle done"),
+        "--log-level filters: {}",
+        out.stderr
+    );
+
+    let ws = Workspace::with_config("[log]\nformat = \"xml\"\n");
+    let out = ws.run(&["check"]).await;
+    assert_ne!(out.code, 0);
+    assert!(
+        out.stderr
+            .contains("log.format: \"xml\" is not auto, text, json or journald"),
+        "{}",
+        out.stderr
+    );
+}

@@ -24,6 +24,12 @@ pub struct Args {
     /// Configuration file.
     #[arg(long, global = true, env = "FEEDWATCH_CONFIG", default_value = config::DEFAULT_PATH)]
     pub config: PathBuf,
+    /// Log filter, e.g. `debug` or `feedwatch=debug,info` (FEEDWATCH_LOG overrides).
+    #[arg(long, global = true)]
+    pub log_level: Option<String>,
+    /// Log format: auto (journald under systemd, else text), text, json or journald.
+    #[arg(long, global = true, value_enum)]
+    pub log_format: Option<LogFormat>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -60,6 +66,25 @@ impl Command {
     }
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Auto,
+    Text,
+    Json,
+    Journald,
+}
+
+impl LogFormat {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LogFormat::Auto => "auto",
+            LogFormat::Text => "text",
+            LogFormat::Json => "json",
+            LogFormat::Journald => "journald",
+        }
+    }
+}
+
 /// Output formats of listing commands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
@@ -71,8 +96,7 @@ pub enum Format {
     Csv,
 }
 
-pub async fn dispatch(args: Args) -> anyhow::Result<ExitCode> {
-    let config = Config::load(&args.config)?;
+pub async fn dispatch(args: Args, config: Config) -> anyhow::Result<ExitCode> {
     match args.command {
         Command::Run(run) => run::run(&config, run).await,
         Command::Search(search) => search::search(&config, search).await,
