@@ -153,6 +153,34 @@ mod tests {
     }
 
     #[test]
+    fn queries_and_text_are_folded_alike() {
+        assert!(matches(
+            "Kurdistan",
+            "",
+            "Kürdistan bağımsızlık referandumu"
+        ));
+        assert!(matches("Kürdistan", "", "KURDISTAN"));
+        assert!(matches("\"Hulusi Akar\"", "HULUSİ AKAR", ""));
+        assert!(matches("IKBY", "", "IKBY'nin referandumu"));
+        assert!(matches(
+            "\"همه پرسی\"",
+            "",
+            "همه\u{200C}پرسی استقلال کردستان"
+        ));
+        assert!(matches("همه\u{200C}پرسی", "", "همه پرسی کردستان"));
+        assert!(matches("استفتاء", "", "اسْتِفْتَاء كردستان"));
+        assert!(matches("کردستان", "", "استفتاء استقلال كردستان"));
+        assert!(matches("باقری", "باقري وأكار", ""));
+        assert!(matches(
+            "ڕیفراندۆم OR ڕیفراندۆمی",
+            "",
+            "ڕیفراندۆمی سەربەخۆیی"
+        ));
+        assert!(!matches("سەربەخۆیی", "", "سهربهخۆیی"));
+        assert!(!matches("referendum", "", "referendums"));
+    }
+
+    #[test]
     fn phrases_need_adjacent_words_within_one_field() {
         let q = "\"Hulusi Akar\"";
         assert!(matches(q, "", "General Hulusi Akar arrived"));
