@@ -356,6 +356,22 @@ mod tests {
     }
 
     #[test]
+    fn queries_and_text_are_folded_alike() {
+        assert!(hit("Kurdistan", "", "Kürdistan bağımsızlık referandumu"));
+        assert!(hit("Kürdistan", "", "KURDISTAN"));
+        assert!(hit("\"Hulusi Akar\"", "HULUSİ AKAR", ""));
+        assert!(hit("IKBY", "", "IKBY'nin referandumu"));
+        assert!(hit("\"همه پرسی\"", "", "همه\u{200C}پرسی استقلال کردستان"));
+        assert!(hit("همه\u{200C}پرسی", "", "همه پرسی کردستان"));
+        assert!(hit("استفتاء", "", "اسْتِفْتَاء كردستان"));
+        assert!(hit("کردستان", "", "استفتاء استقلال كردستان"));
+        assert!(hit("باقری", "باقري وأكار", ""));
+        assert!(hit("ڕیفراندۆم OR ڕیفراندۆمی", "", "ڕیفراندۆمی سەربەخۆیی"));
+        assert!(!hit("سەربەخۆیی", "", "سهربهخۆیی"));
+        assert!(!hit("referendum", "", "referendums"));
+    }
+
+    #[test]
     fn phrases_need_adjacent_words_within_one_field() {
         let q = "\"Hulusi Akar\"";
         assert!(hit(q, "", "General Hulusi Akar arrived"));
