@@ -312,3 +312,57 @@ async fn logs_as_json_for_collectors() {
         out.stderr
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_second_instance_is_refused_while_read_commands_work() {
+    let server = FeedServer::start().await;
+    server.set(
+        "/l.xml",
+        Route::Feed {
+            body: rss(&[("l1", "t", "x")]),
+            content_type: "application/rss+xml",
+        },
+    );
+    let ws = Workspace::new(
+        &[(&server.url("/l.xml"), "L")],
+        &[],
+        "[poll]\ninterval = \"1h\"\n",
+    );
+    let mut daemon = tokio::process::Command::new(env!("CARGO_BIN_EXE_feedwatch"))
+        .arg("--config")
+        .arg(ws.config_path())
+        .arg("run")
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    for _ in 0..100 {
+        if !server.seen("/l.xml").is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let out = ws.run(&["run", "--once"]).await;
+    assert_ne!(out.code, 0);
+    let pid = daemon.id().unwrap();
+    assert!(
+        out.stderr.contains(&format!(
+            "another feedwatch is already running on {}",
+            ws.db_path().display()
+        )) && out.stderr.contains(&format!("held by pid {pid}")),
+        "{}",
+        out.stderr
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        ws.search(&[]).await.len(),
+        1,
+        "read commands work while the daemon runs"
+    );
+    std::process::Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert_eq!(daemon.wait().await.unwrap().code(), Some(0));
+    // Once it is gone, the lock is free again.
+    assert_eq!(ws.run(&["run", "--once"]).await.code, 0);
+}

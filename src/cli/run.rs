@@ -9,7 +9,7 @@ use feedwatch::config::Config;
 use feedwatch::daemon;
 use feedwatch::fetch::{FetchSettings, Fetcher};
 use feedwatch::pipeline::Pipeline;
-use feedwatch::store::Store;
+use feedwatch::store::{InstanceLock, Store};
 use tokio_util::sync::CancellationToken;
 
 #[derive(Debug, Args)]
@@ -20,6 +20,8 @@ pub struct RunArgs {
 }
 
 pub async fn run(config: &Config, args: RunArgs) -> anyhow::Result<ExitCode> {
+    // One writer per database; search and other read commands don't lock.
+    let _lock = InstanceLock::acquire(&config.store.path)?;
     let store = Store::open(&config.store.path).await?;
     let fetcher = Fetcher::new(FetchSettings {
         connect_timeout: config.fetch.connect_timeout,

@@ -125,6 +125,75 @@ impl Store {
     }
 }
 
+/// Exclusive right to write a database: one `feedwatch run` per database.
+/// Held until dropped (or the process exits; the OS releases the lock).
+#[derive(Debug)]
+pub struct InstanceLock {
+    _file: std::fs::File,
+}
+
+/// Another process holds the database's instance lock.
+#[derive(Debug, thiserror::Error)]
+pub enum LockError {
+    #[error("another feedwatch is already running on {} (lock file {}{})", db.display(), lock.display(), holder.as_ref().map(|p| format!(", held by pid {p}")).unwrap_or_default())]
+    Held {
+        db: PathBuf,
+        lock: PathBuf,
+        holder: Option<String>,
+    },
+    #[error("cannot create the lock file {}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl InstanceLock {
+    /// Takes `<db>.lock` without waiting. Read-only commands don't need it.
+    pub fn acquire(db: &Path) -> Result<InstanceLock, LockError> {
+        use std::io::{Read, Seek, Write};
+        let mut name = db.as_os_str().to_owned();
+        name.push(".lock");
+        let path = PathBuf::from(name);
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|source| LockError::Io {
+                path: path.clone(),
+                source,
+            })?;
+        }
+        let io = |source| LockError::Io {
+            path: path.clone(),
+            source,
+        };
+        let mut file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(io)?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                let mut holder = String::new();
+                let _ = file.read_to_string(&mut holder);
+                let holder = Some(holder.trim().to_string()).filter(|h| !h.is_empty());
+                return Err(LockError::Held {
+                    db: db.to_path_buf(),
+                    lock: path,
+                    holder,
+                });
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(io(e)),
+        }
+        file.set_len(0).map_err(io)?;
+        file.rewind().map_err(io)?;
+        write!(file, "{}", std::process::id()).map_err(io)?;
+        Ok(InstanceLock { _file: file })
+    }
+}
+
 /// Formats a timestamp the way the schema stores it.
 pub(crate) fn ts(at: DateTime<Utc>) -> String {
     at.format("%Y-%m-%dT%H:%M:%SZ").to_string()
