@@ -392,3 +392,38 @@ async fn alert_config_errors_name_the_key() {
         out.stderr
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn immediate_alerts_wait_out_the_coalescing_window() {
+    let server = FeedServer::start().await;
+    server.set("/i.xml", feed(&[("i1", "Kurdistan referendum", "Erbil.")]));
+    let alert = "[[channel]]\nname = \"jl\"\nkind = \"file\"\npath = \"out/d.jsonl\"\n\
+                 [[alert]]\nname = \"fast\"\ntopics = [\"k\"]\nschedule = \"immediate 2s\"\nchannels = [\"jl\"]\n";
+    let ws = Workspace::new(&[(&server.url("/i.xml"), "Wire")], &[TOPIC], alert);
+    let out = ws.run(&["run", "--once"]).await;
+    assert!(
+        out.stdout.contains("alerts: 0 digests built"),
+        "the first match waits for the window: {}",
+        out.stdout
+    );
+    // A second match arrives within the window; both go out together.
+    server.set(
+        "/i.xml",
+        feed(&[
+            ("i1", "Kurdistan referendum", "Erbil."),
+            ("i2", "Referendum in Kurdistan", "Duhok."),
+        ]),
+    );
+    ws.run(&["run", "--once"]).await;
+    assert!(digest_lines(&ws, "out/d.jsonl").is_empty());
+    tokio::time::sleep(Duration::from_millis(2200)).await;
+    let out = ws.run(&["run", "--once"]).await;
+    assert!(
+        out.stdout.contains("alerts: 1 digests built; 1 delivered"),
+        "{}",
+        out.stdout
+    );
+    let lines = digest_lines(&ws, "out/d.jsonl");
+    assert_eq!(lines.len(), 1);
+    assert_eq!(lines[0]["counts"]["articles"], 2, "coalesced into one digest");
+}
