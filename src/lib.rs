@@ -13,6 +13,7 @@ pub mod deliver;
 pub mod digest;
 pub mod fetch;
 pub mod model;
+pub mod notify;
 pub mod parse;
 pub mod pipeline;
 pub mod store;
