@@ -10,6 +10,7 @@
 mod feeds;
 mod items;
 mod search;
+mod stories;
 mod topics;
 
 use std::path::{Path, PathBuf};
@@ -24,6 +25,7 @@ use sqlx::sqlite::{
 pub use feeds::FeedRow;
 pub use items::{FeedUpdate, IngestCounts, ItemWrite, Known};
 pub use search::{ItemRow, SearchFilter};
+pub use stories::{StoryFilter, StoryRow};
 pub use topics::{TopicRow, TopicStats};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
