@@ -336,11 +336,13 @@ async fn insert_story_keys(
 
 /// The SQL of a story lookup with `probes` probe keys: candidates of one
 /// language whose time is within the window, through the primary key of
-/// `story_keys`.
+/// `story_keys`, as one `id fingerprint,id fingerprint,…` string (one row:
+/// sqlx hands rows over one at a time between threads, which cost more than
+/// the lookup itself when a lookup has a hundred candidates).
 pub(super) fn story_lookup_sql(probes: usize) -> String {
     let marks = vec!["?"; probes].join(", ");
     format!(
-        "SELECT item_id, fingerprint FROM story_keys \
+        "SELECT group_concat(item_id || ' ' || fingerprint, ',') FROM story_keys \
          WHERE lookup_key IN ({marks}) AND lang = ? AND sort_at >= ? AND sort_at <= ?"
     )
 }
@@ -360,7 +362,7 @@ async fn find_story(
     let probes = dedup::probe_keys(fp, dedup::NEAR_DUPLICATE_DISTANCE);
     let time = super::parse_ts(sort_at).unwrap_or_else(Utc::now);
     let sql = story_lookup_sql(probes.len());
-    let mut q = sqlx::query_as::<_, (i64, i64)>(&sql);
+    let mut q = sqlx::query_scalar::<_, Option<String>>(&sql);
     for key in &probes {
         q = q.bind(key);
     }
@@ -368,10 +370,15 @@ async fn find_story(
         .bind(lang)
         .bind(ts(time - window))
         .bind(ts(time + window))
-        .fetch_all(&mut *tx)
-        .await?;
+        .fetch_one(&mut *tx)
+        .await?
+        .unwrap_or_default();
     let mut near: Vec<(u32, i64)> = candidates
-        .into_iter()
+        .split(',')
+        .filter_map(|pair| {
+            let (id, other) = pair.split_once(' ')?;
+            Some((id.parse::<i64>().ok()?, other.parse::<i64>().ok()?))
+        })
         .map(|(id, other)| (dedup::hamming(fp, other as u64), id))
         .filter(|&(d, _)| d <= dedup::NEAR_DUPLICATE_DISTANCE)
         .collect();
@@ -392,4 +399,38 @@ async fn find_story(
         }
     }
     Ok(None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The story lookup reads `story_keys` through its primary key (the
+    /// probe keys, the language and the time range), never by a scan.
+    #[tokio::test]
+    async fn story_lookup_uses_the_primary_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("t.db")).await.unwrap();
+        let probes = dedup::probe_keys(0x0123_4567_89ab_cdef, dedup::NEAR_DUPLICATE_DISTANCE);
+        let sql = format!("EXPLAIN QUERY PLAN {}", story_lookup_sql(probes.len()));
+        let mut q = sqlx::query_as::<_, (i64, i64, i64, String)>(&sql);
+        for key in &probes {
+            q = q.bind(key);
+        }
+        let plan = q
+            .bind("en")
+            .bind("2017-09-16T00:00:00Z")
+            .bind("2017-09-30T00:00:00Z")
+            .fetch_all(&store.read)
+            .await
+            .unwrap();
+        let detail: Vec<&str> = plan.iter().map(|r| r.3.as_str()).collect();
+        assert!(
+            detail.contains(
+                &"SEARCH story_keys USING PRIMARY KEY (lookup_key=? AND lang=? AND sort_at>? AND sort_at<?)"
+            ),
+            "{detail:?}"
+        );
+        assert!(!detail.iter().any(|d| d.starts_with("SCAN")), "{detail:?}");
+    }
 }
