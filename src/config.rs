@@ -53,6 +53,7 @@ pub struct Config {
     pub fetch: FetchConfig,
     pub poll: PollConfig,
     pub retention: RetentionConfig,
+    pub stories: StoriesConfig,
     pub feeds: Vec<FeedConfig>,
     pub topics: Vec<TopicConfig>,
     /// Named term sets, usable in queries as `@name`.
@@ -154,6 +155,23 @@ impl Default for RetentionConfig {
     }
 }
 
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoriesConfig {
+    /// A new item joins the story of a near-duplicate whose time (published,
+    /// else first seen) is at most this far from its own.
+    #[serde(with = "humantime_serde")]
+    pub window: Duration,
+}
+
+impl Default for StoriesConfig {
+    fn default() -> Self {
+        Self {
+            window: Duration::from_secs(7 * 24 * 3600),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FeedConfig {
     /// Absolute `http(s)://` or `file://` URL.
@@ -181,6 +199,8 @@ struct RawConfig {
     poll: PollConfig,
     #[serde(default)]
     retention: RetentionConfig,
+    #[serde(default)]
+    stories: StoriesConfig,
     #[serde(default, rename = "feed")]
     feeds: Vec<RawFeed>,
     #[serde(default, rename = "topic")]
@@ -250,6 +270,9 @@ impl Config {
                 "poll.concurrency".into(),
                 "must be at least 1".into(),
             ));
+        }
+        if chrono::Duration::from_std(raw.stories.window).is_err() {
+            return Err(invalid(None, "stories.window".into(), "is too large".into()));
         }
         if raw.poll.interval < Duration::from_secs(1) {
             return Err(invalid(
@@ -367,6 +390,7 @@ impl Config {
             fetch: raw.fetch,
             poll: raw.poll,
             retention: raw.retention,
+            stories: raw.stories,
             feeds,
             topics,
             terms,

@@ -87,6 +87,8 @@ fn log_cycle(stats: &CycleStats) {
         new = stats.new_items,
         updated = stats.updated_items,
         matches = stats.matches,
+        duplicates = stats.duplicates,
+        joined_stories = stats.joined_stories,
         elapsed = ?stats.elapsed,
         "cycle done"
     );

@@ -557,6 +557,115 @@ impl SimIndex {
     }
 }
 
+// ---------------------------------------------------------------------------
+// Stories: persistent lookup keys and the check of a near candidate
+// ---------------------------------------------------------------------------
+
+/// Blocks of a fingerprint the store indexes for story lookups (multi-index
+/// hashing). Two fingerprints within distance k differ in at most
+/// `k / LOOKUP_BLOCKS` bits of at least one block (pigeonhole), so the store
+/// keeps [`LOOKUP_BLOCKS`] rows per item ([`lookup_keys`]) and probes each
+/// block's value and its neighbours within that radius ([`probe_keys`]).
+///
+/// With k = 8: five blocks of 12 to 13 bits, radius 1, so 5 stored rows and
+/// 5 · (1 + 13) = 69 probes per lookup, each reading about `n / 2^13` random
+/// candidates: about `n / 120` per lookup, against `n / 14` for the
+/// `k + 1` [`bands`] (9 rows, 7 to 8 bits wide) and `n / 160` for every pair
+/// of `k + 2` blocks (45 rows per item).
+pub const LOOKUP_BLOCKS: u32 = 5;
+
+/// (shift, mask) of each lookup block: [`LOOKUP_BLOCKS`] contiguous blocks,
+/// the first `64 % LOOKUP_BLOCKS` one bit wider.
+fn lookup_layout() -> impl Iterator<Item = (u32, u64)> {
+    band_layout(LOOKUP_BLOCKS - 1).map(|(_, shift, mask)| (shift, mask))
+}
+
+/// The key of block `block` with value `value`: the block number in the
+/// top byte, so one indexed integer column holds every block.
+fn lookup_key(block: usize, value: u64) -> i64 {
+    ((block as i64) << 56) | value as i64
+}
+
+/// The keys the store indexes for `fp`: one per lookup block.
+pub fn lookup_keys(fp: u64) -> Vec<i64> {
+    lookup_layout()
+        .enumerate()
+        .map(|(block, (shift, mask))| lookup_key(block, fp >> shift & mask))
+        .collect()
+}
+
+/// The keys to probe for fingerprints within distance `k` of `fp`: for each
+/// block, its value and every value within `k / LOOKUP_BLOCKS` bits of it.
+/// Every fingerprint within `k` has at least one [`lookup_keys`] entry among
+/// them; candidates are then checked with [`hamming`].
+pub fn probe_keys(fp: u64, k: u32) -> Vec<i64> {
+    let radius = k / LOOKUP_BLOCKS;
+    let mut keys = Vec::new();
+    for (block, (shift, mask)) in lookup_layout().enumerate() {
+        let value = fp >> shift & mask;
+        let width = mask.count_ones();
+        let mut stack = vec![(value, 0u32, 0u32)];
+        while let Some((v, flipped, from)) = stack.pop() {
+            keys.push(lookup_key(block, v));
+            if flipped < radius {
+                for bit in from..width {
+                    stack.push((v ^ (1 << bit), flipped + 1, bit + 1));
+                }
+            }
+        }
+    }
+    keys
+}
+
+/// Words per shingle of [`resemblance`]: triples, because word pairs repeat
+/// across unrelated texts of a small vocabulary (module docs' table).
+pub const RESEMBLANCE_SHINGLE_WORDS: usize = 3;
+
+/// The [`resemblance`] at or above which two articles within
+/// [`NEAR_DUPLICATE_DISTANCE`] are the same story.
+///
+/// SimHash alone merges unrelated texts of a tiny vocabulary (the farm's
+/// non-English items: 49 913 of 98 M pairs within distance 8), and such
+/// false pairs chain whole clusters together. The exact Jaccard similarity
+/// of word triples tells them apart: wire copies share most triples (a
+/// header and footer of 40 words on 480 adds 40 of 520), unrelated texts
+/// almost none. Checked by the unit test on the real article and by
+/// `scripts/story_quality.py` on the farm (BENCHMARKS.md).
+pub const MIN_RESEMBLANCE: f64 = 0.5;
+
+/// Jaccard similarity of the sets of [`RESEMBLANCE_SHINGLE_WORDS`]-word
+/// shingles of two word lists (as [`article_words`] gives them); 0 when
+/// both are empty.
+pub fn resemblance(a: &[String], b: &[String]) -> f64 {
+    let (a, b) = (shingle_set(a), shingle_set(b));
+    let shared = a.iter().filter(|h| b.contains(h)).count();
+    let union = a.len() + b.len() - shared;
+    if union == 0 {
+        0.0
+    } else {
+        shared as f64 / union as f64
+    }
+}
+
+fn shingle_set(words: &[String]) -> std::collections::HashSet<u64> {
+    let hashes: Vec<u64> = words.iter().map(|w| fnv1a(w.as_bytes())).collect();
+    if hashes.is_empty() {
+        return Default::default();
+    }
+    hashes
+        .windows(RESEMBLANCE_SHINGLE_WORDS.min(hashes.len()))
+        .map(shingle_hash)
+        .collect()
+}
+
+/// Whether two articles, given as [`article_words`], are the same story:
+/// fingerprints within [`NEAR_DUPLICATE_DISTANCE`] and [`resemblance`] at
+/// least [`MIN_RESEMBLANCE`]. The caller has found the candidate by
+/// fingerprint; this is the final check.
+pub fn same_story(a: &[String], b: &[String]) -> bool {
+    resemblance(a, b) >= MIN_RESEMBLANCE
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1064,5 +1173,55 @@ mod tests {
         assert_eq!(index.query(0b1111), vec![(3, 0)]);
         assert_eq!(index.len(), 2);
         assert_eq!(index.k(), 3);
+    }
+
+    // ---- stories ----
+
+    #[test]
+    fn probes_find_every_fingerprint_within_k() {
+        let mut rng = Rng(99);
+        for _ in 0..300 {
+            let a = rng.next();
+            let probes: std::collections::HashSet<i64> =
+                probe_keys(a, NEAR_DUPLICATE_DISTANCE).into_iter().collect();
+            assert_eq!(probes.len(), 5 + 64, "distinct probes");
+            for d in 0..=NEAR_DUPLICATE_DISTANCE {
+                let b = rng.flip(a, d);
+                assert!(
+                    lookup_keys(b).iter().any(|k| probes.contains(k)),
+                    "{a:#x} and {b:#x} (distance {d}) share no probe"
+                );
+            }
+        }
+        assert_eq!(lookup_keys(0).len(), LOOKUP_BLOCKS as usize);
+        assert_eq!(lookup_keys(u64::MAX)[4], (4 << 56) | 0xfff);
+    }
+
+    #[test]
+    fn resemblance_keeps_real_wire_copies_and_parts_same_event_articles() {
+        let sample = include_bytes!("../config/samples/mehr-news-en.xml");
+        let feed = crate::parse::parse_feed(sample, "https://en.mehrnews.com/").unwrap();
+        let (title, text) = (&feed.items[0].title, &feed.items[0].text);
+        let original = article_words(title, text);
+        assert_eq!(resemblance(&original, &original), 1.0);
+        let copies = include_str!("../tests/fixtures/dedup/wire-copies.txt")
+            .lines()
+            .filter(|line| !line.starts_with('#'))
+            .map(|line| line.split_once('\t').unwrap());
+        for (name, template) in copies {
+            let copy = article_words(title, &template.replace("{text}", text));
+            let r = resemblance(&original, &copy);
+            assert!(r >= MIN_RESEMBLANCE + 0.2, "{r}: {name}");
+            assert!(same_story(&original, &copy));
+        }
+        for other in [
+            include_str!("../tests/fixtures/dedup/same-event-akar-visit.txt"),
+            include_str!("../tests/fixtures/dedup/same-event-shamkhani.txt"),
+        ] {
+            let (other_title, other_text) = other.split_once('\n').unwrap();
+            let r = resemblance(&original, &article_words(other_title, other_text));
+            assert!(r < 0.1, "{r}: {other_title}");
+        }
+        assert_eq!(resemblance(&[], &[]), 0.0);
     }
 }

@@ -1,4 +1,4 @@
-//! Plain data passed between pipeline stages. No IO.
+//! Plain data passed between pipeline stages, and item identity. No IO.
 
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
@@ -27,16 +27,27 @@ pub struct NewItem {
 }
 
 impl NewItem {
-    /// The item's identity within its feed: its GUID, else its link, else a
-    /// hash of its title and text.
+    /// The item's identity within its feed, without looking at the rest of
+    /// the document: its GUID, else its link (canonical form, see
+    /// [`crate::dedup::canonical_url`]), else a hash of its folded title and
+    /// text. See [`item_keys`] for the rule over a whole document.
     pub fn key(&self) -> String {
         if let Some(guid) = &self.guid {
             format!("guid:{guid}")
-        } else if let Some(url) = &self.url {
+        } else if let Some(url) = self.link_key() {
             format!("url:{url}")
         } else {
-            format!("hash:{}", hash_fields(&[&self.title, &self.text]))
+            let title = crate::text::words(&self.title).join(" ");
+            let text = crate::text::words(&self.text).join(" ");
+            format!("hash:{}", hash_fields(&[&title, &text]))
         }
+    }
+
+    /// The link as it identifies the article: canonical when it is an
+    /// http(s) URL, else as given.
+    fn link_key(&self) -> Option<String> {
+        let url = self.url.as_deref()?;
+        Some(crate::dedup::canonical_url(url).unwrap_or_else(|| url.to_string()))
     }
 
     /// A hash of everything stored about the item; a change means the item
@@ -53,6 +64,29 @@ impl NewItem {
             self.author.as_deref().unwrap_or(""),
         ])
     }
+}
+
+/// The identity of each item of one feed document, in order: [`NewItem::key`],
+/// except that where the document gives one GUID to items with different
+/// links (some feeds repeat a GUID for every item, or per section), those
+/// items are keyed by GUID and link together.
+pub fn item_keys(items: &[NewItem]) -> Vec<String> {
+    let mut links_by_guid: std::collections::HashMap<&str, std::collections::HashSet<Option<String>>> =
+        std::collections::HashMap::new();
+    for item in items {
+        if let Some(guid) = &item.guid {
+            links_by_guid.entry(guid).or_default().insert(item.link_key());
+        }
+    }
+    items
+        .iter()
+        .map(|item| match &item.guid {
+            Some(guid) if links_by_guid[guid.as_str()].len() > 1 => {
+                format!("guid+url:{guid} {}", item.link_key().unwrap_or_default())
+            }
+            _ => item.key(),
+        })
+        .collect()
 }
 
 /// Hex SHA-256 (first 16 bytes) of the fields, separated unambiguously.
@@ -108,5 +142,38 @@ mod tests {
             ..base.clone()
         };
         assert_ne!(base.content_hash(), dated.content_hash());
+    }
+
+    #[test]
+    fn keys_follow_guid_then_guid_and_link_then_link_then_folded_text() {
+        let item = |guid: Option<&str>, url: Option<&str>, title: &str| NewItem {
+            guid: guid.map(Into::into),
+            url: url.map(Into::into),
+            title: title.into(),
+            ..Default::default()
+        };
+        let doc = [
+            item(Some("g"), Some("https://x.example/1"), "a"),
+            item(Some("g"), Some("https://x.example/2?utm_source=rss"), "b"),
+            item(Some("h"), Some("https://x.example/3"), "c"),
+            item(None, Some("https://x.example/4/?utm_medium=feed"), "d"),
+            item(None, None, "Hello,   WORLD"),
+        ];
+        let keys = item_keys(&doc);
+        assert_eq!(
+            keys[..4],
+            [
+                "guid+url:g https://x.example/1",
+                "guid+url:g https://x.example/2",
+                "guid:h",
+                "url:https://x.example/4",
+            ]
+        );
+        // The text hash is over folded words: case and spacing do not count.
+        assert_eq!(keys[4], item(None, None, "hello world").key());
+        assert_ne!(keys[4], item(None, None, "hello there").key());
+        // A GUID repeated with the same link is still one item.
+        let same = [doc[2].clone(), doc[2].clone()];
+        assert_eq!(item_keys(&same), ["guid:h", "guid:h"]);
     }
 }

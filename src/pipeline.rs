@@ -13,9 +13,10 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+use crate::dedup;
 use crate::error_chain;
 use crate::fetch::{FetchOutcome, Fetched, Fetcher};
-use crate::model::ParsedFeed;
+use crate::model::{item_keys, ParsedFeed};
 use crate::parse::parse_feed;
 use crate::store::{FeedRow, FeedUpdate, IngestCounts, ItemRow, ItemWrite, Known, Store, StoreError};
 use crate::topics::{Document, Meta, TopicSet, WordStats};
@@ -49,6 +50,10 @@ pub struct CycleStats {
     pub new_items: u64,
     pub updated_items: u64,
     pub matches: u64,
+    /// Items already stored from another feed.
+    pub duplicates: u64,
+    /// New items that joined an existing story.
+    pub joined_stories: u64,
     pub elapsed: Duration,
 }
 
@@ -62,6 +67,8 @@ pub struct Pipeline {
     topic_ids: Arc<Vec<i64>>,
     /// Feed URL → configured tags, for `feed:` filters.
     feed_tags: Arc<HashMap<String, Vec<String>>>,
+    /// `stories.window`.
+    story_window: chrono::Duration,
 }
 
 impl Pipeline {
@@ -71,6 +78,7 @@ impl Pipeline {
         fetcher: Fetcher,
         mut topics: TopicSet,
         feed_tags: HashMap<String, Vec<String>>,
+        story_window: chrono::Duration,
     ) -> Result<Self, StoreError> {
         // Anchor each topic on the words that are rare in recent articles.
         let sample = store.recent_items(STATS_SAMPLE).await?;
@@ -91,6 +99,7 @@ impl Pipeline {
             topics: Arc::new(topics),
             topic_ids: Arc::new(rows.iter().map(|r| r.id).collect()),
             feed_tags: Arc::new(feed_tags),
+            story_window,
         };
         let stale: Vec<usize> = rows
             .iter()
@@ -206,6 +215,9 @@ impl Pipeline {
                 item: &parsed.items[p.index],
                 key: p.key,
                 content_hash: p.content_hash,
+                stored: p.stored,
+                canonical_url: p.canonical_url,
+                fingerprint: p.fingerprint,
                 topic_ids: p.topics.iter().map(|&t| self.topic_ids[t]).collect(),
             })
             .collect();
@@ -217,6 +229,7 @@ impl Pipeline {
             title: parsed.title.as_deref(),
             site_url: parsed.site_url.as_deref(),
             items,
+            story_window: self.story_window,
         };
         let counts = self.store.apply_feed_update(&update).await?;
         tracing::debug!(feed = %feed.url, new = counts.new, updated = counts.updated, "ingested");
@@ -266,6 +279,8 @@ impl Pipeline {
                     stats.new_items += counts.new;
                     stats.updated_items += counts.updated;
                     stats.matches += counts.matches;
+                    stats.duplicates += counts.duplicates;
+                    stats.joined_stories += counts.joined;
                 }
                 Err(error) => {
                     stats.store_errors += 1;
@@ -283,12 +298,17 @@ struct Pending {
     index: usize,
     key: String,
     content_hash: String,
+    /// The feed lists the key already: an edit.
+    stored: bool,
+    canonical_url: Option<String>,
+    fingerprint: Option<u64>,
     /// Indexes into the topic set.
     topics: Vec<usize>,
 }
 
 /// Parses the document, drops items that are stored unchanged (and repeats
-/// of a key within the document) and matches the rest. Pure CPU work.
+/// of a key within the document), matches the rest and computes their
+/// canonical URL and near-duplicate fingerprint. Pure CPU work.
 fn prepare(
     fetched: Fetched,
     known: &HashMap<String, Known>,
@@ -298,21 +318,23 @@ fn prepare(
 ) -> Result<(ParsedFeed, Vec<Pending>), String> {
     let parsed = parse_feed(&fetched.body, &fetched.final_url).map_err(|e| error_chain(&e))?;
     let mut seen = HashSet::new();
+    let keys = item_keys(&parsed.items);
     let pending = parsed
         .items
         .iter()
+        .zip(keys)
         .enumerate()
-        .filter_map(|(index, item)| {
-            let key = item.key();
+        .filter_map(|(index, (item, key))| {
             if !seen.insert(key.clone()) {
                 return None;
             }
             let content_hash = item.content_hash();
-            match known.get(&key) {
+            let stored = match known.get(&key) {
                 Some(Known::Pruned) => return None,
                 Some(Known::Stored(hash)) if *hash == content_hash => return None,
-                _ => {}
-            }
+                Some(Known::Stored(_)) => true,
+                None => false,
+            };
             let topics = if topics.is_empty() {
                 Vec::new()
             } else {
@@ -327,6 +349,9 @@ fn prepare(
                 index,
                 key,
                 content_hash,
+                stored,
+                canonical_url: item.url.as_deref().and_then(dedup::canonical_url),
+                fingerprint: dedup::fingerprint(&item.title, &item.text),
                 topics,
             })
         })

@@ -6,6 +6,7 @@ mod feeds;
 mod output;
 mod run;
 mod search;
+mod stories;
 mod topics;
 
 use std::path::PathBuf;
@@ -40,6 +41,8 @@ pub enum Command {
     Run(run::RunArgs),
     /// Search stored items, newest first.
     Search(search::SearchArgs),
+    /// List stories: the same article carried by several outlets, most recent first.
+    Stories(stories::StoriesArgs),
     /// Validate the configuration and print a summary.
     Check,
     /// Inspect feeds and their fetch state.
@@ -100,6 +103,7 @@ pub async fn dispatch(args: Args, config: Config) -> anyhow::Result<ExitCode> {
     match args.command {
         Command::Run(run) => run::run(&config, run).await,
         Command::Search(search) => search::search(&config, search).await,
+        Command::Stories(stories) => stories::stories(&config, stories).await,
         Command::Check => check::check(&config).await,
         Command::Feeds(feeds) => feeds::feeds(&config, feeds).await,
         Command::Topics(topics) => topics::topics(&config, topics).await,

@@ -32,6 +32,11 @@ struct JsonItem<'a> {
     author: Option<&'a str>,
     topics: &'a [String],
     text: &'a str,
+    /// Added with stories: the canonical article URL, the story and every
+    /// feed listing the item (first feed first).
+    canonical_url: Option<&'a str>,
+    story_id: Option<i64>,
+    feeds: &'a [String],
 }
 
 impl<'a> From<&'a ItemRow> for JsonItem<'a> {
@@ -49,6 +54,9 @@ impl<'a> From<&'a ItemRow> for JsonItem<'a> {
             author: row.author.as_deref(),
             topics: &row.topics,
             text: &row.text,
+            canonical_url: row.canonical_url.as_deref(),
+            story_id: row.story_id,
+            feeds: &row.feeds,
         }
     }
 }
@@ -83,6 +91,9 @@ fn write_csv(out: &mut impl Write, rows: &[ItemRow]) -> anyhow::Result<()> {
         "author",
         "topics",
         "text",
+        "canonical_url",
+        "story_id",
+        "feeds",
     ])?;
     for row in rows {
         let item = JsonItem::from(row);
@@ -99,6 +110,9 @@ fn write_csv(out: &mut impl Write, rows: &[ItemRow]) -> anyhow::Result<()> {
             item.author.unwrap_or(""),
             &item.topics.join(";"),
             item.text,
+            item.canonical_url.unwrap_or(""),
+            &item.story_id.map(|s| s.to_string()).unwrap_or_default(),
+            &item.feeds.join(";"),
         ])?;
     }
     csv.flush()?;

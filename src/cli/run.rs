@@ -35,7 +35,15 @@ pub async fn run(config: &Config, args: RunArgs) -> anyhow::Result<ExitCode> {
         .iter()
         .map(|f| (f.url.clone(), f.tags.clone()))
         .collect();
-    let pipeline = Pipeline::new(store.clone(), fetcher, config.topic_set(), feed_tags).await?;
+    let story_window = chrono::Duration::from_std(config.stories.window).context("stories.window")?;
+    let pipeline = Pipeline::new(
+        store.clone(),
+        fetcher,
+        config.topic_set(),
+        feed_tags,
+        story_window,
+    )
+    .await?;
     store.sync_feeds(&config.feeds).await?;
     let alerts =
         Alerts::new(config, store.clone(), pipeline.topics()).context("cannot set up alert delivery")?;
@@ -46,12 +54,14 @@ pub async fn run(config: &Config, args: RunArgs) -> anyhow::Result<ExitCode> {
     let code = if args.once {
         let stats = daemon::run_once(config, &store, &pipeline, &shutdown).await?;
         println!(
-            "polled {} feeds in {:.2}s: {} new items, {} updated, {} topic matches; {} not modified, {} failed{}",
+            "polled {} feeds in {:.2}s: {} new items, {} updated, {} topic matches, {} already stored from another feed, {} joined a story; {} not modified, {} failed{}",
             stats.feeds,
             stats.elapsed.as_secs_f64(),
             stats.new_items,
             stats.updated_items,
             stats.matches,
+            stats.duplicates,
+            stats.joined_stories,
             stats.not_modified,
             stats.failed,
             if stats.failed > 0 { " (see `feedwatch feeds list`)" } else { "" },

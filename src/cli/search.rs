@@ -19,9 +19,12 @@ pub struct SearchArgs {
     /// Only items matched by this topic.
     #[arg(long)]
     pub topic: Option<String>,
-    /// Only items of this feed (URL or configured name).
+    /// Only items listed by this feed (URL or configured name).
     #[arg(long)]
     pub feed: Option<String>,
+    /// Only items of this story (see `feedwatch stories`).
+    #[arg(long, value_name = "ID")]
+    pub story: Option<i64>,
     /// Only items published at or after: RFC 3339, a date, or an age like 24h or 7d.
     #[arg(long)]
     pub since: Option<String>,
@@ -61,6 +64,7 @@ pub async fn search(config: &Config, args: SearchArgs) -> anyhow::Result<ExitCod
             text: args.text.filter(|t| !t.trim().is_empty()),
             topic: args.topic,
             feed: args.feed,
+            story: args.story,
             since,
             until,
             limit: args.limit,

@@ -46,7 +46,7 @@ impl FeedRow {
 
 const SELECT_FEED: &str = "SELECT f.id, f.url, f.name, f.title, f.site_url, f.etag, f.last_modified, \
      f.last_fetch_at, f.last_success_at, f.last_status, f.last_error, f.error_count, \
-     (SELECT count(*) FROM items i WHERE i.feed_id = f.id) AS item_count FROM feeds f";
+     (SELECT count(*) FROM item_sources s WHERE s.feed_id = f.id) AS item_count FROM feeds f";
 
 impl Store {
     /// Makes sure every configured feed has a row (matched by URL) and its

@@ -4,7 +4,10 @@ use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 
+use sqlx::{QueryBuilder, Sqlite};
+
 use super::{ts, Result, Store};
+use crate::dedup;
 use crate::fetch::Validators;
 use crate::model::NewItem;
 
@@ -12,8 +15,16 @@ use crate::model::NewItem;
 #[derive(Debug)]
 pub struct ItemWrite<'a> {
     pub item: &'a NewItem,
+    /// Identity within the feed ([`crate::model::item_keys`]).
     pub key: String,
     pub content_hash: String,
+    /// The feed already lists an item under `key` (with another content
+    /// hash): this is an edit of it.
+    pub stored: bool,
+    /// [`crate::dedup::canonical_url`] of the item's link.
+    pub canonical_url: Option<String>,
+    /// [`crate::dedup::fingerprint`] of its title and text.
+    pub fingerprint: Option<u64>,
     pub topic_ids: Vec<i64>,
 }
 
@@ -28,6 +39,9 @@ pub struct FeedUpdate<'a> {
     pub site_url: Option<&'a str>,
     /// New or changed items only (see [`Store::known_items`]).
     pub items: Vec<ItemWrite<'a>>,
+    /// A new item joins a story with a near-duplicate item whose time
+    /// (published, else first seen) is at most this far from its own.
+    pub story_window: chrono::Duration,
 }
 
 /// What the store knows about an item key of a feed.
@@ -45,6 +59,11 @@ pub struct IngestCounts {
     pub new: u64,
     pub updated: u64,
     pub matches: u64,
+    /// Items already stored from another feed (same canonical URL): the
+    /// feed was added to their sources.
+    pub duplicates: u64,
+    /// New items that joined an existing story.
+    pub joined: u64,
 }
 
 impl Store {
@@ -53,7 +72,7 @@ impl Store {
     /// matching.
     pub async fn known_items(&self, feed_id: i64) -> Result<HashMap<String, Known>> {
         let rows: Vec<(String, Option<String>)> = sqlx::query_as(
-            "SELECT item_key, content_hash FROM items WHERE feed_id = ?1 \
+            "SELECT item_key, content_hash FROM item_sources WHERE feed_id = ?1 \
              UNION ALL SELECT item_key, NULL FROM tombstones WHERE feed_id = ?1",
         )
         .bind(feed_id)
@@ -66,14 +85,16 @@ impl Store {
     }
 
     /// Deletes items first seen before `cutoff` that match no topic, leaving
-    /// a tombstone for each. Returns the number pruned.
+    /// a tombstone for each feed that listed one (their stories' counts
+    /// follow by trigger). Returns the number pruned.
     pub async fn prune_unmatched(&self, cutoff: DateTime<Utc>, at: DateTime<Utc>) -> Result<u64> {
         const UNMATCHED: &str =
-            "first_seen_at < ? AND NOT EXISTS (SELECT 1 FROM item_topics it WHERE it.item_id = items.id)";
+            "items.first_seen_at < ? AND NOT EXISTS (SELECT 1 FROM item_topics it WHERE it.item_id = items.id)";
         let cutoff = ts(cutoff);
         let mut tx = self.write.begin_with("BEGIN IMMEDIATE").await?;
         sqlx::query(&format!(
-            "INSERT INTO tombstones (feed_id, item_key, pruned_at) SELECT feed_id, item_key, ? FROM items \
+            "INSERT INTO tombstones (feed_id, item_key, pruned_at) \
+             SELECT s.feed_id, s.item_key, ? FROM item_sources s JOIN items ON items.id = s.item_id \
              WHERE {UNMATCHED} ON CONFLICT (feed_id, item_key) DO NOTHING"
         ))
         .bind(ts(at))
@@ -90,9 +111,15 @@ impl Store {
     }
 
     /// Applies a successful fetch in one `BEGIN IMMEDIATE` transaction:
-    /// upserts the items (an item whose content hash is unchanged is left
-    /// alone; a changed one is updated in place and keeps its id), brings
-    /// their topic matches up to date and clears the feed's error.
+    /// - an edit of an item the feed already lists updates it in place (it
+    ///   keeps its id and story; its fingerprint and lookup keys follow);
+    /// - an item whose canonical URL is already stored (from another feed, or
+    ///   under another key) becomes one more source of that item, and gains
+    ///   the topics this feed's copy matches;
+    /// - any other item is inserted and joins the story of a near-duplicate
+    ///   within the window ([`Store::find_story`]), else starts one;
+    ///
+    /// then brings topic matches up to date and clears the feed's error.
     pub async fn apply_feed_update(&self, update: &FeedUpdate<'_>) -> Result<IngestCounts> {
         let at = ts(update.at);
         let mut counts = IngestCounts::default();
@@ -100,18 +127,109 @@ impl Store {
         for write in &update.items {
             let item = write.item;
             let published = item.published.map(ts);
-            let row: Option<(i64, i64)> = sqlx::query_as(
+            let fingerprint = write.fingerprint.map(|fp| fp as i64);
+            let lang = item.language.as_deref().unwrap_or("");
+
+            if write.stored {
+                let row: Option<(i64, String)> = sqlx::query_as(
+                    "UPDATE items SET guid = ?3, url = ?4, title = ?5, text = ?6, author = ?7, lang = ?8, \
+                         published = ?9, updated = ?10, sort_at = coalesce(?9, sort_at), fetched_at = ?11, \
+                         content_hash = ?12, canonical_url = ?13, fingerprint = ?14, version = version + 1 \
+                     WHERE id = (SELECT item_id FROM item_sources WHERE feed_id = ?1 AND item_key = ?2) \
+                     RETURNING id, sort_at",
+                )
+                .bind(update.feed_id)
+                .bind(&write.key)
+                .bind(&item.guid)
+                .bind(&item.url)
+                .bind(&item.title)
+                .bind(&item.text)
+                .bind(&item.author)
+                .bind(&item.language)
+                .bind(&published)
+                .bind(item.updated.map(ts))
+                .bind(&at)
+                .bind(&write.content_hash)
+                .bind(&write.canonical_url)
+                .bind(fingerprint)
+                .fetch_optional(&mut *tx)
+                .await?;
+                let Some((item_id, sort_at)) = row else {
+                    continue; // deleted meanwhile
+                };
+                sqlx::query("UPDATE item_sources SET content_hash = ? WHERE feed_id = ? AND item_key = ?")
+                    .bind(&write.content_hash)
+                    .bind(update.feed_id)
+                    .bind(&write.key)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query("DELETE FROM story_keys WHERE item_id = ?")
+                    .bind(item_id)
+                    .execute(&mut *tx)
+                    .await?;
+                if let Some(fp) = write.fingerprint {
+                    insert_story_keys(&mut tx, item_id, fp, lang, &sort_at).await?;
+                }
+                counts.updated += 1;
+                let stale: HashSet<i64> =
+                    sqlx::query_scalar("SELECT topic_id FROM item_topics WHERE item_id = ?")
+                        .bind(item_id)
+                        .fetch_all(&mut *tx)
+                        .await?
+                        .into_iter()
+                        .collect();
+                counts.matches += write_matches(&mut tx, item_id, &write.topic_ids, stale, &at).await?;
+                continue;
+            }
+
+            if let Some(canonical) = &write.canonical_url {
+                let existing: Option<i64> =
+                    sqlx::query_scalar("SELECT id FROM items WHERE canonical_url = ? ORDER BY id LIMIT 1")
+                        .bind(canonical)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                if let Some(item_id) = existing {
+                    sqlx::query(
+                        "INSERT INTO item_sources (feed_id, item_key, item_id, content_hash, first_seen_at) \
+                         VALUES (?, ?, ?, ?, ?) ON CONFLICT (feed_id, item_key) DO NOTHING",
+                    )
+                    .bind(update.feed_id)
+                    .bind(&write.key)
+                    .bind(item_id)
+                    .bind(&write.content_hash)
+                    .bind(&at)
+                    .execute(&mut *tx)
+                    .await?;
+                    counts.duplicates += 1;
+                    // Matches of this feed's copy add to the item's; none is removed.
+                    let held: HashSet<i64> =
+                        sqlx::query_scalar("SELECT topic_id FROM item_topics WHERE item_id = ?")
+                            .bind(item_id)
+                            .fetch_all(&mut *tx)
+                            .await?
+                            .into_iter()
+                            .collect();
+                    let added: Vec<i64> = write
+                        .topic_ids
+                        .iter()
+                        .copied()
+                        .filter(|t| !held.contains(t))
+                        .collect();
+                    counts.matches += write_matches(&mut tx, item_id, &added, HashSet::new(), &at).await?;
+                    continue;
+                }
+            }
+
+            let sort_at = published.clone().unwrap_or_else(|| at.clone());
+            let story = match write.fingerprint {
+                Some(fp) => find_story(&mut tx, item, fp, lang, &sort_at, update.story_window).await?,
+                None => None,
+            };
+            let item_id: i64 = sqlx::query_scalar(
                 "INSERT INTO items (feed_id, item_key, guid, url, title, text, author, lang, published, updated, \
-                     sort_at, fetched_at, first_seen_at, content_hash) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, coalesce(?9, ?11), ?11, ?11, ?12) \
-                 ON CONFLICT (feed_id, item_key) DO UPDATE SET \
-                     guid = excluded.guid, url = excluded.url, title = excluded.title, text = excluded.text, \
-                     author = excluded.author, lang = excluded.lang, published = excluded.published, \
-                     updated = excluded.updated, sort_at = coalesce(excluded.published, items.sort_at), \
-                     fetched_at = excluded.fetched_at, content_hash = excluded.content_hash, \
-                     version = items.version + 1 \
-                 WHERE items.content_hash <> excluded.content_hash \
-                 RETURNING id, version",
+                     sort_at, fetched_at, first_seen_at, content_hash, canonical_url, fingerprint, story_id) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12, ?13, ?14, ?15, ?16) \
+                 RETURNING id",
             )
             .bind(update.feed_id)
             .bind(&write.key)
@@ -123,44 +241,22 @@ impl Store {
             .bind(&item.language)
             .bind(&published)
             .bind(item.updated.map(ts))
+            .bind(&sort_at)
             .bind(&at)
             .bind(&write.content_hash)
-            .fetch_optional(&mut *tx)
+            .bind(&write.canonical_url)
+            .bind(fingerprint)
+            .bind(story)
+            .fetch_one(&mut *tx)
             .await?;
-            let Some((item_id, version)) = row else {
-                continue; // unchanged
-            };
-            let mut stale: HashSet<i64> = HashSet::new();
-            if version == 1 {
-                counts.new += 1;
-            } else {
-                counts.updated += 1;
-                stale = sqlx::query_scalar("SELECT topic_id FROM item_topics WHERE item_id = ?")
-                    .bind(item_id)
-                    .fetch_all(&mut *tx)
-                    .await?
-                    .into_iter()
-                    .collect();
+            counts.new += 1;
+            if story.is_some() {
+                counts.joined += 1;
             }
-            for topic_id in &write.topic_ids {
-                if !stale.remove(topic_id) {
-                    sqlx::query("INSERT INTO item_topics (item_id, topic_id, matched_at) VALUES (?, ?, ?)")
-                        .bind(item_id)
-                        .bind(topic_id)
-                        .bind(&at)
-                        .execute(&mut *tx)
-                        .await?;
-                    counts.matches += 1;
-                }
+            if let Some(fp) = write.fingerprint {
+                insert_story_keys(&mut tx, item_id, fp, lang, &sort_at).await?;
             }
-            // Topics the edited item no longer matches.
-            for topic_id in stale {
-                sqlx::query("DELETE FROM item_topics WHERE item_id = ? AND topic_id = ?")
-                    .bind(item_id)
-                    .bind(topic_id)
-                    .execute(&mut *tx)
-                    .await?;
-            }
+            counts.matches += write_matches(&mut tx, item_id, &write.topic_ids, HashSet::new(), &at).await?;
         }
         sqlx::query(
             "UPDATE feeds SET title = coalesce(?, title), site_url = coalesce(?, site_url), etag = ?, \
@@ -179,5 +275,162 @@ impl Store {
         .await?;
         tx.commit().await?;
         Ok(counts)
+    }
+}
+
+/// Records `topic_ids` as matched by the item (those already in `stale`
+/// are kept as they are), then removes the matches left in `stale`. Returns
+/// the number of new matches.
+async fn write_matches(
+    tx: &mut sqlx::SqliteConnection,
+    item_id: i64,
+    topic_ids: &[i64],
+    mut stale: HashSet<i64>,
+    at: &str,
+) -> Result<u64> {
+    let mut added = 0;
+    for topic_id in topic_ids {
+        if !stale.remove(topic_id) {
+            sqlx::query("INSERT INTO item_topics (item_id, topic_id, matched_at) VALUES (?, ?, ?)")
+                .bind(item_id)
+                .bind(topic_id)
+                .bind(at)
+                .execute(&mut *tx)
+                .await?;
+            added += 1;
+        }
+    }
+    // Topics the edited item no longer matches.
+    for topic_id in stale {
+        sqlx::query("DELETE FROM item_topics WHERE item_id = ? AND topic_id = ?")
+            .bind(item_id)
+            .bind(topic_id)
+            .execute(&mut *tx)
+            .await?;
+    }
+    Ok(added)
+}
+
+/// Indexes a fingerprinted item for story lookups: one `story_keys` row per
+/// [`dedup::lookup_keys`] entry, in one statement.
+async fn insert_story_keys(
+    tx: &mut sqlx::SqliteConnection,
+    item_id: i64,
+    fp: u64,
+    lang: &str,
+    sort_at: &str,
+) -> Result<()> {
+    let mut q: QueryBuilder<Sqlite> =
+        QueryBuilder::new("INSERT INTO story_keys (lookup_key, lang, sort_at, item_id, fingerprint) ");
+    q.push_values(dedup::lookup_keys(fp), |mut row, key| {
+        row.push_bind(key)
+            .push_bind(lang)
+            .push_bind(sort_at)
+            .push_bind(item_id)
+            .push_bind(fp as i64);
+    });
+    q.push(" ON CONFLICT DO NOTHING");
+    q.build().execute(&mut *tx).await?;
+    Ok(())
+}
+
+/// The SQL of a story lookup with `probes` probe keys: candidates of one
+/// language whose time is within the window, through the primary key of
+/// `story_keys`, as one `id fingerprint,id fingerprint,…` string (one row:
+/// sqlx hands rows over one at a time between threads, which cost more than
+/// the lookup itself when a lookup has a hundred candidates).
+pub(super) fn story_lookup_sql(probes: usize) -> String {
+    let marks = vec!["?"; probes].join(", ");
+    format!(
+        "SELECT group_concat(item_id || ' ' || fingerprint, ',') FROM story_keys \
+         WHERE lookup_key IN ({marks}) AND lang = ? AND sort_at >= ? AND sort_at <= ?"
+    )
+}
+
+/// The story a new item joins: that of the nearest stored item (by
+/// fingerprint distance, then age) in the same language, within the window
+/// of its time, within [`dedup::NEAR_DUPLICATE_DISTANCE`] and passing
+/// [`dedup::same_story`]. `None`: the item starts a story.
+async fn find_story(
+    tx: &mut sqlx::SqliteConnection,
+    item: &NewItem,
+    fp: u64,
+    lang: &str,
+    sort_at: &str,
+    window: chrono::Duration,
+) -> Result<Option<i64>> {
+    let probes = dedup::probe_keys(fp, dedup::NEAR_DUPLICATE_DISTANCE);
+    let time = super::parse_ts(sort_at).unwrap_or_else(Utc::now);
+    let sql = story_lookup_sql(probes.len());
+    let mut q = sqlx::query_scalar::<_, Option<String>>(&sql);
+    for key in &probes {
+        q = q.bind(key);
+    }
+    let candidates = q
+        .bind(lang)
+        .bind(ts(time - window))
+        .bind(ts(time + window))
+        .fetch_one(&mut *tx)
+        .await?
+        .unwrap_or_default();
+    let mut near: Vec<(u32, i64)> = candidates
+        .split(',')
+        .filter_map(|pair| {
+            let (id, other) = pair.split_once(' ')?;
+            Some((id.parse::<i64>().ok()?, other.parse::<i64>().ok()?))
+        })
+        .map(|(id, other)| (dedup::hamming(fp, other as u64), id))
+        .filter(|&(d, _)| d <= dedup::NEAR_DUPLICATE_DISTANCE)
+        .collect();
+    if near.is_empty() {
+        return Ok(None);
+    }
+    near.sort_unstable();
+    near.dedup();
+    let words = dedup::article_words(&item.title, &item.text);
+    for (_, id) in near {
+        let (title, text, story): (String, String, Option<i64>) =
+            sqlx::query_as("SELECT title, text, story_id FROM items WHERE id = ?")
+                .bind(id)
+                .fetch_one(&mut *tx)
+                .await?;
+        if story.is_some() && dedup::same_story(&words, &dedup::article_words(&title, &text)) {
+            return Ok(story);
+        }
+    }
+    Ok(None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The story lookup reads `story_keys` through its primary key (the
+    /// probe keys, the language and the time range), never by a scan.
+    #[tokio::test]
+    async fn story_lookup_uses_the_primary_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("t.db")).await.unwrap();
+        let probes = dedup::probe_keys(0x0123_4567_89ab_cdef, dedup::NEAR_DUPLICATE_DISTANCE);
+        let sql = format!("EXPLAIN QUERY PLAN {}", story_lookup_sql(probes.len()));
+        let mut q = sqlx::query_as::<_, (i64, i64, i64, String)>(&sql);
+        for key in &probes {
+            q = q.bind(key);
+        }
+        let plan = q
+            .bind("en")
+            .bind("2017-09-16T00:00:00Z")
+            .bind("2017-09-30T00:00:00Z")
+            .fetch_all(&store.read)
+            .await
+            .unwrap();
+        let detail: Vec<&str> = plan.iter().map(|r| r.3.as_str()).collect();
+        assert!(
+            detail.contains(
+                &"SEARCH story_keys USING PRIMARY KEY (lookup_key=? AND lang=? AND sort_at>? AND sort_at<?)"
+            ),
+            "{detail:?}"
+        );
+        assert!(!detail.iter().any(|d| d.starts_with("SCAN")), "{detail:?}");
     }
 }

@@ -11,6 +11,7 @@ mod digests;
 mod feeds;
 mod items;
 mod search;
+mod stories;
 mod topics;
 
 use std::path::{Path, PathBuf};
@@ -26,6 +27,7 @@ pub use digests::{AlertState, DigestRecord, NewDigest, PendingMatch};
 pub use feeds::FeedRow;
 pub use items::{FeedUpdate, IngestCounts, ItemWrite, Known};
 pub use search::{ItemRow, SearchFilter};
+pub use stories::{StoryFilter, StoryRow};
 pub use topics::{TopicRow, TopicStats};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");

@@ -8,7 +8,7 @@ use sqlx::{FromRow, QueryBuilder, Sqlite};
 use super::{ts, Result, Store};
 
 const SELECT_ITEM: &str = "SELECT i.id, f.url AS feed_url, coalesce(f.name, f.title) AS feed_name, i.guid, \
-     i.url, i.title, i.published, i.fetched_at, i.lang, i.author, i.text \
+     i.url, i.title, i.published, i.fetched_at, i.lang, i.author, i.text, i.canonical_url, i.story_id \
      FROM items i JOIN feeds f ON f.id = i.feed_id";
 
 /// Which items to return.
@@ -18,8 +18,11 @@ pub struct SearchFilter {
     pub text: Option<String>,
     /// Only items matched by this topic (by name).
     pub topic: Option<String>,
-    /// Only items of this feed (by URL or configured name).
+    /// Only items listed by this feed (by URL or configured name), first or
+    /// not.
     pub feed: Option<String>,
+    /// Only items of this story.
+    pub story: Option<i64>,
     pub since: Option<DateTime<Utc>>,
     pub until: Option<DateTime<Utc>>,
     pub limit: u32,
@@ -39,8 +42,15 @@ pub struct ItemRow {
     pub lang: Option<String>,
     pub author: Option<String>,
     pub text: String,
+    /// [`crate::dedup::canonical_url`] of `url`.
+    pub canonical_url: Option<String>,
+    pub story_id: Option<i64>,
     #[sqlx(skip)]
     pub topics: Vec<String>,
+    /// URLs of every feed listing the item, first feed first (set by
+    /// [`Store::attach_topics`]).
+    #[sqlx(skip)]
+    pub feeds: Vec<String>,
 }
 
 impl Store {
@@ -66,11 +76,17 @@ impl Store {
             .push(")");
         }
         if let Some(feed) = &filter.feed {
-            q.push(" AND (f.url = ")
-                .push_bind(feed.clone())
-                .push(" OR f.name = ")
-                .push_bind(feed.clone())
-                .push(")");
+            q.push(
+                " AND EXISTS (SELECT 1 FROM item_sources s JOIN feeds sf ON sf.id = s.feed_id \
+                 WHERE s.item_id = i.id AND (sf.url = ",
+            )
+            .push_bind(feed.clone())
+            .push(" OR sf.name = ")
+            .push_bind(feed.clone())
+            .push("))");
+        }
+        if let Some(story) = filter.story {
+            q.push(" AND i.story_id = ").push_bind(story);
         }
         if let Some(since) = filter.since {
             q.push(" AND i.sort_at >= ").push_bind(ts(since));
@@ -110,7 +126,7 @@ impl Store {
         Ok(q.build_query_as().fetch_all(&self.read).await?)
     }
 
-    /// Attaches topic names to already-fetched rows.
+    /// Attaches topic names and source feeds to already-fetched rows.
     pub async fn attach_topics(&self, rows: &mut [ItemRow]) -> Result<()> {
         // SQLite limits bound variables per statement; look topics up in chunks.
         const CHUNK: usize = 500;
@@ -130,8 +146,34 @@ impl Store {
                 by_item.entry(id).or_default().push(name);
             }
         }
+        let mut feeds: HashMap<i64, Vec<String>> = HashMap::new();
+        for chunk in rows.chunks(CHUNK) {
+            let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
+                "SELECT s.item_id, f.url FROM item_sources s JOIN feeds f ON f.id = s.feed_id \
+                 WHERE s.item_id IN (",
+            );
+            let mut ids = q.separated(", ");
+            for row in chunk {
+                ids.push_bind(row.id);
+            }
+            q.push(") ORDER BY s.first_seen_at, s.rowid");
+            let pairs: Vec<(i64, String)> = q.build_query_as().fetch_all(&self.read).await?;
+            for (id, url) in pairs {
+                let urls = feeds.entry(id).or_default();
+                if !urls.contains(&url) {
+                    urls.push(url);
+                }
+            }
+        }
         for row in rows {
             row.topics = by_item.remove(&row.id).unwrap_or_default();
+            let mut urls = feeds.remove(&row.id).unwrap_or_default();
+            // The first feed first.
+            if let Some(pos) = urls.iter().position(|u| *u == row.feed_url) {
+                let first = urls.remove(pos);
+                urls.insert(0, first);
+            }
+            row.feeds = urls;
         }
         Ok(())
     }

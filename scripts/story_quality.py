@@ -1,0 +1,52 @@
+#!/usr/bin/env python3
+"""Pairwise precision and recall of feedwatch's stories against a feedfarm's
+truth.jsonl (items sharing a `story` key are copies of one wire story).
+
+    scripts/story_quality.py DB FARM/truth.jsonl
+
+A pair of items is *predicted* when both have the same story_id, *true* when
+both have the same truth `story`. Items are matched by (feed number, GUID);
+the feed number is read from the feed URL (/feeds/00042.xml -> 42).
+"""
+import collections, json, re, sqlite3, sys
+from itertools import combinations
+
+db, truth_path = sys.argv[1], sys.argv[2]
+truth = {}
+for line in open(truth_path, encoding="utf-8"):
+    t = json.loads(line)
+    truth[(t["feed"], t["guid"])] = t.get("story")
+
+con = sqlite3.connect(db)
+rows = con.execute(
+    "SELECT f.url, src.item_key, i.story_id FROM item_sources src "
+    "JOIN items i ON i.id = src.item_id JOIN feeds f ON f.id = src.feed_id")
+pred, true = collections.defaultdict(list), collections.defaultdict(list)
+seen = 0
+for url, key, story_id in rows:
+    m = re.search(r"/feeds/(\d+)\.", url)
+    guid = key[len("guid:"):] if key.startswith("guid:") else None
+    # Items without a GUID (RSS 1.0) are keyed by link: .../news/N -> urn:farm:F:N.
+    link = re.search(r"/news/(\d+)$", key) if key.startswith("url:") else None
+    if m and link:
+        guid = f"urn:farm:{int(m.group(1))}:{link.group(1)}"
+    if not m or guid is None or (int(m.group(1)), guid) not in truth:
+        continue
+    item = (int(m.group(1)), guid)
+    seen += 1
+    pred[story_id].append(item)
+    if truth[item] is not None:
+        true[truth[item]].append(item)
+
+def pairs(groups):
+    return {tuple(sorted(p)) for g in groups.values() for p in combinations(g, 2)}
+
+p, t = pairs(pred), pairs(true)
+tp = len(p & t)
+precision = tp / len(p) if p else 1.0
+recall = tp / len(t) if t else 1.0
+multi = sum(1 for g in pred.values() if len(g) > 1)
+print(f"items matched to truth: {seen} of {len(truth)}; stories with >1 item: {multi}")
+print(f"true pairs: {len(t)}, predicted pairs: {len(p)}, kept together: {tp}, "
+      f"wrongly merged: {len(p) - tp}, split: {len(t) - tp}")
+print(f"pairwise precision: {precision:.4f}  recall: {recall:.4f}")
