@@ -12,6 +12,7 @@ pub mod fetch;
 pub mod model;
 pub mod parse;
 pub mod pipeline;
+pub mod scheduler;
 pub mod store;
 pub mod text;
 pub mod topics;

@@ -6,8 +6,10 @@ use anyhow::Context;
 use clap::Args;
 use feedwatch::config::Config;
 use feedwatch::daemon;
+use feedwatch::fetch::hosts::HostLimiter;
 use feedwatch::fetch::{FetchSettings, Fetcher};
 use feedwatch::pipeline::Pipeline;
+use feedwatch::scheduler::Schedules;
 use feedwatch::store::Store;
 use tokio_util::sync::CancellationToken;
 
@@ -22,9 +24,11 @@ pub async fn run(config: &Config, args: RunArgs) -> anyhow::Result<ExitCode> {
     let store = Store::open(&config.store.path).await?;
     let fetcher = Fetcher::new(FetchSettings {
         connect_timeout: config.fetch.connect_timeout,
+        read_timeout: config.fetch.read_timeout,
         timeout: config.fetch.timeout,
         max_body: config.fetch.max_body_size.as_u64(),
         user_agent: config.fetch.user_agent.clone(),
+        allow_private_networks: config.fetch.allow_private_networks,
     })
     .context("cannot set up the HTTP client")?;
     let feed_tags = config
@@ -32,7 +36,16 @@ pub async fn run(config: &Config, args: RunArgs) -> anyhow::Result<ExitCode> {
         .iter()
         .map(|f| (f.url.clone(), f.tags.clone()))
         .collect();
-    let pipeline = Pipeline::new(store.clone(), fetcher, config.topic_set(), feed_tags).await?;
+    let hosts = HostLimiter::new(config.poll.per_host_concurrency, config.poll.per_host_spacing);
+    let pipeline = Pipeline::new(
+        store.clone(),
+        fetcher,
+        config.topic_set(),
+        feed_tags,
+        Schedules::from_config(config),
+        hosts,
+    )
+    .await?;
     store.sync_feeds(&config.feeds).await?;
 
     let shutdown = CancellationToken::new();

@@ -21,7 +21,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
-pub use feeds::FeedRow;
+pub use feeds::{FeedChangeError, FeedRow, NextCheck, QueueEntry};
 pub use items::{FeedUpdate, IngestCounts, ItemWrite, Known};
 pub use search::{ItemRow, SearchFilter};
 pub use topics::{TopicRow, TopicStats};

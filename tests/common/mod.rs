@@ -164,10 +164,20 @@ pub struct Output {
 
 impl Workspace {
     /// `feeds` are `(url, name)`; `topics` are `(name, query)`; `extra` is
-    /// appended verbatim (e.g. a `[fetch]` table).
+    /// added to the config (e.g. a `[fetch]` table). The SSRF guard is off
+    /// (`[fetch] allow_private_networks = true`): the test server is on
+    /// 127.0.0.1.
     pub fn new(feeds: &[(&str, &str)], topics: &[(&str, &str)], extra: &str) -> Workspace {
         let dir = tempfile::tempdir().unwrap();
-        let mut config = format!("{extra}\n[store]\npath = \"data/feedwatch.db\"\n");
+        let mut tables: toml::Table = extra.parse().expect("extra config is TOML");
+        tables
+            .entry("fetch")
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()))
+            .as_table_mut()
+            .expect("[fetch] is a table")
+            .entry("allow_private_networks")
+            .or_insert(toml::Value::Boolean(true));
+        let mut config = format!("{tables}\n[store]\npath = \"data/feedwatch.db\"\n");
         for (url, name) in feeds {
             config.push_str(&format!("[[feed]]\nurl = {url:?}\nname = {name:?}\n"));
         }
