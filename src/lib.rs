@@ -10,6 +10,7 @@ pub mod daemon;
 pub mod dedup;
 pub mod fetch;
 pub mod model;
+pub mod opml;
 pub mod parse;
 pub mod pipeline;
 pub mod scheduler;

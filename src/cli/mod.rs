@@ -2,6 +2,7 @@
 
 mod check;
 mod feeds;
+mod opml;
 mod output;
 mod run;
 mod search;
@@ -35,9 +36,12 @@ pub enum Command {
     Search(search::SearchArgs),
     /// Validate the configuration and print a summary.
     Check,
-    /// Inspect feeds and their fetch state.
+    /// Inspect, add and remove feeds.
     #[command(subcommand)]
     Feeds(feeds::FeedsCommand),
+    /// Import or export feeds as OPML.
+    #[command(subcommand)]
+    Opml(opml::OpmlCommand),
     /// List topics with match counts, or try a query against stored items.
     #[command(subcommand)]
     Topics(topics::TopicsCommand),
@@ -71,6 +75,7 @@ pub async fn dispatch(args: Args) -> anyhow::Result<ExitCode> {
         Command::Search(search) => search::search(&config, search).await,
         Command::Check => check::check(&config).await,
         Command::Feeds(feeds) => feeds::feeds(&config, feeds).await,
+        Command::Opml(command) => opml::opml(&config, command).await,
         Command::Topics(topics) => topics::topics(&config, topics).await,
     }
 }

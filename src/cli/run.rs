@@ -22,15 +22,8 @@ pub struct RunArgs {
 
 pub async fn run(config: &Config, args: RunArgs) -> anyhow::Result<ExitCode> {
     let store = Store::open(&config.store.path).await?;
-    let fetcher = Fetcher::new(FetchSettings {
-        connect_timeout: config.fetch.connect_timeout,
-        read_timeout: config.fetch.read_timeout,
-        timeout: config.fetch.timeout,
-        max_body: config.fetch.max_body_size.as_u64(),
-        user_agent: config.fetch.user_agent.clone(),
-        allow_private_networks: config.fetch.allow_private_networks,
-    })
-    .context("cannot set up the HTTP client")?;
+    let fetcher =
+        Fetcher::new(FetchSettings::from_config(&config.fetch)).context("cannot set up the HTTP client")?;
     let feed_tags = config
         .feeds
         .iter()

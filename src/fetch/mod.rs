@@ -158,6 +158,20 @@ pub struct FetchSettings {
     pub allow_private_networks: bool,
 }
 
+impl FetchSettings {
+    /// The settings of the `[fetch]` table.
+    pub fn from_config(config: &crate::config::FetchConfig) -> Self {
+        Self {
+            connect_timeout: config.connect_timeout,
+            read_timeout: config.read_timeout,
+            timeout: config.timeout,
+            max_body: config.max_body_size.as_u64(),
+            user_agent: config.user_agent.clone(),
+            allow_private_networks: config.allow_private_networks,
+        }
+    }
+}
+
 /// A shared HTTP client plus limits. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Fetcher {

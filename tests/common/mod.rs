@@ -31,6 +31,14 @@ pub enum Route {
     },
     /// Accepts the request and never answers.
     Stall,
+    /// A redirect with this status to `to` (a path or URL).
+    Redirect { status: u16, to: String },
+    /// Bytes with arbitrary headers (content type, encoding, cache…).
+    WithHeaders {
+        status: u16,
+        headers: Vec<(&'static str, String)>,
+        body: Vec<u8>,
+    },
 }
 
 /// One request the server saw.
@@ -114,6 +122,21 @@ async fn handle(State(shared): State<Shared>, uri: Uri, headers: HeaderMap) -> R
         Some(Route::Status(code)) => StatusCode::from_u16(code).unwrap().into_response(),
         Some(Route::Raw { body, content_type }) => {
             ([(header::CONTENT_TYPE, content_type)], Body::from(body)).into_response()
+        }
+        Some(Route::Redirect { status, to }) => {
+            (StatusCode::from_u16(status).unwrap(), [(header::LOCATION, to)]).into_response()
+        }
+        Some(Route::WithHeaders {
+            status,
+            headers,
+            body,
+        }) => {
+            let mut response = Response::new(Body::from(body));
+            *response.status_mut() = StatusCode::from_u16(status).unwrap();
+            for (name, value) in headers {
+                response.headers_mut().insert(name, value.parse().unwrap());
+            }
+            response
         }
         Some(Route::Stall) => {
             tokio::time::sleep(Duration::from_secs(3600)).await;
