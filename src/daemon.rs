@@ -196,3 +196,30 @@ fn log_cycle(stats: &CycleStats) {
         "cycle done"
     );
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn due_entries_and_next_wake() {
+        let entry = |id, next: Option<&str>| QueueEntry {
+            id,
+            url: format!("https://f{id}.example/"),
+            source: "config".into(),
+            next_check_at: next.map(str::to_string),
+        };
+        let now = parse_ts("2025-05-05T10:00:00Z").unwrap();
+        let entries = [
+            entry(1, None),
+            entry(2, Some("2025-05-05T09:59:59Z")),
+            entry(3, Some("2025-05-05T10:00:00Z")),
+            entry(4, Some("2025-05-05T10:05:00Z")),
+            entry(5, Some("2025-05-05T10:01:00Z")),
+        ];
+        let (due_ids, next) = due(&entries, now);
+        assert_eq!(due_ids, [1, 2, 3]);
+        assert_eq!(next, parse_ts("2025-05-05T10:01:00Z"));
+        assert_eq!(due(&[], now), (vec![], None));
+    }
+}
