@@ -127,7 +127,7 @@ pub async fn run(
     prune(config, store).await?;
     while !shutdown.is_cancelled() {
         let looked = tokio::time::Instant::now();
-        let now = Utc::now();
+        let now = pipeline.clock().now();
         let entries: Vec<QueueEntry> = store
             .queue()
             .await?

@@ -18,7 +18,7 @@ use crate::fetch::hosts::HostLimiter;
 use crate::fetch::{FetchOutcome, Fetched, Fetcher, ResponseMeta, Validators};
 use crate::model::ParsedFeed;
 use crate::parse::parse_feed_as;
-use crate::scheduler::{self, Hints, Outcome, Schedules};
+use crate::scheduler::{self, Clock, Hints, Outcome, Schedules};
 use crate::store::{
     FeedRow, FeedUpdate, IngestCounts, ItemRow, ItemWrite, Known, NextCheck, Store, StoreError,
 };
@@ -68,6 +68,7 @@ pub struct Pipeline {
     feed_tags: Arc<HashMap<String, Vec<String>>>,
     schedules: Arc<Schedules>,
     hosts: HostLimiter,
+    clock: Clock,
 }
 
 impl Pipeline {
@@ -101,6 +102,7 @@ impl Pipeline {
             feed_tags: Arc::new(feed_tags),
             schedules: Arc::new(schedules),
             hosts,
+            clock: Clock::System,
         };
         let stale: Vec<usize> = rows
             .iter()
@@ -112,6 +114,17 @@ impl Pipeline {
             pipeline.backfill(&stale, &stats).await?;
         }
         Ok(pipeline)
+    }
+
+    /// Uses `clock` for "now" (tests drive it with a paused tokio clock).
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// The pipeline's source of "now".
+    pub fn clock(&self) -> Clock {
+        self.clock
     }
 
     /// Evaluates new or changed topics (by index) against every stored item
@@ -166,7 +179,7 @@ impl Pipeline {
             _ = cancel.cancelled() => return Ok(PollResult::Cancelled),
             permit = self.hosts.acquire(&host) => permit,
         };
-        let started = Utc::now();
+        let started = self.clock.now();
         let bounds = self.schedules.bounds(&feed.url);
         let validators = if scheduler::unconditional(feed.poll_count, self.schedules.unconditional_every) {
             Validators::default()

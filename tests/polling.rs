@@ -140,6 +140,12 @@ async fn redirects_gone_and_rate_limits_shape_the_schedule() {
     let unhealthy = common::jsonl(&out.stdout);
     assert_eq!(unhealthy.len(), 1, "only the disabled feed: {unhealthy:?}");
     assert_eq!(unhealthy[0]["url"], server.url("/gone.xml"));
+
+    // Re-enabled by hand, it is polled again.
+    let out = ws.run(&["feeds", "enable", &server.url("/gone.xml")]).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(ws.run(&["run", "--once"]).await.code, 0);
+    assert_eq!(server.seen("/gone.xml").len(), 2);
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -41,6 +41,8 @@ pub enum FeedsCommand {
     },
     /// Remove a feed added with `feeds add` or `opml import`, and its items.
     Remove { url: String },
+    /// Poll a disabled feed (e.g. after 410 Gone) again.
+    Enable { url: String },
 }
 
 /// The `--format jsonl` record of `feeds list` and `feeds status`: every
@@ -59,6 +61,14 @@ pub async fn feeds(config: &Config, command: FeedsCommand) -> anyhow::Result<Exi
         FeedsCommand::List { format } => list(config, format, false, false).await,
         FeedsCommand::Status { unhealthy, format } => list(config, format, unhealthy, true).await,
         FeedsCommand::Add { url, name, tags } => add(config, &url, name.as_deref(), &tags).await,
+        FeedsCommand::Enable { url } => {
+            let store = Store::open_existing(&config.store.path).await?;
+            let result = store.enable_feed(url.trim()).await;
+            store.close().await;
+            result?;
+            println!("enabled {url}");
+            Ok(ExitCode::SUCCESS)
+        }
         FeedsCommand::Remove { url } => {
             let store = Store::open_existing(&config.store.path).await?;
             let result = store.remove_feed(url.trim()).await;

@@ -250,6 +250,22 @@ impl Store {
         Ok(())
     }
 
+    /// Polls a disabled feed again, from now on.
+    pub async fn enable_feed(&self, url: &str) -> std::result::Result<(), FeedChangeError> {
+        let done = sqlx::query(
+            "UPDATE feeds SET enabled = 1, disabled_reason = NULL, next_check_at = NULL, error_count = 0 \
+             WHERE url = ?",
+        )
+        .bind(url)
+        .execute(&self.write)
+        .await
+        .map_err(super::StoreError::from)?;
+        if done.rows_affected() == 0 {
+            return Err(FeedChangeError::Unknown(url.to_string()));
+        }
+        Ok(())
+    }
+
     /// Adds a feed outside the config file (`feeds add`, `opml import`).
     pub async fn add_feed(
         &self,
