@@ -301,8 +301,9 @@ impl Config {
             let key = format!("feed[{i}].url");
             let url = resolve_feed_url(&base, feed.url.get_ref())
                 .map_err(|m| invalid(Some(feed.url.span()), key.clone(), m))?;
-            let line = line_of(source, feed.url.span().start);
-            if let Some(first) = seen_urls.insert(url.clone(), line) {
+            // Offsets, not lines: counting lines for every feed is quadratic.
+            if let Some(first) = seen_urls.insert(url.clone(), feed.url.span().start) {
+                let first = line_of(source, first);
                 return Err(invalid(
                     Some(feed.url.span()),
                     key,

@@ -122,56 +122,63 @@ fn zone_offset(zone: &str) -> Option<FixedOffset> {
 }
 
 /// Rewrites dates the strict parsers reject but [`parse_fallback`] reads.
-/// Returns `None` when nothing needed rewriting.
+/// Returns `None` when nothing needed rewriting (the common case: no copy).
 pub fn normalize(doc: &str) -> Option<String> {
-    const RSS_TAGS: &[&str] = &["pubDate", "lastBuildDate"];
-    const ISO_TAGS: &[&str] = &[
-        "published",
-        "updated",
-        "dc:date",
-        "dcterms:modified",
-        "dcterms:created",
+    const TAGS: &[(&str, bool)] = &[
+        ("pubDate", true),
+        ("lastBuildDate", true),
+        ("published", false),
+        ("updated", false),
+        ("dc:date", false),
+        ("dcterms:modified", false),
+        ("dcterms:created", false),
     ];
-    let mut out: Option<String> = None;
-    for (tags, rss) in [(RSS_TAGS, true), (ISO_TAGS, false)] {
-        for tag in tags {
-            let open = format!("<{tag}>");
-            let close = format!("</{tag}>");
-            let current = out.as_deref().unwrap_or(doc);
-            if !current.contains(&open) {
-                continue;
-            }
-            let mut result = String::with_capacity(current.len());
-            let mut rest = current;
-            let mut changed = false;
-            while let Some(start) = rest.find(&open) {
-                let value_start = start + open.len();
-                let Some(len) = rest[value_start..].find(&close) else {
-                    break;
-                };
-                let raw = &rest[value_start..value_start + len];
-                result.push_str(&rest[..value_start]);
-                let strict_ok = if rss {
-                    DateTime::parse_from_rfc2822(raw.trim()).is_ok()
-                } else {
-                    DateTime::parse_from_rfc3339(raw.trim()).is_ok()
-                };
-                match (strict_ok, parse_fallback(raw)) {
-                    (false, Some(date)) => {
-                        changed = true;
-                        result.push_str(&if rss { date.to_rfc2822() } else { date.to_rfc3339() });
-                    }
-                    _ => result.push_str(raw),
+    // (start, end, replacement) of every date to rewrite, in any order.
+    let mut edits: Vec<(usize, usize, String)> = Vec::new();
+    for (tag, rss) in TAGS {
+        let open = format!("<{tag}>");
+        let close = format!("</{tag}>");
+        let mut from = 0;
+        while let Some(at) = doc[from..].find(&open) {
+            let start = from + at + open.len();
+            let Some(len) = doc[start..].find(&close) else {
+                break;
+            };
+            let raw = doc[start..start + len].trim();
+            let strict_ok = if *rss {
+                DateTime::parse_from_rfc2822(raw).is_ok()
+            } else {
+                DateTime::parse_from_rfc3339(raw).is_ok()
+            };
+            if !strict_ok {
+                if let Some(date) = parse_fallback(raw) {
+                    let text = if *rss {
+                        date.to_rfc2822()
+                    } else {
+                        date.to_rfc3339()
+                    };
+                    edits.push((start, start + len, text));
                 }
-                rest = &rest[value_start + len..];
             }
-            result.push_str(rest);
-            if changed {
-                out = Some(result);
-            }
+            from = start + len;
         }
     }
-    out
+    if edits.is_empty() {
+        return None;
+    }
+    edits.sort_by_key(|e| e.0);
+    let mut out = String::with_capacity(doc.len());
+    let mut last = 0;
+    for (start, end, text) in edits {
+        if start < last {
+            continue; // nested or overlapping: keep the first
+        }
+        out.push_str(&doc[last..start]);
+        out.push_str(&text);
+        last = end;
+    }
+    out.push_str(&doc[last..]);
+    Some(out)
 }
 
 #[cfg(test)]
