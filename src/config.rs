@@ -105,7 +105,13 @@ pub struct FetchConfig {
     pub connect_timeout: Duration,
     /// Cap on the decompressed body.
     pub max_body_size: ByteSize,
+    /// Longest wait for the next bytes of a response.
+    #[serde(with = "humantime_serde")]
+    pub read_timeout: Duration,
     pub user_agent: String,
+    /// Allow loopback, private, link-local and other non-public addresses
+    /// (off by default: the SSRF guard refuses them).
+    pub allow_private_networks: bool,
 }
 
 impl Default for FetchConfig {
@@ -114,6 +120,8 @@ impl Default for FetchConfig {
             timeout: Duration::from_secs(30),
             connect_timeout: Duration::from_secs(10),
             max_body_size: ByteSize::mib(16),
+            read_timeout: Duration::from_secs(15),
+            allow_private_networks: false,
             user_agent: concat!("feedwatch/", env!("CARGO_PKG_VERSION")).to_string(),
         }
     }
@@ -122,18 +130,41 @@ impl Default for FetchConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct PollConfig {
-    /// How often the daemon polls every feed.
+    /// A fixed interval for every feed; when unset, each feed's interval
+    /// adapts to its publishing rate within `min_interval`..`max_interval`.
     #[serde(with = "humantime_serde")]
-    pub interval: Duration,
+    pub interval: Option<Duration>,
+    /// Bounds of the adaptive interval (and of failure backoff).
+    #[serde(with = "humantime_serde")]
+    pub min_interval: Duration,
+    #[serde(with = "humantime_serde")]
+    pub max_interval: Duration,
     /// Feeds fetched at the same time.
     pub concurrency: usize,
+    /// Requests to one host at the same time.
+    pub per_host_concurrency: usize,
+    /// Minimum time between the starts of two requests to one host.
+    #[serde(with = "humantime_serde")]
+    pub per_host_spacing: Duration,
+    /// Consecutive failures after which a feed is unhealthy (still retried
+    /// at `max_interval`).
+    pub failure_threshold: u32,
+    /// Every Nth poll of a feed is unconditional (no ETag/Last-Modified),
+    /// so a server that changes the body but not its validators is noticed.
+    pub unconditional_every: u32,
 }
 
 impl Default for PollConfig {
     fn default() -> Self {
         Self {
-            interval: Duration::from_secs(15 * 60),
+            interval: None,
+            min_interval: Duration::from_secs(5 * 60),
+            max_interval: Duration::from_secs(24 * 3600),
             concurrency: 64,
+            per_host_concurrency: 2,
+            per_host_spacing: Duration::from_millis(500),
+            failure_threshold: 10,
+            unconditional_every: 10,
         }
     }
 }
@@ -179,6 +210,10 @@ pub struct FeedConfig {
     pub name: Option<String>,
     /// Labels usable in queries as `feed:TAG`.
     pub tags: Vec<String>,
+    /// Per-feed schedule: a fixed interval, or bounds of the adaptive one.
+    pub interval: Option<Duration>,
+    pub min_interval: Option<Duration>,
+    pub max_interval: Option<Duration>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -222,6 +257,12 @@ struct RawFeed {
     name: Option<String>,
     #[serde(default)]
     tags: Vec<String>,
+    #[serde(default, with = "humantime_serde")]
+    interval: Option<Duration>,
+    #[serde(default, with = "humantime_serde")]
+    min_interval: Option<Duration>,
+    #[serde(default, with = "humantime_serde")]
+    max_interval: Option<Duration>,
 }
 
 #[derive(Deserialize)]
@@ -274,12 +315,34 @@ impl Config {
         if chrono::Duration::from_std(raw.stories.window).is_err() {
             return Err(invalid(None, "stories.window".into(), "is too large".into()));
         }
-        if raw.poll.interval < Duration::from_secs(1) {
+        let at_least_1s = [
+            ("poll.interval", raw.poll.interval),
+            ("poll.min_interval", Some(raw.poll.min_interval)),
+            ("poll.max_interval", Some(raw.poll.max_interval)),
+        ];
+        for (key, value) in at_least_1s {
+            if value.is_some_and(|v| v < Duration::from_secs(1)) {
+                return Err(invalid(None, key.into(), "must be at least 1s".into()));
+            }
+        }
+        if raw.poll.min_interval > raw.poll.max_interval {
             return Err(invalid(
                 None,
-                "poll.interval".into(),
-                "must be at least 1s".into(),
+                "poll.min_interval".into(),
+                "must not be longer than poll.max_interval".into(),
             ));
+        }
+        for (key, value) in [
+            ("poll.per_host_concurrency", raw.poll.per_host_concurrency as u64),
+            (
+                "poll.unconditional_every",
+                u64::from(raw.poll.unconditional_every),
+            ),
+            ("poll.failure_threshold", u64::from(raw.poll.failure_threshold)),
+        ] {
+            if value == 0 {
+                return Err(invalid(None, key.into(), "must be at least 1".into()));
+            }
         }
 
         let mut feeds = Vec::with_capacity(raw.feeds.len());
@@ -288,18 +351,44 @@ impl Config {
             let key = format!("feed[{i}].url");
             let url = resolve_feed_url(&base, feed.url.get_ref())
                 .map_err(|m| invalid(Some(feed.url.span()), key.clone(), m))?;
-            let line = line_of(source, feed.url.span().start);
-            if let Some(first) = seen_urls.insert(url.clone(), line) {
+            // Offsets, not lines: counting lines for every feed is quadratic.
+            if let Some(first) = seen_urls.insert(url.clone(), feed.url.span().start) {
+                let first = line_of(source, first);
                 return Err(invalid(
                     Some(feed.url.span()),
                     key,
                     format!("duplicate feed URL {url:?} (first listed on line {first})"),
                 ));
             }
+            for (field, value) in [
+                ("interval", feed.interval),
+                ("min_interval", feed.min_interval),
+                ("max_interval", feed.max_interval),
+            ] {
+                if value.is_some_and(|v| v < Duration::from_secs(1)) {
+                    return Err(invalid(
+                        Some(feed.url.span()),
+                        format!("feed[{i}].{field}"),
+                        "must be at least 1s".into(),
+                    ));
+                }
+            }
+            if let (Some(min), Some(max)) = (feed.min_interval, feed.max_interval) {
+                if min > max {
+                    return Err(invalid(
+                        Some(feed.url.span()),
+                        format!("feed[{i}].min_interval"),
+                        "must not be longer than max_interval".into(),
+                    ));
+                }
+            }
             feeds.push(FeedConfig {
                 url,
                 name: feed.name,
                 tags: feed.tags,
+                interval: feed.interval,
+                min_interval: feed.min_interval,
+                max_interval: feed.max_interval,
             });
         }
 
@@ -474,7 +563,8 @@ query = "a OR @baqeri"
         )
         .unwrap();
         assert_eq!(config.store.path, Path::new("/etc/fw/data/fw.db"));
-        assert_eq!(config.poll.interval, Duration::from_secs(300));
+        assert_eq!(config.poll.interval, Some(Duration::from_secs(300)));
+        assert_eq!(config.poll.max_interval, Duration::from_secs(24 * 3600));
         assert_eq!(config.fetch.max_body_size, ByteSize::mib(1));
         assert_eq!(config.feeds[0].url, "file:///etc/fw/samples/a.xml");
         assert_eq!(config.feeds[1].name.as_deref(), Some("News"));
@@ -490,7 +580,7 @@ query = "a OR @baqeri"
     fn errors_name_key_and_line() {
         assert_eq!(
             error("[[feed]]\nurl = \"https://a.example/\"\n[[feed]]\nurll = \"x\"\n"),
-            "/etc/fw/feedwatch.toml: line 4: feed[1].urll: unknown field `urll`, expected one of `url`, `name`, `tags`"
+            "/etc/fw/feedwatch.toml: line 4: feed[1].urll: unknown field `urll`, expected one of `url`, `name`, `tags`, `interval`, `min_interval`, `max_interval`"
         );
         assert_eq!(
             error("[poll]\nconcurrency = \"many\"\n"),

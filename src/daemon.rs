@@ -1,13 +1,31 @@
-//! The long-running service: polls all feeds every interval until a
-//! shutdown signal, then lets in-flight database writes finish.
+//! The long-running service. The database is the job queue: every feed
+//! row carries its `next_check_at`; the loop starts the due ones (at most
+//! `poll.concurrency` at once, per-host limits in the pipeline), sleeps
+//! until the next is due, and on a shutdown signal lets in-flight database
+//! writes finish.
 
+use std::collections::HashSet;
+use std::sync::Arc;
 use std::time::Duration;
 
+use chrono::Utc;
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
-use crate::pipeline::{CycleStats, Pipeline};
-use crate::store::{Store, StoreError};
+use crate::error_chain;
+use crate::pipeline::{CycleStats, Pipeline, PollResult};
+use crate::store::{parse_ts, FeedRow, QueueEntry, Store, StoreError};
+
+/// Longest sleep between two looks at the queue.
+const MAX_IDLE: Duration = Duration::from_secs(60);
+/// Shortest time between two looks at the queue.
+const MIN_REQUERY: Duration = Duration::from_secs(1);
+/// How often the daemon prunes unmatched items.
+const PRUNE_EVERY: Duration = Duration::from_secs(3600);
+/// How long shutdown waits for started feeds to finish writing.
+const STOP_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Cancels `token` on SIGINT or SIGTERM.
 pub fn cancel_on_signals(token: CancellationToken) {
@@ -38,17 +56,38 @@ pub fn cancel_on_signals(token: CancellationToken) {
     });
 }
 
-/// Runs one cycle over the configured feeds.
+/// Whether a stored feed is polled: it is in the config file or was added
+/// with `feeds add`/`opml import`.
+fn is_active(config_urls: &HashSet<&str>, url: &str, source: &str) -> bool {
+    source == "added" || config_urls.contains(url)
+}
+
+/// The enabled feeds to poll: configured and added ones.
+pub async fn active_feeds(config: &Config, store: &Store) -> Result<Vec<FeedRow>, StoreError> {
+    let urls: HashSet<&str> = config.feeds.iter().map(|f| f.url.as_str()).collect();
+    Ok(store
+        .list_feeds()
+        .await?
+        .into_iter()
+        .filter(|f| f.enabled && is_active(&urls, &f.url, &f.source))
+        .collect())
+}
+
+/// Runs one cycle over every enabled feed, due or not.
 pub async fn run_once(
     config: &Config,
     store: &Store,
     pipeline: &Pipeline,
     shutdown: &CancellationToken,
 ) -> Result<CycleStats, StoreError> {
-    let urls: Vec<String> = config.feeds.iter().map(|f| f.url.clone()).collect();
-    let feeds = store.feeds_in(&urls).await?;
+    let feeds = active_feeds(config, store).await?;
     let stats = pipeline.run_cycle(feeds, config.poll.concurrency, shutdown).await;
     log_cycle(&stats);
+    prune(config, store).await?;
+    Ok(stats)
+}
+
+async fn prune(config: &Config, store: &Store) -> Result<(), StoreError> {
     let now = chrono::Utc::now();
     if let Ok(window) = chrono::Duration::from_std(config.retention.unmatched) {
         let pruned = store.prune_unmatched(now - window, now).await?;
@@ -56,24 +95,90 @@ pub async fn run_once(
             tracing::info!(pruned, "pruned unmatched items past the retention window");
         }
     }
-    Ok(stats)
+    Ok(())
 }
 
-/// Polls every `poll.interval` until `shutdown` is cancelled.
+/// Which queue entries are due at `now`, and when the next one is.
+pub fn due(entries: &[QueueEntry], now: chrono::DateTime<Utc>) -> (Vec<i64>, Option<chrono::DateTime<Utc>>) {
+    let mut due = Vec::new();
+    let mut next = None;
+    for entry in entries {
+        match entry.next_check_at.as_deref().and_then(parse_ts) {
+            Some(at) if at > now => next = Some(next.map_or(at, |n: chrono::DateTime<Utc>| n.min(at))),
+            _ => due.push(entry.id),
+        }
+    }
+    (due, next)
+}
+
+/// Polls due feeds until `shutdown` is cancelled.
 pub async fn run(
     config: &Config,
     store: &Store,
     pipeline: &Pipeline,
     shutdown: &CancellationToken,
 ) -> Result<(), StoreError> {
-    let interval: Duration = config.poll.interval;
-    tracing::info!(feeds = config.feeds.len(), interval = %humantime::format_duration(interval), "polling");
+    let config_urls: HashSet<&str> = config.feeds.iter().map(|f| f.url.as_str()).collect();
+    let semaphore = Arc::new(Semaphore::new(config.poll.concurrency.max(1)));
+    let mut in_flight: HashSet<i64> = HashSet::new();
+    let mut tasks: JoinSet<(i64, String, Result<PollResult, StoreError>)> = JoinSet::new();
+    let mut last_prune = tokio::time::Instant::now();
+    tracing::info!(feeds = config.feeds.len(), "polling; feeds are checked when due");
+    prune(config, store).await?;
     while !shutdown.is_cancelled() {
-        run_once(config, store, pipeline, shutdown).await?;
-        tokio::select! {
-            _ = shutdown.cancelled() => break,
-            _ = tokio::time::sleep(interval) => {}
+        let looked = tokio::time::Instant::now();
+        let now = pipeline.clock().now();
+        let entries: Vec<QueueEntry> = store
+            .queue()
+            .await?
+            .into_iter()
+            .filter(|e| is_active(&config_urls, &e.url, &e.source) && !in_flight.contains(&e.id))
+            .collect();
+        let (due_ids, next) = due(&entries, now);
+        for feed in store.feeds_by_id(&due_ids).await? {
+            in_flight.insert(feed.id);
+            let pipeline = pipeline.clone();
+            let semaphore = Arc::clone(&semaphore);
+            let cancel = shutdown.clone();
+            tasks.spawn(async move {
+                let _permit = tokio::select! {
+                    _ = cancel.cancelled() => return (feed.id, feed.url, Ok(PollResult::Cancelled)),
+                    permit = semaphore.acquire_owned() => permit.expect("semaphore is never closed"),
+                };
+                let result = pipeline.poll_feed(&feed, &cancel).await;
+                (feed.id, feed.url, result)
+            });
         }
+        let until_next = next
+            .and_then(|n| (n - now).to_std().ok())
+            .unwrap_or(MAX_IDLE)
+            .clamp(MIN_REQUERY, MAX_IDLE);
+        let mut wake = looked + until_next;
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                _ = tokio::time::sleep_until(wake) => break,
+                Some(joined) = tasks.join_next(), if !tasks.is_empty() => {
+                    let (id, url, result) = joined.expect("feed tasks do not panic");
+                    in_flight.remove(&id);
+                    if let Err(error) = result {
+                        tracing::error!(feed = %url, error = %error_chain(&error), "cannot store feed result");
+                    }
+                    // The feed has a new next_check_at: look again soon.
+                    wake = wake.min(looked + MIN_REQUERY);
+                }
+            }
+        }
+        if last_prune.elapsed() >= PRUNE_EVERY {
+            prune(config, store).await?;
+            last_prune = tokio::time::Instant::now();
+        }
+    }
+    if tokio::time::timeout(STOP_TIMEOUT, async { while tasks.join_next().await.is_some() {} })
+        .await
+        .is_err()
+    {
+        tracing::warn!("feeds still running after {STOP_TIMEOUT:?}; abandoning them");
     }
     Ok(())
 }
@@ -92,4 +197,31 @@ fn log_cycle(stats: &CycleStats) {
         elapsed = ?stats.elapsed,
         "cycle done"
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn due_entries_and_next_wake() {
+        let entry = |id, next: Option<&str>| QueueEntry {
+            id,
+            url: format!("https://f{id}.example/"),
+            source: "config".into(),
+            next_check_at: next.map(str::to_string),
+        };
+        let now = parse_ts("2025-05-05T10:00:00Z").unwrap();
+        let entries = [
+            entry(1, None),
+            entry(2, Some("2025-05-05T09:59:59Z")),
+            entry(3, Some("2025-05-05T10:00:00Z")),
+            entry(4, Some("2025-05-05T10:05:00Z")),
+            entry(5, Some("2025-05-05T10:01:00Z")),
+        ];
+        let (due_ids, next) = due(&entries, now);
+        assert_eq!(due_ids, [1, 2, 3]);
+        assert_eq!(next, parse_ts("2025-05-05T10:01:00Z"));
+        assert_eq!(due(&[], now), (vec![], None));
+    }
 }

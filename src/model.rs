@@ -11,6 +11,24 @@ pub struct ParsedFeed {
     pub site_url: Option<String>,
     pub language: Option<String>,
     pub items: Vec<NewItem>,
+    /// What the document says about how often to poll it.
+    pub hints: FeedHints,
+    /// Repairs needed to read an ill-formed document; `None` when it was
+    /// well-formed.
+    pub warning: Option<String>,
+}
+
+/// Polling hints found in a feed document.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FeedHints {
+    /// RSS `<ttl>`.
+    pub ttl: Option<std::time::Duration>,
+    /// `sy:updatePeriod` / `sy:updateFrequency`.
+    pub update_period: Option<std::time::Duration>,
+    /// RSS `skipHours` (0–23).
+    pub skip_hours: Vec<u32>,
+    /// RSS `skipDays`.
+    pub skip_days: Vec<chrono::Weekday>,
 }
 
 /// One entry of a feed, with plain-text title and text.

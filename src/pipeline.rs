@@ -15,10 +15,14 @@ use tokio_util::sync::CancellationToken;
 
 use crate::dedup;
 use crate::error_chain;
-use crate::fetch::{FetchOutcome, Fetched, Fetcher};
+use crate::fetch::hosts::HostLimiter;
+use crate::fetch::{FetchOutcome, Fetched, Fetcher, ResponseMeta, Validators};
 use crate::model::{item_keys, ParsedFeed};
-use crate::parse::parse_feed;
-use crate::store::{FeedRow, FeedUpdate, IngestCounts, ItemRow, ItemWrite, Known, Store, StoreError};
+use crate::parse::parse_feed_as;
+use crate::scheduler::{self, Clock, Hints, Outcome, Schedules};
+use crate::store::{
+    FeedRow, FeedUpdate, IngestCounts, ItemRow, ItemWrite, Known, NextCheck, Store, StoreError,
+};
 use crate::topics::{Document, Meta, TopicSet, WordStats};
 
 /// Recent items sampled for word statistics at start-up.
@@ -69,6 +73,9 @@ pub struct Pipeline {
     feed_tags: Arc<HashMap<String, Vec<String>>>,
     /// `stories.window`.
     story_window: chrono::Duration,
+    schedules: Arc<Schedules>,
+    hosts: HostLimiter,
+    clock: Clock,
 }
 
 impl Pipeline {
@@ -79,6 +86,8 @@ impl Pipeline {
         mut topics: TopicSet,
         feed_tags: HashMap<String, Vec<String>>,
         story_window: chrono::Duration,
+        schedules: Schedules,
+        hosts: HostLimiter,
     ) -> Result<Self, StoreError> {
         // Anchor each topic on the words that are rare in recent articles.
         let sample = store.recent_items(STATS_SAMPLE).await?;
@@ -100,6 +109,9 @@ impl Pipeline {
             topic_ids: Arc::new(rows.iter().map(|r| r.id).collect()),
             feed_tags: Arc::new(feed_tags),
             story_window,
+            schedules: Arc::new(schedules),
+            hosts,
+            clock: Clock::System,
         };
         let stale: Vec<usize> = rows
             .iter()
@@ -116,6 +128,17 @@ impl Pipeline {
     /// The compiled topics.
     pub fn topics(&self) -> Arc<TopicSet> {
         Arc::clone(&self.topics)
+    }
+
+    /// Uses `clock` for "now" (tests drive it with a paused tokio clock).
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// The pipeline's source of "now".
+    pub fn clock(&self) -> Clock {
+        self.clock
     }
 
     /// Evaluates new or changed topics (by index) against every stored item
@@ -155,31 +178,82 @@ impl Pipeline {
         Ok(())
     }
 
-    /// Polls one feed. Errors of the feed itself are recorded on its row and
-    /// returned as [`PollResult::Failed`]; only a database failure is `Err`.
+    /// Polls one feed: waits for its host's politeness limits, fetches,
+    /// parses, matches, stores, and schedules its next check. Errors of the
+    /// feed itself are recorded on its row and returned as
+    /// [`PollResult::Failed`]; only a database failure is `Err`.
     pub async fn poll_feed(
         &self,
         feed: &FeedRow,
         cancel: &CancellationToken,
     ) -> Result<PollResult, StoreError> {
-        let started = Utc::now();
-        let validators = feed.validators();
+        let url = feed.request_url().to_string();
+        let host = HostLimiter::key(&url);
+        let _host = tokio::select! {
+            _ = cancel.cancelled() => return Ok(PollResult::Cancelled),
+            permit = self.hosts.acquire(&host) => permit,
+        };
+        let started = self.clock.now();
+        let bounds = self.schedules.bounds(&feed.url);
+        let validators = if scheduler::unconditional(feed.poll_count, self.schedules.unconditional_every) {
+            Validators::default()
+        } else {
+            feed.validators()
+        };
         let outcome = tokio::select! {
             _ = cancel.cancelled() => return Ok(PollResult::Cancelled),
-            outcome = self.fetcher.fetch(&feed.url, &validators) => outcome,
+            outcome = self.fetcher.fetch(&url, &validators) => outcome,
+        };
+        let schedule = |outcome: Outcome, hints: &Hints, moved_to: Option<String>| {
+            let next = scheduler::next_check(started, &bounds, outcome, hints, fastrand::f64());
+            if next.unhealthy && feed.error_count + 1 == i64::from(bounds.failure_threshold) {
+                tracing::warn!(feed = %feed.url, failures = feed.error_count + 1, "feed is unhealthy; retried at the longest interval");
+            }
+            NextCheck {
+                at: next.at,
+                interval: next.interval,
+                moved_to,
+            }
+        };
+        let moved = |meta: &ResponseMeta| {
+            if let Some(to) = &meta.moved_to {
+                tracing::info!(feed = %feed.url, from = %url, to = %to, "feed moved permanently; fetching the new URL from now on");
+            }
+            meta.moved_to.clone()
         };
         let fetched = match outcome {
-            Ok(FetchOutcome::NotModified) => {
-                self.store.record_not_modified(feed.id, started).await?;
+            Ok(FetchOutcome::NotModified(meta)) => {
+                let hints = http_hints(&meta);
+                let success = Outcome::Success {
+                    items_per_week: feed.items_per_week,
+                };
+                let next = schedule(success, &hints, moved(&meta));
+                self.store.record_not_modified(feed.id, started, &next).await?;
                 tracing::debug!(feed = %feed.url, "not modified");
                 return Ok(PollResult::NotModified);
             }
             Ok(FetchOutcome::Fetched(fetched)) => fetched,
             Err(error) => {
                 let message = error_chain(&error);
+                if error.status() == Some(410) {
+                    let reason = format!("{message}: the publisher removed the feed; disabled");
+                    tracing::warn!(feed = %feed.url, "410 Gone: feed disabled");
+                    self.store
+                        .disable_feed(feed.id, Some(410), &reason, started)
+                        .await?;
+                    return Ok(PollResult::Failed(reason));
+                }
                 tracing::warn!(feed = %feed.url, error = %message, "fetch failed");
+                let hints = Hints {
+                    retry_after: error.retry_after(),
+                    ..Hints::default()
+                };
+                let failure = Outcome::Failure {
+                    consecutive: u32::try_from(feed.error_count + 1).unwrap_or(u32::MAX),
+                };
+                let next = schedule(failure, &hints, None);
                 self.store
-                    .record_failure(feed.id, error.status(), &message, started)
+                    .record_failure(feed.id, error.status(), error.kind(), &message, started, &next)
                     .await?;
                 return Ok(PollResult::Failed(message));
             }
@@ -188,12 +262,14 @@ impl Pipeline {
         let known = self.store.known_items(feed.id).await?;
         let status = fetched.status;
         let validators = fetched.validators.clone();
+        let meta = fetched.meta.clone();
         let topics = Arc::clone(&self.topics);
         let feed_tags = Arc::clone(&self.feed_tags);
         let feed_name = feed.name.clone().or_else(|| feed.title.clone());
         let feed_url = feed.url.clone();
+        let added_tags = feed.tag_list();
         let prepared = tokio::task::spawn_blocking(move || {
-            let tags = feed_tags.get(&feed_url).map(Vec::as_slice).unwrap_or_default();
+            let tags = feed_tags.get(&feed_url).map(Vec::as_slice).unwrap_or(&added_tags);
             prepare(fetched, &known, &topics, feed_name.as_deref(), tags)
         })
         .await
@@ -202,12 +278,32 @@ impl Pipeline {
             Ok(prepared) => prepared,
             Err(message) => {
                 tracing::warn!(feed = %feed.url, error = %message, "parse failed");
+                let failure = Outcome::Failure {
+                    consecutive: u32::try_from(feed.error_count + 1).unwrap_or(u32::MAX),
+                };
+                let next = schedule(failure, &http_hints(&meta), moved(&meta));
                 self.store
-                    .record_failure(feed.id, Some(status), &message, started)
+                    .record_failure(feed.id, Some(status), "parse", &message, started, &next)
                     .await?;
                 return Ok(PollResult::Failed(message));
             }
         };
+        if let Some(warning) = &parsed.warning {
+            tracing::warn!(feed = %feed.url, %warning, "ill-formed feed repaired");
+        }
+        let dates: Vec<_> = parsed.items.iter().filter_map(|i| i.published).collect();
+        let items_per_week = scheduler::items_per_week(&dates, started);
+        let hints = Hints {
+            ttl: parsed.hints.ttl,
+            update_period: parsed.hints.update_period,
+            skip_hours: parsed.hints.skip_hours.clone(),
+            skip_days: parsed.hints.skip_days.clone(),
+            ..http_hints(&meta)
+        };
+        let success = Outcome::Success {
+            items_per_week: items_per_week.or(feed.items_per_week),
+        };
+        let next = schedule(success, &hints, moved(&meta));
 
         let items = pending
             .into_iter()
@@ -230,6 +326,9 @@ impl Pipeline {
             site_url: parsed.site_url.as_deref(),
             items,
             story_window: self.story_window,
+            next,
+            items_per_week,
+            warning: parsed.warning.clone(),
         };
         let counts = self.store.apply_feed_update(&update).await?;
         tracing::debug!(feed = %feed.url, new = counts.new, updated = counts.updated, "ingested");
@@ -293,6 +392,15 @@ impl Pipeline {
     }
 }
 
+/// The scheduling hints of an HTTP response.
+fn http_hints(meta: &ResponseMeta) -> Hints {
+    Hints {
+        max_age: meta.max_age,
+        expires: meta.expires,
+        ..Hints::default()
+    }
+}
+
 /// An item of the parsed feed that is new or changed, with its matches.
 struct Pending {
     index: usize,
@@ -316,7 +424,8 @@ fn prepare(
     feed_name: Option<&str>,
     feed_tags: &[String],
 ) -> Result<(ParsedFeed, Vec<Pending>), String> {
-    let parsed = parse_feed(&fetched.body, &fetched.final_url).map_err(|e| error_chain(&e))?;
+    let parsed = parse_feed_as(&fetched.body, fetched.content_type.as_deref(), &fetched.final_url)
+        .map_err(|e| error_chain(&e))?;
     let mut seen = HashSet::new();
     let keys = item_keys(&parsed.items);
     let pending = parsed

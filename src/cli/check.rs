@@ -18,9 +18,13 @@ pub async fn check(config: &Config) -> anyhow::Result<ExitCode> {
     for topic in &config.topics {
         println!("  {}: {}", topic.name, topic.query);
     }
-    println!(
-        "poll interval: {}",
-        humantime::format_duration(config.poll.interval)
-    );
+    match config.poll.interval {
+        Some(interval) => println!("poll interval: {}", humantime::format_duration(interval)),
+        None => println!(
+            "poll interval: adaptive, {} to {}",
+            humantime::format_duration(config.poll.min_interval),
+            humantime::format_duration(config.poll.max_interval)
+        ),
+    }
     Ok(ExitCode::SUCCESS)
 }

@@ -3,6 +3,7 @@
 mod check;
 mod digest;
 mod feeds;
+mod opml;
 mod output;
 mod run;
 mod search;
@@ -45,9 +46,12 @@ pub enum Command {
     Stories(stories::StoriesArgs),
     /// Validate the configuration and print a summary.
     Check,
-    /// Inspect feeds and their fetch state.
+    /// Inspect, add and remove feeds.
     #[command(subcommand)]
     Feeds(feeds::FeedsCommand),
+    /// Import or export feeds as OPML.
+    #[command(subcommand)]
+    Opml(opml::OpmlCommand),
     /// List topics with match counts, or try a query against stored items.
     #[command(subcommand)]
     Topics(topics::TopicsCommand),
@@ -106,6 +110,7 @@ pub async fn dispatch(args: Args, config: Config) -> anyhow::Result<ExitCode> {
         Command::Stories(stories) => stories::stories(&config, stories).await,
         Command::Check => check::check(&config).await,
         Command::Feeds(feeds) => feeds::feeds(&config, feeds).await,
+        Command::Opml(command) => opml::opml(&config, command).await,
         Command::Topics(topics) => topics::topics(&config, topics).await,
         Command::Digest(command) => digest::digest(&config, command).await,
         Command::Digests(command) => digest::digests(&config, command).await,

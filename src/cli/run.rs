@@ -7,8 +7,10 @@ use clap::Args;
 use feedwatch::alerts::Alerts;
 use feedwatch::config::Config;
 use feedwatch::daemon;
+use feedwatch::fetch::hosts::HostLimiter;
 use feedwatch::fetch::{FetchSettings, Fetcher};
 use feedwatch::pipeline::Pipeline;
+use feedwatch::scheduler::Schedules;
 use feedwatch::store::{InstanceLock, Store};
 use tokio_util::sync::CancellationToken;
 
@@ -23,25 +25,23 @@ pub async fn run(config: &Config, args: RunArgs) -> anyhow::Result<ExitCode> {
     // One writer per database; search and other read commands don't lock.
     let _lock = InstanceLock::acquire(&config.store.path)?;
     let store = Store::open(&config.store.path).await?;
-    let fetcher = Fetcher::new(FetchSettings {
-        connect_timeout: config.fetch.connect_timeout,
-        timeout: config.fetch.timeout,
-        max_body: config.fetch.max_body_size.as_u64(),
-        user_agent: config.fetch.user_agent.clone(),
-    })
-    .context("cannot set up the HTTP client")?;
+    let fetcher =
+        Fetcher::new(FetchSettings::from_config(&config.fetch)).context("cannot set up the HTTP client")?;
     let feed_tags = config
         .feeds
         .iter()
         .map(|f| (f.url.clone(), f.tags.clone()))
         .collect();
     let story_window = chrono::Duration::from_std(config.stories.window).context("stories.window")?;
+    let hosts = HostLimiter::new(config.poll.per_host_concurrency, config.poll.per_host_spacing);
     let pipeline = Pipeline::new(
         store.clone(),
         fetcher,
         config.topic_set(),
         feed_tags,
         story_window,
+        Schedules::from_config(config),
+        hosts,
     )
     .await?;
     store.sync_feeds(&config.feeds).await?;

@@ -1,16 +1,23 @@
 //! Feed bytes → [`ParsedFeed`]: feed-rs for RSS 0.9x/1.0/2.0, Atom and JSON
 //! Feed, then plain-text extraction and link resolution.
 //!
-//! feed-rs receives the raw bytes so it can honour the document's declared
-//! encoding. It would invent an id for entries without one; we register an
-//! empty generator instead, so a missing GUID stays missing and the store's
-//! identity rule (GUID, else link, else content hash) applies.
+//! Before feed-rs, the bytes are decoded to UTF-8 ([`decode`]) and dates it
+//! cannot read are rewritten ([`dates`]); a document it rejects goes
+//! through [`repair`] and, failing that, item-by-item salvage, with a
+//! warning. feed-rs would invent an id for entries without one; we register
+//! an empty generator instead, so a missing GUID stays missing and the
+//! store's identity rule (GUID, else link, else content hash) applies.
 
+pub mod dates;
+pub mod decode;
 pub mod html;
+pub mod repair;
+
+use std::time::Duration;
 
 use url::Url;
 
-use crate::model::{NewItem, ParsedFeed};
+use crate::model::{FeedHints, NewItem, ParsedFeed};
 
 /// Why a body could not be read as a feed.
 #[derive(Debug, thiserror::Error)]
@@ -30,6 +37,18 @@ pub enum ParseError {
 /// Parses a feed document. `base_url` (the URL it was fetched from) resolves
 /// relative links where the document gives no `xml:base`.
 pub fn parse_feed(body: &[u8], base_url: &str) -> Result<ParsedFeed, ParseError> {
+    parse_feed_as(body, None, base_url)
+}
+
+/// [`parse_feed`] with the HTTP `Content-Type`, whose charset (if any) is
+/// evidence for decoding.
+pub fn parse_feed_as(
+    body: &[u8],
+    content_type: Option<&str>,
+    base_url: &str,
+) -> Result<ParsedFeed, ParseError> {
+    let decoded = decode::to_utf8(body, content_type.and_then(decode::http_charset));
+    let body: &[u8] = &decoded.bytes;
     let trimmed = body.trim_ascii_start();
     if trimmed.is_empty() {
         return Err(ParseError::Empty);
@@ -41,7 +60,44 @@ pub fn parse_feed(body: &[u8], base_url: &str) -> Result<ParsedFeed, ParseError>
         .base_uri(Some(base_url))
         .id_generator(|_, _, _| String::new())
         .build();
-    let feed = parser.parse(body).map_err(ParseError::Invalid)?;
+    let mut warnings: Vec<String> = decoded.note.into_iter().collect();
+    let text = std::str::from_utf8(body).ok();
+    let normalized = text.and_then(dates::normalize);
+    let body: &[u8] = normalized.as_deref().map_or(body, str::as_bytes);
+    let feed = match parser.parse(body) {
+        Ok(feed) => feed,
+        Err(error) => {
+            let Some(text) = std::str::from_utf8(body)
+                .ok()
+                .filter(|t| t.trim_start().starts_with('<'))
+            else {
+                return Err(ParseError::Invalid(error));
+            };
+            let repaired = repair::repair(text);
+            let attempt = if repaired.fixes.is_empty() {
+                Err(error)
+            } else {
+                parser.parse(repaired.doc.as_bytes())
+            };
+            match attempt {
+                Ok(feed) => {
+                    warnings.extend(repaired.fixes.iter().map(|f| f.to_string()));
+                    feed
+                }
+                Err(error) => {
+                    let salvaged = repair::salvage(&repaired.doc, |d| parser.parse(d.as_bytes()).is_ok());
+                    let Some((doc, dropped)) = salvaged else {
+                        return Err(ParseError::Invalid(error));
+                    };
+                    let feed = parser.parse(doc.as_bytes()).map_err(ParseError::Invalid)?;
+                    warnings.extend(repaired.fixes.iter().map(|f| f.to_string()));
+                    warnings.push(format!("dropped {dropped} unreadable items"));
+                    feed
+                }
+            }
+        }
+    };
+    let hints = text.map(feed_hints).unwrap_or_default();
 
     let document_base = Url::parse(base_url).ok();
     let language = feed.language.as_deref().map(normalize_language);
@@ -89,7 +145,110 @@ pub fn parse_feed(body: &[u8], base_url: &str) -> Result<ParsedFeed, ParseError>
         site_url,
         language,
         items,
+        hints,
+        warning: (!warnings.is_empty())
+            .then(|| format!("ill-formed feed read anyway: {}", warnings.join("; "))),
     })
+}
+
+/// `<ttl>`, `sy:updatePeriod`/`sy:updateFrequency`, `skipHours` and
+/// `skipDays` from the document's head (before its first item).
+fn feed_hints(doc: &str) -> FeedHints {
+    let head_end = ["<item", "<entry"]
+        .iter()
+        .filter_map(|t| doc.find(t))
+        .min()
+        .unwrap_or(doc.len());
+    let head = &doc[..head_end];
+    let values = |tag: &str| -> Vec<&str> {
+        let (open, close) = (format!("<{tag}>"), format!("</{tag}>"));
+        let mut out = Vec::new();
+        let mut rest = head;
+        while let Some(at) = rest.find(&open) {
+            let from = at + open.len();
+            let Some(len) = rest[from..].find(&close) else {
+                break;
+            };
+            out.push(rest[from..from + len].trim());
+            rest = &rest[from + len..];
+        }
+        out
+    };
+    let first = |tag: &str| values(tag).first().copied();
+    let ttl = first("ttl")
+        .and_then(|v| v.parse::<u64>().ok())
+        .map(|m| Duration::from_secs(m * 60));
+    let period = first("sy:updatePeriod").map(|p| match p {
+        "hourly" => 3600,
+        "daily" => 86_400,
+        "weekly" => 7 * 86_400,
+        "monthly" => 30 * 86_400,
+        "yearly" => 365 * 86_400,
+        _ => 86_400,
+    });
+    let frequency = first("sy:updateFrequency")
+        .and_then(|f| f.parse::<u64>().ok())
+        .filter(|f| *f > 0)
+        .unwrap_or(1);
+    let skip_hours = values("hour")
+        .iter()
+        .filter_map(|h| h.parse::<u32>().ok())
+        .filter(|h| *h < 24)
+        .collect();
+    let skip_days = values("day")
+        .iter()
+        .filter_map(|d| d.parse::<chrono::Weekday>().ok())
+        .collect();
+    FeedHints {
+        ttl,
+        update_period: period.map(|p| Duration::from_secs(p / frequency)),
+        skip_hours,
+        skip_days,
+    }
+}
+
+/// Feed links an HTML page announces (`<link rel="alternate"
+/// type="application/rss+xml" href="…">`, also Atom and JSON Feed),
+/// absolute against `base_url`.
+pub fn discover_feeds(html: &[u8], base_url: &str) -> Vec<String> {
+    let text = String::from_utf8_lossy(html);
+    let base = Url::parse(base_url).ok();
+    let lower = text.to_ascii_lowercase();
+    let mut found = Vec::new();
+    let mut from = 0;
+    while let Some(at) = lower[from..].find("<link") {
+        let start = from + at;
+        let end = lower[start..].find('>').map_or(lower.len(), |e| start + e);
+        let tag = &lower[start..end];
+        from = end;
+        let is_feed = tag.contains("alternate")
+            && [
+                "application/rss+xml",
+                "application/atom+xml",
+                "application/feed+json",
+            ]
+            .iter()
+            .any(|t| tag.contains(t));
+        if !is_feed {
+            continue;
+        }
+        let original = &text[start..end];
+        let Some(h) = tag.find("href=") else { continue };
+        let value = &original[h + 5..];
+        let href = match value.chars().next() {
+            Some(q @ ('"' | '\'')) => value[1..].split(q).next().unwrap_or(""),
+            _ => value.split([' ', '/', '>']).next().unwrap_or(""),
+        };
+        let href = quick_xml::escape::unescape(href)
+            .map(|c| c.into_owned())
+            .unwrap_or(href.to_string());
+        if let Some(url) = resolve(&href, None, base.as_ref()) {
+            if !found.contains(&url) {
+                found.push(url);
+            }
+        }
+    }
+    found
 }
 
 /// feed-rs stores RSS `<author>` text as the e-mail of a person named

@@ -25,6 +25,61 @@ pub struct FeedRow {
     pub last_error: Option<String>,
     pub error_count: i64,
     pub item_count: i64,
+    pub enabled: bool,
+    pub disabled_reason: Option<String>,
+    /// Where a permanent redirect moved the feed; fetched instead of `url`.
+    pub fetch_url: Option<String>,
+    pub next_check_at: Option<String>,
+    /// Seconds; the interval chosen at the last check.
+    pub check_interval: Option<i64>,
+    pub items_per_week: Option<f64>,
+    pub poll_count: i64,
+    /// Kind of the last failure (`timeout`, `connect`, `http_status`, `parse`, …).
+    pub error_kind: Option<String>,
+    /// A problem that did not stop the feed, e.g. a repaired document.
+    pub warning: Option<String>,
+    /// `config` or `added` (`feeds add`, `opml import`).
+    pub source: String,
+    #[serde(serialize_with = "json_tags")]
+    pub tags: String,
+}
+
+fn json_tags<S: serde::Serializer>(tags: &str, s: S) -> std::result::Result<S::Ok, S::Error> {
+    use serde::Serialize;
+    serde_json::from_str::<Vec<String>>(tags)
+        .unwrap_or_default()
+        .serialize(s)
+}
+
+/// The scheduling fields of a feed, for the daemon's queue.
+#[derive(Debug, Clone, FromRow)]
+pub struct QueueEntry {
+    pub id: i64,
+    pub url: String,
+    pub source: String,
+    pub next_check_at: Option<String>,
+}
+
+/// What to remember about the next check, written with every result.
+#[derive(Debug, Clone)]
+pub struct NextCheck {
+    pub at: DateTime<Utc>,
+    pub interval: std::time::Duration,
+    /// A permanent redirect's target, to fetch from now on.
+    pub moved_to: Option<String>,
+}
+
+/// A feed that cannot be added or removed.
+#[derive(Debug, thiserror::Error)]
+pub enum FeedChangeError {
+    #[error("feed {0} is already present")]
+    Exists(String),
+    #[error("no feed {0}")]
+    Unknown(String),
+    #[error("feed {0} is defined in the config file; remove it there")]
+    FromConfig(String),
+    #[error(transparent)]
+    Store(#[from] super::StoreError),
 }
 
 impl FeedRow {
@@ -33,6 +88,16 @@ impl FeedRow {
             etag: self.etag.clone(),
             last_modified: self.last_modified.clone(),
         }
+    }
+
+    /// The tags of an added feed.
+    pub fn tag_list(&self) -> Vec<String> {
+        serde_json::from_str(&self.tags).unwrap_or_default()
+    }
+
+    /// The URL to request: where a permanent redirect led, else `url`.
+    pub fn request_url(&self) -> &str {
+        self.fetch_url.as_deref().unwrap_or(&self.url)
     }
 
     /// The configured name, else the feed's own title, else its URL.
@@ -46,7 +111,9 @@ impl FeedRow {
 
 const SELECT_FEED: &str = "SELECT f.id, f.url, f.name, f.title, f.site_url, f.etag, f.last_modified, \
      f.last_fetch_at, f.last_success_at, f.last_status, f.last_error, f.error_count, \
-     (SELECT count(*) FROM item_sources s WHERE s.feed_id = f.id) AS item_count FROM feeds f";
+     (SELECT count(*) FROM item_sources s WHERE s.feed_id = f.id) AS item_count, \
+     f.enabled, f.disabled_reason, f.fetch_url, f.next_check_at, f.check_interval, f.items_per_week, \
+     f.poll_count, f.error_kind, f.warning, f.source, f.tags FROM feeds f";
 
 impl Store {
     /// Makes sure every configured feed has a row (matched by URL) and its
@@ -91,15 +158,41 @@ impl Store {
         )
     }
 
+    /// The scheduling state of every enabled feed.
+    pub async fn queue(&self) -> Result<Vec<QueueEntry>> {
+        Ok(sqlx::query_as::<_, QueueEntry>(
+            "SELECT id, url, source, next_check_at FROM feeds WHERE enabled = 1",
+        )
+        .fetch_all(&self.read)
+        .await?)
+    }
+
+    /// The rows of the given feed ids.
+    pub async fn feeds_by_id(&self, ids: &[i64]) -> Result<Vec<FeedRow>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let list = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
+        Ok(
+            sqlx::query_as::<_, FeedRow>(&format!("{SELECT_FEED} WHERE f.id IN ({list})"))
+                .fetch_all(&self.read)
+                .await?,
+        )
+    }
+
     /// Records a 304: the feed is healthy and unchanged.
-    pub async fn record_not_modified(&self, feed_id: i64, at: DateTime<Utc>) -> Result<()> {
+    pub async fn record_not_modified(&self, feed_id: i64, at: DateTime<Utc>, next: &NextCheck) -> Result<()> {
         let at = ts(at);
         sqlx::query(
             "UPDATE feeds SET last_fetch_at = ?, last_success_at = ?, last_status = 304, \
-             last_error = NULL, error_count = 0 WHERE id = ?",
+             last_error = NULL, error_kind = NULL, error_count = 0, next_check_at = ?, check_interval = ?, \
+             poll_count = poll_count + 1, fetch_url = coalesce(?, fetch_url) WHERE id = ?",
         )
         .bind(&at)
         .bind(&at)
+        .bind(ts(next.at))
+        .bind(next.interval.as_secs() as i64)
+        .bind(&next.moved_to)
         .bind(feed_id)
         .execute(&self.write)
         .await?;
@@ -111,20 +204,112 @@ impl Store {
         &self,
         feed_id: i64,
         status: Option<u16>,
+        kind: &str,
         error: &str,
         at: DateTime<Utc>,
+        next: &NextCheck,
     ) -> Result<()> {
         sqlx::query(
-            "UPDATE feeds SET last_fetch_at = ?, last_status = ?, last_error = ?, \
-             error_count = error_count + 1 WHERE id = ?",
+            "UPDATE feeds SET last_fetch_at = ?, last_status = ?, last_error = ?, error_kind = ?, \
+             error_count = error_count + 1, next_check_at = ?, check_interval = ?, poll_count = poll_count + 1, \
+             fetch_url = coalesce(?, fetch_url) WHERE id = ?",
         )
         .bind(ts(at))
         .bind(status.map(i64::from))
         .bind(error)
+        .bind(kind)
+        .bind(ts(next.at))
+        .bind(next.interval.as_secs() as i64)
+        .bind(&next.moved_to)
         .bind(feed_id)
         .execute(&self.write)
         .await?;
         Ok(())
+    }
+
+    /// Stops polling a feed (410 Gone, or by hand), keeping its items.
+    pub async fn disable_feed(
+        &self,
+        feed_id: i64,
+        status: Option<u16>,
+        reason: &str,
+        at: DateTime<Utc>,
+    ) -> Result<()> {
+        sqlx::query(
+            "UPDATE feeds SET enabled = 0, disabled_reason = ?, last_fetch_at = ?, last_status = ?, \
+             last_error = ?, error_kind = 'disabled', error_count = error_count + 1, next_check_at = NULL, \
+             poll_count = poll_count + 1 WHERE id = ?",
+        )
+        .bind(reason)
+        .bind(ts(at))
+        .bind(status.map(i64::from))
+        .bind(reason)
+        .bind(feed_id)
+        .execute(&self.write)
+        .await?;
+        Ok(())
+    }
+
+    /// Polls a disabled feed again, from now on.
+    pub async fn enable_feed(&self, url: &str) -> std::result::Result<(), FeedChangeError> {
+        let done = sqlx::query(
+            "UPDATE feeds SET enabled = 1, disabled_reason = NULL, next_check_at = NULL, error_count = 0 \
+             WHERE url = ?",
+        )
+        .bind(url)
+        .execute(&self.write)
+        .await
+        .map_err(super::StoreError::from)?;
+        if done.rows_affected() == 0 {
+            return Err(FeedChangeError::Unknown(url.to_string()));
+        }
+        Ok(())
+    }
+
+    /// Adds a feed outside the config file (`feeds add`, `opml import`).
+    pub async fn add_feed(
+        &self,
+        url: &str,
+        name: Option<&str>,
+        tags: &[String],
+    ) -> std::result::Result<(), FeedChangeError> {
+        let tags = serde_json::to_string(tags).expect("strings serialize");
+        let done = sqlx::query(
+            "INSERT INTO feeds (url, name, created_at, source, tags) VALUES (?, ?, ?, 'added', ?) \
+             ON CONFLICT (url) DO NOTHING",
+        )
+        .bind(url)
+        .bind(name)
+        .bind(ts(Utc::now()))
+        .bind(tags)
+        .execute(&self.write)
+        .await
+        .map_err(super::StoreError::from)?;
+        if done.rows_affected() == 0 {
+            return Err(FeedChangeError::Exists(url.to_string()));
+        }
+        Ok(())
+    }
+
+    /// Removes an added feed and its items.
+    pub async fn remove_feed(&self, url: &str) -> std::result::Result<(), FeedChangeError> {
+        let source: Option<String> = sqlx::query_scalar("SELECT source FROM feeds WHERE url = ?")
+            .bind(url)
+            .fetch_optional(&self.write)
+            .await
+            .map_err(super::StoreError::from)?;
+        match source.as_deref() {
+            None => Err(FeedChangeError::Unknown(url.to_string())),
+            Some("added") => {
+                sqlx::query("DELETE FROM feeds WHERE url = ?")
+                    .bind(url)
+                    .execute(&self.write)
+                    .await
+                    .map_err(super::StoreError::from)?;
+                Ok(())
+            }
+            Some(_) => Err(FeedChangeError::FromConfig(url.to_string())),
+        }
     }
 
     /// Total number of stored items.

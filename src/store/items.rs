@@ -42,6 +42,11 @@ pub struct FeedUpdate<'a> {
     /// A new item joins a story with a near-duplicate item whose time
     /// (published, else first seen) is at most this far from its own.
     pub story_window: chrono::Duration,
+    pub next: super::NextCheck,
+    /// The publishing rate seen in the document, if it dates its items.
+    pub items_per_week: Option<f64>,
+    /// A repair that was needed to read the document.
+    pub warning: Option<String>,
 }
 
 /// What the store knows about an item key of a feed.
@@ -261,7 +266,9 @@ impl Store {
         sqlx::query(
             "UPDATE feeds SET title = coalesce(?, title), site_url = coalesce(?, site_url), etag = ?, \
              last_modified = ?, last_fetch_at = ?, last_success_at = ?, last_status = ?, last_error = NULL, \
-             error_count = 0 WHERE id = ?",
+             error_count = 0, error_kind = NULL, next_check_at = ?, check_interval = ?, \
+             items_per_week = coalesce(?, items_per_week), poll_count = poll_count + 1, warning = ?, \
+             fetch_url = coalesce(?, fetch_url) WHERE id = ?",
         )
         .bind(update.title)
         .bind(update.site_url)
@@ -270,6 +277,11 @@ impl Store {
         .bind(&at)
         .bind(&at)
         .bind(i64::from(update.status))
+        .bind(ts(update.next.at))
+        .bind(update.next.interval.as_secs() as i64)
+        .bind(update.items_per_week)
+        .bind(&update.warning)
+        .bind(&update.next.moved_to)
         .bind(update.feed_id)
         .execute(&mut *tx)
         .await?;

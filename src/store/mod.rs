@@ -24,7 +24,7 @@ use sqlx::sqlite::{
 };
 
 pub use digests::{AlertState, DigestRecord, NewDigest, PendingMatch};
-pub use feeds::FeedRow;
+pub use feeds::{FeedChangeError, FeedRow, NextCheck, QueueEntry};
 pub use items::{FeedUpdate, IngestCounts, ItemWrite, Known};
 pub use search::{ItemRow, SearchFilter};
 pub use stories::{StoryFilter, StoryRow};

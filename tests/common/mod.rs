@@ -31,6 +31,14 @@ pub enum Route {
     },
     /// Accepts the request and never answers.
     Stall,
+    /// A redirect with this status to `to` (a path or URL).
+    Redirect { status: u16, to: String },
+    /// Bytes with arbitrary headers (content type, encoding, cache…).
+    WithHeaders {
+        status: u16,
+        headers: Vec<(&'static str, String)>,
+        body: Vec<u8>,
+    },
 }
 
 /// One request the server saw.
@@ -115,6 +123,21 @@ async fn handle(State(shared): State<Shared>, uri: Uri, headers: HeaderMap) -> R
         Some(Route::Raw { body, content_type }) => {
             ([(header::CONTENT_TYPE, content_type)], Body::from(body)).into_response()
         }
+        Some(Route::Redirect { status, to }) => {
+            (StatusCode::from_u16(status).unwrap(), [(header::LOCATION, to)]).into_response()
+        }
+        Some(Route::WithHeaders {
+            status,
+            headers,
+            body,
+        }) => {
+            let mut response = Response::new(Body::from(body));
+            *response.status_mut() = StatusCode::from_u16(status).unwrap();
+            for (name, value) in headers {
+                response.headers_mut().insert(name, value.parse().unwrap());
+            }
+            response
+        }
         Some(Route::Stall) => {
             tokio::time::sleep(Duration::from_secs(3600)).await;
             StatusCode::OK.into_response()
@@ -164,10 +187,20 @@ pub struct Output {
 
 impl Workspace {
     /// `feeds` are `(url, name)`; `topics` are `(name, query)`; `extra` is
-    /// appended verbatim (e.g. a `[fetch]` table).
+    /// added to the config (e.g. a `[fetch]` table). The SSRF guard is off
+    /// (`[fetch] allow_private_networks = true`): the test server is on
+    /// 127.0.0.1.
     pub fn new(feeds: &[(&str, &str)], topics: &[(&str, &str)], extra: &str) -> Workspace {
         let dir = tempfile::tempdir().unwrap();
-        let mut config = format!("{extra}\n[store]\npath = \"data/feedwatch.db\"\n");
+        let mut tables: toml::Table = extra.parse().expect("extra config is TOML");
+        tables
+            .entry("fetch")
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()))
+            .as_table_mut()
+            .expect("[fetch] is a table")
+            .entry("allow_private_networks")
+            .or_insert(toml::Value::Boolean(true));
+        let mut config = format!("{tables}\n[store]\npath = \"data/feedwatch.db\"\n");
         for (url, name) in feeds {
             config.push_str(&format!("[[feed]]\nurl = {url:?}\nname = {name:?}\n"));
         }

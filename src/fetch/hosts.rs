@@ -1,0 +1,111 @@
+//! Per-host politeness: at most `concurrency` requests to one host at a
+//! time, and at least `spacing` between the starts of two of them.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::time::Instant;
+
+/// Limits shared by every fetch. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct HostLimiter {
+    concurrency: usize,
+    spacing: Duration,
+    hosts: Arc<Mutex<HashMap<String, Arc<Host>>>>,
+}
+
+#[derive(Debug)]
+struct Host {
+    slots: Arc<Semaphore>,
+    /// The earliest start of the next request.
+    next_start: tokio::sync::Mutex<Instant>,
+}
+
+/// Held while a request to the host is in flight.
+#[derive(Debug)]
+pub struct HostPermit {
+    _slot: OwnedSemaphorePermit,
+}
+
+impl HostLimiter {
+    pub fn new(concurrency: usize, spacing: Duration) -> Self {
+        Self {
+            concurrency: concurrency.max(1),
+            spacing,
+            hosts: Arc::default(),
+        }
+    }
+
+    /// The key of a URL's host: host and port (`file://` URLs share one).
+    pub fn key(url: &str) -> String {
+        match url::Url::parse(url) {
+            Ok(u) => format!(
+                "{}:{}",
+                u.host_str().unwrap_or(""),
+                u.port_or_known_default().unwrap_or(0)
+            ),
+            Err(_) => String::new(),
+        }
+    }
+
+    /// Waits for a slot on `host` and for its spacing.
+    pub async fn acquire(&self, host: &str) -> HostPermit {
+        let state = {
+            let mut hosts = self.hosts.lock().expect("host map lock is never poisoned");
+            Arc::clone(hosts.entry(host.to_string()).or_insert_with(|| {
+                Arc::new(Host {
+                    slots: Arc::new(Semaphore::new(self.concurrency)),
+                    next_start: tokio::sync::Mutex::new(Instant::now()),
+                })
+            }))
+        };
+        let slot = Arc::clone(&state.slots)
+            .acquire_owned()
+            .await
+            .expect("host semaphores are never closed");
+        if !self.spacing.is_zero() {
+            let mut next = state.next_start.lock().await;
+            let start = (*next).max(Instant::now());
+            *next = start + self.spacing;
+            drop(next);
+            tokio::time::sleep_until(start).await;
+        }
+        HostPermit { _slot: slot }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn spaces_and_bounds_requests_per_host() {
+        let limiter = HostLimiter::new(2, Duration::from_secs(1));
+        let t0 = Instant::now();
+        let a = limiter.acquire("a:80").await;
+        let b = limiter.acquire("a:80").await;
+        assert_eq!(
+            t0.elapsed(),
+            Duration::from_secs(1),
+            "second start waits for the spacing"
+        );
+        // Another host is not held back.
+        let t1 = Instant::now();
+        let _c = limiter.acquire("b:80").await;
+        assert_eq!(t1.elapsed(), Duration::ZERO);
+        // A third request to a:80 waits for a slot.
+        let limiter2 = limiter.clone();
+        let third = tokio::spawn(async move {
+            let _p = limiter2.acquire("a:80").await;
+            Instant::now()
+        });
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        assert!(!third.is_finished(), "both slots are taken");
+        drop(a);
+        let started = third.await.unwrap();
+        assert_eq!(started - t0, Duration::from_secs(6));
+        drop(b);
+    }
+}

@@ -1,0 +1,409 @@
+//! The polling engine end to end against a loopback server: redirects, 410,
+//! 429 with Retry-After, gzip bombs, slow drips, the SSRF guard, charsets,
+//! ill-formed feeds, the persisted schedule, and managing feeds.
+
+mod common;
+
+use std::io::Write;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use common::{rss, FeedServer, Route, Workspace};
+
+fn feed(body: String) -> Route {
+    Route::Feed {
+        body,
+        content_type: "application/rss+xml",
+    }
+}
+
+fn ts(v: &serde_json::Value) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(v.as_str().unwrap_or_else(|| panic!("not a time: {v}")))
+        .unwrap()
+        .to_utc()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn redirects_gone_and_rate_limits_shape_the_schedule() {
+    let server = FeedServer::start().await;
+    server.set("/new.xml", feed(rss(&[("n1", "Moved feed", "x")])));
+    server.set("/new2.xml", feed(rss(&[("t1", "Temporarily elsewhere", "x")])));
+    server.set(
+        "/old.xml",
+        Route::Redirect {
+            status: 301,
+            to: "/new.xml".into(),
+        },
+    );
+    server.set(
+        "/tmp.xml",
+        Route::Redirect {
+            status: 302,
+            to: "/new2.xml".into(),
+        },
+    );
+    server.set(
+        "/loop-a",
+        Route::Redirect {
+            status: 302,
+            to: "/loop-b".into(),
+        },
+    );
+    server.set(
+        "/loop-b",
+        Route::Redirect {
+            status: 302,
+            to: "/loop-a".into(),
+        },
+    );
+    server.set("/gone.xml", Route::Status(410));
+    server.set(
+        "/busy.xml",
+        Route::WithHeaders {
+            status: 429,
+            headers: vec![("retry-after", "7200".into())],
+            body: Vec::new(),
+        },
+    );
+    server.set(
+        "/cached.xml",
+        Route::WithHeaders {
+            status: 200,
+            headers: vec![
+                ("content-type", "application/rss+xml".into()),
+                ("cache-control", "max-age=10800".into()),
+            ],
+            body: rss(&[("c1", "Cached", "x")]).into_bytes(),
+        },
+    );
+    let paths = [
+        "/old.xml",
+        "/tmp.xml",
+        "/loop-a",
+        "/gone.xml",
+        "/busy.xml",
+        "/cached.xml",
+    ];
+    let urls: Vec<String> = paths.iter().map(|p| server.url(p)).collect();
+    let feeds: Vec<(&str, &str)> = urls.iter().map(|u| (u.as_str(), "f")).collect();
+    let ws = Workspace::new(&feeds, &[], "[poll]\nper_host_spacing = \"0s\"\n");
+
+    let before = Utc::now();
+    let out = ws.run(&["run", "--once"]).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stderr.contains("feed moved permanently"), "{}", out.stderr);
+    let rows = ws.feeds().await;
+    let row = |p: &str| &rows[&server.url(p)];
+    assert_eq!(row("/old.xml")["fetch_url"], server.url("/new.xml"));
+    assert_eq!(row("/old.xml")["item_count"], 1);
+    assert_eq!(row("/tmp.xml")["fetch_url"], serde_json::Value::Null);
+    assert_eq!(row("/tmp.xml")["item_count"], 1);
+    assert!(
+        row("/loop-a")["last_error"]
+            .as_str()
+            .unwrap()
+            .starts_with("redirect loop"),
+        "{}",
+        row("/loop-a")
+    );
+    assert_eq!(row("/gone.xml")["enabled"], false);
+    assert!(row("/gone.xml")["disabled_reason"]
+        .as_str()
+        .unwrap()
+        .contains("410"));
+    assert_eq!(row("/busy.xml")["last_status"], 429);
+    assert_eq!(row("/busy.xml")["consecutive_failures"], 1);
+    assert!(ts(&row("/busy.xml")["next_check_at"]) >= before + chrono::Duration::seconds(7200 - 1));
+    let cached_next = ts(&row("/cached.xml")["next_check_at"]);
+    assert!(
+        cached_next >= before + chrono::Duration::seconds(10800 - 1),
+        "{cached_next}"
+    );
+    for path in paths {
+        assert!(row(path).get("items_per_week").is_some());
+    }
+
+    // Second cycle: the moved feed is fetched at its new URL, the gone one not at all.
+    let out = ws.run(&["run", "--once"]).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(server.seen("/old.xml").len(), 1);
+    assert_eq!(server.seen("/new.xml").len(), 2);
+    assert_eq!(server.seen("/tmp.xml").len(), 2, "a 302 is not remembered");
+    assert_eq!(server.seen("/gone.xml").len(), 1, "a disabled feed is not polled");
+    let rows = ws.feeds().await;
+    assert_eq!(rows[&server.url("/busy.xml")]["consecutive_failures"], 2);
+
+    let out = ws
+        .run(&["feeds", "status", "--unhealthy", "--format", "jsonl"])
+        .await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let unhealthy = common::jsonl(&out.stdout);
+    assert_eq!(unhealthy.len(), 1, "only the disabled feed: {unhealthy:?}");
+    assert_eq!(unhealthy[0]["url"], server.url("/gone.xml"));
+
+    // Re-enabled by hand, it is polled again.
+    let out = ws.run(&["feeds", "enable", &server.url("/gone.xml")]).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(ws.run(&["run", "--once"]).await.code, 0);
+    assert_eq!(server.seen("/gone.xml").len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn hostile_servers_are_cut_off() {
+    let server = FeedServer::start().await;
+    // 64 MiB of zeros, gzipped to a few dozen KiB.
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    let zeros = vec![b' '; 1024 * 1024];
+    for _ in 0..64 {
+        gz.write_all(&zeros).unwrap();
+    }
+    let bomb = gz.finish().unwrap();
+    server.set(
+        "/bomb.xml",
+        Route::WithHeaders {
+            status: 200,
+            headers: vec![
+                ("content-type", "application/rss+xml".into()),
+                ("content-encoding", "gzip".into()),
+            ],
+            body: bomb,
+        },
+    );
+    // A server that sends headers, then one byte every 100 ms, forever.
+    let drip = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let drip_url = format!("http://{}/drip.xml", drip.local_addr().unwrap());
+    tokio::spawn(async move {
+        loop {
+            let (mut socket, _) = drip.accept().await.unwrap();
+            tokio::spawn(async move {
+                use tokio::io::AsyncWriteExt;
+                let mut buf = [0u8; 1024];
+                let _ = tokio::io::AsyncReadExt::read(&mut socket, &mut buf).await;
+                let head = "HTTP/1.1 200 OK\r\ncontent-type: application/rss+xml\r\ncontent-length: 100000\r\n\r\n<rss";
+                if socket.write_all(head.as_bytes()).await.is_err() {
+                    return;
+                }
+                loop {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    if socket.write_all(b" ").await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    let bomb_url = server.url("/bomb.xml");
+    let ws = Workspace::new(
+        &[(&bomb_url, "bomb"), (&drip_url, "drip")],
+        &[],
+        "[fetch]\ntimeout = \"2s\"\nmax_body_size = \"1 MiB\"\n",
+    );
+    let started = std::time::Instant::now();
+    let out = ws.run(&["run", "--once"]).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(started.elapsed() < Duration::from_secs(15));
+    let rows = ws.feeds().await;
+    assert_eq!(
+        rows[&bomb_url]["last_error"],
+        "body larger than the 1.0 MiB limit"
+    );
+    assert_eq!(rows[&bomb_url]["error_kind"], "too_large");
+    assert_eq!(rows[&drip_url]["last_error"], "timed out after 2s");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ssrf_guard_refuses_private_addresses_unless_allowed() {
+    let server = FeedServer::start().await;
+    server.set("/a.xml", feed(rss(&[("a1", "Local", "x")])));
+    server.set(
+        "/to-metadata",
+        Route::Redirect {
+            status: 302,
+            to: "http://169.254.169.254/latest/meta-data/".into(),
+        },
+    );
+    let url = server.url("/a.xml");
+    let localhost = url.replace("127.0.0.1", "localhost");
+    let ws = Workspace::new(
+        &[(&url, "literal"), (&localhost, "by name")],
+        &[],
+        "[fetch]\nallow_private_networks = false\n",
+    );
+    let out = ws.run(&["run", "--once"]).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let rows = ws.feeds().await;
+    for u in [&url, &localhost] {
+        let error = rows[u]["last_error"].as_str().unwrap();
+        assert!(error.starts_with("refused to connect to "), "{u}: {error}");
+        assert!(error.contains("not a public address"), "{error}");
+        assert_eq!(rows[u]["error_kind"], "blocked");
+    }
+    assert!(server.seen("/a.xml").is_empty(), "nothing reached the server");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn charsets_broken_markup_and_odd_dates_come_out_right() {
+    let server = FeedServer::start().await;
+    let persian = "همه‌پرسي استقلال کردستان و واکنش ايران و ترکيه به برگزاري آن در روز دوشنبه";
+    let doc = |decl: &str, title: &str| {
+        format!(
+            "<?xml version=\"1.0\"{decl}?><rss version=\"2.0\"><channel><title>t</title>\
+             <item><guid>1</guid><title>{title}</title><description>{title}</description></item></channel></rss>"
+        )
+    };
+    let encode = |label: &str, text: &str| {
+        encoding_rs::Encoding::for_label(label.as_bytes())
+            .unwrap()
+            .encode(text)
+            .0
+            .into_owned()
+    };
+    let raw = |content_type: &str, body: Vec<u8>| Route::WithHeaders {
+        status: 200,
+        headers: vec![("content-type", content_type.to_string())],
+        body,
+    };
+    // windows-1256 bytes served as UTF-8 by both the server and the document.
+    server.set(
+        "/fa.xml",
+        raw(
+            "application/rss+xml; charset=utf-8",
+            encode("windows-1256", &doc(" encoding=\"UTF-8\"", persian)),
+        ),
+    );
+    let russian = "Референдум в Иракском Курдистане: реакция Ирана и Турции";
+    server.set(
+        "/ru.xml",
+        raw(
+            "text/xml; charset=windows-1251",
+            encode("windows-1251", &doc("", russian)),
+        ),
+    );
+    let turkish = "Irak'taki referanduma Türkiye ve İran'ın tepkisi sürüyor";
+    server.set(
+        "/tr.xml",
+        raw(
+            "application/xml",
+            encode("iso-8859-9", &doc(" encoding=\"ISO-8859-9\"", turkish)),
+        ),
+    );
+    // Ill-formed: no version, a bare '&', an HTML entity, an IRST date, truncated.
+    let broken = "<?xml version=\"1.0\"?><rss><channel><title>Broken & co</title>\
+        <item><guid>b1</guid><title>Tom &amp; Jerry&nbsp;return</title><pubDate>Mon, 05 May 2025 13:30:00 IRST</pubDate></item>\
+        <item><guid>b2</guid><title>Q & A</title><pubDate>2025-05-05 10:00:00</pubDate></item>\
+        <item><guid>b3</guid><title>Cut";
+    server.set(
+        "/broken.xml",
+        raw("application/rss+xml", broken.as_bytes().to_vec()),
+    );
+    let urls: Vec<String> = ["/fa.xml", "/ru.xml", "/tr.xml", "/broken.xml"]
+        .iter()
+        .map(|p| server.url(p))
+        .collect();
+    let feeds: Vec<(&str, &str)> = urls.iter().map(|u| (u.as_str(), "f")).collect();
+    let ws = Workspace::new(&feeds, &[], "[poll]\nper_host_spacing = \"0s\"\n");
+    let out = ws.run(&["run", "--once"]).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let items = ws.search(&[]).await;
+    let title_of = |feed: &str| -> Vec<String> {
+        items
+            .iter()
+            .filter(|i| i["feed_url"] == server.url(feed))
+            .map(|i| i["title"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(title_of("/fa.xml"), [persian]);
+    assert_eq!(title_of("/ru.xml"), [russian]);
+    assert_eq!(title_of("/tr.xml"), [turkish]);
+    let mut broken_titles = title_of("/broken.xml");
+    broken_titles.sort();
+    assert_eq!(
+        broken_titles,
+        ["Q & A", "Tom & Jerry return"],
+        "the cut item is not invented"
+    );
+    let b1 = items.iter().find(|i| i["guid"] == "b1").unwrap();
+    assert_eq!(b1["published"], "2025-05-05T10:00:00Z");
+    let b2 = items.iter().find(|i| i["guid"] == "b2").unwrap();
+    assert_eq!(b2["published"], "2025-05-05T10:00:00Z");
+    let rows = ws.feeds().await;
+    let warning = rows[&server.url("/broken.xml")]["warning"].as_str().unwrap();
+    assert!(warning.starts_with("ill-formed feed read anyway"), "{warning}");
+    assert_eq!(
+        rows[&server.url("/broken.xml")]["last_error"],
+        serde_json::Value::Null
+    );
+    assert!(rows[&server.url("/fa.xml")]["warning"]
+        .as_str()
+        .unwrap()
+        .contains("windows-1256"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn feeds_add_remove_and_opml() {
+    let server = FeedServer::start().await;
+    server.set("/added.xml", feed(rss(&[("x1", "Added feed item", "x")])));
+    server.set(
+        "/page.html",
+        Route::WithHeaders {
+            status: 200,
+            headers: vec![("content-type", "text/html".into())],
+            body: b"<!DOCTYPE html><html><head><link rel=\"alternate\" type=\"application/rss+xml\" href=\"/added.xml\"></head><body>x</body></html>".to_vec(),
+        },
+    );
+    let ws = Workspace::new(&[], &[], "");
+    let out = ws.run(&["feeds", "add", &server.url("/page.html")]).await;
+    assert_ne!(out.code, 0);
+    assert!(out.stderr.contains("is an HTML page"), "{}", out.stderr);
+    assert!(out.stderr.contains(&server.url("/added.xml")), "{}", out.stderr);
+    let out = ws.run(&["feeds", "add", "file:///etc/passwd"]).await;
+    assert!(out.stderr.contains("only in the config file"), "{}", out.stderr);
+
+    let url = server.url("/added.xml");
+    let out = ws
+        .run(&["feeds", "add", &url, "--name", "Added", "--tag", "wire"])
+        .await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stdout.contains("added"), "{}", out.stdout);
+    let out = ws.run(&["feeds", "add", &url]).await;
+    assert!(out.stderr.contains("already present"), "{}", out.stderr);
+
+    assert_eq!(ws.run(&["run", "--once"]).await.code, 0);
+    let rows = ws.feeds().await;
+    assert_eq!(rows[&url]["item_count"], 1);
+    assert_eq!(rows[&url]["tags"], serde_json::json!(["wire"]));
+    assert_eq!(rows[&url]["source"], "added");
+    let interval = rows[&url]["check_interval"].as_i64().unwrap();
+    assert!((300..=86_400).contains(&interval), "{interval}");
+
+    let opml = ws.dir.path().join("subs.opml");
+    std::fs::write(
+        &opml,
+        format!(
+            "<opml><body><outline text=\"Iran\"><outline text=\"One\" xmlUrl=\"{}\"/>\
+             <outline text=\"Two\" xmlUrl=\"https://two.example/rss\"/></outline></body></opml>",
+            server.url("/one.xml")
+        ),
+    )
+    .unwrap();
+    let out = ws.run(&["opml", "import", opml.to_str().unwrap()]).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stdout.starts_with("2 feeds added"), "{}", out.stdout);
+    let rows = ws.feeds().await;
+    assert_eq!(
+        rows["https://two.example/rss"]["tags"],
+        serde_json::json!(["Iran"])
+    );
+    let out = ws.run(&["opml", "export"]).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stdout.contains("xmlUrl=\"https://two.example/rss\""),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains(&format!("xmlUrl=\"{url}\"")));
+
+    let out = ws.run(&["feeds", "remove", "https://two.example/rss"]).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(!ws.feeds().await.contains_key("https://two.example/rss"));
+}
