@@ -215,13 +215,6 @@ async fn hostile_servers_are_cut_off() {
 async fn ssrf_guard_refuses_private_addresses_unless_allowed() {
     let server = FeedServer::start().await;
     server.set("/a.xml", feed(rss(&[("a1", "Local", "x")])));
-    server.set(
-        "/to-metadata",
-        Route::Redirect {
-            status: 302,
-            to: "http://169.254.169.254/latest/meta-data/".into(),
-        },
-    );
     let url = server.url("/a.xml");
     let localhost = url.replace("127.0.0.1", "localhost");
     let ws = Workspace::new(
@@ -406,4 +399,43 @@ async fn feeds_add_remove_and_opml() {
     let out = ws.run(&["feeds", "remove", "https://two.example/rss"]).await;
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(!ws.feeds().await.contains_key("https://two.example/rss"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_nth_poll_ignores_validators_that_never_change() {
+    let server = FeedServer::start().await;
+    let path = "/stale.xml";
+    server.set(
+        path,
+        Route::StaleValidators {
+            body: rss(&[("s1", "First", "x")]),
+        },
+    );
+    let ws = Workspace::new(
+        &[(&server.url(path), "S")],
+        &[],
+        "[poll]\nunconditional_every = 3\n",
+    );
+    assert_eq!(ws.run(&["run", "--once"]).await.code, 0);
+    // The body changes; the ETag does not.
+    server.set(
+        path,
+        Route::StaleValidators {
+            body: rss(&[("s1", "First", "x"), ("s2", "Second", "y")]),
+        },
+    );
+    for _ in 0..2 {
+        assert_eq!(ws.run(&["run", "--once"]).await.code, 0);
+    }
+    assert_eq!(
+        ws.search(&[]).await.len(),
+        1,
+        "polls 2 and 3 are conditional: 304"
+    );
+    assert_eq!(ws.run(&["run", "--once"]).await.code, 0);
+    let seen = server.seen(path);
+    assert_eq!(seen.len(), 4);
+    assert_eq!(seen[3].if_none_match, None, "the 4th poll sends no validators");
+    assert_eq!(seen[3].status, 200);
+    assert_eq!(ws.search(&[]).await.len(), 2, "the change is found");
 }

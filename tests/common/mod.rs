@@ -31,6 +31,9 @@ pub enum Route {
     },
     /// Accepts the request and never answers.
     Stall,
+    /// A server that changes the body but never its ETag: 304 whenever the
+    /// request carries that ETag.
+    StaleValidators { body: String },
     /// A redirect with this status to `to` (a path or URL).
     Redirect { status: u16, to: String },
     /// Bytes with arbitrary headers (content type, encoding, cache…).
@@ -122,6 +125,21 @@ async fn handle(State(shared): State<Shared>, uri: Uri, headers: HeaderMap) -> R
         Some(Route::Status(code)) => StatusCode::from_u16(code).unwrap().into_response(),
         Some(Route::Raw { body, content_type }) => {
             ([(header::CONTENT_TYPE, content_type)], Body::from(body)).into_response()
+        }
+        Some(Route::StaleValidators { body }) => {
+            let etag = "\"never-changes\"".to_string();
+            if if_none_match.as_deref() == Some(etag.as_str()) {
+                (StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response()
+            } else {
+                (
+                    [
+                        (header::CONTENT_TYPE, "application/rss+xml".to_string()),
+                        (header::ETAG, etag),
+                    ],
+                    body,
+                )
+                    .into_response()
+            }
         }
         Some(Route::Redirect { status, to }) => {
             (StatusCode::from_u16(status).unwrap(), [(header::LOCATION, to)]).into_response()
