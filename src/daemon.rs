@@ -15,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
 use crate::error_chain;
+use crate::notify;
 use crate::pipeline::{CycleStats, Pipeline, PollResult};
 use crate::store::{parse_ts, FeedRow, QueueEntry, Store, StoreError};
 
@@ -26,6 +27,8 @@ const MIN_REQUERY: Duration = Duration::from_secs(1);
 const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 /// How long shutdown waits for started feeds to finish writing.
 const STOP_TIMEOUT: Duration = Duration::from_secs(10);
+/// How often the systemd status line is refreshed.
+const STATUS_EVERY: Duration = Duration::from_secs(10);
 
 /// Cancels `token` on SIGINT or SIGTERM.
 pub fn cancel_on_signals(token: CancellationToken) {
@@ -125,8 +128,29 @@ pub async fn run(
     let mut last_prune = tokio::time::Instant::now();
     tracing::info!(feeds = config.feeds.len(), "polling; feeds are checked when due");
     prune(config, store).await?;
+    // The watchdog is pinged from this loop, so a wedged scheduler (not just
+    // a live process) gets the service restarted.
+    let watchdog_every = notify::watchdog_interval();
+    let mut next_ping = tokio::time::Instant::now();
+    let mut next_status = tokio::time::Instant::now();
     while !shutdown.is_cancelled() {
         let looked = tokio::time::Instant::now();
+        if let Some(every) = watchdog_every {
+            if looked >= next_ping {
+                notify::watchdog();
+                next_ping = looked + every;
+            }
+        }
+        if looked >= next_status {
+            let items = store.item_count().await?;
+            notify::status(&format!(
+                "{} feeds, {} polling now, {items} items; last look at the queue {}",
+                config_urls.len(),
+                in_flight.len(),
+                Utc::now().format("%H:%M:%S UTC")
+            ));
+            next_status = looked + STATUS_EVERY;
+        }
         let now = pipeline.clock().now();
         let entries: Vec<QueueEntry> = store
             .queue()
@@ -154,6 +178,9 @@ pub async fn run(
             .unwrap_or(MAX_IDLE)
             .clamp(MIN_REQUERY, MAX_IDLE);
         let mut wake = looked + until_next;
+        if watchdog_every.is_some() {
+            wake = wake.min(next_ping);
+        }
         loop {
             tokio::select! {
                 _ = shutdown.cancelled() => break,

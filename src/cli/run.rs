@@ -9,9 +9,10 @@ use feedwatch::config::Config;
 use feedwatch::daemon;
 use feedwatch::fetch::hosts::HostLimiter;
 use feedwatch::fetch::{FetchSettings, Fetcher};
+use feedwatch::notify;
 use feedwatch::pipeline::Pipeline;
 use feedwatch::scheduler::Schedules;
-use feedwatch::store::{InstanceLock, Store};
+use feedwatch::store::{InstanceLock, Store, StoreError};
 use tokio_util::sync::CancellationToken;
 
 #[derive(Debug, Args)]
@@ -21,10 +22,8 @@ pub struct RunArgs {
     pub once: bool,
 }
 
-pub async fn run(config: &Config, args: RunArgs) -> anyhow::Result<ExitCode> {
-    // One writer per database; search and other read commands don't lock.
-    let _lock = InstanceLock::acquire(&config.store.path)?;
-    let store = Store::open(&config.store.path).await?;
+/// The pipeline and alerts built from one configuration.
+async fn build(config: &Config, store: &Store) -> anyhow::Result<(Pipeline, Alerts)> {
     let fetcher =
         Fetcher::new(FetchSettings::from_config(&config.fetch)).context("cannot set up the HTTP client")?;
     let feed_tags = config
@@ -48,61 +47,144 @@ pub async fn run(config: &Config, args: RunArgs) -> anyhow::Result<ExitCode> {
     let alerts =
         Alerts::new(config, store.clone(), pipeline.topics()).context("cannot set up alert delivery")?;
     alerts.register(chrono::Utc::now()).await?;
+    Ok((pipeline, alerts))
+}
 
+pub async fn run(config: &Config, args: RunArgs) -> anyhow::Result<ExitCode> {
+    // One writer per database; search and other read commands don't lock.
+    let _lock = InstanceLock::acquire(&config.store.path)?;
+    let store = Store::open(&config.store.path).await?;
     let shutdown = CancellationToken::new();
     daemon::cancel_on_signals(shutdown.clone());
     let code = if args.once {
-        let stats = daemon::run_once(config, &store, &pipeline, &shutdown).await?;
-        println!(
-            "polled {} feeds in {:.2}s: {} new items, {} updated, {} topic matches, {} already stored from another feed, {} joined a story; {} not modified, {} failed{}",
-            stats.feeds,
-            stats.elapsed.as_secs_f64(),
-            stats.new_items,
-            stats.updated_items,
-            stats.matches,
-            stats.duplicates,
-            stats.joined_stories,
-            stats.not_modified,
-            stats.failed,
-            if stats.failed > 0 { " (see `feedwatch feeds list`)" } else { "" },
-        );
-        if !alerts.is_empty() {
-            let now = chrono::Utc::now();
-            let built = alerts.build_due(now).await?;
-            let delivered = alerts.deliver_due(now, None).await?;
-            println!(
-                "alerts: {} digests built; {} delivered, {} will be retried, {} failed",
-                built.len(),
-                delivered.delivered,
-                delivered.retrying,
-                delivered.failed
-            );
-        }
-        if stats.store_errors > 0 {
-            eprintln!(
-                "feedwatch: {} feeds could not be stored; see the log",
-                stats.store_errors
-            );
-            ExitCode::FAILURE
-        } else {
-            ExitCode::SUCCESS
-        }
+        let (pipeline, alerts) = build(config, &store).await?;
+        once(config, &store, &pipeline, &alerts, &shutdown).await?
     } else {
-        let alert_loop = {
-            let (alerts, shutdown) = (alerts.clone(), shutdown.clone());
-            tokio::spawn(async move { alerts.run(&shutdown).await })
+        serve(config.clone(), &store, &shutdown).await?;
+        ExitCode::SUCCESS
+    };
+    store.close().await;
+    Ok(code)
+}
+
+async fn once(
+    config: &Config,
+    store: &Store,
+    pipeline: &Pipeline,
+    alerts: &Alerts,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<ExitCode> {
+    let stats = daemon::run_once(config, store, pipeline, shutdown).await?;
+    println!(
+        "polled {} feeds in {:.2}s: {} new items, {} updated, {} topic matches, {} already stored from another feed, {} joined a story; {} not modified, {} failed{}",
+        stats.feeds,
+        stats.elapsed.as_secs_f64(),
+        stats.new_items,
+        stats.updated_items,
+        stats.matches,
+        stats.duplicates,
+        stats.joined_stories,
+        stats.not_modified,
+        stats.failed,
+        if stats.failed > 0 { " (see `feedwatch feeds list`)" } else { "" },
+    );
+    if !alerts.is_empty() {
+        let now = chrono::Utc::now();
+        let built = alerts.build_due(now).await?;
+        let delivered = alerts.deliver_due(now, None).await?;
+        println!(
+            "alerts: {} digests built; {} delivered, {} will be retried, {} failed",
+            built.len(),
+            delivered.delivered,
+            delivered.retrying,
+            delivered.failed
+        );
+    }
+    if stats.store_errors > 0 {
+        eprintln!(
+            "feedwatch: {} feeds could not be stored; see the log",
+            stats.store_errors
+        );
+        return Ok(ExitCode::FAILURE);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The running daemon of one configuration: the polling loop and the alert
+/// loop, stopped together by their own token (a child of the shutdown one).
+struct Components {
+    stop: CancellationToken,
+    poller: tokio::task::JoinHandle<Result<(), StoreError>>,
+    alerts: tokio::task::JoinHandle<()>,
+}
+
+impl Components {
+    async fn start(config: &Config, store: &Store, shutdown: &CancellationToken) -> anyhow::Result<Self> {
+        let (pipeline, alerts) = build(config, store).await?;
+        let stop = shutdown.child_token();
+        let poller = {
+            let (config, store, stop) = (config.clone(), store.clone(), stop.clone());
+            tokio::spawn(async move { daemon::run(&config, &store, &pipeline, &stop).await })
         };
-        let polled = daemon::run(config, &store, &pipeline, &shutdown).await;
-        shutdown.cancel();
-        if tokio::time::timeout(std::time::Duration::from_secs(10), alert_loop)
+        let alerts = {
+            let stop = stop.clone();
+            tokio::spawn(async move { alerts.run(&stop).await })
+        };
+        Ok(Self { stop, poller, alerts })
+    }
+
+    /// Stops both loops; started database writes finish first.
+    async fn stop(self) -> anyhow::Result<()> {
+        self.stop.cancel();
+        if tokio::time::timeout(std::time::Duration::from_secs(10), self.alerts)
             .await
             .is_err()
         {
             tracing::warn!("alert delivery did not stop within 10 s");
         }
-        polled?;
-        ExitCode::SUCCESS
-    };
-    store.close().await;
-    Ok(code)
+        self.poller.await.context("the polling loop panicked")??;
+        Ok(())
+    }
+}
+
+/// The daemon: runs until SIGINT/SIGTERM; SIGHUP reloads the config
+/// (feeds, topics, term sets, alerts, channels). A new config that does not
+/// validate is rejected with the reason logged, and the old one keeps
+/// running.
+async fn serve(mut config: Config, store: &Store, shutdown: &CancellationToken) -> anyhow::Result<()> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut hangup = signal(SignalKind::hangup()).context("cannot listen for SIGHUP")?;
+    let mut running = Components::start(&config, store, shutdown).await?;
+    notify::ready(&format!("polling {} feeds", config.feeds.len()));
+    tracing::info!("ready");
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => break,
+            _ = hangup.recv() => {
+                notify::reloading();
+                tracing::info!(config = %config.path.display(), "SIGHUP received, reloading the configuration");
+                match Config::load(&config.path) {
+                    Err(error) => {
+                        tracing::error!(error = %feedwatch::error_chain(&error), "new configuration rejected; the running one stays");
+                    }
+                    Ok(mut new) => {
+                        if new.store.path != config.store.path {
+                            tracing::warn!(
+                                running = %config.store.path.display(),
+                                "store.path changes take effect on restart; keeping the running database"
+                            );
+                            new.store = config.store.clone();
+                        }
+                        running.stop().await?;
+                        running = Components::start(&new, store, shutdown).await?;
+                        config = new;
+                        tracing::info!(feeds = config.feeds.len(), topics = config.topics.len(), "configuration reloaded");
+                    }
+                }
+                notify::ready(&format!("polling {} feeds", config.feeds.len()));
+            }
+        }
+    }
+    notify::stopping();
+    running.stop().await
 }
