@@ -26,7 +26,7 @@ use sqlx::sqlite::{
 pub use digests::{AlertState, DigestRecord, NewDigest, PendingMatch};
 pub use feeds::{FeedChangeError, FeedRow, NextCheck, QueueEntry};
 pub use items::{FeedUpdate, IngestCounts, ItemWrite, Known};
-pub use search::{ItemRow, SearchFilter};
+pub use search::{fts_query, Cursor, ItemRow, SearchFilter, SearchSort};
 pub use stories::{StoryFilter, StoryRow};
 pub use topics::{TopicRow, TopicStats};
 
@@ -117,7 +117,9 @@ impl Store {
             .connect_with(options.read_only(true))
             .await
             .map_err(open_error)?;
-        Ok(Store { write, read })
+        let store = Store { write, read };
+        store.backfill_search_index().await?;
+        Ok(store)
     }
 
     /// Waits for in-flight queries and closes all connections.

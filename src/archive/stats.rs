@@ -1,0 +1,1 @@
+//! Volume over time: counts per time bucket, topic and feed or language.
