@@ -6,11 +6,11 @@
 -- (Store::index_item_text), so Arabic/Persian letter variants, tashkeel and
 -- Turkish dotless i are unified exactly as in topic matching. The tokenizer
 -- splits on spaces (and control characters) only: one token per folded word.
--- Contentless (the text lives in `items`); rowid = items.id.
+-- rowid = items.id. It keeps its own copy of the folded text (not
+-- contentless: contentless_delete needs SQLite 3.43, and older sqlite3
+-- shells must still be able to delete items).
 CREATE VIRTUAL TABLE items_fts USING fts5 (
     title, text,
-    content = '',
-    contentless_delete = 1,
     tokenize = "unicode61 remove_diacritics 0 categories 'L* M* N* P* S* Co Cf Cs Cn'"
 );
 
