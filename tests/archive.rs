@@ -197,3 +197,134 @@ async fn search_pages_counts_sorts_and_filters() {
         Vec::<String>::new()
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn stats_report_and_db_commands() {
+    let server = FeedServer::start().await;
+    let ws = workspace(&server).await;
+    let window = ["--since", "2017-09-22", "--until", "2017-09-25"];
+
+    let out = ws
+        .run(
+            &[
+                &["stats", "--topic", "word", "--format", "jsonl"][..],
+                &window[..],
+            ]
+            .concat(),
+        )
+        .await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let rows = common::jsonl(&out.stdout);
+    assert_eq!(rows.len(), 3, "one row per day, zeros included: {rows:?}");
+    let total: i64 = rows.iter().map(|r| r["items"].as_i64().unwrap()).sum();
+    let by_search = ws.search(&["--topic", "word"]).await.len() as i64;
+    assert_eq!(total, by_search);
+    assert_eq!(rows[1]["bucket"], "2017-09-23");
+    assert_eq!(rows[1]["topic"], "word");
+
+    let out = ws
+        .run(
+            &[
+                &["stats", "--split", "lang", "--by", "hour", "--format", "csv"][..],
+                &window[..],
+            ]
+            .concat(),
+        )
+        .await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stdout.starts_with("bucket,topic,split,items\n"));
+    assert!(
+        out.stdout.contains("2017-09-23T00:00:00Z,,fa,1"),
+        "{}",
+        out.stdout
+    );
+
+    let out = ws
+        .run(&[&["stats", "--topic", "word"][..], &window[..]].concat())
+        .await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stdout.contains('█'), "{}", out.stdout);
+    let out = ws.run(&["stats", "--topic", "nope"]).await;
+    assert_ne!(out.code, 0);
+
+    // The report: self-contained, escaped, with the chart.
+    let report = ws.dir.path().join("report.html");
+    let out = ws
+        .run(&[
+            "report",
+            "--topic",
+            "word",
+            "--since",
+            "2017-09-01",
+            "--until",
+            "2017-10-01",
+            "--out",
+            report.to_str().unwrap(),
+        ])
+        .await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let html = std::fs::read_to_string(&report).unwrap();
+    assert!(html.starts_with("<!DOCTYPE html>"));
+    assert!(html.contains("<svg") && html.contains("</svg>"));
+    assert!(html.contains("Kurdistan independence referendum held"));
+    assert!(html.contains("href=\"https://test.example/e1\""));
+    assert!(!html.contains("<script") && !html.contains(" src="));
+    assert!(html.contains("English") && html.contains("Persian"));
+
+    // Backup while nothing else runs, then check the copy and the original.
+    let backup = ws.dir.path().join("backup.db");
+    let out = ws.run(&["db", "backup", backup.to_str().unwrap()]).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(backup.exists());
+    let out = ws.run(&["db", "backup", backup.to_str().unwrap()]).await;
+    assert_ne!(out.code, 0, "never overwrites");
+    let out = ws.run(&["db", "check"]).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(out.stdout.trim(), "ok");
+    let copy = Workspace::with_config(&format!("[store]\npath = {:?}\n", backup.to_str().unwrap()));
+    assert_eq!(copy.run(&["db", "check"]).await.stdout.trim(), "ok");
+    assert_eq!(
+        copy.run(&["search", "--count", "referendum"]).await.stdout.trim(),
+        ws.run(&["search", "--count", "referendum"]).await.stdout.trim()
+    );
+    let out = ws.run(&["db", "vacuum"]).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let out = ws.run(&["db", "prune"]).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stdout.starts_with("pruned 0 unmatched items"),
+        "{}",
+        out.stdout
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn matched_retention_prunes_and_search_index_follows() {
+    let server = FeedServer::start().await;
+    server.set(
+        "/en.xml",
+        Route::Feed {
+            body: rss(ITEMS),
+            content_type: "application/rss+xml",
+        },
+    );
+    let ws = Workspace::new(
+        &[(&server.url("/en.xml"), "English")],
+        &[("word", "referendum")],
+        "[retention]\nunmatched = \"1s\"\nmatched = \"1s\"\ntombstones = \"1000d\"\n",
+    );
+    assert_eq!(ws.run(&["run", "--once"]).await.code, 0);
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    let out = ws.run(&["db", "prune"]).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stdout.contains("matched items"), "{}", out.stdout);
+    assert_eq!(ws.run(&["search", "--count"]).await.stdout.trim(), "0");
+    assert_eq!(
+        ws.run(&["search", "--count", "referendum"]).await.stdout.trim(),
+        "0"
+    );
+    assert_eq!(ws.run(&["db", "check"]).await.stdout.trim(), "ok");
+    // Tombstones keep them from coming back.
+    assert_eq!(ws.run(&["run", "--once"]).await.code, 0);
+    assert_eq!(ws.run(&["search", "--count"]).await.stdout.trim(), "0");
+}

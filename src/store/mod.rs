@@ -7,6 +7,7 @@
 //! instead of failing with `SQLITE_BUSY`; reads use a separate pool and are
 //! never blocked by the writer (WAL).
 
+mod archive;
 mod digests;
 mod feeds;
 mod items;
@@ -23,6 +24,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
+pub use archive::{Bucket, CheckReport, Checkpoint, ReportStory, Split, VolumeQuery, VolumeRow};
 pub use digests::{AlertState, DigestRecord, NewDigest, PendingMatch};
 pub use feeds::{FeedChangeError, FeedRow, NextCheck, QueueEntry};
 pub use items::{FeedUpdate, IngestCounts, ItemWrite, Known};
