@@ -176,12 +176,23 @@ pub struct RetentionConfig {
     /// backfilling new topics); matched items are kept.
     #[serde(with = "humantime_serde")]
     pub unmatched: Duration,
+    /// How long items matched by a topic are kept (by first-seen time);
+    /// `None` (the default): forever.
+    #[serde(with = "humantime_serde")]
+    pub matched: Option<Duration>,
+    /// How long the tombstones of pruned items are kept; `None` (the
+    /// default): forever. A feed still listing an item whose tombstone is
+    /// gone brings it back as new.
+    #[serde(with = "humantime_serde")]
+    pub tombstones: Option<Duration>,
 }
 
 impl Default for RetentionConfig {
     fn default() -> Self {
         Self {
             unmatched: Duration::from_secs(7 * 24 * 3600),
+            matched: None,
+            tombstones: None,
         }
     }
 }

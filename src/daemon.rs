@@ -91,14 +91,62 @@ pub async fn run_once(
 }
 
 async fn prune(config: &Config, store: &Store) -> Result<(), StoreError> {
-    let now = chrono::Utc::now();
-    if let Ok(window) = chrono::Duration::from_std(config.retention.unmatched) {
-        let pruned = store.prune_unmatched(now - window, now).await?;
-        if pruned > 0 {
-            tracing::info!(pruned, "pruned unmatched items past the retention window");
-        }
+    let pruned = apply_retention(config, store, chrono::Utc::now()).await?;
+    if pruned.unmatched > 0 {
+        tracing::info!(
+            pruned = pruned.unmatched,
+            "pruned unmatched items past the retention window"
+        );
+    }
+    if pruned.matched > 0 {
+        tracing::info!(
+            pruned = pruned.matched,
+            "pruned matched items past the retention window"
+        );
+    }
+    if pruned.tombstones > 0 {
+        tracing::info!(
+            pruned = pruned.tombstones,
+            "forgot tombstones past the retention window"
+        );
+    }
+    // Keep the WAL bounded: a truncating checkpoint after every cycle (busy
+    // readers just postpone it to the next one).
+    let (busy, _, _) = store.checkpoint().await?;
+    if busy != 0 {
+        tracing::debug!("WAL checkpoint postponed: readers busy");
     }
     Ok(())
+}
+
+/// What [`apply_retention`] removed.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Pruned {
+    pub unmatched: u64,
+    pub matched: u64,
+    pub tombstones: u64,
+}
+
+/// Applies `[retention]`: unmatched items, matched items (if configured),
+/// then tombstones (if configured). `feedwatch db prune` and the daemon
+/// (after every cycle) run it.
+pub async fn apply_retention(
+    config: &Config,
+    store: &Store,
+    now: chrono::DateTime<Utc>,
+) -> Result<Pruned, StoreError> {
+    let window = |d: std::time::Duration| chrono::Duration::from_std(d).ok();
+    let mut pruned = Pruned::default();
+    if let Some(w) = window(config.retention.unmatched) {
+        pruned.unmatched = store.prune_unmatched(now - w, now).await?;
+    }
+    if let Some(w) = config.retention.matched.and_then(window) {
+        pruned.matched = store.prune_matched(now - w, now).await?;
+    }
+    if let Some(w) = config.retention.tombstones.and_then(window) {
+        pruned.tombstones = store.prune_tombstones(now - w).await?;
+    }
+    Ok(pruned)
 }
 
 /// Which queue entries are due at `now`, and when the next one is.

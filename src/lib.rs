@@ -6,6 +6,7 @@
 //! [`daemon`] repeats that on a schedule. See ARCHITECTURE.md.
 
 pub mod alerts;
+pub mod archive;
 pub mod config;
 pub mod daemon;
 pub mod dedup;

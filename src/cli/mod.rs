@@ -1,12 +1,15 @@
 //! Command-line interface: one file per command group.
 
 mod check;
+mod db;
 mod digest;
 mod feeds;
 mod opml;
 mod output;
+mod report;
 mod run;
 mod search;
+mod stats;
 mod stories;
 mod topics;
 
@@ -44,6 +47,13 @@ pub enum Command {
     Search(search::SearchArgs),
     /// List stories: the same article carried by several outlets, most recent first.
     Stories(stories::StoriesArgs),
+    /// Items per hour, day or week, per topic, with a sparkline; CSV or JSON Lines.
+    Stats(stats::StatsArgs),
+    /// Write a self-contained HTML report of a topic: volume, outlets, languages, stories.
+    Report(report::ReportArgs),
+    /// Database upkeep: prune by retention, backup, integrity check, vacuum.
+    #[command(subcommand)]
+    Db(db::DbCommand),
     /// Validate the configuration and print a summary.
     Check,
     /// Inspect, add and remove feeds.
@@ -108,6 +118,9 @@ pub async fn dispatch(args: Args, config: Config) -> anyhow::Result<ExitCode> {
         Command::Run(run) => run::run(&config, run).await,
         Command::Search(search) => search::search(&config, search).await,
         Command::Stories(stories) => stories::stories(&config, stories).await,
+        Command::Stats(stats) => stats::stats(&config, stats).await,
+        Command::Report(report) => report::report(&config, report).await,
+        Command::Db(command) => db::db(&config, command).await,
         Command::Check => check::check(&config).await,
         Command::Feeds(feeds) => feeds::feeds(&config, feeds).await,
         Command::Opml(command) => opml::opml(&config, command).await,

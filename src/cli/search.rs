@@ -7,14 +7,18 @@ use std::process::ExitCode;
 use anyhow::{bail, Context};
 use chrono::Utc;
 use clap::Args;
+use feedwatch::archive::{self, Search};
 use feedwatch::config::Config;
-use feedwatch::store::{SearchFilter, Store};
+use feedwatch::store::{SearchFilter, SearchSort, Store};
 
 use super::{output, parse_time, Format};
 
 #[derive(Debug, Args)]
 pub struct SearchArgs {
-    /// Case-insensitive text to look for in titles and text.
+    /// A query in the topic language (docs/queries.md): words match whole
+    /// words after folding; phrases, wildcards, NEAR, title:/text:, @sets,
+    /// lang:, feed:. Finds exactly what a topic with this query matches.
+    #[arg(value_name = "QUERY")]
     pub text: Option<String>,
     /// Only items matched by this topic.
     #[arg(long)]
@@ -31,11 +35,30 @@ pub struct SearchArgs {
     /// Only items published before: RFC 3339, a date, or an age like 24h or 7d.
     #[arg(long)]
     pub until: Option<String>,
-    /// At most this many items.
+    /// Only items in this language (`fa` takes `fa-IR`).
+    #[arg(long)]
+    pub lang: Option<String>,
+    /// At most this many items (one page).
     #[arg(long, default_value_t = 50)]
     pub limit: u32,
+    /// The next page: items after the item with this id (the last id of the
+    /// previous page), in the same order.
+    #[arg(long, value_name = "ID")]
+    pub after: Option<i64>,
+    /// Result order: newest first, or by relevance to QUERY.
+    #[arg(long, value_enum, default_value_t = Sort::Newest)]
+    pub sort: Sort,
+    /// Print only the number of matching items (all pages).
+    #[arg(long)]
+    pub count: bool,
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Sort {
+    Newest,
+    Relevance,
 }
 
 pub async fn search(config: &Config, args: SearchArgs) -> anyhow::Result<ExitCode> {
@@ -59,18 +82,31 @@ pub async fn search(config: &Config, args: SearchArgs) -> anyhow::Result<ExitCod
             bail!("--topic: no topic named {topic:?} (known: {})", names.join(", "));
         }
     }
-    let rows = store
-        .search(&SearchFilter {
-            text: args.text.filter(|t| !t.trim().is_empty()),
+    let request = Search {
+        query: args.text.filter(|t| !t.trim().is_empty()),
+        filter: SearchFilter {
             topic: args.topic,
             feed: args.feed,
             story: args.story,
+            lang: args.lang,
             since,
             until,
-            limit: args.limit,
-        })
-        .await?;
+            sort: match args.sort {
+                Sort::Newest => SearchSort::Newest,
+                Sort::Relevance => SearchSort::Relevance,
+            },
+            ..SearchFilter::default()
+        },
+        after_id: args.after,
+        limit: args.limit,
+    };
+    let result = archive::search(&store, config, &request, args.count).await;
     store.close().await;
+    let (rows, total) = result?;
+    if args.count {
+        println!("{total}");
+        return Ok(ExitCode::SUCCESS);
+    }
     let mut out = std::io::stdout().lock();
     output::write_items(&mut out, &rows, args.format)?;
     out.flush()?;

@@ -162,6 +162,7 @@ impl Store {
                 let Some((item_id, sort_at)) = row else {
                     continue; // deleted meanwhile
                 };
+                super::search::index_item_text(&mut tx, item_id, &item.title, &item.text).await?;
                 sqlx::query("UPDATE item_sources SET content_hash = ? WHERE feed_id = ? AND item_key = ?")
                     .bind(&write.content_hash)
                     .bind(update.feed_id)
@@ -254,6 +255,7 @@ impl Store {
             .bind(story)
             .fetch_one(&mut *tx)
             .await?;
+            super::search::index_item_text(&mut tx, item_id, &item.title, &item.text).await?;
             counts.new += 1;
             if story.is_some() {
                 counts.joined += 1;

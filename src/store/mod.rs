@@ -7,6 +7,7 @@
 //! instead of failing with `SQLITE_BUSY`; reads use a separate pool and are
 //! never blocked by the writer (WAL).
 
+mod archive;
 mod digests;
 mod feeds;
 mod items;
@@ -23,10 +24,11 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
+pub use archive::{Bucket, CheckReport, Checkpoint, ReportStory, Split, VolumeQuery, VolumeRow};
 pub use digests::{AlertState, DigestRecord, NewDigest, PendingMatch};
 pub use feeds::{FeedChangeError, FeedRow, NextCheck, QueueEntry};
 pub use items::{FeedUpdate, IngestCounts, ItemWrite, Known};
-pub use search::{ItemRow, SearchFilter};
+pub use search::{fts_query, Cursor, ItemRow, SearchFilter, SearchSort};
 pub use stories::{StoryFilter, StoryRow};
 pub use topics::{TopicRow, TopicStats};
 
@@ -117,7 +119,9 @@ impl Store {
             .connect_with(options.read_only(true))
             .await
             .map_err(open_error)?;
-        Ok(Store { write, read })
+        let store = Store { write, read };
+        store.backfill_search_index().await?;
+        Ok(store)
     }
 
     /// Waits for in-flight queries and closes all connections.

@@ -6,10 +6,14 @@ use chrono::{DateTime, Utc};
 use sqlx::{FromRow, QueryBuilder, Sqlite};
 
 use super::{ts, Result, Store};
+use crate::topics::{Expr, Field, Pattern};
 
+const ITEM_COLUMNS: &str = "SELECT i.id, f.url AS feed_url, coalesce(f.name, f.title) AS feed_name, i.guid, \
+     i.url, i.title, i.published, i.fetched_at, i.lang, i.author, i.text, i.canonical_url, i.story_id, \
+     i.sort_at";
 const SELECT_ITEM: &str = "SELECT i.id, f.url AS feed_url, coalesce(f.name, f.title) AS feed_name, i.guid, \
-     i.url, i.title, i.published, i.fetched_at, i.lang, i.author, i.text, i.canonical_url, i.story_id \
-     FROM items i JOIN feeds f ON f.id = i.feed_id";
+     i.url, i.title, i.published, i.fetched_at, i.lang, i.author, i.text, i.canonical_url, i.story_id, \
+     i.sort_at FROM items i JOIN feeds f ON f.id = i.feed_id";
 
 /// Which items to return.
 #[derive(Debug, Clone, Default)]
@@ -26,6 +30,35 @@ pub struct SearchFilter {
     pub since: Option<DateTime<Utc>>,
     pub until: Option<DateTime<Utc>>,
     pub limit: u32,
+    /// Only items whose language is this primary tag (`fa` takes `fa-IR`),
+    /// case-insensitive.
+    pub lang: Option<String>,
+    /// An FTS5 expression over `items_fts` (see [`fts_query`]): only items
+    /// it matches. Narrows candidates; it is not the topic semantics.
+    pub fts: Option<String>,
+    /// Result order; [`SearchSort::Relevance`] needs `fts`.
+    pub sort: SearchSort,
+    /// Newest first only: items strictly after this position.
+    pub after: Option<Cursor>,
+    /// Rows to skip (relevance order pages within one command).
+    pub offset: u32,
+}
+
+/// Result order of [`Store::search`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum SearchSort {
+    /// By publication time (else first seen), newest first, then id.
+    #[default]
+    Newest,
+    /// By FTS5 BM25 rank of the `fts` expression (title weighs 3×), then id.
+    Relevance,
+}
+
+/// A position in newest-first order: an item's `sort_at` and id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cursor {
+    pub sort_at: String,
+    pub id: i64,
 }
 
 /// An item as returned to users.
@@ -45,6 +78,8 @@ pub struct ItemRow {
     /// [`crate::dedup::canonical_url`] of `url`.
     pub canonical_url: Option<String>,
     pub story_id: Option<i64>,
+    /// Publication time, else first seen (stored form); the sort key.
+    pub sort_at: String,
     #[sqlx(skip)]
     pub topics: Vec<String>,
     /// URLs of every feed listing the item, first feed first (set by
@@ -55,10 +90,33 @@ pub struct ItemRow {
 
 impl Store {
     /// Items matching the filter, newest first (by publication time, else
-    /// first-seen time), ties broken by id.
+    /// first-seen time), ties broken by id, or by relevance; with their
+    /// topics and feeds.
     pub async fn search(&self, filter: &SearchFilter) -> Result<Vec<ItemRow>> {
-        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(SELECT_ITEM);
-        q.push(" WHERE 1 = 1");
+        let mut rows = self.search_page(filter).await?;
+        self.attach_topics(&mut rows).await?;
+        Ok(rows)
+    }
+
+    /// Like [`Store::search`] without topics and feeds (cheaper, for
+    /// candidates that are still to be confirmed).
+    pub async fn search_page(&self, filter: &SearchFilter) -> Result<Vec<ItemRow>> {
+        let relevance = filter.sort == SearchSort::Relevance && filter.fts.is_some();
+        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(ITEM_COLUMNS);
+        if relevance {
+            q.push(
+                " FROM items_fts JOIN items i ON i.id = items_fts.rowid JOIN feeds f ON f.id = i.feed_id \
+                 WHERE items_fts MATCH ",
+            )
+            .push_bind(filter.fts.clone().unwrap_or_default());
+        } else {
+            q.push(" FROM items i JOIN feeds f ON f.id = i.feed_id WHERE 1 = 1");
+            if let Some(fts) = &filter.fts {
+                q.push(" AND i.id IN (SELECT rowid FROM items_fts WHERE items_fts MATCH ")
+                    .push_bind(fts.clone())
+                    .push(")");
+            }
+        }
         if let Some(text) = &filter.text {
             let pattern = format!("%{}%", escape_like(text));
             q.push(" AND (i.title LIKE ")
@@ -88,17 +146,78 @@ impl Store {
         if let Some(story) = filter.story {
             q.push(" AND i.story_id = ").push_bind(story);
         }
+        if let Some(lang) = &filter.lang {
+            let lang = lang.to_ascii_lowercase();
+            q.push(" AND (lower(i.lang) = ")
+                .push_bind(lang.clone())
+                .push(" OR lower(i.lang) LIKE ")
+                .push_bind(format!("{}-%", escape_like(&lang)))
+                .push(" ESCAPE '\\')");
+        }
         if let Some(since) = filter.since {
             q.push(" AND i.sort_at >= ").push_bind(ts(since));
         }
         if let Some(until) = filter.until {
             q.push(" AND i.sort_at < ").push_bind(ts(until));
         }
-        q.push(" ORDER BY i.sort_at DESC, i.id DESC LIMIT ")
-            .push_bind(i64::from(filter.limit));
-        let mut rows: Vec<ItemRow> = q.build_query_as().fetch_all(&self.read).await?;
-        self.attach_topics(&mut rows).await?;
-        Ok(rows)
+        if relevance {
+            q.push(" ORDER BY bm25(items_fts, 3.0, 1.0), i.id");
+        } else {
+            if let Some(after) = &filter.after {
+                q.push(" AND (i.sort_at, i.id) < (")
+                    .push_bind(after.sort_at.clone())
+                    .push(", ")
+                    .push_bind(after.id)
+                    .push(")");
+            }
+            q.push(" ORDER BY i.sort_at DESC, i.id DESC");
+        }
+        q.push(" LIMIT ")
+            .push_bind(i64::from(filter.limit))
+            .push(" OFFSET ")
+            .push_bind(i64::from(filter.offset));
+        Ok(q.build_query_as().fetch_all(&self.read).await?)
+    }
+
+    /// Where item `id` stands in newest-first order, if it exists.
+    pub async fn cursor_of(&self, id: i64) -> Result<Option<Cursor>> {
+        let sort_at: Option<String> = sqlx::query_scalar("SELECT sort_at FROM items WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&self.read)
+            .await?;
+        Ok(sort_at.map(|sort_at| Cursor { sort_at, id }))
+    }
+
+    /// Brings the full-text index up to date with items stored before it
+    /// existed (migration 0007 lists them), in batches. Run at open.
+    pub(super) async fn backfill_search_index(&self) -> Result<u64> {
+        const BATCH: i64 = 1000;
+        let mut done = 0;
+        loop {
+            let mut tx = self.write.begin_with("BEGIN IMMEDIATE").await?;
+            let rows: Vec<(i64, Option<String>, Option<String>)> = sqlx::query_as(
+                "SELECT b.item_id, i.title, i.text FROM items_fts_backfill b \
+                 LEFT JOIN items i ON i.id = b.item_id ORDER BY b.item_id LIMIT ?",
+            )
+            .bind(BATCH)
+            .fetch_all(&mut *tx)
+            .await?;
+            let Some(last) = rows.last().map(|r| r.0) else {
+                tx.commit().await?;
+                return Ok(done);
+            };
+            for (id, title, text) in &rows {
+                if let (Some(title), Some(text)) = (title, text) {
+                    index_item_text(&mut tx, *id, title, text).await?;
+                }
+            }
+            sqlx::query("DELETE FROM items_fts_backfill WHERE item_id <= ?")
+                .bind(last)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            done += rows.len() as u64;
+        }
     }
 
     /// Items in id order after `after_id` (keyset pagination), optionally
@@ -188,4 +307,74 @@ impl Store {
 
 fn escape_like(s: &str) -> String {
     s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+}
+
+/// Indexes (or re-indexes) one item's title and text in `items_fts`: the
+/// folded words ([`crate::text::words`]) joined by spaces. The one
+/// full-text write on the ingest path; deletes follow by trigger.
+pub(crate) async fn index_item_text(
+    tx: &mut sqlx::SqliteConnection,
+    item_id: i64,
+    title: &str,
+    text: &str,
+) -> Result<()> {
+    sqlx::query("DELETE FROM items_fts WHERE rowid = ?")
+        .bind(item_id)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("INSERT INTO items_fts (rowid, title, text) VALUES (?, ?, ?)")
+        .bind(item_id)
+        .bind(crate::text::words(title).join(" "))
+        .bind(crate::text::words(text).join(" "))
+        .execute(&mut *tx)
+        .await?;
+    Ok(())
+}
+
+/// An FTS5 expression over `items_fts` that every item the query matches
+/// also matches (a superset: the topic evaluator confirms), or `None` when
+/// the query gives no such narrowing. Phrases and field scopes map to FTS5
+/// phrases and column filters (the index holds folded words, one token
+/// each); `NEAR` to `AND` of its sides; `NOT`, `lang:` and `feed:` narrow
+/// nothing here.
+pub fn fts_query(expr: &Expr) -> Option<String> {
+    match expr {
+        Expr::Match { field, words } => {
+            let phrase = words
+                .iter()
+                .map(|p| match p {
+                    Pattern::Word(w) => quote(w),
+                    Pattern::Prefix(w) => format!("{} *", quote(w)),
+                })
+                .collect::<Vec<_>>()
+                .join(" + ");
+            if phrase.is_empty() {
+                return None;
+            }
+            Some(match field {
+                Field::Any => format!("({phrase})"),
+                Field::Title => format!("({{title}} : ({phrase}))"),
+                Field::Text => format!("({{text}} : ({phrase}))"),
+            })
+        }
+        Expr::Near { left, right, .. } => match (fts_query(left), fts_query(right)) {
+            (Some(l), Some(r)) => Some(format!("({l} AND {r})")),
+            (one, other) => one.or(other),
+        },
+        Expr::And(children) => {
+            let parts: Vec<String> = children.iter().filter_map(fts_query).collect();
+            (!parts.is_empty()).then(|| format!("({})", parts.join(" AND ")))
+        }
+        Expr::Or(children) => {
+            let parts: Option<Vec<String>> = children.iter().map(fts_query).collect();
+            parts
+                .filter(|p| !p.is_empty())
+                .map(|p| format!("({})", p.join(" OR ")))
+        }
+        Expr::Not(_) | Expr::Lang(_) | Expr::Feed(_) => None,
+    }
+}
+
+fn quote(word: &str) -> String {
+    format!("\"{}\"", word.replace('"', "\"\""))
 }

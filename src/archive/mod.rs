@@ -1,0 +1,156 @@
+//! Querying the stored archive: search with topic semantics, volume
+//! statistics and HTML reports.
+//!
+//! `search` narrows candidates with the full-text index (`items_fts`, the
+//! folded words of every item; see [`crate::store::fts_query`]) and confirms
+//! each with the topic evaluator, so a query finds exactly the items a topic
+//! with that query matches (evaluated with the item's first feed's name and
+//! tags).
+
+pub mod report;
+pub mod stats;
+
+use std::collections::HashMap;
+
+use crate::config::Config;
+use crate::pipeline::match_rows;
+use crate::store::{fts_query, ItemRow, SearchFilter, SearchSort, Store, StoreError};
+use crate::topics::{QueryError, TopicSet};
+
+/// An archive query that failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ArchiveError {
+    /// The search query does not parse.
+    #[error("query: {0}")]
+    Query(#[source] QueryError),
+    /// `--sort relevance` without a query to rank by.
+    #[error("sorting by relevance needs a query")]
+    RelevanceWithoutQuery,
+    /// `--after` names an item that does not exist.
+    #[error("no item with id {0} (--after takes the id of the last item of the previous page)")]
+    UnknownItem(i64),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// A search: a query in the topic language (optional), SQL filters, order,
+/// position and size.
+#[derive(Debug, Clone, Default)]
+pub struct Search {
+    pub query: Option<String>,
+    /// Filters other than the query (`fts`, `limit`, `offset` and `after`
+    /// are set by [`search`]).
+    pub filter: SearchFilter,
+    /// Continue after this item (the last id of the previous page).
+    pub after_id: Option<i64>,
+    pub limit: u32,
+}
+
+/// Candidates fetched per round trip when a query must be confirmed.
+const BATCH: u32 = 1000;
+
+/// Feed URL → tags, as the pipeline uses them for `feed:` filters: the
+/// configured tags, else those of a feed added with `feeds add`.
+pub async fn feed_tags(config: &Config, store: &Store) -> Result<HashMap<String, Vec<String>>, StoreError> {
+    let mut tags: HashMap<String, Vec<String>> = store
+        .list_feeds()
+        .await?
+        .into_iter()
+        .map(|f| {
+            let list = f.tag_list();
+            (f.url, list)
+        })
+        .collect();
+    for feed in &config.feeds {
+        tags.insert(feed.url.clone(), feed.tags.clone());
+    }
+    Ok(tags)
+}
+
+/// Compiles a search query like a topic (term sets expanded).
+pub fn compile_query(query: &str, config: &Config) -> Result<TopicSet, ArchiveError> {
+    TopicSet::compile([("query", query)], &config.terms).map_err(|e| ArchiveError::Query(e.source))
+}
+
+/// Runs a search: one page of results (`count == false`) or the number of
+/// all results (`count == true`, rows empty). Rows carry topics and feeds.
+pub async fn search(
+    store: &Store,
+    config: &Config,
+    search: &Search,
+    count: bool,
+) -> Result<(Vec<ItemRow>, u64), ArchiveError> {
+    let topics = search
+        .query
+        .as_deref()
+        .map(|q| compile_query(q, config))
+        .transpose()?;
+    let tags = match topics {
+        Some(_) => feed_tags(config, store).await?,
+        None => HashMap::new(),
+    };
+    let mut filter = search.filter.clone();
+    filter.fts = topics.as_ref().and_then(|t| fts_query(&t.topics()[0].expr));
+    if filter.sort == SearchSort::Relevance && filter.fts.is_none() {
+        return Err(ArchiveError::RelevanceWithoutQuery);
+    }
+    let relevance = filter.sort == SearchSort::Relevance;
+    let mut skip_until = None;
+    if let Some(id) = search.after_id {
+        if relevance {
+            skip_until = Some(id);
+        } else {
+            filter.after = Some(store.cursor_of(id).await?.ok_or(ArchiveError::UnknownItem(id))?);
+        }
+    }
+    let want = if count { usize::MAX } else { search.limit as usize };
+    filter.limit = if topics.is_none() && skip_until.is_none() && !count {
+        search.limit
+    } else {
+        BATCH
+    };
+    filter.offset = 0;
+    let mut hits: Vec<ItemRow> = Vec::new();
+    let mut total = 0u64;
+    while hits.len() < want {
+        let rows = store.search_page(&filter).await?;
+        let fetched = rows.len();
+        if let Some(last) = rows.last() {
+            filter.offset += fetched as u32;
+            if !relevance {
+                filter.offset = 0;
+                filter.after = Some(crate::store::Cursor {
+                    sort_at: last.sort_at.clone(),
+                    id: last.id,
+                });
+            }
+        }
+        let confirmed: Vec<ItemRow> = match &topics {
+            Some(topics) => {
+                let matched: std::collections::HashSet<i64> = match_rows(topics, &rows, &tags)
+                    .into_iter()
+                    .map(|(id, _)| id)
+                    .collect();
+                rows.into_iter().filter(|r| matched.contains(&r.id)).collect()
+            }
+            None => rows,
+        };
+        for row in confirmed {
+            if let Some(after) = skip_until {
+                if row.id == after {
+                    skip_until = None;
+                }
+                continue;
+            }
+            total += 1;
+            if !count && hits.len() < want {
+                hits.push(row);
+            }
+        }
+        if fetched < filter.limit as usize {
+            break;
+        }
+    }
+    store.attach_topics(&mut hits).await?;
+    Ok((hits, total))
+}

@@ -1,0 +1,97 @@
+//! `feedwatch db prune|backup|check|vacuum`: upkeep of the database.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::bail;
+use chrono::Utc;
+use clap::Subcommand;
+use feedwatch::config::Config;
+use feedwatch::daemon::apply_retention;
+use feedwatch::store::Store;
+
+#[derive(Debug, Subcommand)]
+pub enum DbCommand {
+    /// Apply [retention] now: unmatched items, matched items and tombstones
+    /// past their windows (the daemon does this after every cycle).
+    Prune,
+    /// Write a consistent copy of the database to PATH (VACUUM INTO), safe
+    /// while the daemon runs. PATH must not exist.
+    Backup { path: PathBuf },
+    /// Run SQLite's integrity and foreign-key checks and the full-text
+    /// index check; exits 1 when something is wrong.
+    Check,
+    /// Rebuild the file to reclaim space from pruned items (waits for the
+    /// daemon's writes; needs free disk space about the size of the file).
+    Vacuum,
+}
+
+pub async fn db(config: &Config, command: DbCommand) -> anyhow::Result<ExitCode> {
+    let store = Store::open_existing(&config.store.path).await?;
+    let result = run(config, &store, command).await;
+    store.close().await;
+    result
+}
+
+async fn run(config: &Config, store: &Store, command: DbCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        DbCommand::Prune => {
+            let pruned = apply_retention(config, store, Utc::now()).await?;
+            let (busy, _, _) = store.checkpoint().await?;
+            println!(
+                "pruned {} unmatched items, {} matched items, {} tombstones{}",
+                pruned.unmatched,
+                pruned.matched,
+                pruned.tombstones,
+                if busy != 0 {
+                    " (WAL checkpoint postponed: readers busy)"
+                } else {
+                    ""
+                }
+            );
+        }
+        DbCommand::Backup { path } => {
+            if path.exists() {
+                bail!(
+                    "{} already exists; a backup never overwrites a file",
+                    path.display()
+                );
+            }
+            store.backup(&path).await?;
+            let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+            println!("backed up to {} ({})", path.display(), bytesize::ByteSize(size));
+        }
+        DbCommand::Check => {
+            let report = store.check().await?;
+            for line in report.integrity.iter().filter(|l| *l != "ok") {
+                println!("integrity: {line}");
+            }
+            for line in &report.foreign_keys {
+                println!("foreign key: {line}");
+            }
+            if !report.search_index_ok {
+                println!("full-text index: inconsistent (run `feedwatch db vacuum`, or rebuild items_fts)");
+            }
+            if !report.is_ok() {
+                return Ok(ExitCode::FAILURE);
+            }
+            println!("ok");
+        }
+        DbCommand::Vacuum => {
+            let before = file_size(&config.store.path);
+            store.vacuum().await?;
+            store.checkpoint().await?;
+            println!(
+                "vacuumed {}: {} → {}",
+                config.store.path.display(),
+                bytesize::ByteSize(before),
+                bytesize::ByteSize(file_size(&config.store.path))
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn file_size(path: &std::path::Path) -> u64 {
+    std::fs::metadata(path).map(|m| m.len()).unwrap_or(0)
+}

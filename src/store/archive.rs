@@ -1,0 +1,317 @@
+//! Archive queries and upkeep: volume per time bucket, report tables,
+//! retention beyond unmatched items, backup, integrity check, vacuum and
+//! WAL checkpoints.
+
+use std::path::Path;
+
+use chrono::{DateTime, Utc};
+use sqlx::{QueryBuilder, Sqlite};
+
+use super::{ts, Result, Store};
+
+/// Width of a volume bucket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Bucket {
+    /// `YYYY-MM-DDTHH:00:00Z`.
+    Hour,
+    /// `YYYY-MM-DD`.
+    Day,
+    /// `YYYY-MM-DD` of the week's Monday.
+    Week,
+}
+
+impl Bucket {
+    fn sql(self) -> &'static str {
+        match self {
+            Bucket::Hour => "substr(i.sort_at, 1, 13) || ':00:00Z'",
+            Bucket::Day => "substr(i.sort_at, 1, 10)",
+            Bucket::Week => "date(substr(i.sort_at, 1, 10), '-6 days', 'weekday 1')",
+        }
+    }
+}
+
+/// What each volume count is split by, besides its bucket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Split {
+    #[default]
+    None,
+    /// The item's first feed (name, else title, else URL).
+    Feed,
+    /// The item's language (`''` when unknown).
+    Lang,
+}
+
+/// Items per bucket (by publication time, else first seen).
+#[derive(Debug, Clone)]
+pub struct VolumeQuery {
+    /// Only items matched by this topic (by name); all items when `None`.
+    pub topic: Option<String>,
+    pub since: DateTime<Utc>,
+    pub until: Option<DateTime<Utc>>,
+    pub bucket: Bucket,
+    pub split: Split,
+}
+
+/// One count: `(bucket, split key, items)`; the split key is `""` without
+/// a split.
+pub type VolumeRow = (String, String, i64);
+
+/// A story as listed in a topic report.
+#[derive(Debug, Clone, Default, sqlx::FromRow, serde::Serialize)]
+pub struct ReportStory {
+    pub id: i64,
+    pub headline: String,
+    /// Items of the story matched by the topic in the window.
+    pub topic_items: i64,
+    pub item_count: i64,
+    pub outlet_count: i64,
+    pub first_seen: String,
+    pub last_seen: String,
+    /// Link of the story's first item.
+    pub url: Option<String>,
+}
+
+/// What [`Store::check`] found.
+#[derive(Debug, Clone)]
+pub struct CheckReport {
+    /// `PRAGMA integrity_check` lines; `["ok"]` when sound.
+    pub integrity: Vec<String>,
+    /// `PRAGMA foreign_key_check` violations as `table rowid → parent`.
+    pub foreign_keys: Vec<String>,
+    /// The FTS5 index agrees with its content.
+    pub search_index_ok: bool,
+}
+
+impl CheckReport {
+    pub fn is_ok(&self) -> bool {
+        self.integrity == ["ok"] && self.foreign_keys.is_empty() && self.search_index_ok
+    }
+}
+
+/// Rows of a WAL checkpoint: `(busy, wal frames, frames checkpointed)`.
+pub type Checkpoint = (i64, i64, i64);
+
+impl Store {
+    /// Item counts per bucket (and split key), oldest bucket first. Empty
+    /// buckets are absent.
+    pub async fn volume(&self, query: &VolumeQuery) -> Result<Vec<VolumeRow>> {
+        let split = match query.split {
+            Split::None => "''",
+            Split::Feed => "coalesce(f.name, f.title, f.url)",
+            Split::Lang => "coalesce(lower(i.lang), '')",
+        };
+        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(format!(
+            "SELECT {} AS bucket, {split} AS split, count(*) FROM ",
+            query.bucket.sql()
+        ));
+        let join = if query.split == Split::Feed {
+            " JOIN feeds f ON f.id = i.feed_id"
+        } else {
+            ""
+        };
+        push_window(&mut q, query.topic.as_deref(), join, query.since, query.until);
+        q.push(" GROUP BY bucket, split ORDER BY bucket, split");
+        Ok(q.build_query_as().fetch_all(&self.read).await?)
+    }
+
+    /// Feeds carrying the most items (any feed listing an item counts),
+    /// with their item counts.
+    pub async fn top_outlets(
+        &self,
+        topic: Option<&str>,
+        since: DateTime<Utc>,
+        until: Option<DateTime<Utc>>,
+        limit: u32,
+    ) -> Result<Vec<(String, i64)>> {
+        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
+            "SELECT coalesce(sf.name, sf.title, sf.url) AS outlet, count(DISTINCT i.id) AS n FROM ",
+        );
+        push_window(
+            &mut q,
+            topic,
+            " JOIN item_sources s ON s.item_id = i.id JOIN feeds sf ON sf.id = s.feed_id",
+            since,
+            until,
+        );
+        q.push(" GROUP BY outlet ORDER BY n DESC, outlet LIMIT ")
+            .push_bind(i64::from(limit));
+        Ok(q.build_query_as().fetch_all(&self.read).await?)
+    }
+
+    /// Languages of the items (`''` when unknown), most items first.
+    pub async fn languages(
+        &self,
+        topic: Option<&str>,
+        since: DateTime<Utc>,
+        until: Option<DateTime<Utc>>,
+    ) -> Result<Vec<(String, i64)>> {
+        let mut q: QueryBuilder<Sqlite> =
+            QueryBuilder::new("SELECT coalesce(lower(i.lang), '') AS lang, count(*) AS n FROM ");
+        push_window(&mut q, topic, "", since, until);
+        q.push(" GROUP BY lang ORDER BY n DESC, lang");
+        Ok(q.build_query_as().fetch_all(&self.read).await?)
+    }
+
+    /// Stories with the most topic items in the window.
+    pub async fn top_stories(
+        &self,
+        topic: Option<&str>,
+        since: DateTime<Utc>,
+        until: Option<DateTime<Utc>>,
+        limit: u32,
+    ) -> Result<Vec<ReportStory>> {
+        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
+            "SELECT st.id, st.headline, count(*) AS topic_items, st.item_count, \
+             (SELECT count(DISTINCT src.feed_id) FROM items si JOIN item_sources src ON src.item_id = si.id \
+               WHERE si.story_id = st.id) AS outlet_count, st.first_seen, st.last_seen, \
+             (SELECT si.url FROM items si WHERE si.story_id = st.id ORDER BY si.sort_at, si.id LIMIT 1) AS url \
+             FROM ",
+        );
+        push_window(
+            &mut q,
+            topic,
+            " JOIN stories st ON st.id = i.story_id",
+            since,
+            until,
+        );
+        q.push(" GROUP BY st.id ORDER BY topic_items DESC, st.item_count DESC, st.id LIMIT ")
+            .push_bind(i64::from(limit));
+        Ok(q.build_query_as().fetch_all(&self.read).await?)
+    }
+
+    /// Whether a topic of this name is stored.
+    pub async fn has_topic(&self, name: &str) -> Result<bool> {
+        Ok(
+            sqlx::query_scalar::<_, i64>("SELECT count(*) FROM topics WHERE name = ?")
+                .bind(name)
+                .fetch_one(&self.read)
+                .await?
+                > 0,
+        )
+    }
+
+    /// Deletes items matched by a topic first seen before `cutoff`
+    /// (retention of matched items), leaving tombstones like
+    /// [`Store::prune_unmatched`]. Returns the number pruned.
+    pub async fn prune_matched(&self, cutoff: DateTime<Utc>, at: DateTime<Utc>) -> Result<u64> {
+        const MATCHED: &str =
+            "items.first_seen_at < ? AND EXISTS (SELECT 1 FROM item_topics it WHERE it.item_id = items.id)";
+        let cutoff = ts(cutoff);
+        let mut tx = self.write.begin_with("BEGIN IMMEDIATE").await?;
+        sqlx::query(&format!(
+            "INSERT INTO tombstones (feed_id, item_key, pruned_at) \
+             SELECT s.feed_id, s.item_key, ? FROM item_sources s JOIN items ON items.id = s.item_id \
+             WHERE {MATCHED} ON CONFLICT (feed_id, item_key) DO NOTHING"
+        ))
+        .bind(ts(at))
+        .bind(&cutoff)
+        .execute(&mut *tx)
+        .await?;
+        let pruned = sqlx::query(&format!("DELETE FROM items WHERE {MATCHED}"))
+            .bind(&cutoff)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        tx.commit().await?;
+        Ok(pruned)
+    }
+
+    /// Forgets tombstones made before `cutoff`: a feed still listing such an
+    /// item brings it back as new. Returns the number removed.
+    pub async fn prune_tombstones(&self, cutoff: DateTime<Utc>) -> Result<u64> {
+        let mut tx = self.write.begin_with("BEGIN IMMEDIATE").await?;
+        let removed = sqlx::query("DELETE FROM tombstones WHERE pruned_at < ?")
+            .bind(ts(cutoff))
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        tx.commit().await?;
+        Ok(removed)
+    }
+
+    /// Writes a consistent copy of the database to `path` (`VACUUM INTO`,
+    /// from a read transaction: the daemon keeps writing meanwhile). `path`
+    /// must not exist.
+    pub async fn backup(&self, path: &Path) -> Result<()> {
+        sqlx::query("VACUUM INTO ?")
+            .bind(path.to_string_lossy().into_owned())
+            .execute(&self.read)
+            .await?;
+        Ok(())
+    }
+
+    /// Runs SQLite's integrity and foreign-key checks and the full-text
+    /// index's own check.
+    pub async fn check(&self) -> Result<CheckReport> {
+        let integrity: Vec<String> = sqlx::query_scalar("PRAGMA integrity_check")
+            .fetch_all(&self.read)
+            .await?;
+        let foreign_keys: Vec<(String, Option<i64>, String)> =
+            sqlx::query_as("SELECT \"table\", rowid, parent FROM pragma_foreign_key_check")
+                .fetch_all(&self.read)
+                .await?;
+        let search_index_ok = sqlx::query("INSERT INTO items_fts (items_fts) VALUES ('integrity-check')")
+            .execute(&self.write)
+            .await
+            .is_ok();
+        Ok(CheckReport {
+            integrity,
+            foreign_keys: foreign_keys
+                .into_iter()
+                .map(|(table, rowid, parent)| {
+                    format!(
+                        "{table} row {} → {parent}",
+                        rowid.map(|r| r.to_string()).unwrap_or_default()
+                    )
+                })
+                .collect(),
+            search_index_ok,
+        })
+    }
+
+    /// Rebuilds the database file to reclaim free pages (`VACUUM`; waits for
+    /// the writer), then optimises the full-text index.
+    pub async fn vacuum(&self) -> Result<()> {
+        sqlx::query("INSERT INTO items_fts (items_fts) VALUES ('optimize')")
+            .execute(&self.write)
+            .await?;
+        sqlx::query("VACUUM").execute(&self.write).await?;
+        Ok(())
+    }
+
+    /// Copies the WAL into the database and truncates it when no reader
+    /// needs it (`PRAGMA wal_checkpoint(TRUNCATE)`); a busy checkpoint is
+    /// not an error (`busy = 1`) and is retried next time.
+    pub async fn checkpoint(&self) -> Result<Checkpoint> {
+        Ok(sqlx::query_as("PRAGMA wal_checkpoint(TRUNCATE)")
+            .fetch_one(&self.write)
+            .await?)
+    }
+}
+
+/// `items i <joins> WHERE <topic> AND <window>`, binding the topic name
+/// (if any), then `since`, then `until` (if any).
+fn push_window(
+    q: &mut QueryBuilder<Sqlite>,
+    topic: Option<&str>,
+    joins: &str,
+    since: DateTime<Utc>,
+    until: Option<DateTime<Utc>>,
+) {
+    match topic {
+        Some(topic) => {
+            q.push("item_topics it JOIN items i ON i.id = it.item_id")
+                .push(joins)
+                .push(" WHERE it.topic_id = (SELECT id FROM topics WHERE name = ")
+                .push_bind(topic.to_string())
+                .push(")");
+        }
+        None => {
+            q.push("items i").push(joins).push(" WHERE 1 = 1");
+        }
+    }
+    q.push(" AND i.sort_at >= ").push_bind(ts(since));
+    if let Some(until) = until {
+        q.push(" AND i.sort_at < ").push_bind(ts(until));
+    }
+}

@@ -1,0 +1,330 @@
+//! Querying the archive: search with topic semantics, pagination, stats,
+//! reports and database maintenance, through the real binary.
+
+mod common;
+
+use common::{rss, FeedServer, Route, Workspace};
+
+/// Topic queries used both as standing topics and as search queries.
+const QUERIES: &[(&str, &str)] = &[
+    ("word", "referendum"),
+    ("arabic-variants", "كردستان"),
+    ("tashkeel", "اسْتِفْتَاء"),
+    ("turkish", "IKBY"),
+    ("dotless", "Irak"),
+    ("phrase", "\"independence referendum\""),
+    ("wildcard", "referend*"),
+    ("near", "Baqeri NEAR/3 Akar"),
+    ("title", "title:Erbil"),
+    ("text", "text:(Erbil OR Kirkuk)"),
+    ("set", "@baqeri"),
+    ("lang", "(referendum OR همه‌پرسی) lang:fa"),
+    ("feed", "referendum feed:persian"),
+    ("not", "referendum -football"),
+    ("zwnj", "\"همه پرسی\""),
+    ("mid-phrase-prefix", "\"referend* in\" Kurdistan"),
+];
+
+const ITEMS: &[(&str, &str, &str)] = &[
+    (
+        "e1",
+        "Kurdistan independence referendum held",
+        "Voters in Erbil went to the polls.",
+    ),
+    (
+        "e2",
+        "Football in Erbil",
+        "The referendum did not stop the football match.",
+    ),
+    (
+        "e3",
+        "Baqeri meets Akar",
+        "Baqeri met Hulusi Akar in Ankara; referendums discussed.",
+    ),
+    (
+        "e4",
+        "Kirkuk tension",
+        "After the referendum in Kurdistan, Kirkuk is tense.",
+    ),
+    (
+        "e5",
+        "Markets",
+        "Nothing to see in Kirkuk-adjacent markets, no referendums.",
+    ),
+    ("a1", "استفتاء استقلال كردستان", "اسْتِفْتَاء في أربيل"),
+    (
+        "t1",
+        "IKBY'nin referandumu",
+        "ırak ve IRAK sınırında gerginlik; Bagheri açıklama yaptı.",
+    ),
+    ("t2", "Irak yorumu", "Bageri Akar ile görüştü."),
+];
+
+const PERSIAN: &[(&str, &str, &str)] = &[
+    ("p1", "همه‌پرسی استقلال کردستان", "باقری درباره همه پرسی سخن گفت"),
+    (
+        "p2",
+        "referendum in Persian press",
+        "Kurdistan referendum seen from Tehran.",
+    ),
+];
+
+const TERMS: &str = "[terms]\nbaqeri = [\"Baqeri\", \"Bagheri\", \"Bageri\", \"باقری\"]\n";
+
+async fn workspace(server: &FeedServer) -> Workspace {
+    server.set(
+        "/en.xml",
+        Route::Feed {
+            body: rss(ITEMS),
+            content_type: "application/rss+xml",
+        },
+    );
+    server.set(
+        "/fa.xml",
+        Route::Feed {
+            body: rss(PERSIAN).replace(
+                "<title>Test feed</title>",
+                "<title>Test feed</title><language>fa</language>",
+            ),
+            content_type: "application/rss+xml",
+        },
+    );
+    let ws = Workspace::new(
+        &[
+            (&server.url("/en.xml"), "English"),
+            (&server.url("/fa.xml"), "Persian"),
+        ],
+        QUERIES,
+        TERMS,
+    );
+    let out = ws.run(&["run", "--once"]).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    ws
+}
+
+fn guids(items: &[serde_json::Value]) -> Vec<String> {
+    items
+        .iter()
+        .map(|i| i["guid"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn search_finds_exactly_what_the_topic_matches() {
+    let server = FeedServer::start().await;
+    let ws = workspace(&server).await;
+    for (name, query) in QUERIES {
+        let by_topic = guids(&ws.search(&["--topic", name]).await);
+        let by_query = guids(&ws.search(&[query]).await);
+        assert_eq!(by_query, by_topic, "query {query:?} vs topic {name}");
+        assert!(!by_topic.is_empty(), "topic {name} matches something");
+    }
+    // Spot checks of the folding: Arabic variants and tashkeel, Turkish ı.
+    assert_eq!(
+        guids(&ws.search(&["كردستان"]).await),
+        ["a1", "p1"],
+        "Arabic and Persian spellings of Kurdistan"
+    );
+    assert_eq!(guids(&ws.search(&["استفتاء"]).await), ["a1"]);
+    assert_eq!(guids(&ws.search(&["IRAK"]).await), ["t2", "t1"]);
+    // Bare words keep their old meaning for whole words, case-insensitively.
+    assert_eq!(guids(&ws.search(&["erbil"]).await), ["e2", "e1"]);
+    let out = ws.run(&["search", "(referendum"]).await;
+    assert_ne!(out.code, 0);
+    assert!(out.stderr.contains("query: column"), "{}", out.stderr);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn search_pages_counts_sorts_and_filters() {
+    let server = FeedServer::start().await;
+    let ws = workspace(&server).await;
+    let all = guids(&ws.search(&["referendum"]).await);
+    assert!(all.len() >= 4, "{all:?}");
+
+    // Stable pages: --after the last id of the previous page.
+    let mut paged = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let mut args = vec!["referendum", "--limit", "2"];
+        if let Some(id) = &after {
+            args.extend(["--after", id.as_str()]);
+        }
+        let page = ws.search(&args).await;
+        if page.is_empty() {
+            break;
+        }
+        after = Some(page.last().unwrap()["id"].to_string());
+        paged.extend(guids(&page));
+    }
+    assert_eq!(paged, all);
+
+    let out = ws.run(&["search", "referendum", "--count"]).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(out.stdout.trim(), all.len().to_string());
+    let out = ws.run(&["search", "--count"]).await;
+    assert_eq!(out.stdout.trim(), (ITEMS.len() + PERSIAN.len()).to_string());
+
+    // Relevance: same items, the title hits first; pages too.
+    let ranked = guids(&ws.search(&["referendum", "--sort", "relevance"]).await);
+    let mut a = ranked.clone();
+    a.sort();
+    let mut b = all.clone();
+    b.sort();
+    assert_eq!(a, b);
+    let first = ws
+        .search(&["referendum", "--sort", "relevance", "--limit", "3"])
+        .await;
+    let id = first.last().unwrap()["id"].to_string();
+    let rest = ws
+        .search(&["referendum", "--sort", "relevance", "--after", &id])
+        .await;
+    assert_eq!([guids(&first), guids(&rest)].concat(), ranked);
+    let out = ws.run(&["search", "--sort", "relevance"]).await;
+    assert_ne!(out.code, 0);
+
+    assert_eq!(guids(&ws.search(&["referendum", "--lang", "fa"]).await), ["p2"]);
+    assert_eq!(
+        guids(&ws.search(&["referendum", "--feed", "Persian"]).await),
+        ["p2"]
+    );
+    // A query and a topic filter combine.
+    assert_eq!(
+        guids(&ws.search(&["Kirkuk", "--topic", "text"]).await),
+        ["e5", "e4"]
+    );
+    assert_eq!(
+        guids(&ws.search(&["Kirkuk", "--topic", "near"]).await),
+        Vec::<String>::new()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn stats_report_and_db_commands() {
+    let server = FeedServer::start().await;
+    let ws = workspace(&server).await;
+    let window = ["--since", "2017-09-22", "--until", "2017-09-25"];
+
+    let out = ws
+        .run(
+            &[
+                &["stats", "--topic", "word", "--format", "jsonl"][..],
+                &window[..],
+            ]
+            .concat(),
+        )
+        .await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let rows = common::jsonl(&out.stdout);
+    assert_eq!(rows.len(), 3, "one row per day, zeros included: {rows:?}");
+    let total: i64 = rows.iter().map(|r| r["items"].as_i64().unwrap()).sum();
+    let by_search = ws.search(&["--topic", "word"]).await.len() as i64;
+    assert_eq!(total, by_search);
+    assert_eq!(rows[1]["bucket"], "2017-09-23");
+    assert_eq!(rows[1]["topic"], "word");
+
+    let out = ws
+        .run(
+            &[
+                &["stats", "--split", "lang", "--by", "hour", "--format", "csv"][..],
+                &window[..],
+            ]
+            .concat(),
+        )
+        .await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stdout.starts_with("bucket,topic,split,items\n"));
+    assert!(
+        out.stdout.contains("2017-09-23T00:00:00Z,,fa,1"),
+        "{}",
+        out.stdout
+    );
+
+    let out = ws
+        .run(&[&["stats", "--topic", "word"][..], &window[..]].concat())
+        .await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stdout.contains('█'), "{}", out.stdout);
+    let out = ws.run(&["stats", "--topic", "nope"]).await;
+    assert_ne!(out.code, 0);
+
+    // The report: self-contained, escaped, with the chart.
+    let report = ws.dir.path().join("report.html");
+    let out = ws
+        .run(&[
+            "report",
+            "--topic",
+            "word",
+            "--since",
+            "2017-09-01",
+            "--until",
+            "2017-10-01",
+            "--out",
+            report.to_str().unwrap(),
+        ])
+        .await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let html = std::fs::read_to_string(&report).unwrap();
+    assert!(html.starts_with("<!DOCTYPE html>"));
+    assert!(html.contains("<svg") && html.contains("</svg>"));
+    assert!(html.contains("Kurdistan independence referendum held"));
+    assert!(html.contains("href=\"https://test.example/e1\""));
+    assert!(!html.contains("<script") && !html.contains(" src="));
+    assert!(html.contains("English") && html.contains("Persian"));
+
+    // Backup while nothing else runs, then check the copy and the original.
+    let backup = ws.dir.path().join("backup.db");
+    let out = ws.run(&["db", "backup", backup.to_str().unwrap()]).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(backup.exists());
+    let out = ws.run(&["db", "backup", backup.to_str().unwrap()]).await;
+    assert_ne!(out.code, 0, "never overwrites");
+    let out = ws.run(&["db", "check"]).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(out.stdout.trim(), "ok");
+    let copy = Workspace::with_config(&format!("[store]\npath = {:?}\n", backup.to_str().unwrap()));
+    assert_eq!(copy.run(&["db", "check"]).await.stdout.trim(), "ok");
+    assert_eq!(
+        copy.run(&["search", "--count", "referendum"]).await.stdout.trim(),
+        ws.run(&["search", "--count", "referendum"]).await.stdout.trim()
+    );
+    let out = ws.run(&["db", "vacuum"]).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let out = ws.run(&["db", "prune"]).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stdout.starts_with("pruned 0 unmatched items"),
+        "{}",
+        out.stdout
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn matched_retention_prunes_and_search_index_follows() {
+    let server = FeedServer::start().await;
+    server.set(
+        "/en.xml",
+        Route::Feed {
+            body: rss(ITEMS),
+            content_type: "application/rss+xml",
+        },
+    );
+    let ws = Workspace::new(
+        &[(&server.url("/en.xml"), "English")],
+        &[("word", "referendum")],
+        "[retention]\nunmatched = \"1s\"\nmatched = \"1s\"\ntombstones = \"1000d\"\n",
+    );
+    assert_eq!(ws.run(&["run", "--once"]).await.code, 0);
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    let out = ws.run(&["db", "prune"]).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stdout.contains("matched items"), "{}", out.stdout);
+    assert_eq!(ws.run(&["search", "--count"]).await.stdout.trim(), "0");
+    assert_eq!(
+        ws.run(&["search", "--count", "referendum"]).await.stdout.trim(),
+        "0"
+    );
+    assert_eq!(ws.run(&["db", "check"]).await.stdout.trim(), "ok");
+    // Tombstones keep them from coming back.
+    assert_eq!(ws.run(&["run", "--once"]).await.code, 0);
+    assert_eq!(ws.run(&["search", "--count"]).await.stdout.trim(), "0");
+}
