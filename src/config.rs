@@ -63,6 +63,22 @@ pub struct Config {
     /// Which topics are sent where, and when.
     pub alerts: Vec<AlertConfig>,
     pub log: LogConfig,
+    pub http: HttpConfig,
+}
+
+/// `[http]`: the optional listener for health, metrics and the JSON API.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpConfig {
+    /// Address to listen on, e.g. `127.0.0.1:9187`; off when unset.
+    pub listen: Option<std::net::SocketAddr>,
+    /// A file holding the bearer token every route but `/healthz` requires.
+    pub token_file: Option<PathBuf>,
+    /// Allow a non-loopback `listen` address.
+    pub allow_remote: bool,
+    /// The token read from `token_file`.
+    #[serde(skip)]
+    pub token: Option<Secret>,
 }
 
 /// `[log]`: defaults for `--log-level` and `--log-format`.
@@ -259,6 +275,8 @@ struct RawConfig {
     alerts: Vec<alerts::RawAlert>,
     #[serde(default)]
     log: Option<Spanned<LogConfig>>,
+    #[serde(default)]
+    http: HttpConfig,
 }
 
 #[derive(Deserialize)]
@@ -484,6 +502,36 @@ impl Config {
             }
         }
 
+        let mut http = raw.http;
+        if let Some(addr) = http.listen {
+            if !addr.ip().is_loopback() && !http.allow_remote {
+                return Err(invalid(
+                    None,
+                    "http.listen".into(),
+                    format!("{addr} is not a loopback address; set http.allow_remote = true to listen on it"),
+                ));
+            }
+        }
+        if let Some(file) = &http.token_file {
+            let file = base.join(file);
+            let token = std::fs::read_to_string(&file).map_err(|e| {
+                invalid(
+                    None,
+                    "http.token_file".into(),
+                    format!("cannot read {}: {e}", file.display()),
+                )
+            })?;
+            let token = token.trim().to_string();
+            if token.is_empty() {
+                return Err(invalid(
+                    None,
+                    "http.token_file".into(),
+                    format!("{} is empty", file.display()),
+                ));
+            }
+            http.token = Some(Secret::new(token));
+        }
+
         Ok(Config {
             path: path.to_path_buf(),
             store,
@@ -497,6 +545,7 @@ impl Config {
             channels,
             alerts,
             log,
+            http,
         })
     }
 

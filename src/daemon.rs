@@ -15,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
 use crate::error_chain;
+use crate::metrics::Metrics;
 use crate::notify;
 use crate::pipeline::{CycleStats, Pipeline, PollResult};
 use crate::store::{parse_ts, FeedRow, QueueEntry, Store, StoreError};
@@ -167,12 +168,13 @@ pub async fn run(
     config: &Config,
     store: &Store,
     pipeline: &Pipeline,
+    metrics: &Metrics,
     shutdown: &CancellationToken,
 ) -> Result<(), StoreError> {
     let config_urls: HashSet<&str> = config.feeds.iter().map(|f| f.url.as_str()).collect();
     let semaphore = Arc::new(Semaphore::new(config.poll.concurrency.max(1)));
     let mut in_flight: HashSet<i64> = HashSet::new();
-    let mut tasks: JoinSet<(i64, String, Result<PollResult, StoreError>)> = JoinSet::new();
+    let mut tasks: JoinSet<(i64, String, Result<PollResult, StoreError>, Duration)> = JoinSet::new();
     let mut last_prune = tokio::time::Instant::now();
     tracing::info!(feeds = config.feeds.len(), "polling; feeds are checked when due");
     prune(config, store).await?;
@@ -183,13 +185,15 @@ pub async fn run(
     let mut next_status = tokio::time::Instant::now();
     while !shutdown.is_cancelled() {
         let looked = tokio::time::Instant::now();
+        metrics.tick();
         if let Some(every) = watchdog_every {
             if looked >= next_ping {
                 notify::watchdog();
                 next_ping = looked + every;
             }
         }
-        if looked >= next_status {
+        // The status line costs a query; build it only when systemd listens.
+        if notify::enabled() && looked >= next_status {
             let items = store.item_count().await?;
             notify::status(&format!(
                 "{} feeds, {} polling now, {items} items; last look at the queue {}",
@@ -214,11 +218,12 @@ pub async fn run(
             let cancel = shutdown.clone();
             tasks.spawn(async move {
                 let _permit = tokio::select! {
-                    _ = cancel.cancelled() => return (feed.id, feed.url, Ok(PollResult::Cancelled)),
+                    _ = cancel.cancelled() => return (feed.id, feed.url, Ok(PollResult::Cancelled), Duration::ZERO),
                     permit = semaphore.acquire_owned() => permit.expect("semaphore is never closed"),
                 };
+                let started = std::time::Instant::now();
                 let result = pipeline.poll_feed(&feed, &cancel).await;
-                (feed.id, feed.url, result)
+                (feed.id, feed.url, result, started.elapsed())
             });
         }
         let until_next = next
@@ -234,10 +239,13 @@ pub async fn run(
                 _ = shutdown.cancelled() => break,
                 _ = tokio::time::sleep_until(wake) => break,
                 Some(joined) = tasks.join_next(), if !tasks.is_empty() => {
-                    let (id, url, result) = joined.expect("feed tasks do not panic");
+                    let (id, url, result, elapsed) = joined.expect("feed tasks do not panic");
                     in_flight.remove(&id);
-                    if let Err(error) = result {
-                        tracing::error!(feed = %url, error = %error_chain(&error), "cannot store feed result");
+                    match result {
+                        Ok(result) => metrics.record_poll(&result, elapsed),
+                        Err(error) => {
+                            tracing::error!(feed = %url, error = %error_chain(&error), "cannot store feed result");
+                        }
                     }
                     // The feed has a new next_check_at: look again soon.
                     wake = wake.min(looked + MIN_REQUERY);

@@ -6,6 +6,7 @@
 //! [`daemon`] repeats that on a schedule. See ARCHITECTURE.md.
 
 pub mod alerts;
+pub mod api;
 pub mod archive;
 pub mod config;
 pub mod daemon;
@@ -13,6 +14,7 @@ pub mod dedup;
 pub mod deliver;
 pub mod digest;
 pub mod fetch;
+pub mod metrics;
 pub mod model;
 pub mod notify;
 pub mod opml;

@@ -3,6 +3,28 @@
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 
+/// A time a user typed that is not a time.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0:?} is not a time: use RFC 3339 (2017-09-25T08:00:00Z), a date (2017-09-25) or an age (24h, 7d)")]
+pub struct TimeError(String);
+
+/// Parses a point in time: RFC 3339 (`2017-09-25T08:00:00Z`), a date
+/// (`2017-09-25`, midnight UTC) or an age before `now` (`24h`, `7d`, `90m`).
+pub fn parse_time(input: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, TimeError> {
+    let input = input.trim();
+    if let Ok(t) = DateTime::parse_from_rfc3339(input) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    if let Ok(date) = chrono::NaiveDate::parse_from_str(input, "%Y-%m-%d") {
+        return Ok(date.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc());
+    }
+    humantime::parse_duration(input)
+        .ok()
+        .and_then(|age| chrono::Duration::from_std(age).ok())
+        .and_then(|age| now.checked_sub_signed(age))
+        .ok_or_else(|| TimeError(input.to_string()))
+}
+
 /// A feed document after parsing and text extraction.
 #[derive(Debug, Clone, Default)]
 pub struct ParsedFeed {

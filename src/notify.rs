@@ -7,8 +7,13 @@ use std::time::Duration;
 
 use sd_notify::NotifyState;
 
+/// Whether systemd listens (`NOTIFY_SOCKET` is set).
+pub fn enabled() -> bool {
+    std::env::var_os("NOTIFY_SOCKET").is_some()
+}
+
 fn send(states: &[NotifyState]) {
-    if std::env::var_os("NOTIFY_SOCKET").is_none() {
+    if !enabled() {
         return;
     }
     if let Err(error) = sd_notify::notify(false, states) {

@@ -73,7 +73,16 @@ url = "file://missing.xml"
     let daemon = {
         let (config, store, pipeline, shutdown) =
             (config.clone(), store.clone(), pipeline.clone(), shutdown.clone());
-        tokio::spawn(async move { daemon::run(&config, &store, &pipeline, &shutdown).await })
+        tokio::spawn(async move {
+            daemon::run(
+                &config,
+                &store,
+                &pipeline,
+                &feedwatch::metrics::Metrics::new(),
+                &shutdown,
+            )
+            .await
+        })
     };
     for _ in 0..3600 {
         tokio::time::advance(Duration::from_secs(1)).await;

@@ -154,3 +154,55 @@ pub async fn search(
     store.attach_topics(&mut hits).await?;
     Ok((hits, total))
 }
+
+/// The `search --format jsonl` record, also served by `/api/items`. Field names are a public interface: add
+/// fields, never rename or remove them.
+#[derive(serde::Serialize)]
+pub struct ItemRecord<'a> {
+    pub id: i64,
+    pub feed_url: &'a str,
+    pub feed_name: Option<&'a str>,
+    pub guid: Option<&'a str>,
+    pub url: Option<&'a str>,
+    pub title: &'a str,
+    pub published: Option<String>,
+    pub fetched_at: String,
+    pub lang: Option<&'a str>,
+    pub author: Option<&'a str>,
+    pub topics: &'a [String],
+    pub text: &'a str,
+    /// Added with stories: the canonical article URL, the story and every
+    /// feed listing the item (first feed first).
+    pub canonical_url: Option<&'a str>,
+    pub story_id: Option<i64>,
+    pub feeds: &'a [String],
+}
+
+impl<'a> From<&'a ItemRow> for ItemRecord<'a> {
+    fn from(row: &'a ItemRow) -> Self {
+        ItemRecord {
+            id: row.id,
+            feed_url: &row.feed_url,
+            feed_name: row.feed_name.as_deref(),
+            guid: row.guid.as_deref(),
+            url: row.url.as_deref(),
+            title: &row.title,
+            published: row.published.as_deref().map(rfc3339),
+            fetched_at: rfc3339(&row.fetched_at),
+            lang: row.lang.as_deref(),
+            author: row.author.as_deref(),
+            topics: &row.topics,
+            text: &row.text,
+            canonical_url: row.canonical_url.as_deref(),
+            story_id: row.story_id,
+            feeds: &row.feeds,
+        }
+    }
+}
+
+/// Stored timestamps are already RFC 3339 (UTC, `Z`); re-render defensively.
+fn rfc3339(stored: &str) -> String {
+    crate::store::parse_ts(stored)
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+        .unwrap_or_else(|| stored.to_string())
+}

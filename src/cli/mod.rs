@@ -16,8 +16,7 @@ mod topics;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::Context;
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use clap::{Parser, Subcommand, ValueEnum};
 use feedwatch::config::{self, Config};
 
@@ -133,18 +132,7 @@ pub async fn dispatch(args: Args, config: Config) -> anyhow::Result<ExitCode> {
 /// Parses a point in time: RFC 3339 (`2017-09-25T08:00:00Z`), a date
 /// (`2017-09-25`, midnight UTC) or an age before now (`24h`, `7d`, `90m`).
 pub fn parse_time(input: &str, now: DateTime<Utc>) -> anyhow::Result<DateTime<Utc>> {
-    let input = input.trim();
-    if let Ok(t) = DateTime::parse_from_rfc3339(input) {
-        return Ok(t.with_timezone(&Utc));
-    }
-    if let Ok(date) = NaiveDate::parse_from_str(input, "%Y-%m-%d") {
-        return Ok(date.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc());
-    }
-    let age = humantime::parse_duration(input).with_context(|| {
-        format!("{input:?} is not a time: use RFC 3339 (2017-09-25T08:00:00Z), a date (2017-09-25) or an age (24h, 7d)")
-    })?;
-    let age = chrono::Duration::from_std(age).context("that age is too large")?;
-    now.checked_sub_signed(age).context("that age is too large")
+    Ok(feedwatch::model::parse_time(input, now)?)
 }
 
 /// Shortens `s` to at most `width` characters, marking the cut with `…`.

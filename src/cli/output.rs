@@ -3,6 +3,7 @@
 
 use std::io::Write;
 
+use feedwatch::archive::ItemRecord;
 use feedwatch::store::ItemRow;
 
 use super::{truncate, Format};
@@ -16,61 +17,9 @@ pub fn write_items(out: &mut impl Write, rows: &[ItemRow], format: Format) -> an
     }
 }
 
-/// The `--format jsonl` record. Field names are a public interface: add
-/// fields, never rename or remove them.
-#[derive(serde::Serialize)]
-struct JsonItem<'a> {
-    id: i64,
-    feed_url: &'a str,
-    feed_name: Option<&'a str>,
-    guid: Option<&'a str>,
-    url: Option<&'a str>,
-    title: &'a str,
-    published: Option<String>,
-    fetched_at: String,
-    lang: Option<&'a str>,
-    author: Option<&'a str>,
-    topics: &'a [String],
-    text: &'a str,
-    /// Added with stories: the canonical article URL, the story and every
-    /// feed listing the item (first feed first).
-    canonical_url: Option<&'a str>,
-    story_id: Option<i64>,
-    feeds: &'a [String],
-}
-
-impl<'a> From<&'a ItemRow> for JsonItem<'a> {
-    fn from(row: &'a ItemRow) -> Self {
-        JsonItem {
-            id: row.id,
-            feed_url: &row.feed_url,
-            feed_name: row.feed_name.as_deref(),
-            guid: row.guid.as_deref(),
-            url: row.url.as_deref(),
-            title: &row.title,
-            published: row.published.as_deref().map(rfc3339),
-            fetched_at: rfc3339(&row.fetched_at),
-            lang: row.lang.as_deref(),
-            author: row.author.as_deref(),
-            topics: &row.topics,
-            text: &row.text,
-            canonical_url: row.canonical_url.as_deref(),
-            story_id: row.story_id,
-            feeds: &row.feeds,
-        }
-    }
-}
-
-/// Stored timestamps are already RFC 3339 (UTC, `Z`); re-render defensively.
-fn rfc3339(stored: &str) -> String {
-    feedwatch::store::parse_ts(stored)
-        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
-        .unwrap_or_else(|| stored.to_string())
-}
-
 fn write_jsonl(out: &mut impl Write, rows: &[ItemRow]) -> anyhow::Result<()> {
     for row in rows {
-        serde_json::to_writer(&mut *out, &JsonItem::from(row))?;
+        serde_json::to_writer(&mut *out, &ItemRecord::from(row))?;
         out.write_all(b"\n")?;
     }
     Ok(())
@@ -96,7 +45,7 @@ fn write_csv(out: &mut impl Write, rows: &[ItemRow]) -> anyhow::Result<()> {
         "feeds",
     ])?;
     for row in rows {
-        let item = JsonItem::from(row);
+        let item = ItemRecord::from(row);
         csv.write_record([
             item.id.to_string().as_str(),
             item.feed_url,

@@ -1,14 +1,17 @@
 //! `feedwatch run [--once]`: the daemon, or a single polling cycle.
 
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::Context;
 use clap::Args;
 use feedwatch::alerts::Alerts;
+use feedwatch::api;
 use feedwatch::config::Config;
 use feedwatch::daemon;
 use feedwatch::fetch::hosts::HostLimiter;
 use feedwatch::fetch::{FetchSettings, Fetcher};
+use feedwatch::metrics::Metrics;
 use feedwatch::notify;
 use feedwatch::pipeline::Pipeline;
 use feedwatch::scheduler::Schedules;
@@ -116,21 +119,44 @@ struct Components {
     stop: CancellationToken,
     poller: tokio::task::JoinHandle<Result<(), StoreError>>,
     alerts: tokio::task::JoinHandle<()>,
+    http: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
 }
 
 impl Components {
-    async fn start(config: &Config, store: &Store, shutdown: &CancellationToken) -> anyhow::Result<Self> {
+    async fn start(
+        config: &Config,
+        store: &Store,
+        metrics: &Arc<Metrics>,
+        shutdown: &CancellationToken,
+    ) -> anyhow::Result<Self> {
         let (pipeline, alerts) = build(config, store).await?;
         let stop = shutdown.child_token();
+        let http = match config.http.listen {
+            Some(addr) => {
+                let listener = tokio::net::TcpListener::bind(addr)
+                    .await
+                    .with_context(|| format!("http.listen: cannot listen on {addr}"))?;
+                tracing::info!(%addr, "HTTP listener: /healthz, /readyz, /metrics, /api/*");
+                let router = api::router(store.clone(), Arc::new(config.clone()), Arc::clone(metrics));
+                Some(tokio::spawn(api::serve(listener, router, stop.clone())))
+            }
+            None => None,
+        };
         let poller = {
-            let (config, store, stop) = (config.clone(), store.clone(), stop.clone());
-            tokio::spawn(async move { daemon::run(&config, &store, &pipeline, &stop).await })
+            let (config, store, stop, metrics) =
+                (config.clone(), store.clone(), stop.clone(), Arc::clone(metrics));
+            tokio::spawn(async move { daemon::run(&config, &store, &pipeline, &metrics, &stop).await })
         };
         let alerts = {
             let stop = stop.clone();
             tokio::spawn(async move { alerts.run(&stop).await })
         };
-        Ok(Self { stop, poller, alerts })
+        Ok(Self {
+            stop,
+            poller,
+            alerts,
+            http,
+        })
     }
 
     /// Stops both loops; started database writes finish first.
@@ -141,6 +167,9 @@ impl Components {
             .is_err()
         {
             tracing::warn!("alert delivery did not stop within 10 s");
+        }
+        if let Some(http) = self.http {
+            http.await.context("the HTTP listener panicked")??;
         }
         self.poller.await.context("the polling loop panicked")??;
         Ok(())
@@ -154,7 +183,8 @@ impl Components {
 async fn serve(mut config: Config, store: &Store, shutdown: &CancellationToken) -> anyhow::Result<()> {
     use tokio::signal::unix::{signal, SignalKind};
     let mut hangup = signal(SignalKind::hangup()).context("cannot listen for SIGHUP")?;
-    let mut running = Components::start(&config, store, shutdown).await?;
+    let metrics = Arc::new(Metrics::new());
+    let mut running = Components::start(&config, store, &metrics, shutdown).await?;
     notify::ready(&format!("polling {} feeds", config.feeds.len()));
     tracing::info!("ready");
     loop {
@@ -176,7 +206,7 @@ async fn serve(mut config: Config, store: &Store, shutdown: &CancellationToken) 
                             new.store = config.store.clone();
                         }
                         running.stop().await?;
-                        running = Components::start(&new, store, shutdown).await?;
+                        running = Components::start(&new, store, &metrics, shutdown).await?;
                         config = new;
                         tracing::info!(feeds = config.feeds.len(), topics = config.topics.len(), "configuration reloaded");
                     }

@@ -219,6 +219,15 @@ impl Store {
         Ok(q.build_query_as().fetch_all(&self.read).await?)
     }
 
+    /// (channel, status, number of digests), for metrics.
+    pub async fn digest_counts(&self) -> Result<Vec<(String, String, i64)>> {
+        Ok(sqlx::query_as(
+            "SELECT channel, status, count(*) FROM digests GROUP BY channel, status ORDER BY 1, 2",
+        )
+        .fetch_all(&self.read)
+        .await?)
+    }
+
     /// Requeues a failed digest for delivery now; false if there is no
     /// failed digest with that id.
     pub async fn retry_digest(&self, id: &str, now: DateTime<Utc>) -> Result<bool> {

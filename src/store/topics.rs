@@ -99,6 +99,16 @@ impl Store {
         Ok((added, removed))
     }
 
+    /// Topic name → number of matched items, for every stored topic.
+    pub async fn topic_counts(&self) -> Result<Vec<(String, i64)>> {
+        Ok(sqlx::query_as(
+            "SELECT t.name, count(it.item_id) FROM topics t \
+             LEFT JOIN item_topics it ON it.topic_id = t.id GROUP BY t.id ORDER BY t.name",
+        )
+        .fetch_all(&self.read)
+        .await?)
+    }
+
     /// Match counts of the named topics (by item publication time), in the
     /// given order; topics without a row count zero.
     pub async fn topic_stats(

@@ -1,0 +1,251 @@
+//! The optional HTTP listener (`[http] listen`, off by default): health
+//! probes, Prometheus metrics and a read-only JSON API. Documented in
+//! docs/api.md. It binds loopback addresses only unless
+//! `[http] allow_remote = true`; with `token_file`, every route but
+//! `/healthz` needs `Authorization: Bearer TOKEN`.
+
+use std::sync::Arc;
+
+use axum::extract::{Query, Request, State};
+use axum::http::{header, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use chrono::Utc;
+use serde::Deserialize;
+use tokio_util::sync::CancellationToken;
+
+use crate::archive::{self, ItemRecord, Search};
+use crate::config::Config;
+use crate::error_chain;
+use crate::metrics::Metrics;
+use crate::model::parse_time;
+use crate::store::{SearchFilter, SearchSort, Store, StoryFilter};
+
+/// The scheduler must have passed within this many seconds for `/readyz`.
+const READY_TICK_SECS: i64 = 180;
+
+#[derive(Clone)]
+struct Api {
+    store: Store,
+    config: Arc<Config>,
+    metrics: Arc<Metrics>,
+}
+
+/// An API error: a status and one sentence, as `{"error": "..."}`.
+struct ApiError(StatusCode, String);
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.0, Json(serde_json::json!({ "error": self.1 }))).into_response()
+    }
+}
+
+fn internal(error: &dyn std::error::Error) -> ApiError {
+    ApiError(StatusCode::INTERNAL_SERVER_ERROR, error_chain(error))
+}
+
+fn bad_request(message: impl Into<String>) -> ApiError {
+    ApiError(StatusCode::BAD_REQUEST, message.into())
+}
+
+/// The routes, for serving and for tests.
+pub fn router(store: Store, config: Arc<Config>, metrics: Arc<Metrics>) -> Router {
+    let api = Api {
+        store,
+        config,
+        metrics,
+    };
+    let protected = Router::new()
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics_text))
+        .route("/api/items", get(items))
+        .route("/api/topics", get(topics))
+        .route("/api/feeds", get(feeds))
+        .route("/api/stories", get(stories))
+        .route("/api/digests", get(digests))
+        .route_layer(middleware::from_fn_with_state(api.clone(), authorize));
+    Router::new()
+        .route("/healthz", get(|| async { "ok\n" }))
+        .merge(protected)
+        .with_state(api)
+}
+
+/// Serves until `shutdown`.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    shutdown: CancellationToken,
+) -> std::io::Result<()> {
+    axum::serve(listener, router)
+        .with_graceful_shutdown(async move { shutdown.cancelled().await })
+        .await
+}
+
+async fn authorize(State(api): State<Api>, request: Request, next: Next) -> Response {
+    if let Some(token) = &api.config.http.token {
+        let given = request
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "));
+        if given != Some(token.expose()) {
+            return ApiError(
+                StatusCode::UNAUTHORIZED,
+                "a valid bearer token is required".into(),
+            )
+            .into_response();
+        }
+    }
+    next.run(request).await
+}
+
+async fn readyz(State(api): State<Api>) -> Result<&'static str, ApiError> {
+    api.store.item_count().await.map_err(|e| {
+        ApiError(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("database: {}", error_chain(&e)),
+        )
+    })?;
+    match api.metrics.since_tick() {
+        Some(age) if age <= READY_TICK_SECS => Ok("ready\n"),
+        Some(age) => Err(ApiError(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("the scheduler last ran {age} s ago"),
+        )),
+        None => Err(ApiError(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the scheduler has not run yet".into(),
+        )),
+    }
+}
+
+async fn metrics_text(State(api): State<Api>) -> Result<Response, ApiError> {
+    let body = api
+        .metrics
+        .render(&api.store, api.config.poll.failure_threshold)
+        .await
+        .map_err(|e| internal(&e))?;
+    Ok((
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        body,
+    )
+        .into_response())
+}
+
+/// `/api/items` parameters: those of `feedwatch search`.
+#[derive(Debug, Deserialize)]
+struct ItemsQuery {
+    q: Option<String>,
+    topic: Option<String>,
+    feed: Option<String>,
+    story: Option<i64>,
+    lang: Option<String>,
+    since: Option<String>,
+    until: Option<String>,
+    after: Option<i64>,
+    limit: Option<u32>,
+}
+
+async fn items(
+    State(api): State<Api>,
+    Query(q): Query<ItemsQuery>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let now = Utc::now();
+    let time = |s: &Option<String>, name: &str| {
+        s.as_deref()
+            .map(|s| parse_time(s, now).map_err(|e| bad_request(format!("{name}: {e}"))))
+            .transpose()
+    };
+    let search = Search {
+        query: q.q.filter(|s| !s.trim().is_empty()),
+        filter: SearchFilter {
+            topic: q.topic,
+            feed: q.feed,
+            story: q.story,
+            lang: q.lang,
+            since: time(&q.since, "since")?,
+            until: time(&q.until, "until")?,
+            sort: SearchSort::Newest,
+            ..SearchFilter::default()
+        },
+        after_id: q.after,
+        limit: q.limit.unwrap_or(50).min(1000),
+    };
+    let (rows, _) = archive::search(&api.store, &api.config, &search, false)
+        .await
+        .map_err(|e| match e {
+            archive::ArchiveError::Store(e) => internal(&e),
+            other => bad_request(error_chain(&other)),
+        })?;
+    let records: Vec<ItemRecord> = rows.iter().map(ItemRecord::from).collect();
+    Ok(Json(serde_json::to_value(records).expect("records serialise")))
+}
+
+async fn topics(State(api): State<Api>) -> Result<Json<serde_json::Value>, ApiError> {
+    let names: Vec<(String, String)> = api
+        .config
+        .topics
+        .iter()
+        .map(|t| (t.name.clone(), t.query.clone()))
+        .collect();
+    let stats = api
+        .store
+        .topic_stats(&names, Utc::now())
+        .await
+        .map_err(|e| internal(&e))?;
+    Ok(Json(serde_json::to_value(stats).expect("stats serialise")))
+}
+
+async fn feeds(State(api): State<Api>) -> Result<Json<serde_json::Value>, ApiError> {
+    let feeds = api.store.list_feeds().await.map_err(|e| internal(&e))?;
+    Ok(Json(serde_json::to_value(feeds).expect("feeds serialise")))
+}
+
+#[derive(Debug, Deserialize)]
+struct StoriesQuery {
+    topic: Option<String>,
+    since: Option<String>,
+    limit: Option<u32>,
+}
+
+async fn stories(
+    State(api): State<Api>,
+    Query(q): Query<StoriesQuery>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let since = q
+        .since
+        .as_deref()
+        .map(|s| parse_time(s, Utc::now()).map_err(|e| bad_request(format!("since: {e}"))))
+        .transpose()?;
+    let filter = StoryFilter {
+        topic: q.topic,
+        since,
+        limit: q.limit.unwrap_or(50).min(1000),
+    };
+    let stories = api.store.stories(&filter).await.map_err(|e| internal(&e))?;
+    Ok(Json(serde_json::to_value(stories).expect("stories serialise")))
+}
+
+#[derive(Debug, Deserialize)]
+struct DigestsQuery {
+    #[serde(default)]
+    failed: bool,
+    limit: Option<u32>,
+}
+
+async fn digests(
+    State(api): State<Api>,
+    Query(q): Query<DigestsQuery>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let digests = api
+        .store
+        .list_digests(q.failed, q.limit.unwrap_or(50).min(1000))
+        .await
+        .map_err(|e| internal(&e))?;
+    Ok(Json(serde_json::to_value(digests).expect("digests serialise")))
+}

@@ -1,0 +1,188 @@
+//! Prometheus metrics. Counters and the poll-duration histogram are
+//! recorded by the daemon as it works; gauges that the database already
+//! knows (items, matches per topic, digests per channel and state, feed
+//! health) are read from the store when `/metrics` is scraped.
+
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::Duration;
+
+use prometheus_client::encoding::text::encode;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
+
+use crate::pipeline::PollResult;
+use crate::store::{Store, StoreError};
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutcomeLabel {
+    outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TopicLabel {
+    topic: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct DigestLabel {
+    channel: String,
+    status: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct FeedStateLabel {
+    state: String,
+}
+
+/// What the daemon records while it runs.
+#[derive(Debug)]
+pub struct Metrics {
+    registry: Registry,
+    polls: Family<OutcomeLabel, Counter>,
+    poll_seconds: Histogram,
+    items: Counter,
+    updated: Counter,
+    matches: Counter,
+    joined_stories: Counter,
+    last_tick: AtomicI64,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("feedwatch");
+        let polls = Family::<OutcomeLabel, Counter>::default();
+        registry.register(
+            "polls",
+            "Feed polls by outcome (ok, not_modified, failed, cancelled)",
+            polls.clone(),
+        );
+        let poll_seconds = Histogram::new(exponential_buckets(0.01, 2.0, 14));
+        registry.register(
+            "poll_duration_seconds",
+            "Time to poll one feed: fetch, parse, match and store",
+            poll_seconds.clone(),
+        );
+        let items = Counter::default();
+        registry.register("items_ingested", "New items stored", items.clone());
+        let updated = Counter::default();
+        registry.register("items_updated", "Stored items updated in place", updated.clone());
+        let matches = Counter::default();
+        registry.register("matches", "New topic matches", matches.clone());
+        let joined_stories = Counter::default();
+        registry.register(
+            "stories_joined",
+            "New items that joined an existing story",
+            joined_stories.clone(),
+        );
+        Self {
+            registry,
+            polls,
+            poll_seconds,
+            items,
+            updated,
+            matches,
+            joined_stories,
+            last_tick: AtomicI64::new(0),
+        }
+    }
+
+    /// Records one feed's poll.
+    pub fn record_poll(&self, result: &PollResult, elapsed: Duration) {
+        let outcome = match result {
+            PollResult::NotModified => "not_modified",
+            PollResult::Ingested { counts, .. } => {
+                self.items.inc_by(counts.new);
+                self.updated.inc_by(counts.updated);
+                self.matches.inc_by(counts.matches);
+                self.joined_stories.inc_by(counts.joined);
+                "ok"
+            }
+            PollResult::Failed(_) => "failed",
+            PollResult::Cancelled => "cancelled",
+        };
+        self.polls
+            .get_or_create(&OutcomeLabel {
+                outcome: outcome.into(),
+            })
+            .inc();
+        self.poll_seconds.observe(elapsed.as_secs_f64());
+    }
+
+    /// The scheduler loop passed; `/readyz` checks it is recent.
+    pub fn tick(&self) {
+        self.last_tick
+            .store(chrono::Utc::now().timestamp(), Ordering::Relaxed);
+    }
+
+    /// Seconds since the scheduler loop last passed (None: never).
+    pub fn since_tick(&self) -> Option<i64> {
+        match self.last_tick.load(Ordering::Relaxed) {
+            0 => None,
+            t => Some(chrono::Utc::now().timestamp() - t),
+        }
+    }
+
+    /// The Prometheus text exposition: recorded metrics plus gauges read
+    /// from the store now. `unhealthy_after` is `poll.failure_threshold`.
+    pub async fn render(&self, store: &Store, unhealthy_after: u32) -> Result<String, StoreError> {
+        let mut scrape = Registry::with_prefix("feedwatch");
+        let items = Gauge::<i64>::default();
+        items.set(store.item_count().await?);
+        scrape.register("items", "Items stored", items);
+        let topics = Family::<TopicLabel, Gauge>::default();
+        for (topic, n) in store.topic_counts().await? {
+            topics.get_or_create(&TopicLabel { topic }).set(n);
+        }
+        scrape.register("topic_matches", "Matched items per topic", topics);
+        let digests = Family::<DigestLabel, Gauge>::default();
+        let mut pending = 0;
+        for (channel, status, n) in store.digest_counts().await? {
+            if status == "pending" {
+                pending += n;
+            }
+            digests.get_or_create(&DigestLabel { channel, status }).set(n);
+        }
+        scrape.register("digests", "Digests per channel and delivery state", digests);
+        let outbox = Gauge::<i64>::default();
+        outbox.set(pending);
+        scrape.register("outbox_depth", "Digests waiting for delivery", outbox);
+        let feeds = Family::<FeedStateLabel, Gauge>::default();
+        for feed in store.list_feeds().await? {
+            let state = if !feed.enabled {
+                "disabled"
+            } else if feed.error_count >= i64::from(unhealthy_after) {
+                "unhealthy"
+            } else {
+                "healthy"
+            };
+            feeds.get_or_create(&FeedStateLabel { state: state.into() }).inc();
+        }
+        scrape.register("feeds", "Feeds by state", feeds);
+        let last_tick = Gauge::<i64>::default();
+        last_tick.set(self.last_tick.load(Ordering::Relaxed));
+        scrape.register(
+            "scheduler_last_tick_timestamp_seconds",
+            "When the scheduler loop last passed (Unix time)",
+            last_tick,
+        );
+
+        let mut out = String::new();
+        encode(&mut out, &self.registry).expect("writing to a String cannot fail");
+        let mut gauges = String::new();
+        encode(&mut gauges, &scrape).expect("writing to a String cannot fail");
+        // Both end with "# EOF"; keep one.
+        out.truncate(out.trim_end().strip_suffix("# EOF").map_or(out.len(), str::len));
+        out.push_str(&gauges);
+        Ok(out)
+    }
+}
