@@ -12,10 +12,12 @@ mod feeds;
 mod items;
 mod search;
 mod stories;
+mod story_index;
 mod topics;
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, NaiveDateTime, Utc};
@@ -64,6 +66,9 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 pub struct Store {
     write: SqlitePool,
     read: SqlitePool,
+    /// The in-memory copy of the story lookup index; its lock is held for
+    /// every write that may change items.
+    stories: Arc<tokio::sync::Mutex<story_index::StoryIndex>>,
 }
 
 impl Store {
@@ -103,8 +108,12 @@ impl Store {
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10));
+        // The write connection is kept open: the story index copy compares
+        // its `PRAGMA data_version` across writes.
         let write = SqlitePoolOptions::new()
             .max_connections(1)
+            .idle_timeout(None)
+            .max_lifetime(None)
             .connect_with(options.clone())
             .await
             .map_err(open_error)?;
@@ -117,7 +126,11 @@ impl Store {
             .connect_with(options.read_only(true))
             .await
             .map_err(open_error)?;
-        Ok(Store { write, read })
+        Ok(Store {
+            write,
+            read,
+            stories: Arc::default(),
+        })
     }
 
     /// Waits for in-flight queries and closes all connections.
