@@ -335,8 +335,12 @@ pub const MIN_FINGERPRINT_WORDS: usize = 20;
 /// Stored fingerprints depend on `text::words` folding, the shingle size and
 /// the hash; a change to any of them means recomputing them.
 pub fn fingerprint(title: &str, text: &str) -> Option<u64> {
-    let words = article_words(title, text);
-    (words.len() >= MIN_FINGERPRINT_WORDS).then(|| simhash(&words))
+    fingerprint_words(&article_words(title, text))
+}
+
+/// [`fingerprint`] of an article given as [`article_words`].
+pub fn fingerprint_words(words: &[String]) -> Option<u64> {
+    (words.len() >= MIN_FINGERPRINT_WORDS).then(|| simhash(words))
 }
 
 /// The words [`fingerprint`] hashes: the title's, then the text's.
@@ -664,6 +668,82 @@ fn shingle_set(words: &[String]) -> std::collections::HashSet<u64> {
 /// fingerprint; this is the final check.
 pub fn same_story(a: &[String], b: &[String]) -> bool {
     resemblance(a, b) >= MIN_RESEMBLANCE
+}
+
+/// Values kept by [`sketch`]: 64 values of 4 bytes, 256 bytes per item.
+pub const SKETCH_SIZE: usize = 64;
+
+/// A bottom-k MinHash sketch of an article's [`RESEMBLANCE_SHINGLE_WORDS`]-word
+/// shingles (as [`article_words`] gives the words): the [`SKETCH_SIZE`]
+/// smallest distinct 32-bit shingle hashes (the top half of the same hash
+/// [`resemblance`] uses), ascending. A text with fewer shingles keeps them
+/// all, so [`sketch_resemblance`] is then exact (up to 32-bit collisions).
+///
+/// The store keeps one per item so that confirming a story match
+/// ([`same_story_sketch`]) needs neither the candidate's text nor folding it
+/// again. Stored sketches depend on `text::words` folding and the hash, like
+/// fingerprints.
+pub fn sketch(words: &[String]) -> Vec<u32> {
+    let hashes: Vec<u64> = words.iter().map(|w| fnv1a(w.as_bytes())).collect();
+    if hashes.is_empty() {
+        return Vec::new();
+    }
+    let mut values: Vec<u32> = hashes
+        .windows(RESEMBLANCE_SHINGLE_WORDS.min(hashes.len()))
+        .map(|shingle| (shingle_hash(shingle) >> 32) as u32)
+        .collect();
+    values.sort_unstable();
+    values.dedup();
+    values.truncate(SKETCH_SIZE);
+    values
+}
+
+/// The bottom-k estimate of [`resemblance`] from two [`sketch`]es: of the
+/// [`SKETCH_SIZE`] smallest values of their union, the share present in
+/// both. Exact when both texts have at most [`SKETCH_SIZE`] shingles; else
+/// its standard error is `sqrt(J (1 − J) / SKETCH_SIZE)`, 0.06 at the
+/// threshold [`MIN_RESEMBLANCE`] (wire copies sit near 0.9, unrelated texts
+/// near 0: `scripts/story_quality.py`, BENCHMARKS.md). 0 when both are empty.
+pub fn sketch_resemblance(a: &[u32], b: &[u32]) -> f64 {
+    let (mut i, mut j) = (0, 0);
+    let (mut union, mut shared) = (0usize, 0usize);
+    while union < SKETCH_SIZE && (i < a.len() || j < b.len()) {
+        match (a.get(i), b.get(j)) {
+            (Some(x), Some(y)) if x == y => {
+                shared += 1;
+                i += 1;
+                j += 1;
+            }
+            (Some(x), Some(y)) if x < y => i += 1,
+            (Some(_), None) => i += 1,
+            _ => j += 1,
+        }
+        union += 1;
+    }
+    if union == 0 {
+        0.0
+    } else {
+        shared as f64 / union as f64
+    }
+}
+
+/// [`same_story`] on [`sketch`]es: [`sketch_resemblance`] at least
+/// [`MIN_RESEMBLANCE`].
+pub fn same_story_sketch(a: &[u32], b: &[u32]) -> bool {
+    sketch_resemblance(a, b) >= MIN_RESEMBLANCE
+}
+
+/// A [`sketch`] as stored: its values as 4-byte little-endian integers.
+pub fn sketch_bytes(sketch: &[u32]) -> Vec<u8> {
+    sketch.iter().flat_map(|v| v.to_le_bytes()).collect()
+}
+
+/// The [`sketch`] stored as [`sketch_bytes`].
+pub fn sketch_from_bytes(bytes: &[u8]) -> Vec<u32> {
+    bytes
+        .chunks_exact(4)
+        .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect()
 }
 
 #[cfg(test)]
@@ -1195,6 +1275,44 @@ mod tests {
         }
         assert_eq!(lookup_keys(0).len(), LOOKUP_BLOCKS as usize);
         assert_eq!(lookup_keys(u64::MAX)[4], (4 << 56) | 0xfff);
+    }
+
+    #[test]
+    fn sketches_estimate_resemblance() {
+        let sample = include_bytes!("../config/samples/mehr-news-en.xml");
+        let feed = crate::parse::parse_feed(sample, "https://en.mehrnews.com/").unwrap();
+        let (title, text) = (&feed.items[0].title, &feed.items[0].text);
+        let original = article_words(title, text);
+        let s = sketch(&original);
+        assert_eq!(s.len(), SKETCH_SIZE);
+        assert!(s.windows(2).all(|w| w[0] < w[1]));
+        assert_eq!(sketch_from_bytes(&sketch_bytes(&s)), s);
+        assert_eq!(sketch_resemblance(&s, &s), 1.0);
+        let copies = include_str!("../tests/fixtures/dedup/wire-copies.txt")
+            .lines()
+            .filter(|line| !line.starts_with('#'))
+            .map(|line| line.split_once('\t').unwrap());
+        for (name, template) in copies {
+            let copy = article_words(title, &template.replace("{text}", text));
+            let (exact, estimate) = (
+                resemblance(&original, &copy),
+                sketch_resemblance(&s, &sketch(&copy)),
+            );
+            assert!((exact - estimate).abs() < 0.15, "{exact} {estimate}: {name}");
+            assert!(same_story_sketch(&s, &sketch(&copy)), "{name}");
+        }
+        for other in [
+            include_str!("../tests/fixtures/dedup/same-event-akar-visit.txt"),
+            include_str!("../tests/fixtures/dedup/same-event-shamkhani.txt"),
+        ] {
+            let (other_title, other_text) = other.split_once('\n').unwrap();
+            let r = sketch_resemblance(&s, &sketch(&article_words(other_title, other_text)));
+            assert!(r < 0.1, "{r}: {other_title}");
+        }
+        // Short texts keep every shingle: the estimate is the exact value.
+        let (a, b) = (words("a b c d e f g h"), words("a b c d e f g x"));
+        assert_eq!(sketch_resemblance(&sketch(&a), &sketch(&b)), resemblance(&a, &b));
+        assert_eq!(sketch_resemblance(&[], &[]), 0.0);
     }
 
     #[test]

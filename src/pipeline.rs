@@ -314,6 +314,7 @@ impl Pipeline {
                 stored: p.stored,
                 canonical_url: p.canonical_url,
                 fingerprint: p.fingerprint,
+                sketch: p.sketch,
                 topic_ids: p.topics.iter().map(|&t| self.topic_ids[t]).collect(),
             })
             .collect();
@@ -410,6 +411,8 @@ struct Pending {
     stored: bool,
     canonical_url: Option<String>,
     fingerprint: Option<u64>,
+    /// [`dedup::sketch`], with the fingerprint.
+    sketch: Option<Vec<u32>>,
     /// Indexes into the topic set.
     topics: Vec<usize>,
 }
@@ -454,13 +457,16 @@ fn prepare(
                 };
                 topics.matches(&Document::new(&item.title, &item.text, meta))
             };
+            let words = dedup::article_words(&item.title, &item.text);
+            let fingerprint = dedup::fingerprint_words(&words);
             Some(Pending {
                 index,
                 key,
                 content_hash,
                 stored,
                 canonical_url: item.url.as_deref().and_then(dedup::canonical_url),
-                fingerprint: dedup::fingerprint(&item.title, &item.text),
+                fingerprint,
+                sketch: fingerprint.map(|_| dedup::sketch(&words)),
                 topics,
             })
         })

@@ -301,11 +301,15 @@ impl Store {
         match source.as_deref() {
             None => Err(FeedChangeError::Unknown(url.to_string())),
             Some("added") => {
+                // Its items leave the story index copy.
+                let mut stories = self.stories.lock().await;
+                stories.invalidate();
                 sqlx::query("DELETE FROM feeds WHERE url = ?")
                     .bind(url)
                     .execute(&self.write)
                     .await
                     .map_err(super::StoreError::from)?;
+                stories.invalidate();
                 Ok(())
             }
             Some(_) => Err(FeedChangeError::FromConfig(url.to_string())),

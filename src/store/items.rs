@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 
 use sqlx::{QueryBuilder, Sqlite};
 
+use super::story_index::{Near, StoryIndex};
 use super::{ts, Result, Store};
 use crate::dedup;
 use crate::fetch::Validators;
@@ -25,6 +26,9 @@ pub struct ItemWrite<'a> {
     pub canonical_url: Option<String>,
     /// [`crate::dedup::fingerprint`] of its title and text.
     pub fingerprint: Option<u64>,
+    /// [`crate::dedup::sketch`] of its words, with the fingerprint
+    /// (computed here when missing).
+    pub sketch: Option<Vec<u32>>,
     pub topic_ids: Vec<i64>,
 }
 
@@ -96,6 +100,9 @@ impl Store {
         const UNMATCHED: &str =
             "items.first_seen_at < ? AND NOT EXISTS (SELECT 1 FROM item_topics it WHERE it.item_id = items.id)";
         let cutoff = ts(cutoff);
+        // Pruned items leave the story index copy.
+        let mut stories = self.stories.lock().await;
+        stories.invalidate();
         let mut tx = self.write.begin_with("BEGIN IMMEDIATE").await?;
         sqlx::query(&format!(
             "INSERT INTO tombstones (feed_id, item_key, pruned_at) \
@@ -112,6 +119,7 @@ impl Store {
             .await?
             .rows_affected();
         tx.commit().await?;
+        stories.invalidate();
         Ok(pruned)
     }
 
@@ -128,20 +136,28 @@ impl Store {
     pub async fn apply_feed_update(&self, update: &FeedUpdate<'_>) -> Result<IngestCounts> {
         let at = ts(update.at);
         let mut counts = IngestCounts::default();
+        let mut index = self.stories.lock().await;
         let mut tx = self.write.begin_with("BEGIN IMMEDIATE").await?;
+        index.begin(&mut tx).await?;
         for write in &update.items {
             let item = write.item;
             let published = item.published.map(ts);
             let fingerprint = write.fingerprint.map(|fp| fp as i64);
             let lang = item.language.as_deref().unwrap_or("");
+            let sketch = write.fingerprint.map(|_| match &write.sketch {
+                Some(sketch) => sketch.clone(),
+                None => dedup::sketch(&dedup::article_words(&item.title, &item.text)),
+            });
+            let sketch_bytes = sketch.as_deref().map(dedup::sketch_bytes);
 
             if write.stored {
-                let row: Option<(i64, String)> = sqlx::query_as(
+                let row: Option<(i64, String, Option<i64>)> = sqlx::query_as(
                     "UPDATE items SET guid = ?3, url = ?4, title = ?5, text = ?6, author = ?7, lang = ?8, \
                          published = ?9, updated = ?10, sort_at = coalesce(?9, sort_at), fetched_at = ?11, \
-                         content_hash = ?12, canonical_url = ?13, fingerprint = ?14, version = version + 1 \
+                         content_hash = ?12, canonical_url = ?13, fingerprint = ?14, sketch = ?15, \
+                         version = version + 1 \
                      WHERE id = (SELECT item_id FROM item_sources WHERE feed_id = ?1 AND item_key = ?2) \
-                     RETURNING id, sort_at",
+                     RETURNING id, sort_at, story_id",
                 )
                 .bind(update.feed_id)
                 .bind(&write.key)
@@ -157,9 +173,10 @@ impl Store {
                 .bind(&write.content_hash)
                 .bind(&write.canonical_url)
                 .bind(fingerprint)
+                .bind(&sketch_bytes)
                 .fetch_optional(&mut *tx)
                 .await?;
-                let Some((item_id, sort_at)) = row else {
+                let Some((item_id, sort_at, story)) = row else {
                     continue; // deleted meanwhile
                 };
                 super::search::index_item_text(&mut tx, item_id, &item.title, &item.text).await?;
@@ -173,8 +190,10 @@ impl Store {
                     .bind(item_id)
                     .execute(&mut *tx)
                     .await?;
-                if let Some(fp) = write.fingerprint {
+                index.remove(item_id);
+                if let (Some(fp), Some(sketch)) = (write.fingerprint, &sketch) {
                     insert_story_keys(&mut tx, item_id, fp, lang, &sort_at).await?;
+                    index.insert(item_id, fp, lang, &sort_at, story, sketch);
                 }
                 counts.updated += 1;
                 let stale: HashSet<i64> =
@@ -227,14 +246,17 @@ impl Store {
             }
 
             let sort_at = published.clone().unwrap_or_else(|| at.clone());
-            let story = match write.fingerprint {
-                Some(fp) => find_story(&mut tx, item, fp, lang, &sort_at, update.story_window).await?,
-                None => None,
+            let story = match (write.fingerprint, &sketch) {
+                (Some(fp), Some(sketch)) => {
+                    let near = Probe { fp, sketch, lang };
+                    find_story(&mut tx, &mut index, &near, &sort_at, update.story_window).await?
+                }
+                _ => None,
             };
             let item_id: i64 = sqlx::query_scalar(
                 "INSERT INTO items (feed_id, item_key, guid, url, title, text, author, lang, published, updated, \
-                     sort_at, fetched_at, first_seen_at, content_hash, canonical_url, fingerprint, story_id) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12, ?13, ?14, ?15, ?16) \
+                     sort_at, fetched_at, first_seen_at, content_hash, canonical_url, fingerprint, story_id, sketch) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12, ?13, ?14, ?15, ?16, ?17) \
                  RETURNING id",
             )
             .bind(update.feed_id)
@@ -253,6 +275,7 @@ impl Store {
             .bind(&write.canonical_url)
             .bind(fingerprint)
             .bind(story)
+            .bind(&sketch_bytes)
             .fetch_one(&mut *tx)
             .await?;
             super::search::index_item_text(&mut tx, item_id, &item.title, &item.text).await?;
@@ -260,8 +283,9 @@ impl Store {
             if story.is_some() {
                 counts.joined += 1;
             }
-            if let Some(fp) = write.fingerprint {
+            if let (Some(fp), Some(sketch)) = (write.fingerprint, &sketch) {
                 insert_story_keys(&mut tx, item_id, fp, lang, &sort_at).await?;
+                index.insert(item_id, fp, lang, &sort_at, story, sketch);
             }
             counts.matches += write_matches(&mut tx, item_id, &write.topic_ids, HashSet::new(), &at).await?;
         }
@@ -288,6 +312,7 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
+        index.committed();
         Ok(counts)
     }
 }
@@ -361,29 +386,86 @@ pub(super) fn story_lookup_sql(probes: usize) -> String {
     )
 }
 
+/// A new item looking for its story.
+struct Probe<'a> {
+    fp: u64,
+    sketch: &'a [u32],
+    lang: &'a str,
+}
+
 /// The story a new item joins: that of the nearest stored item (by
 /// fingerprint distance, then age) in the same language, within the window
 /// of its time, within [`dedup::NEAR_DUPLICATE_DISTANCE`] and passing
-/// [`dedup::same_story`]. `None`: the item starts a story.
+/// [`dedup::same_story_sketch`]. `None`: the item starts a story.
+///
+/// Candidates come from the in-memory copy of the index once it is loaded,
+/// else from `story_keys`; a candidate's story and sketch are read only when
+/// the copy does not have them.
 async fn find_story(
     tx: &mut sqlx::SqliteConnection,
-    item: &NewItem,
-    fp: u64,
-    lang: &str,
+    index: &mut StoryIndex,
+    probe: &Probe<'_>,
     sort_at: &str,
     window: chrono::Duration,
 ) -> Result<Option<i64>> {
-    let probes = dedup::probe_keys(fp, dedup::NEAR_DUPLICATE_DISTANCE);
     let time = super::parse_ts(sort_at).unwrap_or_else(Utc::now);
+    let (from, to) = (ts(time - window), ts(time + window));
+    let near = if index.ready(tx).await? {
+        index.near(probe.fp, probe.lang, &from, &to)
+    } else {
+        sql_near(tx, probe, &from, &to).await?
+    };
+    for candidate in near {
+        let (story, sketch) = match (candidate.story, candidate.sketch) {
+            (Some(story), Some(sketch)) => (Some(story), sketch),
+            (_, sketch) => {
+                let (story, stored, title, text): (Option<i64>, Option<Vec<u8>>, String, String) =
+                    sqlx::query_as(
+                        "SELECT story_id, sketch, CASE WHEN sketch IS NULL THEN title ELSE '' END, \
+                         CASE WHEN sketch IS NULL THEN text ELSE '' END FROM items WHERE id = ?",
+                    )
+                    .bind(candidate.id)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                let sketch = match (sketch, stored) {
+                    (Some(sketch), _) => sketch.into_vec(),
+                    (None, Some(bytes)) => dedup::sketch_from_bytes(&bytes),
+                    // Stored before sketches.
+                    (None, None) => {
+                        let sketch = dedup::sketch(&dedup::article_words(&title, &text));
+                        index.set_sketch(candidate.id, &sketch);
+                        sketch
+                    }
+                };
+                index.set_story(candidate.id, story);
+                (story, sketch.into_boxed_slice())
+            }
+        };
+        if story.is_some() && dedup::same_story_sketch(probe.sketch, &sketch) {
+            return Ok(story);
+        }
+    }
+    Ok(None)
+}
+
+/// Candidates within [`dedup::NEAR_DUPLICATE_DISTANCE`] from `story_keys`,
+/// nearest first, then oldest.
+async fn sql_near(
+    tx: &mut sqlx::SqliteConnection,
+    probe: &Probe<'_>,
+    from: &str,
+    to: &str,
+) -> Result<Vec<Near>> {
+    let probes = dedup::probe_keys(probe.fp, dedup::NEAR_DUPLICATE_DISTANCE);
     let sql = story_lookup_sql(probes.len());
     let mut q = sqlx::query_scalar::<_, Option<String>>(&sql);
     for key in &probes {
         q = q.bind(key);
     }
     let candidates = q
-        .bind(lang)
-        .bind(ts(time - window))
-        .bind(ts(time + window))
+        .bind(probe.lang)
+        .bind(from)
+        .bind(to)
         .fetch_one(&mut *tx)
         .await?
         .unwrap_or_default();
@@ -393,26 +475,19 @@ async fn find_story(
             let (id, other) = pair.split_once(' ')?;
             Some((id.parse::<i64>().ok()?, other.parse::<i64>().ok()?))
         })
-        .map(|(id, other)| (dedup::hamming(fp, other as u64), id))
+        .map(|(id, other)| (dedup::hamming(probe.fp, other as u64), id))
         .filter(|&(d, _)| d <= dedup::NEAR_DUPLICATE_DISTANCE)
         .collect();
-    if near.is_empty() {
-        return Ok(None);
-    }
     near.sort_unstable();
     near.dedup();
-    let words = dedup::article_words(&item.title, &item.text);
-    for (_, id) in near {
-        let (title, text, story): (String, String, Option<i64>) =
-            sqlx::query_as("SELECT title, text, story_id FROM items WHERE id = ?")
-                .bind(id)
-                .fetch_one(&mut *tx)
-                .await?;
-        if story.is_some() && dedup::same_story(&words, &dedup::article_words(&title, &text)) {
-            return Ok(story);
-        }
-    }
-    Ok(None)
+    Ok(near
+        .into_iter()
+        .map(|(_, id)| Near {
+            id,
+            story: None,
+            sketch: None,
+        })
+        .collect())
 }
 
 #[cfg(test)]

@@ -13,10 +13,12 @@ mod feeds;
 mod items;
 mod search;
 mod stories;
+mod story_index;
 mod topics;
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, NaiveDateTime, Utc};
@@ -66,6 +68,9 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 pub struct Store {
     write: SqlitePool,
     read: SqlitePool,
+    /// The in-memory copy of the story lookup index; its lock is held for
+    /// every write that may change items.
+    stories: Arc<tokio::sync::Mutex<story_index::StoryIndex>>,
 }
 
 impl Store {
@@ -105,8 +110,12 @@ impl Store {
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10));
+        // The write connection is kept open: the story index copy compares
+        // its `PRAGMA data_version` across writes.
         let write = SqlitePoolOptions::new()
             .max_connections(1)
+            .idle_timeout(None)
+            .max_lifetime(None)
             .connect_with(options.clone())
             .await
             .map_err(open_error)?;
@@ -119,7 +128,11 @@ impl Store {
             .connect_with(options.read_only(true))
             .await
             .map_err(open_error)?;
-        let store = Store { write, read };
+        let store = Store {
+            write,
+            read,
+            stories: Arc::default(),
+        };
         store.backfill_search_index().await?;
         Ok(store)
     }

@@ -1,0 +1,254 @@
+//! An in-memory copy of the story lookup index (`story_keys`, with each
+//! item's story and sketch), so that finding the story of a new item costs
+//! no statement.
+//!
+//! `story_keys` stays the source of truth (for `sqlite3` users and other
+//! backends); this copy is the store's private cache of it. It is loaded
+//! lazily: the first lookups of a process go to SQL, and only a process that
+//! makes many (a cold cycle, a large churn) reads the whole index once. Every
+//! write goes through the store's single write connection while the copy's
+//! lock is held, so the copy follows each write; writes of another process
+//! are noticed through `PRAGMA data_version` and drop the copy.
+
+use std::collections::HashMap;
+
+use sqlx::SqliteConnection;
+
+use super::Result;
+use crate::dedup;
+
+/// SQL lookups a process makes before it loads the whole index.
+const LOOKUPS_BEFORE_LOAD: u32 = 1000;
+
+/// A row of the index as read: item id, fingerprint, language, sort_at,
+/// story, sketch.
+type IndexRow = (i64, i64, String, String, Option<i64>, Option<Vec<u8>>);
+
+/// One fingerprinted item.
+#[derive(Debug)]
+struct Entry {
+    id: i64,
+    fingerprint: u64,
+    lang: u16,
+    /// `sort_at`, as seconds since the epoch.
+    time: i64,
+    /// Its story; `None` until read (a new item's story is made by a
+    /// trigger).
+    story: Option<i64>,
+    /// `None` for items stored before sketches (their text is read).
+    sketch: Option<Box<[u32]>>,
+}
+
+/// A candidate the copy found: within the distance, of the language and time.
+#[derive(Debug)]
+pub(super) struct Near {
+    pub id: i64,
+    pub story: Option<i64>,
+    pub sketch: Option<Box<[u32]>>,
+}
+
+#[derive(Debug, Default)]
+pub(super) struct StoryIndex {
+    loaded: bool,
+    /// A write transaction began and has not committed: if it is still set
+    /// at the next one, that one failed and the copy may hold rolled-back
+    /// items.
+    open: bool,
+    /// `PRAGMA data_version` of the write connection when last checked.
+    data_version: Option<i64>,
+    sql_lookups: u32,
+    langs: HashMap<String, u16>,
+    entries: Vec<Entry>,
+    /// Item id → index in `entries`.
+    by_id: HashMap<i64, u32>,
+    /// (language, [`dedup::lookup_keys`] entry) → indexes in `entries`.
+    keys: HashMap<(u16, i64), Vec<u32>>,
+}
+
+impl StoryIndex {
+    /// Drops the copy (it is read again when next needed).
+    pub fn invalidate(&mut self) {
+        let sql_lookups = self.sql_lookups;
+        *self = StoryIndex {
+            sql_lookups,
+            ..StoryIndex::default()
+        };
+    }
+
+    /// Called after `BEGIN IMMEDIATE` of a write that may change items;
+    /// drops the copy if the previous write failed or another connection
+    /// has written since.
+    pub async fn begin(&mut self, tx: &mut SqliteConnection) -> Result<()> {
+        if self.open {
+            self.invalidate();
+        }
+        self.open = true;
+        if self.loaded {
+            let version: i64 = sqlx::query_scalar("PRAGMA data_version")
+                .fetch_one(&mut *tx)
+                .await?;
+            if self.data_version.is_some_and(|v| v != version) {
+                self.invalidate();
+                self.open = true;
+            }
+            self.data_version = Some(version);
+        }
+        Ok(())
+    }
+
+    /// Called after the write committed.
+    pub fn committed(&mut self) {
+        self.open = false;
+    }
+
+    /// Whether lookups should use the copy, loading it first if this
+    /// process has made enough lookups to pay for reading it.
+    pub async fn ready(&mut self, tx: &mut SqliteConnection) -> Result<bool> {
+        if self.loaded {
+            return Ok(true);
+        }
+        if self.sql_lookups < LOOKUPS_BEFORE_LOAD {
+            self.sql_lookups += 1;
+            return Ok(false);
+        }
+        self.load(tx).await?;
+        Ok(true)
+    }
+
+    async fn load(&mut self, tx: &mut SqliteConnection) -> Result<()> {
+        let open = self.open;
+        self.invalidate();
+        self.open = open;
+        // One row per item: block 0 of its lookup keys (block number in the
+        // top byte).
+        let rows: Vec<IndexRow> = sqlx::query_as(
+            "SELECT k.item_id, k.fingerprint, k.lang, k.sort_at, i.story_id, i.sketch \
+             FROM story_keys k JOIN items i ON i.id = k.item_id WHERE k.lookup_key < ?",
+        )
+        .bind(1i64 << 56)
+        .fetch_all(&mut *tx)
+        .await?;
+        for (id, fingerprint, lang, sort_at, story, sketch) in rows {
+            let sketch = sketch.map(|b| dedup::sketch_from_bytes(&b).into_boxed_slice());
+            self.put(id, fingerprint as u64, &lang, &sort_at, story, sketch);
+        }
+        self.data_version = Some(
+            sqlx::query_scalar("PRAGMA data_version")
+                .fetch_one(&mut *tx)
+                .await?,
+        );
+        self.loaded = true;
+        Ok(())
+    }
+
+    /// Records an item's fingerprint (replacing what was known of it) if
+    /// the copy is loaded.
+    pub fn insert(
+        &mut self,
+        id: i64,
+        fingerprint: u64,
+        lang: &str,
+        sort_at: &str,
+        story: Option<i64>,
+        sketch: &[u32],
+    ) {
+        if self.loaded {
+            let sketch = Some(sketch.to_vec().into_boxed_slice());
+            self.put(id, fingerprint, lang, sort_at, story, sketch);
+        }
+    }
+
+    fn put(
+        &mut self,
+        id: i64,
+        fingerprint: u64,
+        lang: &str,
+        sort_at: &str,
+        story: Option<i64>,
+        sketch: Option<Box<[u32]>>,
+    ) {
+        self.remove(id);
+        let next = self.langs.len() as u16;
+        let lang = *self.langs.entry(lang.to_string()).or_insert(next);
+        let slot = self.entries.len() as u32;
+        for key in dedup::lookup_keys(fingerprint) {
+            self.keys.entry((lang, key)).or_default().push(slot);
+        }
+        self.by_id.insert(id, slot);
+        self.entries.push(Entry {
+            id,
+            fingerprint,
+            lang,
+            time: time(sort_at),
+            story,
+            sketch,
+        });
+    }
+
+    /// Forgets an item's fingerprint (an edit that removed or changed it).
+    pub fn remove(&mut self, id: i64) {
+        let Some(slot) = self.by_id.remove(&id) else {
+            return;
+        };
+        let entry = &self.entries[slot as usize];
+        for key in dedup::lookup_keys(entry.fingerprint) {
+            if let Some(slots) = self.keys.get_mut(&(entry.lang, key)) {
+                slots.retain(|&s| s != slot);
+            }
+        }
+        // The entry stays in `entries`, unreachable.
+    }
+
+    /// Records the story read for an item.
+    pub fn set_story(&mut self, id: i64, story: Option<i64>) {
+        if let Some(&slot) = self.by_id.get(&id) {
+            self.entries[slot as usize].story = story;
+        }
+    }
+
+    /// Records the sketch computed for an item stored without one.
+    pub fn set_sketch(&mut self, id: i64, sketch: &[u32]) {
+        if let Some(&slot) = self.by_id.get(&id) {
+            self.entries[slot as usize].sketch = Some(sketch.to_vec().into_boxed_slice());
+        }
+    }
+
+    /// Items of language `lang` whose time is within `[from, to]` and whose
+    /// fingerprint is within [`dedup::NEAR_DUPLICATE_DISTANCE`] of `fp`,
+    /// nearest first, then oldest (the order of the SQL lookup).
+    pub fn near(&self, fp: u64, lang: &str, from: &str, to: &str) -> Vec<Near> {
+        let Some(&lang) = self.langs.get(lang) else {
+            return Vec::new();
+        };
+        let (from, to) = (time(from), time(to));
+        let mut found: Vec<(u32, i64, u32)> = Vec::new();
+        for key in dedup::probe_keys(fp, dedup::NEAR_DUPLICATE_DISTANCE) {
+            for &slot in self.keys.get(&(lang, key)).into_iter().flatten() {
+                let entry = &self.entries[slot as usize];
+                let d = dedup::hamming(fp, entry.fingerprint);
+                if d <= dedup::NEAR_DUPLICATE_DISTANCE && entry.time >= from && entry.time <= to {
+                    found.push((d, entry.id, slot));
+                }
+            }
+        }
+        found.sort_unstable();
+        found.dedup();
+        found
+            .into_iter()
+            .map(|(_, id, slot)| {
+                let entry = &self.entries[slot as usize];
+                Near {
+                    id,
+                    story: entry.story,
+                    sketch: entry.sketch.clone(),
+                }
+            })
+            .collect()
+    }
+}
+
+/// A stored timestamp as seconds since the epoch (`i64::MIN` if unreadable,
+/// which compares like the empty string in SQL).
+fn time(ts: &str) -> i64 {
+    super::parse_ts(ts).map_or(i64::MIN, |t| t.timestamp())
+}
