@@ -49,10 +49,18 @@ pub struct TopicSection {
     pub entries: Vec<Entry>,
 }
 
-/// One article (or story) in a topic section.
+/// One story in a topic section: its newest article, and every outlet that
+/// carried it in the digest's period.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Entry {
+    /// The article shown (the story's newest in this digest).
     pub item_id: i64,
+    /// The story, when the article has one.
+    #[serde(default)]
+    pub story_id: Option<i64>,
+    /// Articles of the story in this digest (1 for a lone article).
+    #[serde(default = "one")]
+    pub items: usize,
     pub title: String,
     /// An `http(s)` link, or none.
     pub url: Option<String>,
@@ -69,6 +77,10 @@ pub struct Segment {
     pub text: String,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub highlight: bool,
+}
+
+fn one() -> usize {
+    1
 }
 
 /// Words of context before and after the first matched word in a snippet.
@@ -98,16 +110,31 @@ pub struct BuildContext<'a> {
     pub topics: &'a TopicSet,
 }
 
-/// Groups pending matches by topic (in the order given), one entry per
-/// article, newest first as the store sorted them.
+/// Groups pending matches by topic (in the order given), then by story:
+/// the newest article of a story (the store sorts newest first) is its
+/// entry, listing every outlet that carried the story in this digest.
 pub fn build(ctx: &BuildContext, matches: &[PendingMatch]) -> Digest {
     let local = |t: DateTime<Utc>| t.with_timezone(&ctx.tz).to_rfc3339();
     let mut sections: BTreeMap<&str, Vec<Entry>> = BTreeMap::new();
     let mut articles = HashSet::new();
+    let mut stories = HashSet::new();
     let mut outlets = HashSet::new();
     for m in matches {
         articles.insert(m.item_id);
+        // An item without a story stands for itself.
+        stories.insert(m.story_id.map_or((false, m.item_id), |s| (true, s)));
         outlets.insert(m.outlet.as_str());
+        let entries = sections.entry(m.topic.as_str()).or_default();
+        if let Some(entry) = entries
+            .iter_mut()
+            .find(|e| e.story_id.is_some() && e.story_id == m.story_id)
+        {
+            if !entry.outlets.contains(&m.outlet) {
+                entry.outlets.push(m.outlet.clone());
+            }
+            entry.items += 1;
+            continue;
+        }
         let expr = ctx
             .topics
             .topics()
@@ -115,8 +142,10 @@ pub fn build(ctx: &BuildContext, matches: &[PendingMatch]) -> Digest {
             .find(|t| t.name == m.topic)
             .map(|t| &t.expr);
         let patterns = expr.map(positive_patterns).unwrap_or_default();
-        sections.entry(m.topic.as_str()).or_default().push(Entry {
+        entries.push(Entry {
             item_id: m.item_id,
+            story_id: m.story_id,
+            items: 1,
             title: m.title.clone(),
             url: m.url.as_deref().and_then(safe_link),
             outlets: vec![m.outlet.clone()],
@@ -134,7 +163,7 @@ pub fn build(ctx: &BuildContext, matches: &[PendingMatch]) -> Digest {
         timezone: ctx.tz.to_string(),
         counts: Counts {
             articles: articles.len(),
-            stories: articles.len(),
+            stories: stories.len(),
             outlets: outlets.len(),
         },
         topics: sections
@@ -240,6 +269,7 @@ mod tests {
             published: Some("2017-09-23T09:00:00Z".into()),
             outlet: outlet.into(),
             feed_url: "https://x.example/rss".into(),
+            story_id: Some(item_id),
         }
     }
 
@@ -306,6 +336,59 @@ mod tests {
         assert!(joined.starts_with("TEHRAN"), "{joined}");
         assert!(joined.ends_with(" …"), "long text is cut: {joined}");
         assert!(!joined.contains("football"));
+    }
+
+    #[test]
+    fn one_entry_per_story_listing_every_outlet() {
+        let topics = TopicSet::compile([("k", "referendum")], &TermSets::new()).unwrap();
+        let ctx = BuildContext {
+            id: "fw-2".into(),
+            alert: "a",
+            channel: "c",
+            period_start: "2017-09-22T00:00:00Z".parse().unwrap(),
+            period_end: "2017-09-23T00:00:00Z".parse().unwrap(),
+            tz: chrono_tz::Tz::UTC,
+            topics: &topics,
+        };
+        let wire = |id, outlet: &str| PendingMatch {
+            story_id: Some(100),
+            ..pending(
+                id,
+                "k",
+                "Wire: referendum",
+                "The referendum text.",
+                "https://w.example/1",
+                outlet,
+            )
+        };
+        let digest = build(
+            &ctx,
+            &[
+                wire(1, "Reuters"),
+                wire(2, "Mehr"),
+                wire(3, "Reuters"),
+                pending(
+                    4,
+                    "k",
+                    "Own story",
+                    "A referendum analysis.",
+                    "https://o.example/4",
+                    "Mehr",
+                ),
+            ],
+        );
+        let entries = &digest.topics[0].entries;
+        assert_eq!(entries.len(), 2);
+        assert_eq!((entries[0].item_id, entries[0].items), (1, 3));
+        assert_eq!(entries[0].outlets, ["Reuters", "Mehr"]);
+        assert_eq!(
+            digest.counts,
+            Counts {
+                articles: 4,
+                stories: 2,
+                outlets: 2
+            }
+        );
     }
 
     #[test]

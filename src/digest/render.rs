@@ -50,6 +50,9 @@ fn short_time(rfc3339: &str) -> String {
 
 fn byline(e: &Entry) -> String {
     let mut parts = vec![e.outlets.join(", ")];
+    if e.items > 1 {
+        parts.push(format!("{} articles", e.items));
+    }
     parts.extend(e.lang.clone());
     parts.extend(e.published.as_deref().map(short_time));
     parts.join(" · ")
@@ -259,6 +262,8 @@ mod tests {
                 topic: "kurdistan-referendum".into(),
                 entries: vec![Entry {
                     item_id: 7,
+                    story_id: Some(3),
+                    items: 1,
                     title: "<script>alert('t')</script> Kurdistan & the vote".into(),
                     url: Some("https://x.example/a?b=1&c=\"2\"".into()),
                     outlets: vec!["Mehr <News>".into()],

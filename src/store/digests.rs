@@ -20,6 +20,8 @@ pub struct PendingMatch {
     pub published: Option<String>,
     pub outlet: String,
     pub feed_url: String,
+    /// The item's story; matches of one story form one digest entry.
+    pub story_id: Option<i64>,
 }
 
 /// What the caller builds from the pending matches of one channel.
@@ -58,7 +60,7 @@ pub struct AlertState {
 
 const PENDING: &str =
     "SELECT it.item_id, it.topic_id, t.name AS topic, it.matched_at, i.title, i.text, i.url, \
-     i.lang, i.published, coalesce(f.name, f.title, f.url) AS outlet, f.url AS feed_url \
+     i.lang, i.published, coalesce(f.name, f.title, f.url) AS outlet, f.url AS feed_url, i.story_id \
      FROM item_topics it JOIN topics t ON t.id = it.topic_id JOIN items i ON i.id = it.item_id \
      JOIN feeds f ON f.id = i.feed_id \
      WHERE it.backfilled = 0";
