@@ -207,7 +207,7 @@ impl Pipeline {
         let schedule = |outcome: Outcome, hints: &Hints, moved_to: Option<String>| {
             let next = scheduler::next_check(started, &bounds, outcome, hints, fastrand::f64());
             if next.unhealthy && feed.error_count + 1 == i64::from(bounds.failure_threshold) {
-                tracing::warn!(feed = %feed.url, failures = feed.error_count + 1, "feed is unhealthy; retried at the longest interval");
+                tracing::warn!(feed_url = %feed.url, failures = feed.error_count + 1, "feed is unhealthy; retried at the longest interval");
             }
             NextCheck {
                 at: next.at,
@@ -217,7 +217,7 @@ impl Pipeline {
         };
         let moved = |meta: &ResponseMeta| {
             if let Some(to) = &meta.moved_to {
-                tracing::info!(feed = %feed.url, from = %url, to = %to, "feed moved permanently; fetching the new URL from now on");
+                tracing::info!(feed_url = %feed.url, from = %url, to = %to, "feed moved permanently; fetching the new URL from now on");
             }
             meta.moved_to.clone()
         };
@@ -229,7 +229,7 @@ impl Pipeline {
                 };
                 let next = schedule(success, &hints, moved(&meta));
                 self.store.record_not_modified(feed.id, started, &next).await?;
-                tracing::debug!(feed = %feed.url, "not modified");
+                tracing::debug!(feed_url = %feed.url, "not modified");
                 return Ok(PollResult::NotModified);
             }
             Ok(FetchOutcome::Fetched(fetched)) => fetched,
@@ -237,13 +237,13 @@ impl Pipeline {
                 let message = error_chain(&error);
                 if error.status() == Some(410) {
                     let reason = format!("{message}: the publisher removed the feed; disabled");
-                    tracing::warn!(feed = %feed.url, "410 Gone: feed disabled");
+                    tracing::warn!(feed_url = %feed.url, "410 Gone: feed disabled");
                     self.store
                         .disable_feed(feed.id, Some(410), &reason, started)
                         .await?;
                     return Ok(PollResult::Failed(reason));
                 }
-                tracing::warn!(feed = %feed.url, error = %message, "fetch failed");
+                tracing::warn!(feed_url = %feed.url, error = %message, "fetch failed");
                 let hints = Hints {
                     retry_after: error.retry_after(),
                     ..Hints::default()
@@ -277,7 +277,7 @@ impl Pipeline {
         let (parsed, pending) = match prepared {
             Ok(prepared) => prepared,
             Err(message) => {
-                tracing::warn!(feed = %feed.url, error = %message, "parse failed");
+                tracing::warn!(feed_url = %feed.url, error = %message, "parse failed");
                 let failure = Outcome::Failure {
                     consecutive: u32::try_from(feed.error_count + 1).unwrap_or(u32::MAX),
                 };
@@ -289,7 +289,7 @@ impl Pipeline {
             }
         };
         if let Some(warning) = &parsed.warning {
-            tracing::warn!(feed = %feed.url, %warning, "ill-formed feed repaired");
+            tracing::warn!(feed_url = %feed.url, %warning, "ill-formed feed repaired");
         }
         let dates: Vec<_> = parsed.items.iter().filter_map(|i| i.published).collect();
         let items_per_week = scheduler::items_per_week(&dates, started);
@@ -332,7 +332,7 @@ impl Pipeline {
             warning: parsed.warning.clone(),
         };
         let counts = self.store.apply_feed_update(&update).await?;
-        tracing::debug!(feed = %feed.url, new = counts.new, updated = counts.updated, "ingested");
+        tracing::debug!(feed_url = %feed.url, new = counts.new, updated = counts.updated, "ingested");
         Ok(PollResult::Ingested {
             seen: parsed.items.len(),
             counts,
@@ -384,7 +384,7 @@ impl Pipeline {
                 }
                 Err(error) => {
                     stats.store_errors += 1;
-                    tracing::error!(feed = %url, error = %error_chain(&error), "cannot store feed result");
+                    tracing::error!(feed_url = %url, error = %error_chain(&error), "cannot store feed result");
                 }
             }
         }

@@ -293,6 +293,11 @@ async fn logs_as_json_for_collectors() {
         .expect("a fetch failure is logged");
     assert_eq!(failed["level"], "WARN");
     assert_eq!(failed["fields"]["error"], "HTTP 503 Service Unavailable");
+    assert_eq!(
+        failed["fields"]["feed_url"],
+        server.url("/broken.xml"),
+        "structured feed_url field"
+    );
     assert!(lines.iter().any(|l| l["fields"]["message"] == "cycle done"));
 
     let out = ws.run(&["--log-level", "error", "run", "--once"]).await;
