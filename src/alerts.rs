@@ -11,8 +11,9 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use tokio_util::sync::CancellationToken;
 
-use crate::config::{AlertConfig, ChannelConfig, Config};
+use crate::config::{AlertConfig, ChannelConfig, Config, FEED_HEALTH};
 use crate::deliver::{DeliverError, Deliverer};
+use crate::digest::health::{self, HealthNotice, HealthSettings};
 use crate::digest::schedule::Schedule;
 use crate::digest::{self, BuildContext, Digest};
 use crate::error_chain;
@@ -41,6 +42,7 @@ pub struct Alerts {
     channels: Arc<HashMap<String, ChannelConfig>>,
     topics: Arc<TopicSet>,
     deliverer: Deliverer,
+    health: HealthSettings,
 }
 
 impl Alerts {
@@ -57,6 +59,11 @@ impl Alerts {
             ),
             topics,
             deliverer: Deliverer::new(&config.fetch.user_agent, config.fetch.timeout)?,
+            health: HealthSettings {
+                failing_after: config.health.failing_after,
+                silent_factor: config.health.silent_factor,
+                silent_min: config.health.silent_min,
+            },
         })
     }
 
@@ -77,6 +84,32 @@ impl Alerts {
         Ok(())
     }
 
+    /// The alert's topics, without the `feed-health` pseudo-topic.
+    fn match_topics(alert: &AlertConfig) -> Vec<String> {
+        alert
+            .topics
+            .iter()
+            .filter(|t| *t != FEED_HEALTH)
+            .cloned()
+            .collect()
+    }
+
+    /// Feed-health notices due now, if the alert subscribes to them.
+    async fn notices(
+        &self,
+        alert: &AlertConfig,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<HealthNotice>, StoreError> {
+        if !alert.topics.iter().any(|t| t == FEED_HEALTH) {
+            return Ok(Vec::new());
+        }
+        Ok(health::notices(
+            &self.store.feed_health().await?,
+            now,
+            &self.health,
+        ))
+    }
+
     /// The end of the period to send now, if the alert is due.
     async fn due_cut(
         &self,
@@ -88,12 +121,15 @@ impl Alerts {
             Schedule::Immediate { window } => {
                 // Due once the oldest unsent match has waited out the window.
                 let waited = now - chrono::Duration::from_std(window).unwrap_or_default();
+                let topics = Self::match_topics(alert);
+                let notices = self.notices(alert, now).await?;
                 for channel in &alert.channels {
                     let pending = self
                         .store
-                        .pending_matches(&alert.name, channel, &alert.topics, state.created_at, waited)
+                        .pending_matches(&alert.name, channel, &topics, state.created_at, waited)
                         .await?;
-                    if !pending.is_empty() {
+                    let unsent = self.store.unsent_notices(&alert.name, channel, &notices).await?;
+                    if !pending.is_empty() || !unsent.is_empty() {
                         return Ok(Some(now));
                     }
                 }
@@ -135,19 +171,21 @@ impl Alerts {
         cut: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> Result<Vec<String>, StoreError> {
+        let notices = self.notices(alert, now).await?;
         let created = self
             .store
             .create_digests(
                 &alert.name,
                 &alert.channels,
-                &alert.topics,
+                &Self::match_topics(alert),
+                &notices,
                 state,
                 cut,
-                |channel, pending| {
-                    if pending.is_empty() && !alert.send_empty {
+                |channel, pending, notices| {
+                    if pending.is_empty() && notices.is_empty() && !alert.send_empty {
                         return None;
                     }
-                    let digest = self.assemble(alert, channel, state.last_cut, cut, now, pending);
+                    let digest = self.assemble(alert, channel, (state.last_cut, cut), now, pending, notices);
                     Some(NewDigest {
                         id: digest.id.clone(),
                         content: serde_json::to_string(&digest).expect("digests serialise"),
@@ -165,10 +203,10 @@ impl Alerts {
         &self,
         alert: &AlertConfig,
         channel: &str,
-        start: DateTime<Utc>,
-        end: DateTime<Utc>,
+        (start, end): (DateTime<Utc>, DateTime<Utc>),
         now: DateTime<Utc>,
         pending: &[PendingMatch],
+        notices: &[HealthNotice],
     ) -> Digest {
         let ctx = BuildContext {
             id: digest::digest_id(&alert.name, channel, end, now),
@@ -179,20 +217,25 @@ impl Alerts {
             tz: alert.schedule.timezone(),
             topics: &self.topics,
         };
-        digest::build(&ctx, pending)
+        let mut digest = digest::build(&ctx, pending);
+        digest.health = notices.to_vec();
+        digest
     }
 
     /// What each channel of `alert` would receive if its digest were cut
     /// now. Writes nothing.
     pub async fn preview(&self, alert: &AlertConfig, now: DateTime<Utc>) -> Result<Vec<Digest>, StoreError> {
         let state = self.store.alert_state(&alert.name, now).await?;
+        let topics = Self::match_topics(alert);
+        let notices = self.notices(alert, now).await?;
         let mut out = Vec::new();
         for channel in &alert.channels {
             let pending = self
                 .store
-                .pending_matches(&alert.name, channel, &alert.topics, state.created_at, now)
+                .pending_matches(&alert.name, channel, &topics, state.created_at, now)
                 .await?;
-            out.push(self.assemble(alert, channel, state.last_cut, now, now, &pending));
+            let unsent = self.store.unsent_notices(&alert.name, channel, &notices).await?;
+            out.push(self.assemble(alert, channel, (state.last_cut, now), now, &pending, &unsent));
         }
         Ok(out)
     }

@@ -64,6 +64,32 @@ pub struct Config {
     pub alerts: Vec<AlertConfig>,
     pub log: LogConfig,
     pub http: HttpConfig,
+    pub health: HealthConfig,
+}
+
+/// `[health]`: when alerts subscribed to `feed-health` report a feed.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HealthConfig {
+    /// A feed failing this long is reported.
+    #[serde(with = "humantime_serde")]
+    pub failing_after: Duration,
+    /// A feed with no new item for this many times its usual publishing
+    /// interval is reported as silent...
+    pub silent_factor: f64,
+    /// ...but never before this long.
+    #[serde(with = "humantime_serde")]
+    pub silent_min: Duration,
+}
+
+impl Default for HealthConfig {
+    fn default() -> Self {
+        Self {
+            failing_after: Duration::from_secs(6 * 3600),
+            silent_factor: 4.0,
+            silent_min: Duration::from_secs(24 * 3600),
+        }
+    }
 }
 
 /// `[http]`: the optional listener for health, metrics and the JSON API.
@@ -277,6 +303,8 @@ struct RawConfig {
     log: Option<Spanned<LogConfig>>,
     #[serde(default)]
     http: HttpConfig,
+    #[serde(default)]
+    health: HealthConfig,
 }
 
 #[derive(Deserialize)]
@@ -502,6 +530,13 @@ impl Config {
             }
         }
 
+        if raw.health.silent_factor.is_nan() || raw.health.silent_factor <= 0.0 {
+            return Err(invalid(
+                None,
+                "health.silent_factor".into(),
+                "must be a positive number".into(),
+            ));
+        }
         let mut http = raw.http;
         if let Some(addr) = http.listen {
             if !addr.ip().is_loopback() && !http.allow_remote {
@@ -546,6 +581,7 @@ impl Config {
             alerts,
             log,
             http,
+            health: raw.health,
         })
     }
 

@@ -427,3 +427,63 @@ async fn immediate_alerts_wait_out_the_coalescing_window() {
     assert_eq!(lines.len(), 1);
     assert_eq!(lines[0]["counts"]["articles"], 2, "coalesced into one digest");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn feed_health_alerts_report_each_failure_episode_once() {
+    let server = FeedServer::start().await;
+    server.set("/ok.xml", feed(&[("o1", "Kurdistan referendum", "Erbil.")]));
+    server.set("/down.xml", Route::Status(500));
+    let alert = "[health]\nfailing_after = \"1s\"\n\
+                 [[channel]]\nname = \"ops\"\nkind = \"file\"\npath = \"out/health.jsonl\"\n\
+                 [[alert]]\nname = \"health\"\ntopics = [\"feed-health\"]\nschedule = \"hourly\"\nchannels = [\"ops\"]\n";
+    let ws = Workspace::new(
+        &[(&server.url("/ok.xml"), "OK"), (&server.url("/down.xml"), "Down")],
+        &[TOPIC],
+        alert,
+    );
+    assert_eq!(ws.run(&["run", "--once"]).await.code, 0);
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    assert_eq!(ws.run(&["run", "--once"]).await.code, 0);
+
+    let out = ws.run(&["digest", "send", "--alert", "health", "--now"]).await;
+    assert_eq!(out.code, 0, "{} {}", out.stdout, out.stderr);
+    let lines = digest_lines(&ws, "out/health.jsonl");
+    assert_eq!(lines.len(), 1);
+    let health = lines[0]["health"].as_array().unwrap();
+    assert_eq!(health.len(), 1, "only the failing feed: {health:?}");
+    assert_eq!(health[0]["kind"], "failing");
+    assert_eq!(health[0]["feed_url"], server.url("/down.xml"));
+    assert!(
+        health[0]["detail"].as_str().unwrap().contains("HTTP 500"),
+        "{}",
+        health[0]
+    );
+    assert!(
+        lines[0]["topics"].as_array().unwrap().is_empty(),
+        "feed-health alone carries no topic matches"
+    );
+
+    // The same episode is not reported twice.
+    let out = ws.run(&["digest", "send", "--alert", "health", "--now"]).await;
+    assert!(out.stdout.contains("0 digests built"), "{}", out.stdout);
+
+    // It recovers, then fails again: a new episode, reported again.
+    server.set("/down.xml", feed(&[("d1", "Back", "Up.")]));
+    assert_eq!(ws.run(&["run", "--once"]).await.code, 0);
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    server.set("/down.xml", Route::Status(503));
+    assert_eq!(ws.run(&["run", "--once"]).await.code, 0);
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let out = ws.run(&["digest", "send", "--alert", "health", "--now"]).await;
+    assert!(
+        out.stdout.contains("1 digests built; 1 delivered"),
+        "{}",
+        out.stdout
+    );
+    let lines = digest_lines(&ws, "out/health.jsonl");
+    assert_eq!(lines.len(), 2);
+    assert!(lines[1]["health"][0]["detail"]
+        .as_str()
+        .unwrap()
+        .contains("HTTP 503"));
+}

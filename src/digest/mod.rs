@@ -6,6 +6,7 @@
 //! already removed markup); renderers escape it for their format, and links
 //! are kept only if they are `http(s)` URLs.
 
+pub mod health;
 pub mod render;
 pub mod schedule;
 
@@ -34,6 +35,9 @@ pub struct Digest {
     pub timezone: String,
     pub counts: Counts,
     pub topics: Vec<TopicSection>,
+    /// Feed-health notices, for alerts subscribed to `feed-health`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub health: Vec<health::HealthNotice>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -173,6 +177,7 @@ pub fn build(ctx: &BuildContext, matches: &[PendingMatch]) -> Digest {
                 entries,
             })
             .collect(),
+        health: Vec::new(),
     }
 }
 

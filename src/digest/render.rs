@@ -7,6 +7,7 @@ use std::fmt::Write as _;
 use chrono::DateTime;
 use lettre::message::{header::ContentType, Mailbox, MultiPart, SinglePart};
 
+use super::health::{HealthKind, HealthNotice};
 use super::{Digest, Entry};
 
 /// `feedwatch: ALERT — N articles, N stories, N outlets (PERIOD)`.
@@ -90,8 +91,22 @@ pub fn text(d: &Digest) -> String {
             out.push('\n');
         }
     }
+    if !d.health.is_empty() {
+        let _ = writeln!(out, "== Feed health ({}) ==\n", d.health.len());
+        for n in &d.health {
+            let _ = writeln!(out, "* {} <{}>: {}", n.feed_name, n.feed_url, health_label(n));
+            let _ = writeln!(out, "  {}\n", n.detail);
+        }
+    }
     let _ = writeln!(out, "-- \nfeedwatch digest {}", d.id);
     out
+}
+
+fn health_label(n: &HealthNotice) -> &'static str {
+    match n.kind {
+        HealthKind::Failing => "failing",
+        HealthKind::Silent => "silent",
+    }
 }
 
 /// Escapes text for HTML element content and attribute values.
@@ -156,6 +171,23 @@ pub fn html(d: &Digest) -> String {
             out.push_str("</div>\n");
         }
     }
+    if !d.health.is_empty() {
+        let _ = writeln!(
+            out,
+            "<h2 style=\"font-size:1.1em\">Feed health ({})</h2>",
+            d.health.len()
+        );
+        for n in &d.health {
+            let _ = writeln!(
+                out,
+                "<div style=\"margin-bottom:1em\"><b>{}</b> &lt;{}&gt;: {}<br><small>{}</small></div>",
+                e(&n.feed_name),
+                e(&n.feed_url),
+                health_label(n),
+                e(&n.detail)
+            );
+        }
+    }
     let _ = write!(
         out,
         "<p><small>feedwatch digest {}</small></p>\n</body></html>\n",
@@ -203,6 +235,18 @@ pub fn slack(d: &Digest) -> serde_json::Value {
             let text = format!("{link}\n{}\n>{}", escape_slack(&byline(entry)), snippet);
             blocks.push(serde_json::json!({"type": "section", "text": {"type": "mrkdwn", "text": truncate(&text, 2900)}}));
         }
+    }
+    for n in &d.health {
+        let text = format!(
+            "*{}* {}: {}\n{}",
+            escape_slack(&n.feed_name),
+            escape_slack(&n.feed_url),
+            health_label(n),
+            escape_slack(&n.detail)
+        );
+        blocks.push(
+            serde_json::json!({"type": "section", "text": {"type": "mrkdwn", "text": truncate(&text, 2900)}}),
+        );
     }
     serde_json::json!({"text": subject(d), "blocks": blocks})
 }
@@ -285,6 +329,7 @@ mod tests {
                     ],
                 }],
             }],
+            health: Vec::new(),
         }
     }
 

@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use sqlx::{QueryBuilder, Sqlite};
 
 use super::{parse_ts, ts, Result, Store};
+use crate::digest::health::HealthNotice;
 
 /// A match not yet sent to a channel, with what a digest shows of it.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -22,6 +23,21 @@ pub struct PendingMatch {
     pub feed_url: String,
     /// The item's story; matches of one story form one digest entry.
     pub story_id: Option<i64>,
+}
+
+/// A feed's state as feed-health notices need it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct FeedHealthRow {
+    pub feed_id: i64,
+    pub url: String,
+    pub name: String,
+    pub error_count: i64,
+    pub last_error: Option<String>,
+    /// Set while the feed is failing: its last success (or creation).
+    pub failing_since: Option<String>,
+    pub items_per_week: Option<f64>,
+    /// When the feed last brought a new item.
+    pub last_item_at: Option<String>,
 }
 
 /// What the caller builds from the pending matches of one channel.
@@ -94,33 +110,79 @@ impl Store {
         since: DateTime<Utc>,
         cut: DateTime<Utc>,
     ) -> Result<Vec<PendingMatch>> {
+        if topics.is_empty() {
+            return Ok(Vec::new());
+        }
         let mut q = pending_query(alert, channel, topics, since, cut);
         Ok(q.build_query_as().fetch_all(&self.read).await?)
     }
 
+    /// The feed-health notices among `notices` not yet sent to (`alert`,
+    /// `channel`).
+    pub async fn unsent_notices(
+        &self,
+        alert: &str,
+        channel: &str,
+        notices: &[HealthNotice],
+    ) -> Result<Vec<HealthNotice>> {
+        let sent: std::collections::HashSet<String> =
+            sqlx::query_scalar("SELECT key FROM digest_notices WHERE alert = ? AND channel = ?")
+                .bind(alert)
+                .bind(channel)
+                .fetch_all(&self.read)
+                .await?
+                .into_iter()
+                .collect();
+        Ok(notices
+            .iter()
+            .filter(|n| !sent.contains(&n.key))
+            .cloned()
+            .collect())
+    }
+
     /// Creates, in one transaction, one digest per channel from its pending
-    /// matches (as built by `build`), records the matches each covers and
-    /// moves the alert's cut to `cut`. `build` returns `None` to skip a
-    /// channel (e.g. nothing to send). Returns the digests created.
+    /// matches and unsent feed-health `notices` (as built by `build`),
+    /// records the matches and notices each covers and moves the alert's
+    /// cut to `cut`. `build` returns `None` to skip a channel (e.g. nothing
+    /// to send). Returns the digests created.
+    #[allow(clippy::too_many_arguments)]
     pub async fn create_digests<F>(
         &self,
         alert: &str,
         channels: &[String],
         topics: &[String],
+        notices: &[HealthNotice],
         state: AlertState,
         cut: DateTime<Utc>,
         mut build: F,
     ) -> Result<Vec<String>>
     where
-        F: FnMut(&str, &[PendingMatch]) -> Option<NewDigest>,
+        F: FnMut(&str, &[PendingMatch], &[HealthNotice]) -> Option<NewDigest>,
     {
         let now = ts(Utc::now());
         let mut tx = self.write.begin_with("BEGIN IMMEDIATE").await?;
         let mut created = Vec::new();
         for channel in channels {
-            let mut q = pending_query(alert, channel, topics, state.created_at, cut);
-            let pending: Vec<PendingMatch> = q.build_query_as().fetch_all(&mut *tx).await?;
-            let Some(digest) = build(channel, &pending) else {
+            let pending: Vec<PendingMatch> = if topics.is_empty() {
+                Vec::new()
+            } else {
+                let mut q = pending_query(alert, channel, topics, state.created_at, cut);
+                q.build_query_as().fetch_all(&mut *tx).await?
+            };
+            let sent: std::collections::HashSet<String> =
+                sqlx::query_scalar("SELECT key FROM digest_notices WHERE alert = ? AND channel = ?")
+                    .bind(alert)
+                    .bind(channel)
+                    .fetch_all(&mut *tx)
+                    .await?
+                    .into_iter()
+                    .collect();
+            let fresh: Vec<HealthNotice> = notices
+                .iter()
+                .filter(|n| !sent.contains(&n.key))
+                .cloned()
+                .collect();
+            let Some(digest) = build(channel, &pending, &fresh) else {
                 continue;
             };
             let items = pending
@@ -155,6 +217,17 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
             }
+            for notice in &fresh {
+                sqlx::query(
+                    "INSERT INTO digest_notices (digest_id, alert, channel, key) VALUES (?, ?, ?, ?)",
+                )
+                .bind(&digest.id)
+                .bind(alert)
+                .bind(channel)
+                .bind(&notice.key)
+                .execute(&mut *tx)
+                .await?;
+            }
             created.push(digest.id);
         }
         sqlx::query("UPDATE alert_state SET last_cut = ? WHERE alert = ?")
@@ -164,6 +237,18 @@ impl Store {
             .await?;
         tx.commit().await?;
         Ok(created)
+    }
+
+    /// The state of every enabled feed, for feed-health notices.
+    pub async fn feed_health(&self) -> Result<Vec<FeedHealthRow>> {
+        Ok(sqlx::query_as(
+            "SELECT f.id AS feed_id, f.url, coalesce(f.name, f.title, f.url) AS name, f.error_count, f.last_error, \
+             CASE WHEN f.error_count > 0 THEN coalesce(f.last_success_at, f.created_at) END AS failing_since, \
+             f.items_per_week, (SELECT max(s.first_seen_at) FROM item_sources s WHERE s.feed_id = f.id) AS last_item_at \
+             FROM feeds f WHERE f.enabled = 1 ORDER BY f.url",
+        )
+        .fetch_all(&self.read)
+        .await?)
     }
 
     /// Pending digests whose next attempt is due.

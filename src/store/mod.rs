@@ -27,7 +27,7 @@ use sqlx::sqlite::{
 };
 
 pub use archive::{Bucket, CheckReport, Checkpoint, ReportStory, Split, VolumeQuery, VolumeRow};
-pub use digests::{AlertState, DigestRecord, NewDigest, PendingMatch};
+pub use digests::{AlertState, DigestRecord, FeedHealthRow, NewDigest, PendingMatch};
 pub use feeds::{FeedChangeError, FeedRow, NextCheck, QueueEntry};
 pub use items::{FeedUpdate, IngestCounts, ItemWrite, Known};
 pub use search::{fts_query, Cursor, ItemRow, SearchFilter, SearchSort};
