@@ -16,6 +16,7 @@ mod topics;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use anyhow::Context;
 use chrono::{DateTime, Utc};
 use clap::{Parser, Subcommand, ValueEnum};
 use feedwatch::config::{self, Config};
@@ -133,6 +134,17 @@ pub async fn dispatch(args: Args, config: Config) -> anyhow::Result<ExitCode> {
 /// (`2017-09-25`, midnight UTC) or an age before now (`24h`, `7d`, `90m`).
 pub fn parse_time(input: &str, now: DateTime<Utc>) -> anyhow::Result<DateTime<Utc>> {
     Ok(feedwatch::model::parse_time(input, now)?)
+}
+
+/// An optional time flag (`--until`, ...), its errors naming the flag.
+pub fn time_flag(
+    value: Option<&str>,
+    flag: &str,
+    now: DateTime<Utc>,
+) -> anyhow::Result<Option<DateTime<Utc>>> {
+    value
+        .map(|s| parse_time(s, now).with_context(|| flag.to_string()))
+        .transpose()
 }
 
 /// Shortens `s` to at most `width` characters, marking the cut with `…`.

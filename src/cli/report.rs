@@ -11,7 +11,7 @@ use feedwatch::archive::stats::{bucket_labels, series};
 use feedwatch::config::Config;
 use feedwatch::store::{Bucket, Split, Store, VolumeQuery};
 
-use super::parse_time;
+use super::{parse_time, time_flag};
 
 #[derive(Debug, Args)]
 pub struct ReportArgs {
@@ -32,12 +32,7 @@ pub struct ReportArgs {
 pub async fn report(config: &Config, args: ReportArgs) -> anyhow::Result<ExitCode> {
     let now = Utc::now();
     let since = parse_time(&args.since, now).context("--since")?;
-    let until = args
-        .until
-        .as_deref()
-        .map(|s| parse_time(s, now))
-        .transpose()
-        .context("--until")?;
+    let until = time_flag(args.until.as_deref(), "--until", now)?;
     let store = Store::open_existing(&config.store.path).await?;
     if !store.has_topic(&args.topic).await? {
         store.close().await;

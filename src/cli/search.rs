@@ -4,14 +4,14 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use anyhow::{bail, Context};
+use anyhow::bail;
 use chrono::Utc;
 use clap::Args;
 use feedwatch::archive::{self, Search};
 use feedwatch::config::Config;
 use feedwatch::store::{SearchFilter, SearchSort, Store};
 
-use super::{output, parse_time, Format};
+use super::{output, time_flag, Format};
 
 #[derive(Debug, Args)]
 pub struct SearchArgs {
@@ -63,18 +63,8 @@ pub enum Sort {
 
 pub async fn search(config: &Config, args: SearchArgs) -> anyhow::Result<ExitCode> {
     let now = Utc::now();
-    let since = args
-        .since
-        .as_deref()
-        .map(|s| parse_time(s, now))
-        .transpose()
-        .context("--since")?;
-    let until = args
-        .until
-        .as_deref()
-        .map(|s| parse_time(s, now))
-        .transpose()
-        .context("--until")?;
+    let since = time_flag(args.since.as_deref(), "--since", now)?;
+    let until = time_flag(args.until.as_deref(), "--until", now)?;
     let store = Store::open_existing(&config.store.path).await?;
     if let Some(topic) = &args.topic {
         let names = store.topic_names().await?;

@@ -11,7 +11,7 @@ use feedwatch::archive::stats::{bucket_labels, series, sparkline};
 use feedwatch::config::Config;
 use feedwatch::store::{Bucket, Split, Store, VolumeQuery};
 
-use super::{parse_time, truncate};
+use super::{parse_time, time_flag, truncate};
 
 #[derive(Debug, Args)]
 pub struct StatsArgs {
@@ -71,12 +71,7 @@ struct Record<'a> {
 pub async fn stats(config: &Config, args: StatsArgs) -> anyhow::Result<ExitCode> {
     let now = Utc::now();
     let since = parse_time(&args.since, now).context("--since")?;
-    let until = args
-        .until
-        .as_deref()
-        .map(|s| parse_time(s, now))
-        .transpose()
-        .context("--until")?;
+    let until = time_flag(args.until.as_deref(), "--until", now)?;
     let bucket = match args.by {
         By::Hour => Bucket::Hour,
         By::Day => Bucket::Day,
