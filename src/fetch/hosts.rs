@@ -26,7 +26,7 @@ struct Host {
 /// Held while a request to the host is in flight.
 #[derive(Debug)]
 pub struct HostPermit {
-    _slot: OwnedSemaphorePermit,
+    _slot: Option<OwnedSemaphorePermit>,
 }
 
 impl HostLimiter {
@@ -38,20 +38,26 @@ impl HostLimiter {
         }
     }
 
-    /// The key of a URL's host: host and port (`file://` URLs share one).
+    /// The key of a URL's host: host and port; empty for URLs without a
+    /// host (`file://`), which no server needs protecting from.
     pub fn key(url: &str) -> String {
         match url::Url::parse(url) {
-            Ok(u) => format!(
-                "{}:{}",
-                u.host_str().unwrap_or(""),
-                u.port_or_known_default().unwrap_or(0)
-            ),
+            Ok(u) => match u.host_str() {
+                Some(host) if !host.is_empty() => {
+                    format!("{host}:{}", u.port_or_known_default().unwrap_or(0))
+                }
+                _ => String::new(),
+            },
             Err(_) => String::new(),
         }
     }
 
-    /// Waits for a slot on `host` and for its spacing.
+    /// Waits for a slot on `host` and for its spacing; an empty key (no
+    /// host) is not limited.
     pub async fn acquire(&self, host: &str) -> HostPermit {
+        if host.is_empty() {
+            return HostPermit { _slot: None };
+        }
         let state = {
             let mut hosts = self.hosts.lock().expect("host map lock is never poisoned");
             Arc::clone(hosts.entry(host.to_string()).or_insert_with(|| {
@@ -72,7 +78,7 @@ impl HostLimiter {
             drop(next);
             tokio::time::sleep_until(start).await;
         }
-        HostPermit { _slot: slot }
+        HostPermit { _slot: Some(slot) }
     }
 }
 
@@ -91,6 +97,13 @@ mod tests {
             Duration::from_secs(1),
             "second start waits for the spacing"
         );
+        // Local files have no host and are not held back.
+        assert_eq!(HostLimiter::key("file:///srv/feeds/a.xml"), "");
+        let t_files = Instant::now();
+        let _f1 = limiter.acquire("").await;
+        let _f2 = limiter.acquire("").await;
+        let _f3 = limiter.acquire("").await;
+        assert_eq!(t_files.elapsed(), Duration::ZERO);
         // Another host is not held back.
         let t1 = Instant::now();
         let _c = limiter.acquire("b:80").await;
