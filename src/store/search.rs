@@ -247,46 +247,28 @@ impl Store {
 
     /// Attaches topic names and source feeds to already-fetched rows.
     pub async fn attach_topics(&self, rows: &mut [ItemRow]) -> Result<()> {
-        // SQLite limits bound variables per statement; look topics up in chunks.
-        const CHUNK: usize = 500;
-        let mut by_item: HashMap<i64, Vec<String>> = HashMap::new();
-        for chunk in rows.chunks(CHUNK) {
-            let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
+        let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+        let mut by_item = self
+            .strings_by_item(
                 "SELECT it.item_id, t.name FROM item_topics it JOIN topics t ON t.id = it.topic_id \
                  WHERE it.item_id IN (",
-            );
-            let mut ids = q.separated(", ");
-            for row in chunk {
-                ids.push_bind(row.id);
-            }
-            q.push(") ORDER BY t.name");
-            let pairs: Vec<(i64, String)> = q.build_query_as().fetch_all(&self.read).await?;
-            for (id, name) in pairs {
-                by_item.entry(id).or_default().push(name);
-            }
-        }
-        let mut feeds: HashMap<i64, Vec<String>> = HashMap::new();
-        for chunk in rows.chunks(CHUNK) {
-            let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
+                ") ORDER BY t.name",
+                &ids,
+            )
+            .await?;
+        let mut feeds = self
+            .strings_by_item(
                 "SELECT s.item_id, f.url FROM item_sources s JOIN feeds f ON f.id = s.feed_id \
                  WHERE s.item_id IN (",
-            );
-            let mut ids = q.separated(", ");
-            for row in chunk {
-                ids.push_bind(row.id);
-            }
-            q.push(") ORDER BY s.first_seen_at, s.rowid");
-            let pairs: Vec<(i64, String)> = q.build_query_as().fetch_all(&self.read).await?;
-            for (id, url) in pairs {
-                let urls = feeds.entry(id).or_default();
-                if !urls.contains(&url) {
-                    urls.push(url);
-                }
-            }
-        }
+                ") ORDER BY s.first_seen_at, s.rowid",
+                &ids,
+            )
+            .await?;
         for row in rows {
             row.topics = by_item.remove(&row.id).unwrap_or_default();
             let mut urls = feeds.remove(&row.id).unwrap_or_default();
+            let mut seen = std::collections::HashSet::new();
+            urls.retain(|u| seen.insert(u.clone()));
             // The first feed first.
             if let Some(pos) = urls.iter().position(|u| *u == row.feed_url) {
                 let first = urls.remove(pos);
@@ -295,6 +277,32 @@ impl Store {
             row.feeds = urls;
         }
         Ok(())
+    }
+
+    /// Runs `head` + the ids + `tail` (a query yielding `(item_id, text)`)
+    /// over `ids` in chunks (SQLite limits bound variables per statement)
+    /// and groups the texts by item, in query order.
+    async fn strings_by_item(
+        &self,
+        head: &str,
+        tail: &str,
+        ids: &[i64],
+    ) -> Result<HashMap<i64, Vec<String>>> {
+        const CHUNK: usize = 500;
+        let mut by_item: HashMap<i64, Vec<String>> = HashMap::new();
+        for chunk in ids.chunks(CHUNK) {
+            let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(head);
+            let mut separated = q.separated(", ");
+            for id in chunk {
+                separated.push_bind(*id);
+            }
+            q.push(tail);
+            let pairs: Vec<(i64, String)> = q.build_query_as().fetch_all(&self.read).await?;
+            for (id, text) in pairs {
+                by_item.entry(id).or_default().push(text);
+            }
+        }
+        Ok(by_item)
     }
 
     /// Names of the stored topics.
