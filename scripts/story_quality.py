@@ -8,8 +8,10 @@ A pair of items is *predicted* when both have the same story_id, *true* when
 both have the same truth `story`. Items are matched by (feed number, GUID);
 the feed number is read from the feed URL (/feeds/00042.xml -> 42).
 """
-import collections, json, re, sqlite3, sys
+import collections, json, sqlite3, sys
 from itertools import combinations
+
+from farmkeys import truth_key
 
 db, truth_path = sys.argv[1], sys.argv[2]
 truth = {}
@@ -24,15 +26,9 @@ rows = con.execute(
 pred, true = collections.defaultdict(list), collections.defaultdict(list)
 seen = 0
 for url, key, story_id in rows:
-    m = re.search(r"/feeds/(\d+)\.", url)
-    guid = key[len("guid:"):] if key.startswith("guid:") else None
-    # Items without a GUID (RSS 1.0) are keyed by link: .../news/N -> urn:farm:F:N.
-    link = re.search(r"/news/(\d+)$", key) if key.startswith("url:") else None
-    if m and link:
-        guid = f"urn:farm:{int(m.group(1))}:{link.group(1)}"
-    if not m or guid is None or (int(m.group(1)), guid) not in truth:
+    item = truth_key(url, key)
+    if item is None or item not in truth:
         continue
-    item = (int(m.group(1)), guid)
     seen += 1
     pred[story_id].append(item)
     if truth[item] is not None:

@@ -7,7 +7,9 @@ planted (item, topic) pairs found, missed and extra.
 Items are matched as in story_quality.py: by (feed number, GUID), RSS 1.0
 items by link (/news/N -> urn:farm:F:N).
 """
-import json, re, sqlite3, sys
+import json, sqlite3, sys
+
+from farmkeys import truth_key
 
 db, truth_path = sys.argv[1], sys.argv[2]
 truth = {}
@@ -22,14 +24,10 @@ rows = con.execute(
     "JOIN topics t ON t.id = it.topic_id WHERE it.item_id = src.item_id) "
     "FROM item_sources src JOIN feeds f ON f.id = src.feed_id")
 for url, key, topics in rows:
-    m = re.search(r"/feeds/(\d+)\.", url)
-    guid = key[len("guid:"):] if key.startswith("guid:") else None
-    link = re.search(r"/news/(\d+)$", key) if key.startswith("url:") else None
-    if m and link:
-        guid = f"urn:farm:{int(m.group(1))}:{link.group(1)}"
-    if not m or guid is None:
+    item = truth_key(url, key)
+    if item is None:
         continue
-    found[(int(m.group(1)), guid)] = set(topics.split("\x1f")) if topics else set()
+    found[item] = set(topics.split("\x1f")) if topics else set()
 
 planted = {(item, t) for item, ts in truth.items() for t in ts}
 got = {(item, t) for item, ts in found.items() if item in truth for t in ts}
