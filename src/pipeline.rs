@@ -21,7 +21,8 @@ use crate::model::{item_keys, ParsedFeed};
 use crate::parse::parse_feed_as;
 use crate::scheduler::{self, Clock, Hints, Outcome, Schedules};
 use crate::store::{
-    FeedRow, FeedUpdate, IngestCounts, ItemRow, ItemWrite, Known, NextCheck, Store, StoreError,
+    FeedFailure, FeedRow, FeedUpdate, FeedWrite, IngestCounts, ItemRow, ItemWrite, Known, NextCheck, Store,
+    StoreError, WriteQueue,
 };
 use crate::topics::{Document, Meta, TopicSet, WordStats};
 
@@ -65,6 +66,8 @@ pub struct CycleStats {
 #[derive(Clone)]
 pub struct Pipeline {
     store: Store,
+    /// Feed results go to the database through one writer (group commit).
+    writer: WriteQueue,
     fetcher: Fetcher,
     topics: Arc<TopicSet>,
     /// Row id of each topic, in `topics` order.
@@ -103,6 +106,7 @@ impl Pipeline {
         topics.reindex(&stats);
         let rows = store.sync_topics(&topics).await?;
         let pipeline = Self {
+            writer: WriteQueue::start(store.clone()),
             store,
             fetcher,
             topics: Arc::new(topics),
@@ -228,7 +232,13 @@ impl Pipeline {
                     items_per_week: feed.items_per_week,
                 };
                 let next = schedule(success, &hints, moved(&meta));
-                self.store.record_not_modified(feed.id, started, &next).await?;
+                self.writer
+                    .write(FeedWrite::NotModified {
+                        feed_id: feed.id,
+                        at: started,
+                        next,
+                    })
+                    .await?;
                 tracing::debug!(feed_url = %feed.url, "not modified");
                 return Ok(PollResult::NotModified);
             }
@@ -238,8 +248,13 @@ impl Pipeline {
                 if error.status() == Some(410) {
                     let reason = format!("{message}: the publisher removed the feed; disabled");
                     tracing::warn!(feed_url = %feed.url, "410 Gone: feed disabled");
-                    self.store
-                        .disable_feed(feed.id, Some(410), &reason, started)
+                    self.writer
+                        .write(FeedWrite::Disable {
+                            feed_id: feed.id,
+                            status: Some(410),
+                            reason: reason.clone(),
+                            at: started,
+                        })
                         .await?;
                     return Ok(PollResult::Failed(reason));
                 }
@@ -252,8 +267,15 @@ impl Pipeline {
                     consecutive: u32::try_from(feed.error_count + 1).unwrap_or(u32::MAX),
                 };
                 let next = schedule(failure, &hints, None);
-                self.store
-                    .record_failure(feed.id, error.status(), error.kind(), &message, started, &next)
+                self.writer
+                    .write(FeedWrite::Failure(FeedFailure {
+                        feed_id: feed.id,
+                        status: error.status(),
+                        kind: error.kind().to_string(),
+                        error: message.clone(),
+                        at: started,
+                        next,
+                    }))
                     .await?;
                 return Ok(PollResult::Failed(message));
             }
@@ -282,8 +304,15 @@ impl Pipeline {
                     consecutive: u32::try_from(feed.error_count + 1).unwrap_or(u32::MAX),
                 };
                 let next = schedule(failure, &http_hints(&meta), moved(&meta));
-                self.store
-                    .record_failure(feed.id, Some(status), "parse", &message, started, &next)
+                self.writer
+                    .write(FeedWrite::Failure(FeedFailure {
+                        feed_id: feed.id,
+                        status: Some(status),
+                        kind: "parse".to_string(),
+                        error: message.clone(),
+                        at: started,
+                        next,
+                    }))
                     .await?;
                 return Ok(PollResult::Failed(message));
             }
@@ -305,17 +334,21 @@ impl Pipeline {
         };
         let next = schedule(success, &hints, moved(&meta));
 
+        let seen = parsed.items.len();
+        let mut parsed_items: Vec<Option<_>> = parsed.items.into_iter().map(Some).collect();
         let items = pending
             .into_iter()
-            .map(|p| ItemWrite {
-                item: &parsed.items[p.index],
-                key: p.key,
-                content_hash: p.content_hash,
-                stored: p.stored,
-                canonical_url: p.canonical_url,
-                fingerprint: p.fingerprint,
-                sketch: p.sketch,
-                topic_ids: p.topics.iter().map(|&t| self.topic_ids[t]).collect(),
+            .filter_map(|p| {
+                Some(ItemWrite {
+                    item: parsed_items[p.index].take()?,
+                    key: p.key,
+                    content_hash: p.content_hash,
+                    stored: p.stored,
+                    canonical_url: p.canonical_url,
+                    fingerprint: p.fingerprint,
+                    sketch: p.sketch,
+                    topic_ids: p.topics.iter().map(|&t| self.topic_ids[t]).collect(),
+                })
             })
             .collect();
         let update = FeedUpdate {
@@ -323,20 +356,17 @@ impl Pipeline {
             at: started,
             status,
             validators,
-            title: parsed.title.as_deref(),
-            site_url: parsed.site_url.as_deref(),
+            title: parsed.title,
+            site_url: parsed.site_url,
             items,
             story_window: self.story_window,
             next,
             items_per_week,
-            warning: parsed.warning.clone(),
+            warning: parsed.warning,
         };
-        let counts = self.store.apply_feed_update(&update).await?;
+        let counts = self.writer.write(FeedWrite::Update(update)).await?;
         tracing::debug!(feed_url = %feed.url, new = counts.new, updated = counts.updated, "ingested");
-        Ok(PollResult::Ingested {
-            seen: parsed.items.len(),
-            counts,
-        })
+        Ok(PollResult::Ingested { seen, counts })
     }
 
     /// Polls every feed once, at most `concurrency` at a time. Feeds not yet

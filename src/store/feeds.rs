@@ -1,7 +1,7 @@
 //! Feed rows: configured feeds, their fetch state and last error.
 
 use chrono::{DateTime, Utc};
-use sqlx::FromRow;
+use sqlx::{FromRow, SqliteConnection};
 
 use super::{ts, Result, Store};
 use crate::config::FeedConfig;
@@ -182,49 +182,14 @@ impl Store {
 
     /// Records a 304: the feed is healthy and unchanged.
     pub async fn record_not_modified(&self, feed_id: i64, at: DateTime<Utc>, next: &NextCheck) -> Result<()> {
-        let at = ts(at);
-        sqlx::query(
-            "UPDATE feeds SET last_fetch_at = ?, last_success_at = ?, last_status = 304, \
-             last_error = NULL, error_kind = NULL, error_count = 0, next_check_at = ?, check_interval = ?, \
-             poll_count = poll_count + 1, fetch_url = coalesce(?, fetch_url) WHERE id = ?",
-        )
-        .bind(&at)
-        .bind(&at)
-        .bind(ts(next.at))
-        .bind(next.interval.as_secs() as i64)
-        .bind(&next.moved_to)
-        .bind(feed_id)
-        .execute(&self.write)
-        .await?;
-        Ok(())
+        let mut conn = self.write.acquire().await?;
+        record_not_modified(&mut conn, feed_id, at, next).await
     }
 
     /// Records a failed fetch or parse on the feed's row.
-    pub async fn record_failure(
-        &self,
-        feed_id: i64,
-        status: Option<u16>,
-        kind: &str,
-        error: &str,
-        at: DateTime<Utc>,
-        next: &NextCheck,
-    ) -> Result<()> {
-        sqlx::query(
-            "UPDATE feeds SET last_fetch_at = ?, last_status = ?, last_error = ?, error_kind = ?, \
-             error_count = error_count + 1, next_check_at = ?, check_interval = ?, poll_count = poll_count + 1, \
-             fetch_url = coalesce(?, fetch_url) WHERE id = ?",
-        )
-        .bind(ts(at))
-        .bind(status.map(i64::from))
-        .bind(error)
-        .bind(kind)
-        .bind(ts(next.at))
-        .bind(next.interval.as_secs() as i64)
-        .bind(&next.moved_to)
-        .bind(feed_id)
-        .execute(&self.write)
-        .await?;
-        Ok(())
+    pub async fn record_failure(&self, failure: &FeedFailure) -> Result<()> {
+        let mut conn = self.write.acquire().await?;
+        record_failure(&mut conn, failure).await
     }
 
     /// Stops polling a feed (410 Gone, or by hand), keeping its items.
@@ -235,19 +200,8 @@ impl Store {
         reason: &str,
         at: DateTime<Utc>,
     ) -> Result<()> {
-        sqlx::query(
-            "UPDATE feeds SET enabled = 0, disabled_reason = ?, last_fetch_at = ?, last_status = ?, \
-             last_error = ?, error_kind = 'disabled', error_count = error_count + 1, next_check_at = NULL, \
-             poll_count = poll_count + 1 WHERE id = ?",
-        )
-        .bind(reason)
-        .bind(ts(at))
-        .bind(status.map(i64::from))
-        .bind(reason)
-        .bind(feed_id)
-        .execute(&self.write)
-        .await?;
-        Ok(())
+        let mut conn = self.write.acquire().await?;
+        disable_feed(&mut conn, feed_id, status, reason, at).await
     }
 
     /// Polls a disabled feed again, from now on.
@@ -322,4 +276,81 @@ impl Store {
             .fetch_one(&self.read)
             .await?)
     }
+}
+
+/// A failed fetch or parse, for the feed's row.
+#[derive(Debug, Clone)]
+pub struct FeedFailure {
+    pub feed_id: i64,
+    /// HTTP status, if the server answered.
+    pub status: Option<u16>,
+    /// Error kind (`timeout`, `http`, `parse`, …).
+    pub kind: String,
+    pub error: String,
+    pub at: DateTime<Utc>,
+    pub next: NextCheck,
+}
+
+pub(super) async fn record_not_modified(
+    conn: &mut SqliteConnection,
+    feed_id: i64,
+    at: DateTime<Utc>,
+    next: &NextCheck,
+) -> Result<()> {
+    let at = ts(at);
+    sqlx::query(
+        "UPDATE feeds SET last_fetch_at = ?, last_success_at = ?, last_status = 304, \
+         last_error = NULL, error_kind = NULL, error_count = 0, next_check_at = ?, check_interval = ?, \
+         poll_count = poll_count + 1, fetch_url = coalesce(?, fetch_url) WHERE id = ?",
+    )
+    .bind(&at)
+    .bind(&at)
+    .bind(ts(next.at))
+    .bind(next.interval.as_secs() as i64)
+    .bind(&next.moved_to)
+    .bind(feed_id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+pub(super) async fn record_failure(conn: &mut SqliteConnection, failure: &FeedFailure) -> Result<()> {
+    sqlx::query(
+        "UPDATE feeds SET last_fetch_at = ?, last_status = ?, last_error = ?, error_kind = ?, \
+         error_count = error_count + 1, next_check_at = ?, check_interval = ?, poll_count = poll_count + 1, \
+         fetch_url = coalesce(?, fetch_url) WHERE id = ?",
+    )
+    .bind(ts(failure.at))
+    .bind(failure.status.map(i64::from))
+    .bind(&failure.error)
+    .bind(&failure.kind)
+    .bind(ts(failure.next.at))
+    .bind(failure.next.interval.as_secs() as i64)
+    .bind(&failure.next.moved_to)
+    .bind(failure.feed_id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+pub(super) async fn disable_feed(
+    conn: &mut SqliteConnection,
+    feed_id: i64,
+    status: Option<u16>,
+    reason: &str,
+    at: DateTime<Utc>,
+) -> Result<()> {
+    sqlx::query(
+        "UPDATE feeds SET enabled = 0, disabled_reason = ?, last_fetch_at = ?, last_status = ?, \
+         last_error = ?, error_kind = 'disabled', error_count = error_count + 1, next_check_at = NULL, \
+         poll_count = poll_count + 1 WHERE id = ?",
+    )
+    .bind(reason)
+    .bind(ts(at))
+    .bind(status.map(i64::from))
+    .bind(reason)
+    .bind(feed_id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
 }

@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 
 use sqlx::{QueryBuilder, Sqlite};
 
+use super::search::SearchRows;
 use super::story_index::{Near, StoryIndex};
 use super::{ts, Result, Store};
 use crate::dedup;
@@ -14,8 +15,8 @@ use crate::model::NewItem;
 
 /// One item to insert or update, with the topics it matches now.
 #[derive(Debug)]
-pub struct ItemWrite<'a> {
-    pub item: &'a NewItem,
+pub struct ItemWrite {
+    pub item: NewItem,
     /// Identity within the feed ([`crate::model::item_keys`]).
     pub key: String,
     pub content_hash: String,
@@ -34,15 +35,15 @@ pub struct ItemWrite<'a> {
 
 /// Everything a successful fetch changes, applied atomically.
 #[derive(Debug)]
-pub struct FeedUpdate<'a> {
+pub struct FeedUpdate {
     pub feed_id: i64,
     pub at: DateTime<Utc>,
     pub status: u16,
     pub validators: Validators,
-    pub title: Option<&'a str>,
-    pub site_url: Option<&'a str>,
+    pub title: Option<String>,
+    pub site_url: Option<String>,
     /// New or changed items only (see [`Store::known_items`]).
-    pub items: Vec<ItemWrite<'a>>,
+    pub items: Vec<ItemWrite>,
     /// A new item joins a story with a near-duplicate item whose time
     /// (published, else first seen) is at most this far from its own.
     pub story_window: chrono::Duration,
@@ -133,131 +134,50 @@ impl Store {
     ///   within the window ([`Store::find_story`]), else starts one;
     ///
     /// then brings topic matches up to date and clears the feed's error.
-    pub async fn apply_feed_update(&self, update: &FeedUpdate<'_>) -> Result<IngestCounts> {
-        let at = ts(update.at);
-        let mut counts = IngestCounts::default();
-        let mut index = self.stories.lock().await;
-        let mut tx = self.write.begin_with("BEGIN IMMEDIATE").await?;
-        index.begin(&mut tx).await?;
-        for write in &update.items {
-            let item = write.item;
-            let published = item.published.map(ts);
-            let fingerprint = write.fingerprint.map(|fp| fp as i64);
-            let lang = item.language.as_deref().unwrap_or("");
-            let sketch = write.fingerprint.map(|_| match &write.sketch {
-                Some(sketch) => sketch.clone(),
-                None => dedup::sketch(&dedup::article_words(&item.title, &item.text)),
-            });
-            let sketch_bytes = sketch.as_deref().map(dedup::sketch_bytes);
+    ///
+    /// Several updates are best applied together
+    /// ([`Store::apply_feed_writes`]): one transaction writes each touched
+    /// page once.
+    pub async fn apply_feed_update(&self, update: FeedUpdate) -> Result<IngestCounts> {
+        let mut results = self
+            .apply_feed_writes(vec![super::FeedWrite::Update(update)])
+            .await;
+        results.pop().expect("one result per write")
+    }
+}
 
-            if write.stored {
-                let row: Option<(i64, String, Option<i64>)> = sqlx::query_as(
-                    "UPDATE items SET guid = ?3, url = ?4, title = ?5, text = ?6, author = ?7, lang = ?8, \
-                         published = ?9, updated = ?10, sort_at = coalesce(?9, sort_at), fetched_at = ?11, \
-                         content_hash = ?12, canonical_url = ?13, fingerprint = ?14, sketch = ?15, \
-                         version = version + 1 \
-                     WHERE id = (SELECT item_id FROM item_sources WHERE feed_id = ?1 AND item_key = ?2) \
-                     RETURNING id, sort_at, story_id",
-                )
-                .bind(update.feed_id)
-                .bind(&write.key)
-                .bind(&item.guid)
-                .bind(&item.url)
-                .bind(&item.title)
-                .bind(&item.text)
-                .bind(&item.author)
-                .bind(&item.language)
-                .bind(&published)
-                .bind(item.updated.map(ts))
-                .bind(&at)
-                .bind(&write.content_hash)
-                .bind(&write.canonical_url)
-                .bind(fingerprint)
-                .bind(&sketch_bytes)
-                .fetch_optional(&mut *tx)
-                .await?;
-                let Some((item_id, sort_at, story)) = row else {
-                    continue; // deleted meanwhile
-                };
-                super::search::index_item_text(&mut tx, item_id, &item.title, &item.text).await?;
-                sqlx::query("UPDATE item_sources SET content_hash = ? WHERE feed_id = ? AND item_key = ?")
-                    .bind(&write.content_hash)
-                    .bind(update.feed_id)
-                    .bind(&write.key)
-                    .execute(&mut *tx)
-                    .await?;
-                sqlx::query("DELETE FROM story_keys WHERE item_id = ?")
-                    .bind(item_id)
-                    .execute(&mut *tx)
-                    .await?;
-                index.remove(item_id);
-                if let (Some(fp), Some(sketch)) = (write.fingerprint, &sketch) {
-                    insert_story_keys(&mut tx, item_id, fp, lang, &sort_at).await?;
-                    index.insert(item_id, fp, lang, &sort_at, story, sketch);
-                }
-                counts.updated += 1;
-                let stale: HashSet<i64> =
-                    sqlx::query_scalar("SELECT topic_id FROM item_topics WHERE item_id = ?")
-                        .bind(item_id)
-                        .fetch_all(&mut *tx)
-                        .await?
-                        .into_iter()
-                        .collect();
-                counts.matches += write_matches(&mut tx, item_id, &write.topic_ids, stale, &at).await?;
-                continue;
-            }
+/// [`Store::apply_feed_update`] inside a write transaction whose story index
+/// copy `index` has begun.
+pub(super) async fn apply_update(
+    tx: &mut sqlx::SqliteConnection,
+    index: &mut StoryIndex,
+    search: &mut SearchRows,
+    update: &FeedUpdate,
+) -> Result<IngestCounts> {
+    let at = ts(update.at);
+    let mut counts = IngestCounts::default();
+    // Items already stored under the canonical URLs of the new items (the
+    // oldest, if several), kept up to date as this update inserts.
+    let mut by_url = stored_canonical_urls(tx, update).await?;
+    for write in &update.items {
+        let item = &write.item;
+        let published = item.published.map(ts);
+        let fingerprint = write.fingerprint.map(|fp| fp as i64);
+        let lang = item.language.as_deref().unwrap_or("");
+        let sketch = write.fingerprint.map(|_| match &write.sketch {
+            Some(sketch) => sketch.clone(),
+            None => dedup::sketch(&dedup::article_words(&item.title, &item.text)),
+        });
+        let sketch_bytes = sketch.as_deref().map(dedup::sketch_bytes);
 
-            if let Some(canonical) = &write.canonical_url {
-                let existing: Option<i64> =
-                    sqlx::query_scalar("SELECT id FROM items WHERE canonical_url = ? ORDER BY id LIMIT 1")
-                        .bind(canonical)
-                        .fetch_optional(&mut *tx)
-                        .await?;
-                if let Some(item_id) = existing {
-                    sqlx::query(
-                        "INSERT INTO item_sources (feed_id, item_key, item_id, content_hash, first_seen_at) \
-                         VALUES (?, ?, ?, ?, ?) ON CONFLICT (feed_id, item_key) DO NOTHING",
-                    )
-                    .bind(update.feed_id)
-                    .bind(&write.key)
-                    .bind(item_id)
-                    .bind(&write.content_hash)
-                    .bind(&at)
-                    .execute(&mut *tx)
-                    .await?;
-                    counts.duplicates += 1;
-                    // Matches of this feed's copy add to the item's; none is removed.
-                    let held: HashSet<i64> =
-                        sqlx::query_scalar("SELECT topic_id FROM item_topics WHERE item_id = ?")
-                            .bind(item_id)
-                            .fetch_all(&mut *tx)
-                            .await?
-                            .into_iter()
-                            .collect();
-                    let added: Vec<i64> = write
-                        .topic_ids
-                        .iter()
-                        .copied()
-                        .filter(|t| !held.contains(t))
-                        .collect();
-                    counts.matches += write_matches(&mut tx, item_id, &added, HashSet::new(), &at).await?;
-                    continue;
-                }
-            }
-
-            let sort_at = published.clone().unwrap_or_else(|| at.clone());
-            let story = match (write.fingerprint, &sketch) {
-                (Some(fp), Some(sketch)) => {
-                    let near = Probe { fp, sketch, lang };
-                    find_story(&mut tx, &mut index, &near, &sort_at, update.story_window).await?
-                }
-                _ => None,
-            };
-            let item_id: i64 = sqlx::query_scalar(
-                "INSERT INTO items (feed_id, item_key, guid, url, title, text, author, lang, published, updated, \
-                     sort_at, fetched_at, first_seen_at, content_hash, canonical_url, fingerprint, story_id, sketch) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12, ?13, ?14, ?15, ?16, ?17) \
-                 RETURNING id",
+        if write.stored {
+            let row: Option<(i64, String, Option<i64>)> = sqlx::query_as(
+                "UPDATE items SET guid = ?3, url = ?4, title = ?5, text = ?6, author = ?7, lang = ?8, \
+                     published = ?9, updated = ?10, sort_at = coalesce(?9, sort_at), fetched_at = ?11, \
+                     content_hash = ?12, canonical_url = ?13, fingerprint = ?14, sketch = ?15, \
+                     version = version + 1 \
+                 WHERE id = (SELECT item_id FROM item_sources WHERE feed_id = ?1 AND item_key = ?2) \
+                 RETURNING id, sort_at, story_id",
             )
             .bind(update.feed_id)
             .bind(&write.key)
@@ -269,52 +189,175 @@ impl Store {
             .bind(&item.language)
             .bind(&published)
             .bind(item.updated.map(ts))
-            .bind(&sort_at)
             .bind(&at)
             .bind(&write.content_hash)
             .bind(&write.canonical_url)
             .bind(fingerprint)
-            .bind(story)
             .bind(&sketch_bytes)
-            .fetch_one(&mut *tx)
+            .fetch_optional(&mut *tx)
             .await?;
-            super::search::index_item_text(&mut tx, item_id, &item.title, &item.text).await?;
-            counts.new += 1;
-            if story.is_some() {
-                counts.joined += 1;
-            }
+            let Some((item_id, sort_at, story)) = row else {
+                continue; // deleted meanwhile
+            };
+            search.add(item_id, &item.title, &item.text, true);
+            sqlx::query("UPDATE item_sources SET content_hash = ? WHERE feed_id = ? AND item_key = ?")
+                .bind(&write.content_hash)
+                .bind(update.feed_id)
+                .bind(&write.key)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("DELETE FROM story_keys WHERE item_id = ?")
+                .bind(item_id)
+                .execute(&mut *tx)
+                .await?;
+            index.remove(item_id);
             if let (Some(fp), Some(sketch)) = (write.fingerprint, &sketch) {
-                insert_story_keys(&mut tx, item_id, fp, lang, &sort_at).await?;
+                insert_story_keys(tx, item_id, fp, lang, &sort_at).await?;
                 index.insert(item_id, fp, lang, &sort_at, story, sketch);
             }
-            counts.matches += write_matches(&mut tx, item_id, &write.topic_ids, HashSet::new(), &at).await?;
+            counts.updated += 1;
+            let stale: HashSet<i64> =
+                sqlx::query_scalar("SELECT topic_id FROM item_topics WHERE item_id = ?")
+                    .bind(item_id)
+                    .fetch_all(&mut *tx)
+                    .await?
+                    .into_iter()
+                    .collect();
+            counts.matches += write_matches(tx, item_id, &write.topic_ids, stale, &at).await?;
+            continue;
         }
-        sqlx::query(
-            "UPDATE feeds SET title = coalesce(?, title), site_url = coalesce(?, site_url), etag = ?, \
-             last_modified = ?, last_fetch_at = ?, last_success_at = ?, last_status = ?, last_error = NULL, \
-             error_count = 0, error_kind = NULL, next_check_at = ?, check_interval = ?, \
-             items_per_week = coalesce(?, items_per_week), poll_count = poll_count + 1, warning = ?, \
-             fetch_url = coalesce(?, fetch_url) WHERE id = ?",
+
+        if let Some(canonical) = &write.canonical_url {
+            if let Some(&item_id) = by_url.get(canonical) {
+                sqlx::query(
+                    "INSERT INTO item_sources (feed_id, item_key, item_id, content_hash, first_seen_at) \
+                     VALUES (?, ?, ?, ?, ?) ON CONFLICT (feed_id, item_key) DO NOTHING",
+                )
+                .bind(update.feed_id)
+                .bind(&write.key)
+                .bind(item_id)
+                .bind(&write.content_hash)
+                .bind(&at)
+                .execute(&mut *tx)
+                .await?;
+                counts.duplicates += 1;
+                // Matches of this feed's copy add to the item's; none is removed.
+                let held: HashSet<i64> =
+                    sqlx::query_scalar("SELECT topic_id FROM item_topics WHERE item_id = ?")
+                        .bind(item_id)
+                        .fetch_all(&mut *tx)
+                        .await?
+                        .into_iter()
+                        .collect();
+                let added: Vec<i64> = write
+                    .topic_ids
+                    .iter()
+                    .copied()
+                    .filter(|t| !held.contains(t))
+                    .collect();
+                counts.matches += write_matches(tx, item_id, &added, HashSet::new(), &at).await?;
+                continue;
+            }
+        }
+
+        let sort_at = published.clone().unwrap_or_else(|| at.clone());
+        let story = match (write.fingerprint, &sketch) {
+            (Some(fp), Some(sketch)) => {
+                let near = Probe { fp, sketch, lang };
+                find_story(tx, index, &near, &sort_at, update.story_window).await?
+            }
+            _ => None,
+        };
+        let item_id: i64 = sqlx::query_scalar(
+            "INSERT INTO items (feed_id, item_key, guid, url, title, text, author, lang, published, updated, \
+                 sort_at, fetched_at, first_seen_at, content_hash, canonical_url, fingerprint, story_id, sketch) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12, ?13, ?14, ?15, ?16, ?17) \
+             RETURNING id",
         )
-        .bind(update.title)
-        .bind(update.site_url)
-        .bind(&update.validators.etag)
-        .bind(&update.validators.last_modified)
-        .bind(&at)
-        .bind(&at)
-        .bind(i64::from(update.status))
-        .bind(ts(update.next.at))
-        .bind(update.next.interval.as_secs() as i64)
-        .bind(update.items_per_week)
-        .bind(&update.warning)
-        .bind(&update.next.moved_to)
         .bind(update.feed_id)
-        .execute(&mut *tx)
+        .bind(&write.key)
+        .bind(&item.guid)
+        .bind(&item.url)
+        .bind(&item.title)
+        .bind(&item.text)
+        .bind(&item.author)
+        .bind(&item.language)
+        .bind(&published)
+        .bind(item.updated.map(ts))
+        .bind(&sort_at)
+        .bind(&at)
+        .bind(&write.content_hash)
+        .bind(&write.canonical_url)
+        .bind(fingerprint)
+        .bind(story)
+        .bind(&sketch_bytes)
+        .fetch_one(&mut *tx)
         .await?;
-        tx.commit().await?;
-        index.committed();
-        Ok(counts)
+        search.add(item_id, &item.title, &item.text, false);
+        if let Some(canonical) = &write.canonical_url {
+            by_url.entry(canonical.clone()).or_insert(item_id);
+        }
+        counts.new += 1;
+        if story.is_some() {
+            counts.joined += 1;
+        }
+        if let (Some(fp), Some(sketch)) = (write.fingerprint, &sketch) {
+            insert_story_keys(tx, item_id, fp, lang, &sort_at).await?;
+            index.insert(item_id, fp, lang, &sort_at, story, sketch);
+        }
+        counts.matches += write_matches(tx, item_id, &write.topic_ids, HashSet::new(), &at).await?;
     }
+    sqlx::query(
+        "UPDATE feeds SET title = coalesce(?, title), site_url = coalesce(?, site_url), etag = ?, \
+         last_modified = ?, last_fetch_at = ?, last_success_at = ?, last_status = ?, last_error = NULL, \
+         error_count = 0, error_kind = NULL, next_check_at = ?, check_interval = ?, \
+         items_per_week = coalesce(?, items_per_week), poll_count = poll_count + 1, warning = ?, \
+         fetch_url = coalesce(?, fetch_url) WHERE id = ?",
+    )
+    .bind(&update.title)
+    .bind(&update.site_url)
+    .bind(&update.validators.etag)
+    .bind(&update.validators.last_modified)
+    .bind(&at)
+    .bind(&at)
+    .bind(i64::from(update.status))
+    .bind(ts(update.next.at))
+    .bind(update.next.interval.as_secs() as i64)
+    .bind(update.items_per_week)
+    .bind(&update.warning)
+    .bind(&update.next.moved_to)
+    .bind(update.feed_id)
+    .execute(&mut *tx)
+    .await?;
+    Ok(counts)
+}
+
+/// The stored item (the oldest, if several) of each canonical URL of the
+/// update's new items, in one statement.
+async fn stored_canonical_urls(
+    tx: &mut sqlx::SqliteConnection,
+    update: &FeedUpdate,
+) -> Result<HashMap<String, i64>> {
+    let urls: Vec<&str> = update
+        .items
+        .iter()
+        .filter(|w| !w.stored)
+        .filter_map(|w| w.canonical_url.as_deref())
+        .collect();
+    let mut found = HashMap::new();
+    // Well below SQLite's parameter limit per statement.
+    for chunk in urls.chunks(5000) {
+        let mut q: QueryBuilder<Sqlite> =
+            QueryBuilder::new("SELECT canonical_url, min(id) FROM items WHERE canonical_url IN (");
+        let mut list = q.separated(", ");
+        for url in chunk {
+            list.push_bind(*url);
+        }
+        q.push(") GROUP BY canonical_url");
+        let rows: Vec<(String, i64)> = q.build_query_as().fetch_all(&mut *tx).await?;
+        found.extend(rows);
+    }
+    Ok(found)
 }
 
 /// Records `topic_ids` as matched by the item (those already in `stale`

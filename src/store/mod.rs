@@ -8,6 +8,7 @@
 //! never blocked by the writer (WAL).
 
 mod archive;
+mod batch;
 mod digests;
 mod feeds;
 mod items;
@@ -27,8 +28,9 @@ use sqlx::sqlite::{
 };
 
 pub use archive::{Bucket, CheckReport, Checkpoint, ReportStory, Split, VolumeQuery, VolumeRow};
+pub use batch::{FeedWrite, WriteQueue};
 pub use digests::{AlertState, DigestRecord, FeedHealthRow, NewDigest, PendingMatch};
-pub use feeds::{FeedChangeError, FeedRow, NextCheck, QueueEntry};
+pub use feeds::{FeedChangeError, FeedFailure, FeedRow, NextCheck, QueueEntry};
 pub use items::{FeedUpdate, IngestCounts, ItemWrite, Known};
 pub use search::{fts_query, Cursor, ItemRow, SearchFilter, SearchSort};
 pub use stories::{StoryFilter, StoryRow};
@@ -59,6 +61,9 @@ pub enum StoreError {
     /// A query failed.
     #[error("database error")]
     Sql(#[from] sqlx::Error),
+    /// The writer task is gone (the process is shutting down).
+    #[error("the database writer has stopped")]
+    WriterStopped,
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -113,14 +118,19 @@ impl Store {
             // Checkpoint every ~40 MB of WAL instead of ~4 MB: a page rewritten
             // by many feed transactions is copied back once (cold farm cycle
             // 35.2 s → 31–32 s); the daemon truncates the WAL after each pass.
-            .pragma("wal_autocheckpoint", "10000");
+            .pragma("wal_autocheckpoint", "10000")
+            // Statement journals (statements with triggers) in memory, not
+            // in temporary files written page by page.
+            .pragma("temp_store", "memory");
         // The write connection is kept open: the story index copy compares
         // its `PRAGMA data_version` across writes.
+        // The writer commits many feeds per transaction (store::batch): a
+        // 32 MiB page cache holds their pages without spilling mid-way.
         let write = SqlitePoolOptions::new()
             .max_connections(1)
             .idle_timeout(None)
             .max_lifetime(None)
-            .connect_with(options.clone())
+            .connect_with(options.clone().pragma("cache_size", "-32768"))
             .await
             .map_err(open_error)?;
         MIGRATOR.run(&write).await.map_err(|source| StoreError::Migrate {

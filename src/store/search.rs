@@ -206,11 +206,13 @@ impl Store {
                 tx.commit().await?;
                 return Ok(done);
             };
+            let mut search = SearchRows::default();
             for (id, title, text) in &rows {
                 if let (Some(title), Some(text)) = (title, text) {
-                    index_item_text(&mut tx, *id, title, text).await?;
+                    search.add(*id, title, text, true);
                 }
             }
+            search.write(&mut tx).await?;
             sqlx::query("DELETE FROM items_fts_backfill WHERE item_id <= ?")
                 .bind(last)
                 .execute(&mut *tx)
@@ -317,26 +319,66 @@ fn escape_like(s: &str) -> String {
     s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
 }
 
-/// Indexes (or re-indexes) one item's title and text in `items_fts`: the
-/// folded words ([`crate::text::words`]) joined by spaces. The one
-/// full-text write on the ingest path; deletes follow by trigger.
-pub(crate) async fn index_item_text(
-    tx: &mut sqlx::SqliteConnection,
-    item_id: i64,
-    title: &str,
-    text: &str,
-) -> Result<()> {
-    sqlx::query("DELETE FROM items_fts WHERE rowid = ?")
-        .bind(item_id)
-        .execute(&mut *tx)
-        .await?;
-    sqlx::query("INSERT INTO items_fts (rowid, title, text) VALUES (?, ?, ?)")
-        .bind(item_id)
-        .bind(crate::text::words(title).join(" "))
-        .bind(crate::text::words(text).join(" "))
-        .execute(&mut *tx)
-        .await?;
-    Ok(())
+/// Items to index (or re-index) in `items_fts`: the folded words
+/// ([`crate::text::words`]) of title and text, joined by spaces. Written at
+/// the end of a write transaction in a few large statements: FTS5 flushes
+/// its pending terms to a new segment whenever a later statement of the
+/// transaction opens a statement journal, so indexing item by item between
+/// other writes makes thousands of tiny segments to merge. The one
+/// full-text write path; deletes follow by trigger.
+#[derive(Debug, Default)]
+pub(super) struct SearchRows {
+    /// Item id → its row in `rows` (an item written twice keeps the last).
+    by_id: HashMap<i64, usize>,
+    rows: Vec<(i64, String, String)>,
+    /// Items that may be indexed already.
+    replace: Vec<i64>,
+}
+
+impl SearchRows {
+    /// Rows per `INSERT` (three parameters each, far below SQLite's limit).
+    const CHUNK: usize = 1000;
+
+    /// Queues an item; `replace` when it may be indexed already (an edit).
+    pub fn add(&mut self, item_id: i64, title: &str, text: &str, replace: bool) {
+        let row = (
+            item_id,
+            crate::text::words(title).join(" "),
+            crate::text::words(text).join(" "),
+        );
+        if replace {
+            self.replace.push(item_id);
+        }
+        match self.by_id.get(&item_id) {
+            Some(&i) => self.rows[i] = row,
+            None => {
+                self.by_id.insert(item_id, self.rows.len());
+                self.rows.push(row);
+            }
+        }
+    }
+
+    /// Writes the queued rows.
+    pub async fn write(self, tx: &mut sqlx::SqliteConnection) -> Result<()> {
+        for ids in self.replace.chunks(Self::CHUNK) {
+            let mut q: QueryBuilder<Sqlite> = QueryBuilder::new("DELETE FROM items_fts WHERE rowid IN (");
+            let mut list = q.separated(", ");
+            for id in ids {
+                list.push_bind(*id);
+            }
+            q.push(")");
+            q.build().execute(&mut *tx).await?;
+        }
+        for rows in self.rows.chunks(Self::CHUNK) {
+            let mut q: QueryBuilder<Sqlite> =
+                QueryBuilder::new("INSERT INTO items_fts (rowid, title, text) ");
+            q.push_values(rows, |mut row, (id, title, text)| {
+                row.push_bind(*id).push_bind(title).push_bind(text);
+            });
+            q.build().execute(&mut *tx).await?;
+        }
+        Ok(())
+    }
 }
 
 /// An FTS5 expression over `items_fts` that every item the query matches
