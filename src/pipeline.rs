@@ -21,8 +21,8 @@ use crate::model::{item_keys, ParsedFeed};
 use crate::parse::parse_feed_as;
 use crate::scheduler::{self, Clock, Hints, Outcome, Schedules};
 use crate::store::{
-    FeedFailure, FeedRow, FeedUpdate, FeedWrite, IngestCounts, ItemRow, ItemWrite, Known, NextCheck, Store,
-    StoreError, WriteQueue,
+    FeedFailure, FeedRow, FeedUpdate, FeedWrite, IngestCounts, ItemRow, ItemWrite, Known, NextCheck,
+    SearchText, Store, StoreError, WriteQueue,
 };
 use crate::topics::{Document, Meta, TopicSet, WordStats};
 
@@ -348,6 +348,7 @@ impl Pipeline {
                     fingerprint: p.fingerprint,
                     sketch: p.sketch,
                     topic_ids: p.topics.iter().map(|&t| self.topic_ids[t]).collect(),
+                    search: p.search,
                 })
             })
             .collect();
@@ -445,6 +446,7 @@ struct Pending {
     sketch: Option<Vec<u32>>,
     /// Indexes into the topic set.
     topics: Vec<usize>,
+    search: SearchText,
 }
 
 /// Parses the document, drops items that are stored unchanged (and repeats
@@ -487,7 +489,11 @@ fn prepare(
                 };
                 topics.matches(&Document::new(&item.title, &item.text, meta))
             };
-            let words = dedup::article_words(&item.title, &item.text);
+            let title_words = crate::text::words(&item.title);
+            let text_words = crate::text::words(&item.text);
+            let search = SearchText::from_words(&title_words, &text_words);
+            let mut words = title_words;
+            words.extend(text_words);
             let fingerprint = dedup::fingerprint_words(&words);
             Some(Pending {
                 index,
@@ -498,6 +504,7 @@ fn prepare(
                 fingerprint,
                 sketch: fingerprint.map(|_| dedup::sketch(&words)),
                 topics,
+                search,
             })
         })
         .collect();

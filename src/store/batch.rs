@@ -15,8 +15,7 @@ use chrono::{DateTime, Utc};
 use tokio::sync::{mpsc, oneshot};
 
 use super::feeds::{self, FeedFailure};
-use super::items::{self, FeedUpdate, IngestCounts};
-use super::search::SearchRows;
+use super::items::{self, Deferred, FeedUpdate, IngestCounts};
 use super::story_index::StoryIndex;
 use super::{NextCheck, Result, Store, StoreError};
 
@@ -86,11 +85,13 @@ impl Store {
     async fn transaction(&self, index: &mut StoryIndex, writes: &[FeedWrite]) -> Result<Vec<IngestCounts>> {
         let mut tx = self.write.begin_with("BEGIN IMMEDIATE").await?;
         index.begin(&mut tx).await?;
-        let mut search = SearchRows::default();
+        let mut deferred = Deferred::default();
         let mut counts = Vec::with_capacity(writes.len());
         for write in writes {
             counts.push(match write {
-                FeedWrite::Update(update) => items::apply_update(&mut tx, index, &mut search, update).await?,
+                FeedWrite::Update(update) => {
+                    items::apply_update(&mut tx, index, &mut deferred, update).await?
+                }
                 FeedWrite::NotModified { feed_id, at, next } => {
                     feeds::record_not_modified(&mut tx, *feed_id, *at, next).await?;
                     IngestCounts::default()
@@ -110,7 +111,7 @@ impl Store {
                 }
             });
         }
-        search.write(&mut tx).await?;
+        deferred.write(&mut tx).await?;
         tx.commit().await?;
         index.committed();
         Ok(counts)
@@ -165,8 +166,9 @@ async fn write_loop(store: Store, mut receiver: mpsc::Receiver<Job>) {
             jobs.push(job);
         }
         let (writes, replies): (Vec<_>, Vec<_>) = jobs.into_iter().map(|j| (j.write, j.reply)).unzip();
-        tracing::trace!(writes = writes.len(), items, "writing feed results");
+        let (count, started) = (writes.len(), std::time::Instant::now());
         let results = store.apply_feed_writes(writes).await;
+        tracing::trace!(writes = count, items, elapsed = ?started.elapsed(), "wrote feed results");
         for (reply, result) in replies.into_iter().zip(results) {
             // The poller may have gone (shutdown); the write stands.
             let _ = reply.send(result);
@@ -175,7 +177,7 @@ async fn write_loop(store: Store, mut receiver: mpsc::Receiver<Job>) {
 }
 
 #[cfg(test)]
-mod tests {
+mod tests_support {
     use std::time::Duration;
 
     use super::*;
@@ -184,7 +186,7 @@ mod tests {
     use crate::model::NewItem;
     use crate::store::ItemWrite;
 
-    fn feed(url: &str) -> FeedConfig {
+    pub fn feed(url: &str) -> FeedConfig {
         FeedConfig {
             url: url.to_string(),
             name: None,
@@ -195,16 +197,22 @@ mod tests {
         }
     }
 
-    fn update(feed_id: i64, links: &[&str]) -> FeedWrite {
+    pub fn update(feed_id: i64, links: &[&str]) -> FeedWrite {
+        let items: Vec<_> = links.iter().map(|link| (*link, "Short text.")).collect();
+        update_with(feed_id, &items)
+    }
+
+    /// An update of `(link, text)` items, fingerprinted as the pipeline does.
+    pub fn update_with(feed_id: i64, items: &[(&str, &str)]) -> FeedWrite {
         let at = Utc::now();
-        let items = links
+        let items = items
             .iter()
-            .map(|link| ItemWrite {
+            .map(|&(link, text)| ItemWrite {
                 item: NewItem {
                     guid: Some(link.to_string()),
                     url: Some(link.to_string()),
-                    title: format!("Article at {link}"),
-                    text: "Short text.".to_string(),
+                    title: "Article".to_string(),
+                    text: text.to_string(),
                     published: None,
                     updated: None,
                     language: Some("en".to_string()),
@@ -214,9 +222,10 @@ mod tests {
                 content_hash: link.to_string(),
                 stored: false,
                 canonical_url: crate::dedup::canonical_url(link),
-                fingerprint: None,
+                fingerprint: crate::dedup::fingerprint("Article", text),
                 sketch: None,
                 topic_ids: Vec::new(),
+                search: crate::store::SearchText::new("Article", text),
             })
             .collect();
         FeedWrite::Update(FeedUpdate {
@@ -237,6 +246,12 @@ mod tests {
             warning: None,
         })
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::tests_support::*;
+    use super::*;
 
     /// One write that cannot be applied (its feed does not exist) fails
     /// alone; the others in its batch are committed.
@@ -273,16 +288,82 @@ mod tests {
             .unwrap();
         let queue = WriteQueue::start(store.clone());
         let (a, b) = tokio::join!(
-            queue.write(update(feeds[0].id, &["https://wire.example/story?utm_source=a", "https://a.example/own"])),
+            queue.write(update(
+                feeds[0].id,
+                &["https://wire.example/story?utm_source=a", "https://a.example/own"]
+            )),
             queue.write(update(feeds[1].id, &["https://wire.example/story"])),
         );
         let (a, b) = (a.unwrap(), b.unwrap());
         assert_eq!((a.new + b.new, a.duplicates + b.duplicates), (2, 1));
         assert_eq!(store.item_count().await.unwrap(), 2);
-        let indexed: i64 = sqlx::query_scalar("SELECT count(*) FROM items_fts WHERE items_fts MATCH 'article'")
+        let indexed: i64 = sqlx::query_scalar("SELECT count(*) FROM items_fts WHERE items_fts MATCH 'short'")
             .fetch_one(&store.read)
             .await
             .unwrap();
         assert_eq!(indexed, 2);
+    }
+}
+
+#[cfg(test)]
+mod story_tests {
+    use super::tests_support::*;
+    use super::*;
+
+    const WIRE: &str = "The foreign ministers of both countries met in the capital on Monday to discuss \
+        the referendum, border crossings, trade routes and the security of pipelines running north \
+        through the region, officials said after the talks ended late in the evening.";
+
+    async fn story_of(store: &Store, url: &str) -> i64 {
+        sqlx::query_scalar("SELECT story_id FROM items WHERE url = ?")
+            .bind(url)
+            .fetch_one(&store.read)
+            .await
+            .unwrap()
+    }
+
+    /// With the in-memory copy of the story index loaded, `story_keys` rows
+    /// are written at the end of the transaction, and they are the rows a
+    /// later process finds stories by (through SQL, copy not loaded).
+    #[tokio::test]
+    async fn deferred_story_keys_serve_later_lookups() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let store = Store::open(&path).await.unwrap();
+        store.stories.lock().await.load_at_once = true;
+        let feeds = store
+            .sync_feeds(&[feed("https://a.example/rss"), feed("https://b.example/rss")])
+            .await
+            .unwrap();
+        let footer = format!("{WIRE} Subscribe to our newsletter.");
+        let results = store
+            .apply_feed_writes(vec![
+                update_with(feeds[0].id, &[("https://a.example/1", WIRE)]),
+                update_with(feeds[1].id, &[("https://b.example/1", &footer)]),
+            ])
+            .await;
+        assert_eq!(results[1].as_ref().unwrap().joined, 1);
+        let keys: i64 = sqlx::query_scalar("SELECT count(*) FROM story_keys")
+            .fetch_one(&store.read)
+            .await
+            .unwrap();
+        assert_eq!(keys, 2 * i64::from(crate::dedup::LOOKUP_BLOCKS));
+        let story = story_of(&store, "https://a.example/1").await;
+        assert_eq!(story_of(&store, "https://b.example/1").await, story);
+        store.close().await;
+
+        let store = Store::open(&path).await.unwrap();
+        let again = format!("{WIRE} Read more on our website.");
+        let counts = store
+            .apply_feed_update(
+                match update_with(feeds[1].id, &[("https://b.example/2", &again)]) {
+                    FeedWrite::Update(update) => update,
+                    _ => unreachable!(),
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(counts.joined, 1);
+        assert_eq!(story_of(&store, "https://b.example/2").await, story);
     }
 }

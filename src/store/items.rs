@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 
 use sqlx::{QueryBuilder, Sqlite};
 
-use super::search::SearchRows;
+use super::search::{SearchRows, SearchText};
 use super::story_index::{Near, StoryIndex};
 use super::{ts, Result, Store};
 use crate::dedup;
@@ -31,6 +31,8 @@ pub struct ItemWrite {
     /// (computed here when missing).
     pub sketch: Option<Vec<u32>>,
     pub topic_ids: Vec<i64>,
+    /// What the full-text index holds of it.
+    pub search: SearchText,
 }
 
 /// Everything a successful fetch changes, applied atomically.
@@ -151,7 +153,7 @@ impl Store {
 pub(super) async fn apply_update(
     tx: &mut sqlx::SqliteConnection,
     index: &mut StoryIndex,
-    search: &mut SearchRows,
+    deferred: &mut Deferred,
     update: &FeedUpdate,
 ) -> Result<IngestCounts> {
     let at = ts(update.at);
@@ -199,20 +201,20 @@ pub(super) async fn apply_update(
             let Some((item_id, sort_at, story)) = row else {
                 continue; // deleted meanwhile
             };
-            search.add(item_id, &item.title, &item.text, true);
+            deferred.search.add(item_id, &write.search, true);
             sqlx::query("UPDATE item_sources SET content_hash = ? WHERE feed_id = ? AND item_key = ?")
                 .bind(&write.content_hash)
                 .bind(update.feed_id)
                 .bind(&write.key)
                 .execute(&mut *tx)
                 .await?;
-            sqlx::query("DELETE FROM story_keys WHERE item_id = ?")
-                .bind(item_id)
-                .execute(&mut *tx)
-                .await?;
+            deferred.story_keys.remove(tx, item_id).await?;
             index.remove(item_id);
             if let (Some(fp), Some(sketch)) = (write.fingerprint, &sketch) {
-                insert_story_keys(tx, item_id, fp, lang, &sort_at).await?;
+                deferred
+                    .story_keys
+                    .add(tx, index, item_id, fp, lang, &sort_at)
+                    .await?;
                 index.insert(item_id, fp, lang, &sort_at, story, sketch);
             }
             counts.updated += 1;
@@ -293,7 +295,7 @@ pub(super) async fn apply_update(
         .bind(&sketch_bytes)
         .fetch_one(&mut *tx)
         .await?;
-        search.add(item_id, &item.title, &item.text, false);
+        deferred.search.add(item_id, &write.search, false);
         if let Some(canonical) = &write.canonical_url {
             by_url.entry(canonical.clone()).or_insert(item_id);
         }
@@ -302,7 +304,10 @@ pub(super) async fn apply_update(
             counts.joined += 1;
         }
         if let (Some(fp), Some(sketch)) = (write.fingerprint, &sketch) {
-            insert_story_keys(tx, item_id, fp, lang, &sort_at).await?;
+            deferred
+                .story_keys
+                .add(tx, index, item_id, fp, lang, &sort_at)
+                .await?;
             index.insert(item_id, fp, lang, &sort_at, story, sketch);
         }
         counts.matches += write_matches(tx, item_id, &write.topic_ids, HashSet::new(), &at).await?;
@@ -393,27 +398,93 @@ async fn write_matches(
     Ok(added)
 }
 
-/// Indexes a fingerprinted item for story lookups: one `story_keys` row per
-/// [`dedup::lookup_keys`] entry, in one statement.
-async fn insert_story_keys(
-    tx: &mut sqlx::SqliteConnection,
-    item_id: i64,
-    fp: u64,
-    lang: &str,
-    sort_at: &str,
-) -> Result<()> {
-    let mut q: QueryBuilder<Sqlite> =
-        QueryBuilder::new("INSERT INTO story_keys (lookup_key, lang, sort_at, item_id, fingerprint) ");
-    q.push_values(dedup::lookup_keys(fp), |mut row, key| {
-        row.push_bind(key)
-            .push_bind(lang)
-            .push_bind(sort_at)
-            .push_bind(item_id)
-            .push_bind(fp as i64);
-    });
-    q.push(" ON CONFLICT DO NOTHING");
-    q.build().execute(&mut *tx).await?;
-    Ok(())
+/// Writes a transaction makes at its end, in a few large statements
+/// instead of one or more per item.
+#[derive(Debug, Default)]
+pub(super) struct Deferred {
+    pub search: SearchRows,
+    story_keys: StoryKeyRows,
+}
+
+impl Deferred {
+    pub async fn write(self, tx: &mut sqlx::SqliteConnection) -> Result<()> {
+        self.story_keys.write(tx).await?;
+        self.search.write(tx).await
+    }
+}
+
+/// `story_keys` rows of fingerprinted items: one row per
+/// [`dedup::lookup_keys`] entry. Deferred to the end of the transaction only
+/// while the in-memory copy of the index is loaded (lookups use the copy,
+/// which has them already); otherwise lookups read `story_keys`, and the
+/// rows are written at once.
+#[derive(Debug, Default)]
+struct StoryKeyRows {
+    /// Item id → (fingerprint, language, sort_at); an item written twice
+    /// keeps the last.
+    rows: HashMap<i64, (u64, String, String)>,
+}
+
+impl StoryKeyRows {
+    /// Items per `INSERT` (five rows of five parameters each).
+    const CHUNK: usize = 1000;
+
+    async fn add(
+        &mut self,
+        tx: &mut sqlx::SqliteConnection,
+        index: &StoryIndex,
+        item_id: i64,
+        fp: u64,
+        lang: &str,
+        sort_at: &str,
+    ) -> Result<()> {
+        if index.loaded() {
+            self.rows
+                .insert(item_id, (fp, lang.to_string(), sort_at.to_string()));
+            return Ok(());
+        }
+        let row = (item_id, (fp, lang.to_string(), sort_at.to_string()));
+        Self::insert(tx, std::slice::from_ref(&row)).await
+    }
+
+    /// Drops an item's rows, written or pending (its fingerprint changed).
+    async fn remove(&mut self, tx: &mut sqlx::SqliteConnection, item_id: i64) -> Result<()> {
+        self.rows.remove(&item_id);
+        sqlx::query("DELETE FROM story_keys WHERE item_id = ?")
+            .bind(item_id)
+            .execute(&mut *tx)
+            .await?;
+        Ok(())
+    }
+
+    async fn write(self, tx: &mut sqlx::SqliteConnection) -> Result<()> {
+        let mut rows: Vec<_> = self.rows.into_iter().collect();
+        rows.sort_unstable_by_key(|(id, _)| *id);
+        for chunk in rows.chunks(Self::CHUNK) {
+            Self::insert(tx, chunk).await?;
+        }
+        Ok(())
+    }
+
+    async fn insert(tx: &mut sqlx::SqliteConnection, items: &[(i64, (u64, String, String))]) -> Result<()> {
+        let rows = items.iter().flat_map(|(id, (fp, lang, sort_at))| {
+            dedup::lookup_keys(*fp)
+                .into_iter()
+                .map(move |key| (key, lang, sort_at, *id, *fp as i64))
+        });
+        let mut q: QueryBuilder<Sqlite> =
+            QueryBuilder::new("INSERT INTO story_keys (lookup_key, lang, sort_at, item_id, fingerprint) ");
+        q.push_values(rows, |mut row, (key, lang, sort_at, id, fp)| {
+            row.push_bind(key)
+                .push_bind(lang.as_str())
+                .push_bind(sort_at.as_str())
+                .push_bind(id)
+                .push_bind(fp);
+        });
+        q.push(" ON CONFLICT DO NOTHING");
+        q.build().execute(&mut *tx).await?;
+        Ok(())
+    }
 }
 
 /// The SQL of a story lookup with `probes` probe keys: candidates of one

@@ -209,7 +209,7 @@ impl Store {
             let mut search = SearchRows::default();
             for (id, title, text) in &rows {
                 if let (Some(title), Some(text)) = (title, text) {
-                    search.add(*id, title, text, true);
+                    search.add(*id, &SearchText::new(title, text), true);
                 }
             }
             search.write(&mut tx).await?;
@@ -319,8 +319,31 @@ fn escape_like(s: &str) -> String {
     s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
 }
 
-/// Items to index (or re-index) in `items_fts`: the folded words
-/// ([`crate::text::words`]) of title and text, joined by spaces. Written at
+/// What `items_fts` holds of an item: the folded words
+/// ([`crate::text::words`]) of its title and of its text, joined by spaces.
+/// Computed where the words are already at hand (the pipeline's parallel
+/// stage), not in the single writer.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SearchText {
+    title: String,
+    text: String,
+}
+
+impl SearchText {
+    pub fn new(title: &str, text: &str) -> SearchText {
+        SearchText::from_words(&crate::text::words(title), &crate::text::words(text))
+    }
+
+    /// From the folded words of the title and of the text.
+    pub fn from_words(title: &[String], text: &[String]) -> SearchText {
+        SearchText {
+            title: title.join(" "),
+            text: text.join(" "),
+        }
+    }
+}
+
+/// Items to index (or re-index) in `items_fts` ([`SearchText`]). Written at
 /// the end of a write transaction in a few large statements: FTS5 flushes
 /// its pending terms to a new segment whenever a later statement of the
 /// transaction opens a statement journal, so indexing item by item between
@@ -340,12 +363,8 @@ impl SearchRows {
     const CHUNK: usize = 1000;
 
     /// Queues an item; `replace` when it may be indexed already (an edit).
-    pub fn add(&mut self, item_id: i64, title: &str, text: &str, replace: bool) {
-        let row = (
-            item_id,
-            crate::text::words(title).join(" "),
-            crate::text::words(text).join(" "),
-        );
+    pub fn add(&mut self, item_id: i64, text: &SearchText, replace: bool) {
+        let row = (item_id, text.title.clone(), text.text.clone());
         if replace {
             self.replace.push(item_id);
         }

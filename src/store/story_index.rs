@@ -12,6 +12,8 @@
 
 use std::collections::HashMap;
 
+use rustc_hash::FxHashMap;
+
 use sqlx::SqliteConnection;
 
 use super::Result;
@@ -50,6 +52,9 @@ pub(super) struct Near {
 #[derive(Debug, Default)]
 pub(super) struct StoryIndex {
     loaded: bool,
+    /// Load at the first lookup instead of after [`LOOKUPS_BEFORE_LOAD`].
+    #[cfg(test)]
+    pub load_at_once: bool,
     /// A write transaction began and has not committed: if it is still set
     /// at the next one, that one failed and the copy may hold rolled-back
     /// items.
@@ -61,16 +66,20 @@ pub(super) struct StoryIndex {
     entries: Vec<Entry>,
     /// Item id → index in `entries`.
     by_id: HashMap<i64, u32>,
-    /// (language, [`dedup::lookup_keys`] entry) → indexes in `entries`.
-    keys: HashMap<(u16, i64), Vec<u32>>,
+    /// (language, [`dedup::lookup_keys`] entry) → fingerprint and index in
+    /// `entries` of each item with that key (the fingerprint beside the
+    /// index: most candidates of a probe are too far, and are rejected
+    /// without touching their entry).
+    keys: FxHashMap<(u16, i64), Vec<(u64, u32)>>,
 }
 
 impl StoryIndex {
     /// Drops the copy (it is read again when next needed).
     pub fn invalidate(&mut self) {
-        let sql_lookups = self.sql_lookups;
         *self = StoryIndex {
-            sql_lookups,
+            sql_lookups: self.sql_lookups,
+            #[cfg(test)]
+            load_at_once: self.load_at_once,
             ..StoryIndex::default()
         };
     }
@@ -96,6 +105,12 @@ impl StoryIndex {
         Ok(())
     }
 
+    /// Whether lookups use the copy (then a new item must be recorded in it
+    /// with [`StoryIndex::insert`]).
+    pub fn loaded(&self) -> bool {
+        self.loaded
+    }
+
     /// Called after the write committed.
     pub fn committed(&mut self) {
         self.open = false;
@@ -107,7 +122,11 @@ impl StoryIndex {
         if self.loaded {
             return Ok(true);
         }
-        if self.sql_lookups < LOOKUPS_BEFORE_LOAD {
+        #[cfg(test)]
+        let eager = self.load_at_once;
+        #[cfg(not(test))]
+        let eager = false;
+        if self.sql_lookups < LOOKUPS_BEFORE_LOAD && !eager {
             self.sql_lookups += 1;
             return Ok(false);
         }
@@ -172,7 +191,10 @@ impl StoryIndex {
         let lang = *self.langs.entry(lang.to_string()).or_insert(next);
         let slot = self.entries.len() as u32;
         for key in dedup::lookup_keys(fingerprint) {
-            self.keys.entry((lang, key)).or_default().push(slot);
+            self.keys
+                .entry((lang, key))
+                .or_default()
+                .push((fingerprint, slot));
         }
         self.by_id.insert(id, slot);
         self.entries.push(Entry {
@@ -193,7 +215,7 @@ impl StoryIndex {
         let entry = &self.entries[slot as usize];
         for key in dedup::lookup_keys(entry.fingerprint) {
             if let Some(slots) = self.keys.get_mut(&(entry.lang, key)) {
-                slots.retain(|&s| s != slot);
+                slots.retain(|&(_, s)| s != slot);
             }
         }
         // The entry stays in `entries`, unreachable.
@@ -223,10 +245,13 @@ impl StoryIndex {
         let (from, to) = (time(from), time(to));
         let mut found: Vec<(u32, i64, u32)> = Vec::new();
         for key in dedup::probe_keys(fp, dedup::NEAR_DUPLICATE_DISTANCE) {
-            for &slot in self.keys.get(&(lang, key)).into_iter().flatten() {
+            for &(other, slot) in self.keys.get(&(lang, key)).into_iter().flatten() {
+                let d = dedup::hamming(fp, other);
+                if d > dedup::NEAR_DUPLICATE_DISTANCE {
+                    continue;
+                }
                 let entry = &self.entries[slot as usize];
-                let d = dedup::hamming(fp, entry.fingerprint);
-                if d <= dedup::NEAR_DUPLICATE_DISTANCE && entry.time >= from && entry.time <= to {
+                if entry.time >= from && entry.time <= to {
                     found.push((d, entry.id, slot));
                 }
             }
