@@ -367,3 +367,51 @@ mod story_tests {
         assert_eq!(story_of(&store, "https://b.example/2").await, story);
     }
 }
+
+#[cfg(test)]
+mod within_one_update {
+    use super::tests_support::*;
+    use super::*;
+
+    const WIRE: &str = "Turkish and Iranian army chiefs met in Ankara on Tuesday and warned that the \
+        vote on independence would destabilise the region, according to a joint statement issued \
+        after a day of talks on border security and trade.";
+
+    /// Items of one feed document that depend on each other — a wire copy
+    /// and its variant, or one article under two tracking URLs — come out
+    /// as one story and one item, though the document is inserted by one
+    /// statement.
+    #[tokio::test]
+    async fn near_duplicates_and_url_variants_in_one_document() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("t.db")).await.unwrap();
+        let feeds = store.sync_feeds(&[feed("https://a.example/rss")]).await.unwrap();
+        let variant = format!("{WIRE} Follow us for more.");
+        let counts = store
+            .apply_feed_update(
+                match update_with(
+                    feeds[0].id,
+                    &[
+                        ("https://a.example/1", WIRE),
+                        ("https://a.example/2", &variant),
+                        ("https://a.example/3?utm_source=rss", "Other news entirely."),
+                        ("https://a.example/3", "Other news entirely."),
+                    ],
+                ) {
+                    FeedWrite::Update(update) => update,
+                    _ => unreachable!(),
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!((counts.new, counts.joined, counts.duplicates), (3, 1, 1));
+        let stories: Vec<i64> = sqlx::query_scalar(
+            "SELECT story_id FROM items WHERE url IN ('https://a.example/1', 'https://a.example/2')",
+        )
+        .fetch_all(&store.read)
+        .await
+        .unwrap();
+        assert_eq!(stories.len(), 2);
+        assert_eq!(stories[0], stories[1]);
+    }
+}

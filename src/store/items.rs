@@ -161,6 +161,8 @@ pub(super) async fn apply_update(
     // Items already stored under the canonical URLs of the new items (the
     // oldest, if several), kept up to date as this update inserts.
     let mut by_url = stored_canonical_urls(tx, update).await?;
+    // New items, inserted together.
+    let mut pending = NewRows::default();
     for write in &update.items {
         let item = &write.item;
         let published = item.published.map(ts);
@@ -231,37 +233,24 @@ pub(super) async fn apply_update(
 
         if let Some(canonical) = &write.canonical_url {
             if let Some(&item_id) = by_url.get(canonical) {
-                sqlx::query(
-                    "INSERT INTO item_sources (feed_id, item_key, item_id, content_hash, first_seen_at) \
-                     VALUES (?, ?, ?, ?, ?) ON CONFLICT (feed_id, item_key) DO NOTHING",
-                )
-                .bind(update.feed_id)
-                .bind(&write.key)
-                .bind(item_id)
-                .bind(&write.content_hash)
-                .bind(&at)
-                .execute(&mut *tx)
-                .await?;
                 counts.duplicates += 1;
-                // Matches of this feed's copy add to the item's; none is removed.
-                let held: HashSet<i64> =
-                    sqlx::query_scalar("SELECT topic_id FROM item_topics WHERE item_id = ?")
-                        .bind(item_id)
-                        .fetch_all(&mut *tx)
-                        .await?
-                        .into_iter()
-                        .collect();
-                let added: Vec<i64> = write
-                    .topic_ids
-                    .iter()
-                    .copied()
-                    .filter(|t| !held.contains(t))
-                    .collect();
-                counts.matches += write_matches(tx, item_id, &added, HashSet::new(), &at).await?;
+                counts.matches += add_source(tx, update, write, item_id, &at).await?;
                 continue;
             }
         }
 
+        // An item that depends on one still waiting to be inserted (same
+        // canonical URL, or possibly the same story) waits for it.
+        if pending.depends_on(write) {
+            pending
+                .flush(tx, index, deferred, update, &mut by_url, &mut counts)
+                .await?;
+            if let Some(&item_id) = write.canonical_url.as_ref().and_then(|c| by_url.get(c)) {
+                counts.duplicates += 1;
+                counts.matches += add_source(tx, update, write, item_id, &at).await?;
+                continue;
+            }
+        }
         let sort_at = published.clone().unwrap_or_else(|| at.clone());
         let story = match (write.fingerprint, &sketch) {
             (Some(fp), Some(sketch)) => {
@@ -270,48 +259,23 @@ pub(super) async fn apply_update(
             }
             _ => None,
         };
-        let item_id: i64 = sqlx::query_scalar(
-            "INSERT INTO items (feed_id, item_key, guid, url, title, text, author, lang, published, updated, \
-                 sort_at, fetched_at, first_seen_at, content_hash, canonical_url, fingerprint, story_id, sketch) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12, ?13, ?14, ?15, ?16, ?17) \
-             RETURNING id",
-        )
-        .bind(update.feed_id)
-        .bind(&write.key)
-        .bind(&item.guid)
-        .bind(&item.url)
-        .bind(&item.title)
-        .bind(&item.text)
-        .bind(&item.author)
-        .bind(&item.language)
-        .bind(&published)
-        .bind(item.updated.map(ts))
-        .bind(&sort_at)
-        .bind(&at)
-        .bind(&write.content_hash)
-        .bind(&write.canonical_url)
-        .bind(fingerprint)
-        .bind(story)
-        .bind(&sketch_bytes)
-        .fetch_one(&mut *tx)
-        .await?;
-        deferred.search.add(item_id, &write.search, false);
-        if let Some(canonical) = &write.canonical_url {
-            by_url.entry(canonical.clone()).or_insert(item_id);
-        }
-        counts.new += 1;
-        if story.is_some() {
-            counts.joined += 1;
-        }
-        if let (Some(fp), Some(sketch)) = (write.fingerprint, &sketch) {
-            deferred
-                .story_keys
-                .add(tx, index, item_id, fp, lang, &sort_at)
+        pending.rows.push(NewRow {
+            write,
+            published,
+            sort_at,
+            story,
+            sketch,
+            sketch_bytes,
+        });
+        if pending.rows.len() == NewRows::CHUNK {
+            pending
+                .flush(tx, index, deferred, update, &mut by_url, &mut counts)
                 .await?;
-            index.insert(item_id, fp, lang, &sort_at, story, sketch);
         }
-        counts.matches += write_matches(tx, item_id, &write.topic_ids, HashSet::new(), &at).await?;
     }
+    pending
+        .flush(tx, index, deferred, update, &mut by_url, &mut counts)
+        .await?;
     sqlx::query(
         "UPDATE feeds SET title = coalesce(?, title), site_url = coalesce(?, site_url), etag = ?, \
          last_modified = ?, last_fetch_at = ?, last_success_at = ?, last_status = ?, last_error = NULL, \
@@ -335,6 +299,158 @@ pub(super) async fn apply_update(
     .execute(&mut *tx)
     .await?;
     Ok(counts)
+}
+
+/// A new item waiting to be inserted.
+struct NewRow<'w> {
+    write: &'w ItemWrite,
+    published: Option<String>,
+    sort_at: String,
+    /// The story it joins; `None` starts one (by trigger).
+    story: Option<i64>,
+    sketch: Option<Vec<u32>>,
+    sketch_bytes: Option<Vec<u8>>,
+}
+
+/// New items of one update, inserted by one multi-row `INSERT`: one
+/// statement (and one hand-off to SQLite's thread) per feed instead of one
+/// per item.
+#[derive(Default)]
+struct NewRows<'w> {
+    rows: Vec<NewRow<'w>>,
+}
+
+impl<'w> NewRows<'w> {
+    /// Rows per `INSERT` (17 parameters each, below SQLite's limit).
+    const CHUNK: usize = 500;
+
+    /// Whether `write` must see a waiting row stored first: it has the same
+    /// canonical URL (it is a second source of that item), or a fingerprint
+    /// near enough, in its language, that the waiting row may be its story.
+    fn depends_on(&self, write: &ItemWrite) -> bool {
+        let lang = write.item.language.as_deref();
+        self.rows.iter().any(|row| {
+            (write.canonical_url.is_some() && row.write.canonical_url == write.canonical_url)
+                || match (write.fingerprint, row.write.fingerprint) {
+                    (Some(a), Some(b)) => {
+                        row.write.item.language.as_deref() == lang
+                            && dedup::hamming(a, b) <= dedup::NEAR_DUPLICATE_DISTANCE
+                    }
+                    _ => false,
+                }
+        })
+    }
+
+    /// Inserts the waiting rows, then records what follows from each: its
+    /// canonical URL, story keys, search text and topic matches.
+    async fn flush(
+        &mut self,
+        tx: &mut sqlx::SqliteConnection,
+        index: &mut StoryIndex,
+        deferred: &mut Deferred,
+        update: &FeedUpdate,
+        by_url: &mut HashMap<String, i64>,
+        counts: &mut IngestCounts,
+    ) -> Result<()> {
+        if self.rows.is_empty() {
+            return Ok(());
+        }
+        let at = ts(update.at);
+        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
+            "INSERT INTO items (feed_id, item_key, guid, url, title, text, author, lang, published, updated, \
+             sort_at, fetched_at, first_seen_at, content_hash, canonical_url, fingerprint, story_id, sketch) ",
+        );
+        q.push_values(&self.rows, |mut b, row| {
+            let item = &row.write.item;
+            b.push_bind(update.feed_id)
+                .push_bind(&row.write.key)
+                .push_bind(&item.guid)
+                .push_bind(&item.url)
+                .push_bind(&item.title)
+                .push_bind(&item.text)
+                .push_bind(&item.author)
+                .push_bind(&item.language)
+                .push_bind(&row.published)
+                .push_bind(item.updated.map(ts))
+                .push_bind(&row.sort_at)
+                .push_bind(&at)
+                .push_bind(&at)
+                .push_bind(&row.write.content_hash)
+                .push_bind(&row.write.canonical_url)
+                .push_bind(row.write.fingerprint.map(|fp| fp as i64))
+                .push_bind(row.story)
+                .push_bind(&row.sketch_bytes);
+        });
+        q.push(" RETURNING id, item_key");
+        // RETURNING's row order is unspecified: match rows by key.
+        let ids: HashMap<String, i64> = q
+            .build_query_as::<(i64, String)>()
+            .fetch_all(&mut *tx)
+            .await?
+            .into_iter()
+            .map(|(id, key)| (key, id))
+            .collect();
+        for row in self.rows.drain(..) {
+            let write = row.write;
+            let item_id = ids[&write.key];
+            deferred.search.add(item_id, &write.search, false);
+            if let Some(canonical) = &write.canonical_url {
+                by_url.entry(canonical.clone()).or_insert(item_id);
+            }
+            counts.new += 1;
+            if row.story.is_some() {
+                counts.joined += 1;
+            }
+            if let (Some(fp), Some(sketch)) = (write.fingerprint, &row.sketch) {
+                let lang = write.item.language.as_deref().unwrap_or("");
+                deferred
+                    .story_keys
+                    .add(tx, index, item_id, fp, lang, &row.sort_at)
+                    .await?;
+                index.insert(item_id, fp, lang, &row.sort_at, row.story, sketch);
+            }
+            if !write.topic_ids.is_empty() {
+                counts.matches += write_matches(tx, item_id, &write.topic_ids, HashSet::new(), &at).await?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Records the update's feed as one more source of the stored `item_id`
+/// (same canonical URL). Matches of this feed's copy add to the item's;
+/// none is removed. Returns the number of new matches.
+async fn add_source(
+    tx: &mut sqlx::SqliteConnection,
+    update: &FeedUpdate,
+    write: &ItemWrite,
+    item_id: i64,
+    at: &str,
+) -> Result<u64> {
+    sqlx::query(
+        "INSERT INTO item_sources (feed_id, item_key, item_id, content_hash, first_seen_at) \
+         VALUES (?, ?, ?, ?, ?) ON CONFLICT (feed_id, item_key) DO NOTHING",
+    )
+    .bind(update.feed_id)
+    .bind(&write.key)
+    .bind(item_id)
+    .bind(&write.content_hash)
+    .bind(at)
+    .execute(&mut *tx)
+    .await?;
+    let held: HashSet<i64> = sqlx::query_scalar("SELECT topic_id FROM item_topics WHERE item_id = ?")
+        .bind(item_id)
+        .fetch_all(&mut *tx)
+        .await?
+        .into_iter()
+        .collect();
+    let added: Vec<i64> = write
+        .topic_ids
+        .iter()
+        .copied()
+        .filter(|t| !held.contains(t))
+        .collect();
+    write_matches(tx, item_id, &added, HashSet::new(), at).await
 }
 
 /// The stored item (the oldest, if several) of each canonical URL of the
