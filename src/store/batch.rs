@@ -86,30 +86,27 @@ impl Store {
         let mut tx = self.write.begin_with("BEGIN IMMEDIATE").await?;
         index.begin(&mut tx).await?;
         let mut deferred = Deferred::default();
-        let mut counts = Vec::with_capacity(writes.len());
-        for write in writes {
-            counts.push(match write {
-                FeedWrite::Update(update) => {
-                    items::apply_update(&mut tx, index, &mut deferred, update).await?
-                }
+        let mut counts = vec![IngestCounts::default(); writes.len()];
+        let mut updates = Vec::new();
+        for (i, write) in writes.iter().enumerate() {
+            match write {
+                FeedWrite::Update(update) => updates.push((i, update)),
                 FeedWrite::NotModified { feed_id, at, next } => {
                     feeds::record_not_modified(&mut tx, *feed_id, *at, next).await?;
-                    IngestCounts::default()
                 }
-                FeedWrite::Failure(failure) => {
-                    feeds::record_failure(&mut tx, failure).await?;
-                    IngestCounts::default()
-                }
+                FeedWrite::Failure(failure) => feeds::record_failure(&mut tx, failure).await?,
                 FeedWrite::Disable {
                     feed_id,
                     status,
                     reason,
                     at,
-                } => {
-                    feeds::disable_feed(&mut tx, *feed_id, *status, reason, *at).await?;
-                    IngestCounts::default()
-                }
-            });
+                } => feeds::disable_feed(&mut tx, *feed_id, *status, reason, *at).await?,
+            }
+        }
+        let (positions, updates): (Vec<usize>, Vec<&FeedUpdate>) = updates.into_iter().unzip();
+        let applied = items::apply_updates(&mut tx, index, &mut deferred, &updates).await?;
+        for (i, applied) in positions.into_iter().zip(applied) {
+            counts[i] = applied;
         }
         deferred.write(&mut tx).await?;
         tx.commit().await?;

@@ -148,173 +148,159 @@ impl Store {
     }
 }
 
-/// [`Store::apply_feed_update`] inside a write transaction whose story index
-/// copy `index` has begun.
-pub(super) async fn apply_update(
+/// [`Store::apply_feed_update`] of several feeds inside a write transaction
+/// whose story index copy `index` has begun, in a few statements for all of
+/// them: each statement is a hand-off to SQLite's thread, and on a busy
+/// machine the hand-offs, not SQLite, set the pace. One count per update.
+pub(super) async fn apply_updates(
     tx: &mut sqlx::SqliteConnection,
     index: &mut StoryIndex,
     deferred: &mut Deferred,
-    update: &FeedUpdate,
-) -> Result<IngestCounts> {
-    let at = ts(update.at);
-    let mut counts = IngestCounts::default();
+    updates: &[&FeedUpdate],
+) -> Result<Vec<IngestCounts>> {
+    let mut counts = vec![IngestCounts::default(); updates.len()];
     // Items already stored under the canonical URLs of the new items (the
-    // oldest, if several), kept up to date as this update inserts.
-    let mut by_url = stored_canonical_urls(tx, update).await?;
+    // oldest, if several), kept up to date as new items are inserted.
+    let mut by_url = stored_canonical_urls(tx, updates).await?;
     // New items, inserted together.
     let mut pending = NewRows::default();
-    for write in &update.items {
-        let item = &write.item;
-        let published = item.published.map(ts);
-        let fingerprint = write.fingerprint.map(|fp| fp as i64);
-        let lang = item.language.as_deref().unwrap_or("");
-        let sketch = write.fingerprint.map(|_| match &write.sketch {
-            Some(sketch) => sketch.clone(),
-            None => dedup::sketch(&dedup::article_words(&item.title, &item.text)),
-        });
-        let sketch_bytes = sketch.as_deref().map(dedup::sketch_bytes);
+    for (u, update) in updates.iter().enumerate() {
+        let at = ts(update.at);
+        for write in &update.items {
+            let item = &write.item;
+            let published = item.published.map(ts);
+            let fingerprint = write.fingerprint.map(|fp| fp as i64);
+            let lang = item.language.as_deref().unwrap_or("");
+            let sketch = write.fingerprint.map(|_| match &write.sketch {
+                Some(sketch) => sketch.clone(),
+                None => dedup::sketch(&dedup::article_words(&item.title, &item.text)),
+            });
+            let sketch_bytes = sketch.as_deref().map(dedup::sketch_bytes);
 
-        if write.stored {
-            let row: Option<(i64, String, Option<i64>)> = sqlx::query_as(
-                "UPDATE items SET guid = ?3, url = ?4, title = ?5, text = ?6, author = ?7, lang = ?8, \
+            if write.stored {
+                let row: Option<(i64, String, Option<i64>)> = sqlx::query_as(
+                    "UPDATE items SET guid = ?3, url = ?4, title = ?5, text = ?6, author = ?7, lang = ?8, \
                      published = ?9, updated = ?10, sort_at = coalesce(?9, sort_at), fetched_at = ?11, \
                      content_hash = ?12, canonical_url = ?13, fingerprint = ?14, sketch = ?15, \
                      version = version + 1 \
                  WHERE id = (SELECT item_id FROM item_sources WHERE feed_id = ?1 AND item_key = ?2) \
                  RETURNING id, sort_at, story_id",
-            )
-            .bind(update.feed_id)
-            .bind(&write.key)
-            .bind(&item.guid)
-            .bind(&item.url)
-            .bind(&item.title)
-            .bind(&item.text)
-            .bind(&item.author)
-            .bind(&item.language)
-            .bind(&published)
-            .bind(item.updated.map(ts))
-            .bind(&at)
-            .bind(&write.content_hash)
-            .bind(&write.canonical_url)
-            .bind(fingerprint)
-            .bind(&sketch_bytes)
-            .fetch_optional(&mut *tx)
-            .await?;
-            let Some((item_id, sort_at, story)) = row else {
-                continue; // deleted meanwhile
-            };
-            deferred.search.add(item_id, &write.search, true);
-            sqlx::query("UPDATE item_sources SET content_hash = ? WHERE feed_id = ? AND item_key = ?")
-                .bind(&write.content_hash)
+                )
                 .bind(update.feed_id)
                 .bind(&write.key)
-                .execute(&mut *tx)
+                .bind(&item.guid)
+                .bind(&item.url)
+                .bind(&item.title)
+                .bind(&item.text)
+                .bind(&item.author)
+                .bind(&item.language)
+                .bind(&published)
+                .bind(item.updated.map(ts))
+                .bind(&at)
+                .bind(&write.content_hash)
+                .bind(&write.canonical_url)
+                .bind(fingerprint)
+                .bind(&sketch_bytes)
+                .fetch_optional(&mut *tx)
                 .await?;
-            deferred.story_keys.remove(tx, item_id).await?;
-            index.remove(item_id);
-            if let (Some(fp), Some(sketch)) = (write.fingerprint, &sketch) {
-                deferred
-                    .story_keys
-                    .add(tx, index, item_id, fp, lang, &sort_at)
+                let Some((item_id, sort_at, story)) = row else {
+                    continue; // deleted meanwhile
+                };
+                deferred.search.add(item_id, &write.search, true);
+                sqlx::query("UPDATE item_sources SET content_hash = ? WHERE feed_id = ? AND item_key = ?")
+                    .bind(&write.content_hash)
+                    .bind(update.feed_id)
+                    .bind(&write.key)
+                    .execute(&mut *tx)
                     .await?;
-                index.insert(item_id, fp, lang, &sort_at, story, sketch);
-            }
-            counts.updated += 1;
-            let stale: HashSet<i64> =
-                sqlx::query_scalar("SELECT topic_id FROM item_topics WHERE item_id = ?")
-                    .bind(item_id)
-                    .fetch_all(&mut *tx)
-                    .await?
-                    .into_iter()
-                    .collect();
-            counts.matches += write_matches(tx, item_id, &write.topic_ids, stale, &at).await?;
-            continue;
-        }
-
-        if let Some(canonical) = &write.canonical_url {
-            if let Some(&item_id) = by_url.get(canonical) {
-                counts.duplicates += 1;
-                counts.matches += add_source(tx, update, write, item_id, &at).await?;
+                deferred.story_keys.remove(tx, item_id).await?;
+                index.remove(item_id);
+                if let (Some(fp), Some(sketch)) = (write.fingerprint, &sketch) {
+                    deferred
+                        .story_keys
+                        .add(tx, index, item_id, fp, lang, &sort_at)
+                        .await?;
+                    index.insert(item_id, fp, lang, &sort_at, story, sketch);
+                }
+                counts[u].updated += 1;
+                let stale: HashSet<i64> =
+                    sqlx::query_scalar("SELECT topic_id FROM item_topics WHERE item_id = ?")
+                        .bind(item_id)
+                        .fetch_all(&mut *tx)
+                        .await?
+                        .into_iter()
+                        .collect();
+                counts[u].matches += write_matches(tx, item_id, &write.topic_ids, stale, &at).await?;
                 continue;
             }
-        }
 
-        // An item that depends on one still waiting to be inserted (same
-        // canonical URL, or possibly the same story) waits for it.
-        if pending.depends_on(write) {
-            pending
-                .flush(tx, index, deferred, update, &mut by_url, &mut counts)
-                .await?;
-            if let Some(&item_id) = write.canonical_url.as_ref().and_then(|c| by_url.get(c)) {
-                counts.duplicates += 1;
-                counts.matches += add_source(tx, update, write, item_id, &at).await?;
-                continue;
+            if let Some(canonical) = &write.canonical_url {
+                if let Some(&item_id) = by_url.get(canonical) {
+                    counts[u].duplicates += 1;
+                    counts[u].matches += add_source(tx, update, write, item_id, &at).await?;
+                    continue;
+                }
             }
-        }
-        let sort_at = published.clone().unwrap_or_else(|| at.clone());
-        let story = match (write.fingerprint, &sketch) {
-            (Some(fp), Some(sketch)) => {
-                let near = Probe { fp, sketch, lang };
-                find_story(tx, index, &near, &sort_at, update.story_window).await?
+
+            // An item that depends on one still waiting to be inserted (same
+            // canonical URL, or possibly the same story) waits for it.
+            if pending.depends_on(write) {
+                pending
+                    .flush(tx, index, deferred, updates, &mut by_url, &mut counts)
+                    .await?;
+                if let Some(&item_id) = write.canonical_url.as_ref().and_then(|c| by_url.get(c)) {
+                    counts[u].duplicates += 1;
+                    counts[u].matches += add_source(tx, update, write, item_id, &at).await?;
+                    continue;
+                }
             }
-            _ => None,
-        };
-        pending.rows.push(NewRow {
-            write,
-            published,
-            sort_at,
-            story,
-            sketch,
-            sketch_bytes,
-        });
-        if pending.rows.len() == NewRows::CHUNK {
-            pending
-                .flush(tx, index, deferred, update, &mut by_url, &mut counts)
-                .await?;
+            let sort_at = published.clone().unwrap_or_else(|| at.clone());
+            let story = match (write.fingerprint, &sketch) {
+                (Some(fp), Some(sketch)) => {
+                    let near = Probe { fp, sketch, lang };
+                    find_story(tx, index, &near, &sort_at, update.story_window).await?
+                }
+                _ => None,
+            };
+            pending.rows.push(NewRow {
+                update: u,
+                write,
+                published,
+                sort_at,
+                story,
+                sketch,
+                sketch_bytes,
+            });
+            if pending.rows.len() == NewRows::CHUNK {
+                pending
+                    .flush(tx, index, deferred, updates, &mut by_url, &mut counts)
+                    .await?;
+            }
         }
     }
     pending
-        .flush(tx, index, deferred, update, &mut by_url, &mut counts)
+        .flush(tx, index, deferred, updates, &mut by_url, &mut counts)
         .await?;
-    sqlx::query(
-        "UPDATE feeds SET title = coalesce(?, title), site_url = coalesce(?, site_url), etag = ?, \
-         last_modified = ?, last_fetch_at = ?, last_success_at = ?, last_status = ?, last_error = NULL, \
-         error_count = 0, error_kind = NULL, next_check_at = ?, check_interval = ?, \
-         items_per_week = coalesce(?, items_per_week), poll_count = poll_count + 1, warning = ?, \
-         fetch_url = coalesce(?, fetch_url) WHERE id = ?",
-    )
-    .bind(&update.title)
-    .bind(&update.site_url)
-    .bind(&update.validators.etag)
-    .bind(&update.validators.last_modified)
-    .bind(&at)
-    .bind(&at)
-    .bind(i64::from(update.status))
-    .bind(ts(update.next.at))
-    .bind(update.next.interval.as_secs() as i64)
-    .bind(update.items_per_week)
-    .bind(&update.warning)
-    .bind(&update.next.moved_to)
-    .bind(update.feed_id)
-    .execute(&mut *tx)
-    .await?;
+    update_feed_rows(tx, updates).await?;
     Ok(counts)
 }
 
 /// A new item waiting to be inserted.
 struct NewRow<'w> {
+    /// Index of its update.
+    update: usize,
     write: &'w ItemWrite,
     published: Option<String>,
     sort_at: String,
-    /// The story it joins; `None` starts one (by trigger).
+    /// The story it joins; `None` starts one.
     story: Option<i64>,
     sketch: Option<Vec<u32>>,
     sketch_bytes: Option<Vec<u8>>,
 }
 
-/// New items of one update, inserted by one multi-row `INSERT`: one
-/// statement (and one hand-off to SQLite's thread) per feed instead of one
-/// per item.
+/// New items of the updates of a transaction, inserted by multi-row
+/// `INSERT`s: one statement (and one hand-off to SQLite's thread) for many
+/// feeds instead of one per item.
 #[derive(Default)]
 struct NewRows<'w> {
     rows: Vec<NewRow<'w>>,
@@ -348,20 +334,53 @@ impl<'w> NewRows<'w> {
         tx: &mut sqlx::SqliteConnection,
         index: &mut StoryIndex,
         deferred: &mut Deferred,
-        update: &FeedUpdate,
+        updates: &[&FeedUpdate],
         by_url: &mut HashMap<String, i64>,
-        counts: &mut IngestCounts,
+        counts: &mut [IngestCounts],
     ) -> Result<()> {
         if self.rows.is_empty() {
             return Ok(());
         }
-        let at = ts(update.at);
+        // Stories the rows start, made here with their ids rather than by
+        // the `items_new_story` trigger, which would rewrite each new row.
+        let starting: Vec<usize> = (0..self.rows.len())
+            .filter(|&i| self.rows[i].story.is_none())
+            .collect();
+        let mut stories = vec![None; self.rows.len()];
+        if !starting.is_empty() {
+            let first = deferred.story_ids(tx, starting.len()).await?;
+            for (n, &i) in starting.iter().enumerate() {
+                stories[i] = Some(first + n as i64);
+            }
+            for chunk in starting.chunks(Self::CHUNK) {
+                let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
+                    "INSERT INTO stories (id, headline, first_seen, last_seen, item_count) ",
+                );
+                // item_count 0: `items_join_story` counts the item in.
+                q.push_values(chunk, |mut b, &i| {
+                    let row = &self.rows[i];
+                    b.push_bind(stories[i])
+                        .push_bind(&row.write.item.title)
+                        .push_bind(&row.sort_at)
+                        .push_bind(&row.sort_at)
+                        .push_bind(0);
+                });
+                q.build().execute(&mut *tx).await?;
+            }
+        }
+        for (story, row) in stories.iter_mut().zip(&self.rows) {
+            if story.is_none() {
+                *story = row.story;
+            }
+        }
         let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
             "INSERT INTO items (feed_id, item_key, guid, url, title, text, author, lang, published, updated, \
              sort_at, fetched_at, first_seen_at, content_hash, canonical_url, fingerprint, story_id, sketch) ",
         );
-        q.push_values(&self.rows, |mut b, row| {
+        q.push_values(self.rows.iter().zip(&stories), |mut b, (row, story)| {
             let item = &row.write.item;
+            let update = updates[row.update];
+            let at = ts(update.at);
             b.push_bind(update.feed_id)
                 .push_bind(&row.write.key)
                 .push_bind(&item.guid)
@@ -373,26 +392,29 @@ impl<'w> NewRows<'w> {
                 .push_bind(&row.published)
                 .push_bind(item.updated.map(ts))
                 .push_bind(&row.sort_at)
-                .push_bind(&at)
-                .push_bind(&at)
+                .push_bind(at.clone())
+                .push_bind(at)
                 .push_bind(&row.write.content_hash)
                 .push_bind(&row.write.canonical_url)
                 .push_bind(row.write.fingerprint.map(|fp| fp as i64))
-                .push_bind(row.story)
+                .push_bind(*story)
                 .push_bind(&row.sketch_bytes);
         });
-        q.push(" RETURNING id, item_key");
+        q.push(" RETURNING id, feed_id, item_key");
         // RETURNING's row order is unspecified: match rows by key.
-        let ids: HashMap<String, i64> = q
-            .build_query_as::<(i64, String)>()
+        let ids: HashMap<(i64, String), i64> = q
+            .build_query_as::<(i64, i64, String)>()
             .fetch_all(&mut *tx)
             .await?
             .into_iter()
-            .map(|(id, key)| (key, id))
+            .map(|(id, feed, key)| ((feed, key), id))
             .collect();
-        for row in self.rows.drain(..) {
+        for (row, story) in self.rows.drain(..).zip(stories) {
             let write = row.write;
-            let item_id = ids[&write.key];
+            let update = updates[row.update];
+            let at = ts(update.at);
+            let counts = &mut counts[row.update];
+            let item_id = ids[&(update.feed_id, write.key.clone())];
             deferred.search.add(item_id, &write.search, false);
             if let Some(canonical) = &write.canonical_url {
                 by_url.entry(canonical.clone()).or_insert(item_id);
@@ -407,7 +429,7 @@ impl<'w> NewRows<'w> {
                     .story_keys
                     .add(tx, index, item_id, fp, lang, &row.sort_at)
                     .await?;
-                index.insert(item_id, fp, lang, &row.sort_at, row.story, sketch);
+                index.insert(item_id, fp, lang, &row.sort_at, story, sketch);
             }
             if !write.topic_ids.is_empty() {
                 counts.matches += write_matches(tx, item_id, &write.topic_ids, HashSet::new(), &at).await?;
@@ -453,15 +475,51 @@ async fn add_source(
     write_matches(tx, item_id, &added, HashSet::new(), at).await
 }
 
+/// Records each successful fetch on its feed's row (validators, schedule,
+/// error cleared), for all updates in one statement per 500 feeds.
+async fn update_feed_rows(tx: &mut sqlx::SqliteConnection, updates: &[&FeedUpdate]) -> Result<()> {
+    for chunk in updates.chunks(500) {
+        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
+            "WITH v (id, title, site_url, etag, last_modified, at, status, next_check_at, check_interval, \
+             items_per_week, warning, moved_to) AS (",
+        );
+        q.push_values(chunk, |mut b, update| {
+            let at = ts(update.at);
+            b.push_bind(update.feed_id)
+                .push_bind(&update.title)
+                .push_bind(&update.site_url)
+                .push_bind(&update.validators.etag)
+                .push_bind(&update.validators.last_modified)
+                .push_bind(at)
+                .push_bind(i64::from(update.status))
+                .push_bind(ts(update.next.at))
+                .push_bind(update.next.interval.as_secs() as i64)
+                .push_bind(update.items_per_week)
+                .push_bind(&update.warning)
+                .push_bind(&update.next.moved_to);
+        });
+        q.push(
+            ") UPDATE feeds SET title = coalesce(v.title, feeds.title), site_url = coalesce(v.site_url, feeds.site_url), \
+             etag = v.etag, last_modified = v.last_modified, last_fetch_at = v.at, last_success_at = v.at, \
+             last_status = v.status, last_error = NULL, error_count = 0, error_kind = NULL, \
+             next_check_at = v.next_check_at, check_interval = v.check_interval, \
+             items_per_week = coalesce(v.items_per_week, feeds.items_per_week), poll_count = poll_count + 1, \
+             warning = v.warning, fetch_url = coalesce(v.moved_to, feeds.fetch_url) FROM v WHERE feeds.id = v.id",
+        );
+        q.build().execute(&mut *tx).await?;
+    }
+    Ok(())
+}
+
 /// The stored item (the oldest, if several) of each canonical URL of the
-/// update's new items, in one statement.
+/// updates' new items, in one statement (per 5,000 URLs).
 async fn stored_canonical_urls(
     tx: &mut sqlx::SqliteConnection,
-    update: &FeedUpdate,
+    updates: &[&FeedUpdate],
 ) -> Result<HashMap<String, i64>> {
-    let urls: Vec<&str> = update
-        .items
+    let urls: Vec<&str> = updates
         .iter()
+        .flat_map(|u| &u.items)
         .filter(|w| !w.stored)
         .filter_map(|w| w.canonical_url.as_deref())
         .collect();
@@ -520,9 +578,29 @@ async fn write_matches(
 pub(super) struct Deferred {
     pub search: SearchRows,
     story_keys: StoryKeyRows,
+    /// The id the next story started in this transaction gets.
+    next_story: Option<i64>,
 }
 
 impl Deferred {
+    /// Ids for `n` new stories: the transaction holds the write lock, so
+    /// they are the next `n` of the `AUTOINCREMENT` sequence.
+    async fn story_ids(&mut self, tx: &mut sqlx::SqliteConnection, n: usize) -> Result<i64> {
+        let first = match self.next_story {
+            Some(next) => next,
+            None => {
+                sqlx::query_scalar(
+                    "SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'stories'), 0), \
+                     coalesce((SELECT max(id) FROM stories), 0)) + 1",
+                )
+                .fetch_one(&mut *tx)
+                .await?
+            }
+        };
+        self.next_story = Some(first + n as i64);
+        Ok(first)
+    }
+
     pub async fn write(self, tx: &mut sqlx::SqliteConnection) -> Result<()> {
         self.story_keys.write(tx).await?;
         self.search.write(tx).await
