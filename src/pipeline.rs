@@ -27,7 +27,7 @@ use crate::store::{
 use crate::topics::{Document, Meta, TopicSet, WordStats};
 
 /// Recent items sampled for word statistics at start-up.
-const STATS_SAMPLE: u32 = 5000;
+const STATS_SAMPLE: u32 = 2000;
 
 /// How one feed's poll ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -95,11 +95,28 @@ impl Pipeline {
         // Anchor each topic on the words that are rare in recent articles.
         let sample = store.recent_items(STATS_SAMPLE).await?;
         let stats = tokio::task::spawn_blocking(move || {
-            let mut stats = WordStats::default();
-            for row in &sample {
-                stats.add_document(&row.title, &row.text);
-            }
-            stats
+            // One share of the sample per core: this runs at every start.
+            let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+            let share = sample.len().div_ceil(threads).max(1);
+            std::thread::scope(|scope| {
+                let counts: Vec<_> = sample
+                    .chunks(share)
+                    .map(|rows| {
+                        scope.spawn(move || {
+                            let mut stats = WordStats::default();
+                            for row in rows {
+                                stats.add_document(&row.title, &row.text);
+                            }
+                            stats
+                        })
+                    })
+                    .collect();
+                let mut stats = WordStats::default();
+                for count in counts {
+                    stats.merge(count.join().expect("counting words does not panic"));
+                }
+                stats
+            })
         })
         .await
         .expect("counting words does not panic");
@@ -199,11 +216,12 @@ impl Pipeline {
         };
         let started = self.clock.now();
         let bounds = self.schedules.bounds(&feed.url);
-        let validators = if scheduler::unconditional(feed.poll_count, self.schedules.unconditional_every) {
-            Validators::default()
-        } else {
-            feed.validators()
-        };
+        let validators =
+            if scheduler::unconditional(feed.poll_count, feed.id, self.schedules.unconditional_every) {
+                Validators::default()
+            } else {
+                feed.validators()
+            };
         let outcome = tokio::select! {
             _ = cancel.cancelled() => return Ok(PollResult::Cancelled),
             outcome = self.fetcher.fetch(&url, &validators) => outcome,

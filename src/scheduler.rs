@@ -258,10 +258,13 @@ pub fn items_per_week(dates: &[DateTime<Utc>], now: DateTime<Utc>) -> Option<f64
     Some(recent.len() as f64 * WEEK / span)
 }
 
-/// Whether the `poll_count`-th poll (counting from 0) should skip the
-/// validators.
-pub fn unconditional(poll_count: i64, every: u32) -> bool {
-    every > 0 && poll_count > 0 && poll_count % i64::from(every) == 0
+/// Whether the `poll_count`-th poll (counting from 0) of feed `feed_id`
+/// should skip the validators: every `every`-th poll, offset by the feed id
+/// so that feeds added together do not all refetch in the same cycle. Never
+/// the first poll.
+pub fn unconditional(poll_count: i64, feed_id: i64, every: u32) -> bool {
+    let every = i64::from(every);
+    every > 0 && poll_count > 0 && (poll_count + feed_id).rem_euclid(every) == 0
 }
 
 #[cfg(test)]
@@ -540,7 +543,13 @@ mod tests {
 
     #[test]
     fn every_nth_poll_is_unconditional() {
-        let polls: Vec<bool> = (0..7).map(|n| unconditional(n, 3)).collect();
+        let polls: Vec<bool> = (0..7).map(|n| unconditional(n, 0, 3)).collect();
         assert_eq!(polls, [false, false, false, true, false, false, true]);
+        let polls: Vec<bool> = (0..7).map(|n| unconditional(n, 1, 3)).collect();
+        assert_eq!(polls, [false, false, true, false, false, true, false]);
+        // Feeds added together are spread over the cycles.
+        let in_cycle_3 = (1..=300).filter(|&id| unconditional(3, id, 3)).count();
+        assert_eq!(in_cycle_3, 100);
+        assert!(!(1..=300).any(|id| unconditional(0, id, 3)));
     }
 }

@@ -88,12 +88,11 @@ impl Store {
         let mut deferred = Deferred::default();
         let mut counts = vec![IngestCounts::default(); writes.len()];
         let mut updates = Vec::new();
+        let mut not_modified = Vec::new();
         for (i, write) in writes.iter().enumerate() {
             match write {
                 FeedWrite::Update(update) => updates.push((i, update)),
-                FeedWrite::NotModified { feed_id, at, next } => {
-                    feeds::record_not_modified(&mut tx, *feed_id, *at, next).await?;
-                }
+                FeedWrite::NotModified { feed_id, at, next } => not_modified.push((*feed_id, *at, next)),
                 FeedWrite::Failure(failure) => feeds::record_failure(&mut tx, failure).await?,
                 FeedWrite::Disable {
                     feed_id,
@@ -103,6 +102,7 @@ impl Store {
                 } => feeds::disable_feed(&mut tx, *feed_id, *status, reason, *at).await?,
             }
         }
+        feeds::record_not_modified(&mut tx, &not_modified).await?;
         let (positions, updates): (Vec<usize>, Vec<&FeedUpdate>) = updates.into_iter().unzip();
         let applied = items::apply_updates(&mut tx, index, &mut deferred, &updates).await?;
         for (i, applied) in positions.into_iter().zip(applied) {

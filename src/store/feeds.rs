@@ -1,7 +1,7 @@
 //! Feed rows: configured feeds, their fetch state and last error.
 
 use chrono::{DateTime, Utc};
-use sqlx::{FromRow, SqliteConnection};
+use sqlx::{FromRow, QueryBuilder, Sqlite, SqliteConnection};
 
 use super::{ts, Result, Store};
 use crate::config::FeedConfig;
@@ -183,7 +183,7 @@ impl Store {
     /// Records a 304: the feed is healthy and unchanged.
     pub async fn record_not_modified(&self, feed_id: i64, at: DateTime<Utc>, next: &NextCheck) -> Result<()> {
         let mut conn = self.write.acquire().await?;
-        record_not_modified(&mut conn, feed_id, at, next).await
+        record_not_modified(&mut conn, &[(feed_id, at, next)]).await
     }
 
     /// Records a failed fetch or parse on the feed's row.
@@ -291,26 +291,29 @@ pub struct FeedFailure {
     pub next: NextCheck,
 }
 
+/// Records 304s (feed id, time, next check), in one statement per 500 feeds.
 pub(super) async fn record_not_modified(
     conn: &mut SqliteConnection,
-    feed_id: i64,
-    at: DateTime<Utc>,
-    next: &NextCheck,
+    feeds: &[(i64, DateTime<Utc>, &NextCheck)],
 ) -> Result<()> {
-    let at = ts(at);
-    sqlx::query(
-        "UPDATE feeds SET last_fetch_at = ?, last_success_at = ?, last_status = 304, \
-         last_error = NULL, error_kind = NULL, error_count = 0, next_check_at = ?, check_interval = ?, \
-         poll_count = poll_count + 1, fetch_url = coalesce(?, fetch_url) WHERE id = ?",
-    )
-    .bind(&at)
-    .bind(&at)
-    .bind(ts(next.at))
-    .bind(next.interval.as_secs() as i64)
-    .bind(&next.moved_to)
-    .bind(feed_id)
-    .execute(&mut *conn)
-    .await?;
+    for chunk in feeds.chunks(500) {
+        let mut q: QueryBuilder<Sqlite> =
+            QueryBuilder::new("WITH v (id, at, next_check_at, check_interval, moved_to) AS (");
+        q.push_values(chunk, |mut b, (feed_id, at, next)| {
+            b.push_bind(*feed_id)
+                .push_bind(ts(*at))
+                .push_bind(ts(next.at))
+                .push_bind(next.interval.as_secs() as i64)
+                .push_bind(&next.moved_to);
+        });
+        q.push(
+            ") UPDATE feeds SET last_fetch_at = v.at, last_success_at = v.at, last_status = 304, \
+             last_error = NULL, error_kind = NULL, error_count = 0, next_check_at = v.next_check_at, \
+             check_interval = v.check_interval, poll_count = poll_count + 1, \
+             fetch_url = coalesce(v.moved_to, feeds.fetch_url) FROM v WHERE feeds.id = v.id",
+        );
+        q.build().execute(&mut *conn).await?;
+    }
     Ok(())
 }
 

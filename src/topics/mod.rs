@@ -129,6 +129,15 @@ pub struct WordStats {
 }
 
 impl WordStats {
+    /// Adds the counts of another sample.
+    pub fn merge(&mut self, other: WordStats) {
+        self.docs += other.docs;
+        for (word, n) in other.df {
+            *self.df.entry(word).or_default() += n;
+        }
+        self.sorted = std::sync::OnceLock::new();
+    }
+
     /// Counts the distinct words of one document.
     pub fn add_document(&mut self, title: &str, text: &str) {
         self.docs += 1;
