@@ -689,6 +689,25 @@ async fn survives_sigkill_at_random_moments() {
         }
     }
     let killed_at = started.elapsed();
+    // What the killed daemons got done (so the kills hit a working daemon,
+    // not only start-ups).
+    let out = ws.run(&["search", "--count"]).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let stored_before: usize = out.stdout.trim().parse().unwrap();
+    assert!(
+        stored_before > 0,
+        "the killed daemons stored nothing; log:\n{}",
+        tail(&log, 40)
+    );
+    let digests_before = jsonl(
+        &ws.run(&["digests", "list", "--format", "jsonl", "--limit", "100000"])
+            .await
+            .stdout,
+    );
+    let delivered_before = digests_before
+        .iter()
+        .filter(|d| d["status"] == "delivered")
+        .count();
 
     // A clean finish: one cycle over every feed, then every pending match
     // cut into a digest and everything pending delivered.
@@ -719,11 +738,13 @@ async fn survives_sigkill_at_random_moments() {
     assert_exactly_once("mail", &mail, &digests_in_db(&ws, "mail").await, &matching);
 
     println!(
-        "survived {survived} SIGKILLs (seed {seed}) in {:.1}s ({:.1}s total): {} items, {} matches, \
-         {} reprints; digests per channel: {} webhook ({hook_repeats} repeated sends), {} file, \
-         {} mail ({mail_repeats} repeated sends)",
+        "survived {survived} SIGKILLs (seed {seed}) in {:.1}s ({:.1}s total); before the clean finish \
+         {stored_before} items stored, {} digests built, {delivered_before} delivered; in all {} items, \
+         {} matches, {} reprints; digests per channel: {} webhook ({hook_repeats} repeated sends), \
+         {} file, {} mail ({mail_repeats} repeated sends)",
         killed_at.as_secs_f64(),
         started.elapsed().as_secs_f64(),
+        digests_before.len(),
         all_urls.len(),
         matching.len(),
         world.articles().values().filter(|(_, f)| f.len() > 1).count(),
