@@ -18,6 +18,9 @@ pub enum DeliverError {
     /// The SMTP server refused the connection, the login or the message.
     #[error("SMTP delivery failed")]
     Smtp(#[source] lettre::transport::smtp::Error),
+    /// The SMTP conversation did not finish within the timeout.
+    #[error("SMTP server did not answer within {}", humantime::format_duration(*.0))]
+    SmtpTimeout(Duration),
     /// The e-mail could not be built (an address that does not parse).
     #[error("cannot build the e-mail")]
     Email(#[source] lettre::error::Error),

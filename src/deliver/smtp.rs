@@ -35,6 +35,12 @@ pub(super) async fn send(kind: &ChannelKind, digest: &Digest, timeout: Duration)
     if let (Some(user), Some(password)) = (username, password) {
         builder = builder.credentials(Credentials::new(user.clone(), password.expose().to_string()));
     }
-    builder.build().send(message).await.map_err(DeliverError::Smtp)?;
+    // lettre's async transport bounds only the connect with its timeout; a
+    // server that accepts and then stops answering would hold the channel's
+    // delivery (and the alert loop waiting for it) for good.
+    tokio::time::timeout(timeout, builder.build().send(message))
+        .await
+        .map_err(|_| DeliverError::SmtpTimeout(timeout))?
+        .map_err(DeliverError::Smtp)?;
     Ok(())
 }

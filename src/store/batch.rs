@@ -84,6 +84,10 @@ impl Store {
 
     async fn transaction(&self, index: &mut StoryIndex, writes: &[FeedWrite]) -> Result<Vec<IngestCounts>> {
         let mut tx = self.write.begin_with("BEGIN IMMEDIATE").await?;
+        if self.reopened.swap(false, std::sync::atomic::Ordering::AcqRel) {
+            // Another connection: its data_version says nothing about the copy.
+            index.invalidate();
+        }
         index.begin(&mut tx).await?;
         let mut deferred = Deferred::default();
         let mut counts = vec![IngestCounts::default(); writes.len()];

@@ -19,6 +19,7 @@ mod topics;
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -26,6 +27,7 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
+use sqlx::Connection;
 
 pub use archive::{Bucket, CheckReport, Checkpoint, ReportStory, Split, VolumeQuery, VolumeRow};
 pub use batch::{FeedWrite, WriteQueue};
@@ -76,6 +78,8 @@ pub struct Store {
     /// The in-memory copy of the story lookup index; its lock is held for
     /// every write that may change items.
     stories: Arc<tokio::sync::Mutex<story_index::StoryIndex>>,
+    /// Set when a write connection is opened (see `connect`).
+    reopened: Arc<AtomicBool>,
 }
 
 impl Store {
@@ -126,10 +130,43 @@ impl Store {
         // its `PRAGMA data_version` across writes.
         // The writer commits many feeds per transaction (store::batch): a
         // 32 MiB page cache holds their pages without spilling mid-way.
+        //
+        // A write that fails in a way that makes SQLite end the transaction
+        // itself (an I/O error at COMMIT, e.g. an unwritable file) leaves
+        // sqlx counting it as open: its ROLLBACK fails and every later BEGIN
+        // would fail with "non-zero transaction depth". Such a connection is
+        // closed when released, and the next write opens a new one; a new
+        // one must be able to write (SQLite silently opens a file it cannot
+        // write read-only), so a writer retries until the database is
+        // writable again. The story index copy is dropped after a reconnect.
+        let reopened = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&reopened);
         let write = SqlitePoolOptions::new()
             .max_connections(1)
             .idle_timeout(None)
             .max_lifetime(None)
+            .after_connect(move |conn, _| {
+                let flag = Arc::clone(&flag);
+                Box::pin(async move {
+                    if create {
+                        sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await?;
+                        sqlx::query("ROLLBACK").execute(&mut *conn).await?;
+                    }
+                    flag.store(true, Ordering::Release);
+                    Ok(())
+                })
+            })
+            .after_release(|conn, _| {
+                Box::pin(async move {
+                    // Runs the rollback a dropped transaction queued.
+                    conn.ping().await?;
+                    if conn.is_in_transaction() {
+                        tracing::warn!("the write connection lost its transaction; reopening it");
+                        return Ok(false);
+                    }
+                    Ok(true)
+                })
+            })
             .connect_with(options.clone().pragma("cache_size", "-32768"))
             .await
             .map_err(open_error)?;
@@ -146,6 +183,7 @@ impl Store {
             write,
             read,
             stories: Arc::default(),
+            reopened,
         };
         store.backfill_search_index().await?;
         Ok(store)
