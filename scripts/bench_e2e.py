@@ -94,8 +94,10 @@ def main():
     db = os.path.join(work, "farm.db")
     config = os.path.join(work, "farm.toml")
     with open(config, "w") as f:
+        # unconditional_every: the warm cycle is "every feed 304"; by default
+        # a tenth of the feeds would be refetched without validators.
         f.write(f'[store]\npath = "{db}"\n[poll]\nconcurrency = 64\nper_host_concurrency = 64\n'
-                'per_host_spacing = "0s"\n[fetch]\nallow_private_networks = true\n\n')
+                'per_host_spacing = "0s"\nunconditional_every = 1000000\n[fetch]\nallow_private_networks = true\n\n')
         for u in urls:
             f.write(f'[[feed]]\nurl = "{u}"\n\n')
         f.write(TOPICS)

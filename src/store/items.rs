@@ -96,6 +96,42 @@ impl Store {
             .collect())
     }
 
+    /// Gives items stored before canonical URLs existed (migration 0010
+    /// lists them) their canonical URL, in batches. Run at open.
+    pub(super) async fn backfill_canonical_urls(&self) -> Result<u64> {
+        const BATCH: i64 = 1000;
+        let mut done = 0;
+        loop {
+            let mut tx = self.write.begin_with("BEGIN IMMEDIATE").await?;
+            let rows: Vec<(i64, Option<String>)> = sqlx::query_as(
+                "SELECT b.item_id, i.url FROM items_canonical_backfill b \
+                 LEFT JOIN items i ON i.id = b.item_id ORDER BY b.item_id LIMIT ?",
+            )
+            .bind(BATCH)
+            .fetch_all(&mut *tx)
+            .await?;
+            let Some(last) = rows.last().map(|r| r.0) else {
+                tx.commit().await?;
+                return Ok(done);
+            };
+            for (id, url) in &rows {
+                if let Some(canonical) = url.as_deref().and_then(dedup::canonical_url) {
+                    sqlx::query("UPDATE items SET canonical_url = ? WHERE id = ?")
+                        .bind(canonical)
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+            }
+            sqlx::query("DELETE FROM items_canonical_backfill WHERE item_id <= ?")
+                .bind(last)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            done += rows.len() as u64;
+        }
+    }
+
     /// Deletes items first seen before `cutoff` that match no topic, leaving
     /// a tombstone for each feed that listed one (their stories' counts
     /// follow by trigger). Returns the number pruned.
@@ -801,6 +837,45 @@ async fn sql_near(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Items stored before canonical URLs existed get one when the store
+    /// next opens the database, and a copy from another feed then joins them.
+    #[tokio::test]
+    async fn items_without_canonical_url_get_one_at_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let store = Store::open(&path).await.unwrap();
+        sqlx::query(
+            "INSERT INTO feeds (url, created_at) VALUES ('https://a.example/rss', '2017-09-25T00:00:00Z')",
+        )
+        .execute(&store.write)
+        .await
+        .unwrap();
+        // As an item stored before migration 0004 looks.
+        sqlx::query(
+            "INSERT INTO items (feed_id, item_key, url, title, text, sort_at, fetched_at, first_seen_at, content_hash) \
+             VALUES (1, 'guid:1', 'https://WIRE.example/story/?utm_source=rss#top', 't', 'x', \
+             '2017-09-25T00:00:00Z', '2017-09-25T00:00:00Z', '2017-09-25T00:00:00Z', 'h')",
+        )
+        .execute(&store.write)
+        .await
+        .unwrap();
+        sqlx::query("INSERT INTO items_canonical_backfill (item_id) SELECT id FROM items")
+            .execute(&store.write)
+            .await
+            .unwrap();
+        store.close().await;
+
+        let store = Store::open(&path).await.unwrap();
+        let (canonical, pending): (Option<String>, i64) = sqlx::query_as(
+            "SELECT canonical_url, (SELECT count(*) FROM items_canonical_backfill) FROM items",
+        )
+        .fetch_one(&store.read)
+        .await
+        .unwrap();
+        assert_eq!(canonical, dedup::canonical_url("https://wire.example/story"));
+        assert_eq!(pending, 0);
+    }
 
     /// The story lookup reads `story_keys` through its primary key (the
     /// probe keys, the language and the time range), never by a scan.

@@ -186,6 +186,7 @@ impl Store {
             reopened,
         };
         store.backfill_search_index().await?;
+        store.backfill_canonical_urls().await?;
         Ok(store)
     }
 
