@@ -288,10 +288,12 @@ fn pick_link(links: &[feed_rs::model::Link]) -> Option<String> {
 
 /// Makes `href` absolute against the entry's `xml:base`, else the document
 /// URL. Links that cannot be made absolute are dropped rather than stored
-/// half-formed.
+/// half-formed, and so are absolute links that are not http(s)
+/// (`javascript:`, `data:`, `vbscript:`…): they would reach every consumer
+/// of the API and of `search` as the article's link.
 fn resolve(href: &str, entry_base: Option<&Url>, document_base: Option<&Url>) -> Option<String> {
     match Url::parse(href) {
-        Ok(url) => Some(url.to_string()),
+        Ok(url) => matches!(url.scheme(), "http" | "https").then(|| url.to_string()),
         Err(url::ParseError::RelativeUrlWithoutBase) => entry_base
             .or(document_base)
             .and_then(|base| base.join(href).ok())
@@ -392,6 +394,23 @@ mod tests {
         doc.push_str("</channel></rss>");
         let feed = parse_feed(doc.as_bytes(), "https://x.example/").unwrap();
         assert_eq!(feed.items.len(), 1000);
-        assert_eq!(feed.items.capacity(), 1000, "no spare room left over from the entries");
+        assert_eq!(
+            feed.items.capacity(),
+            1000,
+            "no spare room left over from the entries"
+        );
+    }
+
+    #[test]
+    fn drops_links_that_are_not_http() {
+        let doc = "<rss version=\"2.0\"><channel><title>t</title><link>javascript:alert(1)</link>\
+            <item><guid>a</guid><title>a</title><link>javascript:alert(1)</link></item>\
+            <item><guid>b</guid><title>b</title><link>  JaVaScRiPt:alert(2)</link></item>\
+            <item><guid>c</guid><title>c</title><link>data:text/html,&lt;script&gt;x&lt;/script&gt;</link></item>\
+            <item><guid>d</guid><title>d</title><link>/ok</link></item></channel></rss>";
+        let feed = parse_feed(doc.as_bytes(), "https://x.example/feed").unwrap();
+        assert_eq!(feed.site_url, None);
+        let urls: Vec<Option<&str>> = feed.items.iter().map(|i| i.url.as_deref()).collect();
+        assert_eq!(urls, [None, None, None, Some("https://x.example/ok")]);
     }
 }
