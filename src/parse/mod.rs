@@ -63,6 +63,17 @@ pub fn parse_feed_as(
     let mut warnings: Vec<String> = decoded.note.into_iter().collect();
     let text = std::str::from_utf8(body).ok();
     let normalized = text.and_then(dates::normalize);
+    let normalized = match normalized
+        .as_deref()
+        .or(text)
+        .and_then(repair::drop_bad_char_refs)
+    {
+        Some(cleaned) => {
+            warnings.push("dropped character references XML forbids (such as &#0;)".into());
+            Some(cleaned)
+        }
+        None => normalized,
+    };
     let body: &[u8] = normalized.as_deref().map_or(body, str::as_bytes);
     let feed = match parser.parse(body) {
         Ok(feed) => feed,
@@ -412,5 +423,15 @@ mod tests {
         assert_eq!(feed.site_url, None);
         let urls: Vec<Option<&str>> = feed.items.iter().map(|i| i.url.as_deref()).collect();
         assert_eq!(urls, [None, None, None, Some("https://x.example/ok")]);
+    }
+
+    #[test]
+    fn a_forbidden_character_reference_does_not_empty_the_text() {
+        let doc = "<rss version=\"2.0\"><channel><title>t</title><item><guid>a</guid>\
+            <title>null&#0;byte &#65;</title><description>x&#xD800;y</description></item></channel></rss>";
+        let feed = parse_feed(doc.as_bytes(), "https://x.example/").unwrap();
+        assert_eq!(feed.items[0].title, "nullbyte A");
+        assert_eq!(feed.items[0].text, "xy");
+        assert!(feed.warning.unwrap().contains("&#0;"));
     }
 }
