@@ -354,22 +354,23 @@ impl Pipeline {
 
         let seen = parsed.items.len();
         let mut parsed_items: Vec<Option<_>> = parsed.items.into_iter().map(Some).collect();
-        let items = pending
-            .into_iter()
-            .filter_map(|p| {
-                Some(ItemWrite {
-                    item: parsed_items[p.index].take()?,
-                    key: p.key,
-                    content_hash: p.content_hash,
-                    stored: p.stored,
-                    canonical_url: p.canonical_url,
-                    fingerprint: p.fingerprint,
-                    sketch: p.sketch,
-                    topic_ids: p.topics.iter().map(|&t| self.topic_ids[t]).collect(),
-                    search: p.search,
-                })
+        // Exact capacity, and the emptied `parsed_items` freed before the
+        // write: for a feed of 100,000 items these are tens of MB each.
+        let mut items = Vec::with_capacity(pending.len());
+        items.extend(pending.into_iter().filter_map(|p| {
+            Some(ItemWrite {
+                item: parsed_items[p.index].take()?,
+                key: p.key,
+                content_hash: p.content_hash,
+                stored: p.stored,
+                canonical_url: p.canonical_url,
+                fingerprint: p.fingerprint,
+                sketch: p.sketch,
+                topic_ids: p.topics.iter().map(|&t| self.topic_ids[t]).collect(),
+                search: p.search,
             })
-            .collect();
+        }));
+        drop(parsed_items);
         let update = FeedUpdate {
             feed_id: feed.id,
             at: started,

@@ -63,6 +63,17 @@ pub fn parse_feed_as(
     let mut warnings: Vec<String> = decoded.note.into_iter().collect();
     let text = std::str::from_utf8(body).ok();
     let normalized = text.and_then(dates::normalize);
+    let normalized = match normalized
+        .as_deref()
+        .or(text)
+        .and_then(repair::drop_bad_char_refs)
+    {
+        Some(cleaned) => {
+            warnings.push("dropped character references XML forbids (such as &#0;)".into());
+            Some(cleaned)
+        }
+        None => normalized,
+    };
     let body: &[u8] = normalized.as_deref().map_or(body, str::as_bytes);
     let feed = match parser.parse(body) {
         Ok(feed) => feed,
@@ -102,40 +113,41 @@ pub fn parse_feed_as(
     let document_base = Url::parse(base_url).ok();
     let language = feed.language.as_deref().map(normalize_language);
     let site_url = pick_link(&feed.links).and_then(|href| resolve(&href, None, document_base.as_ref()));
-    let items = feed
-        .entries
-        .into_iter()
-        .map(|entry| {
-            let entry_base = entry.base.as_deref().and_then(|b| Url::parse(b).ok());
-            let url = pick_link(&entry.links)
-                .and_then(|href| resolve(&href, entry_base.as_ref(), document_base.as_ref()));
-            let body = entry
-                .content
+    // Not `collect()`: collecting `Vec<Entry>` into `Vec<NewItem>` happens
+    // in place, and the result keeps the whole allocation of the entries
+    // (an `Entry` is several times a `NewItem`) for as long as the items
+    // live: 90 MB held through matching and storing a 100,000-item feed.
+    let mut items = Vec::with_capacity(feed.entries.len());
+    items.extend(feed.entries.into_iter().map(|entry| {
+        let entry_base = entry.base.as_deref().and_then(|b| Url::parse(b).ok());
+        let url = pick_link(&entry.links)
+            .and_then(|href| resolve(&href, entry_base.as_ref(), document_base.as_ref()));
+        let body = entry
+            .content
+            .as_ref()
+            .and_then(|c| c.body.as_deref())
+            .filter(|b| !b.trim().is_empty())
+            .or(entry.summary.as_ref().map(|s| s.content.as_str()))
+            .unwrap_or("");
+        NewItem {
+            guid: Some(entry.id.trim().to_string()).filter(|g| !g.is_empty()),
+            url,
+            title: entry
+                .title
                 .as_ref()
-                .and_then(|c| c.body.as_deref())
-                .filter(|b| !b.trim().is_empty())
-                .or(entry.summary.as_ref().map(|s| s.content.as_str()))
-                .unwrap_or("");
-            NewItem {
-                guid: Some(entry.id.trim().to_string()).filter(|g| !g.is_empty()),
-                url,
-                title: entry
-                    .title
-                    .as_ref()
-                    .map(|t| html::to_text(&t.content))
-                    .unwrap_or_default(),
-                text: html::to_text(body),
-                published: entry.published.or(entry.updated),
-                updated: entry.updated,
-                language: entry
-                    .language
-                    .as_deref()
-                    .map(normalize_language)
-                    .or_else(|| language.clone()),
-                author: entry.authors.first().map(author_name).filter(|a| !a.is_empty()),
-            }
-        })
-        .collect();
+                .map(|t| html::to_text(&t.content))
+                .unwrap_or_default(),
+            text: html::to_text(body),
+            published: entry.published.or(entry.updated),
+            updated: entry.updated,
+            language: entry
+                .language
+                .as_deref()
+                .map(normalize_language)
+                .or_else(|| language.clone()),
+            author: entry.authors.first().map(author_name).filter(|a| !a.is_empty()),
+        }
+    }));
 
     Ok(ParsedFeed {
         title: feed
@@ -287,10 +299,12 @@ fn pick_link(links: &[feed_rs::model::Link]) -> Option<String> {
 
 /// Makes `href` absolute against the entry's `xml:base`, else the document
 /// URL. Links that cannot be made absolute are dropped rather than stored
-/// half-formed.
+/// half-formed, and so are absolute links that are not http(s)
+/// (`javascript:`, `data:`, `vbscript:`…): they would reach every consumer
+/// of the API and of `search` as the article's link.
 fn resolve(href: &str, entry_base: Option<&Url>, document_base: Option<&Url>) -> Option<String> {
     match Url::parse(href) {
-        Ok(url) => Some(url.to_string()),
+        Ok(url) => matches!(url.scheme(), "http" | "https").then(|| url.to_string()),
         Err(url::ParseError::RelativeUrlWithoutBase) => entry_base
             .or(document_base)
             .and_then(|base| base.join(href).ok())
@@ -380,5 +394,44 @@ mod tests {
             parse_feed(b"<rss><channel><item>", "https://x.example/"),
             Err(ParseError::Invalid(_))
         ));
+    }
+
+    #[test]
+    fn items_do_not_keep_the_entries_allocation() {
+        let mut doc = String::from("<rss version=\"2.0\"><channel><title>t</title>");
+        for i in 0..1000 {
+            doc.push_str(&format!("<item><guid>g{i}</guid><title>Item {i}</title></item>"));
+        }
+        doc.push_str("</channel></rss>");
+        let feed = parse_feed(doc.as_bytes(), "https://x.example/").unwrap();
+        assert_eq!(feed.items.len(), 1000);
+        assert_eq!(
+            feed.items.capacity(),
+            1000,
+            "no spare room left over from the entries"
+        );
+    }
+
+    #[test]
+    fn drops_links_that_are_not_http() {
+        let doc = "<rss version=\"2.0\"><channel><title>t</title><link>javascript:alert(1)</link>\
+            <item><guid>a</guid><title>a</title><link>javascript:alert(1)</link></item>\
+            <item><guid>b</guid><title>b</title><link>  JaVaScRiPt:alert(2)</link></item>\
+            <item><guid>c</guid><title>c</title><link>data:text/html,&lt;script&gt;x&lt;/script&gt;</link></item>\
+            <item><guid>d</guid><title>d</title><link>/ok</link></item></channel></rss>";
+        let feed = parse_feed(doc.as_bytes(), "https://x.example/feed").unwrap();
+        assert_eq!(feed.site_url, None);
+        let urls: Vec<Option<&str>> = feed.items.iter().map(|i| i.url.as_deref()).collect();
+        assert_eq!(urls, [None, None, None, Some("https://x.example/ok")]);
+    }
+
+    #[test]
+    fn a_forbidden_character_reference_does_not_empty_the_text() {
+        let doc = "<rss version=\"2.0\"><channel><title>t</title><item><guid>a</guid>\
+            <title>null&#0;byte &#65;</title><description>x&#xD800;y</description></item></channel></rss>";
+        let feed = parse_feed(doc.as_bytes(), "https://x.example/").unwrap();
+        assert_eq!(feed.items[0].title, "nullbyte A");
+        assert_eq!(feed.items[0].text, "xy");
+        assert!(feed.warning.unwrap().contains("&#0;"));
     }
 }

@@ -132,6 +132,42 @@ pub fn salvage(doc: &str, parses: impl Fn(&str) -> bool) -> Option<(String, usiz
     Some((format!("{head}{}{root_close}", kept.concat()), dropped))
 }
 
+/// `doc` without the numeric character references XML forbids (`&#0;`, a
+/// surrogate, beyond U+10FFFF), or `None` when it has none. feed-rs
+/// drops the whole text holding one: a single `&#0;` emptied a title.
+pub fn drop_bad_char_refs(doc: &str) -> Option<String> {
+    if !doc.contains("&#") {
+        return None;
+    }
+    let mut out = String::with_capacity(doc.len());
+    let mut rest = doc;
+    let mut changed = false;
+    while let Some(at) = rest.find("&#") {
+        out.push_str(&rest[..at]);
+        let after = &rest[at + 2..];
+        let (digits, radix) = match after.strip_prefix(['x', 'X']) {
+            Some(hex) => (hex, 16),
+            None => (after, 10),
+        };
+        let len = digits.find(|c: char| !c.is_digit(radix)).unwrap_or(digits.len());
+        let forbidden = len > 0
+            && digits[len..].starts_with(';')
+            && u32::from_str_radix(&digits[..len], radix)
+                .ok()
+                .and_then(char::from_u32)
+                .is_none_or(|c| c == '\0');
+        if forbidden {
+            changed = true;
+            rest = &digits[len + 1..];
+        } else {
+            out.push_str("&#");
+            rest = after;
+        }
+    }
+    out.push_str(rest);
+    changed.then_some(out)
+}
+
 /// The position of `<item` or `<entry` as a whole tag name.
 fn find_tag(doc: &str, open: &str) -> Option<usize> {
     let mut from = 0;
@@ -167,6 +203,17 @@ mod tests {
         assert_eq!(r.fixes.len(), 2);
         let ok = repair("<rss version=\"2.0\"><channel></channel></rss>\n");
         assert!(ok.fixes.is_empty());
+    }
+
+    #[test]
+    fn drops_only_forbidden_character_references() {
+        assert_eq!(
+            drop_bad_char_refs("a&#0;b&#x0;c&#xD800;d&#1114112;e&#99999999999;f&#65;g&#x1F600;h&#;i&#12")
+                .as_deref(),
+            Some("abcdef&#65;g&#x1F600;h&#;i&#12")
+        );
+        assert_eq!(drop_bad_char_refs("a &#65; &amp; b"), None);
+        assert_eq!(drop_bad_char_refs("plain"), None);
     }
 
     #[test]

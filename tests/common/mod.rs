@@ -42,6 +42,14 @@ pub enum Route {
         headers: Vec<(&'static str, String)>,
         body: Vec<u8>,
     },
+    /// A 200 whose body comes one byte every `every`.
+    Drip { body: Vec<u8>, every: Duration },
+    /// A 200 whose body never ends: `head`, then `chunk` forever, as fast
+    /// as the client reads (chunked, no length).
+    Endless { head: Vec<u8>, chunk: Vec<u8> },
+    /// A 200 declaring `Content-Length: len` and streaming that many bytes
+    /// of `chunk` repeated (nothing that large is held in memory).
+    Huge { chunk: Vec<u8>, len: u64 },
 }
 
 /// One request the server saw.
@@ -155,6 +163,62 @@ async fn handle(State(shared): State<Shared>, uri: Uri, headers: HeaderMap) -> R
                 response.headers_mut().insert(name, value.parse().unwrap());
             }
             response
+        }
+        Some(Route::Drip { body, every }) => {
+            let stream = futures_util::stream::unfold(0usize, move |at| {
+                let body = body.clone();
+                async move {
+                    if at >= body.len() {
+                        return None;
+                    }
+                    if at > 0 {
+                        tokio::time::sleep(every).await;
+                    }
+                    let byte = axum::body::Bytes::copy_from_slice(&body[at..=at]);
+                    Some((Ok::<_, std::io::Error>(byte), at + 1))
+                }
+            });
+            (
+                [(header::CONTENT_TYPE, "application/rss+xml")],
+                Body::from_stream(stream),
+            )
+                .into_response()
+        }
+        Some(Route::Endless { head, chunk }) => {
+            let chunk = axum::body::Bytes::from(chunk);
+            let stream = futures_util::stream::unfold(Some(head), move |head| {
+                let next = match head {
+                    Some(head) => axum::body::Bytes::from(head),
+                    None => chunk.clone(),
+                };
+                async move { Some((Ok::<_, std::io::Error>(next), None)) }
+            });
+            (
+                [(header::CONTENT_TYPE, "application/rss+xml")],
+                Body::from_stream(stream),
+            )
+                .into_response()
+        }
+        Some(Route::Huge { chunk, len }) => {
+            let chunk = axum::body::Bytes::from(chunk);
+            let stream = futures_util::stream::unfold(len, move |left| {
+                let chunk = chunk.clone();
+                async move {
+                    if left == 0 {
+                        return None;
+                    }
+                    let n = chunk.len().min(usize::try_from(left).unwrap_or(usize::MAX));
+                    Some((Ok::<_, std::io::Error>(chunk.slice(..n)), left - n as u64))
+                }
+            });
+            (
+                [
+                    (header::CONTENT_TYPE, "application/rss+xml".to_string()),
+                    (header::CONTENT_LENGTH, len.to_string()),
+                ],
+                Body::from_stream(stream),
+            )
+                .into_response()
         }
         Some(Route::Stall) => {
             tokio::time::sleep(Duration::from_secs(3600)).await;
