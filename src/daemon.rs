@@ -26,6 +26,9 @@ const MAX_IDLE: Duration = Duration::from_secs(60);
 const MIN_REQUERY: Duration = Duration::from_secs(1);
 /// How often the daemon prunes unmatched items.
 const PRUNE_EVERY: Duration = Duration::from_secs(3600);
+/// How often the daemon truncates the WAL. SQLite's automatic checkpoints
+/// keep it from growing past ~40 MB but never shrink the file.
+const CHECKPOINT_EVERY: Duration = Duration::from_secs(60);
 /// How long shutdown waits for started feeds to finish writing.
 const STOP_TIMEOUT: Duration = Duration::from_secs(10);
 /// How often the systemd status line is refreshed.
@@ -111,8 +114,11 @@ async fn prune(config: &Config, store: &Store) -> Result<(), StoreError> {
             "forgot tombstones past the retention window"
         );
     }
-    // Keep the WAL bounded: a truncating checkpoint after every cycle (busy
-    // readers just postpone it to the next one).
+    checkpoint(store).await
+}
+
+/// Truncates the WAL (busy readers just postpone it to the next time).
+async fn checkpoint(store: &Store) -> Result<(), StoreError> {
     let (busy, _, _) = store.checkpoint().await?;
     if busy != 0 {
         tracing::debug!("WAL checkpoint postponed: readers busy");
@@ -176,6 +182,7 @@ pub async fn run(
     let mut in_flight: HashSet<i64> = HashSet::new();
     let mut tasks: JoinSet<(i64, String, Result<PollResult, StoreError>, Duration)> = JoinSet::new();
     let mut last_prune = tokio::time::Instant::now();
+    let mut last_checkpoint = tokio::time::Instant::now();
     tracing::info!(feeds = config.feeds.len(), "polling; feeds are checked when due");
     prune(config, store).await?;
     // The watchdog is pinged from this loop, so a wedged scheduler (not just
@@ -255,6 +262,13 @@ pub async fn run(
         if last_prune.elapsed() >= PRUNE_EVERY {
             prune(config, store).await?;
             last_prune = tokio::time::Instant::now();
+        }
+        if last_checkpoint.elapsed() >= CHECKPOINT_EVERY {
+            // A failure (disk full, unwritable file) is retried next time.
+            if let Err(error) = checkpoint(store).await {
+                tracing::warn!(error = %error_chain(&error), "WAL checkpoint failed");
+            }
+            last_checkpoint = tokio::time::Instant::now();
         }
     }
     if tokio::time::timeout(STOP_TIMEOUT, async { while tasks.join_next().await.is_some() {} })
