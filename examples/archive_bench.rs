@@ -36,9 +36,10 @@ const QUERIES: &[(&str, &str)] = &[
     ("topic 2 (term sets)", "@baqeri NEAR/5 @akar"),
     ("common word", "security"),
     ("two common words", "security cooperation"),
-    ("rare word", "Hulusi"),
+    ("uncommon word (0.15% of items)", "IKBY"),
+    ("rare token (1 item)", "10004"),
     ("no hits", "Zanzibar"),
-    ("candidates, no hits", "Kurdistan NEAR/1 football"),
+    ("candidates, no hits", "referendum NEAR/1 football"),
 ];
 
 const WARMUP: usize = 3;
@@ -140,8 +141,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         ("all items", None, Split::None),
         ("all items, split by feed", None, Split::Feed),
         ("all items, split by lang", None, Split::Lang),
-        ("topic kurdistan-referendum", Some("kurdistan-referendum"), Split::None),
-        ("topic kurdistan-referendum, split by lang", Some("kurdistan-referendum"), Split::Lang),
+        (
+            "topic kurdistan-referendum",
+            Some("kurdistan-referendum"),
+            Split::None,
+        ),
+        (
+            "topic kurdistan-referendum, split by lang",
+            Some("kurdistan-referendum"),
+            Split::Lang,
+        ),
     ];
     for (label, topic, split) in cases {
         let query = VolumeQuery {
