@@ -39,7 +39,7 @@ const QUERIES: &[(&str, &str)] = &[
     ("uncommon word (0.15% of items)", "IKBY"),
     ("rare token (1 item)", "10004"),
     ("no hits", "Zanzibar"),
-    ("candidates, no hits", "referendum NEAR/1 football"),
+    ("NEAR with a common word", "referendum NEAR/1 football"),
 ];
 
 const WARMUP: usize = 3;
