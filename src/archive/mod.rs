@@ -15,7 +15,7 @@ use std::collections::HashMap;
 use crate::config::Config;
 use crate::pipeline::match_rows;
 use crate::store::{fts_query, ItemRow, SearchFilter, SearchSort, Store, StoreError};
-use crate::topics::{QueryError, TopicSet};
+use crate::topics::{Expr, QueryError, TopicSet};
 
 /// An archive query that failed.
 #[derive(Debug, thiserror::Error)]
@@ -48,19 +48,13 @@ pub struct Search {
 
 /// Candidates fetched per round trip when a query must be confirmed.
 const BATCH: u32 = 1000;
+/// Candidates fetched by the first round trip of a page (at least).
+const FIRST_BATCH: u32 = 100;
 
 /// Feed URL → tags, as the pipeline uses them for `feed:` filters: the
 /// configured tags, else those of a feed added with `feeds add`.
 pub async fn feed_tags(config: &Config, store: &Store) -> Result<HashMap<String, Vec<String>>, StoreError> {
-    let mut tags: HashMap<String, Vec<String>> = store
-        .list_feeds()
-        .await?
-        .into_iter()
-        .map(|f| {
-            let list = f.tag_list();
-            (f.url, list)
-        })
-        .collect();
+    let mut tags: HashMap<String, Vec<String>> = store.feed_tag_lists().await?.into_iter().collect();
     for feed in &config.feeds {
         tags.insert(feed.url.clone(), feed.tags.clone());
     }
@@ -70,6 +64,17 @@ pub async fn feed_tags(config: &Config, store: &Store) -> Result<HashMap<String,
 /// Compiles a search query like a topic (term sets expanded).
 pub fn compile_query(query: &str, config: &Config) -> Result<TopicSet, ArchiveError> {
     TopicSet::compile([("query", query)], &config.terms).map_err(|e| ArchiveError::Query(e.source))
+}
+
+/// Whether a query has a `feed:` filter (the only part that reads feed tags).
+fn uses_feed(expr: &Expr) -> bool {
+    match expr {
+        Expr::Feed(_) => true,
+        Expr::Match { .. } | Expr::Lang(_) => false,
+        Expr::Near { left, right, .. } => uses_feed(left) || uses_feed(right),
+        Expr::And(children) | Expr::Or(children) => children.iter().any(uses_feed),
+        Expr::Not(child) => uses_feed(child),
+    }
 }
 
 /// Runs a search: one page of results (`count == false`) or the number of
@@ -85,9 +90,10 @@ pub async fn search(
         .as_deref()
         .map(|q| compile_query(q, config))
         .transpose()?;
-    let tags = match topics {
-        Some(_) => feed_tags(config, store).await?,
-        None => HashMap::new(),
+    // Tags only matter to `feed:` filters.
+    let tags = match &topics {
+        Some(t) if uses_feed(&t.topics()[0].expr) => feed_tags(config, store).await?,
+        _ => HashMap::new(),
     };
     let mut filter = search.filter.clone();
     filter.fts = topics.as_ref().and_then(|t| fts_query(&t.topics()[0].expr));
@@ -104,10 +110,15 @@ pub async fn search(
         }
     }
     let want = if count { usize::MAX } else { search.limit as usize };
+    // Candidates to confirm: a few pages' worth first (most candidates of a
+    // topic-style query confirm; each costs its text and an evaluation),
+    // more each round after that.
     filter.limit = if topics.is_none() && skip_until.is_none() && !count {
         search.limit
-    } else {
+    } else if count || skip_until.is_some() {
         BATCH
+    } else {
+        search.limit.saturating_mul(2).clamp(FIRST_BATCH, BATCH)
     };
     filter.offset = 0;
     let mut hits: Vec<ItemRow> = Vec::new();
@@ -149,6 +160,9 @@ pub async fn search(
         }
         if fetched < filter.limit as usize {
             break;
+        }
+        if topics.is_some() {
+            filter.limit = filter.limit.saturating_mul(4).min(BATCH);
         }
     }
     store.attach_topics(&mut hits).await?;

@@ -21,6 +21,24 @@ pub enum Bucket {
 }
 
 impl Bucket {
+    /// The label (and start) of the bucket holding the time string `at`.
+    fn start_sql(self, at: &str) -> String {
+        match self {
+            Bucket::Hour => format!("strftime('%Y-%m-%dT%H:00:00Z', {at})"),
+            Bucket::Day => format!("date({at})"),
+            Bucket::Week => format!("date({at}, '-6 days', 'weekday 1')"),
+        }
+    }
+
+    /// The start of the bucket after the one starting at `start`.
+    fn next_sql(self, start: &str) -> String {
+        match self {
+            Bucket::Hour => format!("strftime('%Y-%m-%dT%H:00:00Z', {start}, '+1 hour')"),
+            Bucket::Day => format!("date({start}, '+1 day')"),
+            Bucket::Week => format!("date({start}, '+7 days')"),
+        }
+    }
+
     fn sql(self) -> &'static str {
         match self {
             Bucket::Hour => "substr(i.sort_at, 1, 13) || ':00:00Z'",
@@ -95,6 +113,9 @@ impl Store {
     /// Item counts per bucket (and split key), oldest bucket first. Empty
     /// buckets are absent.
     pub async fn volume(&self, query: &VolumeQuery) -> Result<Vec<VolumeRow>> {
+        if query.topic.is_none() && query.split == Split::None {
+            return self.volume_of_all(query).await;
+        }
         let split = match query.split {
             Split::None => "''",
             Split::Feed => "coalesce(f.name, f.title, f.url)",
@@ -112,6 +133,43 @@ impl Store {
         push_window(&mut q, query.topic.as_deref(), join, query.since, query.until);
         q.push(" GROUP BY bucket, split ORDER BY bucket, split");
         Ok(q.build_query_as().fetch_all(&self.read).await?)
+    }
+
+    /// [`Store::volume`] of all items, unsplit: one range count per bucket
+    /// on the newest-first index. Grouping by a bucket expression instead
+    /// sorts every item of the window (0.3 s for a million).
+    async fn volume_of_all(&self, query: &VolumeQuery) -> Result<Vec<VolumeRow>> {
+        let bucket = query.bucket;
+        // The end of the window: `until`, else just past the newest item.
+        let end = match query.until {
+            Some(until) => ts(until),
+            None => {
+                let newest: Option<String> = sqlx::query_scalar("SELECT max(sort_at) FROM items")
+                    .fetch_one(&self.read)
+                    .await?;
+                match newest {
+                    Some(newest) => format!("{newest}~"),
+                    None => return Ok(Vec::new()),
+                }
+            }
+        };
+        let since = ts(query.since);
+        let sql = format!(
+            "WITH RECURSIVE b (lo) AS (SELECT {first} UNION ALL SELECT {next} FROM b WHERE {next} < ?2) \
+             SELECT bucket, '' AS split, n FROM (SELECT lo AS bucket, (SELECT count(*) FROM items i \
+               WHERE i.sort_at >= max(b.lo, ?1) AND i.sort_at < min({next}, ?2)) AS n FROM b) \
+             WHERE n > 0 ORDER BY bucket",
+            first = bucket.start_sql("?1"),
+            next = bucket.next_sql("b.lo"),
+        );
+        if since >= end {
+            return Ok(Vec::new());
+        }
+        Ok(sqlx::query_as(&sql)
+            .bind(since)
+            .bind(end)
+            .fetch_all(&self.read)
+            .await?)
     }
 
     /// Feeds carrying the most items (any feed listing an item counts),

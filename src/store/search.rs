@@ -102,6 +102,9 @@ impl Store {
     /// candidates that are still to be confirmed).
     pub async fn search_page(&self, filter: &SearchFilter) -> Result<Vec<ItemRow>> {
         let relevance = filter.sort == SearchSort::Relevance && filter.fts.is_some();
+        if let (Some(fts), false) = (&filter.fts, relevance) {
+            return self.newest_matching(filter, fts).await;
+        }
         let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(ITEM_COLUMNS);
         if relevance {
             q.push(
@@ -111,65 +114,15 @@ impl Store {
             .push_bind(filter.fts.clone().unwrap_or_default());
         } else {
             q.push(" FROM items i JOIN feeds f ON f.id = i.feed_id WHERE 1 = 1");
-            if let Some(fts) = &filter.fts {
-                q.push(" AND i.id IN (SELECT rowid FROM items_fts WHERE items_fts MATCH ")
-                    .push_bind(fts.clone())
-                    .push(")");
-            }
         }
-        if let Some(text) = &filter.text {
-            let pattern = format!("%{}%", escape_like(text));
-            q.push(" AND (i.title LIKE ")
-                .push_bind(pattern.clone())
-                .push(" ESCAPE '\\' OR i.text LIKE ")
-                .push_bind(pattern)
-                .push(" ESCAPE '\\')");
-        }
-        if let Some(topic) = &filter.topic {
-            q.push(
-                " AND EXISTS (SELECT 1 FROM item_topics it JOIN topics t ON t.id = it.topic_id \
-                 WHERE it.item_id = i.id AND t.name = ",
-            )
-            .push_bind(topic.clone())
-            .push(")");
-        }
-        if let Some(feed) = &filter.feed {
-            q.push(
-                " AND EXISTS (SELECT 1 FROM item_sources s JOIN feeds sf ON sf.id = s.feed_id \
-                 WHERE s.item_id = i.id AND (sf.url = ",
-            )
-            .push_bind(feed.clone())
-            .push(" OR sf.name = ")
-            .push_bind(feed.clone())
-            .push("))");
-        }
-        if let Some(story) = filter.story {
-            q.push(" AND i.story_id = ").push_bind(story);
-        }
-        if let Some(lang) = &filter.lang {
-            let lang = lang.to_ascii_lowercase();
-            q.push(" AND (lower(i.lang) = ")
-                .push_bind(lang.clone())
-                .push(" OR lower(i.lang) LIKE ")
-                .push_bind(format!("{}-%", escape_like(&lang)))
-                .push(" ESCAPE '\\')");
-        }
-        if let Some(since) = filter.since {
-            q.push(" AND i.sort_at >= ").push_bind(ts(since));
-        }
-        if let Some(until) = filter.until {
-            q.push(" AND i.sort_at < ").push_bind(ts(until));
-        }
+        push_item_filters(&mut q, filter);
         if relevance {
+            let mut window = filter.clone();
+            window.after = None;
+            push_time_filters(&mut q, &window, "i");
             q.push(" ORDER BY bm25(items_fts, 3.0, 1.0), i.id");
         } else {
-            if let Some(after) = &filter.after {
-                q.push(" AND (i.sort_at, i.id) < (")
-                    .push_bind(after.sort_at.clone())
-                    .push(", ")
-                    .push_bind(after.id)
-                    .push(")");
-            }
+            push_time_filters(&mut q, filter, "i");
             q.push(" ORDER BY i.sort_at DESC, i.id DESC");
         }
         q.push(" LIMIT ")
@@ -177,6 +130,96 @@ impl Store {
             .push(" OFFSET ")
             .push_bind(i64::from(filter.offset));
         Ok(q.build_query_as().fetch_all(&self.read).await?)
+    }
+
+    /// [`Store::search_page`] newest first with a full-text expression, in
+    /// two steps: the ids of the page, then their rows. Ids come from one of
+    /// two exact plans:
+    /// - every full-text match, with `sort_at` read from the covering index
+    ///   `items_by_id` (migration 0009) rather than from the item rows (whose
+    ///   text comes first), sorted: the cost follows the number of matches,
+    ///   small for the names and rare words topics are made of;
+    /// - when the expression matches at least [`DENSE`] items (counted up to
+    ///   there, which is cheap) and only the time window and cursor filter:
+    ///   first walk the newest-first index and ask the full-text index about
+    ///   each item (`EXISTS … rowid =`, about 20 µs a plain word), at most
+    ///   [`PROBE_SCAN`] entries; kept when it fills the page, which a common
+    ///   word does in a few milliseconds.
+    async fn newest_matching(&self, filter: &SearchFilter, fts: &str) -> Result<Vec<ItemRow>> {
+        let window_only = filter.text.is_none()
+            && filter.topic.is_none()
+            && filter.feed.is_none()
+            && filter.story.is_none()
+            && filter.lang.is_none();
+        let wanted = filter.limit as usize;
+        let mut ids: Option<Vec<i64>> = None;
+        let dense = window_only && filter.limit > 0 && {
+            let n: i64 = sqlx::query_scalar(
+                "SELECT count(*) FROM (SELECT rowid FROM items_fts WHERE items_fts MATCH ? LIMIT ?)",
+            )
+            .bind(fts)
+            .bind(DENSE)
+            .fetch_one(&self.read)
+            .await?;
+            n >= DENSE
+        };
+        if dense {
+            // The newest items first, down to the PROBE_SCAN-th of the
+            // window (no row there: a small window, left to the other plan).
+            let mut q: QueryBuilder<Sqlite> = QueryBuilder::new("SELECT i.id FROM items i WHERE 1 = 1");
+            push_time_filters(&mut q, filter, "i");
+            q.push(" AND (i.sort_at, i.id) >= (SELECT b.sort_at, b.id FROM items b WHERE 1 = 1");
+            push_time_filters(&mut q, filter, "b");
+            q.push(" ORDER BY b.sort_at DESC, b.id DESC LIMIT 1 OFFSET ")
+                .push_bind(PROBE_SCAN - 1)
+                .push(") AND EXISTS (SELECT 1 FROM items_fts WHERE items_fts MATCH ")
+                .push_bind(fts.to_string())
+                .push(" AND items_fts.rowid = i.id) ORDER BY i.sort_at DESC, i.id DESC LIMIT ")
+                .push_bind(i64::from(filter.limit))
+                .push(" OFFSET ")
+                .push_bind(i64::from(filter.offset));
+            let found: Vec<i64> = q.build_query_scalar().fetch_all(&self.read).await?;
+            if found.len() == wanted {
+                ids = Some(found);
+            }
+        }
+        let ids = match ids {
+            Some(ids) => ids,
+            None => {
+                let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(if window_only {
+                    "SELECT c.id FROM items c INDEXED BY items_by_id"
+                } else {
+                    "SELECT c.id FROM items c INDEXED BY items_by_id JOIN items i ON i.id = c.id"
+                });
+                q.push(" WHERE c.id IN (SELECT rowid FROM items_fts WHERE items_fts MATCH ")
+                    .push_bind(fts.to_string())
+                    .push(")");
+                push_item_filters(&mut q, filter);
+                push_time_filters(&mut q, filter, "c");
+                q.push(" ORDER BY c.sort_at DESC, c.id DESC LIMIT ")
+                    .push_bind(i64::from(filter.limit))
+                    .push(" OFFSET ")
+                    .push_bind(i64::from(filter.offset));
+                q.build_query_scalar().fetch_all(&self.read).await?
+            }
+        };
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut rows = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(500) {
+            let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(SELECT_ITEM);
+            q.push(" WHERE i.id IN (");
+            let mut list = q.separated(", ");
+            for id in chunk {
+                list.push_bind(*id);
+            }
+            q.push(")");
+            let part: Vec<ItemRow> = q.build_query_as().fetch_all(&self.read).await?;
+            rows.extend(part);
+        }
+        rows.sort_by(|a: &ItemRow, b: &ItemRow| (&b.sort_at, b.id).cmp(&(&a.sort_at, a.id)));
+        Ok(rows)
     }
 
     /// Where item `id` stands in newest-first order, if it exists.
@@ -312,6 +355,71 @@ impl Store {
         Ok(sqlx::query_scalar("SELECT name FROM topics ORDER BY name")
             .fetch_all(&self.read)
             .await?)
+    }
+}
+
+/// Full-text matches from which a newest-first search first probes the
+/// newest items one by one ([`Store::search_page`]).
+const DENSE: i64 = 50_000;
+/// Index entries probed before giving up on that and sorting every match.
+const PROBE_SCAN: i64 = 4000;
+
+/// The filters on `items i` other than time and full text: substring,
+/// topic, feed, story, language.
+fn push_item_filters(q: &mut QueryBuilder<Sqlite>, filter: &SearchFilter) {
+    if let Some(text) = &filter.text {
+        let pattern = format!("%{}%", escape_like(text));
+        q.push(" AND (i.title LIKE ")
+            .push_bind(pattern.clone())
+            .push(" ESCAPE '\\' OR i.text LIKE ")
+            .push_bind(pattern)
+            .push(" ESCAPE '\\')");
+    }
+    if let Some(topic) = &filter.topic {
+        q.push(
+            " AND EXISTS (SELECT 1 FROM item_topics it JOIN topics t ON t.id = it.topic_id \
+                 WHERE it.item_id = i.id AND t.name = ",
+        )
+        .push_bind(topic.clone())
+        .push(")");
+    }
+    if let Some(feed) = &filter.feed {
+        q.push(
+            " AND EXISTS (SELECT 1 FROM item_sources s JOIN feeds sf ON sf.id = s.feed_id \
+                 WHERE s.item_id = i.id AND (sf.url = ",
+        )
+        .push_bind(feed.clone())
+        .push(" OR sf.name = ")
+        .push_bind(feed.clone())
+        .push("))");
+    }
+    if let Some(story) = filter.story {
+        q.push(" AND i.story_id = ").push_bind(story);
+    }
+    if let Some(lang) = &filter.lang {
+        let lang = lang.to_ascii_lowercase();
+        q.push(" AND (lower(i.lang) = ")
+            .push_bind(lang.clone())
+            .push(" OR lower(i.lang) LIKE ")
+            .push_bind(format!("{}-%", escape_like(&lang)))
+            .push(" ESCAPE '\\')");
+    }
+}
+
+/// The time window and the newest-first cursor, on items aliased `alias`.
+fn push_time_filters(q: &mut QueryBuilder<Sqlite>, filter: &SearchFilter, alias: &str) {
+    if let Some(since) = filter.since {
+        q.push(format!(" AND {alias}.sort_at >= ")).push_bind(ts(since));
+    }
+    if let Some(until) = filter.until {
+        q.push(format!(" AND {alias}.sort_at < ")).push_bind(ts(until));
+    }
+    if let Some(after) = &filter.after {
+        q.push(format!(" AND ({alias}.sort_at, {alias}.id) < ("))
+            .push_bind(after.sort_at.clone())
+            .push(", ")
+            .push_bind(after.id)
+            .push(")");
     }
 }
 
