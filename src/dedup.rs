@@ -246,6 +246,8 @@ fn unwrap_amp_cache(url: &Url) -> Option<Url> {
     };
     let (scheme, rest) = match inner.strip_prefix("s/") {
         Some(rest) => ("https", rest),
+        // `/c/s` is the `s/` marker with nothing after it, not host `s`.
+        None if inner == "s" => return None,
         None => ("http", inner),
     };
     let mut unwrapped = Url::parse(&format!("{scheme}://{rest}")).ok()?;
@@ -1062,6 +1064,10 @@ mod tests {
             "https://www.google.com/amp/s/www.google.com/amp/s/news.example/a",
             "https://news.example/a?=",
             "https://news.example/a?=&=&b",
+            // Found by fuzzing: `/c/s/` stayed wrapped (nothing to unwrap),
+            // but its canonical `/c/s` was then unwrapped to `http://s/`.
+            "https://news-example.cdn.ampproject.org/c/s/",
+            "https://www.google.com/amp/s/",
         ] {
             let once = canonical_url(input).unwrap();
             assert_eq!(canonical_url(&once).as_deref(), Some(once.as_str()));
