@@ -221,8 +221,19 @@ pub fn canonical_url(raw: &str) -> Option<String> {
         url.set_host(Some(&host)).ok()?;
     }
 
-    let path = canonical_path(url.path());
-    url.set_path(&path);
+    // Setting the path resolves dot segments, which can leave a trailing
+    // slash for the path rules (`/a/..amp/` → `/a/.` → `/a/`).
+    loop {
+        let before = url.path().to_string();
+        let path = canonical_path(&before);
+        if path == before {
+            break;
+        }
+        url.set_path(&path);
+        if url.path() == before {
+            break;
+        }
+    }
 
     let query = canonical_query(&url);
     url.set_query(query.as_deref());
@@ -1068,6 +1079,9 @@ mod tests {
             // but its canonical `/c/s` was then unwrapped to `http://s/`.
             "https://news-example.cdn.ampproject.org/c/s/",
             "https://www.google.com/amp/s/",
+            // Found by fuzzing: `.amp` dropped from `..amp` left a dot
+            // segment, resolved to a trailing slash only by `set_path`.
+            "https://news.example/a/..amp/",
         ] {
             let once = canonical_url(input).unwrap();
             assert_eq!(canonical_url(&once).as_deref(), Some(once.as_str()));
