@@ -196,30 +196,44 @@ pub const TRACKING_PREFIXES: &[&str] = &[
 ///   (`/amp/story/1` → `/story/1`), and a file suffix `.amp.html` becomes
 ///   `.html` and `.amp` is dropped (`/a.amp.html` → `/a.html`, `/a.amp` →
 ///   `/a`): publishers name the AMP page after the article page.
+///
+/// Unwrapping, the `amp.` host rule and the path rules repeat until none
+/// applies, so a canonical URL is its own canonical form (`/a//` → `/a`).
 pub fn canonical_url(raw: &str) -> Option<String> {
     let mut url = Url::parse(raw.trim()).ok()?;
     if !matches!(url.scheme(), "http" | "https") {
         return None;
     }
-    if let Some(unwrapped) = unwrap_amp_cache(&url) {
+    // A wrapper may wrap a wrapper; each unwrapping shortens the URL.
+    while let Some(unwrapped) = unwrap_amp_cache(&url) {
         url = unwrapped;
     }
     if !url.fragment().is_some_and(|f| f.starts_with('!')) {
         url.set_fragment(None);
     }
 
-    let host = url.host_str()?.trim_end_matches('.');
-    let host = match host.strip_prefix("amp.") {
-        Some(rest) if rest.contains('.') => rest,
-        _ => host,
+    let mut host = url.host_str()?.trim_end_matches('.');
+    while let Some(rest) = host.strip_prefix("amp.").filter(|rest| rest.contains('.')) {
+        host = rest;
     }
-    .to_string();
+    let host = host.to_string();
     if url.host_str() != Some(host.as_str()) {
         url.set_host(Some(&host)).ok()?;
     }
 
-    let path = canonical_path(url.path());
-    url.set_path(&path);
+    // Setting the path resolves dot segments, which can leave a trailing
+    // slash for the path rules (`/a/..amp/` → `/a/.` → `/a/`).
+    loop {
+        let before = url.path().to_string();
+        let path = canonical_path(&before);
+        if path == before {
+            break;
+        }
+        url.set_path(&path);
+        if url.path() == before {
+            break;
+        }
+    }
 
     let query = canonical_query(&url);
     url.set_query(query.as_deref());
@@ -243,6 +257,8 @@ fn unwrap_amp_cache(url: &Url) -> Option<Url> {
     };
     let (scheme, rest) = match inner.strip_prefix("s/") {
         Some(rest) => ("https", rest),
+        // `/c/s` is the `s/` marker with nothing after it, not host `s`.
+        None if inner == "s" => return None,
         None => ("http", inner),
     };
     let mut unwrapped = Url::parse(&format!("{scheme}://{rest}")).ok()?;
@@ -251,8 +267,23 @@ fn unwrap_amp_cache(url: &Url) -> Option<Url> {
     Some(unwrapped)
 }
 
-/// Applies the path rules of [`canonical_url`] to a parsed (absolute) path.
+/// Applies the path rules of [`canonical_url`] to a parsed (absolute) path,
+/// until none applies: one round can leave work for another (`/a//`,
+/// `/a/amp/amp`, `/a/amp/index.html/`), and a canonical URL must be its own
+/// canonical form.
 fn canonical_path(path: &str) -> String {
+    let mut path = canonical_path_once(path);
+    loop {
+        // Every rule shortens the path, so this ends.
+        let next = canonical_path_once(&path);
+        if next == path {
+            return path;
+        }
+        path = next;
+    }
+}
+
+fn canonical_path_once(path: &str) -> String {
     let mut path = path.strip_suffix('/').unwrap_or(path);
     for index in ["/index.html", "/index.htm", "/index.php"] {
         if let Some(dir) = path.strip_suffix(index) {
@@ -287,7 +318,9 @@ fn canonical_query(url: &Url) -> Option<String> {
     url.query()?;
     let mut pairs: Vec<(String, String)> = url
         .query_pairs()
-        .filter(|(key, value)| !is_tracking_param(key, value))
+        // A bare `=` (or `?=&=`) is no parameter: it would print as an empty
+        // query, which the next canonicalisation drops.
+        .filter(|(key, value)| !(key.is_empty() && value.is_empty() || is_tracking_param(key, value)))
         .map(|(key, value)| (key.into_owned(), value.into_owned()))
         .collect();
     if pairs.is_empty() {
@@ -1030,6 +1063,25 @@ mod tests {
             "https://News.example/amp/a/index.html?utm_source=x&b=2&a=1#top",
             "https://news.example/s?q=a%20b&t=~",
             "https://news-example.cdn.ampproject.org/c/s/news.example/story/1",
+            // Found by fuzzing (tests/fuzz, target `canonical_url`): one
+            // round of the path rules left a trailing slash.
+            "\u{1}\u{11}\0\0https:https//://",
+            "https://news.example/a//",
+            "https://news.example/story/1/amp/amp/",
+            "https://news.example/amp/amp/story/1",
+            "https://news.example/a/index.html/amp",
+            "https://news.example/a.amp.amp",
+            "https://amp.amp.news.example/a",
+            "https://www.google.com/amp/s/www.google.com/amp/s/news.example/a",
+            "https://news.example/a?=",
+            "https://news.example/a?=&=&b",
+            // Found by fuzzing: `/c/s/` stayed wrapped (nothing to unwrap),
+            // but its canonical `/c/s` was then unwrapped to `http://s/`.
+            "https://news-example.cdn.ampproject.org/c/s/",
+            "https://www.google.com/amp/s/",
+            // Found by fuzzing: `.amp` dropped from `..amp` left a dot
+            // segment, resolved to a trailing slash only by `set_path`.
+            "https://news.example/a/..amp/",
         ] {
             let once = canonical_url(input).unwrap();
             assert_eq!(canonical_url(&once).as_deref(), Some(once.as_str()));

@@ -355,6 +355,9 @@ struct WordBuf {
     open: bool,
     /// `text` contains a letter or digit.
     letter: bool,
+    /// A mark or invisible character was dropped from inside the word, so
+    /// characters it kept apart may now compose (see [`WordBuf::flush`]).
+    dropped: bool,
 }
 
 impl WordBuf {
@@ -380,20 +383,41 @@ impl WordBuf {
             Kind::Mark => {
                 if self.open {
                     self.range.end = origin.end;
+                    self.dropped = true;
                 }
             }
-            Kind::Invisible => {}
+            Kind::Invisible => self.dropped |= self.open,
             Kind::Separator => self.flush(emit),
         }
     }
 
     fn flush(&mut self, emit: &mut impl FnMut(Range<usize>, &str)) {
         if self.letter {
+            if self.dropped {
+                renormalize(&mut self.text);
+            }
             emit(self.range.clone(), &self.text);
         }
         self.text.clear();
         self.open = false;
         self.letter = false;
+        self.dropped = false;
+    }
+}
+
+/// Normalises a folded word again after a mark or invisible character was
+/// dropped from it: what stood between two characters could keep them from
+/// composing (`ᄒ` U+2068 `ᅡ` `ᆫ` folds to the jamo of `한`, which NFKC
+/// composes), so the word would not be NFKC and would not fold to itself
+/// (found by fuzzing, see docs/fuzzing.md).
+fn renormalize(word: &mut String) {
+    if word.is_ascii() || is_nfkc_quick(word.chars()) == IsNormalized::Yes {
+        return;
+    }
+    let normalized: String = word.nfkc().collect();
+    word.clear();
+    for c in normalized.chars() {
+        fold_char(c, word);
     }
 }
 
@@ -982,6 +1006,32 @@ mod tests {
         assert_eq!(words(&mixed)[0].len(), "kurdistan".len() << 16);
     }
 
+    /// Fuzzing (tests/fuzz, target `text`): a bidi control, soft hyphen or
+    /// removed mark between two characters that compose left the folded
+    /// word un-normalised (the three jamo of `한`), so it did not fold to
+    /// itself and a query printed with it did not parse back the same.
+    #[test]
+    fn dropping_a_character_lets_its_neighbours_compose() {
+        let composed = "\u{D55C}"; // 한
+        for input in [
+            "\u{1112}\u{2068}\u{1161}\u{11AB}",
+            "\u{1112}\u{1161}\u{AD}\u{11AB}",
+            "\u{1112}\u{200F}\u{1161}\u{11AB}",
+        ] {
+            check(input, &[composed]);
+            let spans = word_spans(input);
+            assert_eq!(spans, [(0..input.len(), composed.to_string())], "{input:?}");
+        }
+        // Bengali o: U+09C7 U+09BE compose to U+09CB once the acute between
+        // them is removed (rule 5).
+        check("\u{995}\u{9C7}\u{301}\u{9BE}", &["\u{995}\u{9CB}"]);
+        // The word found by the fuzzer.
+        let input = "中悫ナoaUUUUUUUUUUHNRDİST\0\0\0\0\0\0\0ᄒ\u{2068}ᅡᆫ";
+        for word in words(input) {
+            assert_eq!(words(&word), std::slice::from_ref(&word), "{input:?}");
+        }
+    }
+
     #[test]
     fn word_spans_slice_the_original() {
         let input =
@@ -1095,6 +1145,7 @@ mod tests {
                         Kind::KeptMark if word.chars().count() == 1 => word.clear(),
                         Kind::Separator => {
                             if letter {
+                                renormalize(&mut word);
                                 words.push(word.clone());
                             }
                             word.clear();

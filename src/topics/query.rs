@@ -752,6 +752,14 @@ mod tests {
         ok("and or not near", "(and AND or AND not AND near)");
     }
 
+    /// Fuzzing (tests/fuzz, target `text`): a bidi control inside the jamo
+    /// of `한` used to fold to the bare jamo, which printed and re-parsed as
+    /// the composed syllable, a different tree.
+    #[test]
+    fn a_term_with_a_dropped_control_prints_back_to_itself() {
+        ok("\u{1112}\u{2068}\u{1161}\u{11AB}", "\u{D55C}");
+    }
+
     #[test]
     fn parses_wildcards() {
         ok("referend*", "referend*");
