@@ -4,7 +4,7 @@
 //! (RSS) or RFC 3339 (Atom, Dublin Core) before feed-rs sees it; a date
 //! that no rule reads is left alone and the item keeps its first-seen time.
 
-use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, TimeZone, Utc};
+use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, NaiveDateTime, TimeZone, Utc};
 
 /// Zone abbreviations seen in news feeds, with their UTC offset in minutes.
 const ZONES: &[(&str, i32)] = &[
@@ -39,7 +39,13 @@ const ZONES: &[(&str, i32)] = &[
 ];
 
 /// Parses a date string that the strict RFC 2822 / RFC 3339 parsers reject.
+/// Only years 0 to 9999 count: RFC 2822 and RFC 3339 cannot write others
+/// (and `%Y` reads `Sep-2017` as the year -2017).
 pub fn parse_fallback(raw: &str) -> Option<DateTime<Utc>> {
+    read_fallback(raw).filter(|d| (0..=9999).contains(&d.year()))
+}
+
+fn read_fallback(raw: &str) -> Option<DateTime<Utc>> {
     let s = raw.trim();
     if s.is_empty() {
         return None;
@@ -184,6 +190,17 @@ pub fn normalize(doc: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Fuzzing (tests/fuzz, target `feed`): `Sep-2017` was read as the
+    /// year -2017, and writing that as RFC 2822 panicked in `normalize`.
+    #[test]
+    fn years_rfc_2822_cannot_write_are_not_read() {
+        assert_eq!(parse_fallback("Mon, 25 Sep-2017 10:00:00 +0300"), None);
+        assert_eq!(parse_fallback("25 Sep 12017 10:00:00 GMT"), None);
+        let doc =
+            "<rss><channel><item><pubDate>Mon, 25 Sep-2017 10:00:00 +0300</pubDate></item></channel></rss>";
+        assert_eq!(normalize(doc), None);
+    }
 
     #[test]
     fn fallback_table() {
