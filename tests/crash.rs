@@ -987,9 +987,11 @@ async fn read_only_database_is_reported_and_recovered() {
                 .contains("cannot store feed result")
         }
     };
+    // A write that finds the connection lost may first wait out the write
+    // pool's 30 s acquire timeout (sqlx retries the connect meanwhile).
     wait_for(
         "the store error in the log",
-        Duration::from_secs(20),
+        Duration::from_secs(45),
         &log,
         logged,
     )
