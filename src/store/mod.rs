@@ -170,10 +170,17 @@ impl Store {
             .connect_with(options.clone().pragma("cache_size", "-32768"))
             .await
             .map_err(open_error)?;
-        MIGRATOR.run(&write).await.map_err(|source| StoreError::Migrate {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        {
+            // sqlx checks which migrations are applied, then applies the
+            // rest: two processes opening a database that needs a migration
+            // at the same moment (the daemon starting, a `search` beside it)
+            // would both apply it, and the second fail. They take turns.
+            let _turn = migration_turn(path);
+            MIGRATOR.run(&write).await.map_err(|source| StoreError::Migrate {
+                path: path.to_path_buf(),
+                source,
+            })?;
+        }
         let read = SqlitePoolOptions::new()
             .max_connections(4)
             .connect_with(options.read_only(true))
@@ -264,6 +271,22 @@ impl InstanceLock {
         write!(file, "{}", std::process::id()).map_err(io)?;
         Ok(InstanceLock { _file: file })
     }
+}
+
+/// An exclusive lock on `<db>.migrate-lock`, held while migrating; `None`
+/// when the file cannot be created (a read-only directory: then nothing can
+/// migrate there anyway).
+fn migration_turn(db: &Path) -> Option<std::fs::File> {
+    let mut name = db.as_os_str().to_owned();
+    name.push(".migrate-lock");
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(PathBuf::from(name))
+        .ok()?;
+    file.lock().ok()?;
+    Some(file)
 }
 
 /// Formats a timestamp the way the schema stores it.
