@@ -99,22 +99,8 @@ impl Store {
     /// Gives items stored before canonical URLs existed (migration 0010
     /// lists them) their canonical URL, in batches. Run at open.
     pub(super) async fn backfill_canonical_urls(&self) -> Result<u64> {
-        const BATCH: i64 = 1000;
-        let mut done = 0;
-        loop {
-            let mut tx = self.write.begin_with("BEGIN IMMEDIATE").await?;
-            let rows: Vec<(i64, Option<String>)> = sqlx::query_as(
-                "SELECT b.item_id, i.url FROM items_canonical_backfill b \
-                 LEFT JOIN items i ON i.id = b.item_id ORDER BY b.item_id LIMIT ?",
-            )
-            .bind(BATCH)
-            .fetch_all(&mut *tx)
-            .await?;
-            let Some(last) = rows.last().map(|r| r.0) else {
-                tx.commit().await?;
-                return Ok(done);
-            };
-            for (id, url) in &rows {
+        self.drain_backfill("items_canonical_backfill", "i.url, NULL", async |tx, rows| {
+            for (id, url, _) in rows {
                 if let Some(canonical) = url.as_deref().and_then(dedup::canonical_url) {
                     sqlx::query("UPDATE items SET canonical_url = ? WHERE id = ?")
                         .bind(canonical)
@@ -123,13 +109,9 @@ impl Store {
                         .await?;
                 }
             }
-            sqlx::query("DELETE FROM items_canonical_backfill WHERE item_id <= ?")
-                .bind(last)
-                .execute(&mut *tx)
-                .await?;
-            tx.commit().await?;
-            done += rows.len() as u64;
-        }
+            Ok(())
+        })
+        .await
     }
 
     /// Deletes items first seen before `cutoff` that match no topic, leaving

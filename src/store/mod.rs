@@ -273,6 +273,48 @@ impl InstanceLock {
     }
 }
 
+/// A row of a backfill table's item: its id and two of its columns (NULL
+/// when the item was deleted since it was listed).
+type BackfillRow = (i64, Option<String>, Option<String>);
+
+impl Store {
+    /// Drains a backfill table (`item_id INTEGER PRIMARY KEY`, filled by a
+    /// migration for items that predate a Rust-computed column) in batches:
+    /// each batch reads `columns` (two expressions over `items i`) of the
+    /// listed items, hands them to `apply` inside the transaction, and
+    /// removes them from the table. Returns the number of rows drained.
+    async fn drain_backfill(
+        &self,
+        table: &str,
+        columns: &str,
+        mut apply: impl AsyncFnMut(&mut sqlx::SqliteConnection, &[BackfillRow]) -> Result<()>,
+    ) -> Result<u64> {
+        const BATCH: i64 = 1000;
+        let mut done = 0;
+        loop {
+            let mut tx = self.write.begin_with("BEGIN IMMEDIATE").await?;
+            let rows: Vec<BackfillRow> = sqlx::query_as(&format!(
+                "SELECT b.item_id, {columns} FROM {table} b \
+                 LEFT JOIN items i ON i.id = b.item_id ORDER BY b.item_id LIMIT ?"
+            ))
+            .bind(BATCH)
+            .fetch_all(&mut *tx)
+            .await?;
+            let Some(last) = rows.last().map(|r| r.0) else {
+                tx.commit().await?;
+                return Ok(done);
+            };
+            apply(&mut tx, &rows).await?;
+            sqlx::query(&format!("DELETE FROM {table} WHERE item_id <= ?"))
+                .bind(last)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            done += rows.len() as u64;
+        }
+    }
+}
+
 /// An exclusive lock on `<db>.migrate-lock`, held while migrating; `None`
 /// when the file cannot be created (a read-only directory: then nothing can
 /// migrate there anyway).

@@ -234,35 +234,16 @@ impl Store {
     /// Brings the full-text index up to date with items stored before it
     /// existed (migration 0007 lists them), in batches. Run at open.
     pub(super) async fn backfill_search_index(&self) -> Result<u64> {
-        const BATCH: i64 = 1000;
-        let mut done = 0;
-        loop {
-            let mut tx = self.write.begin_with("BEGIN IMMEDIATE").await?;
-            let rows: Vec<(i64, Option<String>, Option<String>)> = sqlx::query_as(
-                "SELECT b.item_id, i.title, i.text FROM items_fts_backfill b \
-                 LEFT JOIN items i ON i.id = b.item_id ORDER BY b.item_id LIMIT ?",
-            )
-            .bind(BATCH)
-            .fetch_all(&mut *tx)
-            .await?;
-            let Some(last) = rows.last().map(|r| r.0) else {
-                tx.commit().await?;
-                return Ok(done);
-            };
+        self.drain_backfill("items_fts_backfill", "i.title, i.text", async |tx, rows| {
             let mut search = SearchRows::default();
-            for (id, title, text) in &rows {
+            for (id, title, text) in rows {
                 if let (Some(title), Some(text)) = (title, text) {
                     search.add(*id, &SearchText::new(title, text), true);
                 }
             }
-            search.write(&mut tx).await?;
-            sqlx::query("DELETE FROM items_fts_backfill WHERE item_id <= ?")
-                .bind(last)
-                .execute(&mut *tx)
-                .await?;
-            tx.commit().await?;
-            done += rows.len() as u64;
-        }
+            search.write(tx).await
+        })
+        .await
     }
 
     /// Items in id order after `after_id` (keyset pagination), optionally
