@@ -345,6 +345,26 @@ impl Store {
             .fetch_one(&self.write)
             .await?)
     }
+
+    /// Copies what it can of the WAL into the database without waiting for
+    /// the writer or readers (`PRAGMA wal_checkpoint(PASSIVE)`), on the
+    /// checkpointer's own connection.
+    pub(super) async fn passive_checkpoint(&self) -> Result<Checkpoint> {
+        Ok(sqlx::query_as("PRAGMA wal_checkpoint(PASSIVE)")
+            .fetch_one(&self.checkpoints)
+            .await?)
+    }
+
+    /// Turns SQLite's automatic checkpoints of the write connection on
+    /// (every [`super::WAL_AUTOCHECKPOINT`] pages) or off (while a
+    /// [`super::WriteQueue`]'s checkpointer does them).
+    pub(super) async fn automatic_checkpoints(&self, on: bool) -> Result<()> {
+        let pages = if on { super::WAL_AUTOCHECKPOINT } else { 0 };
+        sqlx::query(&format!("PRAGMA wal_autocheckpoint = {pages}"))
+            .execute(&self.write)
+            .await?;
+        Ok(())
+    }
 }
 
 /// `items i <joins> WHERE <topic> AND <window>`, binding the topic name

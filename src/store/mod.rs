@@ -40,6 +40,12 @@ pub use topics::{TopicRow, TopicStats};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
+/// `PRAGMA wal_autocheckpoint`: checkpoint every ~40 MB of WAL instead of
+/// ~4 MB, so a page rewritten by many feed transactions is copied back once
+/// (cold farm cycle 35.2 s → 31–32 s, before group commit); the daemon
+/// truncates the WAL every minute.
+const WAL_AUTOCHECKPOINT: u32 = 10_000;
+
 /// A store operation that failed.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -80,6 +86,9 @@ pub struct Store {
     stories: Arc<tokio::sync::Mutex<story_index::StoryIndex>>,
     /// Set when a write connection is opened (see `connect`).
     reopened: Arc<AtomicBool>,
+    /// The WAL checkpointer's connection beside the writer (see
+    /// [`WriteQueue`]); opened when first used.
+    checkpoints: SqlitePool,
 }
 
 impl Store {
@@ -119,10 +128,7 @@ impl Store {
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10))
-            // Checkpoint every ~40 MB of WAL instead of ~4 MB: a page rewritten
-            // by many feed transactions is copied back once (cold farm cycle
-            // 35.2 s → 31–32 s); the daemon truncates the WAL after each pass.
-            .pragma("wal_autocheckpoint", "10000")
+            .pragma("wal_autocheckpoint", WAL_AUTOCHECKPOINT.to_string())
             // Statement journals (statements with triggers) in memory, not
             // in temporary files written page by page.
             .pragma("temp_store", "memory");
@@ -183,7 +189,7 @@ impl Store {
         }
         let read = SqlitePoolOptions::new()
             .max_connections(4)
-            .connect_with(options.read_only(true))
+            .connect_with(options.clone().read_only(true))
             .await
             .map_err(open_error)?;
         let store = Store {
@@ -191,6 +197,9 @@ impl Store {
             read,
             stories: Arc::default(),
             reopened,
+            checkpoints: SqlitePoolOptions::new()
+                .max_connections(1)
+                .connect_lazy_with(options),
         };
         store.backfill_search_index().await?;
         store.backfill_canonical_urls().await?;
@@ -199,6 +208,17 @@ impl Store {
 
     /// Waits for in-flight queries and closes all connections.
     pub async fn close(&self) {
+        let checkpointed = self.checkpoints.size() > 0;
+        self.checkpoints.close().await;
+        if checkpointed {
+            // The last connection to close checkpoints the WAL and deletes
+            // it, unless another connection (the checkpointer) changed the
+            // database file meanwhile: then it keeps the WAL, at the size a
+            // cold cycle made it. Truncated here instead.
+            if let Err(error) = self.checkpoint().await {
+                tracing::debug!(error = %crate::error_chain(&error), "final WAL checkpoint failed");
+            }
+        }
         self.write.close().await;
         self.read.close().await;
     }
