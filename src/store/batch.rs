@@ -474,6 +474,80 @@ mod story_tests {
         assert_eq!(counts.joined, 1);
         assert_eq!(story_of(&store, "https://b.example/2").await, story);
     }
+
+    fn published(mut write: FeedWrite, at: DateTime<Utc>) -> FeedWrite {
+        if let FeedWrite::Update(update) = &mut write {
+            for w in &mut update.items {
+                w.item.published = Some(at);
+            }
+        }
+        write
+    }
+
+    /// The copy holds items from two story windows before the newest one
+    /// on. Copies of an old article arriving late still join its story: the
+    /// first finds it in `story_keys` (older than the copy), the second,
+    /// in the same transaction, finds the first in the copy (its rows are
+    /// not written yet) and the original in `story_keys`.
+    #[tokio::test]
+    async fn late_copies_of_an_old_article_find_its_story_past_the_horizon() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let store = Store::open(&path).await.unwrap();
+        let feeds = store
+            .sync_feeds(&[
+                feed("https://a.example/rss"),
+                feed("https://b.example/rss"),
+                feed("https://c.example/rss"),
+            ])
+            .await
+            .unwrap();
+        let old = Utc::now() - chrono::Duration::days(60);
+        let results = store
+            .apply_feed_writes(vec![
+                published(update_with(feeds[0].id, &[("https://a.example/old", WIRE)]), old),
+                update_with(
+                    feeds[0].id,
+                    &[("https://a.example/new", "Today's weather is fine.")],
+                ),
+            ])
+            .await;
+        assert!(results.iter().all(Result::is_ok), "{results:?}");
+        let story = story_of(&store, "https://a.example/old").await;
+        store.close().await;
+
+        let store = Store::open(&path).await.unwrap();
+        store.stories.lock().await.load_at_once = true;
+        let hour = chrono::Duration::hours(1);
+        let results = store
+            .apply_feed_writes(vec![
+                published(
+                    update_with(
+                        feeds[1].id,
+                        &[("https://b.example/old", &format!("{WIRE} Subscribe now."))],
+                    ),
+                    old + hour,
+                ),
+                published(
+                    update_with(
+                        feeds[2].id,
+                        &[("https://c.example/old", &format!("{WIRE} Read more."))],
+                    ),
+                    old + hour * 2,
+                ),
+            ])
+            .await;
+        assert!(results.iter().all(Result::is_ok), "{results:?}");
+        assert_eq!(story_of(&store, "https://b.example/old").await, story);
+        assert_eq!(story_of(&store, "https://c.example/old").await, story);
+        let index = store.stories.lock().await;
+        assert!(index.loaded(), "the lookups used the copy");
+        let original: i64 = sqlx::query_scalar("SELECT id FROM items WHERE url = 'https://a.example/old'")
+            .fetch_one(&store.read)
+            .await
+            .unwrap();
+        assert!(!index.holds(original), "the copy read the old item");
+    }
 }
 
 #[cfg(test)]

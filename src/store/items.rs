@@ -736,8 +736,17 @@ async fn find_story(
 ) -> Result<Option<i64>> {
     let time = super::parse_ts(sort_at).unwrap_or_else(Utc::now);
     let (from, to) = (ts(time - window), ts(time + window));
-    let near = if index.ready(tx).await? {
-        index.near(probe.fp, probe.lang, &from, &to)
+    let near = if index.ready(tx, window).await? {
+        let mut near = index.near(probe.fp, probe.lang, &from, &to);
+        if let Some(horizon) = index.horizon_after(&from) {
+            // Older than the copy: from `story_keys`. The copy has the
+            // transaction's own items, whose rows may not be written yet.
+            let older = sql_near(tx, probe, &from, &horizon).await?;
+            let known: HashSet<i64> = near.iter().map(|n| n.id).collect();
+            near.extend(older.into_iter().filter(|n| !known.contains(&n.id)));
+            near.sort_unstable_by_key(|n| (n.distance, n.id));
+        }
+        near
     } else {
         sql_near(tx, probe, &from, &to).await?
     };
@@ -808,7 +817,8 @@ async fn sql_near(
     near.dedup();
     Ok(near
         .into_iter()
-        .map(|(_, id)| Near {
+        .map(|(distance, id)| Near {
+            distance,
             id,
             story: None,
             sketch: None,

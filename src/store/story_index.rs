@@ -5,13 +5,22 @@
 //! `story_keys` stays the source of truth (for `sqlite3` users and other
 //! backends); this copy is the store's private cache of it. It is loaded
 //! lazily: the first lookups of a process go to SQL, and only a process that
-//! makes many (a cold cycle, a large churn) reads the whole index once. Every
+//! makes many (a cold cycle, a large churn) reads the index once. Every
 //! write goes through the store's single write connection while the copy's
 //! lock is held, so the copy follows each write; writes of another process
 //! are noticed through `PRAGMA data_version` and drop the copy.
+//!
+//! The copy holds the recent part of the index only: items from two story
+//! windows before the newest item (its *horizon*) on, plus every item
+//! written since it was read. A lookup whose window reaches past the horizon
+//! (an old article arriving late) also asks `story_keys` for the older part.
+//! As time moves on the copy is read again, a window later, so a daemon's
+//! copy stays at two to three windows of items however large the archive
+//! grows.
 
 use std::collections::HashMap;
 
+use chrono::Utc;
 use rustc_hash::FxHashMap;
 
 use sqlx::SqliteConnection;
@@ -44,6 +53,8 @@ struct Entry {
 /// A candidate the copy found: within the distance, of the language and time.
 #[derive(Debug)]
 pub(super) struct Near {
+    /// Hamming distance of its fingerprint to the probe's.
+    pub distance: u32,
     pub id: i64,
     pub story: Option<i64>,
     pub sketch: Option<Box<[u32]>>,
@@ -62,6 +73,13 @@ pub(super) struct StoryIndex {
     /// `PRAGMA data_version` of the write connection when last checked.
     data_version: Option<i64>,
     sql_lookups: u32,
+    /// Items older than this (seconds since the epoch) were not read into
+    /// the copy; `i64::MIN` when everything was.
+    horizon: i64,
+    /// The newest item time the copy has seen (not after the present).
+    newest: i64,
+    /// The story window the copy was read for, in seconds.
+    window: i64,
     langs: HashMap<String, u16>,
     entries: Vec<Entry>,
     /// Item id → index in `entries`.
@@ -88,7 +106,7 @@ impl StoryIndex {
     /// drops the copy if the previous write failed or another connection
     /// has written since.
     pub async fn begin(&mut self, tx: &mut SqliteConnection) -> Result<()> {
-        if self.open {
+        if self.open || self.stale() {
             self.invalidate();
         }
         self.open = true;
@@ -111,14 +129,38 @@ impl StoryIndex {
         self.loaded
     }
 
+    /// Whether the copy holds the item.
+    #[cfg(test)]
+    pub fn holds(&self, id: i64) -> bool {
+        self.by_id.contains_key(&id)
+    }
+
     /// Called after the write committed.
     pub fn committed(&mut self) {
         self.open = false;
     }
 
+    /// Whether time has moved a whole window past the copy's horizon: then
+    /// a window of it is older than any lookup of new articles needs, and
+    /// reading it again drops that.
+    fn stale(&self) -> bool {
+        self.loaded
+            && self.horizon != i64::MIN
+            && self.newest.saturating_sub(2 * self.window) > self.horizon.saturating_add(self.window)
+    }
+
+    /// The horizon as a stored timestamp, if a lookup from `from` reaches
+    /// past it: candidates older than it must come from `story_keys`.
+    pub fn horizon_after(&self, from: &str) -> Option<String> {
+        (self.loaded && self.horizon != i64::MIN && time(from) < self.horizon)
+            .then(|| chrono::DateTime::from_timestamp(self.horizon, 0).map(super::ts))
+            .flatten()
+    }
+
     /// Whether lookups should use the copy, loading it first if this
-    /// process has made enough lookups to pay for reading it.
-    pub async fn ready(&mut self, tx: &mut SqliteConnection) -> Result<bool> {
+    /// process has made enough lookups to pay for reading it. `window` is
+    /// the story window (see the module documentation).
+    pub async fn ready(&mut self, tx: &mut SqliteConnection, window: chrono::Duration) -> Result<bool> {
         if self.loaded {
             return Ok(true);
         }
@@ -130,21 +172,36 @@ impl StoryIndex {
             self.sql_lookups += 1;
             return Ok(false);
         }
-        self.load(tx).await?;
+        self.load(tx, window).await?;
         Ok(true)
     }
 
-    async fn load(&mut self, tx: &mut SqliteConnection) -> Result<()> {
+    async fn load(&mut self, tx: &mut SqliteConnection, window: chrono::Duration) -> Result<()> {
         let open = self.open;
         self.invalidate();
         self.open = open;
+        self.window = window.num_seconds().max(1);
+        let newest: Option<String> = sqlx::query_scalar("SELECT max(sort_at) FROM items")
+            .fetch_one(&mut *tx)
+            .await?;
+        self.newest = newest
+            .as_deref()
+            .map_or(i64::MIN, time)
+            .min(Utc::now().timestamp());
+        self.horizon = if self.newest == i64::MIN {
+            i64::MIN
+        } else {
+            self.newest.saturating_sub(2 * self.window)
+        };
+        let horizon = chrono::DateTime::from_timestamp(self.horizon, 0).map_or_else(String::new, super::ts);
         // One row per item: block 0 of its lookup keys (block number in the
         // top byte).
         let rows: Vec<IndexRow> = sqlx::query_as(
             "SELECT k.item_id, k.fingerprint, k.lang, k.sort_at, i.story_id, i.sketch \
-             FROM story_keys k JOIN items i ON i.id = k.item_id WHERE k.lookup_key < ?",
+             FROM story_keys k JOIN items i ON i.id = k.item_id WHERE k.lookup_key < ? AND k.sort_at >= ?",
         )
         .bind(1i64 << 56)
+        .bind(horizon)
         .fetch_all(&mut *tx)
         .await?;
         for (id, fingerprint, lang, sort_at, story, sketch) in rows {
@@ -197,11 +254,13 @@ impl StoryIndex {
                 .push((fingerprint, slot));
         }
         self.by_id.insert(id, slot);
+        let time = time(sort_at);
+        self.newest = self.newest.max(time.min(Utc::now().timestamp()));
         self.entries.push(Entry {
             id,
             fingerprint,
             lang,
-            time: time(sort_at),
+            time,
             story,
             sketch,
         });
@@ -260,9 +319,10 @@ impl StoryIndex {
         found.dedup();
         found
             .into_iter()
-            .map(|(_, id, slot)| {
+            .map(|(distance, id, slot)| {
                 let entry = &self.entries[slot as usize];
                 Near {
+                    distance,
                     id,
                     story: entry.story,
                     sketch: entry.sketch.clone(),
@@ -276,4 +336,35 @@ impl StoryIndex {
 /// which compares like the empty string in SQL).
 fn time(ts: &str) -> i64 {
     super::parse_ts(ts).map_or(i64::MIN, |t| t.timestamp())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Once the newest item is a whole window past what lookups of new
+    /// articles need (two windows back), the copy is read again.
+    #[test]
+    fn the_copy_goes_stale_one_window_past_its_horizon() {
+        let day = 86_400;
+        let start = Utc::now().timestamp() - 100 * day;
+        let at =
+            |days: i64| super::super::ts(chrono::DateTime::from_timestamp(start + days * day, 0).unwrap());
+        let mut index = StoryIndex {
+            loaded: true,
+            window: 7 * day,
+            horizon: start,
+            newest: start + 14 * day,
+            ..StoryIndex::default()
+        };
+        index.put(1, 1, "en", &at(20), None, None);
+        assert!(!index.stale());
+        index.put(2, 2, "en", &at(22), None, None);
+        assert!(index.stale());
+        // Items dated in the future count as the present.
+        index.newest = start + 14 * day;
+        index.put(3, 3, "en", &at(200), None, None);
+        assert!(index.newest <= Utc::now().timestamp());
+        assert!(index.newest >= start + 99 * day);
+    }
 }
