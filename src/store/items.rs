@@ -751,31 +751,31 @@ async fn find_story(
         sql_near(tx, probe, &from, &to).await?
     };
     for candidate in near {
-        let (story, sketch) = match (candidate.story, candidate.sketch) {
-            (Some(story), Some(sketch)) => (Some(story), sketch),
-            (_, sketch) => {
-                let (story, stored, title, text): (Option<i64>, Option<Vec<u8>>, String, String) =
-                    sqlx::query_as(
-                        "SELECT story_id, sketch, CASE WHEN sketch IS NULL THEN title ELSE '' END, \
-                         CASE WHEN sketch IS NULL THEN text ELSE '' END FROM items WHERE id = ?",
-                    )
-                    .bind(candidate.id)
-                    .fetch_one(&mut *tx)
-                    .await?;
-                let sketch = match (sketch, stored) {
-                    (Some(sketch), _) => sketch.into_vec(),
-                    (None, Some(bytes)) => dedup::sketch_from_bytes(&bytes),
-                    // Stored before sketches.
-                    (None, None) => {
-                        let sketch = dedup::sketch(&dedup::article_words(&title, &text));
-                        index.set_sketch(candidate.id, &sketch);
-                        sketch
-                    }
-                };
-                index.set_story(candidate.id, story);
-                (story, sketch.into_boxed_slice())
+        if let Some(story) = candidate.story {
+            if let Some(same) = index.same_story(candidate.id, probe.sketch) {
+                if same {
+                    return Ok(Some(story));
+                }
+                continue;
+            }
+        }
+        let (story, stored, title, text): (Option<i64>, Option<Vec<u8>>, String, String) = sqlx::query_as(
+            "SELECT story_id, sketch, CASE WHEN sketch IS NULL THEN title ELSE '' END, \
+             CASE WHEN sketch IS NULL THEN text ELSE '' END FROM items WHERE id = ?",
+        )
+        .bind(candidate.id)
+        .fetch_one(&mut *tx)
+        .await?;
+        let sketch = match stored {
+            Some(bytes) => dedup::sketch_from_bytes(&bytes),
+            // Stored before sketches.
+            None => {
+                let sketch = dedup::sketch(&dedup::article_words(&title, &text));
+                index.set_sketch(candidate.id, &sketch);
+                sketch
             }
         };
+        index.set_story(candidate.id, story);
         if story.is_some() && dedup::same_story_sketch(probe.sketch, &sketch) {
             return Ok(story);
         }
@@ -821,7 +821,6 @@ async fn sql_near(
             distance,
             id,
             story: None,
-            sketch: None,
         })
         .collect())
 }

@@ -35,19 +35,36 @@ const LOOKUPS_BEFORE_LOAD: u32 = 1000;
 /// story, sketch.
 type IndexRow = (i64, i64, String, String, Option<i64>, Option<Vec<u8>>);
 
+/// Values of a [`dedup::lookup_keys`] block: the widest block's bits.
+const BLOCK_VALUES: usize = 1 << 64_u32.div_ceil(dedup::LOOKUP_BLOCKS);
+
+/// [`Entry::sketch_len`] of an item stored before sketches.
+const NO_SKETCH: u8 = u8::MAX;
+
 /// One fingerprinted item.
 #[derive(Debug)]
 struct Entry {
     id: i64,
     fingerprint: u64,
-    lang: u16,
     /// `sort_at`, as seconds since the epoch.
     time: i64,
-    /// Its story; `None` until read (a new item's story is made by a
-    /// trigger).
+    /// Its story; `None` until read.
     story: Option<i64>,
-    /// `None` for items stored before sketches (their text is read).
-    sketch: Option<Box<[u32]>>,
+    /// Its sketch: `sketch_len` values of `StoryIndex::sketches` from
+    /// `sketch_at` (one allocation for all sketches instead of one each);
+    /// [`NO_SKETCH`] for items stored before sketches (their text is read).
+    sketch_at: u32,
+    sketch_len: u8,
+}
+
+/// An item under one lookup key: its fingerprint and language beside its
+/// index in `entries`, so that the many candidates of a probe that are too
+/// far or of another language are rejected without touching their entry.
+#[derive(Debug, Clone, Copy)]
+struct Keyed {
+    fingerprint: u64,
+    slot: u32,
+    lang: u16,
 }
 
 /// A candidate the copy found: within the distance, of the language and time.
@@ -57,7 +74,6 @@ pub(super) struct Near {
     pub distance: u32,
     pub id: i64,
     pub story: Option<i64>,
-    pub sketch: Option<Box<[u32]>>,
 }
 
 #[derive(Debug, Default)]
@@ -82,13 +98,13 @@ pub(super) struct StoryIndex {
     window: i64,
     langs: HashMap<String, u16>,
     entries: Vec<Entry>,
+    sketches: Vec<u32>,
     /// Item id → index in `entries`.
-    by_id: HashMap<i64, u32>,
-    /// (language, [`dedup::lookup_keys`] entry) → fingerprint and index in
-    /// `entries` of each item with that key (the fingerprint beside the
-    /// index: most candidates of a probe are too far, and are rejected
-    /// without touching their entry).
-    keys: FxHashMap<(u16, i64), Vec<(u64, u32)>>,
+    by_id: FxHashMap<i64, u32>,
+    /// The items with each [`dedup::lookup_keys`] entry, at `block ·
+    /// BLOCK_VALUES + value`: a probe is an array index, not a hash lookup.
+    /// Empty until the first item.
+    keys: Vec<Vec<Keyed>>,
 }
 
 impl StoryIndex {
@@ -205,8 +221,8 @@ impl StoryIndex {
         .fetch_all(&mut *tx)
         .await?;
         for (id, fingerprint, lang, sort_at, story, sketch) in rows {
-            let sketch = sketch.map(|b| dedup::sketch_from_bytes(&b).into_boxed_slice());
-            self.put(id, fingerprint as u64, &lang, &sort_at, story, sketch);
+            let sketch = sketch.map(|b| dedup::sketch_from_bytes(&b));
+            self.put(id, fingerprint as u64, &lang, &sort_at, story, sketch.as_deref());
         }
         self.data_version = Some(
             sqlx::query_scalar("PRAGMA data_version")
@@ -229,8 +245,7 @@ impl StoryIndex {
         sketch: &[u32],
     ) {
         if self.loaded {
-            let sketch = Some(sketch.to_vec().into_boxed_slice());
-            self.put(id, fingerprint, lang, sort_at, story, sketch);
+            self.put(id, fingerprint, lang, sort_at, story, Some(sketch));
         }
     }
 
@@ -241,29 +256,53 @@ impl StoryIndex {
         lang: &str,
         sort_at: &str,
         story: Option<i64>,
-        sketch: Option<Box<[u32]>>,
+        sketch: Option<&[u32]>,
     ) {
         self.remove(id);
-        let next = self.langs.len() as u16;
-        let lang = *self.langs.entry(lang.to_string()).or_insert(next);
+        let lang = match self.langs.get(lang) {
+            Some(&lang) => lang,
+            None => {
+                let next = self.langs.len() as u16;
+                self.langs.insert(lang.to_string(), next);
+                next
+            }
+        };
         let slot = self.entries.len() as u32;
-        for key in dedup::lookup_keys(fingerprint) {
+        if self.keys.is_empty() {
             self.keys
-                .entry((lang, key))
-                .or_default()
-                .push((fingerprint, slot));
+                .resize_with(dedup::LOOKUP_BLOCKS as usize * BLOCK_VALUES, Vec::new);
+        }
+        for key in dedup::lookup_keys(fingerprint) {
+            self.keys[bucket(key)].push(Keyed {
+                fingerprint,
+                slot,
+                lang,
+            });
         }
         self.by_id.insert(id, slot);
         let time = time(sort_at);
         self.newest = self.newest.max(time.min(Utc::now().timestamp()));
+        let (sketch_at, sketch_len) = self.push_sketch(sketch);
         self.entries.push(Entry {
             id,
             fingerprint,
-            lang,
             time,
             story,
-            sketch,
+            sketch_at,
+            sketch_len,
         });
+    }
+
+    fn push_sketch(&mut self, sketch: Option<&[u32]>) -> (u32, u8) {
+        let at = self.sketches.len() as u32;
+        match sketch {
+            Some(sketch) => {
+                let sketch = &sketch[..sketch.len().min(dedup::SKETCH_SIZE)];
+                self.sketches.extend_from_slice(sketch);
+                (at, sketch.len() as u8)
+            }
+            None => (at, NO_SKETCH),
+        }
     }
 
     /// Forgets an item's fingerprint (an edit that removed or changed it).
@@ -273,11 +312,9 @@ impl StoryIndex {
         };
         let entry = &self.entries[slot as usize];
         for key in dedup::lookup_keys(entry.fingerprint) {
-            if let Some(slots) = self.keys.get_mut(&(entry.lang, key)) {
-                slots.retain(|&(_, s)| s != slot);
-            }
+            self.keys[bucket(key)].retain(|k| k.slot != slot);
         }
-        // The entry stays in `entries`, unreachable.
+        // The entry and its sketch stay, unreachable.
     }
 
     /// Records the story read for an item.
@@ -290,8 +327,23 @@ impl StoryIndex {
     /// Records the sketch computed for an item stored without one.
     pub fn set_sketch(&mut self, id: i64, sketch: &[u32]) {
         if let Some(&slot) = self.by_id.get(&id) {
-            self.entries[slot as usize].sketch = Some(sketch.to_vec().into_boxed_slice());
+            let (at, len) = self.push_sketch(Some(sketch));
+            let entry = &mut self.entries[slot as usize];
+            (entry.sketch_at, entry.sketch_len) = (at, len);
         }
+    }
+
+    /// Whether the item's sketch says it is the same story as `sketch`
+    /// ([`dedup::same_story_sketch`]); `None` if the copy has no sketch of
+    /// it.
+    pub fn same_story(&self, id: i64, sketch: &[u32]) -> Option<bool> {
+        let entry = &self.entries[*self.by_id.get(&id)? as usize];
+        if entry.sketch_len == NO_SKETCH {
+            return None;
+        }
+        let at = entry.sketch_at as usize;
+        let stored = &self.sketches[at..at + entry.sketch_len as usize];
+        Some(dedup::same_story_sketch(sketch, stored))
     }
 
     /// Items of language `lang` whose time is within `[from, to]` and whose
@@ -301,17 +353,20 @@ impl StoryIndex {
         let Some(&lang) = self.langs.get(lang) else {
             return Vec::new();
         };
+        if self.keys.is_empty() {
+            return Vec::new();
+        }
         let (from, to) = (time(from), time(to));
         let mut found: Vec<(u32, i64, u32)> = Vec::new();
         for key in dedup::probe_keys(fp, dedup::NEAR_DUPLICATE_DISTANCE) {
-            for &(other, slot) in self.keys.get(&(lang, key)).into_iter().flatten() {
-                let d = dedup::hamming(fp, other);
-                if d > dedup::NEAR_DUPLICATE_DISTANCE {
+            for keyed in &self.keys[bucket(key)] {
+                let d = dedup::hamming(fp, keyed.fingerprint);
+                if d > dedup::NEAR_DUPLICATE_DISTANCE || keyed.lang != lang {
                     continue;
                 }
-                let entry = &self.entries[slot as usize];
+                let entry = &self.entries[keyed.slot as usize];
                 if entry.time >= from && entry.time <= to {
-                    found.push((d, entry.id, slot));
+                    found.push((d, entry.id, keyed.slot));
                 }
             }
         }
@@ -319,17 +374,20 @@ impl StoryIndex {
         found.dedup();
         found
             .into_iter()
-            .map(|(distance, id, slot)| {
-                let entry = &self.entries[slot as usize];
-                Near {
-                    distance,
-                    id,
-                    story: entry.story,
-                    sketch: entry.sketch.clone(),
-                }
+            .map(|(distance, id, slot)| Near {
+                distance,
+                id,
+                story: self.entries[slot as usize].story,
             })
             .collect()
     }
+}
+
+/// Where a [`dedup::lookup_keys`] entry's items are in `StoryIndex::keys`.
+fn bucket(key: i64) -> usize {
+    let (block, value) = ((key >> 56) as usize, (key & ((1 << 56) - 1)) as usize);
+    debug_assert!(value < BLOCK_VALUES);
+    block * BLOCK_VALUES + value
 }
 
 /// A stored timestamp as seconds since the epoch (`i64::MIN` if unreadable,
