@@ -231,7 +231,7 @@ pub(super) async fn apply_updates(
                     .bind(&write.key)
                     .execute(&mut *tx)
                     .await?;
-                deferred.story_keys.remove(tx, item_id).await?;
+                deferred.story_keys.remove(item_id);
                 index.remove(item_id);
                 if let (Some(fp), Some(sketch)) = (write.fingerprint, &sketch) {
                     deferred
@@ -659,14 +659,10 @@ impl StoryKeyRows {
         Self::insert(tx, std::slice::from_ref(&row)).await
     }
 
-    /// Drops an item's rows, written or pending (its fingerprint changed).
-    async fn remove(&mut self, tx: &mut sqlx::SqliteConnection, item_id: i64) -> Result<()> {
+    /// Drops an item's pending rows (it was updated). Its written rows went
+    /// with the update of the item (trigger `items_story_keys_update`).
+    fn remove(&mut self, item_id: i64) {
         self.rows.remove(&item_id);
-        sqlx::query("DELETE FROM story_keys WHERE item_id = ?")
-            .bind(item_id)
-            .execute(&mut *tx)
-            .await?;
-        Ok(())
     }
 
     async fn write(self, tx: &mut sqlx::SqliteConnection) -> Result<()> {
@@ -895,5 +891,82 @@ mod tests {
             "{detail:?}"
         );
         assert!(!detail.iter().any(|d| d.starts_with("SCAN")), "{detail:?}");
+    }
+
+    /// An item's `story_keys` rows go when it is deleted or its fingerprint,
+    /// language or time is updated: the triggers compute the keys in SQL as
+    /// `dedup::lookup_keys` does, for negative fingerprints (as SQLite
+    /// stores the upper half of u64) too. Other items' rows stay.
+    #[tokio::test]
+    async fn story_keys_rows_follow_their_item() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("t.db")).await.unwrap();
+        sqlx::query(
+            "INSERT INTO feeds (url, created_at) VALUES ('https://a.example/rss', '2017-09-25T00:00:00Z')",
+        )
+        .execute(&store.write)
+        .await
+        .unwrap();
+        let mut rng = fastrand::Rng::with_seed(7);
+        let fingerprints: Vec<u64> = (0..40).map(|_| rng.u64(..)).collect();
+        assert!(fingerprints.iter().any(|&fp| (fp as i64) < 0));
+        assert!(fingerprints.iter().any(|&fp| (fp as i64) > 0));
+        for (i, &fp) in fingerprints.iter().enumerate() {
+            let id: i64 = sqlx::query_scalar(
+                "INSERT INTO items (feed_id, item_key, title, text, sort_at, fetched_at, first_seen_at, \
+                 content_hash, lang, fingerprint) VALUES (1, ?, 't', 'x', '2017-09-25T00:00:00Z', \
+                 '2017-09-25T00:00:00Z', '2017-09-25T00:00:00Z', 'h', 'en', ?) RETURNING id",
+            )
+            .bind(format!("guid:{i}"))
+            .bind(fp as i64)
+            .fetch_one(&store.write)
+            .await
+            .unwrap();
+            for key in dedup::lookup_keys(fp) {
+                sqlx::query(
+                    "INSERT INTO story_keys (lookup_key, lang, sort_at, item_id, fingerprint) \
+                     VALUES (?, 'en', '2017-09-25T00:00:00Z', ?, ?)",
+                )
+                .bind(key)
+                .bind(id)
+                .bind(fp as i64)
+                .execute(&store.write)
+                .await
+                .unwrap();
+            }
+        }
+        let rows = |sql: &'static str| {
+            let store = store.clone();
+            async move {
+                sqlx::query_scalar::<_, i64>(sql)
+                    .fetch_one(&store.read)
+                    .await
+                    .unwrap()
+            }
+        };
+        assert_eq!(rows("SELECT count(*) FROM story_keys").await, 200);
+        sqlx::query("UPDATE items SET fingerprint = 5 WHERE item_key IN ('guid:0', 'guid:1')")
+            .execute(&store.write)
+            .await
+            .unwrap();
+        sqlx::query("UPDATE items SET lang = 'fa' WHERE item_key = 'guid:2'")
+            .execute(&store.write)
+            .await
+            .unwrap();
+        assert_eq!(rows("SELECT count(*) FROM story_keys").await, 185);
+        assert_eq!(
+            rows("SELECT count(*) FROM story_keys WHERE item_id IN (SELECT id FROM items WHERE item_key IN ('guid:0', 'guid:1', 'guid:2'))").await,
+            0
+        );
+        sqlx::query("DELETE FROM items WHERE item_key NOT IN ('guid:3')")
+            .execute(&store.write)
+            .await
+            .unwrap();
+        assert_eq!(rows("SELECT count(*) FROM story_keys").await, 5);
+        sqlx::query("DELETE FROM items")
+            .execute(&store.write)
+            .await
+            .unwrap();
+        assert_eq!(rows("SELECT count(*) FROM story_keys").await, 0);
     }
 }
