@@ -2,7 +2,8 @@
 //! statistics and HTML reports.
 //!
 //! `search` narrows candidates with the full-text index (`items_fts`, the
-//! folded words of every item; see [`crate::store::fts_query`]) and confirms
+//! folded words of every item; see [`crate::store::fts_query`], which maps
+//! `NEAR` to FTS5 `NEAR`, and [`crate::store::fts_query_loose`]) and confirms
 //! each with the topic evaluator, so a query finds exactly the items a topic
 //! with that query matches (evaluated with the item's first feed's name and
 //! tags).
@@ -14,7 +15,7 @@ use std::collections::HashMap;
 
 use crate::config::Config;
 use crate::pipeline::match_rows;
-use crate::store::{fts_query, ItemRow, SearchFilter, SearchSort, Store, StoreError};
+use crate::store::{fts_query, fts_query_loose, ItemRow, SearchFilter, SearchSort, Store, StoreError};
 use crate::topics::{Expr, QueryError, TopicSet};
 
 /// An archive query that failed.
@@ -96,11 +97,22 @@ pub async fn search(
         _ => HashMap::new(),
     };
     let mut filter = search.filter.clone();
-    filter.fts = topics.as_ref().and_then(|t| fts_query(&t.topics()[0].expr));
-    if filter.sort == SearchSort::Relevance && filter.fts.is_none() {
+    let expr = topics.as_ref().map(|t| &t.topics()[0].expr);
+    let tight = expr.and_then(fts_query);
+    if filter.sort == SearchSort::Relevance && tight.is_none() {
         return Err(ArchiveError::RelevanceWithoutQuery);
     }
     let relevance = filter.sort == SearchSort::Relevance;
+    // Newest first, any superset of the matches can narrow each round (the
+    // cursor, not an offset, says where the next one starts): the cheaper
+    // loose expression first, the tight one once it lets through mostly
+    // items the evaluator rejects. Relevance pages by offset: one
+    // expression throughout.
+    filter.fts = if relevance {
+        tight.clone()
+    } else {
+        expr.and_then(fts_query_loose)
+    };
     let mut skip_until = None;
     if let Some(id) = search.after_id {
         if relevance {
@@ -146,6 +158,9 @@ pub async fn search(
             }
             None => rows,
         };
+        if confirmed.len() * 2 < fetched && filter.fts != tight {
+            filter.fts = tight.clone();
+        }
         for row in confirmed {
             if let Some(after) = skip_until {
                 if row.id == after {
