@@ -133,6 +133,7 @@ pub async fn search(
         search.limit.saturating_mul(2).clamp(FIRST_BATCH, BATCH)
     };
     filter.offset = 0;
+    let first_limit = filter.limit;
     let mut hits: Vec<ItemRow> = Vec::new();
     let mut total = 0u64;
     while hits.len() < want {
@@ -158,9 +159,7 @@ pub async fn search(
             }
             None => rows,
         };
-        if confirmed.len() * 2 < fetched && filter.fts != tight {
-            filter.fts = tight.clone();
-        }
+        let tighten = confirmed.len() * 2 < fetched && filter.fts != tight;
         for row in confirmed {
             if let Some(after) = skip_until {
                 if row.id == after {
@@ -176,7 +175,13 @@ pub async fn search(
         if fetched < filter.limit as usize {
             break;
         }
-        if topics.is_some() {
+        if tighten {
+            // Its candidates mostly confirm: rounds start small again (a
+            // dense expression is probed item by item, newest first, and
+            // that plan gives up beyond a few thousand probes).
+            filter.fts = tight.clone();
+            filter.limit = first_limit;
+        } else if topics.is_some() {
             filter.limit = filter.limit.saturating_mul(4).min(BATCH);
         }
     }
