@@ -2,7 +2,8 @@
 //! statistics and HTML reports.
 //!
 //! `search` narrows candidates with the full-text index (`items_fts`, the
-//! folded words of every item; see [`crate::store::fts_query`]) and confirms
+//! folded words of every item; see [`crate::store::fts_query`], which maps
+//! `NEAR` to FTS5 `NEAR`, and [`crate::store::fts_query_loose`]) and confirms
 //! each with the topic evaluator, so a query finds exactly the items a topic
 //! with that query matches (evaluated with the item's first feed's name and
 //! tags).
@@ -14,7 +15,7 @@ use std::collections::HashMap;
 
 use crate::config::Config;
 use crate::pipeline::match_rows;
-use crate::store::{fts_query, ItemRow, SearchFilter, SearchSort, Store, StoreError};
+use crate::store::{fts_query, fts_query_loose, ItemRow, SearchFilter, SearchSort, Store, StoreError};
 use crate::topics::{Expr, QueryError, TopicSet};
 
 /// An archive query that failed.
@@ -96,11 +97,22 @@ pub async fn search(
         _ => HashMap::new(),
     };
     let mut filter = search.filter.clone();
-    filter.fts = topics.as_ref().and_then(|t| fts_query(&t.topics()[0].expr));
-    if filter.sort == SearchSort::Relevance && filter.fts.is_none() {
+    let expr = topics.as_ref().map(|t| &t.topics()[0].expr);
+    let tight = expr.and_then(fts_query);
+    if filter.sort == SearchSort::Relevance && tight.is_none() {
         return Err(ArchiveError::RelevanceWithoutQuery);
     }
     let relevance = filter.sort == SearchSort::Relevance;
+    // Newest first, any superset of the matches can narrow each round (the
+    // cursor, not an offset, says where the next one starts): the cheaper
+    // loose expression first, the tight one once it lets through mostly
+    // items the evaluator rejects. Relevance pages by offset: one
+    // expression throughout.
+    filter.fts = if relevance {
+        tight.clone()
+    } else {
+        expr.and_then(fts_query_loose)
+    };
     let mut skip_until = None;
     if let Some(id) = search.after_id {
         if relevance {
@@ -121,6 +133,7 @@ pub async fn search(
         search.limit.saturating_mul(2).clamp(FIRST_BATCH, BATCH)
     };
     filter.offset = 0;
+    let first_limit = filter.limit;
     let mut hits: Vec<ItemRow> = Vec::new();
     let mut total = 0u64;
     while hits.len() < want {
@@ -146,6 +159,7 @@ pub async fn search(
             }
             None => rows,
         };
+        let tighten = confirmed.len() * 2 < fetched && filter.fts != tight;
         for row in confirmed {
             if let Some(after) = skip_until {
                 if row.id == after {
@@ -161,7 +175,13 @@ pub async fn search(
         if fetched < filter.limit as usize {
             break;
         }
-        if topics.is_some() {
+        if tighten {
+            // Its candidates mostly confirm: rounds start small again (a
+            // dense expression is probed item by item, newest first, and
+            // that plan gives up beyond a few thousand probes).
+            filter.fts = tight.clone();
+            filter.limit = first_limit;
+        } else if topics.is_some() {
             filter.limit = filter.limit.saturating_mul(4).min(BATCH);
         }
     }
