@@ -114,7 +114,11 @@ async fn prune(config: &Config, store: &Store) -> Result<(), StoreError> {
             "forgot tombstones past the retention window"
         );
     }
-    checkpoint(store).await
+    // Housekeeping: a checkpoint that fails is retried next time.
+    if let Err(error) = checkpoint(store).await {
+        tracing::warn!(error = %error_chain(&error), "WAL checkpoint failed");
+    }
+    Ok(())
 }
 
 /// Truncates the WAL (busy readers just postpone it to the next time).
@@ -260,7 +264,11 @@ pub async fn run(
             }
         }
         if last_prune.elapsed() >= PRUNE_EVERY {
-            prune(config, store).await?;
+            // A failure (a busy or unwritable database) is retried at the
+            // next prune; it does not stop the polling.
+            if let Err(error) = prune(config, store).await {
+                tracing::warn!(error = %error_chain(&error), "pruning failed");
+            }
             last_prune = tokio::time::Instant::now();
         }
         if last_checkpoint.elapsed() >= CHECKPOINT_EVERY {

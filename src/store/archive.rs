@@ -339,10 +339,13 @@ impl Store {
 
     /// Copies the WAL into the database and truncates it when no reader
     /// needs it (`PRAGMA wal_checkpoint(TRUNCATE)`); a busy checkpoint is
-    /// not an error (`busy = 1`) and is retried next time.
+    /// not an error (`busy = 1`) and is retried next time. Runs on the
+    /// checkpointer's connection: while it waits for the writer (SQLite's
+    /// busy handler) it holds no connection a writer needs, and it never
+    /// contends with the checkpointer's own checkpoints.
     pub async fn checkpoint(&self) -> Result<Checkpoint> {
         Ok(sqlx::query_as("PRAGMA wal_checkpoint(TRUNCATE)")
-            .fetch_one(&self.write)
+            .fetch_one(&self.checkpoints)
             .await?)
     }
 

@@ -210,9 +210,7 @@ impl Store {
 
     /// Waits for in-flight queries and closes all connections.
     pub async fn close(&self) {
-        let checkpointed = self.checkpoints.size() > 0;
-        self.checkpoints.close().await;
-        if checkpointed {
+        if self.checkpoints.size() > 0 {
             // The last connection to close checkpoints the WAL and deletes
             // it, unless another connection (the checkpointer) changed the
             // database file meanwhile: then it keeps the WAL, at the size a
@@ -221,6 +219,7 @@ impl Store {
                 tracing::debug!(error = %crate::error_chain(&error), "final WAL checkpoint failed");
             }
         }
+        self.checkpoints.close().await;
         self.write.close().await;
         self.read.close().await;
     }
