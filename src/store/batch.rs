@@ -34,6 +34,9 @@ const MAX_WRITES: usize = 512;
 const MAX_ITEMS: usize = 20_000;
 /// Results that may wait for the writer before senders wait too.
 const QUEUE: usize = 1024;
+/// How long the writer waits for more results before it settles the
+/// `story_keys` rows it owes (see `story_index`).
+const SETTLE_IDLE: std::time::Duration = std::time::Duration::from_secs(2);
 /// WAL frames (pages) above which the writer waits for a checkpoint of its
 /// last commit before it begins the next transaction, so that the WAL file
 /// starts over instead of growing: a writer that never pauses never finds
@@ -97,13 +100,34 @@ impl Store {
         results
     }
 
-    async fn transaction(&self, index: &mut StoryIndex, writes: &[FeedWrite]) -> Result<Vec<IngestCounts>> {
+    /// Writes the `story_keys` rows this process owes (see `story_index`),
+    /// if any: when the writer is idle, and on close.
+    pub async fn settle_story_keys(&self) -> Result<()> {
+        let mut index = self.stories.lock().await;
+        if !index.owes() {
+            return Ok(());
+        }
+        let mut tx = self.begin_items(&mut index).await?;
+        index.settle(&mut tx).await?;
+        tx.commit().await?;
+        index.committed();
+        Ok(())
+    }
+
+    /// `BEGIN IMMEDIATE` of a write that may change items, with the copy of
+    /// the story index told.
+    async fn begin_items(&self, index: &mut StoryIndex) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>> {
         let mut tx = self.write.begin_with("BEGIN IMMEDIATE").await?;
         if self.reopened.swap(false, std::sync::atomic::Ordering::AcqRel) {
             // Another connection: its data_version says nothing about the copy.
-            index.invalidate();
+            index.forget();
         }
         index.begin(&mut tx).await?;
+        Ok(tx)
+    }
+
+    async fn transaction(&self, index: &mut StoryIndex, writes: &[FeedWrite]) -> Result<Vec<IngestCounts>> {
+        let mut tx = self.begin_items(index).await?;
         let mut deferred = Deferred::default();
         let mut counts = vec![IngestCounts::default(); writes.len()];
         let mut updates = Vec::new();
@@ -127,7 +151,7 @@ impl Store {
         for (i, applied) in positions.into_iter().zip(applied) {
             counts[i] = applied;
         }
-        deferred.write(&mut tx).await?;
+        deferred.write(&mut tx, index).await?;
         tx.commit().await?;
         index.committed();
         Ok(counts)
@@ -202,7 +226,21 @@ async fn write_loop(store: Store, mut receiver: mpsc::Receiver<Job>, checkpointe
     if let Err(error) = store.automatic_checkpoints(false).await {
         tracing::debug!(error = %crate::error_chain(&error), "cannot hand WAL checkpoints to the checkpointer");
     }
-    while let Some(first) = receiver.recv().await {
+    let mut owes = false;
+    loop {
+        let first = if owes {
+            match tokio::time::timeout(SETTLE_IDLE, receiver.recv()).await {
+                Ok(first) => first,
+                Err(_) => {
+                    settle(&store).await;
+                    owes = false;
+                    continue;
+                }
+            }
+        } else {
+            receiver.recv().await
+        };
+        let Some(first) = first else { break };
         let mut items = first.write.items();
         let mut jobs = vec![first];
         while jobs.len() < MAX_WRITES && items < MAX_ITEMS {
@@ -219,9 +257,19 @@ async fn write_loop(store: Store, mut receiver: mpsc::Receiver<Job>, checkpointe
             let _ = reply.send(result);
         }
         checkpointer.committed().await;
+        owes |= items > 0;
     }
+    settle(&store).await;
     if let Err(error) = store.automatic_checkpoints(true).await {
         tracing::debug!(error = %crate::error_chain(&error), "cannot restore automatic WAL checkpoints");
+    }
+}
+
+/// [`Store::settle_story_keys`]; a failure is logged (the debt stays in
+/// `story_keys_pending`, settled before anything reads `story_keys`).
+async fn settle(store: &Store) {
+    if let Err(error) = store.settle_story_keys().await {
+        tracing::warn!(error = %crate::error_chain(&error), "cannot write the owed story keys");
     }
 }
 
@@ -431,8 +479,9 @@ mod story_tests {
     }
 
     /// With the in-memory copy of the story index loaded, `story_keys` rows
-    /// are written at the end of the transaction, and they are the rows a
-    /// later process finds stories by (through SQL, copy not loaded).
+    /// are owed (the items are listed in `story_keys_pending`) and written
+    /// on close; they are the rows a later process finds stories by
+    /// (through SQL, copy not loaded).
     #[tokio::test]
     async fn deferred_story_keys_serve_later_lookups() {
         let dir = tempfile::tempdir().unwrap();
@@ -451,13 +500,21 @@ mod story_tests {
             ])
             .await;
         assert_eq!(results[1].as_ref().unwrap().joined, 1);
-        let keys: i64 = sqlx::query_scalar("SELECT count(*) FROM story_keys")
-            .fetch_one(&store.read)
-            .await
-            .unwrap();
-        assert_eq!(keys, 2 * i64::from(crate::dedup::LOOKUP_BLOCKS));
+        assert_eq!(count(&store, "story_keys").await, 0, "rows owed");
+        assert_eq!(count(&store, "story_keys_pending").await, 2);
         let story = story_of(&store, "https://a.example/1").await;
         assert_eq!(story_of(&store, "https://b.example/1").await, story);
+        store.close().await;
+        let store = Store::open(&path).await.unwrap();
+        assert_eq!(count(&store, "story_keys_pending").await, 0, "settled on close");
+        assert_eq!(
+            count(&store, "story_keys").await,
+            2 * i64::from(crate::dedup::LOOKUP_BLOCKS)
+        );
+        assert_eq!(
+            story_keys_computed_in_sql(&store).await,
+            story_keys_in_rust(&store).await
+        );
         store.close().await;
 
         let store = Store::open(&path).await.unwrap();
@@ -473,6 +530,82 @@ mod story_tests {
             .unwrap();
         assert_eq!(counts.joined, 1);
         assert_eq!(story_of(&store, "https://b.example/2").await, story);
+    }
+
+    async fn count(store: &Store, table: &str) -> i64 {
+        sqlx::query_scalar(&format!("SELECT count(*) FROM {table}"))
+            .fetch_one(&store.read)
+            .await
+            .unwrap()
+    }
+
+    /// Every `story_keys` row, sorted.
+    async fn story_keys_computed_in_sql(store: &Store) -> Vec<(i64, String, String, i64, i64)> {
+        sqlx::query_as(
+            "SELECT lookup_key, lang, sort_at, item_id, fingerprint FROM story_keys \
+             ORDER BY lookup_key, lang, sort_at, item_id",
+        )
+        .fetch_all(&store.read)
+        .await
+        .unwrap()
+    }
+
+    /// The rows `dedup::lookup_keys` gives for every fingerprinted item,
+    /// sorted as [`story_keys_computed_in_sql`].
+    async fn story_keys_in_rust(store: &Store) -> Vec<(i64, String, String, i64, i64)> {
+        let items: Vec<(i64, i64, Option<String>, String)> =
+            sqlx::query_as("SELECT id, fingerprint, lang, sort_at FROM items WHERE fingerprint IS NOT NULL")
+                .fetch_all(&store.read)
+                .await
+                .unwrap();
+        let mut rows: Vec<_> = items
+            .into_iter()
+            .flat_map(|(id, fp, lang, sort_at)| {
+                crate::dedup::lookup_keys(fp as u64)
+                    .into_iter()
+                    .map(move |key| (key, lang.clone().unwrap_or_default(), sort_at.clone(), id, fp))
+            })
+            .collect();
+        rows.sort();
+        rows
+    }
+
+    /// Owed `story_keys` rows left by a process that stopped without
+    /// closing (killed) are written by the next one before its first
+    /// lookup reads `story_keys`, so its copies still find their story.
+    #[tokio::test]
+    async fn owed_story_keys_of_a_killed_process_are_settled_before_lookups() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let store = Store::open(&path).await.unwrap();
+        store.stories.lock().await.load_at_once = true;
+        let feeds = store
+            .sync_feeds(&[feed("https://a.example/rss"), feed("https://b.example/rss")])
+            .await
+            .unwrap();
+        let results = store
+            .apply_feed_writes(vec![update_with(feeds[0].id, &[("https://a.example/1", WIRE)])])
+            .await;
+        assert!(results.iter().all(Result::is_ok), "{results:?}");
+        assert_eq!(count(&store, "story_keys_pending").await, 1);
+        let story = story_of(&store, "https://a.example/1").await;
+        // No close: the debt stays in the database.
+        drop(store);
+
+        let store = Store::open(&path).await.unwrap();
+        assert_eq!(count(&store, "story_keys").await, 0);
+        let copy = format!("{WIRE} Subscribe to our newsletter.");
+        let results = store
+            .apply_feed_writes(vec![update_with(feeds[1].id, &[("https://b.example/1", &copy)])])
+            .await;
+        assert_eq!(results[0].as_ref().unwrap().joined, 1, "{results:?}");
+        assert_eq!(story_of(&store, "https://b.example/1").await, story);
+        assert!(!store.stories.lock().await.loaded(), "the lookup read story_keys");
+        assert_eq!(count(&store, "story_keys_pending").await, 0);
+        assert_eq!(
+            story_keys_computed_in_sql(&store).await,
+            story_keys_in_rust(&store).await
+        );
     }
 
     fn published(mut write: FeedWrite, at: DateTime<Utc>) -> FeedWrite {

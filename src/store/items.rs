@@ -231,7 +231,6 @@ pub(super) async fn apply_updates(
                     .bind(&write.key)
                     .execute(&mut *tx)
                     .await?;
-                deferred.story_keys.remove(item_id);
                 index.remove(item_id);
                 if let (Some(fp), Some(sketch)) = (write.fingerprint, &sketch) {
                     deferred
@@ -619,27 +618,29 @@ impl Deferred {
         Ok(first)
     }
 
-    pub async fn write(self, tx: &mut sqlx::SqliteConnection) -> Result<()> {
-        self.story_keys.write(tx).await?;
+    pub async fn write(self, tx: &mut sqlx::SqliteConnection, index: &mut StoryIndex) -> Result<()> {
+        self.story_keys.write(tx, index).await?;
         self.search.write(tx).await
     }
 }
 
 /// `story_keys` rows of fingerprinted items: one row per
-/// [`dedup::lookup_keys`] entry. Deferred to the end of the transaction only
-/// while the in-memory copy of the index is loaded (lookups use the copy,
-/// which has them already); otherwise lookups read `story_keys`, and the
-/// rows are written at once.
+/// [`dedup::lookup_keys`] entry. While the in-memory copy of the index is
+/// loaded, lookups use the copy (which has the new items already), so the
+/// rows are owed: the items' ids go to `story_keys_pending` at the end of
+/// the transaction, and [`StoryIndex::settle`] writes their rows later
+/// (see `story_index`). Otherwise lookups read `story_keys`, and the rows
+/// are written at once.
 #[derive(Debug, Default)]
 struct StoryKeyRows {
-    /// Item id → (fingerprint, language, sort_at); an item written twice
-    /// keeps the last.
-    rows: HashMap<i64, (u64, String, String)>,
+    /// Items whose rows are owed (an item written twice may be listed
+    /// twice: its rows are computed from the row in `items` when settled).
+    owed: Vec<i64>,
 }
 
 impl StoryKeyRows {
-    /// Items per `INSERT` (five rows of five parameters each).
-    const CHUNK: usize = 1000;
+    /// Items per `INSERT`.
+    const CHUNK: usize = 5000;
 
     async fn add(
         &mut self,
@@ -651,46 +652,42 @@ impl StoryKeyRows {
         sort_at: &str,
     ) -> Result<()> {
         if index.loaded() {
-            self.rows
-                .insert(item_id, (fp, lang.to_string(), sort_at.to_string()));
+            self.owed.push(item_id);
             return Ok(());
         }
-        let row = (item_id, (fp, lang.to_string(), sort_at.to_string()));
-        Self::insert(tx, std::slice::from_ref(&row)).await
-    }
-
-    /// Drops an item's pending rows (it was updated). Its written rows went
-    /// with the update of the item (trigger `items_story_keys_update`).
-    fn remove(&mut self, item_id: i64) {
-        self.rows.remove(&item_id);
-    }
-
-    async fn write(self, tx: &mut sqlx::SqliteConnection) -> Result<()> {
-        let mut rows: Vec<_> = self.rows.into_iter().collect();
-        rows.sort_unstable_by_key(|(id, _)| *id);
-        for chunk in rows.chunks(Self::CHUNK) {
-            Self::insert(tx, chunk).await?;
-        }
-        Ok(())
-    }
-
-    async fn insert(tx: &mut sqlx::SqliteConnection, items: &[(i64, (u64, String, String))]) -> Result<()> {
-        let rows = items.iter().flat_map(|(id, (fp, lang, sort_at))| {
-            dedup::lookup_keys(*fp)
-                .into_iter()
-                .map(move |key| (key, lang, sort_at, *id, *fp as i64))
-        });
+        let rows = dedup::lookup_keys(fp)
+            .into_iter()
+            .map(|key| (key, lang, sort_at, item_id, fp as i64));
         let mut q: QueryBuilder<Sqlite> =
             QueryBuilder::new("INSERT INTO story_keys (lookup_key, lang, sort_at, item_id, fingerprint) ");
         q.push_values(rows, |mut row, (key, lang, sort_at, id, fp)| {
             row.push_bind(key)
-                .push_bind(lang.as_str())
-                .push_bind(sort_at.as_str())
+                .push_bind(lang)
+                .push_bind(sort_at)
                 .push_bind(id)
                 .push_bind(fp);
         });
         q.push(" ON CONFLICT DO NOTHING");
         q.build().execute(&mut *tx).await?;
+        Ok(())
+    }
+
+    /// Records the owed items, and settles the debt once it is large.
+    async fn write(mut self, tx: &mut sqlx::SqliteConnection, index: &mut StoryIndex) -> Result<()> {
+        self.owed.sort_unstable();
+        self.owed.dedup();
+        for chunk in self.owed.chunks(Self::CHUNK) {
+            let mut q: QueryBuilder<Sqlite> = QueryBuilder::new("INSERT INTO story_keys_pending (item_id) ");
+            q.push_values(chunk, |mut row, id| {
+                row.push_bind(id);
+            });
+            q.push(" ON CONFLICT DO NOTHING");
+            q.build().execute(&mut *tx).await?;
+        }
+        index.owe(self.owed.len() as u64);
+        if index.should_settle() {
+            index.settle(tx).await?;
+        }
         Ok(())
     }
 }

@@ -210,6 +210,9 @@ impl Store {
 
     /// Waits for in-flight queries and closes all connections.
     pub async fn close(&self) {
+        if let Err(error) = self.settle_story_keys().await {
+            tracing::warn!(error = %crate::error_chain(&error), "cannot write the owed story keys");
+        }
         if self.checkpoints.size() > 0 {
             // The last connection to close checkpoints the WAL and deletes
             // it, unless another connection (the checkpointer) changed the

@@ -17,6 +17,16 @@
 //! As time moves on the copy is read again, a window later, so a daemon's
 //! copy stays at two to three windows of items however large the archive
 //! grows.
+//!
+//! While the copy is loaded, lookups need no `story_keys` rows, so a new
+//! item's rows are owed instead of written: its id goes to
+//! `story_keys_pending`, and [`StoryIndex::settle`] writes the rows of every
+//! owed item at once, in key order. Rows written per group commit went to
+//! random places of the table, so each of a cold cycle's ~70 commits
+//! rewrote pages all over it. The debt is settled when it outgrows the
+//! copy, when the writer is idle, on close, and before anything reads
+//! `story_keys` (a load, or a lookup without the copy; a process that
+//! stopped owing leaves its ids for the next one).
 
 use std::collections::HashMap;
 
@@ -30,6 +40,26 @@ use crate::dedup;
 
 /// SQL lookups a process makes before it loads the whole index.
 const LOOKUPS_BEFORE_LOAD: u32 = 1000;
+
+/// Owed items below which a write leaves the debt for later (see
+/// [`StoryIndex::should_settle`]).
+const SETTLE_AT: u64 = 100_000;
+
+/// Writes the `story_keys` rows of the items in `story_keys_pending`:
+/// [`dedup::lookup_keys`] computed in SQL (as the triggers of migration
+/// 0011 do), sorted by the table's key so that each page is written once.
+const SETTLE_SQL: &str = "WITH owed AS MATERIALIZED ( \
+        SELECT i.id, i.fingerprint AS fp, coalesce(i.lang, '') AS lang, i.sort_at \
+        FROM story_keys_pending p JOIN items i ON i.id = p.item_id WHERE i.fingerprint IS NOT NULL) \
+    INSERT INTO story_keys (lookup_key, lang, sort_at, item_id, fingerprint) \
+    SELECT * FROM ( \
+        SELECT fp & 8191, lang, sort_at, id, fp FROM owed \
+        UNION ALL SELECT (1 << 56) | ((fp >> 13) & 8191), lang, sort_at, id, fp FROM owed \
+        UNION ALL SELECT (2 << 56) | ((fp >> 26) & 8191), lang, sort_at, id, fp FROM owed \
+        UNION ALL SELECT (3 << 56) | ((fp >> 39) & 8191), lang, sort_at, id, fp FROM owed \
+        UNION ALL SELECT (4 << 56) | ((fp >> 52) & 4095), lang, sort_at, id, fp FROM owed) \
+    WHERE true ORDER BY 1, 2, 3, 4 \
+    ON CONFLICT DO NOTHING";
 
 /// A row of the index as read: item id, fingerprint, language, sort_at,
 /// story, sketch.
@@ -82,6 +112,13 @@ pub(super) struct StoryIndex {
     /// Load at the first lookup instead of after [`LOOKUPS_BEFORE_LOAD`].
     #[cfg(test)]
     pub load_at_once: bool,
+    /// Replaces [`SETTLE_AT`].
+    #[cfg(test)]
+    pub settle_at: Option<u64>,
+    /// Items of this process in `story_keys_pending` (see the module
+    /// documentation); `None` when unknown: at start, and after the copy
+    /// was dropped (a failed write, another process).
+    owed: Option<u64>,
     /// A write transaction began and has not committed: if it is still set
     /// at the next one, that one failed and the copy may hold rolled-back
     /// items.
@@ -108,21 +145,34 @@ pub(super) struct StoryIndex {
 }
 
 impl StoryIndex {
-    /// Drops the copy (it is read again when next needed).
+    /// Drops the copy (it is read again when next needed). The debt stays
+    /// known: the process's own committed writes are what changed.
     pub fn invalidate(&mut self) {
         *self = StoryIndex {
             sql_lookups: self.sql_lookups,
+            owed: self.owed,
             #[cfg(test)]
             load_at_once: self.load_at_once,
+            #[cfg(test)]
+            settle_at: self.settle_at,
             ..StoryIndex::default()
         };
+    }
+
+    /// Drops the copy and what it knew of the debt: the database may have
+    /// changed in ways this process did not see.
+    pub fn forget(&mut self) {
+        self.invalidate();
+        self.owed = None;
     }
 
     /// Called after `BEGIN IMMEDIATE` of a write that may change items;
     /// drops the copy if the previous write failed or another connection
     /// has written since.
     pub async fn begin(&mut self, tx: &mut SqliteConnection) -> Result<()> {
-        if self.open || self.stale() {
+        if self.open {
+            self.forget();
+        } else if self.stale() {
             self.invalidate();
         }
         self.open = true;
@@ -131,7 +181,7 @@ impl StoryIndex {
                 .fetch_one(&mut *tx)
                 .await?;
             if self.data_version.is_some_and(|v| v != version) {
-                self.invalidate();
+                self.forget();
                 self.open = true;
             }
             self.data_version = Some(version);
@@ -154,6 +204,45 @@ impl StoryIndex {
     /// Called after the write committed.
     pub fn committed(&mut self) {
         self.open = false;
+    }
+
+    /// Records that `items` more items are in `story_keys_pending`.
+    pub fn owe(&mut self, items: u64) {
+        self.owed = Some(self.owed.unwrap_or(0) + items);
+    }
+
+    /// Whether this process knows it owes rows (a known debt; one left by
+    /// another process is settled before `story_keys` is read).
+    pub fn owes(&self) -> bool {
+        self.owed.is_some_and(|owed| owed > 0)
+    }
+
+    /// Whether the debt has grown past [`SETTLE_AT`] and the settled part
+    /// of the copy: each settling rewrites about the whole table, so the
+    /// debt may grow with it (the pages are rewritten a logarithmic number
+    /// of times as a large cold cycle fills the table, not once a commit).
+    pub fn should_settle(&self) -> bool {
+        #[cfg(test)]
+        let at = self.settle_at.unwrap_or(SETTLE_AT);
+        #[cfg(not(test))]
+        let at = SETTLE_AT;
+        let owed = self.owed.unwrap_or(0);
+        let settled = (self.by_id.len() as u64).saturating_sub(owed);
+        owed > 0 && owed >= at.max(settled)
+    }
+
+    /// Writes the `story_keys` rows of every item in `story_keys_pending`
+    /// (unless it is known to be empty), inside the write transaction `tx`.
+    pub async fn settle(&mut self, tx: &mut SqliteConnection) -> Result<()> {
+        if self.owed == Some(0) {
+            return Ok(());
+        }
+        sqlx::query(SETTLE_SQL).execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM story_keys_pending")
+            .execute(&mut *tx)
+            .await?;
+        self.owed = Some(0);
+        Ok(())
     }
 
     /// Whether time has moved a whole window past the copy's horizon: then
@@ -186,6 +275,8 @@ impl StoryIndex {
         let eager = false;
         if self.sql_lookups < LOOKUPS_BEFORE_LOAD && !eager {
             self.sql_lookups += 1;
+            // The lookup reads `story_keys`.
+            self.settle(tx).await?;
             return Ok(false);
         }
         self.load(tx, window).await?;
@@ -197,6 +288,7 @@ impl StoryIndex {
         self.invalidate();
         self.open = open;
         self.window = window.num_seconds().max(1);
+        self.settle(tx).await?;
         let newest: Option<String> = sqlx::query_scalar("SELECT max(sort_at) FROM items")
             .fetch_one(&mut *tx)
             .await?;
