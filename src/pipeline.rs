@@ -498,18 +498,23 @@ fn prepare(
                 Some(Known::Stored(_)) => true,
                 None => false,
             };
-            let topics = if topics.is_empty() {
-                Vec::new()
+            // Folded once: for matching, the full-text index and the
+            // fingerprint.
+            let title_words = crate::text::words(&item.title);
+            let text_words = crate::text::words(&item.text);
+            let (topics, title_words, text_words) = if topics.is_empty() {
+                (Vec::new(), title_words, text_words)
             } else {
                 let meta = Meta {
                     lang: item.language.as_deref(),
                     feed_name: feed_name.or(parsed.title.as_deref()),
                     feed_tags,
                 };
-                topics.matches(&Document::new(&item.title, &item.text, meta))
+                let doc = Document::from_words(title_words, text_words, meta);
+                let matched = topics.matches(&doc);
+                let (title_words, text_words) = doc.into_words();
+                (matched, title_words, text_words)
             };
-            let title_words = crate::text::words(&item.title);
-            let text_words = crate::text::words(&item.text);
             let search = SearchText::from_words(&title_words, &text_words);
             let mut words = title_words;
             words.extend(text_words);
