@@ -449,6 +449,26 @@ impl StoryIndex {
             return Vec::new();
         }
         let (from, to) = (time(from), time(to));
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("popcnt") {
+            // SAFETY: the CPU has the instruction.
+            return unsafe { self.near_popcnt(fp, lang, from, to) };
+        }
+        self.near_in(fp, lang, from, to)
+    }
+
+    /// [`StoryIndex::near`] compiled with the `popcnt` instruction, which
+    /// the baseline x86-64 target lacks: a lookup compares a few thousand
+    /// fingerprints (the farm's non-English fingerprints crowd into few
+    /// keys), and the Hamming distance is most of the comparison.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "popcnt")]
+    fn near_popcnt(&self, fp: u64, lang: u16, from: i64, to: i64) -> Vec<Near> {
+        self.near_in(fp, lang, from, to)
+    }
+
+    #[inline(always)]
+    fn near_in(&self, fp: u64, lang: u16, from: i64, to: i64) -> Vec<Near> {
         let mut found: Vec<(u32, i64, u32)> = Vec::new();
         for key in dedup::probe_keys(fp, dedup::NEAR_DUPLICATE_DISTANCE) {
             for keyed in &self.keys[bucket(key)] {
