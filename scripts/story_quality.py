@@ -2,7 +2,9 @@
 """Pairwise precision and recall of feedwatch's stories against a feedfarm's
 truth.jsonl (items sharing a `story` key are copies of one wire story).
 
-    scripts/story_quality.py DB FARM/truth.jsonl
+    scripts/story_quality.py DB FARM/truth.jsonl [--list]
+
+With --list, every split and wrongly merged pair is printed too.
 
 A pair of items is *predicted* when both have the same story_id, *true* when
 both have the same truth `story`. Items are matched by (feed number, GUID);
@@ -46,3 +48,9 @@ print(f"items matched to truth: {seen} of {len(truth)}; stories with >1 item: {m
 print(f"true pairs: {len(t)}, predicted pairs: {len(p)}, kept together: {tp}, "
       f"wrongly merged: {len(p) - tp}, split: {len(t) - tp}")
 print(f"pairwise precision: {precision:.4f}  recall: {recall:.4f}")
+if "--list" in sys.argv[3:]:
+    story_of = {item: story for story, items in pred.items() for item in items}
+    for a, b in sorted(t - p):
+        print(f"split: {a} (story {story_of[a]}) / {b} (story {story_of[b]})")
+    for a, b in sorted(p - t):
+        print(f"merged: {a} / {b} (story {story_of[a]})")

@@ -261,7 +261,7 @@ pub(super) async fn apply_updates(
 
             // An item that depends on one still waiting to be inserted (same
             // canonical URL, or possibly the same story) waits for it.
-            if pending.depends_on(write) {
+            if pending.depends_on(write, sketch.as_deref()) {
                 pending
                     .flush(tx, index, deferred, updates, &mut by_url, &mut counts)
                     .await?;
@@ -327,17 +327,25 @@ impl<'w> NewRows<'w> {
     /// Rows per `INSERT` (17 parameters each, below SQLite's limit).
     const CHUNK: usize = 500;
 
-    /// Whether `write` must see a waiting row stored first: it has the same
-    /// canonical URL (it is a second source of that item), or a fingerprint
-    /// near enough, in its language, that the waiting row may be its story.
-    fn depends_on(&self, write: &ItemWrite) -> bool {
+    /// Whether `write` (with its `sketch`) must see a waiting row stored
+    /// first: it has the same canonical URL (it is a second source of that
+    /// item), or the waiting row may be its story: a fingerprint near
+    /// enough, in its language, and a sketch that passes
+    /// [`dedup::same_story_sketch`] (`find_story` skips candidates that do
+    /// not). Without the sketch test the farm's crowded non-English
+    /// fingerprints split groups into many small inserts.
+    fn depends_on(&self, write: &ItemWrite, sketch: Option<&[u32]>) -> bool {
         let lang = write.item.language.as_deref();
         self.rows.iter().any(|row| {
             (write.canonical_url.is_some() && row.write.canonical_url == write.canonical_url)
                 || match (write.fingerprint, row.write.fingerprint) {
                     (Some(a), Some(b)) => {
-                        row.write.item.language.as_deref() == lang
-                            && dedup::hamming(a, b) <= dedup::NEAR_DUPLICATE_DISTANCE
+                        dedup::hamming(a, b) <= dedup::NEAR_DUPLICATE_DISTANCE
+                            && row.write.item.language.as_deref() == lang
+                            && match (sketch, row.sketch.as_deref()) {
+                                (Some(a), Some(b)) => dedup::same_story_sketch(a, b),
+                                _ => true,
+                            }
                     }
                     _ => false,
                 }
@@ -821,6 +829,68 @@ async fn sql_near(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A waiting row is a dependency when it may be the new item's story:
+    /// near fingerprint, same language and a resembling sketch. Near
+    /// fingerprints of unrelated texts (as small vocabularies give) are
+    /// not, nor are other languages; the same canonical URL always is.
+    #[test]
+    fn new_items_wait_only_for_rows_that_may_be_their_story() {
+        let write = |url: &str, text: &str, lang: &str, fp: u64| {
+            let words = dedup::article_words("", text);
+            ItemWrite {
+                item: NewItem {
+                    url: Some(url.to_string()),
+                    text: text.to_string(),
+                    language: Some(lang.to_string()),
+                    ..NewItem::default()
+                },
+                key: format!("url:{url}"),
+                content_hash: String::new(),
+                stored: false,
+                canonical_url: dedup::canonical_url(url),
+                fingerprint: Some(fp),
+                sketch: Some(dedup::sketch(&words)),
+                topic_ids: Vec::new(),
+                search: SearchText::default(),
+            }
+        };
+        let wire =
+            "the ministers met in the capital on monday to discuss the border crossings and the trade \
+                    routes that run north through the region, officials said after the talks ended";
+        let waiting = write("https://a.example/1", wire, "en", 0b1011);
+        let mut rows = NewRows::default();
+        rows.rows.push(NewRow {
+            update: 0,
+            write: &waiting,
+            published: None,
+            sort_at: String::new(),
+            story: None,
+            sketch: waiting.sketch.clone(),
+            sketch_bytes: None,
+        });
+        let depends = |w: &ItemWrite| rows.depends_on(w, w.sketch.as_deref());
+        let copy = write(
+            "https://b.example/1",
+            &format!("{wire} subscribe to our newsletter"),
+            "en",
+            0b1111,
+        );
+        assert!(depends(&copy), "a copy waits for the original");
+        let unrelated = write(
+            "https://b.example/2",
+            "football results from the weekend with goals scored late in both halves of the derby",
+            "en",
+            0b1011,
+        );
+        assert!(!depends(&unrelated), "same fingerprint, unrelated text");
+        let other_lang = write("https://b.example/3", wire, "tr", 0b1011);
+        assert!(!depends(&other_lang), "another language");
+        let far = write("https://b.example/4", wire, "en", !0b1011);
+        assert!(!depends(&far), "a distant fingerprint");
+        let same_url = write("https://a.example/1?utm_source=rss", "anything", "en", !0);
+        assert!(depends(&same_url), "a second source of the waiting item");
+    }
 
     /// Items stored before canonical URLs existed get one when the store
     /// next opens the database, and a copy from another feed then joins them.
