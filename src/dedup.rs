@@ -405,22 +405,45 @@ pub fn simhash(words: &[String]) -> u64 {
 /// If `size` is 0.
 pub fn simhash_shingles(words: &[String], size: usize) -> u64 {
     assert!(size > 0, "shingle size must be at least one word");
-    if words.is_empty() {
+    simhash_hashes(&word_hashes(words), size)
+}
+
+/// [`simhash_shingles`] of the words' [`word_hashes`].
+fn simhash_hashes(hashes: &[u64], size: usize) -> u64 {
+    if hashes.is_empty() {
         return 0;
     }
-    let hashes: Vec<u64> = words.iter().map(|w| fnv1a(w.as_bytes())).collect();
-    let mut votes = [0i32; 64];
+    // The vote for bit i is (set − clear) = 2·set − shingles: counting the
+    // set bits is a loop the compiler vectorises.
+    let mut set = [0u32; 64];
+    let mut shingles = 0u32;
     for shingle in hashes.windows(size.min(hashes.len())) {
         let hash = shingle_hash(shingle);
-        for (bit, vote) in votes.iter_mut().enumerate() {
-            *vote += if hash >> bit & 1 == 1 { 1 } else { -1 };
+        shingles += 1;
+        for (bit, count) in set.iter_mut().enumerate() {
+            *count += (hash >> bit & 1) as u32;
         }
     }
-    votes
-        .iter()
+    set.iter()
         .enumerate()
-        .filter(|(_, vote)| **vote > 0)
+        .filter(|(_, &count)| 2 * count > shingles)
         .fold(0, |fp, (bit, _)| fp | 1 << bit)
+}
+
+/// Each word's FNV-1a hash: what shingle hashes are made of.
+fn word_hashes(words: &[String]) -> Vec<u64> {
+    words.iter().map(|w| fnv1a(w.as_bytes())).collect()
+}
+
+/// [`fingerprint_words`] and [`sketch`] of the same words at once (the
+/// words are hashed once): `None` when the text is too short to have a
+/// fingerprint.
+pub fn fingerprint_and_sketch(words: &[String]) -> Option<(u64, Vec<u32>)> {
+    if words.len() < MIN_FINGERPRINT_WORDS {
+        return None;
+    }
+    let hashes = word_hashes(words);
+    Some((simhash_hashes(&hashes, SHINGLE_WORDS), sketch_hashes(&hashes)))
 }
 
 /// Number of differing bits.
@@ -717,17 +740,37 @@ pub const SKETCH_SIZE: usize = 64;
 /// again. Stored sketches depend on `text::words` folding and the hash, like
 /// fingerprints.
 pub fn sketch(words: &[String]) -> Vec<u32> {
-    let hashes: Vec<u64> = words.iter().map(|w| fnv1a(w.as_bytes())).collect();
+    sketch_hashes(&word_hashes(words))
+}
+
+/// [`sketch`] of the words' [`word_hashes`].
+fn sketch_hashes(hashes: &[u64]) -> Vec<u32> {
     if hashes.is_empty() {
         return Vec::new();
     }
-    let mut values: Vec<u32> = hashes
+    let values: Vec<u32> = hashes
         .windows(RESEMBLANCE_SHINGLE_WORDS.min(hashes.len()))
         .map(|shingle| (shingle_hash(shingle) >> 32) as u32)
         .collect();
+    bottom_k(values, SKETCH_SIZE)
+}
+
+/// The `k` smallest distinct values, ascending. Selects before sorting
+/// (an article has hundreds of shingles, the sketch 64), unless repeated
+/// values leave fewer than `k` distinct among the `k` smallest.
+fn bottom_k(mut values: Vec<u32>, k: usize) -> Vec<u32> {
+    if values.len() > k {
+        values.select_nth_unstable(k);
+        let mut smallest = values[..k].to_vec();
+        smallest.sort_unstable();
+        smallest.dedup();
+        if smallest.len() == k {
+            return smallest;
+        }
+    }
     values.sort_unstable();
     values.dedup();
-    values.truncate(SKETCH_SIZE);
+    values.truncate(k);
     values
 }
 
@@ -1119,6 +1162,43 @@ mod tests {
         assert_eq!(hamming(0, u64::MAX), 64);
         assert_eq!(hamming(0b1011, 0b0110), 3);
         assert_eq!(hamming(1 << 63, 1), 2);
+    }
+
+    #[test]
+    fn bottom_k_is_the_k_smallest_distinct_values() {
+        let mut seed = 7u64;
+        for len in [0, 1, 5, 63, 64, 65, 100, 300, 1000] {
+            for range in [4u32, 50, 1 << 20] {
+                let values: Vec<u32> = (0..len)
+                    .map(|_| {
+                        seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+                        (seed >> 33) as u32 % range
+                    })
+                    .collect();
+                let mut naive = values.clone();
+                naive.sort_unstable();
+                naive.dedup();
+                naive.truncate(SKETCH_SIZE);
+                assert_eq!(bottom_k(values, SKETCH_SIZE), naive, "{len} values below {range}");
+            }
+        }
+    }
+
+    #[test]
+    fn fingerprint_and_sketch_are_fingerprint_words_and_sketch() {
+        for text in [
+            "",
+            "one two",
+            "the ministers met in the capital on monday to discuss the border crossings",
+            "وزير الخارجية التركي يلتقي نظيره الإيراني في أنقرة لبحث الاستفتاء في إقليم كردستان",
+        ] {
+            let w = words(text);
+            let both = fingerprint_and_sketch(&w);
+            assert_eq!(both.as_ref().map(|(fp, _)| *fp), fingerprint_words(&w), "{text}");
+            if let Some((_, s)) = both {
+                assert_eq!(s, sketch(&w), "{text}");
+            }
+        }
     }
 
     #[test]

@@ -518,7 +518,7 @@ fn prepare(
             let search = SearchText::from_words(&title_words, &text_words);
             let mut words = title_words;
             words.extend(text_words);
-            let fingerprint = dedup::fingerprint_words(&words);
+            let (fingerprint, sketch) = dedup::fingerprint_and_sketch(&words).unzip();
             Some(Pending {
                 index,
                 key,
@@ -526,7 +526,7 @@ fn prepare(
                 stored,
                 canonical_url: item.url.as_deref().and_then(dedup::canonical_url),
                 fingerprint,
-                sketch: fingerprint.map(|_| dedup::sketch(&words)),
+                sketch,
                 topics,
                 search,
             })
