@@ -27,7 +27,7 @@ use chrono::{DateTime, Datelike, NaiveDateTime, Timelike, Utc};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
-use sqlx::Connection;
+use sqlx::{ConnectOptions, Connection};
 
 pub use archive::{Bucket, CheckReport, Checkpoint, ReportStory, Split, VolumeQuery, VolumeRow};
 pub use batch::{FeedWrite, WriteQueue};
@@ -175,7 +175,16 @@ impl Store {
                     Ok(true)
                 })
             })
-            .connect_with(options.clone().pragma("cache_size", "-16384"))
+            .connect_with(
+                options
+                    .clone()
+                    .pragma("cache_size", "-16384")
+                    // A group commit or the settling of owed story keys
+                    // (hundreds of thousands of rows in a large cold
+                    // cycle) takes seconds by design; sqlx would warn
+                    // with the whole statement past 1 s.
+                    .log_slow_statements(log::LevelFilter::Warn, Duration::from_secs(10)),
+            )
             .await
             .map_err(open_error)?;
         {
