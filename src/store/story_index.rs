@@ -469,8 +469,22 @@ impl StoryIndex {
 
     #[inline(always)]
     fn near_in(&self, fp: u64, lang: u16, from: i64, to: i64) -> Vec<Near> {
+        let probes = dedup::probe_keys(fp, dedup::NEAR_DUPLICATE_DISTANCE);
+        // The probes hit ~70 of the 40,960 buckets at random: waiting for
+        // each bucket and its first items in turn, one cache miss after
+        // the other, was most of a lookup (perf annotate: 90 % of the
+        // samples on the loads). Asking for all of them first lets the
+        // misses overlap.
+        for &key in &probes {
+            prefetch(&self.keys[bucket(key)]);
+        }
+        for &key in &probes {
+            if let Some(first) = self.keys[bucket(key)].first() {
+                prefetch(first);
+            }
+        }
         let mut found: Vec<(u32, i64, u32)> = Vec::new();
-        for key in dedup::probe_keys(fp, dedup::NEAR_DUPLICATE_DISTANCE) {
+        for key in probes {
             for keyed in &self.keys[bucket(key)] {
                 let d = dedup::hamming(fp, keyed.fingerprint);
                 if d > dedup::NEAR_DUPLICATE_DISTANCE || keyed.lang != lang {
@@ -493,6 +507,19 @@ impl StoryIndex {
             })
             .collect()
     }
+}
+
+/// Asks the CPU to bring `value`'s cache line in, without waiting for it.
+#[inline(always)]
+fn prefetch<T>(value: &T) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch never faults and reads nothing the program sees.
+    unsafe {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        _mm_prefetch::<_MM_HINT_T0>(std::ptr::from_ref(value).cast());
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = value;
 }
 
 /// Where a [`dedup::lookup_keys`] entry's items are in `StoryIndex::keys`.
