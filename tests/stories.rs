@@ -207,6 +207,48 @@ async fn wire_copies_across_three_outlets_are_one_story_and_another_article_is_n
 
     let members = ws.search(&["--story", &story.to_string()]).await;
     assert_eq!(members.len(), 3);
+
+    // `search --stories`: one row per story among the matches.
+    let out = ws
+        .run(&["search", "title:Akar", "--stories", "--format", "jsonl"])
+        .await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let found = common::jsonl(&out.stdout);
+    assert_eq!(found.len(), 1, "three matching copies, one story: {found:#?}");
+    assert_eq!(found[0]["id"], *story);
+    assert_eq!(found[0]["item_count"], 3);
+    assert_eq!(found[0]["outlets"], serde_json::json!(names));
+    assert_eq!(found[0]["headline"], title);
+    assert_eq!(found[0]["first_seen"], "2017-09-23T10:00:00Z");
+    let out = ws.run(&["search", "--stories", "--format", "jsonl"]).await;
+    let all = common::jsonl(&out.stdout);
+    assert_eq!(all.len(), 2, "{all:#?}");
+    let out = ws.run(&["search", "--stories", "--count"]).await;
+    assert_eq!(out.stdout.trim(), "2", "{}", out.stderr);
+    let out = ws
+        .run(&["search", "--stories", "--limit", "1", "--format", "jsonl"])
+        .await;
+    assert_eq!(common::jsonl(&out.stdout).len(), 1);
+    let out = ws
+        .run(&["search", "title:Akar", "--stories", "--format", "csv"])
+        .await;
+    let mut lines = out.stdout.lines();
+    assert_eq!(
+        lines.next(),
+        Some("id,headline,first_seen,last_seen,item_count,outlet_count,outlets,languages")
+    );
+    assert!(
+        lines
+            .next()
+            .unwrap()
+            .ends_with(",3,3,Outlet 0;Outlet 1;Outlet 2,en"),
+        "{}",
+        out.stdout
+    );
+    let out = ws.run(&["search", "title:Akar", "--stories"]).await;
+    assert!(out.stdout.starts_with("   STORY"), "{}", out.stdout);
+    let out = ws.run(&["search", "--stories", "--after", "1"]).await;
+    assert_ne!(out.code, 0, "--after pages items, not stories");
 }
 
 #[tokio::test(flavor = "multi_thread")]

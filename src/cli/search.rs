@@ -1,6 +1,7 @@
 //! `feedwatch search`: stored items, newest first, as a table, JSON Lines
 //! or CSV.
 
+use std::collections::HashSet;
 use std::io::Write;
 use std::process::ExitCode;
 
@@ -51,6 +52,12 @@ pub struct SearchArgs {
     /// Print only the number of matching items (all pages).
     #[arg(long)]
     pub count: bool,
+    /// One row per story among the matching items instead of one per item
+    /// (headline of its first item, outlets, item count, first and last
+    /// seen), in the order of each story's first matching item; `--limit`
+    /// counts stories, `--count` prints the number of stories.
+    #[arg(long, conflicts_with = "after")]
+    pub stories: bool,
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
 }
@@ -90,6 +97,31 @@ pub async fn search(config: &Config, args: SearchArgs) -> anyhow::Result<ExitCod
         after_id: args.after,
         limit: args.limit,
     };
+    if args.stories {
+        let result = match matching_stories(&store, config, request, args.count).await {
+            Ok(ids) if args.count => Ok((ids.len(), Vec::new())),
+            Ok(ids) => store
+                .stories_by_id(&ids)
+                .await
+                .map(|rows| (ids.len(), rows))
+                .map_err(Into::into),
+            Err(error) => Err(error),
+        };
+        store.close().await;
+        let (count, rows) = result?;
+        let mut out = std::io::stdout().lock();
+        if args.count {
+            writeln!(out, "{count}")?;
+        } else {
+            match args.format {
+                Format::Table => super::stories::write_table(&mut out, &rows)?,
+                Format::Jsonl => super::stories::write_jsonl(&mut out, &rows)?,
+                Format::Csv => super::stories::write_csv(&mut out, &rows)?,
+            }
+        }
+        out.flush()?;
+        return Ok(ExitCode::SUCCESS);
+    }
     let result = archive::search(&store, config, &request, args.count).await;
     store.close().await;
     let (rows, total) = result?;
@@ -101,4 +133,36 @@ pub async fn search(config: &Config, args: SearchArgs) -> anyhow::Result<ExitCod
     output::write_items(&mut out, &rows, args.format)?;
     out.flush()?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The ids of the stories of the items `request` finds, in the order of
+/// each story's first item among them: `request.limit` stories, or all
+/// with `all`. Walks the matching items page by page until it has enough.
+async fn matching_stories(
+    store: &Store,
+    config: &Config,
+    mut request: Search,
+    all: bool,
+) -> anyhow::Result<Vec<i64>> {
+    const PAGE: u32 = 500;
+    let want = request.limit as usize;
+    request.limit = PAGE;
+    let mut ids = Vec::new();
+    let mut seen = HashSet::new();
+    loop {
+        let (rows, _) = archive::search(store, config, &request, false).await?;
+        for story in rows.iter().filter_map(|row| row.story_id) {
+            if seen.insert(story) {
+                ids.push(story);
+            }
+        }
+        if rows.len() < PAGE as usize || (!all && ids.len() >= want) {
+            break;
+        }
+        request.after_id = rows.last().map(|row| row.id);
+    }
+    if !all {
+        ids.truncate(want);
+    }
+    Ok(ids)
 }

@@ -85,7 +85,7 @@ struct JsonStory<'a> {
     languages: &'a [String],
 }
 
-fn write_jsonl(out: &mut impl Write, rows: &[StoryRow]) -> anyhow::Result<()> {
+pub(super) fn write_jsonl(out: &mut impl Write, rows: &[StoryRow]) -> anyhow::Result<()> {
     for row in rows {
         let story = JsonStory {
             id: row.id,
@@ -103,7 +103,7 @@ fn write_jsonl(out: &mut impl Write, rows: &[StoryRow]) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn write_table(out: &mut impl Write, rows: &[StoryRow]) -> anyhow::Result<()> {
+pub(super) fn write_table(out: &mut impl Write, rows: &[StoryRow]) -> anyhow::Result<()> {
     if rows.is_empty() {
         writeln!(out, "no stories")?;
         return Ok(());
@@ -128,5 +128,35 @@ fn write_table(out: &mut impl Write, rows: &[StoryRow]) -> anyhow::Result<()> {
             truncate(&row.outlets.join(", "), 60),
         )?;
     }
+    Ok(())
+}
+
+/// CSV (RFC 4180, header row) with the fields of the JSON Lines record;
+/// outlets and languages joined by `;`.
+pub(super) fn write_csv(out: &mut impl Write, rows: &[StoryRow]) -> anyhow::Result<()> {
+    let mut csv = csv::Writer::from_writer(out);
+    csv.write_record([
+        "id",
+        "headline",
+        "first_seen",
+        "last_seen",
+        "item_count",
+        "outlet_count",
+        "outlets",
+        "languages",
+    ])?;
+    for row in rows {
+        csv.write_record([
+            row.id.to_string(),
+            row.headline.clone(),
+            row.first_seen.clone(),
+            row.last_seen.clone(),
+            row.item_count.to_string(),
+            row.outlets.len().to_string(),
+            row.outlets.join(";"),
+            row.languages.join(";"),
+        ])?;
+    }
+    csv.flush()?;
     Ok(())
 }

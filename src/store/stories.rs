@@ -54,7 +54,30 @@ impl Store {
         q.push(" ORDER BY s.last_seen DESC, s.id DESC LIMIT ")
             .push_bind(i64::from(filter.limit));
         let mut rows: Vec<StoryRow> = q.build_query_as().fetch_all(&self.read).await?;
-        for row in &mut rows {
+        self.story_details(&mut rows).await?;
+        Ok(rows)
+    }
+
+    /// The stories with these ids, in the order given (ids of no story are
+    /// left out).
+    pub async fn stories_by_id(&self, ids: &[i64]) -> Result<Vec<StoryRow>> {
+        let mut rows = Vec::with_capacity(ids.len());
+        for &id in ids {
+            let row: Option<StoryRow> = sqlx::query_as(
+                "SELECT s.id, s.headline, s.first_seen, s.last_seen, s.item_count FROM stories s WHERE s.id = ?",
+            )
+            .bind(id)
+            .fetch_optional(&self.read)
+            .await?;
+            rows.extend(row);
+        }
+        self.story_details(&mut rows).await?;
+        Ok(rows)
+    }
+
+    /// Fills in the outlets and languages of each story.
+    async fn story_details(&self, rows: &mut [StoryRow]) -> Result<()> {
+        for row in rows {
             row.outlets = sqlx::query_scalar(
                 "SELECT DISTINCT coalesce(f.name, f.title, f.url) AS outlet FROM items i \
                  JOIN item_sources src ON src.item_id = i.id JOIN feeds f ON f.id = src.feed_id \
@@ -70,6 +93,6 @@ impl Store {
             .fetch_all(&self.read)
             .await?;
         }
-        Ok(rows)
+        Ok(())
     }
 }
