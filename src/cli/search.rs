@@ -98,15 +98,14 @@ pub async fn search(config: &Config, args: SearchArgs) -> anyhow::Result<ExitCod
         limit: args.limit,
     };
     if args.stories {
-        let result = match matching_stories(&store, config, request, args.count).await {
-            Ok(ids) if args.count => Ok((ids.len(), Vec::new())),
-            Ok(ids) => store
-                .stories_by_id(&ids)
-                .await
-                .map(|rows| (ids.len(), rows))
-                .map_err(Into::into),
-            Err(error) => Err(error),
-        };
+        let result = async {
+            let ids = matching_stories(&store, config, request, args.count).await?;
+            if args.count {
+                return Ok((ids.len(), Vec::new()));
+            }
+            anyhow::Ok((ids.len(), store.stories_by_id(&ids).await?))
+        }
+        .await;
         store.close().await;
         let (count, rows) = result?;
         let mut out = std::io::stdout().lock();
