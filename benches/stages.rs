@@ -15,8 +15,8 @@
 //!   (the farm's mix of formats), the others the first 50 feeds of one
 //!   format.
 //! - `fingerprint/*`: the per-item dedup work of the pipeline's `prepare`:
-//!   folding title and text ([`dedup::article_words`]), SimHash
-//!   ([`dedup::fingerprint_words`]) and the MinHash sketch; the same without
+//!   folding title and text ([`dedup::article_words`]), SimHash and the
+//!   MinHash sketch ([`dedup::fingerprint_and_sketch`]); the same without
 //!   the folding (the pipeline folds once for matching, search and dedup);
 //!   and [`dedup::canonical_url`] of the item links.
 //! - `store_insert/*`: [`Store::apply_feed_writes`] (the writer's group
@@ -158,8 +158,7 @@ fn fingerprint(c: &mut Criterion) {
                 .iter()
                 .map(|i| {
                     let words = dedup::article_words(&i.title, &i.text);
-                    let fp = dedup::fingerprint_words(&words);
-                    fp.map_or(0, |_| dedup::sketch(&words).len())
+                    dedup::fingerprint_and_sketch(&words).map_or(0, |(_, sketch)| sketch.len())
                 })
                 .sum::<usize>()
         })
@@ -168,7 +167,7 @@ fn fingerprint(c: &mut Criterion) {
         b.iter(|| {
             words
                 .iter()
-                .map(|w| dedup::fingerprint_words(w).map_or(0, |_| dedup::sketch(w).len()))
+                .map(|w| dedup::fingerprint_and_sketch(w).map_or(0, |(_, sketch)| sketch.len()))
                 .sum::<usize>()
         })
     });
@@ -256,19 +255,23 @@ fn prepare_feed(docs: &[Doc], farm: bool, i: usize, topics: &TopicSet) -> FeedDa
             feed_name: parsed.title.as_deref(),
             feed_tags: &[],
         };
-        let matched = topics.matches(&Document::new(&item.title, &item.text, meta));
-        let title_words = feedwatch::text::words(&item.title);
-        let text_words = feedwatch::text::words(&item.text);
+        let doc = Document::from_words(
+            feedwatch::text::words(&item.title),
+            feedwatch::text::words(&item.text),
+            meta,
+        );
+        let matched = topics.matches(&doc);
+        let (title_words, text_words) = doc.into_words();
         let search = SearchText::from_words(&title_words, &text_words);
         let mut words = title_words;
         words.extend(text_words);
-        let fingerprint = dedup::fingerprint_words(&words);
+        let (fingerprint, sketch) = dedup::fingerprint_and_sketch(&words).unzip();
         items.push(Prepared {
             key,
             content_hash: item.content_hash(),
             canonical_url: item.url.as_deref().and_then(dedup::canonical_url),
             fingerprint,
-            sketch: fingerprint.map(|_| dedup::sketch(&words)),
+            sketch,
             topics: matched,
             search,
             item,
