@@ -246,12 +246,17 @@ pub struct StoriesConfig {
     /// else first seen) is at most this far from its own.
     #[serde(with = "humantime_serde")]
     pub window: Duration,
+    /// Whether new items are fingerprinted and join stories at all; `false`
+    /// makes every item its own story (and saves the fingerprinting and
+    /// lookups: about a fifth of a cold cycle, BENCHMARKS.md).
+    pub cluster: bool,
 }
 
 impl Default for StoriesConfig {
     fn default() -> Self {
         Self {
             window: Duration::from_secs(7 * 24 * 3600),
+            cluster: true,
         }
     }
 }

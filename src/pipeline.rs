@@ -76,6 +76,8 @@ pub struct Pipeline {
     feed_tags: Arc<HashMap<String, Vec<String>>>,
     /// `stories.window`.
     story_window: chrono::Duration,
+    /// `stories.cluster`.
+    cluster_stories: bool,
     schedules: Arc<Schedules>,
     hosts: HostLimiter,
     clock: Clock,
@@ -130,6 +132,7 @@ impl Pipeline {
             topic_ids: Arc::new(rows.iter().map(|r| r.id).collect()),
             feed_tags: Arc::new(feed_tags),
             story_window,
+            cluster_stories: true,
             schedules: Arc::new(schedules),
             hosts,
             clock: Clock::System,
@@ -154,6 +157,13 @@ impl Pipeline {
     /// Uses `clock` for "now" (tests drive it with a paused tokio clock).
     pub fn with_clock(mut self, clock: Clock) -> Self {
         self.clock = clock;
+        self
+    }
+
+    /// Whether new items are fingerprinted to join stories (`stories.cluster`,
+    /// on by default); without, every new item starts its own story.
+    pub fn with_story_clustering(mut self, on: bool) -> Self {
+        self.cluster_stories = on;
         self
     }
 
@@ -308,9 +318,10 @@ impl Pipeline {
         let feed_name = feed.name.clone().or_else(|| feed.title.clone());
         let feed_url = feed.url.clone();
         let added_tags = feed.tag_list();
+        let cluster = self.cluster_stories;
         let prepared = tokio::task::spawn_blocking(move || {
             let tags = feed_tags.get(&feed_url).map(Vec::as_slice).unwrap_or(&added_tags);
-            prepare(fetched, &known, &topics, feed_name.as_deref(), tags)
+            prepare(fetched, &known, &topics, feed_name.as_deref(), tags, cluster)
         })
         .await
         .expect("parsing and matching do not panic");
@@ -470,13 +481,15 @@ struct Pending {
 
 /// Parses the document, drops items that are stored unchanged (and repeats
 /// of a key within the document), matches the rest and computes their
-/// canonical URL and near-duplicate fingerprint. Pure CPU work.
+/// canonical URL and (if `cluster`) near-duplicate fingerprint. Pure CPU
+/// work.
 fn prepare(
     fetched: Fetched,
     known: &HashMap<String, Known>,
     topics: &TopicSet,
     feed_name: Option<&str>,
     feed_tags: &[String],
+    cluster: bool,
 ) -> Result<(ParsedFeed, Vec<Pending>), String> {
     let parsed = parse_feed_as(&fetched.body, fetched.content_type.as_deref(), &fetched.final_url)
         .map_err(|e| error_chain(&e))?;
@@ -516,9 +529,13 @@ fn prepare(
                 (matched, title_words, text_words)
             };
             let search = SearchText::from_words(&title_words, &text_words);
-            let mut words = title_words;
-            words.extend(text_words);
-            let (fingerprint, sketch) = dedup::fingerprint_and_sketch(&words).unzip();
+            let (fingerprint, sketch) = if cluster {
+                let mut words = title_words;
+                words.extend(text_words);
+                dedup::fingerprint_and_sketch(&words).unzip()
+            } else {
+                (None, None)
+            };
             Some(Pending {
                 index,
                 key,

@@ -318,3 +318,36 @@ async fn a_copy_joins_only_within_the_story_window() {
     let items = ws2.search(&[]).await;
     assert_ne!(story_of(&items, "far"), story_of(&items, "a"));
 }
+
+/// `[stories] cluster = false`: copies are stored, but each is its own
+/// story.
+#[tokio::test]
+async fn without_clustering_every_item_is_its_own_story() {
+    let server = FeedServer::start().await;
+    let (title, text) = article(AKAR);
+    serve(
+        &server,
+        "/a.xml",
+        &[("a", "https://a.example/1", title, text, DAY1)],
+    );
+    let copy = format!("{text} Reported by Outlet 2.");
+    serve(
+        &server,
+        "/b.xml",
+        &[("b", "https://b.example/1", title, &copy, DAY1)],
+    );
+    let feeds = [(server.url("/a.xml"), "A"), (server.url("/b.xml"), "B")];
+    let feeds: Vec<(&str, &str)> = feeds.iter().map(|(u, n)| (u.as_str(), *n)).collect();
+    for (cluster, together) in [("true", true), ("false", false)] {
+        let ws = Workspace::new(&feeds, &[], &format!("[stories]\ncluster = {cluster}\n"));
+        let out = ws.run(&["run", "--once"]).await;
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        let items = ws.search(&[]).await;
+        assert_eq!(items.len(), 2);
+        assert_eq!(
+            story_of(&items, "a") == story_of(&items, "b"),
+            together,
+            "cluster = {cluster}"
+        );
+    }
+}

@@ -45,7 +45,8 @@ async fn build(config: &Config, store: &Store) -> anyhow::Result<(Pipeline, Aler
         Schedules::from_config(config),
         hosts,
     )
-    .await?;
+    .await?
+    .with_story_clustering(config.stories.cluster);
     store.sync_feeds(&config.feeds).await?;
     let alerts =
         Alerts::new(config, store.clone(), pipeline.topics()).context("cannot set up alert delivery")?;
