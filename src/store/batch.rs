@@ -532,6 +532,104 @@ mod story_tests {
         assert_eq!(story_of(&store, "https://b.example/2").await, story);
     }
 
+    /// `write` with its items' fingerprints replaced (the texts stay, so
+    /// their sketches are equal: only the fingerprints keep them apart).
+    fn with_fingerprints(write: FeedWrite, fingerprints: &[u64]) -> FeedWrite {
+        let FeedWrite::Update(mut update) = write else {
+            unreachable!()
+        };
+        for (item, &fp) in update.items.iter_mut().zip(fingerprints) {
+            item.fingerprint = Some(fp);
+        }
+        FeedWrite::Update(update)
+    }
+
+    /// Copies A and C are too far apart to join each other and start two
+    /// stories; copy B, near both, merges them into the older one, which
+    /// takes C's items (also one still waiting to be inserted) and counts;
+    /// C's id still finds them. With the copy of the index and through SQL.
+    #[tokio::test]
+    async fn a_copy_near_two_stories_merges_them() {
+        use crate::dedup;
+        for load_at_once in [true, false] {
+            let dir = tempfile::tempdir().unwrap();
+            let store = Store::open(&dir.path().join("t.db")).await.unwrap();
+            store.stories.lock().await.load_at_once = load_at_once;
+            let urls = [
+                "https://a.example/1",
+                "https://b.example/1",
+                "https://c.example/1",
+                "https://d.example/1",
+            ];
+            let feeds = store
+                .sync_feeds(&urls.map(|u| feed(&u.replace("/1", "/rss"))))
+                .await
+                .unwrap();
+            let (a, b, c) = (
+                0x0123_4567_89ab_cdef_u64,
+                0x0123_4567_89ab_cd10,
+                0x0123_4567_89ab_3210,
+            );
+            let d = c ^ 1 << 40; // 1 bit from C, 9 from B, 17 from A
+            assert_eq!((dedup::hamming(a, b), dedup::hamming(b, c)), (8, 8));
+            assert!(dedup::hamming(a, c) > dedup::NEAR_DUPLICATE_DISTANCE);
+            let results = store
+                .apply_feed_writes(vec![
+                    with_fingerprints(update_with(feeds[0].id, &[(urls[0], WIRE)]), &[a]),
+                    with_fingerprints(update_with(feeds[2].id, &[(urls[2], WIRE)]), &[c]),
+                ])
+                .await;
+            assert!(results.iter().all(|r| r.as_ref().unwrap().joined == 0));
+            let (story_a, story_c) = (story_of(&store, urls[0]).await, story_of(&store, urls[2]).await);
+            assert!(story_a < story_c);
+            // D joins C's story and waits to be inserted while B merges C
+            // into A.
+            let results = store
+                .apply_feed_writes(vec![
+                    with_fingerprints(update_with(feeds[3].id, &[(urls[3], WIRE)]), &[d]),
+                    with_fingerprints(update_with(feeds[1].id, &[(urls[1], WIRE)]), &[b]),
+                ])
+                .await;
+            assert!(
+                results.iter().all(|r| r.as_ref().unwrap().joined == 1),
+                "{load_at_once}"
+            );
+            for url in urls {
+                assert_eq!(story_of(&store, url).await, story_a, "{url}, {load_at_once}");
+            }
+            let stories: Vec<(i64, i64)> = sqlx::query_as("SELECT id, item_count FROM stories")
+                .fetch_all(&store.read)
+                .await
+                .unwrap();
+            assert_eq!(stories, [(story_a, 4)]);
+            let merges: Vec<(i64, i64)> = sqlx::query_as("SELECT story_id, merged_into FROM story_merges")
+                .fetch_all(&store.read)
+                .await
+                .unwrap();
+            assert_eq!(merges, [(story_c, story_a)]);
+            let found = store
+                .search(&crate::store::SearchFilter {
+                    story: Some(story_c),
+                    limit: 10,
+                    ..Default::default()
+                })
+                .await
+                .unwrap();
+            assert_eq!(found.len(), 4);
+            // A later copy near C alone joins the kept story.
+            let e = c ^ 1 << 50;
+            let results = store
+                .apply_feed_writes(vec![with_fingerprints(
+                    update_with(feeds[2].id, &[("https://c.example/2", WIRE)]),
+                    &[e],
+                )])
+                .await;
+            assert_eq!(results[0].as_ref().unwrap().joined, 1);
+            assert_eq!(story_of(&store, "https://c.example/2").await, story_a);
+            store.close().await;
+        }
+    }
+
     async fn count(store: &Store, table: &str) -> i64 {
         sqlx::query_scalar(&format!("SELECT count(*) FROM {table}"))
             .fetch_one(&store.read)

@@ -275,7 +275,16 @@ pub(super) async fn apply_updates(
             let story = match (write.fingerprint, &sketch) {
                 (Some(fp), Some(sketch)) => {
                     let near = Probe { fp, sketch, lang };
-                    find_story(tx, index, &near, &sort_at, update.story_window).await?
+                    let found = find_story(tx, index, &near, &sort_at, update.story_window).await?;
+                    if let Some(story) = found.story {
+                        // Waiting rows of a merged story join the one kept.
+                        for row in &mut pending.rows {
+                            if row.story.is_some_and(|s| found.merged.contains(&s)) {
+                                row.story = Some(story);
+                            }
+                        }
+                    }
+                    found.story
                 }
                 _ => None,
             };
@@ -720,21 +729,35 @@ struct Probe<'a> {
     lang: &'a str,
 }
 
-/// The story a new item joins: that of the nearest stored item (by
-/// fingerprint distance, then age) in the same language, within the window
-/// of its time, within [`dedup::NEAR_DUPLICATE_DISTANCE`] and passing
-/// [`dedup::same_story_sketch`]. `None`: the item starts a story.
+/// What [`find_story`] found.
+#[derive(Debug, Default)]
+struct Found {
+    /// The story the item joins; `None`: it starts one.
+    story: Option<i64>,
+    /// Stories merged into `story` because the item is the same story as an
+    /// item of each.
+    merged: Vec<i64>,
+}
+
+/// The story a new item joins: that of the stored items in the same
+/// language, within the window of its time, within
+/// [`dedup::NEAR_DUPLICATE_DISTANCE`] and passing
+/// [`dedup::same_story_sketch`]. If such items are in several stories (the
+/// new item bridges copies that were too far apart to join each other),
+/// the stories are merged into the one with the lowest id
+/// ([`merge_stories`]), which the item joins.
 ///
 /// Candidates come from the in-memory copy of the index once it is loaded,
 /// else from `story_keys`; a candidate's story and sketch are read only when
-/// the copy does not have them.
+/// the copy does not have them, and its sketch is compared only when its
+/// story is not one already found.
 async fn find_story(
     tx: &mut sqlx::SqliteConnection,
     index: &mut StoryIndex,
     probe: &Probe<'_>,
     sort_at: &str,
     window: chrono::Duration,
-) -> Result<Option<i64>> {
+) -> Result<Found> {
     let time = super::parse_ts(sort_at).unwrap_or_else(Utc::now);
     let (from, to) = (ts(time - window), ts(time + window));
     let near = if index.ready(tx, window).await? {
@@ -751,11 +774,16 @@ async fn find_story(
     } else {
         sql_near(tx, probe, &from, &to).await?
     };
+    // Distinct stories the item is the same story as.
+    let mut stories: Vec<i64> = Vec::new();
     for candidate in near {
         if let Some(story) = candidate.story {
+            if stories.contains(&story) {
+                continue;
+            }
             if let Some(same) = index.same_story(candidate.id, probe.sketch) {
                 if same {
-                    return Ok(Some(story));
+                    stories.push(story);
                 }
                 continue;
             }
@@ -777,11 +805,60 @@ async fn find_story(
             }
         };
         index.set_story(candidate.id, story);
-        if story.is_some() && dedup::same_story_sketch(probe.sketch, &sketch) {
-            return Ok(story);
+        if let Some(story) = story {
+            if !stories.contains(&story) && dedup::same_story_sketch(probe.sketch, &sketch) {
+                stories.push(story);
+            }
         }
     }
-    Ok(None)
+    let Some(&keep) = stories.iter().min() else {
+        return Ok(Found::default());
+    };
+    let merged: Vec<i64> = stories.into_iter().filter(|&s| s != keep).collect();
+    for &gone in &merged {
+        merge_stories(tx, keep, gone).await?;
+        index.rename_story(gone, keep);
+    }
+    Ok(Found {
+        story: Some(keep),
+        merged,
+    })
+}
+
+/// Moves the items of story `gone` to story `keep`, which takes its span,
+/// count and (if `gone` began earlier) headline; `gone` is deleted and
+/// recorded in `story_merges`.
+async fn merge_stories(tx: &mut sqlx::SqliteConnection, keep: i64, gone: i64) -> Result<()> {
+    tracing::debug!(keep, gone, "merging stories");
+    sqlx::query(
+        "UPDATE stories SET \
+             headline = CASE WHEN g.first_seen < stories.first_seen THEN g.headline ELSE stories.headline END, \
+             first_seen = min(stories.first_seen, g.first_seen), \
+             last_seen = max(stories.last_seen, g.last_seen), \
+             item_count = stories.item_count + g.item_count \
+         FROM (SELECT headline, first_seen, last_seen, item_count FROM stories WHERE id = ?2) AS g \
+         WHERE stories.id = ?1",
+    )
+    .bind(keep)
+    .bind(gone)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query("UPDATE items SET story_id = ?1 WHERE story_id = ?2")
+        .bind(keep)
+        .bind(gone)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("DELETE FROM stories WHERE id = ?")
+        .bind(gone)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("INSERT INTO story_merges (story_id, merged_into, merged_at) VALUES (?, ?, ?)")
+        .bind(gone)
+        .bind(keep)
+        .bind(ts(Utc::now()))
+        .execute(&mut *tx)
+        .await?;
+    Ok(())
 }
 
 /// Candidates within [`dedup::NEAR_DUPLICATE_DISTANCE`] from `story_keys`,

@@ -414,7 +414,14 @@ fn push_item_filters(q: &mut QueryBuilder<Sqlite>, filter: &SearchFilter) {
         .push("))");
     }
     if let Some(story) = filter.story {
-        q.push(" AND i.story_id = ").push_bind(story);
+        // A merged story's id finds the story it was merged into (each
+        // merge goes to a lower id, so the chain ends).
+        q.push(" AND i.story_id = (WITH RECURSIVE chain(id, depth) AS (SELECT ")
+            .push_bind(story)
+            .push(
+                ", 0 UNION ALL SELECT m.merged_into, c.depth + 1 FROM story_merges m \
+             JOIN chain c ON m.story_id = c.id) SELECT id FROM chain ORDER BY depth DESC LIMIT 1)",
+            );
     }
     if let Some(lang) = &filter.lang {
         let lang = lang.to_ascii_lowercase();

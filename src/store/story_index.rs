@@ -416,6 +416,15 @@ impl StoryIndex {
         }
     }
 
+    /// Records that the items of story `gone` are now in story `keep`.
+    pub fn rename_story(&mut self, gone: i64, keep: i64) {
+        for entry in &mut self.entries {
+            if entry.story == Some(gone) {
+                entry.story = Some(keep);
+            }
+        }
+    }
+
     /// Records the sketch computed for an item stored without one.
     pub fn set_sketch(&mut self, id: i64, sketch: &[u32]) {
         if let Some(&slot) = self.by_id.get(&id) {
