@@ -45,6 +45,7 @@ use feedwatch::fetch::Validators;
 use feedwatch::model::{item_keys, NewItem};
 use feedwatch::parse;
 use feedwatch::store::{FeedUpdate, FeedWrite, ItemWrite, NextCheck, SearchText, Store};
+use feedwatch::text;
 use feedwatch::topics::{Document, Meta, TopicSet};
 use tokio::runtime::Runtime;
 
@@ -157,8 +158,9 @@ fn fingerprint(c: &mut Criterion) {
             items
                 .iter()
                 .map(|i| {
-                    let words = dedup::article_words(&i.title, &i.text);
-                    dedup::fingerprint_and_sketch(&words).map_or(0, |(_, sketch)| sketch.len())
+                    // As `pipeline::prepare`: title and text folded apart.
+                    let (title, text) = (text::words(&i.title), text::words(&i.text));
+                    dedup::fingerprint_and_sketch_of(&title, &text).map_or(0, |(_, sketch)| sketch.len())
                 })
                 .sum::<usize>()
         })

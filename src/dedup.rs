@@ -413,31 +413,68 @@ fn simhash_hashes(hashes: &[u64], size: usize) -> u64 {
     if hashes.is_empty() {
         return 0;
     }
-    // The vote for bit i is (set − clear) = 2·set − shingles, so only the
-    // set bits are counted: byte j of a hash adds `SPREAD[byte]` to
-    // `lanes[j]`, whose byte i then counts bit 8j + i (eight counters in
-    // one addition; they are emptied into `set` before a byte can overflow).
-    let mut set = [0u32; 64];
-    let mut lanes = [0u64; 8];
-    let mut in_lanes = 0u32;
-    let mut shingles = 0u32;
+    let mut votes = SimHashVotes::default();
     for shingle in hashes.windows(size.min(hashes.len())) {
-        let hash = shingle_hash(shingle);
-        for (j, lane) in lanes.iter_mut().enumerate() {
-            *lane += SPREAD[(hash >> (8 * j)) as u8 as usize];
-        }
-        shingles += 1;
-        in_lanes += 1;
-        if in_lanes == u8::MAX as u32 {
-            empty_lanes(&mut lanes, &mut set);
-            in_lanes = 0;
+        votes.add(shingle_hash(shingle));
+    }
+    votes.fingerprint()
+}
+
+/// The votes of SimHash's shingle hashes. The vote for bit i is
+/// (set − clear) = 2·set − shingles, so only the set bits are counted:
+/// byte j of a hash adds `SPREAD[byte]` to `lanes[j]`, whose byte i then
+/// counts bit 8j + i (eight counters in one addition; they are emptied into
+/// `set` before a byte can overflow).
+struct SimHashVotes {
+    set: [u32; 64],
+    lanes: [u64; 8],
+    in_lanes: u32,
+    shingles: u32,
+}
+
+impl Default for SimHashVotes {
+    fn default() -> Self {
+        SimHashVotes {
+            set: [0; 64],
+            lanes: [0; 8],
+            in_lanes: 0,
+            shingles: 0,
         }
     }
-    empty_lanes(&mut lanes, &mut set);
-    set.iter()
-        .enumerate()
-        .filter(|(_, &count)| 2 * count > shingles)
-        .fold(0, |fp, (bit, _)| fp | 1 << bit)
+}
+
+impl SimHashVotes {
+    fn add(&mut self, hash: u64) {
+        for (j, lane) in self.lanes.iter_mut().enumerate() {
+            *lane += SPREAD[(hash >> (8 * j)) as u8 as usize];
+        }
+        self.shingles += 1;
+        self.in_lanes += 1;
+        if self.in_lanes == u32::from(u8::MAX) {
+            self.empty_lanes();
+        }
+    }
+
+    /// Adds the byte-wide counters to `set` and zeroes them.
+    fn empty_lanes(&mut self) {
+        for (j, lane) in self.lanes.iter_mut().enumerate() {
+            for (i, count) in self.set[8 * j..8 * j + 8].iter_mut().enumerate() {
+                *count += (*lane >> (8 * i) & 0xff) as u32;
+            }
+            *lane = 0;
+        }
+        self.in_lanes = 0;
+    }
+
+    /// Bit i set where the vote for bit i is positive.
+    fn fingerprint(mut self) -> u64 {
+        self.empty_lanes();
+        self.set
+            .iter()
+            .enumerate()
+            .filter(|(_, &count)| 2 * count > self.shingles)
+            .fold(0, |fp, (bit, _)| fp | 1 << bit)
+    }
 }
 
 /// `SPREAD[b]` has bit i of `b` as byte i: adding it to a `u64` counts the
@@ -456,16 +493,6 @@ static SPREAD: [u64; 256] = {
     table
 };
 
-/// Adds the byte-wide counters of [`simhash_hashes`] to `set` and zeroes them.
-fn empty_lanes(lanes: &mut [u64; 8], set: &mut [u32; 64]) {
-    for (j, lane) in lanes.iter_mut().enumerate() {
-        for (i, count) in set[8 * j..8 * j + 8].iter_mut().enumerate() {
-            *count += (*lane >> (8 * i) & 0xff) as u32;
-        }
-        *lane = 0;
-    }
-}
-
 /// Each word's FNV-1a hash: what shingle hashes are made of.
 fn word_hashes(words: &[String]) -> Vec<u64> {
     words.iter().map(|w| fnv1a(w.as_bytes())).collect()
@@ -475,11 +502,35 @@ fn word_hashes(words: &[String]) -> Vec<u64> {
 /// words are hashed once): `None` when the text is too short to have a
 /// fingerprint.
 pub fn fingerprint_and_sketch(words: &[String]) -> Option<(u64, Vec<u32>)> {
-    if words.len() < MIN_FINGERPRINT_WORDS {
+    fingerprint_and_sketch_of(words, &[])
+}
+
+/// [`fingerprint_and_sketch`] of the words of `title` followed by those of
+/// `text` (as [`article_words`] joins them), without joining them.
+///
+/// One pass over the words and no allocation but the sketch's: every new
+/// item of a cycle goes through here.
+pub fn fingerprint_and_sketch_of(title: &[String], text: &[String]) -> Option<(u64, Vec<u32>)> {
+    const _: () = assert!(SHINGLE_WORDS == 2 && RESEMBLANCE_SHINGLE_WORDS == 3);
+    // With at least this many words, every shingle has its full size.
+    const _: () = assert!(MIN_FINGERPRINT_WORDS >= RESEMBLANCE_SHINGLE_WORDS);
+    if title.len() + text.len() < MIN_FINGERPRINT_WORDS {
         return None;
     }
-    let hashes = word_hashes(words);
-    Some((simhash_hashes(&hashes, SHINGLE_WORDS), sketch_hashes(&hashes)))
+    let mut votes = SimHashVotes::default();
+    let mut sketch = BottomK::default();
+    let (mut before, mut last) = (0, 0);
+    for (i, word) in title.iter().chain(text).enumerate() {
+        let hash = fnv1a(word.as_bytes());
+        if i >= 1 {
+            votes.add(shingle_hash(&[last, hash]));
+        }
+        if i >= 2 {
+            sketch.add((shingle_hash(&[before, last, hash]) >> 32) as u32);
+        }
+        (before, last) = (last, hash);
+    }
+    Some((votes.fingerprint(), sketch.finish()))
 }
 
 /// Number of differing bits.
@@ -683,11 +734,12 @@ fn lookup_key(block: usize, value: u64) -> i64 {
 }
 
 /// The keys the store indexes for `fp`: one per lookup block.
-pub fn lookup_keys(fp: u64) -> Vec<i64> {
-    lookup_layout()
-        .enumerate()
-        .map(|(block, (shift, mask))| lookup_key(block, fp >> shift & mask))
-        .collect()
+pub fn lookup_keys(fp: u64) -> [i64; LOOKUP_BLOCKS as usize] {
+    let mut keys = [0; LOOKUP_BLOCKS as usize];
+    for (block, (shift, mask)) in lookup_layout().enumerate() {
+        keys[block] = lookup_key(block, fp >> shift & mask);
+    }
+    keys
 }
 
 /// The keys to probe for fingerprints within distance `k` of `fp`: for each
@@ -696,21 +748,41 @@ pub fn lookup_keys(fp: u64) -> Vec<i64> {
 /// them; candidates are then checked with [`hamming`].
 pub fn probe_keys(fp: u64, k: u32) -> Vec<i64> {
     let radius = k / LOOKUP_BLOCKS;
-    let mut keys = Vec::new();
+    // Every lookup makes these (69 for k = 8): one allocation, no stack.
+    let mut keys = Vec::with_capacity(probe_count(radius));
     for (block, (shift, mask)) in lookup_layout().enumerate() {
-        let value = fp >> shift & mask;
-        let width = mask.count_ones();
-        let mut stack = vec![(value, 0u32, 0u32)];
-        while let Some((v, flipped, from)) = stack.pop() {
-            keys.push(lookup_key(block, v));
-            if flipped < radius {
-                for bit in from..width {
-                    stack.push((v ^ (1 << bit), flipped + 1, bit + 1));
-                }
-            }
-        }
+        push_within(&mut keys, block, fp >> shift & mask, mask.count_ones(), 0, radius);
     }
     keys
+}
+
+/// Pushes the keys of `value` and of every value that differs from it in
+/// at most `radius` of the bits `from..width`.
+fn push_within(keys: &mut Vec<i64>, block: usize, value: u64, width: u32, from: u32, radius: u32) {
+    keys.push(lookup_key(block, value));
+    if radius > 0 {
+        for bit in from..width {
+            push_within(keys, block, value ^ 1 << bit, width, bit + 1, radius - 1);
+        }
+    }
+}
+
+/// How many keys [`probe_keys`] makes for `radius`: per block, the values
+/// within `radius` bits of its width.
+fn probe_count(radius: u32) -> usize {
+    lookup_layout()
+        .map(|(_, mask)| {
+            let width = mask.count_ones() as usize;
+            // Sum of binomial(width, r) for r ≤ radius.
+            (0..=radius as usize)
+                .scan(1usize, |choose, r| {
+                    let value = *choose;
+                    *choose = *choose * width.saturating_sub(r) / (r + 1);
+                    Some(value)
+                })
+                .sum::<usize>()
+        })
+        .sum()
 }
 
 /// Words per shingle of [`resemblance`]: triples, because word pairs repeat
@@ -784,30 +856,90 @@ fn sketch_hashes(hashes: &[u64]) -> Vec<u32> {
     if hashes.is_empty() {
         return Vec::new();
     }
-    let values: Vec<u32> = hashes
-        .windows(RESEMBLANCE_SHINGLE_WORDS.min(hashes.len()))
-        .map(|shingle| (shingle_hash(shingle) >> 32) as u32)
-        .collect();
-    bottom_k(values, SKETCH_SIZE)
+    let mut sketch = BottomK::default();
+    for shingle in hashes.windows(RESEMBLANCE_SHINGLE_WORDS.min(hashes.len())) {
+        sketch.add((shingle_hash(shingle) >> 32) as u32);
+    }
+    sketch.finish()
 }
 
-/// The `k` smallest distinct values, ascending. Selects before sorting
-/// (an article has hundreds of shingles, the sketch 64), unless repeated
-/// values leave fewer than `k` distinct among the `k` smallest.
-fn bottom_k(mut values: Vec<u32>, k: usize) -> Vec<u32> {
-    if values.len() > k {
-        values.select_nth_unstable(k);
-        let mut smallest = values[..k].to_vec();
-        smallest.sort_unstable();
-        smallest.dedup();
-        if smallest.len() == k {
-            return smallest;
+/// The [`SKETCH_SIZE`] smallest distinct values of a stream, kept in a
+/// buffer of four times that on the stack: when it fills, it keeps only the
+/// smallest (selecting before sorting), and once [`SKETCH_SIZE`] distinct
+/// values are known, larger ones are not kept at all. An article of a few
+/// hundred shingles is selected from once, at the end.
+struct BottomK {
+    buffer: [u32; 4 * SKETCH_SIZE],
+    len: usize,
+    /// The largest of [`SKETCH_SIZE`] distinct values known, if as many
+    /// are: no value at or above it can be among the smallest.
+    bound: Option<u32>,
+}
+
+impl Default for BottomK {
+    fn default() -> Self {
+        BottomK {
+            buffer: [0; 4 * SKETCH_SIZE],
+            len: 0,
+            bound: None,
         }
     }
-    values.sort_unstable();
-    values.dedup();
-    values.truncate(k);
-    values
+}
+
+impl BottomK {
+    fn add(&mut self, value: u32) {
+        if self.bound.is_some_and(|bound| value >= bound) {
+            return;
+        }
+        self.buffer[self.len] = value;
+        self.len += 1;
+        if self.len == self.buffer.len() {
+            self.keep_smallest();
+        }
+    }
+
+    /// Leaves the smallest distinct values, ascending, in `buffer[..len]`.
+    fn keep_smallest(&mut self) {
+        let (k, values) = (SKETCH_SIZE, &mut self.buffer[..self.len]);
+        if values.len() > k {
+            values.select_nth_unstable(k);
+            let smallest = &mut values[..k];
+            smallest.sort_unstable();
+            if smallest.windows(2).all(|pair| pair[0] != pair[1]) {
+                self.len = k;
+                self.bound = Some(smallest[k - 1]);
+                return;
+            }
+        }
+        // Repeated values among the smallest (or few values): all of them.
+        values.sort_unstable();
+        let mut distinct = 0;
+        for i in 0..values.len() {
+            if i == 0 || values[i] != values[distinct - 1] {
+                values[distinct] = values[i];
+                distinct += 1;
+            }
+        }
+        self.len = distinct.min(k);
+        if self.len == k {
+            self.bound = Some(values[k - 1]);
+        }
+    }
+
+    fn finish(mut self) -> Vec<u32> {
+        self.keep_smallest();
+        self.buffer[..self.len].to_vec()
+    }
+}
+
+/// The [`SKETCH_SIZE`] smallest distinct values, ascending ([`BottomK`]).
+#[cfg(test)]
+fn bottom_k(values: Vec<u32>) -> Vec<u32> {
+    let mut smallest = BottomK::default();
+    for value in values {
+        smallest.add(value);
+    }
+    smallest.finish()
 }
 
 /// The bottom-k estimate of [`resemblance`] from two [`sketch`]es: of the
@@ -1203,8 +1335,8 @@ mod tests {
     #[test]
     fn bottom_k_is_the_k_smallest_distinct_values() {
         let mut seed = 7u64;
-        for len in [0, 1, 5, 63, 64, 65, 100, 300, 1000] {
-            for range in [4u32, 50, 1 << 20] {
+        for len in [0, 1, 5, 63, 64, 65, 100, 255, 256, 257, 300, 1000, 5000] {
+            for range in [4u32, 50, 70, 1 << 20, u32::MAX] {
                 let values: Vec<u32> = (0..len)
                     .map(|_| {
                         seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
@@ -1215,7 +1347,7 @@ mod tests {
                 naive.sort_unstable();
                 naive.dedup();
                 naive.truncate(SKETCH_SIZE);
-                assert_eq!(bottom_k(values, SKETCH_SIZE), naive, "{len} values below {range}");
+                assert_eq!(bottom_k(values), naive, "{len} values below {range}");
             }
         }
     }
@@ -1233,6 +1365,36 @@ mod tests {
             assert_eq!(both.as_ref().map(|(fp, _)| *fp), fingerprint_words(&w), "{text}");
             if let Some((_, s)) = both {
                 assert_eq!(s, sketch(&w), "{text}");
+            }
+        }
+        // Long texts of few distinct words: the streaming pass keeps the
+        // buffer and lanes of the slice functions' results.
+        let mut rng = Rng(3);
+        for len in [20, 300, 1000, 3000] {
+            let w: Vec<String> = (0..len).map(|_| format!("w{}", rng.next() % 40)).collect();
+            let (title, text) = w.split_at(7);
+            assert_eq!(
+                fingerprint_and_sketch_of(title, text),
+                Some((fingerprint_words(&w).unwrap(), sketch(&w))),
+                "{len} words"
+            );
+        }
+        // Title and text apart: as if joined by `article_words`.
+        let text = "The top military commanders of Iran and Turkey on Saturday voiced strong \
+            opposition to the independence referendum in Iraqi Kurdistan after a meeting in Ankara";
+        for title in [
+            "",
+            "Iran and Turkey",
+            "A title of many words, more than twenty of them: one two \
+            three four five six seven eight nine ten eleven twelve thirteen fourteen",
+        ] {
+            for text in ["", "short", text] {
+                let joined = article_words(title, text);
+                assert_eq!(
+                    fingerprint_and_sketch_of(&words(title), &words(text)),
+                    fingerprint_and_sketch(&joined),
+                    "{title} / {text}"
+                );
             }
         }
     }
@@ -1475,6 +1637,23 @@ mod tests {
         }
         assert_eq!(lookup_keys(0).len(), LOOKUP_BLOCKS as usize);
         assert_eq!(lookup_keys(u64::MAX)[4], (4 << 56) | 0xfff);
+        // Other radii: every key once, as many as counted, and every
+        // fingerprint within k found.
+        for k in [0, 4, 5, 12, 15] {
+            let a = rng.next();
+            let keys = probe_keys(a, k);
+            let probes: std::collections::HashSet<i64> = keys.iter().copied().collect();
+            assert_eq!(probes.len(), keys.len(), "k = {k}");
+            assert_eq!(keys.len(), probe_count(k / LOOKUP_BLOCKS), "k = {k}");
+            for d in 0..=k {
+                let b = rng.flip(a, d);
+                assert!(
+                    lookup_keys(b).iter().any(|key| probes.contains(key)),
+                    "k = {k}, d = {d}"
+                );
+            }
+        }
+        assert_eq!(probe_count(2), 5 + (4 * 13 + 12) + (4 * 78 + 66));
     }
 
     #[test]

@@ -530,9 +530,7 @@ fn prepare(
             };
             let search = SearchText::from_words(&title_words, &text_words);
             let (fingerprint, sketch) = if cluster {
-                let mut words = title_words;
-                words.extend(text_words);
-                dedup::fingerprint_and_sketch(&words).unzip()
+                dedup::fingerprint_and_sketch_of(&title_words, &text_words).unzip()
             } else {
                 (None, None)
             };

@@ -1,5 +1,6 @@
 //! Items and their topic matches, written one transaction per fetched feed.
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
@@ -189,9 +190,9 @@ pub(super) async fn apply_updates(
             let published = item.published.map(ts);
             let fingerprint = write.fingerprint.map(|fp| fp as i64);
             let lang = item.language.as_deref().unwrap_or("");
-            let sketch = write.fingerprint.map(|_| match &write.sketch {
-                Some(sketch) => sketch.clone(),
-                None => dedup::sketch(&dedup::article_words(&item.title, &item.text)),
+            let sketch: Option<Cow<'_, [u32]>> = write.fingerprint.map(|_| match &write.sketch {
+                Some(sketch) => Cow::Borrowed(sketch.as_slice()),
+                None => Cow::Owned(dedup::sketch(&dedup::article_words(&item.title, &item.text))),
             });
             let sketch_bytes = sketch.as_deref().map(dedup::sketch_bytes);
 
@@ -320,7 +321,7 @@ struct NewRow<'w> {
     sort_at: String,
     /// The story it joins; `None` starts one.
     story: Option<i64>,
-    sketch: Option<Vec<u32>>,
+    sketch: Option<Cow<'w, [u32]>>,
     sketch_bytes: Option<Vec<u8>>,
 }
 
@@ -943,7 +944,7 @@ mod tests {
             published: None,
             sort_at: String::new(),
             story: None,
-            sketch: waiting.sketch.clone(),
+            sketch: waiting.sketch.as_deref().map(Cow::Borrowed),
             sketch_bytes: None,
         });
         let depends = |w: &ItemWrite| rows.depends_on(w, w.sketch.as_deref());

@@ -28,8 +28,6 @@
 //! `story_keys` (a load, or a lookup without the copy; a process that
 //! stopped owing leaves its ids for the next one).
 
-use std::collections::HashMap;
-
 use chrono::Utc;
 use rustc_hash::FxHashMap;
 
@@ -133,7 +131,7 @@ pub(super) struct StoryIndex {
     newest: i64,
     /// The story window the copy was read for, in seconds.
     window: i64,
-    langs: HashMap<String, u16>,
+    langs: FxHashMap<String, u16>,
     entries: Vec<Entry>,
     sketches: Vec<u32>,
     /// Item id → index in `entries`.
@@ -487,9 +485,12 @@ impl StoryIndex {
         for &key in &probes {
             prefetch(&self.keys[bucket(key)]);
         }
+        // A bucket holds ~10 items (a few cache lines; crowded ones more):
+        // ask for its lines up to a bound, not only the first.
+        const LINE: usize = 64 / std::mem::size_of::<Keyed>();
         for &key in &probes {
-            if let Some(first) = self.keys[bucket(key)].first() {
-                prefetch(first);
+            for keyed in self.keys[bucket(key)].iter().step_by(LINE).take(8) {
+                prefetch(keyed);
             }
         }
         let mut found: Vec<(u32, i64, u32)> = Vec::new();
