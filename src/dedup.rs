@@ -973,8 +973,36 @@ pub fn sketch_resemblance(a: &[u32], b: &[u32]) -> f64 {
 
 /// [`same_story`] on [`sketch`]es: [`sketch_resemblance`] at least
 /// [`MIN_RESEMBLANCE`].
+///
+/// Stops as soon as the answer is certain: a story lookup compares many
+/// unrelated candidates (whose sketches share nothing) and a few copies.
+/// With `shared` of `union` values seen, the final share is at least
+/// `shared / SKETCH_SIZE` and at most `(shared + SKETCH_SIZE − union) /
+/// SKETCH_SIZE`.
 pub fn same_story_sketch(a: &[u32], b: &[u32]) -> bool {
-    sketch_resemblance(a, b) >= MIN_RESEMBLANCE
+    let need = MIN_RESEMBLANCE * SKETCH_SIZE as f64;
+    let (mut i, mut j) = (0, 0);
+    let (mut union, mut shared) = (0usize, 0usize);
+    while union < SKETCH_SIZE && (i < a.len() || j < b.len()) {
+        if shared as f64 >= need {
+            return true;
+        }
+        if ((shared + SKETCH_SIZE - union) as f64) < need {
+            return false;
+        }
+        match (a.get(i), b.get(j)) {
+            (Some(x), Some(y)) if x == y => {
+                shared += 1;
+                i += 1;
+                j += 1;
+            }
+            (Some(x), Some(y)) if x < y => i += 1,
+            (Some(_), None) => i += 1,
+            _ => j += 1,
+        }
+        union += 1;
+    }
+    union > 0 && shared as f64 / union as f64 >= MIN_RESEMBLANCE
 }
 
 /// A [`sketch`] as stored: its values as 4-byte little-endian integers.
@@ -1654,6 +1682,29 @@ mod tests {
             }
         }
         assert_eq!(probe_count(2), 5 + (4 * 13 + 12) + (4 * 78 + 66));
+    }
+
+    /// The early answers of `same_story_sketch` are those of the whole
+    /// estimate, for sketches of every overlap and of short texts.
+    #[test]
+    fn same_story_sketch_is_the_estimate_against_the_threshold() {
+        let mut rng = Rng(11);
+        for _ in 0..3000 {
+            let (len_a, len_b) = (rng.next() % 80, rng.next() % 80);
+            let range = 1 + rng.next() % 200;
+            let mut a: Vec<u32> = (0..len_a).map(|_| (rng.next() % range) as u32).collect();
+            let mut b: Vec<u32> = (0..len_b).map(|_| (rng.next() % range) as u32).collect();
+            for s in [&mut a, &mut b] {
+                s.sort_unstable();
+                s.dedup();
+                s.truncate(SKETCH_SIZE);
+            }
+            assert_eq!(
+                same_story_sketch(&a, &b),
+                sketch_resemblance(&a, &b) >= MIN_RESEMBLANCE,
+                "{a:?} {b:?}"
+            );
+        }
     }
 
     #[test]
