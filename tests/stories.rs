@@ -197,6 +197,16 @@ async fn wire_copies_across_three_outlets_are_one_story_and_another_article_is_n
         ])
         .await;
     assert_eq!(common::jsonl(&out.stdout).len(), 1);
+    let out = ws
+        .run(&["stories", "--since", "2017-01-01", "--format", "csv"])
+        .await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let mut csv = csv::Reader::from_reader(out.stdout.as_bytes());
+    let rows: Vec<csv::StringRecord> = csv.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), 2);
+    let id = story.as_i64().unwrap().to_string();
+    let row = rows.iter().find(|r| &r[0] == id.as_str()).unwrap();
+    assert_eq!((&row[1], &row[4], &row[5]), (title, "3", "3"));
     let out = ws.run(&["stories", "--since", "2017-01-01"]).await;
     assert!(out.stdout.starts_with("   STORY"), "{}", out.stdout);
     assert!(

@@ -37,6 +37,9 @@ pub enum StoryFormat {
     Table,
     /// One JSON object per line.
     Jsonl,
+    /// The fields of `jsonl` as CSV with a header (outlets and languages
+    /// joined by `;`).
+    Csv,
 }
 
 pub async fn stories(config: &Config, args: StoriesArgs) -> anyhow::Result<ExitCode> {
@@ -66,6 +69,7 @@ pub async fn stories(config: &Config, args: StoriesArgs) -> anyhow::Result<ExitC
     match args.format {
         StoryFormat::Jsonl => write_jsonl(&mut out, &rows)?,
         StoryFormat::Table => write_table(&mut out, &rows)?,
+        StoryFormat::Csv => write_csv(&mut out, &rows)?,
     }
     out.flush()?;
     Ok(ExitCode::SUCCESS)
