@@ -169,8 +169,10 @@ impl StoryIndex {
     /// has written since.
     pub async fn begin(&mut self, tx: &mut SqliteConnection) -> Result<()> {
         if self.open {
+            tracing::debug!("story index copy dropped: the last write failed");
             self.forget();
         } else if self.stale() {
+            tracing::debug!("story index copy dropped: a window past its horizon");
             self.invalidate();
         }
         self.open = true;
@@ -179,6 +181,7 @@ impl StoryIndex {
                 .fetch_one(&mut *tx)
                 .await?;
             if self.data_version.is_some_and(|v| v != version) {
+                tracing::debug!("story index copy dropped: another connection wrote");
                 self.forget();
                 self.open = true;
             }
@@ -235,10 +238,13 @@ impl StoryIndex {
         if self.owed == Some(0) {
             return Ok(());
         }
-        sqlx::query(SETTLE_SQL).execute(&mut *tx).await?;
+        let started = std::time::Instant::now();
+        let rows = sqlx::query(SETTLE_SQL).execute(&mut *tx).await?.rows_affected();
+        let inserted = started.elapsed();
         sqlx::query("DELETE FROM story_keys_pending")
             .execute(&mut *tx)
             .await?;
+        tracing::debug!(owed = self.owed, rows, ?inserted, elapsed = ?started.elapsed(), "settled story keys");
         self.owed = Some(0);
         Ok(())
     }
@@ -320,6 +326,11 @@ impl StoryIndex {
                 .await?,
         );
         self.loaded = true;
+        tracing::debug!(
+            items = self.by_id.len(),
+            horizon = self.horizon,
+            "story index copy loaded"
+        );
         Ok(())
     }
 
