@@ -949,9 +949,21 @@ fn bottom_k(values: Vec<u32>) -> Vec<u32> {
 /// threshold [`MIN_RESEMBLANCE`] (wire copies sit near 0.9, unrelated texts
 /// near 0: `scripts/story_quality.py`, BENCHMARKS.md). 0 when both are empty.
 pub fn sketch_resemblance(a: &[u32], b: &[u32]) -> f64 {
+    let (shared, union) = union_walk(a, b, |_, _| false);
+    if union == 0 {
+        0.0
+    } else {
+        shared as f64 / union as f64
+    }
+}
+
+/// Walks the [`SKETCH_SIZE`] smallest values of the union of two sketches
+/// (ascending) until `stop(shared, union)` says so; returns how many values
+/// were in both and how many were walked.
+fn union_walk(a: &[u32], b: &[u32], mut stop: impl FnMut(usize, usize) -> bool) -> (usize, usize) {
     let (mut i, mut j) = (0, 0);
     let (mut union, mut shared) = (0usize, 0usize);
-    while union < SKETCH_SIZE && (i < a.len() || j < b.len()) {
+    while union < SKETCH_SIZE && (i < a.len() || j < b.len()) && !stop(shared, union) {
         match (a.get(i), b.get(j)) {
             (Some(x), Some(y)) if x == y => {
                 shared += 1;
@@ -964,11 +976,7 @@ pub fn sketch_resemblance(a: &[u32], b: &[u32]) -> f64 {
         }
         union += 1;
     }
-    if union == 0 {
-        0.0
-    } else {
-        shared as f64 / union as f64
-    }
+    (shared, union)
 }
 
 /// [`same_story`] on [`sketch`]es: [`sketch_resemblance`] at least
@@ -981,28 +989,16 @@ pub fn sketch_resemblance(a: &[u32], b: &[u32]) -> f64 {
 /// SKETCH_SIZE`.
 pub fn same_story_sketch(a: &[u32], b: &[u32]) -> bool {
     let need = MIN_RESEMBLANCE * SKETCH_SIZE as f64;
-    let (mut i, mut j) = (0, 0);
-    let (mut union, mut shared) = (0usize, 0usize);
-    while union < SKETCH_SIZE && (i < a.len() || j < b.len()) {
-        if shared as f64 >= need {
-            return true;
-        }
-        if ((shared + SKETCH_SIZE - union) as f64) < need {
-            return false;
-        }
-        match (a.get(i), b.get(j)) {
-            (Some(x), Some(y)) if x == y => {
-                shared += 1;
-                i += 1;
-                j += 1;
-            }
-            (Some(x), Some(y)) if x < y => i += 1,
-            (Some(_), None) => i += 1,
-            _ => j += 1,
-        }
-        union += 1;
+    let certain_yes = |shared: usize| shared as f64 >= need;
+    let certain_no = |shared: usize, union: usize| ((shared + SKETCH_SIZE - union) as f64) < need;
+    let (shared, union) = union_walk(a, b, |s, u| certain_yes(s) || certain_no(s, u));
+    if certain_yes(shared) {
+        true
+    } else if certain_no(shared, union) {
+        false
+    } else {
+        union > 0 && shared as f64 / union as f64 >= MIN_RESEMBLANCE
     }
-    union > 0 && shared as f64 / union as f64 >= MIN_RESEMBLANCE
 }
 
 /// A [`sketch`] as stored: its values as 4-byte little-endian integers.
