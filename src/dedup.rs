@@ -722,15 +722,20 @@ impl SimIndex {
 pub const LOOKUP_BLOCKS: u32 = 5;
 
 /// (shift, mask) of each lookup block: [`LOOKUP_BLOCKS`] contiguous blocks,
-/// the first `64 % LOOKUP_BLOCKS` one bit wider.
-fn lookup_layout() -> impl Iterator<Item = (u32, u64)> {
+/// the first `64 % LOOKUP_BLOCKS` one bit wider. Block `b` of a fingerprint
+/// is `fp >> shift & mask`; the store computes [`lookup_keys`] in SQL from
+/// this layout.
+pub fn lookup_layout() -> impl Iterator<Item = (u32, u64)> {
     band_layout(LOOKUP_BLOCKS - 1).map(|(_, shift, mask)| (shift, mask))
 }
+
+/// Where a lookup key keeps its block number: the top byte.
+pub const LOOKUP_KEY_BLOCK_SHIFT: u32 = 56;
 
 /// The key of block `block` with value `value`: the block number in the
 /// top byte, so one indexed integer column holds every block.
 fn lookup_key(block: usize, value: u64) -> i64 {
-    ((block as i64) << 56) | value as i64
+    ((block as i64) << LOOKUP_KEY_BLOCK_SHIFT) | value as i64
 }
 
 /// The keys the store indexes for `fp`: one per lookup block.

@@ -28,6 +28,8 @@
 //! `story_keys` (a load, or a lookup without the copy; a process that
 //! stopped owing leaves its ids for the next one).
 
+use std::sync::OnceLock;
+
 use chrono::Utc;
 use rustc_hash::FxHashMap;
 
@@ -44,20 +46,32 @@ const LOOKUPS_BEFORE_LOAD: u32 = 1000;
 const SETTLE_AT: u64 = 100_000;
 
 /// Writes the `story_keys` rows of the items in `story_keys_pending`:
-/// [`dedup::lookup_keys`] computed in SQL (as the triggers of migration
-/// 0011 do), sorted by the table's key so that each page is written once.
-const SETTLE_SQL: &str = "WITH owed AS MATERIALIZED ( \
-        SELECT i.id, i.fingerprint AS fp, coalesce(i.lang, '') AS lang, i.sort_at \
-        FROM story_keys_pending p JOIN items i ON i.id = p.item_id WHERE i.fingerprint IS NOT NULL) \
-    INSERT INTO story_keys (lookup_key, lang, sort_at, item_id, fingerprint) \
-    SELECT * FROM ( \
-        SELECT fp & 8191, lang, sort_at, id, fp FROM owed \
-        UNION ALL SELECT (1 << 56) | ((fp >> 13) & 8191), lang, sort_at, id, fp FROM owed \
-        UNION ALL SELECT (2 << 56) | ((fp >> 26) & 8191), lang, sort_at, id, fp FROM owed \
-        UNION ALL SELECT (3 << 56) | ((fp >> 39) & 8191), lang, sort_at, id, fp FROM owed \
-        UNION ALL SELECT (4 << 56) | ((fp >> 52) & 4095), lang, sort_at, id, fp FROM owed) \
-    WHERE true ORDER BY 1, 2, 3, 4 \
-    ON CONFLICT DO NOTHING";
+/// [`dedup::lookup_keys`] computed in SQL from [`dedup::lookup_layout`] (as
+/// the triggers of migrations 0011 and 0012 do), sorted by the table's key
+/// so that each page is written once.
+fn settle_sql() -> &'static str {
+    static SQL: OnceLock<String> = OnceLock::new();
+    SQL.get_or_init(|| {
+        let blocks: Vec<String> = dedup::lookup_layout()
+            .enumerate()
+            .map(|(block, (shift, mask))| {
+                format!(
+                    "SELECT ({block} << {}) | ((fp >> {shift}) & {mask}), lang, sort_at, id, fp FROM owed",
+                    dedup::LOOKUP_KEY_BLOCK_SHIFT
+                )
+            })
+            .collect();
+        format!(
+            "WITH owed AS MATERIALIZED ( \
+                 SELECT i.id, i.fingerprint AS fp, coalesce(i.lang, '') AS lang, i.sort_at \
+                 FROM story_keys_pending p JOIN items i ON i.id = p.item_id WHERE i.fingerprint IS NOT NULL) \
+             INSERT INTO story_keys (lookup_key, lang, sort_at, item_id, fingerprint) \
+             SELECT * FROM ({}) WHERE true ORDER BY 1, 2, 3, 4 \
+             ON CONFLICT DO NOTHING",
+            blocks.join(" UNION ALL ")
+        )
+    })
+}
 
 /// A row of the index as read: item id, fingerprint, language, sort_at,
 /// story, sketch.
@@ -239,7 +253,7 @@ impl StoryIndex {
             return Ok(());
         }
         let started = std::time::Instant::now();
-        let rows = sqlx::query(SETTLE_SQL).execute(&mut *tx).await?.rows_affected();
+        let rows = sqlx::query(settle_sql()).execute(&mut *tx).await?.rows_affected();
         let inserted = started.elapsed();
         sqlx::query("DELETE FROM story_keys_pending")
             .execute(&mut *tx)
@@ -312,7 +326,7 @@ impl StoryIndex {
             "SELECT k.item_id, k.fingerprint, k.lang, k.sort_at, i.story_id, i.sketch \
              FROM story_keys k JOIN items i ON i.id = k.item_id WHERE k.lookup_key < ? AND k.sort_at >= ?",
         )
-        .bind(1i64 << 56)
+        .bind(1i64 << dedup::LOOKUP_KEY_BLOCK_SHIFT)
         .bind(horizon)
         .fetch_all(&mut *tx)
         .await?;
@@ -545,7 +559,8 @@ fn prefetch<T>(value: &T) {
 
 /// Where a [`dedup::lookup_keys`] entry's items are in `StoryIndex::keys`.
 fn bucket(key: i64) -> usize {
-    let (block, value) = ((key >> 56) as usize, (key & ((1 << 56) - 1)) as usize);
+    let shift = dedup::LOOKUP_KEY_BLOCK_SHIFT;
+    let (block, value) = ((key >> shift) as usize, (key & ((1 << shift) - 1)) as usize);
     debug_assert!(value < BLOCK_VALUES);
     block * BLOCK_VALUES + value
 }
