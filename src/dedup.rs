@@ -821,7 +821,7 @@ pub fn resemblance(a: &[String], b: &[String]) -> f64 {
 }
 
 fn shingle_set(words: &[String]) -> std::collections::HashSet<u64> {
-    let hashes: Vec<u64> = words.iter().map(|w| fnv1a(w.as_bytes())).collect();
+    let hashes = word_hashes(words);
     if hashes.is_empty() {
         return Default::default();
     }
