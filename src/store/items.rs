@@ -277,11 +277,12 @@ pub(super) async fn apply_updates(
                 (Some(fp), Some(sketch)) => {
                     let near = Probe { fp, sketch, lang };
                     let found = find_story(tx, index, &near, &sort_at, update.story_window).await?;
-                    if let Some(story) = found.story {
-                        // Waiting rows of a merged story join the one kept.
+                    // Waiting rows of a merged story join the one kept (rare:
+                    // skip the walk over the waiting rows when none merged).
+                    if !found.merged.is_empty() {
                         for row in &mut pending.rows {
                             if row.story.is_some_and(|s| found.merged.contains(&s)) {
-                                row.story = Some(story);
+                                row.story = found.story;
                             }
                         }
                     }
