@@ -35,7 +35,7 @@ const MAX_ITEMS: usize = 20_000;
 /// Results that may wait for the writer before senders wait too.
 const QUEUE: usize = 1024;
 /// How long the writer waits for more results before it settles the
-/// `story_keys` rows it owes (see `story_index`).
+/// story lookup entries it owes (see `story_index`).
 const SETTLE_IDLE: std::time::Duration = std::time::Duration::from_secs(2);
 /// WAL frames (pages) above which the writer waits for a checkpoint of its
 /// last commit before it begins the next transaction, so that the WAL file
@@ -100,7 +100,7 @@ impl Store {
         results
     }
 
-    /// Writes the `story_keys` rows this process owes (see `story_index`),
+    /// Writes the story lookup entries this process owes (see `story_index`),
     /// if any: when the writer is idle, and on close.
     pub async fn settle_story_keys(&self) -> Result<()> {
         let mut index = self.stories.lock().await;
@@ -266,7 +266,7 @@ async fn write_loop(store: Store, mut receiver: mpsc::Receiver<Job>, checkpointe
 }
 
 /// [`Store::settle_story_keys`]; a failure is logged (the debt stays in
-/// `story_keys_pending`, settled before anything reads `story_keys`).
+/// `story_keys_pending`, where lookups find it, settled later).
 async fn settle(store: &Store) {
     if let Err(error) = store.settle_story_keys().await {
         tracing::warn!(error = %crate::error_chain(&error), "cannot write the owed story keys");
@@ -463,6 +463,7 @@ mod tests {
 
 #[cfg(test)]
 mod story_tests {
+    use super::super::story_index::check;
     use super::tests_support::*;
     use super::*;
 
@@ -478,9 +479,9 @@ mod story_tests {
             .unwrap()
     }
 
-    /// With the in-memory copy of the story index loaded, `story_keys` rows
+    /// With the in-memory copy of the story index loaded, bucket entries
     /// are owed (the items are listed in `story_keys_pending`) and written
-    /// on close; they are the rows a later process finds stories by
+    /// on close; they are the entries a later process finds stories by
     /// (through SQL, copy not loaded).
     #[tokio::test]
     async fn deferred_story_keys_serve_later_lookups() {
@@ -500,21 +501,16 @@ mod story_tests {
             ])
             .await;
         assert_eq!(results[1].as_ref().unwrap().joined, 1);
-        assert_eq!(count(&store, "story_keys").await, 0, "rows owed");
+        assert_eq!(count(&store, "story_buckets").await, 0, "entries owed");
         assert_eq!(count(&store, "story_keys_pending").await, 2);
         let story = story_of(&store, "https://a.example/1").await;
         assert_eq!(story_of(&store, "https://b.example/1").await, story);
         store.close().await;
         let store = Store::open(&path).await.unwrap();
         assert_eq!(count(&store, "story_keys_pending").await, 0, "settled on close");
-        assert_eq!(
-            count(&store, "story_keys").await,
-            2 * i64::from(crate::dedup::LOOKUP_BLOCKS)
-        );
-        assert_eq!(
-            story_keys_computed_in_sql(&store).await,
-            story_keys_in_rust(&store).await
-        );
+        let stored = check::stored(&store.read).await;
+        assert_eq!(stored.len(), 2 * crate::dedup::LOOKUP_BLOCKS as usize);
+        assert_eq!(stored, check::expected(&store.read).await);
         store.close().await;
 
         let store = Store::open(&path).await.unwrap();
@@ -637,42 +633,11 @@ mod story_tests {
             .unwrap()
     }
 
-    /// Every `story_keys` row, sorted.
-    async fn story_keys_computed_in_sql(store: &Store) -> Vec<(i64, String, String, i64, i64)> {
-        sqlx::query_as(
-            "SELECT lookup_key, lang, sort_at, item_id, fingerprint FROM story_keys \
-             ORDER BY lookup_key, lang, sort_at, item_id",
-        )
-        .fetch_all(&store.read)
-        .await
-        .unwrap()
-    }
-
-    /// The rows `dedup::lookup_keys` gives for every fingerprinted item,
-    /// sorted as [`story_keys_computed_in_sql`].
-    async fn story_keys_in_rust(store: &Store) -> Vec<(i64, String, String, i64, i64)> {
-        let items: Vec<(i64, i64, Option<String>, String)> =
-            sqlx::query_as("SELECT id, fingerprint, lang, sort_at FROM items WHERE fingerprint IS NOT NULL")
-                .fetch_all(&store.read)
-                .await
-                .unwrap();
-        let mut rows: Vec<_> = items
-            .into_iter()
-            .flat_map(|(id, fp, lang, sort_at)| {
-                crate::dedup::lookup_keys(fp as u64)
-                    .into_iter()
-                    .map(move |key| (key, lang.clone().unwrap_or_default(), sort_at.clone(), id, fp))
-            })
-            .collect();
-        rows.sort();
-        rows
-    }
-
-    /// Owed `story_keys` rows left by a process that stopped without
-    /// closing (killed) are written by the next one before its first
-    /// lookup reads `story_keys`, so its copies still find their story.
+    /// Entries owed by a process that stopped without closing (killed) are
+    /// found by the next one's lookups (they scan the owed items), so its
+    /// copies still find their story; that process settles them on close.
     #[tokio::test]
-    async fn owed_story_keys_of_a_killed_process_are_settled_before_lookups() {
+    async fn owed_entries_of_a_killed_process_serve_the_next_ones_lookups() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("t.db");
         let store = Store::open(&path).await.unwrap();
@@ -691,18 +656,22 @@ mod story_tests {
         drop(store);
 
         let store = Store::open(&path).await.unwrap();
-        assert_eq!(count(&store, "story_keys").await, 0);
+        assert_eq!(count(&store, "story_buckets").await, 0);
         let copy = format!("{WIRE} Subscribe to our newsletter.");
         let results = store
             .apply_feed_writes(vec![update_with(feeds[1].id, &[("https://b.example/1", &copy)])])
             .await;
         assert_eq!(results[0].as_ref().unwrap().joined, 1, "{results:?}");
         assert_eq!(story_of(&store, "https://b.example/1").await, story);
-        assert!(!store.stories.lock().await.loaded(), "the lookup read story_keys");
+        assert!(!store.stories.lock().await.loaded(), "the lookup went to SQL");
+        assert_eq!(count(&store, "story_keys_pending").await, 2);
+        store.close().await;
+
+        let store = Store::open(&path).await.unwrap();
         assert_eq!(count(&store, "story_keys_pending").await, 0);
         assert_eq!(
-            story_keys_computed_in_sql(&store).await,
-            story_keys_in_rust(&store).await
+            check::stored(&store.read).await,
+            check::expected(&store.read).await
         );
     }
 
@@ -717,9 +686,9 @@ mod story_tests {
 
     /// The copy holds items from two story windows before the newest one
     /// on. Copies of an old article arriving late still join its story: the
-    /// first finds it in `story_keys` (older than the copy), the second,
-    /// in the same transaction, finds the first in the copy (its rows are
-    /// not written yet) and the original in `story_keys`.
+    /// first finds it in the buckets (older than the copy), the second,
+    /// in the same transaction, finds the first in the copy (its entries
+    /// are not written yet) and the original in the buckets.
     #[tokio::test]
     async fn late_copies_of_an_old_article_find_its_story_past_the_horizon() {
         let dir = tempfile::tempdir().unwrap();

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use sqlx::{QueryBuilder, Sqlite};
 
 use super::search::{SearchRows, SearchText};
-use super::story_index::{Near, StoryIndex};
+use super::story_index::{self, StoryIndex};
 use super::{ts, Result, Store};
 use crate::dedup;
 use crate::fetch::Validators;
@@ -643,18 +643,16 @@ impl Deferred {
     }
 }
 
-/// `story_keys` rows of fingerprinted items: one row per
-/// [`dedup::lookup_keys`] entry. While the in-memory copy of the index is
-/// loaded, lookups use the copy (which has the new items already), so the
-/// rows are owed: the items' ids go to `story_keys_pending` at the end of
-/// the transaction, and [`StoryIndex::settle`] writes their rows later
-/// (see `story_index`). Otherwise lookups read `story_keys`, and the rows
-/// are written at once.
+/// Fingerprinted items whose story lookup entries are owed (see
+/// `story_index`): listed in `story_keys_pending` with their entry's
+/// values. With the in-memory copy of the index loaded, the copy serves
+/// lookups, so the list is written at the end of the transaction; without
+/// it, each item is listed at once, for the next lookup to find.
 #[derive(Debug, Default)]
 struct StoryKeyRows {
-    /// Items whose rows are owed (an item written twice may be listed
-    /// twice: its rows are computed from the row in `items` when settled).
-    owed: Vec<i64>,
+    /// Items owed: id, fingerprint, language, time (an item written twice
+    /// is listed twice; the later values win).
+    owed: Vec<(i64, i64, String, i64)>,
 }
 
 impl StoryKeyRows {
@@ -664,44 +662,40 @@ impl StoryKeyRows {
     async fn add(
         &mut self,
         tx: &mut sqlx::SqliteConnection,
-        index: &StoryIndex,
+        index: &mut StoryIndex,
         item_id: i64,
         fp: u64,
         lang: &str,
         sort_at: &str,
     ) -> Result<()> {
+        let owed = (item_id, fp as i64, lang.to_string(), story_index::time(sort_at));
         if index.loaded() {
-            self.owed.push(item_id);
+            self.owed.push(owed);
             return Ok(());
         }
-        let rows = dedup::lookup_keys(fp)
-            .into_iter()
-            .map(|key| (key, lang, sort_at, item_id, fp as i64));
+        Self::insert(tx, std::slice::from_ref(&owed)).await?;
+        index.owe(1);
+        Ok(())
+    }
+
+    async fn insert(tx: &mut sqlx::SqliteConnection, owed: &[(i64, i64, String, i64)]) -> Result<()> {
         let mut q: QueryBuilder<Sqlite> =
-            QueryBuilder::new("INSERT INTO story_keys (lookup_key, lang, sort_at, item_id, fingerprint) ");
-        q.push_values(rows, |mut row, (key, lang, sort_at, id, fp)| {
-            row.push_bind(key)
-                .push_bind(lang)
-                .push_bind(sort_at)
-                .push_bind(id)
-                .push_bind(fp);
+            QueryBuilder::new("INSERT INTO story_keys_pending (item_id, fingerprint, lang, at) ");
+        q.push_values(owed, |mut row, (id, fp, lang, at)| {
+            row.push_bind(id).push_bind(fp).push_bind(lang).push_bind(at);
         });
-        q.push(" ON CONFLICT DO NOTHING");
+        q.push(
+            " ON CONFLICT (item_id) DO UPDATE SET \
+             fingerprint = excluded.fingerprint, lang = excluded.lang, at = excluded.at",
+        );
         q.build().execute(&mut *tx).await?;
         Ok(())
     }
 
-    /// Records the owed items, and settles the debt once it is large.
-    async fn write(mut self, tx: &mut sqlx::SqliteConnection, index: &mut StoryIndex) -> Result<()> {
-        self.owed.sort_unstable();
-        self.owed.dedup();
+    /// Lists the owed items, and settles the debt once it is large.
+    async fn write(self, tx: &mut sqlx::SqliteConnection, index: &mut StoryIndex) -> Result<()> {
         for chunk in self.owed.chunks(Self::CHUNK) {
-            let mut q: QueryBuilder<Sqlite> = QueryBuilder::new("INSERT INTO story_keys_pending (item_id) ");
-            q.push_values(chunk, |mut row, id| {
-                row.push_bind(id);
-            });
-            q.push(" ON CONFLICT DO NOTHING");
-            q.build().execute(&mut *tx).await?;
+            Self::insert(tx, chunk).await?;
         }
         index.owe(self.owed.len() as u64);
         if index.should_settle() {
@@ -711,18 +705,17 @@ impl StoryKeyRows {
     }
 }
 
-/// The SQL of a story lookup with `probes` probe keys: candidates of one
-/// language whose time is within the window, through the primary key of
-/// `story_keys`, as one `id fingerprint,id fingerprint,…` string (one row:
-/// sqlx hands rows over one at a time between threads, which cost more than
-/// the lookup itself when a lookup has a hundred candidates).
-pub(super) fn story_lookup_sql(probes: usize) -> String {
-    let marks = vec!["?"; probes].join(", ");
-    format!(
-        "SELECT group_concat(item_id || ' ' || fingerprint, ',') FROM story_keys \
-         WHERE lookup_key IN ({marks}) AND lang = ? AND sort_at >= ? AND sort_at <= ?"
-    )
-}
+/// A candidate's row as [`find_story`] reads it: story, sketch, (title and
+/// text if it has no sketch), fingerprint, language, sort_at.
+type ItemStory = (
+    Option<i64>,
+    Option<Vec<u8>>,
+    String,
+    String,
+    Option<i64>,
+    String,
+    String,
+);
 
 /// A new item looking for its story.
 struct Probe<'a> {
@@ -761,20 +754,20 @@ async fn find_story(
     window: chrono::Duration,
 ) -> Result<Found> {
     let time = super::parse_ts(sort_at).unwrap_or_else(Utc::now);
-    let (from, to) = (ts(time - window), ts(time + window));
+    let (from, to) = ((time - window).timestamp(), (time + window).timestamp());
     let near = if index.ready(tx, window).await? {
-        let mut near = index.near(probe.fp, probe.lang, &from, &to);
-        if let Some(horizon) = index.horizon_after(&from) {
-            // Older than the copy: from `story_keys`. The copy has the
-            // transaction's own items, whose rows may not be written yet.
-            let older = sql_near(tx, probe, &from, &horizon).await?;
+        let mut near = index.near(probe.fp, probe.lang, from, to);
+        if let Some(horizon) = index.horizon_after(from) {
+            // Older than the copy: from the buckets (the copy holds every
+            // owed item, also the transaction's own).
+            let older = story_index::sql_near(tx, probe.fp, probe.lang, (from, horizon), false).await?;
             let known: HashSet<i64> = near.iter().map(|n| n.id).collect();
             near.extend(older.into_iter().filter(|n| !known.contains(&n.id)));
             near.sort_unstable_by_key(|n| (n.distance, n.id));
         }
         near
     } else {
-        sql_near(tx, probe, &from, &to).await?
+        story_index::sql_near(tx, probe.fp, probe.lang, (from, to), true).await?
     };
     // Distinct stories the item is the same story as.
     let mut stories: Vec<i64> = Vec::new();
@@ -790,13 +783,26 @@ async fn find_story(
                 continue;
             }
         }
-        let (story, stored, title, text): (Option<i64>, Option<Vec<u8>>, String, String) = sqlx::query_as(
+        // A candidate from the buckets may be stale: the item deleted, or
+        // its fingerprint, language or time changed since its entry was
+        // written. What `items` holds decides.
+        let row: Option<ItemStory> = sqlx::query_as(
             "SELECT story_id, sketch, CASE WHEN sketch IS NULL THEN title ELSE '' END, \
-             CASE WHEN sketch IS NULL THEN text ELSE '' END FROM items WHERE id = ?",
+             CASE WHEN sketch IS NULL THEN text ELSE '' END, fingerprint, coalesce(lang, ''), sort_at \
+             FROM items WHERE id = ?",
         )
         .bind(candidate.id)
-        .fetch_one(&mut *tx)
+        .fetch_optional(&mut *tx)
         .await?;
+        let Some((story, stored, title, text, fingerprint, lang, sort_at)) = row else {
+            continue;
+        };
+        let at = story_index::time(&sort_at);
+        let still_near = fingerprint
+            .is_some_and(|fp| dedup::hamming(probe.fp, fp as u64) <= dedup::NEAR_DUPLICATE_DISTANCE);
+        if !still_near || lang != probe.lang || !(from..=to).contains(&at) {
+            continue;
+        }
         let sketch = match stored {
             Some(bytes) => dedup::sketch_from_bytes(&bytes),
             // Stored before sketches.
@@ -861,48 +867,6 @@ async fn merge_stories(tx: &mut sqlx::SqliteConnection, keep: i64, gone: i64) ->
         .execute(&mut *tx)
         .await?;
     Ok(())
-}
-
-/// Candidates within [`dedup::NEAR_DUPLICATE_DISTANCE`] from `story_keys`,
-/// nearest first, then oldest.
-async fn sql_near(
-    tx: &mut sqlx::SqliteConnection,
-    probe: &Probe<'_>,
-    from: &str,
-    to: &str,
-) -> Result<Vec<Near>> {
-    let probes = dedup::probe_keys(probe.fp, dedup::NEAR_DUPLICATE_DISTANCE);
-    let sql = story_lookup_sql(probes.len());
-    let mut q = sqlx::query_scalar::<_, Option<String>>(&sql);
-    for key in &probes {
-        q = q.bind(key);
-    }
-    let candidates = q
-        .bind(probe.lang)
-        .bind(from)
-        .bind(to)
-        .fetch_one(&mut *tx)
-        .await?
-        .unwrap_or_default();
-    let mut near: Vec<(u32, i64)> = candidates
-        .split(',')
-        .filter_map(|pair| {
-            let (id, other) = pair.split_once(' ')?;
-            Some((id.parse::<i64>().ok()?, other.parse::<i64>().ok()?))
-        })
-        .map(|(id, other)| (dedup::hamming(probe.fp, other as u64), id))
-        .filter(|&(d, _)| d <= dedup::NEAR_DUPLICATE_DISTANCE)
-        .collect();
-    near.sort_unstable();
-    near.dedup();
-    Ok(near
-        .into_iter()
-        .map(|(distance, id)| Near {
-            distance,
-            id,
-            story: None,
-        })
-        .collect())
 }
 
 #[cfg(test)]
@@ -1010,41 +974,39 @@ mod tests {
         assert_eq!(pending, 0);
     }
 
-    /// The story lookup reads `story_keys` through its primary key (the
-    /// probe keys, the language and the time range), never by a scan.
+    /// The story lookup reads the buckets of its probe keys through the
+    /// primary key, never by a scan.
     #[tokio::test]
     async fn story_lookup_uses_the_primary_key() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&dir.path().join("t.db")).await.unwrap();
         let probes = dedup::probe_keys(0x0123_4567_89ab_cdef, dedup::NEAR_DUPLICATE_DISTANCE);
-        let sql = format!("EXPLAIN QUERY PLAN {}", story_lookup_sql(probes.len()));
+        let sql = format!(
+            "EXPLAIN QUERY PLAN {}",
+            story_index::bucket_lookup_sql(probes.len())
+        );
         let mut q = sqlx::query_as::<_, (i64, i64, i64, String)>(&sql);
         for key in &probes {
             q = q.bind(key);
         }
-        let plan = q
-            .bind("en")
-            .bind("2017-09-16T00:00:00Z")
-            .bind("2017-09-30T00:00:00Z")
-            .fetch_all(&store.read)
-            .await
-            .unwrap();
+        let plan = q.fetch_all(&store.read).await.unwrap();
         let detail: Vec<&str> = plan.iter().map(|r| r.3.as_str()).collect();
         assert!(
-            detail.contains(
-                &"SEARCH story_keys USING PRIMARY KEY (lookup_key=? AND lang=? AND sort_at>? AND sort_at<?)"
-            ),
+            detail.contains(&"SEARCH story_buckets USING INTEGER PRIMARY KEY (rowid=?)"),
             "{detail:?}"
         );
         assert!(!detail.iter().any(|d| d.starts_with("SCAN")), "{detail:?}");
     }
 
-    /// An item's `story_keys` rows go when it is deleted or its fingerprint,
-    /// language or time is updated: the triggers compute the keys in SQL as
-    /// `dedup::lookup_keys` does, for negative fingerprints (as SQLite
-    /// stores the upper half of u64) too. Other items' rows stay.
+    /// Settling writes every owed item into the buckets of its
+    /// `dedup::lookup_keys` (negative fingerprints, as SQLite stores the
+    /// upper half of u64, too), and an item's entries follow it when it is
+    /// deleted or its fingerprint, language or time is updated (the
+    /// triggers list the old entries as stale and owe the new ones); other
+    /// items' entries stay, and emptied buckets go.
     #[tokio::test]
-    async fn story_keys_rows_follow_their_item() {
+    async fn bucket_entries_follow_their_item() {
+        use super::story_index::check;
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&dir.path().join("t.db")).await.unwrap();
         sqlx::query(
@@ -1058,61 +1020,74 @@ mod tests {
         assert!(fingerprints.iter().any(|&fp| (fp as i64) < 0));
         assert!(fingerprints.iter().any(|&fp| (fp as i64) > 0));
         for (i, &fp) in fingerprints.iter().enumerate() {
-            let id: i64 = sqlx::query_scalar(
+            sqlx::query(
                 "INSERT INTO items (feed_id, item_key, title, text, sort_at, fetched_at, first_seen_at, \
                  content_hash, lang, fingerprint) VALUES (1, ?, 't', 'x', '2017-09-25T00:00:00Z', \
-                 '2017-09-25T00:00:00Z', '2017-09-25T00:00:00Z', 'h', 'en', ?) RETURNING id",
+                 '2017-09-25T00:00:00Z', '2017-09-25T00:00:00Z', 'h', 'en', ?)",
             )
             .bind(format!("guid:{i}"))
             .bind(fp as i64)
-            .fetch_one(&store.write)
+            .execute(&store.write)
             .await
             .unwrap();
-            for key in dedup::lookup_keys(fp) {
-                sqlx::query(
-                    "INSERT INTO story_keys (lookup_key, lang, sort_at, item_id, fingerprint) \
-                     VALUES (?, 'en', '2017-09-25T00:00:00Z', ?, ?)",
-                )
-                .bind(key)
-                .bind(id)
-                .bind(fp as i64)
-                .execute(&store.write)
-                .await
-                .unwrap();
-            }
         }
-        let rows = |sql: &'static str| {
+        // As the store owes new items.
+        sqlx::query(
+            "INSERT INTO story_keys_pending (item_id, fingerprint, lang, at) \
+             SELECT id, fingerprint, lang, unixepoch(sort_at) FROM items",
+        )
+        .execute(&store.write)
+        .await
+        .unwrap();
+        let settle = || async {
+            let mut index = store.stories.lock().await;
+            index.forget();
+            let mut tx = store.write.begin().await.unwrap();
+            index.settle(&mut tx).await.unwrap();
+            tx.commit().await.unwrap();
+        };
+        let run = |sql: &'static str| {
             let store = store.clone();
             async move {
-                sqlx::query_scalar::<_, i64>(sql)
+                sqlx::query(sql).execute(&store.write).await.unwrap();
+            }
+        };
+        let count = |table: &'static str| {
+            let store = store.clone();
+            async move {
+                sqlx::query_scalar::<_, i64>(&format!("SELECT count(*) FROM {table}"))
                     .fetch_one(&store.read)
                     .await
                     .unwrap()
             }
         };
-        assert_eq!(rows("SELECT count(*) FROM story_keys").await, 200);
-        sqlx::query("UPDATE items SET fingerprint = 5 WHERE item_key IN ('guid:0', 'guid:1')")
-            .execute(&store.write)
-            .await
-            .unwrap();
-        sqlx::query("UPDATE items SET lang = 'fa' WHERE item_key = 'guid:2'")
-            .execute(&store.write)
-            .await
-            .unwrap();
-        assert_eq!(rows("SELECT count(*) FROM story_keys").await, 185);
+        settle().await;
+        let stored = check::stored(&store.read).await;
+        assert_eq!(stored.len(), 200);
+        assert_eq!(stored, check::expected(&store.read).await);
+
+        run("UPDATE items SET fingerprint = 5 WHERE item_key IN ('guid:0', 'guid:1')").await;
+        run("UPDATE items SET lang = 'fa' WHERE item_key = 'guid:2'").await;
+        run("UPDATE items SET sort_at = '2017-09-26T00:00:00Z' WHERE item_key = 'guid:3'").await;
+        run("UPDATE items SET fingerprint = NULL WHERE item_key = 'guid:4'").await;
+        assert_eq!(count("story_keys_pending").await, 4);
+        assert_eq!(count("story_keys_stale").await, 5);
+        settle().await;
+        let stored = check::stored(&store.read).await;
+        assert_eq!(stored.len(), 195);
+        assert_eq!(stored, check::expected(&store.read).await);
+        assert_eq!(count("story_keys_pending").await, 0);
+        assert_eq!(count("story_keys_stale").await, 0);
+
+        run("DELETE FROM items WHERE item_key NOT IN ('guid:3')").await;
+        settle().await;
         assert_eq!(
-            rows("SELECT count(*) FROM story_keys WHERE item_id IN (SELECT id FROM items WHERE item_key IN ('guid:0', 'guid:1', 'guid:2'))").await,
-            0
+            check::stored(&store.read).await,
+            check::expected(&store.read).await
         );
-        sqlx::query("DELETE FROM items WHERE item_key NOT IN ('guid:3')")
-            .execute(&store.write)
-            .await
-            .unwrap();
-        assert_eq!(rows("SELECT count(*) FROM story_keys").await, 5);
-        sqlx::query("DELETE FROM items")
-            .execute(&store.write)
-            .await
-            .unwrap();
-        assert_eq!(rows("SELECT count(*) FROM story_keys").await, 0);
+        assert_eq!(count("story_buckets").await, 5);
+        run("DELETE FROM items").await;
+        settle().await;
+        assert_eq!(count("story_buckets").await, 0);
     }
 }

@@ -69,6 +69,10 @@ pub enum StoreError {
     /// A query failed.
     #[error("database error")]
     Sql(#[from] sqlx::Error),
+    /// A row the store wrote does not read back (the database was edited
+    /// by hand, or is damaged).
+    #[error("malformed row in {table}: {row}")]
+    Malformed { table: &'static str, row: String },
     /// The writer task is gone (the process is shutting down).
     #[error("the database writer has stopped")]
     WriterStopped,
