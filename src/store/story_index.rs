@@ -149,14 +149,102 @@ struct Entry {
     sketch_len: u8,
 }
 
-/// An item under one lookup key: its fingerprint and language beside its
-/// index in `entries`, so that the many candidates of a probe that are too
-/// far or of another language are rejected without touching their entry.
-#[derive(Debug, Clone, Copy)]
+/// An item under one lookup key, beside its fingerprint in
+/// [`Buckets::fingerprints`]: its index in `entries` and its language, read
+/// only for a candidate within the distance.
+#[derive(Debug, Clone, Copy, Default)]
 struct Keyed {
-    fingerprint: u64,
     slot: u32,
     lang: u16,
+}
+
+/// Where a bucket's items are in the slabs of [`Buckets`], and their room.
+#[derive(Debug, Clone, Copy, Default)]
+struct Span {
+    start: u32,
+    len: u32,
+    cap: u32,
+}
+
+impl Span {
+    fn range(self) -> std::ops::Range<usize> {
+        self.start as usize..(self.start + self.len) as usize
+    }
+}
+
+/// The items with each [`dedup::lookup_keys`] entry, in two slabs instead
+/// of a `Vec` per key: 40,960 small vectors growing one item at a time made
+/// as many reallocations, and left the writer's heap full of small holes
+/// that slowed every later allocation on its threads. A bucket's items are
+/// contiguous; a full bucket moves to the end of the slabs with twice the
+/// room, so the holes it leaves add up to less than the room in use (the
+/// slabs stay under twice it). A lookup scans only fingerprints (8 bytes an
+/// item) and reads the rest of an item within the distance.
+#[derive(Debug, Default)]
+struct Buckets {
+    spans: Vec<Span>,
+    fingerprints: Vec<u64>,
+    keyed: Vec<Keyed>,
+    /// Room the spans hold (the rest of the slabs is holes left by moves).
+    room: usize,
+}
+
+impl Buckets {
+    /// Room a bucket gets at its first item.
+    const FIRST: u32 = 4;
+
+    fn new(buckets: usize) -> Self {
+        Buckets {
+            spans: vec![Span::default(); buckets],
+            ..Buckets::default()
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.spans.is_empty()
+    }
+
+    fn fingerprints(&self, bucket: usize) -> &[u64] {
+        &self.fingerprints[self.spans[bucket].range()]
+    }
+
+    fn push(&mut self, bucket: usize, fingerprint: u64, keyed: Keyed) {
+        let mut span = self.spans[bucket];
+        if span.len == span.cap {
+            let cap = (span.cap * 2).max(Self::FIRST);
+            let start = self.fingerprints.len();
+            self.fingerprints.extend_from_within(span.range());
+            self.keyed.extend_from_within(span.range());
+            self.fingerprints.resize(start + cap as usize, 0);
+            self.keyed.resize(start + cap as usize, Keyed::default());
+            self.room += (cap - span.cap) as usize;
+            span = Span {
+                start: u32::try_from(start).expect("fewer than 2^32 keyed items"),
+                len: span.len,
+                cap,
+            };
+        }
+        let at = (span.start + span.len) as usize;
+        self.fingerprints[at] = fingerprint;
+        self.keyed[at] = keyed;
+        span.len += 1;
+        self.spans[bucket] = span;
+    }
+
+    /// Removes the bucket's items of entry `slot`.
+    fn remove(&mut self, bucket: usize, slot: u32) {
+        let mut span = self.spans[bucket];
+        let mut kept = span.start as usize;
+        for at in span.range() {
+            if self.keyed[at].slot != slot {
+                self.fingerprints[kept] = self.fingerprints[at];
+                self.keyed[kept] = self.keyed[at];
+                kept += 1;
+            }
+        }
+        span.len = (kept - span.start as usize) as u32;
+        self.spans[bucket] = span;
+    }
 }
 
 /// A candidate the copy found: within the distance, of the language and time.
@@ -203,7 +291,7 @@ pub(super) struct StoryIndex {
     /// The items with each [`dedup::lookup_keys`] entry, at `block ·
     /// BLOCK_VALUES + value`: a probe is an array index, not a hash lookup.
     /// Empty until the first item.
-    keys: Vec<Vec<Keyed>>,
+    keys: Buckets,
 }
 
 impl StoryIndex {
@@ -550,15 +638,10 @@ impl StoryIndex {
         };
         let slot = self.entries.len() as u32;
         if self.keys.is_empty() {
-            self.keys
-                .resize_with(dedup::LOOKUP_BLOCKS as usize * BLOCK_VALUES, Vec::new);
+            self.keys = Buckets::new(dedup::LOOKUP_BLOCKS as usize * BLOCK_VALUES);
         }
         for key in dedup::lookup_keys(fingerprint) {
-            self.keys[bucket(key)].push(Keyed {
-                fingerprint,
-                slot,
-                lang,
-            });
+            self.keys.push(bucket(key), fingerprint, Keyed { slot, lang });
         }
         self.by_id.insert(id, slot);
         let time = time(sort_at);
@@ -593,7 +676,7 @@ impl StoryIndex {
         };
         let entry = &self.entries[slot as usize];
         for key in dedup::lookup_keys(entry.fingerprint) {
-            self.keys[bucket(key)].retain(|k| k.slot != slot);
+            self.keys.remove(bucket(key), slot);
         }
         // The entry and its sketch stay, unreachable.
     }
@@ -674,21 +757,26 @@ impl StoryIndex {
         // samples on the loads). Asking for all of them first lets the
         // misses overlap.
         for &key in &probes {
-            prefetch(&self.keys[bucket(key)]);
+            prefetch(&self.keys.spans[bucket(key)]);
         }
         // A bucket holds ~10 items (a few cache lines; crowded ones more):
         // ask for its lines up to a bound, not only the first.
-        const LINE: usize = 64 / std::mem::size_of::<Keyed>();
+        const LINE: usize = 64 / std::mem::size_of::<u64>();
         for &key in &probes {
-            for keyed in self.keys[bucket(key)].iter().step_by(LINE).take(8) {
-                prefetch(keyed);
+            for fingerprint in self.keys.fingerprints(bucket(key)).iter().step_by(LINE).take(8) {
+                prefetch(fingerprint);
             }
         }
         let mut found: Vec<(u32, i64, u32)> = Vec::new();
         for key in probes {
-            for keyed in &self.keys[bucket(key)] {
-                let d = dedup::hamming(fp, keyed.fingerprint);
-                if d > dedup::NEAR_DUPLICATE_DISTANCE || keyed.lang != lang {
+            let span = self.keys.spans[bucket(key)];
+            for (at, &other) in self.keys.fingerprints[span.range()].iter().enumerate() {
+                let d = dedup::hamming(fp, other);
+                if d > dedup::NEAR_DUPLICATE_DISTANCE {
+                    continue;
+                }
+                let keyed = self.keys.keyed[span.start as usize + at];
+                if keyed.lang != lang {
                     continue;
                 }
                 let entry = &self.entries[keyed.slot as usize];
@@ -938,6 +1026,42 @@ mod tests {
         assert!(cut(&long).len() <= u16::MAX as usize && cut(&long).len() > 65_000);
         assert_eq!(Entries::new(&blob[..blob.len() - 1]).count(), 2);
         assert_eq!(Entries::new(&blob[..30]).count(), 1);
+    }
+
+    /// The slabs hold what a vector per bucket would, through moves and
+    /// removals, in less than twice the room in use.
+    #[test]
+    fn buckets_hold_what_vectors_would() {
+        let mut rng = fastrand::Rng::with_seed(3);
+        let n = 64;
+        let mut buckets = Buckets::new(n);
+        let mut plain: Vec<Vec<(u64, u32)>> = vec![Vec::new(); n];
+        for slot in 0..200_000u32 {
+            // Crowded and sparse buckets, as the farm's fingerprints give.
+            let bucket = if rng.bool() {
+                rng.usize(..4)
+            } else {
+                rng.usize(..n)
+            };
+            let fp = rng.u64(..);
+            buckets.push(bucket, fp, Keyed { slot, lang: 0 });
+            plain[bucket].push((fp, slot));
+            if slot % 7 == 0 {
+                let (bucket, victim) = (rng.usize(..n), rng.u32(..=slot));
+                buckets.remove(bucket, victim);
+                plain[bucket].retain(|&(_, s)| s != victim);
+            }
+        }
+        for (bucket, items) in plain.iter().enumerate() {
+            let span = buckets.spans[bucket];
+            let stored: Vec<(u64, u32)> = span
+                .range()
+                .map(|at| (buckets.fingerprints[at], buckets.keyed[at].slot))
+                .collect();
+            assert_eq!(&stored, items, "bucket {bucket}");
+            assert_eq!(buckets.fingerprints(bucket).len(), items.len());
+        }
+        assert!(buckets.fingerprints.len() < 2 * buckets.room);
     }
 
     #[test]
