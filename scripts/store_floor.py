@@ -7,7 +7,7 @@ in one transaction, with no Rust, no network, no parsing and no lookups:
 the least work SQLite itself must do to store what the cycle stored. Each
 part is timed on its own (in order: stories, items with their indexes and
 triggers (item_sources, story counters), item_topics, the full-text index,
-story_keys, commit), so the total is a lower bound for the writer of a cold
+story_buckets, commit), so the total is a lower bound for the writer of a cold
 cycle on this machine, and the parts show which rows cost what.
 
   python3 scripts/store_floor.py /tmp/farm.db [--runs 3] [--out /tmp/floor.db]
@@ -73,8 +73,8 @@ def one_run(source, out):
          "INSERT INTO item_topics SELECT * FROM src.item_topics ORDER BY item_id, topic_id"),
         ("full-text index (items_fts, folded title and text)",
          "INSERT INTO items_fts (rowid, title, text) SELECT rowid, title, text FROM src.items_fts ORDER BY rowid"),
-        ("story_keys (5 rows per item, in key order)",
-         "INSERT INTO story_keys SELECT * FROM src.story_keys ORDER BY lookup_key, lang, sort_at, item_id"),
+        ("story_buckets (a row per lookup key, items packed)",
+         "INSERT INTO story_buckets SELECT * FROM src.story_buckets ORDER BY lookup_key"),
     ]
     times = []
     db.execute("BEGIN IMMEDIATE")

@@ -479,12 +479,96 @@ mod story_tests {
             .unwrap()
     }
 
+    /// Lookups without the copy scan the owed items they read once; items
+    /// another connection owes meanwhile are read again before the next
+    /// write, so a copy of one still finds its story.
+    #[tokio::test]
+    async fn owed_items_of_another_connection_are_seen() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let a = Store::open(&path).await.unwrap();
+        let feeds = a
+            .sync_feeds(&[
+                feed("https://a.example/rss"),
+                feed("https://b.example/rss"),
+                feed("https://c.example/rss"),
+            ])
+            .await
+            .unwrap();
+        let other = "Oil exports through the northern pipeline resumed on Friday after a week of \
+            talks between the regional government and the federal ministry, officials said, adding \
+            that the volumes would rise gradually over the coming month.";
+        let results = a
+            .apply_feed_writes(vec![update_with(feeds[0].id, &[("https://a.example/1", WIRE)])])
+            .await;
+        assert!(results.iter().all(Result::is_ok), "{results:?}");
+        let b = Store::open(&path).await.unwrap();
+        let results = b
+            .apply_feed_writes(vec![update_with(feeds[1].id, &[("https://b.example/1", other)])])
+            .await;
+        assert!(results.iter().all(Result::is_ok), "{results:?}");
+        let results = a
+            .apply_feed_writes(vec![update_with(
+                feeds[2].id,
+                &[("https://c.example/1", &format!("{other} Read more."))],
+            )])
+            .await;
+        assert_eq!(results[0].as_ref().unwrap().joined, 1, "{results:?}");
+        assert_eq!(
+            story_of(&a, "https://c.example/1").await,
+            story_of(&a, "https://b.example/1").await
+        );
+        assert!(!a.stories.lock().await.loaded(), "through SQL");
+    }
+
+    /// A process reads the copy of the story index at its first lookup when
+    /// the database holds fewer items than the lookups that would pay for
+    /// reading it (a cold cycle), and looks up through SQL otherwise.
+    #[tokio::test]
+    async fn a_small_database_reads_the_copy_at_the_first_lookup() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let store = Store::open(&path).await.unwrap();
+        store.stories.lock().await.load_small = true;
+        let feeds = store
+            .sync_feeds(&[feed("https://a.example/rss"), feed("https://b.example/rss")])
+            .await
+            .unwrap();
+        let results = store
+            .apply_feed_writes(vec![update_with(feeds[0].id, &[("https://a.example/1", WIRE)])])
+            .await;
+        assert!(results.iter().all(Result::is_ok), "{results:?}");
+        assert!(store.stories.lock().await.loaded(), "an empty database");
+        store.close().await;
+
+        // A thousand more items (the count lookups pay for reading the copy).
+        let store = Store::open(&path).await.unwrap();
+        sqlx::query(
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1000) \
+             INSERT INTO items (feed_id, item_key, title, text, sort_at, fetched_at, first_seen_at, content_hash) \
+             SELECT 2, 'guid:' || i, 't', 'x', '2017-09-25T00:00:00Z', '2017-09-25T00:00:00Z', \
+             '2017-09-25T00:00:00Z', 'h' FROM n",
+        )
+        .execute(&store.write)
+        .await
+        .unwrap();
+        store.close().await;
+        let store = Store::open(&path).await.unwrap();
+        store.stories.lock().await.load_small = true;
+        let copy = format!("{WIRE} Subscribe to our newsletter.");
+        let results = store
+            .apply_feed_writes(vec![update_with(feeds[1].id, &[("https://b.example/1", &copy)])])
+            .await;
+        assert_eq!(results[0].as_ref().unwrap().joined, 1, "{results:?}");
+        assert!(!store.stories.lock().await.loaded(), "1,001 items: through SQL");
+    }
+
     /// With the in-memory copy of the story index loaded, bucket entries
     /// are owed (the items are listed in `story_keys_pending`) and written
     /// on close; they are the entries a later process finds stories by
     /// (through SQL, copy not loaded).
     #[tokio::test]
-    async fn deferred_story_keys_serve_later_lookups() {
+    async fn deferred_entries_serve_later_lookups() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("t.db");
         let store = Store::open(&path).await.unwrap();

@@ -668,13 +668,14 @@ impl StoryKeyRows {
         lang: &str,
         sort_at: &str,
     ) -> Result<()> {
-        let owed = (item_id, fp as i64, lang.to_string(), story_index::time(sort_at));
+        let time = story_index::time(sort_at);
+        let owed = (item_id, fp as i64, lang.to_string(), time);
         if index.loaded() {
             self.owed.push(owed);
             return Ok(());
         }
         Self::insert(tx, std::slice::from_ref(&owed)).await?;
-        index.owe(1);
+        index.owe_item(item_id, fp, lang, time);
         Ok(())
     }
 
@@ -743,9 +744,10 @@ struct Found {
 /// ([`merge_stories`]), which the item joins.
 ///
 /// Candidates come from the in-memory copy of the index once it is loaded,
-/// else from `story_keys`; a candidate's story and sketch are read only when
-/// the copy does not have them, and its sketch is compared only when its
-/// story is not one already found.
+/// else from the buckets and the owed items in SQL; a candidate's story and
+/// sketch are read only when the copy does not have them (then its row also
+/// confirms that a bucket entry is not stale), and its sketch is compared
+/// only when its story is not one already found.
 async fn find_story(
     tx: &mut sqlx::SqliteConnection,
     index: &mut StoryIndex,
@@ -760,14 +762,16 @@ async fn find_story(
         if let Some(horizon) = index.horizon_after(from) {
             // Older than the copy: from the buckets (the copy holds every
             // owed item, also the transaction's own).
-            let older = story_index::sql_near(tx, probe.fp, probe.lang, (from, horizon), false).await?;
+            let older = story_index::sql_near(tx, probe.fp, probe.lang, (from, horizon)).await?;
             let known: HashSet<i64> = near.iter().map(|n| n.id).collect();
             near.extend(older.into_iter().filter(|n| !known.contains(&n.id)));
             near.sort_unstable_by_key(|n| (n.distance, n.id));
         }
         near
     } else {
-        story_index::sql_near(tx, probe.fp, probe.lang, (from, to), true).await?
+        index
+            .near_without_copy(tx, probe.fp, probe.lang, (from, to))
+            .await?
     };
     // Distinct stories the item is the same story as.
     let mut stories: Vec<i64> = Vec::new();

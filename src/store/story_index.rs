@@ -45,8 +45,9 @@ const LOOKUPS_BEFORE_LOAD: u32 = 1000;
 /// [`StoryIndex::should_settle`]).
 const SETTLE_AT: u64 = 100_000;
 
-/// Owed items an SQL lookup scans; a larger debt is settled first.
-const PENDING_SCAN_MAX: u64 = 2_000;
+/// Owed items lookups without the copy scan (in memory, read once); a
+/// larger debt left by another process is settled first.
+const PENDING_SCAN_MAX: u64 = 5_000;
 
 /// Bucket rows per statement when settling.
 const BUCKETS_PER_STATEMENT: usize = 500;
@@ -122,6 +123,15 @@ impl<'a> Iterator for Entries<'a> {
 /// An owed item as `story_keys_pending` lists it: id, fingerprint,
 /// language, time.
 type Owed = (i64, i64, String, i64);
+
+/// An owed item as lookups without the copy scan it (language interned).
+#[derive(Debug, Clone, Copy)]
+struct OwedItem {
+    id: i64,
+    fingerprint: u64,
+    time: i64,
+    lang: u16,
+}
 
 /// A row of the index as read: item id, fingerprint, language, sort_at,
 /// story, sketch.
@@ -262,6 +272,10 @@ pub(super) struct StoryIndex {
     /// Load at the first lookup instead of after [`LOOKUPS_BEFORE_LOAD`].
     #[cfg(test)]
     pub load_at_once: bool,
+    /// Tests' lookups go to SQL in small databases too, unless this is set
+    /// (see [`StoryIndex::ready`]).
+    #[cfg(test)]
+    pub load_small: bool,
     /// Replaces [`SETTLE_AT`].
     #[cfg(test)]
     pub settle_at: Option<u64>,
@@ -269,6 +283,10 @@ pub(super) struct StoryIndex {
     /// documentation); `None` when unknown: at start, and after the copy
     /// was dropped (a failed write, another process).
     owed: Option<u64>,
+    /// Without the copy: the items in `story_keys_pending`, read at the
+    /// first lookup and followed since, which lookups scan beside the
+    /// buckets; `None` until read, and when dropped with the copy.
+    owed_items: Option<Vec<OwedItem>>,
     /// A write transaction began and has not committed: if it is still set
     /// at the next one, that one failed and the copy may hold rolled-back
     /// items.
@@ -304,6 +322,8 @@ impl StoryIndex {
             #[cfg(test)]
             load_at_once: self.load_at_once,
             #[cfg(test)]
+            load_small: self.load_small,
+            #[cfg(test)]
             settle_at: self.settle_at,
             ..StoryIndex::default()
         };
@@ -328,7 +348,7 @@ impl StoryIndex {
             self.invalidate();
         }
         self.open = true;
-        if self.loaded {
+        if self.loaded || self.owed_items.is_some() {
             let version: i64 = sqlx::query_scalar("PRAGMA data_version")
                 .fetch_one(&mut *tx)
                 .await?;
@@ -357,6 +377,66 @@ impl StoryIndex {
     /// Called after the write committed.
     pub fn committed(&mut self) {
         self.open = false;
+    }
+
+    /// The number standing for a language in the copy.
+    fn lang(&mut self, lang: &str) -> u16 {
+        match self.langs.get(lang) {
+            Some(&lang) => lang,
+            None => {
+                let next = self.langs.len() as u16;
+                self.langs.insert(lang.to_string(), next);
+                next
+            }
+        }
+    }
+
+    /// Records an item listed in `story_keys_pending` without the copy
+    /// (with it, [`StoryIndex::insert`] tells the copy instead).
+    pub fn owe_item(&mut self, id: i64, fingerprint: u64, lang: &str, time: i64) {
+        self.owe(1);
+        let lang = self.lang(lang);
+        if let Some(items) = &mut self.owed_items {
+            items.push(OwedItem {
+                id,
+                fingerprint,
+                time,
+                lang,
+            });
+        }
+    }
+
+    /// Candidates for a lookup without the copy: from the buckets of the
+    /// probe keys ([`sql_near`]) and the owed items, nearest first, then
+    /// by id. The caller checks each against `items` (a bucket entry may
+    /// be stale, an owed item rolled back or listed twice).
+    pub async fn near_without_copy(
+        &self,
+        tx: &mut SqliteConnection,
+        fp: u64,
+        lang: &str,
+        (from, to): (i64, i64),
+    ) -> Result<Vec<Near>> {
+        let mut near = sql_near(tx, fp, lang, (from, to)).await?;
+        if let (Some(items), Some(&lang)) = (&self.owed_items, self.langs.get(lang)) {
+            near.extend(
+                items
+                    .iter()
+                    .filter(|item| item.lang == lang && (from..=to).contains(&item.time))
+                    .filter_map(|item| {
+                        let distance = dedup::hamming(fp, item.fingerprint);
+                        (distance <= dedup::NEAR_DUPLICATE_DISTANCE).then_some(Near {
+                            distance,
+                            id: item.id,
+                            story: None,
+                        })
+                    }),
+            );
+            near.sort_unstable_by_key(|n| (n.distance, n.id));
+            let mut seen = FxHashSet::default();
+            near.retain(|n| seen.insert(n.id));
+        }
+        Ok(near)
     }
 
     /// Records that `items` more items are in `story_keys_pending`.
@@ -399,6 +479,7 @@ impl StoryIndex {
             .await?;
         if owed.is_empty() && stale.is_empty() {
             self.owed = Some(0);
+            self.owed_items = Some(Vec::new());
             return Ok(());
         }
         // Every entry of these items is dropped from the buckets touched;
@@ -503,6 +584,7 @@ impl StoryIndex {
             "settled story keys"
         );
         self.owed = Some(0);
+        self.owed_items = Some(Vec::new());
         Ok(())
     }
 
@@ -524,31 +606,51 @@ impl StoryIndex {
 
     /// Whether lookups should use the copy, loading it first if this
     /// process has made enough lookups to pay for reading it. `window` is
-    /// the story window (see the module documentation). Lookups without
-    /// the copy read the buckets and scan the owed items, so a large debt
-    /// is settled first.
+    /// the story window (see the module documentation). A database with
+    /// fewer items than [`LOOKUPS_BEFORE_LOAD`] is read at the first lookup.
+    /// Lookups without the copy read the buckets and scan the owed items,
+    /// read once (a debt over [`PENDING_SCAN_MAX`] is settled instead).
     pub async fn ready(&mut self, tx: &mut SqliteConnection, window: chrono::Duration) -> Result<bool> {
         if self.loaded {
             return Ok(true);
         }
         #[cfg(test)]
-        let eager = self.load_at_once;
+        let (mut eager, small) = (self.load_at_once, self.load_small);
         #[cfg(not(test))]
-        let eager = false;
+        let (mut eager, small) = (false, true);
+        if self.sql_lookups == 0 && small && !eager {
+            // Reading the copy of a database with fewer items than the
+            // lookups that pay for it costs less than those lookups: a
+            // cold cycle reads its empty copy at once.
+            let items: i64 = sqlx::query_scalar("SELECT coalesce(max(id), 0) FROM items")
+                .fetch_one(&mut *tx)
+                .await?;
+            eager = items < i64::from(LOOKUPS_BEFORE_LOAD);
+        }
         if self.sql_lookups < LOOKUPS_BEFORE_LOAD && !eager {
             self.sql_lookups += 1;
-            let owed = match self.owed {
-                Some(owed) => owed,
-                None => {
-                    let owed: i64 = sqlx::query_scalar("SELECT count(*) FROM story_keys_pending")
-                        .fetch_one(&mut *tx)
-                        .await?;
-                    self.owed = Some(owed as u64);
-                    owed as u64
+            if self.owed_items.is_none() {
+                let owed = read_owed(tx).await?;
+                if owed.len() as u64 > PENDING_SCAN_MAX {
+                    self.settle(tx).await?;
+                } else {
+                    self.owed = Some(owed.len() as u64);
+                    let items = owed
+                        .iter()
+                        .map(|(id, fp, lang, time)| OwedItem {
+                            id: *id,
+                            fingerprint: *fp as u64,
+                            time: *time,
+                            lang: self.lang(lang),
+                        })
+                        .collect();
+                    self.owed_items = Some(items);
                 }
-            };
-            if owed > PENDING_SCAN_MAX {
-                self.settle(tx).await?;
+                self.data_version = Some(
+                    sqlx::query_scalar("PRAGMA data_version")
+                        .fetch_one(&mut *tx)
+                        .await?,
+                );
             }
             return Ok(false);
         }
@@ -628,14 +730,7 @@ impl StoryIndex {
         sketch: Option<&[u32]>,
     ) {
         self.remove(id);
-        let lang = match self.langs.get(lang) {
-            Some(&lang) => lang,
-            None => {
-                let next = self.langs.len() as u16;
-                self.langs.insert(lang.to_string(), next);
-                next
-            }
-        };
+        let lang = self.lang(lang);
         let slot = self.entries.len() as u32;
         if self.keys.is_empty() {
             self.keys = Buckets::new(dedup::LOOKUP_BLOCKS as usize * BLOCK_VALUES);
@@ -852,15 +947,14 @@ fn unhex(hex: &str) -> Option<String> {
 
 /// Candidates within [`dedup::NEAR_DUPLICATE_DISTANCE`] of `fp`, of
 /// language `lang` and time within `from..=to` (seconds since the epoch),
-/// nearest first, then by id: from the buckets of its probe keys and, with
-/// `owed`, from the owed items. Bucket entries may be stale (see the module
-/// documentation): the caller checks each candidate against `items`.
+/// from the buckets of its probe keys, nearest first, then by id. Entries
+/// may be stale (see the module documentation): the caller checks each
+/// candidate against `items`.
 pub(super) async fn sql_near(
     tx: &mut SqliteConnection,
     fp: u64,
     lang: &str,
     (from, to): (i64, i64),
-    owed: bool,
 ) -> Result<Vec<Near>> {
     let probes = dedup::probe_keys(fp, dedup::NEAR_DUPLICATE_DISTANCE);
     let sql = bucket_lookup_sql(probes.len());
@@ -869,30 +963,14 @@ pub(super) async fn sql_near(
         q = q.bind(key);
     }
     let mut near: Vec<(u32, i64)> = Vec::new();
-    let mut keep = |id: i64, other: u64| {
-        let distance = dedup::hamming(fp, other);
-        if distance <= dedup::NEAR_DUPLICATE_DISTANCE {
-            near.push((distance, id));
-        }
-    };
     for blob in q.fetch_all(&mut *tx).await? {
         for (entry, _) in Entries::new(&blob) {
             if entry.lang == cut(lang) && (from..=to).contains(&entry.time) {
-                keep(entry.id, entry.fingerprint);
+                let distance = dedup::hamming(fp, entry.fingerprint);
+                if distance <= dedup::NEAR_DUPLICATE_DISTANCE {
+                    near.push((distance, entry.id));
+                }
             }
-        }
-    }
-    if owed {
-        let pending: Vec<(i64, i64)> = sqlx::query_as(
-            "SELECT item_id, fingerprint FROM story_keys_pending WHERE lang = ? AND at >= ? AND at <= ?",
-        )
-        .bind(lang)
-        .bind(from)
-        .bind(to)
-        .fetch_all(&mut *tx)
-        .await?;
-        for (id, other) in pending {
-            keep(id, other as u64);
         }
     }
     near.sort_unstable();
