@@ -4,13 +4,17 @@ a config with clustering (as given) and the same config with
 `[stories] cluster = false` (no fingerprints, lookups or story keys; every
 item its own story), each run on an empty database.
 
-    scripts/cluster_cost.py BIN CONFIG [--rounds N] [--daemon]
+    scripts/cluster_cost.py BIN CONFIG [--rounds N] [--daemon] [--against OLD_BIN]
 
 CONFIG is a farm config as in BENCHMARKS.md "Setup" (its [store] path is
 deleted before every run; the run without clustering uses PATH-nocluster).
 Prints every run, then per-round ratios (with / without) of wall time and
 user+sys CPU and their medians: on a shared machine the ratio within a
 round is what to trust, not single times.
+
+With --against, every round also runs OLD_BIN with and without clustering
+(same databases, interleaved), so two builds' costs are compared under the
+same load; the ratio of their per-round ratios is printed too.
 
 `run --once` writes the owed story keys before it exits. With --daemon the
 daemon (`run`) is timed instead, from its start until every feed's result
@@ -24,6 +28,7 @@ parser.add_argument("binary")
 parser.add_argument("config")
 parser.add_argument("--rounds", type=int, default=4)
 parser.add_argument("--daemon", action="store_true")
+parser.add_argument("--against", help="a second binary, measured in the same rounds")
 args = parser.parse_args()
 
 text = open(args.config, encoding="utf-8").read()
@@ -51,13 +56,13 @@ def clean(path):
             pass
 
 
-def run_daemon(cfg, path, clustering):
+def run_daemon(binary, cfg, path, clustering):
     """Seconds until every feed's result is committed; the settle's time."""
     clean(path)
     env = dict(os.environ, NO_COLOR="1",
                RUST_LOG="warn,feedwatch::store::batch=trace,feedwatch::store::story_index=debug")
     started = time.monotonic()
-    p = subprocess.Popen([args.binary, "--config", cfg, "run"], stdout=subprocess.PIPE,
+    p = subprocess.Popen([binary, "--config", cfg, "run"], stdout=subprocess.PIPE,
                          stderr=subprocess.STDOUT, env=env, text=True)
     written, cycle, settle = 0, None, ""
     try:
@@ -81,13 +86,13 @@ def run_daemon(cfg, path, clustering):
     return cycle, 0.0, 0, settle
 
 
-def run(cfg, path, clustering):
+def run(binary, cfg, path, clustering):
     if args.daemon:
-        return run_daemon(cfg, path, clustering)
+        return run_daemon(binary, cfg, path, clustering)
     clean(path)
     p = subprocess.run(
         ["/usr/bin/time", "-f", "wall=%e user=%U sys=%S maxrss=%M",
-         args.binary, "--config", cfg, "run", "--once"],
+         binary, "--config", cfg, "run", "--once"],
         capture_output=True, text=True)
     m = re.search(r"wall=(\S+) user=(\S+) sys=(\S+) maxrss=(\d+)", p.stderr)
     if p.returncode != 0 or not m:
@@ -95,26 +100,39 @@ def run(cfg, path, clustering):
     return float(m[1]), float(m[2]) + float(m[3]), int(m[4]) // 1024, ""
 
 
-results = {"with": [], "without": []}
+binaries = [("", args.binary)] + ([("old ", args.against)] if args.against else [])
+results = {f"{tag}{label}": [] for tag, _ in binaries for label in ("with", "without")}
 try:
     for r in range(args.rounds):
-        for label, cfg, path in (("with", args.config, db), ("without", off.name, off_db)):
-            wall, cpu, rss, note = run(cfg, path, label == "with")
-            results[label].append((wall, cpu, rss))
-            if args.daemon:
-                print(f"round {r + 1} {label:7}: all feeds written after {wall:.2f} s{note}", flush=True)
-            else:
-                print(f"round {r + 1} {label:7}: wall {wall:.2f} s, cpu {cpu:.2f} s, peak {rss} MB", flush=True)
+        # Alternate which build goes first, so neither always runs after the other.
+        order = binaries if r % 2 == 0 else binaries[::-1]
+        for tag, binary in order:
+            for label, cfg, path in (("with", args.config, db), ("without", off.name, off_db)):
+                wall, cpu, rss, note = run(binary, cfg, path, label == "with")
+                results[f"{tag}{label}"].append((wall, cpu, rss))
+                name = f"{tag}{label}"
+                if args.daemon:
+                    print(f"round {r + 1} {name:11}: all feeds written after {wall:.2f} s{note}", flush=True)
+                else:
+                    print(f"round {r + 1} {name:11}: wall {wall:.2f} s, cpu {cpu:.2f} s, peak {rss} MB", flush=True)
 finally:
     os.remove(off.name)
 
 for label, rows in results.items():
-    line = f"{label:7}: wall median {statistics.median(r[0] for r in rows):.2f} s"
+    line = f"{label:11}: wall median {statistics.median(r[0] for r in rows):.2f} s"
     if not args.daemon:
         line += (f", cpu median {statistics.median(r[1] for r in rows):.2f} s, "
                  f"peak {min(r[2] for r in rows)}-{max(r[2] for r in rows)} MB")
     print(line)
-for i, what in ((0, "wall"),) if args.daemon else ((0, "wall"), (1, "cpu")):
-    ratios = [a[i] / b[i] for a, b in zip(results["with"], results["without"])]
-    print(f"{what} with/without per round: {', '.join(f'{x:.3f}' for x in ratios)}; "
-          f"median {statistics.median(ratios):.3f}")
+per_build = {}
+for tag, binary in binaries:
+    for i, what in ((0, "wall"),) if args.daemon else ((0, "wall"), (1, "cpu")):
+        ratios = [a[i] / b[i] for a, b in zip(results[f"{tag}with"], results[f"{tag}without"])]
+        per_build[(tag, what)] = ratios
+        print(f"{tag}{what} with/without per round: {', '.join(f'{x:.3f}' for x in ratios)}; "
+              f"median {statistics.median(ratios):.3f}")
+if args.against:
+    for what in ("wall",) if args.daemon else ("wall", "cpu"):
+        rr = [a / b for a, b in zip(per_build[("", what)], per_build[("old ", what)])]
+        print(f"{what} ratio, this build / old build, per round: {', '.join(f'{x:.3f}' for x in rr)}; "
+              f"median {statistics.median(rr):.3f}")

@@ -479,6 +479,47 @@ mod story_tests {
             .unwrap()
     }
 
+    /// The buckets split a key's items by 30-day period: a copy published
+    /// just after a period boundary finds, through SQL, the original
+    /// published just before it.
+    #[tokio::test]
+    async fn a_copy_across_a_bucket_period_boundary_finds_its_story() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let store = Store::open(&path).await.unwrap();
+        let feeds = store
+            .sync_feeds(&[feed("https://a.example/rss"), feed("https://b.example/rss")])
+            .await
+            .unwrap();
+        let period = 30 * 86_400;
+        let boundary = (Utc::now().timestamp() / period - 2) * period;
+        let at = |offset: i64| DateTime::from_timestamp(boundary + offset, 0).unwrap();
+        let results = store
+            .apply_feed_writes(vec![published(
+                update_with(feeds[0].id, &[("https://a.example/1", WIRE)]),
+                at(-3600),
+            )])
+            .await;
+        assert!(results.iter().all(Result::is_ok), "{results:?}");
+        store.close().await;
+
+        let store = Store::open(&path).await.unwrap();
+        assert_eq!(count(&store, "story_keys_pending").await, 0, "in the buckets");
+        let copy = format!("{WIRE} Subscribe to our newsletter.");
+        let results = store
+            .apply_feed_writes(vec![published(
+                update_with(feeds[1].id, &[("https://b.example/1", &copy)]),
+                at(3600),
+            )])
+            .await;
+        assert_eq!(results[0].as_ref().unwrap().joined, 1, "{results:?}");
+        assert!(!store.stories.lock().await.loaded(), "through SQL");
+        assert_eq!(
+            story_of(&store, "https://b.example/1").await,
+            story_of(&store, "https://a.example/1").await
+        );
+    }
+
     /// Lookups without the copy scan the owed items they read once; items
     /// another connection owes meanwhile are read again before the next
     /// write, so a copy of one still finds its story.

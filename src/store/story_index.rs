@@ -2,16 +2,18 @@
 //! store's in-memory copy, so that finding the story of a new item costs no
 //! statement.
 //!
-//! In SQL the index is one row per [`dedup::lookup_keys`] value, its items
-//! packed in a blob ([`KeyEntry`]): a cold cycle of 60,000 items writes
-//! ~36,000 rows instead of 300,000 (one per key and item, as `story_keys`
-//! did until migration 0014). New and changed items are not written to their
-//! buckets at once: they are *owed*, listed with their entry's values in
-//! `story_keys_pending`, and [`StoryIndex::settle`] rewrites the buckets they
-//! touch, all at once: when the debt outgrows the copy, when the writer is
-//! idle, on close, and before the copy is read. Deleted and changed items
-//! leave stale entries until then (`story_keys_stale` lists them; lookups
-//! check every candidate against `items`).
+//! In SQL the index is one row per [`dedup::lookup_keys`] value and 30-day
+//! period of the items' time ([`bucket_key`]), its items packed in a blob
+//! ([`KeyEntry`]): a cold cycle of 60,000 items writes ~36,000 rows instead
+//! of 300,000 (one per key and item, as `story_keys` did until migration
+//! 0014), and a lookup reads the periods its window overlaps. New and
+//! changed items are not written to their buckets at once: they are
+//! *owed*, listed with their entry's values in `story_keys_pending`, and
+//! [`StoryIndex::settle`] rewrites the buckets they touch, all at once:
+//! when the debt outgrows the copy, when the writer is idle, on close, and
+//! before the copy is read. Deleted and changed items leave stale entries
+//! until then (`story_keys_stale` lists them; lookups check every candidate
+//! against `items`).
 //!
 //! The copy is loaded lazily: the first lookups of a process go to SQL (the
 //! buckets of the probe keys, and the owed items), and only a process that
@@ -474,9 +476,10 @@ impl StoryIndex {
         }
         let started = std::time::Instant::now();
         let owed = read_owed(tx).await?;
-        let stale: Vec<(i64, i64)> = sqlx::query_as("SELECT item_id, fingerprint FROM story_keys_stale")
-            .fetch_all(&mut *tx)
-            .await?;
+        let stale: Vec<(i64, i64, i64)> =
+            sqlx::query_as("SELECT item_id, fingerprint, at FROM story_keys_stale")
+                .fetch_all(&mut *tx)
+                .await?;
         if owed.is_empty() && stale.is_empty() {
             self.owed = Some(0);
             self.owed_items = Some(Vec::new());
@@ -494,11 +497,12 @@ impl StoryIndex {
         const NONE: u32 = u32::MAX;
         let mut pairs: Vec<(i64, u32)> =
             Vec::with_capacity((owed.len() + stale.len()) * dedup::LOOKUP_BLOCKS as usize);
-        for &(_, fp) in &stale {
-            pairs.extend(dedup::lookup_keys(fp as u64).map(|key| (key, NONE)));
+        for &(_, fp, at) in &stale {
+            pairs.extend(dedup::lookup_keys(fp as u64).map(|key| (bucket_key(key, period(at)), NONE)));
         }
-        for (i, (_, fp, _, _)) in owed.iter().enumerate() {
-            pairs.extend(dedup::lookup_keys(*fp as u64).map(|key| (key, i as u32)));
+        for (i, (_, fp, _, at)) in owed.iter().enumerate() {
+            let period = period(*at);
+            pairs.extend(dedup::lookup_keys(*fp as u64).map(|key| (bucket_key(key, period), i as u32)));
         }
         pairs.sort_unstable();
         let mut runs: Vec<&[(i64, u32)]> = pairs.chunk_by(|a, b| a.0 == b.0).collect();
@@ -893,6 +897,26 @@ impl StoryIndex {
     }
 }
 
+/// Seconds of time a bucket row covers: a key's items are split by their
+/// time into rows of this span, so that a lookup reads the items of the
+/// periods its window overlaps (two or three), not of the whole archive.
+const BUCKET_PERIOD: i64 = 30 * 86_400;
+
+/// The period of a time (seconds since the epoch), as bucket keys hold it.
+fn period(time: i64) -> i64 {
+    time.div_euclid(BUCKET_PERIOD).clamp(0, (1 << 40) - 1)
+}
+
+/// The `story_buckets` key of a [`dedup::lookup_keys`] entry in a period:
+/// the period from bit 16, the block number in bits 13–15, the block's
+/// value in the 13 bits below.
+fn bucket_key(lookup_key: i64, period: i64) -> i64 {
+    let shift = dedup::LOOKUP_KEY_BLOCK_SHIFT;
+    let (block, value) = (lookup_key >> shift, lookup_key & ((1 << shift) - 1));
+    debug_assert!(block < 8 && value < 1 << 13);
+    period << 16 | block << 13 | value
+}
+
 /// The SQL reading the buckets of `probes` probe keys.
 pub(super) fn bucket_lookup_sql(probes: usize) -> String {
     format!(
@@ -957,10 +981,13 @@ pub(super) async fn sql_near(
     (from, to): (i64, i64),
 ) -> Result<Vec<Near>> {
     let probes = dedup::probe_keys(fp, dedup::NEAR_DUPLICATE_DISTANCE);
-    let sql = bucket_lookup_sql(probes.len());
+    let periods = period(from)..=period(to);
+    let sql = bucket_lookup_sql(probes.len() * periods.clone().count());
     let mut q = sqlx::query_scalar::<_, Vec<u8>>(&sql);
     for key in &probes {
-        q = q.bind(key);
+        for period in periods.clone() {
+            q = q.bind(bucket_key(*key, period));
+        }
     }
     let mut near: Vec<(u32, i64)> = Vec::new();
     for blob in q.fetch_all(&mut *tx).await? {
@@ -1054,9 +1081,10 @@ pub(super) mod check {
             .into_iter()
             .flat_map(|(id, fp, lang, sort_at)| {
                 let lang = lang.unwrap_or_default();
+                let at = time(&sort_at);
                 dedup::lookup_keys(fp as u64)
                     .into_iter()
-                    .map(move |key| (key, id, fp, time(&sort_at), lang.clone()))
+                    .map(move |key| (bucket_key(key, period(at)), id, fp, at, lang.clone()))
             })
             .collect();
         rows.sort();
