@@ -634,10 +634,13 @@ impl StoryIndex {
         if self.sql_lookups < LOOKUPS_BEFORE_LOAD && !eager {
             self.sql_lookups += 1;
             if self.owed_items.is_none() {
-                let owed = read_owed(tx).await?;
-                if owed.len() as u64 > PENDING_SCAN_MAX {
+                let count: i64 = sqlx::query_scalar("SELECT count(*) FROM story_keys_pending")
+                    .fetch_one(&mut *tx)
+                    .await?;
+                if count as u64 > PENDING_SCAN_MAX {
                     self.settle(tx).await?;
                 } else {
+                    let owed = read_owed(tx).await?;
                     self.owed = Some(owed.len() as u64);
                     let items = owed
                         .iter()
