@@ -652,7 +652,7 @@ impl Deferred {
 struct StoryKeyRows {
     /// Items owed: id, fingerprint, language, time (an item written twice
     /// is listed twice; the later values win).
-    owed: Vec<(i64, i64, String, i64)>,
+    owed: Vec<story_index::Owed>,
 }
 
 impl StoryKeyRows {
@@ -679,7 +679,7 @@ impl StoryKeyRows {
         Ok(())
     }
 
-    async fn insert(tx: &mut sqlx::SqliteConnection, owed: &[(i64, i64, String, i64)]) -> Result<()> {
+    async fn insert(tx: &mut sqlx::SqliteConnection, owed: &[story_index::Owed]) -> Result<()> {
         let mut q: QueryBuilder<Sqlite> =
             QueryBuilder::new("INSERT INTO story_keys_pending (item_id, fingerprint, lang, at) ");
         q.push_values(owed, |mut row, (id, fp, lang, at)| {

@@ -124,7 +124,7 @@ impl<'a> Iterator for Entries<'a> {
 
 /// An owed item as `story_keys_pending` lists it: id, fingerprint,
 /// language, time.
-type Owed = (i64, i64, String, i64);
+pub(super) type Owed = (i64, i64, String, i64);
 
 /// An owed item as lookups without the copy scan it (language interned).
 #[derive(Debug, Clone, Copy)]
@@ -351,9 +351,7 @@ impl StoryIndex {
         }
         self.open = true;
         if self.loaded || self.owed_items.is_some() {
-            let version: i64 = sqlx::query_scalar("PRAGMA data_version")
-                .fetch_one(&mut *tx)
-                .await?;
+            let version = data_version(tx).await?;
             if self.data_version.is_some_and(|v| v != version) {
                 tracing::debug!("story index copy dropped: another connection wrote");
                 self.forget();
@@ -505,10 +503,10 @@ impl StoryIndex {
             pairs.extend(dedup::lookup_keys(*fp as u64).map(|key| (bucket_key(key, period), i as u32)));
         }
         pairs.sort_unstable();
-        let mut runs: Vec<&[(i64, u32)]> = pairs.chunk_by(|a, b| a.0 == b.0).collect();
+        let runs: Vec<&[(i64, u32)]> = pairs.chunk_by(|a, b| a.0 == b.0).collect();
         let mut rows = 0;
         let mut removed = 0;
-        for chunk in runs.chunks_mut(BUCKETS_PER_STATEMENT) {
+        for chunk in runs.chunks(BUCKETS_PER_STATEMENT) {
             let mut q: QueryBuilder<Sqlite> =
                 QueryBuilder::new("SELECT lookup_key, entries FROM story_buckets WHERE lookup_key IN (");
             let mut list = q.separated(", ");
@@ -640,24 +638,12 @@ impl StoryIndex {
                 if count as u64 > PENDING_SCAN_MAX {
                     self.settle(tx).await?;
                 } else {
-                    let owed = read_owed(tx).await?;
-                    self.owed = Some(owed.len() as u64);
-                    let items = owed
-                        .iter()
-                        .map(|(id, fp, lang, time)| OwedItem {
-                            id: *id,
-                            fingerprint: *fp as u64,
-                            time: *time,
-                            lang: self.lang(lang),
-                        })
-                        .collect();
-                    self.owed_items = Some(items);
+                    (self.owed, self.owed_items) = (Some(0), Some(Vec::new()));
+                    for (id, fp, lang, time) in read_owed(tx).await? {
+                        self.owe_item(id, fp as u64, &lang, time);
+                    }
                 }
-                self.data_version = Some(
-                    sqlx::query_scalar("PRAGMA data_version")
-                        .fetch_one(&mut *tx)
-                        .await?,
-                );
+                self.data_version = Some(data_version(tx).await?);
             }
             return Ok(false);
         }
@@ -697,11 +683,7 @@ impl StoryIndex {
             let sketch = sketch.map(|b| dedup::sketch_from_bytes(&b));
             self.put(id, fingerprint as u64, &lang, &sort_at, story, sketch.as_deref());
         }
-        self.data_version = Some(
-            sqlx::query_scalar("PRAGMA data_version")
-                .fetch_one(&mut *tx)
-                .await?,
-        );
+        self.data_version = Some(data_version(tx).await?);
         self.loaded = true;
         tracing::debug!(
             items = self.by_id.len(),
@@ -914,10 +896,9 @@ fn period(time: i64) -> i64 {
 /// the period from bit 16, the block number in bits 13–15, the block's
 /// value in the 13 bits below.
 fn bucket_key(lookup_key: i64, period: i64) -> i64 {
-    let shift = dedup::LOOKUP_KEY_BLOCK_SHIFT;
-    let (block, value) = (lookup_key >> shift, lookup_key & ((1 << shift) - 1));
+    let (block, value) = block_and_value(lookup_key);
     debug_assert!(block < 8 && value < 1 << 13);
-    period << 16 | block << 13 | value
+    period << 16 | (block as i64) << 13 | value as i64
 }
 
 /// The SQL reading the buckets of `probes` probe keys.
@@ -992,10 +973,11 @@ pub(super) async fn sql_near(
             q = q.bind(bucket_key(*key, period));
         }
     }
+    let lang = cut(lang);
     let mut near: Vec<(u32, i64)> = Vec::new();
     for blob in q.fetch_all(&mut *tx).await? {
         for (entry, _) in Entries::new(&blob) {
-            if entry.lang == cut(lang) && (from..=to).contains(&entry.time) {
+            if entry.lang == lang && (from..=to).contains(&entry.time) {
                 let distance = dedup::hamming(fp, entry.fingerprint);
                 if distance <= dedup::NEAR_DUPLICATE_DISTANCE {
                     near.push((distance, entry.id));
@@ -1031,10 +1013,23 @@ fn prefetch<T>(value: &T) {
 
 /// Where a [`dedup::lookup_keys`] entry's items are in `StoryIndex::keys`.
 fn bucket(key: i64) -> usize {
-    let shift = dedup::LOOKUP_KEY_BLOCK_SHIFT;
-    let (block, value) = ((key >> shift) as usize, (key & ((1 << shift) - 1)) as usize);
+    let (block, value) = block_and_value(key);
     debug_assert!(value < BLOCK_VALUES);
     block * BLOCK_VALUES + value
+}
+
+/// The block number and value a [`dedup::lookup_keys`] entry holds.
+fn block_and_value(key: i64) -> (usize, usize) {
+    let shift = dedup::LOOKUP_KEY_BLOCK_SHIFT;
+    ((key >> shift) as usize, (key & ((1 << shift) - 1)) as usize)
+}
+
+/// `PRAGMA data_version` of the connection: it changes when another
+/// connection commits.
+async fn data_version(tx: &mut SqliteConnection) -> Result<i64> {
+    Ok(sqlx::query_scalar("PRAGMA data_version")
+        .fetch_one(&mut *tx)
+        .await?)
 }
 
 /// A stored timestamp as seconds since the epoch (`i64::MIN` if unreadable,
