@@ -479,6 +479,25 @@ mod story_tests {
             .unwrap()
     }
 
+    /// A store at `path` with feeds a and b, its story index set by `set`
+    /// first, and the wire story stored from a (`https://a.example/1`).
+    async fn wire_from_a(
+        path: &std::path::Path,
+        set: impl FnOnce(&mut StoryIndex),
+    ) -> (Store, Vec<super::super::FeedRow>) {
+        let store = Store::open(path).await.unwrap();
+        set(&mut *store.stories.lock().await);
+        let feeds = store
+            .sync_feeds(&[feed("https://a.example/rss"), feed("https://b.example/rss")])
+            .await
+            .unwrap();
+        let results = store
+            .apply_feed_writes(vec![update_with(feeds[0].id, &[("https://a.example/1", WIRE)])])
+            .await;
+        assert!(results.iter().all(Result::is_ok), "{results:?}");
+        (store, feeds)
+    }
+
     /// The buckets split a key's items by 30-day period: a copy published
     /// just after a period boundary finds, through SQL, the original
     /// published just before it.
@@ -569,16 +588,7 @@ mod story_tests {
     async fn a_small_database_reads_the_copy_at_the_first_lookup() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("t.db");
-        let store = Store::open(&path).await.unwrap();
-        store.stories.lock().await.load_small = true;
-        let feeds = store
-            .sync_feeds(&[feed("https://a.example/rss"), feed("https://b.example/rss")])
-            .await
-            .unwrap();
-        let results = store
-            .apply_feed_writes(vec![update_with(feeds[0].id, &[("https://a.example/1", WIRE)])])
-            .await;
-        assert!(results.iter().all(Result::is_ok), "{results:?}");
+        let (store, feeds) = wire_from_a(&path, |index| index.load_small = true).await;
         assert!(store.stories.lock().await.loaded(), "an empty database");
         store.close().await;
 
@@ -765,16 +775,7 @@ mod story_tests {
     async fn owed_entries_of_a_killed_process_serve_the_next_ones_lookups() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("t.db");
-        let store = Store::open(&path).await.unwrap();
-        store.stories.lock().await.load_at_once = true;
-        let feeds = store
-            .sync_feeds(&[feed("https://a.example/rss"), feed("https://b.example/rss")])
-            .await
-            .unwrap();
-        let results = store
-            .apply_feed_writes(vec![update_with(feeds[0].id, &[("https://a.example/1", WIRE)])])
-            .await;
-        assert!(results.iter().all(Result::is_ok), "{results:?}");
+        let (store, feeds) = wire_from_a(&path, |index| index.load_at_once = true).await;
         assert_eq!(count(&store, "story_keys_pending").await, 1);
         let story = story_of(&store, "https://a.example/1").await;
         // No close: the debt stays in the database.
