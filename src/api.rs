@@ -67,7 +67,7 @@ pub fn router(store: Store, config: Arc<Config>, metrics: Arc<Metrics>) -> Route
         .route("/api/digests", get(digests))
         .route_layer(middleware::from_fn_with_state(api.clone(), authorize));
     Router::new()
-        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/healthz", get(healthz))
         .merge(protected)
         .with_state(api)
 }
@@ -101,7 +101,22 @@ async fn authorize(State(api): State<Api>, request: Request, next: Next) -> Resp
     next.run(request).await
 }
 
+/// Liveness: the polling loop runs and passes (systemd and load balancers
+/// restart or route around a daemon that answers 503 here).
+async fn healthz(State(api): State<Api>) -> Result<&'static str, ApiError> {
+    api.metrics
+        .liveness(crate::daemon::STALLED_AFTER.as_secs() as i64)
+        .map_err(|why| ApiError(StatusCode::SERVICE_UNAVAILABLE, why))?;
+    Ok("ok\n")
+}
+
 async fn readyz(State(api): State<Api>) -> Result<&'static str, ApiError> {
+    if api.metrics.store_failing() {
+        return Err(ApiError(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "database writes are failing (see the log and feedwatch_store_errors_total)".into(),
+        ));
+    }
     api.store.item_count().await.map_err(|e| {
         ApiError(
             StatusCode::SERVICE_UNAVAILABLE,

@@ -4,7 +4,7 @@
 //! until the next is due, and on a shutdown signal lets in-flight database
 //! writes finish.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -173,110 +173,248 @@ pub fn due(entries: &[QueueEntry], now: chrono::DateTime<Utc>) -> (Vec<i64>, Opt
     (due, next)
 }
 
-/// Polls due feeds until `shutdown` is cancelled.
+/// Shortest pause of the dispatcher after a database failure.
+const STORE_BACKOFF_MIN: Duration = Duration::from_secs(2);
+/// How often the loop passes while it backs off.
+const BACKOFF_PASS: Duration = Duration::from_secs(5);
+/// Longest pause of the dispatcher after database failures in a row.
+const STORE_BACKOFF_MAX: Duration = Duration::from_secs(300);
+
+/// The database's health as the polling loop sees it. A failing store (disk
+/// full, unwritable file, a pool that timed out) is not a feed's fault: the
+/// whole dispatcher backs off, the episode is logged once when it starts
+/// and once when it ends, and while it lasts one feed at a time probes
+/// whether writes work again.
+#[derive(Debug, Default)]
+struct StoreHealth {
+    /// Failures since the last success.
+    failures: u32,
+    /// No work is started before this instant.
+    retry_at: Option<tokio::time::Instant>,
+}
+
+impl StoreHealth {
+    fn failed(&mut self, error: &StoreError, what: &str, metrics: &Metrics) {
+        metrics.store_failed();
+        let now = tokio::time::Instant::now();
+        if self.retry_at.is_some_and(|at| now < at) {
+            // Another feed of the batch that already failed: same attempt.
+            return;
+        }
+        self.failures += 1;
+        let backoff = STORE_BACKOFF_MIN
+            .saturating_mul(1 << (self.failures - 1).min(16))
+            .min(STORE_BACKOFF_MAX);
+        self.retry_at = Some(now + backoff);
+        if self.failures == 1 {
+            tracing::error!(
+                error = %error_chain(error),
+                "{what}; polling pauses and retries with backoff (further database errors are counted in feedwatch_store_errors_total until it recovers)"
+            );
+        } else {
+            tracing::debug!(error = %error_chain(error), failures = self.failures, ?backoff, "{what}");
+        }
+    }
+
+    fn succeeded(&mut self, metrics: &Metrics) {
+        if self.failures > 0 {
+            tracing::info!(
+                failures = self.failures,
+                "the database works again; polling resumes"
+            );
+            metrics.store_recovered();
+        }
+        self.failures = 0;
+        self.retry_at = None;
+    }
+
+    /// How many feeds may start now: none while backing off, one (a probe)
+    /// after failures, else any.
+    fn may_start(&self, now: tokio::time::Instant, in_flight: usize) -> usize {
+        match self.retry_at {
+            Some(at) if now < at => 0,
+            Some(_) => usize::from(in_flight == 0),
+            None => usize::MAX,
+        }
+    }
+}
+
+/// The daemon's upkeep beside the polling loop: retention every
+/// [`PRUNE_EVERY`] (and at start), WAL truncation every
+/// [`CHECKPOINT_EVERY`]. A failure is logged and retried next time; a long
+/// prune never holds up the polling loop (or its watchdog).
+async fn upkeep(config: Config, store: Store, shutdown: CancellationToken) {
+    let mut next_prune = tokio::time::Instant::now();
+    let mut next_checkpoint = tokio::time::Instant::now() + CHECKPOINT_EVERY;
+    loop {
+        let wake = next_prune.min(next_checkpoint);
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep_until(wake) => {}
+        }
+        let now = tokio::time::Instant::now();
+        if now >= next_prune {
+            // A failure (a busy or unwritable database) is retried at the
+            // next prune; it does not stop the polling.
+            if let Err(error) = prune(&config, &store).await {
+                tracing::warn!(error = %error_chain(&error), "pruning failed");
+            }
+            next_prune = tokio::time::Instant::now() + PRUNE_EVERY;
+            next_checkpoint = tokio::time::Instant::now() + CHECKPOINT_EVERY;
+        } else {
+            // A failure (disk full, unwritable file) is retried next time.
+            if let Err(error) = checkpoint(&store).await {
+                tracing::warn!(error = %error_chain(&error), "WAL checkpoint failed");
+            }
+            next_checkpoint = tokio::time::Instant::now() + CHECKPOINT_EVERY;
+        }
+    }
+}
+
+/// The polling loop is wedged when it has not passed for this long: it
+/// passes at least every [`MAX_IDLE`] plus one look at the queue.
+pub const STALLED_AFTER: Duration = Duration::from_secs(180);
+
+/// Pings the systemd watchdog while the polling loop makes progress: from
+/// its own task, so that a long step elsewhere (a prune, a big commit) does
+/// not get the service restarted, while a loop that stopped passing does.
+async fn watchdog(every: Duration, metrics: Arc<Metrics>, shutdown: CancellationToken) {
+    let mut stalled = false;
+    loop {
+        match metrics.since_tick() {
+            Some(age) if age <= STALLED_AFTER.as_secs() as i64 => {
+                notify::watchdog();
+                stalled = false;
+            }
+            age => {
+                if !stalled {
+                    tracing::error!(?age, "the polling loop has not passed for {STALLED_AFTER:?}; no longer pinging the watchdog");
+                }
+                stalled = true;
+            }
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(every) => {}
+        }
+    }
+}
+
+/// A feed being polled, by task.
+struct InFlight {
+    feed_id: i64,
+    url: String,
+}
+
+/// Polls due feeds until `shutdown` is cancelled. Nothing but shutdown ends
+/// it: a database error is logged, counted and retried with backoff.
 pub async fn run(
     config: &Config,
     store: &Store,
     pipeline: &Pipeline,
-    metrics: &Metrics,
+    metrics: &Arc<Metrics>,
     shutdown: &CancellationToken,
-) -> Result<(), StoreError> {
+) {
     let config_urls: HashSet<&str> = config.feeds.iter().map(|f| f.url.as_str()).collect();
     let semaphore = Arc::new(Semaphore::new(config.poll.concurrency.max(1)));
     let mut in_flight: HashSet<i64> = HashSet::new();
-    let mut tasks: JoinSet<(i64, String, Result<PollResult, StoreError>, Duration)> = JoinSet::new();
-    let mut last_prune = tokio::time::Instant::now();
-    let mut last_checkpoint = tokio::time::Instant::now();
+    let mut tasks: JoinSet<(Result<PollResult, StoreError>, Duration)> = JoinSet::new();
+    let mut running: HashMap<tokio::task::Id, InFlight> = HashMap::new();
+    let mut health = StoreHealth::default();
     tracing::info!(feeds = config.feeds.len(), "polling; feeds are checked when due");
-    prune(config, store).await?;
-    // The watchdog is pinged from this loop, so a wedged scheduler (not just
-    // a live process) gets the service restarted.
-    let watchdog_every = notify::watchdog_interval();
-    let mut next_ping = tokio::time::Instant::now();
+    let helpers = shutdown.child_token();
+    let _stop_helpers = helpers.clone().drop_guard();
+    tokio::spawn(upkeep(config.clone(), store.clone(), helpers.clone()));
+    if let Some(every) = notify::watchdog_interval() {
+        tokio::spawn(watchdog(every, Arc::clone(metrics), helpers.clone()));
+    }
     let mut next_status = tokio::time::Instant::now();
     while !shutdown.is_cancelled() {
         let looked = tokio::time::Instant::now();
         metrics.tick();
-        if let Some(every) = watchdog_every {
-            if looked >= next_ping {
-                notify::watchdog();
-                next_ping = looked + every;
+        let mut wake = looked + MAX_IDLE;
+        match dispatch(
+            store,
+            pipeline,
+            &config_urls,
+            &health,
+            &semaphore,
+            &mut in_flight,
+            &mut tasks,
+            &mut running,
+            shutdown,
+        )
+        .await
+        {
+            Ok(next) => {
+                if let Some(next) = next {
+                    wake = looked + next.clamp(MIN_REQUERY, MAX_IDLE);
+                }
             }
+            Err(error) => health.failed(&error, "cannot read the feed queue", metrics),
+        }
+        if let Some(retry_at) = health.retry_at {
+            // Backing off: the loop still passes every few seconds (it is
+            // alive, and says so to /healthz and the watchdog).
+            wake = wake
+                .min(retry_at.max(looked + MIN_REQUERY))
+                .min(looked + BACKOFF_PASS);
         }
         // The status line costs a query; build it only when systemd listens.
         if notify::enabled() && looked >= next_status {
-            let items = store.item_count().await?;
+            let items = store
+                .item_count()
+                .await
+                .map_or_else(|_| "?".to_string(), |n| n.to_string());
             notify::status(&format!(
-                "{} feeds, {} polling now, {items} items; last look at the queue {}",
+                "{} feeds, {} polling now, {items} items{}; last look at the queue {}",
                 config_urls.len(),
                 in_flight.len(),
+                if health.failures > 0 {
+                    ", database failing"
+                } else {
+                    ""
+                },
                 Utc::now().format("%H:%M:%S UTC")
             ));
             next_status = looked + STATUS_EVERY;
         }
-        let now = pipeline.clock().now();
-        let entries: Vec<QueueEntry> = store
-            .queue()
-            .await?
-            .into_iter()
-            .filter(|e| is_active(&config_urls, &e.url, &e.source) && !in_flight.contains(&e.id))
-            .collect();
-        let (due_ids, next) = due(&entries, now);
-        for feed in store.feeds_by_id(&due_ids).await? {
-            in_flight.insert(feed.id);
-            let pipeline = pipeline.clone();
-            let semaphore = Arc::clone(&semaphore);
-            let cancel = shutdown.clone();
-            tasks.spawn(async move {
-                let _permit = tokio::select! {
-                    _ = cancel.cancelled() => return (feed.id, feed.url, Ok(PollResult::Cancelled), Duration::ZERO),
-                    permit = semaphore.acquire_owned() => permit.expect("semaphore is never closed"),
-                };
-                let started = std::time::Instant::now();
-                let result = pipeline.poll_feed(&feed, &cancel).await;
-                (feed.id, feed.url, result, started.elapsed())
-            });
-        }
-        let until_next = next
-            .and_then(|n| (n - now).to_std().ok())
-            .unwrap_or(MAX_IDLE)
-            .clamp(MIN_REQUERY, MAX_IDLE);
-        let mut wake = looked + until_next;
-        if watchdog_every.is_some() {
-            wake = wake.min(next_ping);
+        if notify::enabled() {
+            wake = wake.min(next_status);
         }
         loop {
             tokio::select! {
                 _ = shutdown.cancelled() => break,
                 _ = tokio::time::sleep_until(wake) => break,
-                Some(joined) = tasks.join_next(), if !tasks.is_empty() => {
-                    let (id, url, result, elapsed) = joined.expect("feed tasks do not panic");
-                    in_flight.remove(&id);
-                    match result {
-                        Ok(result) => metrics.record_poll(&result, elapsed),
-                        Err(error) => {
-                            tracing::error!(feed_url = %url, error = %error_chain(&error), "cannot store feed result");
+                Some(joined) = tasks.join_next_with_id(), if !tasks.is_empty() => {
+                    let (id, outcome) = match joined {
+                        Ok((id, outcome)) => (id, Ok(outcome)),
+                        Err(error) => (error.id(), Err(crate::pipeline::panic_message(error))),
+                    };
+                    let Some(feed) = running.remove(&id) else { continue };
+                    in_flight.remove(&feed.feed_id);
+                    match outcome {
+                        Ok((Ok(result), elapsed)) => {
+                            health.succeeded(metrics);
+                            metrics.record_poll(&result, elapsed);
+                        }
+                        Ok((Err(error), elapsed)) => {
+                            health.failed(&error, "cannot store feed results", metrics);
+                            metrics.record_poll(&PollResult::Failed(error_chain(&error)), elapsed);
+                        }
+                        Err(message) => {
+                            // A bug this feed reached: its error, not the daemon's end.
+                            tracing::error!(feed_url = %feed.url, error = %message, "polling the feed failed");
+                            metrics.record_poll(&PollResult::Failed(message), Duration::ZERO);
                         }
                     }
                     // The feed has a new next_check_at: look again soon.
                     wake = wake.min(looked + MIN_REQUERY);
+                    if let Some(retry_at) = health.retry_at {
+                        wake = wake.max(retry_at).min(looked + BACKOFF_PASS);
+                    }
                 }
             }
-        }
-        if last_prune.elapsed() >= PRUNE_EVERY {
-            // A failure (a busy or unwritable database) is retried at the
-            // next prune; it does not stop the polling.
-            if let Err(error) = prune(config, store).await {
-                tracing::warn!(error = %error_chain(&error), "pruning failed");
-            }
-            last_prune = tokio::time::Instant::now();
-        }
-        if last_checkpoint.elapsed() >= CHECKPOINT_EVERY {
-            // A failure (disk full, unwritable file) is retried next time.
-            if let Err(error) = checkpoint(store).await {
-                tracing::warn!(error = %error_chain(&error), "WAL checkpoint failed");
-            }
-            last_checkpoint = tokio::time::Instant::now();
         }
     }
     if tokio::time::timeout(STOP_TIMEOUT, async { while tasks.join_next().await.is_some() {} })
@@ -285,7 +423,54 @@ pub async fn run(
     {
         tracing::warn!("feeds still running after {STOP_TIMEOUT:?}; abandoning them");
     }
-    Ok(())
+}
+
+/// Starts the due feeds the store's health allows; returns how long until
+/// the next feed is due.
+#[allow(clippy::too_many_arguments)]
+async fn dispatch(
+    store: &Store,
+    pipeline: &Pipeline,
+    config_urls: &HashSet<&str>,
+    health: &StoreHealth,
+    semaphore: &Arc<Semaphore>,
+    in_flight: &mut HashSet<i64>,
+    tasks: &mut JoinSet<(Result<PollResult, StoreError>, Duration)>,
+    running: &mut HashMap<tokio::task::Id, InFlight>,
+    shutdown: &CancellationToken,
+) -> Result<Option<Duration>, StoreError> {
+    let allowed = health.may_start(tokio::time::Instant::now(), in_flight.len());
+    if allowed == 0 {
+        return Ok(None);
+    }
+    let now = pipeline.clock().now();
+    let entries: Vec<QueueEntry> = store
+        .queue()
+        .await?
+        .into_iter()
+        .filter(|e| is_active(config_urls, &e.url, &e.source) && !in_flight.contains(&e.id))
+        .collect();
+    let (mut due_ids, next) = due(&entries, now);
+    due_ids.truncate(allowed);
+    for feed in store.feeds_by_id(&due_ids).await? {
+        in_flight.insert(feed.id);
+        let pipeline = pipeline.clone();
+        let semaphore = Arc::clone(semaphore);
+        let cancel = shutdown.clone();
+        let url = feed.url.clone();
+        let feed_id = feed.id;
+        let task = tasks.spawn(async move {
+            let _permit = tokio::select! {
+                _ = cancel.cancelled() => return (Ok(PollResult::Cancelled), Duration::ZERO),
+                permit = semaphore.acquire_owned() => permit.expect("semaphore is never closed"),
+            };
+            let started = std::time::Instant::now();
+            let result = pipeline.poll_feed(&feed, &cancel).await;
+            (result, started.elapsed())
+        });
+        running.insert(task.id(), InFlight { feed_id, url });
+    }
+    Ok(next.and_then(|n| (n - now).to_std().ok()))
 }
 
 fn log_cycle(stats: &CycleStats) {

@@ -3,7 +3,7 @@
 //! knows (items, matches per topic, digests per channel and state, feed
 //! health) are read from the store when `/metrics` is scraped.
 
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::time::Duration;
 
 use prometheus_client::encoding::text::encode;
@@ -48,7 +48,12 @@ pub struct Metrics {
     updated: Counter,
     matches: Counter,
     joined_stories: Counter,
+    store_errors: Counter,
     last_tick: AtomicI64,
+    /// The database failed and has not worked since (see `store_failed`).
+    store_failing: AtomicBool,
+    /// The polling loop ended (it only should at shutdown).
+    stopped: AtomicBool,
 }
 
 impl Default for Metrics {
@@ -84,8 +89,17 @@ impl Metrics {
             "New items that joined an existing story",
             joined_stories.clone(),
         );
+        let store_errors = Counter::default();
+        registry.register(
+            "store_errors",
+            "Database operations of the polling loop that failed (disk full, unwritable file, busy pool)",
+            store_errors.clone(),
+        );
         Self {
             registry,
+            store_errors,
+            store_failing: AtomicBool::new(false),
+            stopped: AtomicBool::new(false),
             polls,
             poll_seconds,
             items,
@@ -122,6 +136,40 @@ impl Metrics {
     pub fn tick(&self) {
         self.last_tick
             .store(chrono::Utc::now().timestamp(), Ordering::Relaxed);
+    }
+
+    /// A database operation of the polling loop failed: counted, and the
+    /// daemon is not ready until one succeeds.
+    pub fn store_failed(&self) {
+        self.store_errors.inc();
+        self.store_failing.store(true, Ordering::Relaxed);
+    }
+
+    /// A database write succeeded after failures.
+    pub fn store_recovered(&self) {
+        self.store_failing.store(false, Ordering::Relaxed);
+    }
+
+    /// Whether the database has been failing since its last success.
+    pub fn store_failing(&self) -> bool {
+        self.store_failing.load(Ordering::Relaxed)
+    }
+
+    /// The polling loop ended; `/healthz` fails from now on.
+    pub fn polling_stopped(&self) {
+        self.stopped.store(true, Ordering::Relaxed);
+    }
+
+    /// Why the daemon is not alive (`/healthz`): the polling loop ended, or
+    /// has not passed for `stalled_after` seconds.
+    pub fn liveness(&self, stalled_after: i64) -> Result<(), String> {
+        if self.stopped.load(Ordering::Relaxed) {
+            return Err("the polling loop has stopped".into());
+        }
+        match self.since_tick() {
+            Some(age) if age > stalled_after => Err(format!("the polling loop last passed {age} s ago")),
+            _ => Ok(()),
+        }
     }
 
     /// Seconds since the scheduler loop last passed (None: never).

@@ -47,9 +47,11 @@ pub enum PollResult {
 pub struct CycleStats {
     pub feeds: usize,
     pub not_modified: usize,
+    /// Feeds that failed: fetch, parse or store (`store_errors`).
     pub failed: usize,
     pub cancelled: usize,
-    /// Feeds whose result could not be written to the database.
+    /// Feeds whose result could not be written to the database (also
+    /// counted in `failed`).
     pub store_errors: usize,
     pub items_seen: usize,
     pub new_items: u64,
@@ -323,11 +325,21 @@ impl Pipeline {
             let tags = feed_tags.get(&feed_url).map(Vec::as_slice).unwrap_or(&added_tags);
             prepare(fetched, &known, &topics, feed_name.as_deref(), tags, cluster)
         })
-        .await
-        .expect("parsing and matching do not panic");
+        .await;
+        // A panic while reading this document (a bug some input reaches) is
+        // this feed's error, like a parse error: it never takes the daemon
+        // down.
+        let prepared = match prepared {
+            Ok(Ok(prepared)) => Ok(prepared),
+            Ok(Err(message)) => Err(("parse", message)),
+            Err(error) => Err((
+                "internal",
+                format!("internal error while reading the feed: {}", panic_message(error)),
+            )),
+        };
         let (parsed, pending) = match prepared {
             Ok(prepared) => prepared,
-            Err(message) => {
+            Err((kind, message)) => {
                 tracing::warn!(feed_url = %feed.url, error = %message, "parse failed");
                 let failure = Outcome::Failure {
                     consecutive: u32::try_from(feed.error_count + 1).unwrap_or(u32::MAX),
@@ -337,7 +349,7 @@ impl Pipeline {
                     .write(FeedWrite::Failure(FeedFailure {
                         feed_id: feed.id,
                         status: Some(status),
-                        kind: "parse".to_string(),
+                        kind: kind.to_string(),
                         error: message.clone(),
                         at: started,
                         next,
@@ -416,21 +428,32 @@ impl Pipeline {
             feeds: feeds.len(),
             ..CycleStats::default()
         };
+        let mut urls = HashMap::new();
         for feed in feeds {
             let pipeline = self.clone();
             let semaphore = Arc::clone(&semaphore);
             let cancel = cancel.clone();
-            tasks.spawn(async move {
+            let url = feed.url.clone();
+            let task = tasks.spawn(async move {
                 let _permit = tokio::select! {
-                    _ = cancel.cancelled() => return (feed.url, Ok(PollResult::Cancelled)),
+                    _ = cancel.cancelled() => return Ok(PollResult::Cancelled),
                     permit = semaphore.acquire_owned() => permit.expect("semaphore is never closed"),
                 };
-                let result = pipeline.poll_feed(&feed, &cancel).await;
-                (feed.url, result)
+                pipeline.poll_feed(&feed, &cancel).await
             });
+            urls.insert(task.id(), url);
         }
-        while let Some(joined) = tasks.join_next().await {
-            let (url, result) = joined.expect("feed tasks do not panic");
+        while let Some(joined) = tasks.join_next_with_id().await {
+            let (url, result) = match joined {
+                Ok((id, result)) => (urls.remove(&id).unwrap_or_default(), result),
+                Err(error) => {
+                    // A bug one feed reached: that feed failed, the cycle goes on.
+                    let url = urls.remove(&error.id()).unwrap_or_default();
+                    tracing::error!(feed_url = %url, error = %panic_message(error), "polling the feed failed");
+                    stats.failed += 1;
+                    continue;
+                }
+            };
             match result {
                 Ok(PollResult::NotModified) => stats.not_modified += 1,
                 Ok(PollResult::Failed(_)) => stats.failed += 1,
@@ -444,14 +467,33 @@ impl Pipeline {
                     stats.joined_stories += counts.joined;
                 }
                 Err(error) => {
+                    // Not the feed's fault, but the feed failed: counted in
+                    // `failed` too. One log line, not one per feed (a full
+                    // disk fails them all).
+                    if stats.store_errors == 0 {
+                        tracing::error!(feed_url = %url, error = %error_chain(&error), "cannot store feed result; further store errors of this cycle are counted, not logged");
+                    }
                     stats.store_errors += 1;
-                    tracing::error!(feed_url = %url, error = %error_chain(&error), "cannot store feed result");
+                    stats.failed += 1;
                 }
             }
         }
         stats.elapsed = started.elapsed();
         stats
     }
+}
+
+/// What a panicked (or cancelled) task said, for the feed's error.
+pub fn panic_message(error: tokio::task::JoinError) -> String {
+    if !error.is_panic() {
+        return "the task was cancelled".to_string();
+    }
+    let payload = error.into_panic();
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .map_or_else(|| "a panic".to_string(), |m| format!("panic: {m}"))
 }
 
 /// The scheduling hints of an HTTP response.

@@ -78,7 +78,7 @@ url = "file://missing.xml"
                 &config,
                 &store,
                 &pipeline,
-                &feedwatch::metrics::Metrics::new(),
+                &std::sync::Arc::new(feedwatch::metrics::Metrics::new()),
                 &shutdown,
             )
             .await
@@ -92,7 +92,7 @@ url = "file://missing.xml"
             .unwrap();
     }
     shutdown.cancel();
-    daemon.await.unwrap().unwrap();
+    daemon.await.unwrap();
     release.send(()).unwrap();
     inhibitor.await.unwrap().unwrap();
     // Real time again for the reads below: with the clock paused and no

@@ -65,7 +65,7 @@ async fn notifies_systemd_and_reloads_on_sighup() {
     let ready = expect(&socket, "READY=1").await;
     assert!(ready.contains("STATUS=polling 1 feeds"), "{ready}");
     expect(&socket, "WATCHDOG=1").await;
-    // Pings keep coming from the scheduler loop (WatchdogSec=1s → every 0.5 s).
+    // Pings keep coming while the scheduler loop passes (WatchdogSec=1s → every 0.5 s).
     expect(&socket, "WATCHDOG=1").await;
     let status = expect(&socket, "STATUS=1 feeds").await;
     assert!(status.contains("items"), "{status}");

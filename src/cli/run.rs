@@ -15,7 +15,7 @@ use feedwatch::metrics::Metrics;
 use feedwatch::notify;
 use feedwatch::pipeline::Pipeline;
 use feedwatch::scheduler::Schedules;
-use feedwatch::store::{InstanceLock, Store, StoreError};
+use feedwatch::store::{InstanceLock, Store};
 use tokio_util::sync::CancellationToken;
 
 #[derive(Debug, Args)]
@@ -90,7 +90,13 @@ async fn once(
         stats.joined_stories,
         stats.not_modified,
         stats.failed,
-        if stats.failed > 0 { " (see `feedwatch feeds list`)" } else { "" },
+        if stats.store_errors > 0 {
+            format!(" ({} could not be stored in the database: see the log)", stats.store_errors)
+        } else if stats.failed > 0 {
+            " (see `feedwatch feeds list`)".to_string()
+        } else {
+            String::new()
+        },
     );
     if !alerts.is_empty() {
         let now = chrono::Utc::now();
@@ -118,7 +124,7 @@ async fn once(
 /// loop, stopped together by their own token (a child of the shutdown one).
 struct Components {
     stop: CancellationToken,
-    poller: tokio::task::JoinHandle<Result<(), StoreError>>,
+    poller: tokio::task::JoinHandle<()>,
     alerts: tokio::task::JoinHandle<()>,
     http: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
 }
@@ -146,7 +152,14 @@ impl Components {
         let poller = {
             let (config, store, stop, metrics) =
                 (config.clone(), store.clone(), stop.clone(), Arc::clone(metrics));
-            tokio::spawn(async move { daemon::run(&config, &store, &pipeline, &metrics, &stop).await })
+            tokio::spawn(async move {
+                daemon::run(&config, &store, &pipeline, &metrics, &stop).await;
+                // Only shutdown ends the loop; anything else must end the
+                // process so that systemd restarts it (see `serve`).
+                if !stop.is_cancelled() {
+                    metrics.polling_stopped();
+                }
+            })
         };
         let alerts = {
             let stop = stop.clone();
@@ -172,7 +185,7 @@ impl Components {
         if let Some(http) = self.http {
             http.await.context("the HTTP listener panicked")??;
         }
-        self.poller.await.context("the polling loop panicked")??;
+        self.poller.await.context("the polling loop panicked")?;
         Ok(())
     }
 }
@@ -190,7 +203,20 @@ async fn serve(mut config: Config, store: &Store, shutdown: &CancellationToken) 
     tracing::info!("ready");
     loop {
         tokio::select! {
+            // Shutdown first: it also ends the polling loop.
+            biased;
             _ = shutdown.cancelled() => break,
+            ended = &mut running.poller => {
+                // The polling loop never ends on its own: a panic or a bug.
+                // Exit non-zero so that systemd restarts the service.
+                metrics.polling_stopped();
+                running.stop.cancel();
+                notify::stopping();
+                return Err(match ended {
+                    Err(error) => anyhow::anyhow!("the polling loop panicked: {}", feedwatch::pipeline::panic_message(error)),
+                    Ok(()) => anyhow::anyhow!("the polling loop stopped unexpectedly"),
+                });
+            }
             _ = hangup.recv() => {
                 notify::reloading();
                 tracing::info!(config = %config.path.display(), "SIGHUP received, reloading the configuration");

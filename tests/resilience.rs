@@ -1,0 +1,241 @@
+//! The daemon under bad conditions (issue 20): a database that cannot be
+//! written, pathological API searches, a panicking feed. Nothing may stop
+//! the polling, and a failing store is reported, counted and backed off.
+
+mod common;
+
+use std::os::unix::process::CommandExt;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use common::{rss, FeedServer, Route, Workspace};
+use tokio::io::AsyncReadExt;
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A feed of `n` items with about 1 KB of distinct text each.
+fn big_feed(tag: &str, n: usize) -> String {
+    let texts: Vec<(String, String, String)> = (0..n)
+        .map(|i| {
+            let words: String = (0..150).map(|w| format!("w{tag}x{i}x{w} ")).collect();
+            (format!("{tag}-{i}"), format!("Headline {tag} {i}"), words)
+        })
+        .collect();
+    let items: Vec<(&str, &str, &str)> = texts
+        .iter()
+        .map(|(g, t, d)| (g.as_str(), t.as_str(), d.as_str()))
+        .collect();
+    rss(&items)
+}
+
+async fn get(url: &str) -> Option<(u16, String)> {
+    let response = reqwest::Client::new()
+        .get(url)
+        .timeout(Duration::from_secs(5))
+        .send()
+        .await
+        .ok()?;
+    let status = response.status().as_u16();
+    Some((status, response.text().await.ok()?))
+}
+
+/// The value of a metric sample line `name value`.
+fn metric(text: &str, name: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+}
+
+fn kill(pid: u32, signal: &str) {
+    assert!(std::process::Command::new("kill")
+        .args([signal, &pid.to_string()])
+        .status()
+        .unwrap()
+        .success());
+}
+
+/// A full disk, made with a file-size limit (`RLIMIT_FSIZE`, `SIGXFSZ`
+/// ignored so writes past it fail with `EFBIG` like `ENOSPC`): the daemon
+/// stays up, backs off the whole writer instead of re-fetching every feed,
+/// logs the episode once, counts it and reports not-ready.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_full_disk_backs_off_polling_and_is_reported() {
+    const FEEDS: usize = 20;
+    let server = FeedServer::start().await;
+    let paths: Vec<String> = (0..FEEDS).map(|i| format!("/f{i}.xml")).collect();
+    for path in &paths {
+        server.set(path, Route::NoValidators { body: rss(&[]) });
+    }
+    let port = free_port();
+    let urls: Vec<String> = paths.iter().map(|p| server.url(p)).collect();
+    let feeds: Vec<(&str, &str)> = urls.iter().map(|u| (u.as_str(), "feed")).collect();
+    let names: Vec<String> = (0..FEEDS).map(|i| format!("feed{i}")).collect();
+    let feeds: Vec<(&str, &str)> = feeds
+        .iter()
+        .zip(&names)
+        .map(|((u, _), n)| (*u, n.as_str()))
+        .collect();
+    let extra = format!("[http]\nlisten = \"127.0.0.1:{port}\"\n[poll]\nper_host_spacing = \"0s\"\nper_host_concurrency = 20\n");
+    let ws = Workspace::new(&feeds, &[("k", "Headline")], &extra);
+    // The database, created with room to spare; then the feeds grow.
+    let once = ws.run(&["run", "--once"]).await;
+    assert_eq!(once.code, 0, "{}", once.stderr);
+    for (i, path) in paths.iter().enumerate() {
+        server.set(
+            path,
+            Route::NoValidators {
+                body: big_feed(&format!("f{i}"), 200),
+            },
+        );
+    }
+    // The size of an empty database of this config; the daemon creates
+    // its own anew (feeds due at once), with room for a few feeds' items.
+    let db_size = std::fs::metadata(ws.db_path()).unwrap().len();
+    let limit = 4 * db_size + 1024 * 1024;
+    for suffix in ["", "-wal", "-shm"] {
+        let mut path = ws.db_path().into_os_string();
+        path.push(suffix);
+        let _ = std::fs::remove_file(path);
+    }
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_feedwatch"));
+    command
+        .arg("--config")
+        .arg(ws.config_path())
+        .arg("run")
+        .env_remove("FEEDWATCH_LOG")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    // SAFETY: only async-signal-safe calls between fork and exec.
+    unsafe {
+        command.pre_exec(move || {
+            libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+            let rlimit = libc::rlimit {
+                rlim_cur: limit,
+                rlim_max: limit,
+            };
+            if libc::setrlimit(libc::RLIMIT_FSIZE, &rlimit) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let mut daemon = tokio::process::Command::from(command).spawn().unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+
+    // Wait until the store fails and the daemon says so.
+    let started = Instant::now();
+    let mut not_ready = None;
+    while started.elapsed() < Duration::from_secs(60) {
+        if let Some((503, body)) = get(&format!("{base}/readyz")).await {
+            if body.contains("database") {
+                not_ready = Some(body);
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let Some(not_ready) = not_ready else {
+        kill(daemon.id().unwrap(), "-KILL");
+        let mut log = String::new();
+        let _ = daemon.stderr.take().unwrap().read_to_string(&mut log).await;
+        panic!(
+            "/readyz did not report the failing database within 60 s (file size limit {limit}); log:\n{log}"
+        );
+    };
+    assert!(not_ready.contains("database writes are failing"), "{not_ready}");
+
+    // Let feeds already fetched finish, then count the GETs of 15 s.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let count = || paths.iter().map(|p| server.seen(p).len()).sum::<usize>();
+    let before = count();
+    let (_, metrics) = get(&format!("{base}/metrics")).await.unwrap();
+    let tick_before = metric(&metrics, "feedwatch_scheduler_last_tick_timestamp_seconds").unwrap();
+    tokio::time::sleep(Duration::from_secs(15)).await;
+    let fetches = count() - before;
+    // Unfixed, every unstored feed was due again at once and re-fetched
+    // every few seconds (20 feeds: over 100 GETs in 15 s). Backed off, one
+    // probe at 2, 4 and 8 s.
+    assert!(
+        fetches <= 5,
+        "{fetches} GETs in 15 s while the database cannot be written"
+    );
+
+    let (status, _) = get(&format!("{base}/healthz")).await.unwrap();
+    assert_eq!(status, 200, "the daemon is alive");
+    let (_, metrics) = get(&format!("{base}/metrics")).await.unwrap();
+    let errors = metric(&metrics, "feedwatch_store_errors_total").unwrap_or(0.0);
+    assert!(errors >= 1.0, "store errors are counted:\n{metrics}");
+    let tick_after = metric(&metrics, "feedwatch_scheduler_last_tick_timestamp_seconds").unwrap();
+    assert!(tick_after > tick_before, "the polling loop keeps passing");
+
+    kill(daemon.id().unwrap(), "-TERM");
+    let status = tokio::time::timeout(Duration::from_secs(30), daemon.wait())
+        .await
+        .expect("the daemon stops on SIGTERM")
+        .unwrap();
+    let mut log = String::new();
+    daemon
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut log)
+        .await
+        .unwrap();
+    assert!(status.success(), "exit {status:?}\n{log}");
+    // One error line for the episode, not one per feed and retry (the
+    // group-commit fallback adds a warning per attempt at most).
+    let errors = log.lines().filter(|l| l.contains("ERROR")).count();
+    assert!(errors <= 3, "{errors} ERROR lines:\n{log}");
+    let lines = log.lines().count();
+    assert!(lines <= 40, "{lines} log lines in ~20 s of a full disk:\n{log}");
+}
+
+/// `run --once` with a database that cannot be written: the feeds whose
+/// results were lost are counted as failed, and the exit is non-zero.
+#[tokio::test(flavor = "multi_thread")]
+async fn run_once_counts_unstored_feeds_as_failed() {
+    let server = FeedServer::start().await;
+    server.set("/a.xml", Route::NoValidators { body: rss(&[]) });
+    let ws = Workspace::new(&[(&server.url("/a.xml"), "A")], &[], "");
+    assert_eq!(ws.run(&["run", "--once"]).await.code, 0);
+    server.set(
+        "/a.xml",
+        Route::NoValidators {
+            body: big_feed("a", 400),
+        },
+    );
+    let limit = std::fs::metadata(ws.db_path()).unwrap().len() + 64 * 1024;
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_feedwatch"));
+    command
+        .arg("--config")
+        .arg(ws.config_path())
+        .args(["run", "--once"])
+        .env_remove("FEEDWATCH_LOG");
+    // SAFETY: only async-signal-safe calls between fork and exec.
+    unsafe {
+        command.pre_exec(move || {
+            libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+            let rlimit = libc::rlimit {
+                rlim_cur: limit,
+                rlim_max: limit,
+            };
+            if libc::setrlimit(libc::RLIMIT_FSIZE, &rlimit) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let output = tokio::process::Command::from(command).output().await.unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("1 failed (1 could not be stored in the database"),
+        "{stdout}\n{stderr}"
+    );
+}
