@@ -707,6 +707,15 @@ query = "a OR @baqeri"
             error("[[topic]]\nname = \"t\"\nquery = \"@nope\"\n"),
             "/etc/fw/feedwatch.toml: line 3: topic[0].query: topic \"t\": column 1: unknown term set @nope (none are defined in [terms])"
         );
+        // The nesting limit holds for topics too, with the topic named.
+        assert_eq!(
+            error(&format!(
+                "[[topic]]\nname = \"t\"\nquery = \"{}a{}\"\n",
+                "(".repeat(65),
+                ")".repeat(65)
+            )),
+            "/etc/fw/feedwatch.toml: line 3: topic[0].query: topic \"t\": column 65: the query nests deeper than 64 levels (parentheses, NOT, field scopes and AND, OR and NEAR groups count)"
+        );
         let syntax = error("[store\npath = 1\n");
         assert!(syntax.starts_with("/etc/fw/feedwatch.toml: line 1: "), "{syntax}");
         assert!(error("[[topic]]\nname = \"t\"\n").contains("topic[0]: missing field `query`"));
