@@ -707,7 +707,15 @@ query = "a OR @baqeri"
             error("[[topic]]\nname = \"t\"\nquery = \"@nope\"\n"),
             "/etc/fw/feedwatch.toml: line 3: topic[0].query: topic \"t\": column 1: unknown term set @nope (none are defined in [terms])"
         );
-        // The nesting limit holds for topics too, with the topic named.
+        // The query limits hold for topics too, with the topic named.
+        let stems: Vec<String> = (0..17).map(|i| format!("\"ab{i}*\"")).collect();
+        assert_eq!(
+            error(&format!(
+                "[terms]\nstems = [{}]\n[[topic]]\nname = \"t\"\nquery = \"x @stems\"\n",
+                stems.join(", ")
+            )),
+            "/etc/fw/feedwatch.toml: line 5: topic[0].query: topic \"t\": column 3: the query has more than 16 wildcards (those of term sets count)"
+        );
         assert_eq!(
             error(&format!(
                 "[[topic]]\nname = \"t\"\nquery = \"{}a{}\"\n",

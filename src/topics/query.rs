@@ -21,7 +21,9 @@
 //! time and term sets (`@name`) are expanded, so the tree holds only
 //! [`Expr::Match`] leaves, filters and operators.
 //!
-//! A query nests at most [`MAX_DEPTH`] levels.
+//! A query is held to limits on its nesting ([`MAX_DEPTH`]), length
+//! ([`MAX_QUERY_BYTES`]), words ([`MAX_TERMS`]), wildcards
+//! ([`MAX_WILDCARDS`]) and `NEAR` width ([`MAX_NEAR_DISTANCE`]).
 
 use std::collections::HashMap;
 use std::fmt;
@@ -33,6 +35,13 @@ pub type TermSets = HashMap<String, Vec<String>>;
 
 /// Shortest prefix a wildcard may have, in characters.
 pub const MIN_PREFIX_CHARS: usize = 2;
+
+// Limits on one query. The same limits apply to topics in the config and to
+// queries from `feedwatch search`, `topics test` and `/api/items?q=`: they
+// are far above what a topic needs (the topics of the example config and of
+// the feed farm nest 2 levels deep and have at most 12 words and 3
+// wildcards), so there is no second, looser set for the config. Each
+// refusal is a `QueryError` naming the column and the limit.
 
 /// Deepest nesting a query may have. Every `(`, `NOT` (or `-`) and field
 /// scope (`title:`, `text:`) opens a level as the parser reads it, and the
@@ -49,11 +58,31 @@ pub const MIN_PREFIX_CHARS: usize = 2;
 /// (`Document::satisfies`), `Display`, [`Expr::is_positive`], the scope
 /// push-down, the presearcher's anchors, `archive`'s `uses_feed`,
 /// `store::fts_query` and dropping the boxed tree. (A tree built by hand
-/// rather than parsed has no such bound.) No real query comes near: the
-/// topics of the example config and of the feed farm nest 2 levels deep.
-/// The same limit holds for topics in the config and for queries from
-/// `feedwatch search`, `topics test` and `/api/items?q=`.
+/// rather than parsed has no such bound.) No real query comes near.
 pub const MAX_DEPTH: usize = 64;
+
+/// Longest query, in bytes of UTF-8 (16 KiB). A long topic is a long OR of
+/// names; one of that size belongs in a term set (`@name`), which is
+/// expanded after this check and counts towards [`MAX_TERMS`] instead.
+pub const MAX_QUERY_BYTES: usize = 16 * 1024;
+
+/// Most words a query may match, counted after term sets are expanded:
+/// each word of a phrase counts, and every entry of a term set each time
+/// the set is used. Every word is a full-text lookup in `search` and a
+/// lookup per article in matching (a 5,000-word OR took 47 s and 433 MB in
+/// an API search).
+pub const MAX_TERMS: usize = 1000;
+
+/// Most wildcard (prefix) words a query may have, counted after term sets
+/// are expanded. A prefix reads every indexed word it covers, so each one
+/// can cost a search many times what a word does (nine took 104 s in an
+/// API search). This bounds how many there are, not what one costs.
+pub const MAX_WILDCARDS: usize = 16;
+
+/// Widest `NEAR/n`. The width does not change what a NEAR costs (the
+/// evaluator compares the two sides' occurrences, full-text `NEAR` walks
+/// their positions, whatever `n` is); the bound only refuses nonsense.
+pub const MAX_NEAR_DISTANCE: u32 = 1000;
 
 /// Where a match may occur.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -365,11 +394,13 @@ impl Lexer {
             w if w.starts_with("NEAR/") => {
                 let n = &w[5..];
                 match n.parse::<u32>() {
-                    Ok(n) if (1..=1000).contains(&n) => Tok::Near(n),
+                    Ok(n) if (1..=MAX_NEAR_DISTANCE).contains(&n) => Tok::Near(n),
                     _ => {
                         return Err(QueryError::new(
                             col + 5,
-                            format!("expected a distance from 1 to 1000 after NEAR/, found {n:?}"),
+                            format!(
+                                "expected a distance from 1 to {MAX_NEAR_DISTANCE} after NEAR/, found {n:?}"
+                            ),
                         ))
                     }
                 }
@@ -435,6 +466,17 @@ pub fn parse(input: &str) -> Result<Expr, QueryError> {
 
 /// Parses a query; `@name` refers to `sets`.
 pub fn parse_with(input: &str, sets: &TermSets) -> Result<Expr, QueryError> {
+    if input.len() > MAX_QUERY_BYTES {
+        let column = input
+            .char_indices()
+            .position(|(i, c)| i + c.len_utf8() > MAX_QUERY_BYTES)
+            .expect("some character ends past the limit")
+            + 1;
+        return Err(QueryError::new(
+            column,
+            format!("the query is longer than {MAX_QUERY_BYTES} bytes"),
+        ));
+    }
     let toks = Lexer::run(input)?;
     if toks.is_empty() {
         return Err(QueryError::new(1, "the query is empty"));
@@ -445,6 +487,8 @@ pub fn parse_with(input: &str, sets: &TermSets) -> Result<Expr, QueryError> {
         end_column: input.chars().count() + 1,
         sets,
         depth: 0,
+        words: 0,
+        wildcards: 0,
     };
     let expr = parser.or()?;
     if let Some((tok, col)) = parser.peek() {
@@ -470,6 +514,9 @@ struct Parser<'s> {
     sets: &'s TermSets,
     /// Levels (parentheses, NOTs, scopes) open at the current token.
     depth: usize,
+    /// Words and wildcards of the tree so far, term sets expanded.
+    words: usize,
+    wildcards: usize,
 }
 
 /// The error for a query deeper than [`MAX_DEPTH`].
@@ -515,6 +562,30 @@ impl Parser<'_> {
         let expr = inner(self);
         self.depth -= 1;
         expr
+    }
+
+    /// Counts the words and wildcards of a match at `column` against
+    /// [`MAX_TERMS`] and [`MAX_WILDCARDS`].
+    fn count(&mut self, expr: Expr, column: usize) -> Result<Expr, QueryError> {
+        if let Expr::Match { words, .. } = &expr {
+            self.words += words.len();
+            self.wildcards += words.iter().filter(|p| matches!(p, Pattern::Prefix(_))).count();
+        }
+        if self.words > MAX_TERMS {
+            return Err(QueryError::new(
+                column,
+                format!(
+                    "the query has more than {MAX_TERMS} terms (each word of a phrase or a term set counts)"
+                ),
+            ));
+        }
+        if self.wildcards > MAX_WILDCARDS {
+            return Err(QueryError::new(
+                column,
+                format!("the query has more than {MAX_WILDCARDS} wildcards (those of term sets count)"),
+            ));
+        }
+        Ok(expr)
     }
 
     fn peek(&self) -> Option<&Spanned> {
@@ -648,11 +719,13 @@ impl Parser<'_> {
             }
             Some((Tok::Word(word), col)) => {
                 self.pos += 1;
-                phrase_expr(&word, col, "term")
+                let term = phrase_expr(&word, col, "term")?;
+                self.count(term, col)
             }
             Some((Tok::Phrase(phrase), col)) => {
                 self.pos += 1;
-                phrase_expr(&phrase, col, "phrase")
+                let phrase = phrase_expr(&phrase, col, "phrase")?;
+                self.count(phrase, col)
             }
             Some((Tok::Lang(code), _)) => {
                 self.pos += 1;
@@ -670,9 +743,10 @@ impl Parser<'_> {
         }
     }
 
-    fn term_set(&self, name: &str, col: usize) -> Result<Expr, QueryError> {
-        let Some(terms) = self.sets.get(name) else {
-            let mut known: Vec<&str> = self.sets.keys().map(String::as_str).collect();
+    fn term_set(&mut self, name: &str, col: usize) -> Result<Expr, QueryError> {
+        let sets = self.sets;
+        let Some(terms) = sets.get(name) else {
+            let mut known: Vec<&str> = sets.keys().map(String::as_str).collect();
             known.sort_unstable();
             let known = if known.is_empty() {
                 "none are defined in [terms]".to_string()
@@ -687,8 +761,9 @@ impl Parser<'_> {
         let alternatives = terms
             .iter()
             .map(|t| {
-                phrase_expr(t, col, "term")
-                    .map_err(|e| QueryError::new(col, format!("in @{name}: {}", e.message)))
+                let term = phrase_expr(t, col, "term")
+                    .map_err(|e| QueryError::new(col, format!("in @{name}: {}", e.message)))?;
+                self.count(term, col)
             })
             .collect::<Result<Vec<_>, _>>()?;
         if alternatives.is_empty() {
@@ -1045,6 +1120,86 @@ mod tests {
         err(
             &format!("{}a", "title:".repeat(2700)),
             "column 7: expected a term, a phrase or '(' after title:",
+        );
+    }
+
+    #[test]
+    fn long_queries_are_refused() {
+        assert!(parse(&"a".repeat(MAX_QUERY_BYTES)).is_ok());
+        err(
+            &"a".repeat(MAX_QUERY_BYTES + 1),
+            "column 16385: the query is longer than 16384 bytes",
+        );
+        // The column counts characters: the 8,193rd `é` ends past the limit.
+        err(
+            &"é".repeat(MAX_QUERY_BYTES / 2 + 1),
+            "column 8193: the query is longer than 16384 bytes",
+        );
+        err(
+            &nest("(", "a", ")", 30_000),
+            "column 16385: the query is longer than 16384 bytes",
+        );
+    }
+
+    #[test]
+    fn terms_are_counted_with_term_sets_expanded() {
+        let words = |n: usize| (0..n).map(|i| format!("w{i}")).collect::<Vec<_>>();
+        let or = words(MAX_TERMS).join(" OR ");
+        assert!(parse(&or).is_ok());
+        let more = format!("{or} OR w1000");
+        let column = more.rfind("w1000").unwrap() + 1;
+        assert_eq!(
+            parse(&more).unwrap_err().to_string(),
+            format!("column {column}: the query has more than 1000 terms (each word of a phrase or a term set counts)")
+        );
+        // Each word of a phrase counts.
+        assert_eq!(
+            parse(&format!("x \"{}\"", words(MAX_TERMS).join(" ")))
+                .unwrap_err()
+                .column,
+            3
+        );
+        // A term set counts each time it is used.
+        let mut sets = TermSets::new();
+        sets.insert("big".into(), words(600));
+        assert!(parse_with("@big", &sets).is_ok());
+        assert_eq!(
+            parse_with("@big OR @big", &sets).unwrap_err().to_string(),
+            "column 9: the query has more than 1000 terms (each word of a phrase or a term set counts)"
+        );
+    }
+
+    #[test]
+    fn wildcards_are_counted_with_term_sets_expanded() {
+        let stems = |n: usize| (0..n).map(|i| format!("ab{i}*")).collect::<Vec<_>>();
+        let or = stems(MAX_WILDCARDS).join(" OR ");
+        assert!(parse(&or).is_ok());
+        assert_eq!(
+            parse(&format!("{or} OR \"x ab16*\"")).unwrap_err().to_string(),
+            format!(
+                "column {}: the query has more than 16 wildcards (those of term sets count)",
+                or.len() + 5
+            )
+        );
+        let mut sets = TermSets::new();
+        sets.insert("stems".into(), stems(9));
+        assert!(parse_with("@stems x", &sets).is_ok());
+        assert_eq!(
+            parse_with("@stems @stems", &sets).unwrap_err().to_string(),
+            "column 8: the query has more than 16 wildcards (those of term sets count)"
+        );
+    }
+
+    #[test]
+    fn near_distance_is_bounded() {
+        ok("a NEAR/1000 b", "(a NEAR/1000 b)");
+        err(
+            "a NEAR/1001 b",
+            "column 8: expected a distance from 1 to 1000 after NEAR/, found \"1001\"",
+        );
+        err(
+            "a NEAR/100000 b",
+            "column 8: expected a distance from 1 to 1000 after NEAR/, found \"100000\"",
         );
     }
 }
