@@ -548,7 +548,7 @@ mod tests {
             ")".repeat(depth / 2)
         );
         // `w31 OR v31 (w30 OR v30 (… (z)))`: 64 levels as printed.
-        let groups = (0..depth / 2).fold("z".to_string(), |inner, k| format!("w{k} OR v{k} ({inner})"));
+        let groups = query::implied_groups(depth / 2);
         let v_from = |from: usize| (from..depth / 2).map(|k| format!("v{k} ")).collect::<String>();
         for (query, title, text, matches) in [
             (&parens, "", "the referendum", true),

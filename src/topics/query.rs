@@ -877,6 +877,13 @@ fn flatten(children: Vec<Expr>, make: fn(Vec<Expr>) -> Expr) -> Expr {
     }
 }
 
+/// For tests: `w{k} OR v{k} (…)` around `z`, `levels` times, the outermost
+/// `k` first. Each level written is two printed, `(w{k} OR (v{k} AND (…)))`.
+#[cfg(test)]
+pub(crate) fn implied_groups(levels: usize) -> String {
+    (0..levels).fold("z".to_string(), |inner, k| format!("w{k} OR v{k} ({inner})"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1068,12 +1075,6 @@ mod tests {
     /// `n` copies of `open`, then `inner`, then `n` copies of `close`.
     fn nest(open: &str, inner: &str, close: &str, n: usize) -> String {
         format!("{}{inner}{}", open.repeat(n), close.repeat(n))
-    }
-
-    /// `w{k} OR v{k} (…)` around `z`, `levels` times: every level is two in
-    /// the printed form, `(w{k} OR (v{k} AND (…)))`.
-    fn implied_groups(levels: usize) -> String {
-        (0..levels).fold("z".to_string(), |inner, k| format!("w{k} OR v{k} ({inner})"))
     }
 
     fn too_deep_at(column: usize) -> String {
