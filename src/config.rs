@@ -707,6 +707,23 @@ query = "a OR @baqeri"
             error("[[topic]]\nname = \"t\"\nquery = \"@nope\"\n"),
             "/etc/fw/feedwatch.toml: line 3: topic[0].query: topic \"t\": column 1: unknown term set @nope (none are defined in [terms])"
         );
+        // The query limits hold for topics too, with the topic named.
+        let stems: Vec<String> = (0..17).map(|i| format!("\"ab{i}*\"")).collect();
+        assert_eq!(
+            error(&format!(
+                "[terms]\nstems = [{}]\n[[topic]]\nname = \"t\"\nquery = \"x @stems\"\n",
+                stems.join(", ")
+            )),
+            "/etc/fw/feedwatch.toml: line 5: topic[0].query: topic \"t\": column 3: the query has more than 16 wildcards (those of term sets count)"
+        );
+        assert_eq!(
+            error(&format!(
+                "[[topic]]\nname = \"t\"\nquery = \"{}a{}\"\n",
+                "(".repeat(65),
+                ")".repeat(65)
+            )),
+            "/etc/fw/feedwatch.toml: line 3: topic[0].query: topic \"t\": column 65: the query nests deeper than 64 levels (parentheses, NOT, field scopes and AND, OR and NEAR groups count)"
+        );
         let syntax = error("[store\npath = 1\n");
         assert!(syntax.starts_with("/etc/fw/feedwatch.toml: line 1: "), "{syntax}");
         assert!(error("[[topic]]\nname = \"t\"\n").contains("topic[0]: missing field `query`"));

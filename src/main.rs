@@ -34,7 +34,10 @@ fn main() -> ExitCode {
     match runtime.block_on(cli::dispatch(args, config)) {
         Ok(code) => code,
         Err(error) => {
-            eprintln!("feedwatch: {error:#}");
+            // Not `{error:#}`: that prints every cause after its error, and
+            // some errors' messages already end with their cause (`search`
+            // printed a bad query's column and message twice).
+            eprintln!("feedwatch: {}", feedwatch::error_chain(error.as_ref()));
             ExitCode::FAILURE
         }
     }

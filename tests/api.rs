@@ -111,6 +111,18 @@ async fn api_serves_health_metrics_and_items_like_search() {
     assert_eq!(bad.status(), 400);
     let error: serde_json::Value = json(bad).await;
     assert!(error["error"].as_str().unwrap().contains("column 11"), "{error}");
+    // Issue 20: 1,600 nested parentheses overflowed the stack of the worker
+    // parsing them and aborted the daemon. A 400 now, and it goes on serving.
+    let deep = format!("{}a{}", "(".repeat(1600), ")".repeat(1600));
+    let bad = get(&format!("/api/items?q={deep}"), true).await.unwrap();
+    assert_eq!(bad.status(), 400);
+    let error: serde_json::Value = json(bad).await;
+    assert_eq!(
+        error["error"],
+        "query: column 65: the query nests deeper than 64 levels \
+         (parentheses, NOT, field scopes and AND, OR and NEAR groups count)"
+    );
+    assert_eq!(get("/healthz", false).await.unwrap().status(), 200);
     let feeds: Vec<serde_json::Value> = json(get("/api/feeds", true).await.unwrap()).await;
     assert_eq!(feeds[0]["url"], server.url("/a.xml"));
     let topics: Vec<serde_json::Value> = json(get("/api/topics", true).await.unwrap()).await;

@@ -214,6 +214,31 @@ async fn search_before_any_run_says_so() {
     assert!(!ws.db_path().exists());
 }
 
+/// Issue 20: a query of a few thousand nested parentheses overflowed the
+/// stack and aborted `search` and `topics test` (SIGABRT, no message).
+/// Now it is refused in one line: too deep, or (30,000 levels) too long.
+#[tokio::test(flavor = "multi_thread")]
+async fn deeply_nested_queries_are_refused_in_one_line() {
+    let ws = Workspace::new(&[], &[], "");
+    assert_eq!(ws.run(&["run", "--once"]).await.code, 0);
+    let nested = |n: usize| format!("{}a{}", "(".repeat(n), ")".repeat(n));
+    let (deep, long) = (nested(8000), nested(30_000));
+    let too_deep = "feedwatch: query: column 65: the query nests deeper than 64 levels \
+                    (parentheses, NOT, field scopes and AND, OR and NEAR groups count)\n";
+    let too_long = "feedwatch: query: column 16385: the query is longer than 16384 bytes\n";
+    for (args, stderr) in [
+        (vec!["search", &deep], too_deep),
+        (vec!["topics", "test", &deep], too_deep),
+        (vec!["search", &long], too_long),
+        (vec!["topics", "test", &long], too_long),
+    ] {
+        let out = ws.run(&args).await;
+        let (query, command) = args.split_last().unwrap();
+        let name = format!("{} ({} bytes)", command.join(" "), query.len());
+        assert_eq!((out.code, out.stderr.as_str()), (1, stderr), "{name}");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn daemon_polls_repeatedly_and_exits_cleanly_on_sigterm() {
     let server = FeedServer::start().await;

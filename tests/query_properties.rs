@@ -1,6 +1,6 @@
 //! Property tests of the query language and the matcher.
 
-use feedwatch::topics::query::{parse, parse_with, TermSets};
+use feedwatch::topics::query::{parse, parse_with, TermSets, MAX_DEPTH};
 use feedwatch::topics::{Document, Meta, TopicSet};
 use proptest::prelude::*;
 
@@ -62,6 +62,29 @@ fn query() -> impl Strategy<Value = String> {
     })
 }
 
+/// Queries nested by up to 140 wrappings of `z`, each adding one or two
+/// levels (a group, a NOT, a scope, an AND or OR written with or without
+/// parentheses), so many pass [`MAX_DEPTH`]; and the number of wrappings.
+/// Mostly `x OR y (…)`, one level as written and two as printed.
+fn deep_query() -> impl Strategy<Value = (String, usize)> {
+    let op = prop::sample::select(vec![0u8, 1, 2, 3, 4, 4, 4, 4, 5, 6]);
+    prop::collection::vec(op, 0..140).prop_map(|ops| {
+        let query = ops
+            .iter()
+            .enumerate()
+            .fold("z".to_string(), |inner, (k, op)| match op {
+                0 => format!("({inner})"),
+                1 => format!("x{k} -({inner})"),
+                2 => format!("title:({inner})"),
+                3 => format!("x{k} ({inner})"),
+                4 => format!("x{k} OR y{k} ({inner})"),
+                5 => format!("x{k} NOT y{k} OR ({inner})"),
+                _ => format!("(x{k} OR @names) NEAR/{} y{k} ({inner})", k + 1),
+            });
+        (query, ops.len())
+    })
+}
+
 fn sets() -> TermSets {
     let mut sets = TermSets::new();
     sets.insert(
@@ -116,6 +139,25 @@ proptest! {
             let printed = expr.to_string();
             let reparsed = parse(&printed);
             prop_assert_eq!(reparsed.as_ref(), Ok(&expr), "printed as {}", printed);
+        }
+    }
+
+    /// A deep query parses and prints back like any other, or is refused as
+    /// too deep, never with fewer than `MAX_DEPTH / 2` wrappings (each adds
+    /// at most two levels, written or printed; the first at most three),
+    /// and without overflowing this thread's 2 MiB stack either way.
+    #[test]
+    fn deep_queries_print_back_or_are_refused_as_too_deep((q, wrappings) in deep_query()) {
+        match parse_with(&q, &sets()) {
+            Ok(expr) => {
+                let printed = expr.to_string();
+                let reparsed = parse(&printed);
+                prop_assert_eq!(reparsed.as_ref(), Ok(&expr), "printed as {}", printed);
+            }
+            Err(e) => {
+                prop_assert!(e.message.contains("nests deeper than"), "{}: {}", q, e);
+                prop_assert!(wrappings >= MAX_DEPTH / 2, "{}: {}", q, e);
+            }
         }
     }
 

@@ -716,6 +716,18 @@ mod tests {
         );
     }
 
+    /// A query as deep as the parser accepts (`topics::query::MAX_DEPTH`
+    /// levels as printed) maps like any other.
+    #[test]
+    fn a_query_nested_to_the_limit_maps_level_by_level() {
+        let levels = crate::topics::query::MAX_DEPTH / 2;
+        let query = crate::topics::query::implied_groups(levels);
+        let expected = (0..levels).fold(r#"("z")"#.to_string(), |inner, k| {
+            format!(r#"(("w{k}") OR (("v{k}") AND {inner}))"#)
+        });
+        assert_eq!(fts(&query), expected);
+    }
+
     #[test]
     fn near_distributes_or_operands_into_one_group_per_pair_and_column() {
         assert_eq!(

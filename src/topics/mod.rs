@@ -534,6 +534,45 @@ mod tests {
         assert!(!hit_meta("referendum lang:fa", "referendum", "", Meta::default()));
     }
 
+    /// The deepest queries the parser accepts ([`query::MAX_DEPTH`]) are
+    /// evaluated, with and without the presearcher, and printed and read
+    /// back on a test thread's stack (2 MiB, a tokio worker's size).
+    #[test]
+    fn queries_nested_to_the_limit_evaluate_and_print_back() {
+        let depth = query::MAX_DEPTH;
+        let parens = format!("{}referendum{}", "(".repeat(depth), ")".repeat(depth));
+        let nots = format!("referendum {}football", "NOT ".repeat(depth - 1));
+        let scopes = format!(
+            "{}referendum{}",
+            "title:(".repeat(depth / 2),
+            ")".repeat(depth / 2)
+        );
+        // `w31 OR v31 (w30 OR v30 (… (z)))`: 64 levels as printed.
+        let groups = query::implied_groups(depth / 2);
+        let v_from = |from: usize| (from..depth / 2).map(|k| format!("v{k} ")).collect::<String>();
+        for (query, title, text, matches) in [
+            (&parens, "", "the referendum", true),
+            (&parens, "", "the vote", false),
+            (&nots, "referendum", "", true),
+            (&nots, "referendum", "football", false),
+            (&scopes, "referendum", "", true),
+            (&scopes, "", "referendum", false),
+            (&groups, "", "w31", true),
+            (&groups, "", "w20", false),
+            (&groups, "", &format!("{}w20", v_from(21)), true),
+            (&groups, "", &format!("{}z", v_from(0)), true),
+            (&groups, "", &format!("{}z", v_from(1)), false),
+        ] {
+            assert_eq!(
+                hit(query, title, text),
+                matches,
+                "{query:?} on {title:?} / {text:?}"
+            );
+            let expr = query::parse(query).unwrap();
+            assert_eq!(query::parse(&expr.to_string()), Ok(expr), "{query:?} prints back");
+        }
+    }
+
     #[test]
     fn reports_topic_name_on_error() {
         let err = TopicSet::compile([("ok", "a"), ("bad", "(a OR b")], &TermSets::new()).unwrap_err();

@@ -20,6 +20,10 @@
 //! a prefix. Field scopes are pushed down onto the terms they cover at parse
 //! time and term sets (`@name`) are expanded, so the tree holds only
 //! [`Expr::Match`] leaves, filters and operators.
+//!
+//! A query is held to limits on its nesting ([`MAX_DEPTH`]), length
+//! ([`MAX_QUERY_BYTES`]), words ([`MAX_TERMS`]), wildcards
+//! ([`MAX_WILDCARDS`]) and `NEAR` width ([`MAX_NEAR_DISTANCE`]).
 
 use std::collections::HashMap;
 use std::fmt;
@@ -31,6 +35,54 @@ pub type TermSets = HashMap<String, Vec<String>>;
 
 /// Shortest prefix a wildcard may have, in characters.
 pub const MIN_PREFIX_CHARS: usize = 2;
+
+// Limits on one query. The same limits apply to topics in the config and to
+// queries from `feedwatch search`, `topics test` and `/api/items?q=`: they
+// are far above what a topic needs (the topics of the example config and of
+// the feed farm nest 2 levels deep and have at most 12 words and 3
+// wildcards), so there is no second, looser set for the config. Each
+// refusal is a `QueryError` naming the column and the limit.
+
+/// Deepest nesting a query may have. Every `(`, `NOT` (or `-`) and field
+/// scope (`title:`, `text:`) opens a level as the parser reads it, and the
+/// parser refuses to open one more *before* it recurses, so reading a query
+/// never takes more stack than this many levels (under 384 KiB in a debug
+/// build, of a tokio worker's 2 MiB). Each AND, OR and NEAR counts too,
+/// with or without its parentheses, because the tree is also held to this
+/// depth as [`Expr`]'s `Display` prints it, fully parenthesised (`a OR b c`
+/// prints as `(a OR (b AND c))`, two levels): every query the parser
+/// accepts prints to one it accepts.
+///
+/// So every [`Expr`] the parser returns is at most `MAX_DEPTH` nodes deep,
+/// and everything that walks one recursively is bounded by it: evaluation
+/// (`Document::satisfies`), `Display`, [`Expr::is_positive`], the scope
+/// push-down, the presearcher's anchors, `archive`'s `uses_feed`,
+/// `store::fts_query` and dropping the boxed tree. (A tree built by hand
+/// rather than parsed has no such bound.) No real query comes near.
+pub const MAX_DEPTH: usize = 64;
+
+/// Longest query, in bytes of UTF-8 (16 KiB). A long topic is a long OR of
+/// names; one of that size belongs in a term set (`@name`), which is
+/// expanded after this check and counts towards [`MAX_TERMS`] instead.
+pub const MAX_QUERY_BYTES: usize = 16 * 1024;
+
+/// Most words a query may match, counted after term sets are expanded:
+/// each word of a phrase counts, and every entry of a term set each time
+/// the set is used. Every word is a full-text lookup in `search` and a
+/// lookup per article in matching (a 5,000-word OR took 47 s and 433 MB in
+/// an API search).
+pub const MAX_TERMS: usize = 1000;
+
+/// Most wildcard (prefix) words a query may have, counted after term sets
+/// are expanded. A prefix reads every indexed word it covers, so each one
+/// can cost a search many times what a word does (nine took 104 s in an
+/// API search). This bounds how many there are, not what one costs.
+pub const MAX_WILDCARDS: usize = 16;
+
+/// Widest `NEAR/n`. The width does not change what a NEAR costs (the
+/// evaluator compares the two sides' occurrences, full-text `NEAR` walks
+/// their positions, whatever `n` is); the bound only refuses nonsense.
+pub const MAX_NEAR_DISTANCE: u32 = 1000;
 
 /// Where a match may occur.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -312,11 +364,23 @@ impl Lexer {
         self.chars[start..self.pos].iter().collect()
     }
 
-    fn classify(&mut self, word: String, col: usize) -> Result<(), QueryError> {
-        let lower_prefix = |p: &str| {
-            word.get(..p.len())
-                .is_some_and(|head| head.eq_ignore_ascii_case(p))
-        };
+    fn classify(&mut self, mut word: String, mut col: usize) -> Result<(), QueryError> {
+        // Field scopes prefix the rest of the word (`title:x`, `title:(`,
+        // even `title:text:x`): one token each, split off in a loop (a
+        // word of thousands of scopes recursed as deep).
+        let mut scopes = 0;
+        while let Some((field, len)) = scope_prefix(&word[scopes..]) {
+            self.toks.push((Tok::Scope(field), col + scopes));
+            scopes += len;
+        }
+        if scopes > 0 {
+            if scopes == word.len() {
+                return Ok(());
+            }
+            word.drain(..scopes);
+            col += scopes;
+        }
+        let lower_prefix = |p: &str| has_prefix(&word, p);
         let tok = match word.as_str() {
             "AND" => Tok::And,
             "OR" => Tok::Or,
@@ -330,27 +394,16 @@ impl Lexer {
             w if w.starts_with("NEAR/") => {
                 let n = &w[5..];
                 match n.parse::<u32>() {
-                    Ok(n) if (1..=1000).contains(&n) => Tok::Near(n),
+                    Ok(n) if (1..=MAX_NEAR_DISTANCE).contains(&n) => Tok::Near(n),
                     _ => {
                         return Err(QueryError::new(
                             col + 5,
-                            format!("expected a distance from 1 to 1000 after NEAR/, found {n:?}"),
+                            format!(
+                                "expected a distance from 1 to {MAX_NEAR_DISTANCE} after NEAR/, found {n:?}"
+                            ),
                         ))
                     }
                 }
-            }
-            _ if lower_prefix("title:") || lower_prefix("text:") => {
-                let (field, len) = if lower_prefix("title:") {
-                    (Field::Title, 6)
-                } else {
-                    (Field::Text, 5)
-                };
-                self.toks.push((Tok::Scope(field), col));
-                let rest = &word[len..];
-                if !rest.is_empty() {
-                    self.classify(rest.to_string(), col + len)?;
-                }
-                return Ok(());
             }
             _ if lower_prefix("lang:") => {
                 let code = word[5..].to_ascii_lowercase();
@@ -389,6 +442,23 @@ impl Lexer {
     }
 }
 
+/// Whether `word` starts with `prefix`, ignoring ASCII case.
+fn has_prefix(word: &str, prefix: &str) -> bool {
+    word.get(..prefix.len())
+        .is_some_and(|head| head.eq_ignore_ascii_case(prefix))
+}
+
+/// The field scope `word` starts with and its length in bytes.
+fn scope_prefix(word: &str) -> Option<(Field, usize)> {
+    if has_prefix(word, "title:") {
+        Some((Field::Title, 6))
+    } else if has_prefix(word, "text:") {
+        Some((Field::Text, 5))
+    } else {
+        None
+    }
+}
+
 /// Parses a query without term sets.
 pub fn parse(input: &str) -> Result<Expr, QueryError> {
     parse_with(input, &TermSets::new())
@@ -396,6 +466,17 @@ pub fn parse(input: &str) -> Result<Expr, QueryError> {
 
 /// Parses a query; `@name` refers to `sets`.
 pub fn parse_with(input: &str, sets: &TermSets) -> Result<Expr, QueryError> {
+    if input.len() > MAX_QUERY_BYTES {
+        let column = input
+            .char_indices()
+            .position(|(i, c)| i + c.len_utf8() > MAX_QUERY_BYTES)
+            .expect("some character ends past the limit")
+            + 1;
+        return Err(QueryError::new(
+            column,
+            format!("the query is longer than {MAX_QUERY_BYTES} bytes"),
+        ));
+    }
     let toks = Lexer::run(input)?;
     if toks.is_empty() {
         return Err(QueryError::new(1, "the query is empty"));
@@ -405,6 +486,9 @@ pub fn parse_with(input: &str, sets: &TermSets) -> Result<Expr, QueryError> {
         pos: 0,
         end_column: input.chars().count() + 1,
         sets,
+        depth: 0,
+        words: 0,
+        wildcards: 0,
     };
     let expr = parser.or()?;
     if let Some((tok, col)) = parser.peek() {
@@ -428,9 +512,82 @@ struct Parser<'s> {
     pos: usize,
     end_column: usize,
     sets: &'s TermSets,
+    /// Levels (parentheses, NOTs, scopes) open at the current token.
+    depth: usize,
+    /// Words and wildcards of the tree so far, term sets expanded.
+    words: usize,
+    wildcards: usize,
+}
+
+/// The error for a query deeper than [`MAX_DEPTH`].
+fn too_deep(column: usize) -> QueryError {
+    QueryError::new(
+        column,
+        format!(
+            "the query nests deeper than {MAX_DEPTH} levels (parentheses, NOT, field scopes and AND, OR and NEAR groups count)"
+        ),
+    )
+}
+
+/// How deep `expr` nests as `Display` prints it: the levels the parser
+/// opens reading it back (each AND, OR and NEAR is parenthesised, each NOT
+/// and each scoped match is a level).
+fn printed_depth(expr: &Expr) -> usize {
+    match expr {
+        Expr::Match {
+            field: Field::Any, ..
+        }
+        | Expr::Lang(_)
+        | Expr::Feed(_) => 0,
+        Expr::Match { .. } => 1,
+        Expr::Near { left, right, .. } => 1 + printed_depth(left).max(printed_depth(right)),
+        Expr::And(children) | Expr::Or(children) => 1 + children.iter().map(printed_depth).max().unwrap_or(0),
+        Expr::Not(child) => 1 + printed_depth(child),
+    }
 }
 
 impl Parser<'_> {
+    /// Runs `inner` one level deeper (a group, a NOT, a scope opened by the
+    /// token at `column`), or refuses the query if that would pass
+    /// [`MAX_DEPTH`]: checked before recursing, so the stack stays shallow.
+    fn nested(
+        &mut self,
+        column: usize,
+        inner: impl FnOnce(&mut Self) -> Result<Expr, QueryError>,
+    ) -> Result<Expr, QueryError> {
+        if self.depth >= MAX_DEPTH {
+            return Err(too_deep(column));
+        }
+        self.depth += 1;
+        let expr = inner(self);
+        self.depth -= 1;
+        expr
+    }
+
+    /// Counts the words and wildcards of a match at `column` against
+    /// [`MAX_TERMS`] and [`MAX_WILDCARDS`].
+    fn count(&mut self, expr: Expr, column: usize) -> Result<Expr, QueryError> {
+        if let Expr::Match { words, .. } = &expr {
+            self.words += words.len();
+            self.wildcards += words.iter().filter(|p| matches!(p, Pattern::Prefix(_))).count();
+        }
+        if self.words > MAX_TERMS {
+            return Err(QueryError::new(
+                column,
+                format!(
+                    "the query has more than {MAX_TERMS} terms (each word of a phrase or a term set counts)"
+                ),
+            ));
+        }
+        if self.wildcards > MAX_WILDCARDS {
+            return Err(QueryError::new(
+                column,
+                format!("the query has more than {MAX_WILDCARDS} wildcards (those of term sets count)"),
+            ));
+        }
+        Ok(expr)
+    }
+
     fn peek(&self) -> Option<&Spanned> {
         self.toks.get(self.pos)
     }
@@ -455,13 +612,20 @@ impl Parser<'_> {
         }
     }
 
+    /// The whole query or a group. Also holds what it built to
+    /// [`MAX_DEPTH`] as printed (parenthesised), reported at its start.
     fn or(&mut self) -> Result<Expr, QueryError> {
+        let start = self.peek().map_or(self.end_column, |(_, c)| *c);
         let mut children = vec![self.and()?];
         while matches!(self.peek(), Some((Tok::Or, _))) {
             self.pos += 1;
             children.push(self.and()?);
         }
-        Ok(flatten(children, Expr::Or))
+        let expr = flatten(children, Expr::Or);
+        if printed_depth(&expr) > MAX_DEPTH {
+            return Err(too_deep(start));
+        }
+        Ok(expr)
     }
 
     fn and(&mut self) -> Result<Expr, QueryError> {
@@ -481,9 +645,10 @@ impl Parser<'_> {
 
     fn unary(&mut self) -> Result<Expr, QueryError> {
         match self.peek() {
-            Some((Tok::Not | Tok::Minus, _)) => {
+            Some((Tok::Not | Tok::Minus, col)) => {
+                let col = *col;
                 self.pos += 1;
-                Ok(Expr::Not(Box::new(self.unary()?)))
+                self.nested(col, |p| Ok(Expr::Not(Box::new(p.unary()?))))
             }
             _ => self.near(),
         }
@@ -520,14 +685,16 @@ impl Parser<'_> {
     }
 
     fn scoped(&mut self) -> Result<Expr, QueryError> {
-        if let Some((Tok::Scope(field), _)) = self.peek().cloned() {
+        if let Some((Tok::Scope(field), col)) = self.peek().cloned() {
             self.pos += 1;
             if matches!(self.peek(), Some((Tok::Scope(_), _))) {
                 return Err(self.expected_here("a term, a phrase or '('"));
             }
-            let mut inner = self.scoped()?;
-            scope(&mut inner, field);
-            return Ok(inner);
+            return self.nested(col, |p| {
+                let mut inner = p.scoped()?;
+                scope(&mut inner, field);
+                Ok(inner)
+            });
         }
         self.primary()
     }
@@ -537,7 +704,7 @@ impl Parser<'_> {
         match self.peek().cloned() {
             Some((Tok::LParen, open)) => {
                 self.pos += 1;
-                let inner = self.or()?;
+                let inner = self.nested(open, Self::or)?;
                 match self.next() {
                     Some((Tok::RParen, _)) => Ok(inner),
                     Some((_, col)) => Err(QueryError::new(
@@ -552,11 +719,13 @@ impl Parser<'_> {
             }
             Some((Tok::Word(word), col)) => {
                 self.pos += 1;
-                phrase_expr(&word, col, "term")
+                let term = phrase_expr(&word, col, "term")?;
+                self.count(term, col)
             }
             Some((Tok::Phrase(phrase), col)) => {
                 self.pos += 1;
-                phrase_expr(&phrase, col, "phrase")
+                let phrase = phrase_expr(&phrase, col, "phrase")?;
+                self.count(phrase, col)
             }
             Some((Tok::Lang(code), _)) => {
                 self.pos += 1;
@@ -574,9 +743,10 @@ impl Parser<'_> {
         }
     }
 
-    fn term_set(&self, name: &str, col: usize) -> Result<Expr, QueryError> {
-        let Some(terms) = self.sets.get(name) else {
-            let mut known: Vec<&str> = self.sets.keys().map(String::as_str).collect();
+    fn term_set(&mut self, name: &str, col: usize) -> Result<Expr, QueryError> {
+        let sets = self.sets;
+        let Some(terms) = sets.get(name) else {
+            let mut known: Vec<&str> = sets.keys().map(String::as_str).collect();
             known.sort_unstable();
             let known = if known.is_empty() {
                 "none are defined in [terms]".to_string()
@@ -591,8 +761,9 @@ impl Parser<'_> {
         let alternatives = terms
             .iter()
             .map(|t| {
-                phrase_expr(t, col, "term")
-                    .map_err(|e| QueryError::new(col, format!("in @{name}: {}", e.message)))
+                let term = phrase_expr(t, col, "term")
+                    .map_err(|e| QueryError::new(col, format!("in @{name}: {}", e.message)))?;
+                self.count(term, col)
             })
             .collect::<Result<Vec<_>, _>>()?;
         if alternatives.is_empty() {
@@ -704,6 +875,13 @@ fn flatten(children: Vec<Expr>, make: fn(Vec<Expr>) -> Expr) -> Expr {
     } else {
         make(flat)
     }
+}
+
+/// For tests: `w{k} OR v{k} (…)` around `z`, `levels` times, the outermost
+/// `k` first. Each level written is two printed, `(w{k} OR (v{k} AND (…)))`.
+#[cfg(test)]
+pub(crate) fn implied_groups(levels: usize) -> String {
+    (0..levels).fold("z".to_string(), |inner, k| format!("w{k} OR v{k} ({inner})"))
 }
 
 #[cfg(test)]
@@ -891,6 +1069,138 @@ mod tests {
         err(
             "a OR -b",
             "column 1: the query matches by absence or filters alone; it needs at least one term that is not negated",
+        );
+    }
+
+    /// `n` copies of `open`, then `inner`, then `n` copies of `close`.
+    fn nest(open: &str, inner: &str, close: &str, n: usize) -> String {
+        format!("{}{inner}{}", open.repeat(n), close.repeat(n))
+    }
+
+    fn too_deep_at(column: usize) -> String {
+        format!(
+            "column {column}: the query nests deeper than 64 levels (parentheses, NOT, field scopes and AND, OR and NEAR groups count)"
+        )
+    }
+
+    #[test]
+    fn nesting_up_to_max_depth_parses_and_prints_back() {
+        assert_eq!(MAX_DEPTH, 64);
+        ok(&nest("(", "a", ")", MAX_DEPTH), "a");
+        ok(&nest("title:(", "a", ")", MAX_DEPTH / 2), "title:a");
+        // 63 NOTs inside the AND: 64 levels as printed.
+        ok(
+            &format!("x {}y", "NOT ".repeat(MAX_DEPTH - 1)),
+            &format!("(x AND {}y)", "NOT ".repeat(MAX_DEPTH - 1)),
+        );
+        // 32 groups written, 64 levels printed; `ok` reads the print back.
+        let expr = parse(&implied_groups(MAX_DEPTH / 2)).unwrap();
+        assert_eq!(printed_depth(&expr), MAX_DEPTH);
+        ok(&implied_groups(MAX_DEPTH / 2), &expr.to_string());
+    }
+
+    /// Issue 20: 1,600 nested parentheses overflowed a tokio worker's stack
+    /// (2 MiB, a test thread's size) and aborted the daemon; a word of a
+    /// few thousand `title:` overflowed it in the lexer.
+    #[test]
+    fn nesting_beyond_max_depth_is_refused_where_it_passes_the_limit() {
+        err(&nest("(", "a", ")", MAX_DEPTH + 1), &too_deep_at(65));
+        err(&nest("(", "a", ")", 8000), &too_deep_at(65));
+        err(&format!("{}a", "NOT ".repeat(MAX_DEPTH + 1)), &too_deep_at(257));
+        err(&nest("-(", "a", ")", 5000), &too_deep_at(65));
+        // The 33rd `title:(` opens level 65 with its scope.
+        err(&nest("title:(", "a", ")", MAX_DEPTH / 2 + 1), &too_deep_at(225));
+        // Levels the printed form adds count: the AND around 64 NOTs, the
+        // groups `a OR b c` implies (at the start of the group they are in).
+        err(&format!("x {}y", "NOT ".repeat(MAX_DEPTH)), &too_deep_at(1));
+        err(&implied_groups(MAX_DEPTH / 2 + 1), &too_deep_at(1));
+        err(
+            &format!("x ({})", implied_groups(MAX_DEPTH / 2 + 1)),
+            &too_deep_at(4),
+        );
+        err(
+            &format!("{}a", "title:".repeat(2700)),
+            "column 7: expected a term, a phrase or '(' after title:",
+        );
+    }
+
+    #[test]
+    fn long_queries_are_refused() {
+        assert!(parse(&"a".repeat(MAX_QUERY_BYTES)).is_ok());
+        err(
+            &"a".repeat(MAX_QUERY_BYTES + 1),
+            "column 16385: the query is longer than 16384 bytes",
+        );
+        // The column counts characters: the 8,193rd `é` ends past the limit.
+        err(
+            &"é".repeat(MAX_QUERY_BYTES / 2 + 1),
+            "column 8193: the query is longer than 16384 bytes",
+        );
+        err(
+            &nest("(", "a", ")", 30_000),
+            "column 16385: the query is longer than 16384 bytes",
+        );
+    }
+
+    #[test]
+    fn terms_are_counted_with_term_sets_expanded() {
+        let words = |n: usize| (0..n).map(|i| format!("w{i}")).collect::<Vec<_>>();
+        let or = words(MAX_TERMS).join(" OR ");
+        assert!(parse(&or).is_ok());
+        let more = format!("{or} OR w1000");
+        let column = more.rfind("w1000").unwrap() + 1;
+        assert_eq!(
+            parse(&more).unwrap_err().to_string(),
+            format!("column {column}: the query has more than 1000 terms (each word of a phrase or a term set counts)")
+        );
+        // Each word of a phrase counts.
+        assert_eq!(
+            parse(&format!("x \"{}\"", words(MAX_TERMS).join(" ")))
+                .unwrap_err()
+                .column,
+            3
+        );
+        // A term set counts each time it is used.
+        let mut sets = TermSets::new();
+        sets.insert("big".into(), words(600));
+        assert!(parse_with("@big", &sets).is_ok());
+        assert_eq!(
+            parse_with("@big OR @big", &sets).unwrap_err().to_string(),
+            "column 9: the query has more than 1000 terms (each word of a phrase or a term set counts)"
+        );
+    }
+
+    #[test]
+    fn wildcards_are_counted_with_term_sets_expanded() {
+        let stems = |n: usize| (0..n).map(|i| format!("ab{i}*")).collect::<Vec<_>>();
+        let or = stems(MAX_WILDCARDS).join(" OR ");
+        assert!(parse(&or).is_ok());
+        assert_eq!(
+            parse(&format!("{or} OR \"x ab16*\"")).unwrap_err().to_string(),
+            format!(
+                "column {}: the query has more than 16 wildcards (those of term sets count)",
+                or.len() + 5
+            )
+        );
+        let mut sets = TermSets::new();
+        sets.insert("stems".into(), stems(9));
+        assert!(parse_with("@stems x", &sets).is_ok());
+        assert_eq!(
+            parse_with("@stems @stems", &sets).unwrap_err().to_string(),
+            "column 8: the query has more than 16 wildcards (those of term sets count)"
+        );
+    }
+
+    #[test]
+    fn near_distance_is_bounded() {
+        ok("a NEAR/1000 b", "(a NEAR/1000 b)");
+        err(
+            "a NEAR/1001 b",
+            "column 8: expected a distance from 1 to 1000 after NEAR/, found \"1001\"",
+        );
+        err(
+            "a NEAR/100000 b",
+            "column 8: expected a distance from 1 to 1000 after NEAR/, found \"100000\"",
         );
     }
 }
