@@ -255,7 +255,7 @@ pub async fn run(
                     match result {
                         Ok(result) => metrics.record_poll(&result, elapsed),
                         Err(error) => {
-                            tracing::error!(feed_url = %url, error = %error_chain(&error), "cannot store feed result");
+                            tracing::error!(feed_url = %crate::redact::url(&url), error = %error_chain(&error), "cannot store feed result");
                         }
                     }
                     // The feed has a new next_check_at: look again soon.
