@@ -371,3 +371,68 @@ async fn a_second_instance_is_refused_while_read_commands_work() {
     // Once it is gone, the lock is free again.
     assert_eq!(ws.run(&["run", "--once"]).await.code, 0);
 }
+
+/// Runs the real binary with stdout a pipe whose reader reads `lines`
+/// lines (none: closes it at once), then closes it, as `| head -n` does.
+/// Returns the exit status and stderr.
+fn run_into_closed_pipe(config: &Path, args: &[&str], lines: usize) -> (std::process::ExitStatus, String) {
+    use std::io::{BufRead, Read};
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_feedwatch"))
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .env_remove("FEEDWATCH_LOG")
+        .env_remove("RUST_LOG")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    for _ in 0..lines {
+        let mut line = String::new();
+        stdout.read_line(&mut line).unwrap();
+        assert!(!line.is_empty(), "the command printed fewer than {lines} lines");
+    }
+    drop(stdout);
+    let mut stderr = String::new();
+    child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+    (child.wait().unwrap(), stderr)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_closed_output_pipe_is_a_normal_end() {
+    let server = FeedServer::start().await;
+    // Far more output than a pipe holds (64 KiB), so writes after the
+    // reader left fail for certain.
+    let long = "word ".repeat(100);
+    let items: Vec<(String, String)> = (0..400).map(|i| (format!("p{i}"), format!("Item {i}"))).collect();
+    let items: Vec<(&str, &str, &str)> = items
+        .iter()
+        .map(|(guid, title)| (guid.as_str(), title.as_str(), long.as_str()))
+        .collect();
+    server.set(
+        "/p.xml",
+        Route::Feed {
+            body: rss(&items),
+            content_type: "application/rss+xml",
+        },
+    );
+    let ws = Workspace::new(&[(&server.url("/p.xml"), "P")], &[("k", "word")], "");
+    assert_eq!(ws.run(&["run", "--once"]).await.code, 0);
+
+    for (args, lines) in [
+        (&["check"][..], 0),
+        (&["check"], 1),
+        (&["search", "--limit", "1000"], 1),
+        (&["search", "--limit", "1000", "--format", "jsonl"], 1),
+        (&["search", "--limit", "1000", "--format", "csv"], 1),
+        (&["feeds", "list", "--format", "jsonl"], 0),
+    ] {
+        let (status, stderr) = run_into_closed_pipe(&ws.config_path(), args, lines);
+        assert!(
+            status.success(),
+            "{args:?} | head -{lines}: {status}, stderr: {stderr}"
+        );
+        assert_eq!(stderr, "", "{args:?} | head -{lines}: nothing on stderr");
+    }
+}

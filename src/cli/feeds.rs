@@ -67,7 +67,7 @@ pub async fn feeds(config: &Config, command: FeedsCommand) -> anyhow::Result<Exi
             let result = store.enable_feed(url.trim()).await;
             store.close().await;
             result?;
-            println!("enabled {}", redact::url(&url));
+            writeln!(std::io::stdout(), "enabled {}", redact::url(&url))?;
             Ok(ExitCode::SUCCESS)
         }
         FeedsCommand::Remove { url } => {
@@ -75,7 +75,7 @@ pub async fn feeds(config: &Config, command: FeedsCommand) -> anyhow::Result<Exi
             let result = store.remove_feed(url.trim()).await;
             store.close().await;
             result?;
-            println!("removed {}", redact::url(&url));
+            writeln!(std::io::stdout(), "removed {}", redact::url(&url))?;
             Ok(ExitCode::SUCCESS)
         }
     }
@@ -255,8 +255,8 @@ async fn add(config: &Config, url: &str, name: Option<&str>, tags: &[String]) ->
     store.close().await;
     result?;
     match title {
-        Some(title) => println!("added {shown} ({title})"),
-        None => println!("added {shown}"),
+        Some(title) => writeln!(std::io::stdout(), "added {shown} ({title})")?,
+        None => writeln!(std::io::stdout(), "added {shown}")?,
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -65,7 +65,10 @@ async fn import(config: &Config, file: &std::path::Path) -> anyhow::Result<ExitC
         eprintln!();
     }
     store.close().await;
-    println!("{added} feeds added, {present} already present, {refused} skipped");
+    writeln!(
+        std::io::stdout(),
+        "{added} feeds added, {present} already present, {refused} skipped"
+    )?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -1,6 +1,7 @@
 //! `feedwatch report --topic T --out report.html`: a self-contained HTML
 //! page about one topic.
 
+use std::io::Write;
 use std::process::ExitCode;
 
 use anyhow::{bail, Context};
@@ -74,6 +75,6 @@ pub async fn report(config: &Config, args: ReportArgs) -> anyhow::Result<ExitCod
     store.close().await;
     std::fs::write(&args.out, render(&data))
         .with_context(|| format!("cannot write {}", args.out.display()))?;
-    println!("wrote {}", args.out.display());
+    writeln!(std::io::stdout(), "wrote {}", args.out.display())?;
     Ok(ExitCode::SUCCESS)
 }
