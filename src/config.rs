@@ -26,6 +26,11 @@ pub use alerts::{
 /// The default location of the config file.
 pub const DEFAULT_PATH: &str = "/etc/feedwatch/feedwatch.toml";
 
+/// The largest config file read: far beyond any real one (a config with
+/// 10,000 feeds is about 1 MiB), and a bound on what `--config /dev/zero`
+/// or a wrong path reads before saying so.
+pub const MAX_SIZE: ByteSize = ByteSize::mib(4);
+
 /// A config file that cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -35,6 +40,8 @@ pub enum ConfigError {
         #[source]
         source: std::io::Error,
     },
+    #[error("config file {} is larger than the {MAX_SIZE} limit", path.display())]
+    TooLarge { path: PathBuf },
     /// A syntax error, an unknown key, a wrong type or a failed validation.
     #[error("{}: {}{}{message}", path.display(), line.map(|l| format!("line {l}: ")).unwrap_or_default(), if key.is_empty() { String::new() } else { format!("{key}: ") })]
     Invalid {
@@ -352,10 +359,25 @@ struct RawTopic {
 impl Config {
     /// Reads, parses and validates the config file at `path`.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let source = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        use std::io::Read;
+        let read_error = |source| ConfigError::Read {
             path: path.to_path_buf(),
             source,
-        })?;
+        };
+        // One byte past the cap tells a file at the cap from a larger one.
+        let mut bytes = Vec::new();
+        std::fs::File::open(path)
+            .map_err(read_error)?
+            .take(MAX_SIZE.as_u64() + 1)
+            .read_to_end(&mut bytes)
+            .map_err(read_error)?;
+        if bytes.len() as u64 > MAX_SIZE.as_u64() {
+            return Err(ConfigError::TooLarge {
+                path: path.to_path_buf(),
+            });
+        }
+        let source = String::from_utf8(bytes)
+            .map_err(|e| read_error(std::io::Error::new(std::io::ErrorKind::InvalidData, e)))?;
         Self::parse(path, &source)
     }
 

@@ -436,3 +436,46 @@ async fn a_closed_output_pipe_is_a_normal_end() {
         assert_eq!(stderr, "", "{args:?} | head -{lines}: nothing on stderr");
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn config_size_is_capped() {
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_feedwatch"))
+        .args(["--config", "/dev/zero", "check"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let status = tokio::time::timeout(Duration::from_secs(20), child.wait())
+        .await
+        .expect("--config /dev/zero stops reading")
+        .unwrap();
+    let out = child.wait_with_output().await.unwrap();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(!status.success());
+    assert_eq!(
+        stderr,
+        "feedwatch: config file /dev/zero is larger than the 4.0 MiB limit\n"
+    );
+
+    // A real file over the cap, all comments.
+    let ws = Workspace::with_config("");
+    let comment = format!("# {}\n", "x".repeat(1021));
+    std::fs::write(ws.config_path(), comment.repeat(4 * 1024 + 1)).unwrap();
+    let out = ws.run(&["check"]).await;
+    assert_ne!(out.code, 0);
+    assert!(
+        out.stderr.contains(&format!(
+            "config file {} is larger than the 4.0 MiB limit",
+            ws.config_path().display()
+        )),
+        "{}",
+        out.stderr
+    );
+    // Just under it: read and used.
+    let mut config = comment.repeat(4 * 1024 - 1);
+    config.push_str("[[topic]]\nname = \"k\"\nquery = \"a\"\n");
+    std::fs::write(ws.config_path(), config).unwrap();
+    let out = ws.run(&["check"]).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+}
