@@ -479,3 +479,40 @@ async fn config_size_is_capped() {
     let out = ws.run(&["check"]).await;
     assert_eq!(out.code, 0, "{}", out.stderr);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn check_says_when_there_is_nothing_to_do() {
+    for config in ["", "# nothing yet\n", "[poll]\ninterval = \"1h\"\n"] {
+        let ws = Workspace::with_config(config);
+        let out = ws.run(&["check"]).await;
+        assert_ne!(out.code, 0, "{config:?}: {}", out.stdout);
+        assert_eq!(out.stderr.lines().count(), 1, "{}", out.stderr);
+        assert!(
+            out.stderr.starts_with(&format!(
+                "feedwatch: {}: nothing to do: no [[feed]] and no [[topic]]",
+                ws.config_path().display()
+            )),
+            "{}",
+            out.stderr
+        );
+    }
+    // Topics without feeds: feeds may be added to the database later.
+    let ws = Workspace::with_config("[[topic]]\nname = \"k\"\nquery = \"a\"\n");
+    assert_eq!(ws.run(&["check"]).await.code, 0);
+    // Feeds added to the database, nothing in the config: they are polled.
+    let server = FeedServer::start().await;
+    server.set(
+        "/a.xml",
+        Route::Feed {
+            body: rss(&[("a1", "t", "x")]),
+            content_type: "application/rss+xml",
+        },
+    );
+    let ws =
+        Workspace::with_config("[store]\npath = \"data/fw.db\"\n[fetch]\nallow_private_networks = true\n");
+    assert_ne!(ws.run(&["check"]).await.code, 0);
+    let out = ws.run(&["feeds", "add", &server.url("/a.xml")]).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let out = ws.run(&["check"]).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+}

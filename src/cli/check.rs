@@ -3,10 +3,22 @@
 use std::io::Write;
 use std::process::ExitCode;
 
+use anyhow::bail;
 use feedwatch::config::{ChannelKind, Config};
 use feedwatch::redact;
+use feedwatch::store::Store;
 
 pub async fn check(config: &Config) -> anyhow::Result<ExitCode> {
+    if config.feeds.is_empty() && config.topics.is_empty() && !has_added_feeds(config).await {
+        // Feeds may live in the database (`feeds add`, `opml import`), and
+        // topics alone are fine then; with neither, a daemon would poll
+        // nothing and match nothing.
+        bail!(
+            "{}: nothing to do: no [[feed]] and no [[topic]] (and no feeds added to {} with `feeds add` or `opml import`)",
+            config.path.display(),
+            config.store.path.display()
+        );
+    }
     let mut out = std::io::stdout().lock();
     writeln!(out, "config ok: {}", config.path.display())?;
     writeln!(out, "store:  {}", config.store.path.display())?;
@@ -46,4 +58,15 @@ pub async fn check(config: &Config) -> anyhow::Result<ExitCode> {
         )?,
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Whether the database exists and holds feeds added with `feeds add` or
+/// `opml import` (the daemon polls those too); never creates it.
+async fn has_added_feeds(config: &Config) -> bool {
+    let Ok(store) = Store::open_existing(&config.store.path).await else {
+        return false;
+    };
+    let feeds = store.list_feeds().await;
+    store.close().await;
+    feeds.is_ok_and(|feeds| feeds.iter().any(|f| f.source == "added"))
 }
