@@ -516,3 +516,72 @@ async fn check_says_when_there_is_nothing_to_do() {
     let out = ws.run(&["check"]).await;
     assert_eq!(out.code, 0, "{}", out.stderr);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn report_out_refuses_symlinks_and_replaces_the_file_whole() {
+    use std::os::unix::fs::PermissionsExt;
+    let server = FeedServer::start().await;
+    server.set(
+        "/r.xml",
+        Route::Feed {
+            body: rss(&[("r1", "Kurdistan referendum", "Erbil.")]),
+            content_type: "application/rss+xml",
+        },
+    );
+    let ws = Workspace::new(&[(&server.url("/r.xml"), "R")], &[("k", "Kurdistan")], "");
+    assert_eq!(ws.run(&["run", "--once"]).await.code, 0);
+    let dir = ws.dir.path();
+    let report = |out: &Path| {
+        let out = out.to_str().unwrap().to_string();
+        let ws = &ws;
+        async move {
+            ws.run(&["report", "--topic", "k", "--since", "2000-01-01", "--out", &out])
+                .await
+        }
+    };
+
+    // A link to a file: refused, the file untouched.
+    std::fs::write(dir.join("precious.txt"), "precious").unwrap();
+    std::os::unix::fs::symlink(dir.join("precious.txt"), dir.join("link.html")).unwrap();
+    let out = report(&dir.join("link.html")).await;
+    assert_ne!(out.code, 0);
+    assert!(
+        out.stderr.contains(&format!(
+            "--out: {} is a symbolic link",
+            dir.join("link.html").display()
+        )),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.join("precious.txt")).unwrap(),
+        "precious"
+    );
+    assert!(std::fs::symlink_metadata(dir.join("link.html"))
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    // A dangling link: refused, nothing created where it points.
+    std::os::unix::fs::symlink(dir.join("elsewhere.html"), dir.join("dangling.html")).unwrap();
+    assert_ne!(report(&dir.join("dangling.html")).await.code, 0);
+    assert!(!dir.join("elsewhere.html").exists());
+
+    // A file: replaced whole, its permissions kept, no temporary file left.
+    let target = dir.join("report.html");
+    std::fs::write(&target, "old").unwrap();
+    std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o640)).unwrap();
+    let out = report(&target).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let html = std::fs::read_to_string(&target).unwrap();
+    assert!(html.contains("Kurdistan referendum"), "{html}");
+    assert_eq!(
+        std::fs::metadata(&target).unwrap().permissions().mode() & 0o777,
+        0o640
+    );
+    let left: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.ends_with(".tmp"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}
