@@ -90,7 +90,8 @@ async fn authorize(State(api): State<Api>, request: Request, next: Next) -> Resp
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "));
-        if given != Some(token.expose()) {
+        // Constant time: the comparison does not tell how much of a guess was right.
+        if !given.is_some_and(|g| crate::redact::constant_time_eq(g.as_bytes(), token.expose().as_bytes())) {
             return ApiError(
                 StatusCode::UNAUTHORIZED,
                 "a valid bearer token is required".into(),

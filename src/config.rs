@@ -19,11 +19,17 @@ use crate::topics::{query, TermSets, TopicSet};
 mod alerts;
 
 pub use alerts::{
-    AlertConfig, ChannelConfig, ChannelKind, Secret, SmtpTls, WebhookFormat, FEED_HEALTH, IMMEDIATE_WINDOW,
+    AlertConfig, ChannelConfig, ChannelKind, Secret, SmtpTls, WebhookFormat, WebhookUrl, FEED_HEALTH,
+    IMMEDIATE_WINDOW,
 };
 
 /// The default location of the config file.
 pub const DEFAULT_PATH: &str = "/etc/feedwatch/feedwatch.toml";
+
+/// The largest config file read: far beyond any real one (a config with
+/// 10,000 feeds is about 1 MiB), and a bound on what `--config /dev/zero`
+/// or a wrong path reads before saying so.
+pub const MAX_SIZE: ByteSize = ByteSize::mib(4);
 
 /// A config file that cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -34,6 +40,8 @@ pub enum ConfigError {
         #[source]
         source: std::io::Error,
     },
+    #[error("config file {} is larger than the {MAX_SIZE} limit", path.display())]
+    TooLarge { path: PathBuf },
     /// A syntax error, an unknown key, a wrong type or a failed validation.
     #[error("{}: {}{}{message}", path.display(), line.map(|l| format!("line {l}: ")).unwrap_or_default(), if key.is_empty() { String::new() } else { format!("{key}: ") })]
     Invalid {
@@ -261,9 +269,10 @@ impl Default for StoriesConfig {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct FeedConfig {
-    /// Absolute `http(s)://` or `file://` URL.
+    /// Absolute `http(s)://` or `file://` URL; may carry `user:password@`
+    /// (`Debug` masks the password).
     pub url: String,
     pub name: Option<String>,
     /// Labels usable in queries as `feed:TAG`.
@@ -272,6 +281,19 @@ pub struct FeedConfig {
     pub interval: Option<Duration>,
     pub min_interval: Option<Duration>,
     pub max_interval: Option<Duration>,
+}
+
+impl std::fmt::Debug for FeedConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FeedConfig")
+            .field("url", &crate::redact::url(&self.url))
+            .field("name", &self.name)
+            .field("tags", &self.tags)
+            .field("interval", &self.interval)
+            .field("min_interval", &self.min_interval)
+            .field("max_interval", &self.max_interval)
+            .finish()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -337,10 +359,25 @@ struct RawTopic {
 impl Config {
     /// Reads, parses and validates the config file at `path`.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let source = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        use std::io::Read;
+        let read_error = |source| ConfigError::Read {
             path: path.to_path_buf(),
             source,
-        })?;
+        };
+        // One byte past the cap tells a file at the cap from a larger one.
+        let mut bytes = Vec::new();
+        std::fs::File::open(path)
+            .map_err(read_error)?
+            .take(MAX_SIZE.as_u64() + 1)
+            .read_to_end(&mut bytes)
+            .map_err(read_error)?;
+        if bytes.len() as u64 > MAX_SIZE.as_u64() {
+            return Err(ConfigError::TooLarge {
+                path: path.to_path_buf(),
+            });
+        }
+        let source = String::from_utf8(bytes)
+            .map_err(|e| read_error(std::io::Error::new(std::io::ErrorKind::InvalidData, e)))?;
         Self::parse(path, &source)
     }
 
@@ -419,7 +456,10 @@ impl Config {
                 return Err(invalid(
                     Some(feed.url.span()),
                     key,
-                    format!("duplicate feed URL {url:?} (first listed on line {first})"),
+                    format!(
+                        "duplicate feed URL {:?} (first listed on line {first})",
+                        crate::redact::url(&url)
+                    ),
                 ));
             }
             for (field, value) in [
@@ -620,10 +660,11 @@ fn resolve_feed_url(base: &Path, raw: &str) -> Result<String, String> {
                 .map_err(|()| format!("cannot turn {} into a file URL", path.display()));
         }
     }
-    let url = Url::parse(raw).map_err(|e| format!("{raw:?} is not a valid URL ({e})"))?;
+    let shown = crate::redact::url(raw);
+    let url = Url::parse(raw).map_err(|e| format!("{shown:?} is not a valid URL ({e})"))?;
     match url.scheme() {
         "http" | "https" | "file" => Ok(url.to_string()),
-        other => Err(format!("{raw:?} has scheme {other:?}; use http, https or file")),
+        other => Err(format!("{shown:?} has scheme {other:?}; use http, https or file")),
     }
 }
 
@@ -674,6 +715,44 @@ query = "a OR @baqeri"
         assert_eq!(
             config.topic_set().topics()[0].expr.to_string(),
             "(a OR baqeri OR bagheri OR باقری)"
+        );
+    }
+
+    #[test]
+    fn debug_and_errors_hide_webhook_urls_and_feed_passwords() {
+        let config = parse(
+            "[[feed]]\nurl = \"https://user:s3cret@feeds.example/rss\"\n\
+             [[channel]]\nname = \"slack\"\nkind = \"webhook\"\nformat = \"slack\"\n\
+             url = \"https://hooks.slack.com/services/T000/B000/SECRETXYZ\"\n",
+        )
+        .unwrap();
+        let debug = format!("{config:?}");
+        assert!(debug.contains("https://user:***@feeds.example/rss"), "{debug}");
+        assert!(debug.contains("https://hooks.slack.com/…"), "{debug}");
+        assert!(
+            !debug.contains("s3cret") && !debug.contains("SECRETXYZ"),
+            "{debug}"
+        );
+        assert_eq!(config.feeds[0].url, "https://user:s3cret@feeds.example/rss");
+        let ChannelKind::Webhook { url, .. } = &config.channels[0].kind else {
+            panic!("a webhook channel");
+        };
+        assert_eq!(
+            url.expose(),
+            "https://hooks.slack.com/services/T000/B000/SECRETXYZ"
+        );
+
+        assert_eq!(
+            error("[[channel]]\nname = \"c\"\nkind = \"webhook\"\nurl = \"ftp://hooks.example/SECRETXYZ\"\n"),
+            "/etc/fw/feedwatch.toml: line 3: channel[0].url: ftp://hooks.example/… is not an http(s) URL"
+        );
+        assert_eq!(
+            error("[[feed]]\nurl = \"https://u:s3cret@a.example/\"\n[[feed]]\nurl = \"https://u:s3cret@a.example/\"\n"),
+            "/etc/fw/feedwatch.toml: line 4: feed[1].url: duplicate feed URL \"https://u:***@a.example/\" (first listed on line 2)"
+        );
+        assert_eq!(
+            error("[[feed]]\nurl = \"gopher://u:s3cret@a.example/\"\n"),
+            "/etc/fw/feedwatch.toml: line 2: feed[0].url: \"gopher://u:***@a.example/\" has scheme \"gopher\"; use http, https or file"
         );
     }
 

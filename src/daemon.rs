@@ -404,7 +404,7 @@ pub async fn run(
                         }
                         Err(message) => {
                             // A bug this feed reached: its error, not the daemon's end.
-                            tracing::error!(feed_url = %feed.url, error = %message, "polling the feed failed");
+                            tracing::error!(feed_url = %crate::redact::url(&feed.url), error = %message, "polling the feed failed");
                             metrics.record_poll(&PollResult::Failed(message), Duration::ZERO);
                         }
                     }

@@ -20,6 +20,7 @@ pub mod notify;
 pub mod opml;
 pub mod parse;
 pub mod pipeline;
+pub mod redact;
 pub mod scheduler;
 pub mod store;
 pub mod text;

@@ -33,6 +33,8 @@ fn main() -> ExitCode {
     };
     match runtime.block_on(cli::dispatch(args, config)) {
         Ok(code) => code,
+        // `feedwatch search | head`: the reader has all it wanted.
+        Err(error) if is_broken_pipe(&error) => ExitCode::SUCCESS,
         Err(error) => {
             // Not `{error:#}`: that prints every cause after its error, and
             // some errors' messages already end with their cause (`search`
@@ -41,6 +43,26 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Whether `error` is a write to a closed pipe (`EPIPE`): the reader of
+/// our output went away, which is a normal end, not a failure. (Rust
+/// ignores `SIGPIPE`, so the write fails instead of killing the process;
+/// that stays so, as a daemon must not die when a socket's peer goes.)
+/// Commands write with `writeln!` and `?`, never `println!`, which panics.
+fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    use std::io::ErrorKind::BrokenPipe;
+    error.chain().any(|cause| {
+        if let Some(e) = cause.downcast_ref::<std::io::Error>() {
+            e.kind() == BrokenPipe
+        } else if let Some(e) = cause.downcast_ref::<serde_json::Error>() {
+            e.io_error_kind() == Some(BrokenPipe)
+        } else if let Some(e) = cause.downcast_ref::<csv::Error>() {
+            matches!(e.kind(), csv::ErrorKind::Io(e) if e.kind() == BrokenPipe)
+        } else {
+            false
+        }
+    })
 }
 
 /// The filter, by precedence: `FEEDWATCH_LOG` or `RUST_LOG`, `--log-level`,

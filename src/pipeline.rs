@@ -241,7 +241,7 @@ impl Pipeline {
         let schedule = |outcome: Outcome, hints: &Hints, moved_to: Option<String>| {
             let next = scheduler::next_check(started, &bounds, outcome, hints, fastrand::f64());
             if next.unhealthy && feed.error_count + 1 == i64::from(bounds.failure_threshold) {
-                tracing::warn!(feed_url = %feed.url, failures = feed.error_count + 1, "feed is unhealthy; retried at the longest interval");
+                tracing::warn!(feed_url = %crate::redact::url(&feed.url), failures = feed.error_count + 1, "feed is unhealthy; retried at the longest interval");
             }
             NextCheck {
                 at: next.at,
@@ -251,7 +251,7 @@ impl Pipeline {
         };
         let moved = |meta: &ResponseMeta| {
             if let Some(to) = &meta.moved_to {
-                tracing::info!(feed_url = %feed.url, from = %url, to = %to, "feed moved permanently; fetching the new URL from now on");
+                tracing::info!(feed_url = %crate::redact::url(&feed.url), from = %crate::redact::url(&url), to = %crate::redact::url(to), "feed moved permanently; fetching the new URL from now on");
             }
             meta.moved_to.clone()
         };
@@ -269,7 +269,7 @@ impl Pipeline {
                         next,
                     })
                     .await?;
-                tracing::debug!(feed_url = %feed.url, "not modified");
+                tracing::debug!(feed_url = %crate::redact::url(&feed.url), "not modified");
                 return Ok(PollResult::NotModified);
             }
             Ok(FetchOutcome::Fetched(fetched)) => fetched,
@@ -277,7 +277,7 @@ impl Pipeline {
                 let message = error_chain(&error);
                 if error.status() == Some(410) {
                     let reason = format!("{message}: the publisher removed the feed; disabled");
-                    tracing::warn!(feed_url = %feed.url, "410 Gone: feed disabled");
+                    tracing::warn!(feed_url = %crate::redact::url(&feed.url), "410 Gone: feed disabled");
                     self.writer
                         .write(FeedWrite::Disable {
                             feed_id: feed.id,
@@ -288,7 +288,7 @@ impl Pipeline {
                         .await?;
                     return Ok(PollResult::Failed(reason));
                 }
-                tracing::warn!(feed_url = %feed.url, error = %message, "fetch failed");
+                tracing::warn!(feed_url = %crate::redact::url(&feed.url), error = %message, "fetch failed");
                 let hints = Hints {
                     retry_after: error.retry_after(),
                     ..Hints::default()
@@ -340,7 +340,7 @@ impl Pipeline {
         let (parsed, pending) = match prepared {
             Ok(prepared) => prepared,
             Err((kind, message)) => {
-                tracing::warn!(feed_url = %feed.url, error = %message, "parse failed");
+                tracing::warn!(feed_url = %crate::redact::url(&feed.url), error = %message, "parse failed");
                 let failure = Outcome::Failure {
                     consecutive: u32::try_from(feed.error_count + 1).unwrap_or(u32::MAX),
                 };
@@ -359,7 +359,7 @@ impl Pipeline {
             }
         };
         if let Some(warning) = &parsed.warning {
-            tracing::warn!(feed_url = %feed.url, %warning, "ill-formed feed repaired");
+            tracing::warn!(feed_url = %crate::redact::url(&feed.url), %warning, "ill-formed feed repaired");
         }
         let dates: Vec<_> = parsed.items.iter().filter_map(|i| i.published).collect();
         let items_per_week = scheduler::items_per_week(&dates, started);
@@ -408,7 +408,7 @@ impl Pipeline {
             warning: parsed.warning,
         };
         let counts = self.writer.write(FeedWrite::Update(update)).await?;
-        tracing::debug!(feed_url = %feed.url, new = counts.new, updated = counts.updated, "ingested");
+        tracing::debug!(feed_url = %crate::redact::url(&feed.url), new = counts.new, updated = counts.updated, "ingested");
         Ok(PollResult::Ingested { seen, counts })
     }
 
@@ -449,7 +449,7 @@ impl Pipeline {
                 Err(error) => {
                     // A bug one feed reached: that feed failed, the cycle goes on.
                     let url = urls.remove(&error.id()).unwrap_or_default();
-                    tracing::error!(feed_url = %url, error = %panic_message(error), "polling the feed failed");
+                    tracing::error!(feed_url = %crate::redact::url(&url), error = %panic_message(error), "polling the feed failed");
                     stats.failed += 1;
                     continue;
                 }
@@ -471,7 +471,7 @@ impl Pipeline {
                     // `failed` too. One log line, not one per feed (a full
                     // disk fails them all).
                     if stats.store_errors == 0 {
-                        tracing::error!(feed_url = %url, error = %error_chain(&error), "cannot store feed result; further store errors of this cycle are counted, not logged");
+                        tracing::error!(feed_url = %crate::redact::url(&url), error = %error_chain(&error), "cannot store feed result; further store errors of this cycle are counted, not logged");
                     }
                     stats.store_errors += 1;
                     stats.failed += 1;

@@ -154,6 +154,8 @@ async fn listener_is_loopback_only_unless_allowed() {
         "{}",
         out.stderr
     );
-    let ws = Workspace::with_config("[http]\nlisten = \"0.0.0.0:9187\"\nallow_remote = true\n");
+    let ws = Workspace::with_config(
+        "[http]\nlisten = \"0.0.0.0:9187\"\nallow_remote = true\n[[topic]]\nname = \"k\"\nquery = \"a\"\n",
+    );
     assert_eq!(ws.run(&["check"]).await.code, 0);
 }

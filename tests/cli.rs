@@ -396,3 +396,217 @@ async fn a_second_instance_is_refused_while_read_commands_work() {
     // Once it is gone, the lock is free again.
     assert_eq!(ws.run(&["run", "--once"]).await.code, 0);
 }
+
+/// Runs the real binary with stdout a pipe whose reader reads `lines`
+/// lines (none: closes it at once), then closes it, as `| head -n` does.
+/// Returns the exit status and stderr.
+fn run_into_closed_pipe(config: &Path, args: &[&str], lines: usize) -> (std::process::ExitStatus, String) {
+    use std::io::{BufRead, Read};
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_feedwatch"))
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .env_remove("FEEDWATCH_LOG")
+        .env_remove("RUST_LOG")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    for _ in 0..lines {
+        let mut line = String::new();
+        stdout.read_line(&mut line).unwrap();
+        assert!(!line.is_empty(), "the command printed fewer than {lines} lines");
+    }
+    drop(stdout);
+    let mut stderr = String::new();
+    child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+    (child.wait().unwrap(), stderr)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_closed_output_pipe_is_a_normal_end() {
+    let server = FeedServer::start().await;
+    // Far more output than a pipe holds (64 KiB), so writes after the
+    // reader left fail for certain.
+    let long = "word ".repeat(100);
+    let items: Vec<(String, String)> = (0..400).map(|i| (format!("p{i}"), format!("Item {i}"))).collect();
+    let items: Vec<(&str, &str, &str)> = items
+        .iter()
+        .map(|(guid, title)| (guid.as_str(), title.as_str(), long.as_str()))
+        .collect();
+    server.set(
+        "/p.xml",
+        Route::Feed {
+            body: rss(&items),
+            content_type: "application/rss+xml",
+        },
+    );
+    let ws = Workspace::new(&[(&server.url("/p.xml"), "P")], &[("k", "word")], "");
+    assert_eq!(ws.run(&["run", "--once"]).await.code, 0);
+
+    for (args, lines) in [
+        (&["check"][..], 0),
+        (&["check"], 1),
+        (&["search", "--limit", "1000"], 1),
+        (&["search", "--limit", "1000", "--format", "jsonl"], 1),
+        (&["search", "--limit", "1000", "--format", "csv"], 1),
+        (&["feeds", "list", "--format", "jsonl"], 0),
+    ] {
+        let (status, stderr) = run_into_closed_pipe(&ws.config_path(), args, lines);
+        assert!(
+            status.success(),
+            "{args:?} | head -{lines}: {status}, stderr: {stderr}"
+        );
+        assert_eq!(stderr, "", "{args:?} | head -{lines}: nothing on stderr");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn config_size_is_capped() {
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_feedwatch"))
+        .args(["--config", "/dev/zero", "check"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let status = tokio::time::timeout(Duration::from_secs(20), child.wait())
+        .await
+        .expect("--config /dev/zero stops reading")
+        .unwrap();
+    let out = child.wait_with_output().await.unwrap();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(!status.success());
+    assert_eq!(
+        stderr,
+        "feedwatch: config file /dev/zero is larger than the 4.0 MiB limit\n"
+    );
+
+    // A real file over the cap, all comments.
+    let ws = Workspace::with_config("");
+    let comment = format!("# {}\n", "x".repeat(1021));
+    std::fs::write(ws.config_path(), comment.repeat(4 * 1024 + 1)).unwrap();
+    let out = ws.run(&["check"]).await;
+    assert_ne!(out.code, 0);
+    assert!(
+        out.stderr.contains(&format!(
+            "config file {} is larger than the 4.0 MiB limit",
+            ws.config_path().display()
+        )),
+        "{}",
+        out.stderr
+    );
+    // Just under it: read and used.
+    let mut config = comment.repeat(4 * 1024 - 1);
+    config.push_str("[[topic]]\nname = \"k\"\nquery = \"a\"\n");
+    std::fs::write(ws.config_path(), config).unwrap();
+    let out = ws.run(&["check"]).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn check_says_when_there_is_nothing_to_do() {
+    for config in ["", "# nothing yet\n", "[poll]\ninterval = \"1h\"\n"] {
+        let ws = Workspace::with_config(config);
+        let out = ws.run(&["check"]).await;
+        assert_ne!(out.code, 0, "{config:?}: {}", out.stdout);
+        assert_eq!(out.stderr.lines().count(), 1, "{}", out.stderr);
+        assert!(
+            out.stderr.starts_with(&format!(
+                "feedwatch: {}: nothing to do: no [[feed]] and no [[topic]]",
+                ws.config_path().display()
+            )),
+            "{}",
+            out.stderr
+        );
+    }
+    // Topics without feeds: feeds may be added to the database later.
+    let ws = Workspace::with_config("[[topic]]\nname = \"k\"\nquery = \"a\"\n");
+    assert_eq!(ws.run(&["check"]).await.code, 0);
+    // Feeds added to the database, nothing in the config: they are polled.
+    let server = FeedServer::start().await;
+    server.set(
+        "/a.xml",
+        Route::Feed {
+            body: rss(&[("a1", "t", "x")]),
+            content_type: "application/rss+xml",
+        },
+    );
+    let ws =
+        Workspace::with_config("[store]\npath = \"data/fw.db\"\n[fetch]\nallow_private_networks = true\n");
+    assert_ne!(ws.run(&["check"]).await.code, 0);
+    let out = ws.run(&["feeds", "add", &server.url("/a.xml")]).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let out = ws.run(&["check"]).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn report_out_refuses_symlinks_and_replaces_the_file_whole() {
+    use std::os::unix::fs::PermissionsExt;
+    let server = FeedServer::start().await;
+    server.set(
+        "/r.xml",
+        Route::Feed {
+            body: rss(&[("r1", "Kurdistan referendum", "Erbil.")]),
+            content_type: "application/rss+xml",
+        },
+    );
+    let ws = Workspace::new(&[(&server.url("/r.xml"), "R")], &[("k", "Kurdistan")], "");
+    assert_eq!(ws.run(&["run", "--once"]).await.code, 0);
+    let dir = ws.dir.path();
+    let report = |out: &Path| {
+        let out = out.to_str().unwrap().to_string();
+        let ws = &ws;
+        async move {
+            ws.run(&["report", "--topic", "k", "--since", "2000-01-01", "--out", &out])
+                .await
+        }
+    };
+
+    // A link to a file: refused, the file untouched.
+    std::fs::write(dir.join("precious.txt"), "precious").unwrap();
+    std::os::unix::fs::symlink(dir.join("precious.txt"), dir.join("link.html")).unwrap();
+    let out = report(&dir.join("link.html")).await;
+    assert_ne!(out.code, 0);
+    assert!(
+        out.stderr.contains(&format!(
+            "--out: {} is a symbolic link",
+            dir.join("link.html").display()
+        )),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.join("precious.txt")).unwrap(),
+        "precious"
+    );
+    assert!(std::fs::symlink_metadata(dir.join("link.html"))
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    // A dangling link: refused, nothing created where it points.
+    std::os::unix::fs::symlink(dir.join("elsewhere.html"), dir.join("dangling.html")).unwrap();
+    assert_ne!(report(&dir.join("dangling.html")).await.code, 0);
+    assert!(!dir.join("elsewhere.html").exists());
+
+    // A file: replaced whole, its permissions kept, no temporary file left.
+    let target = dir.join("report.html");
+    std::fs::write(&target, "old").unwrap();
+    std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o640)).unwrap();
+    let out = report(&target).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let html = std::fs::read_to_string(&target).unwrap();
+    assert!(html.contains("Kurdistan referendum"), "{html}");
+    assert_eq!(
+        std::fs::metadata(&target).unwrap().permissions().mode() & 0o777,
+        0o640
+    );
+    let left: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.ends_with(".tmp"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}

@@ -194,6 +194,7 @@ pub async fn search(
 #[derive(serde::Serialize)]
 pub struct ItemRecord<'a> {
     pub id: i64,
+    #[serde(serialize_with = "crate::redact::serialize_url")]
     pub feed_url: &'a str,
     pub feed_name: Option<&'a str>,
     pub guid: Option<&'a str>,
@@ -209,6 +210,7 @@ pub struct ItemRecord<'a> {
     /// feed listing the item (first feed first).
     pub canonical_url: Option<&'a str>,
     pub story_id: Option<i64>,
+    #[serde(serialize_with = "crate::redact::serialize_urls")]
     pub feeds: &'a [String],
 }
 

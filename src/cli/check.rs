@@ -1,30 +1,72 @@
 //! `feedwatch check`: validate the config and summarise it.
 
+use std::io::Write;
 use std::process::ExitCode;
 
-use feedwatch::config::Config;
+use anyhow::bail;
+use feedwatch::config::{ChannelKind, Config};
+use feedwatch::redact;
+use feedwatch::store::Store;
 
 pub async fn check(config: &Config) -> anyhow::Result<ExitCode> {
-    println!("config ok: {}", config.path.display());
-    println!("store:  {}", config.store.path.display());
-    println!("feeds:  {}", config.feeds.len());
+    if config.feeds.is_empty() && config.topics.is_empty() && !has_added_feeds(config).await {
+        // Feeds may live in the database (`feeds add`, `opml import`), and
+        // topics alone are fine then; with neither, a daemon would poll
+        // nothing and match nothing.
+        bail!(
+            "{}: nothing to do: no [[feed]] and no [[topic]] (and no feeds added to {} with `feeds add` or `opml import`)",
+            config.path.display(),
+            config.store.path.display()
+        );
+    }
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "config ok: {}", config.path.display())?;
+    writeln!(out, "store:  {}", config.store.path.display())?;
+    writeln!(out, "feeds:  {}", config.feeds.len())?;
     for feed in &config.feeds {
+        let url = redact::url(&feed.url);
         match &feed.name {
-            Some(name) => println!("  {name} <{}>", feed.url),
-            None => println!("  {}", feed.url),
+            Some(name) => writeln!(out, "  {name} <{url}>")?,
+            None => writeln!(out, "  {url}")?,
         }
     }
-    println!("topics: {}", config.topics.len());
+    writeln!(out, "topics: {}", config.topics.len())?;
     for topic in &config.topics {
-        println!("  {}: {}", topic.name, topic.query);
+        writeln!(out, "  {}: {}", topic.name, topic.query)?;
+    }
+    if !config.channels.is_empty() {
+        writeln!(out, "channels: {}", config.channels.len())?;
+        for channel in &config.channels {
+            let target = match &channel.kind {
+                ChannelKind::Smtp { host, port, to, .. } => {
+                    format!("smtp {host}:{port} to {}", to.join(", "))
+                }
+                ChannelKind::Webhook { url, .. } => format!("webhook {url}"),
+                ChannelKind::JsonLines { path } => format!("file {}", path.display()),
+                ChannelKind::EmlDir { dir } => format!("file {}/", dir.display()),
+            };
+            writeln!(out, "  {}: {target}", channel.name)?;
+        }
     }
     match config.poll.interval {
-        Some(interval) => println!("poll interval: {}", humantime::format_duration(interval)),
-        None => println!(
+        Some(interval) => writeln!(out, "poll interval: {}", humantime::format_duration(interval))?,
+        None => writeln!(
+            out,
             "poll interval: adaptive, {} to {}",
             humantime::format_duration(config.poll.min_interval),
             humantime::format_duration(config.poll.max_interval)
-        ),
+        )?,
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Whether the database exists and holds feeds added with `feeds add` or
+/// `opml import` (the daemon polls those too); never creates it.
+async fn has_added_feeds(config: &Config) -> bool {
+    let Ok(store) = Store::open_existing(&config.store.path).await else {
+        return false;
+    };
+    let feeds = store.list_feeds().await;
+    store.close().await;
+    feeds.is_ok_and(|feeds| feeds.iter().any(|f| f.source == "added"))
 }

@@ -1,5 +1,6 @@
 //! `feedwatch db prune|backup|check|vacuum`: upkeep of the database.
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -38,7 +39,8 @@ async fn run(config: &Config, store: &Store, command: DbCommand) -> anyhow::Resu
         DbCommand::Prune => {
             let pruned = apply_retention(config, store, Utc::now()).await?;
             let (busy, _, _) = store.checkpoint().await?;
-            println!(
+            writeln!(
+                std::io::stdout(),
                 "pruned {} unmatched items, {} matched items, {} tombstones{}",
                 pruned.unmatched,
                 pruned.matched,
@@ -48,7 +50,7 @@ async fn run(config: &Config, store: &Store, command: DbCommand) -> anyhow::Resu
                 } else {
                     ""
                 }
-            );
+            )?;
         }
         DbCommand::Backup { path } => {
             if path.exists() {
@@ -59,34 +61,43 @@ async fn run(config: &Config, store: &Store, command: DbCommand) -> anyhow::Resu
             }
             store.backup(&path).await?;
             let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
-            println!("backed up to {} ({})", path.display(), bytesize::ByteSize(size));
+            writeln!(
+                std::io::stdout(),
+                "backed up to {} ({})",
+                path.display(),
+                bytesize::ByteSize(size)
+            )?;
         }
         DbCommand::Check => {
             let report = store.check().await?;
             for line in report.integrity.iter().filter(|l| *l != "ok") {
-                println!("integrity: {line}");
+                writeln!(std::io::stdout(), "integrity: {line}")?;
             }
             for line in &report.foreign_keys {
-                println!("foreign key: {line}");
+                writeln!(std::io::stdout(), "foreign key: {line}")?;
             }
             if !report.search_index_ok {
-                println!("full-text index: inconsistent (run `feedwatch db vacuum`, or rebuild items_fts)");
+                writeln!(
+                    std::io::stdout(),
+                    "full-text index: inconsistent (run `feedwatch db vacuum`, or rebuild items_fts)"
+                )?;
             }
             if !report.is_ok() {
                 return Ok(ExitCode::FAILURE);
             }
-            println!("ok");
+            writeln!(std::io::stdout(), "ok")?;
         }
         DbCommand::Vacuum => {
             let before = file_size(&config.store.path);
             store.vacuum().await?;
             store.checkpoint().await?;
-            println!(
+            writeln!(
+                std::io::stdout(),
                 "vacuumed {}: {} → {}",
                 config.store.path.display(),
                 bytesize::ByteSize(before),
                 bytesize::ByteSize(file_size(&config.store.path))
-            );
+            )?;
         }
     }
     Ok(ExitCode::SUCCESS)

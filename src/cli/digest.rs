@@ -115,13 +115,14 @@ pub async fn digest(config: &Config, command: DigestCommand) -> anyhow::Result<E
                 alerts.build_due(at).await?
             };
             let stats = alerts.deliver_due(at, Some(&alert.name)).await?;
-            println!(
+            writeln!(
+                std::io::stdout(),
                 "{} digests built; {} delivered, {} will be retried, {} failed",
                 built.len(),
                 stats.delivered,
                 stats.retrying,
                 stats.failed
-            );
+            )?;
             Ok(if stats.retrying + stats.failed > 0 {
                 ExitCode::FAILURE
             } else {
@@ -175,7 +176,10 @@ pub async fn digests(config: &Config, command: DigestsCommand) -> anyhow::Result
             if !store.retry_digest(&id, Utc::now()).await? {
                 bail!("no failed digest with id {id:?} (see `feedwatch digests list --failed`)");
             }
-            println!("digest {id} requeued; it is delivered on the next daemon tick or `digest send`");
+            writeln!(
+                std::io::stdout(),
+                "digest {id} requeued; it is delivered on the next daemon tick or `digest send`"
+            )?;
             Ok(ExitCode::SUCCESS)
         }
     }

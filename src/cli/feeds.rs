@@ -9,6 +9,7 @@ use clap::Subcommand;
 use feedwatch::config::Config;
 use feedwatch::fetch::{FetchOutcome, FetchSettings, Fetcher, Validators};
 use feedwatch::parse::{discover_feeds, parse_feed_as, ParseError};
+use feedwatch::redact;
 use feedwatch::store::{FeedRow, Store};
 
 use super::{truncate, Format};
@@ -66,7 +67,7 @@ pub async fn feeds(config: &Config, command: FeedsCommand) -> anyhow::Result<Exi
             let result = store.enable_feed(url.trim()).await;
             store.close().await;
             result?;
-            println!("enabled {url}");
+            writeln!(std::io::stdout(), "enabled {}", redact::url(&url))?;
             Ok(ExitCode::SUCCESS)
         }
         FeedsCommand::Remove { url } => {
@@ -74,7 +75,7 @@ pub async fn feeds(config: &Config, command: FeedsCommand) -> anyhow::Result<Exi
             let result = store.remove_feed(url.trim()).await;
             store.close().await;
             result?;
-            println!("removed {url}");
+            writeln!(std::io::stdout(), "removed {}", redact::url(&url))?;
             Ok(ExitCode::SUCCESS)
         }
     }
@@ -126,7 +127,7 @@ async fn list(
             ])?;
             for f in &feeds {
                 csv.write_record([
-                    f.url.as_str(),
+                    &redact::url(&f.url),
                     f.name.as_deref().unwrap_or(""),
                     f.title.as_deref().unwrap_or(""),
                     &f.last_status.map(|s| s.to_string()).unwrap_or_default(),
@@ -175,7 +176,7 @@ async fn list(
                     f.error_count,
                     f.next_check_at.as_deref().unwrap_or("now"),
                     interval,
-                    truncate(f.display_name(), 30),
+                    truncate(&f.display_name(), 30),
                 )?;
             }
         }
@@ -191,7 +192,7 @@ async fn list(
                     out,
                     "{status:<6}  {:>6}  {:<30}  {}",
                     f.item_count,
-                    truncate(f.display_name(), 30),
+                    truncate(&f.display_name(), 30),
                     f.last_error.as_deref().unwrap_or("")
                 )?;
             }
@@ -203,18 +204,21 @@ async fn list(
 /// Checks that `url` is an http(s) URL; `file://` feeds belong in the
 /// config file.
 pub fn check_added_url(url: &str) -> anyhow::Result<String> {
-    let parsed = url::Url::parse(url.trim()).with_context(|| format!("{url:?} is not a valid URL"))?;
+    let shown = redact::url(url);
+    let parsed = url::Url::parse(url.trim()).with_context(|| format!("{shown:?} is not a valid URL"))?;
     match parsed.scheme() {
         "http" | "https" => Ok(parsed.to_string()),
         "file" => bail!("file:// feeds are allowed only in the config file"),
-        other => bail!("{url:?} has scheme {other:?}; use http or https"),
+        other => bail!("{shown:?} has scheme {other:?}; use http or https"),
     }
 }
 
 async fn add(config: &Config, url: &str, name: Option<&str>, tags: &[String]) -> anyhow::Result<ExitCode> {
     let url = check_added_url(url)?;
+    // What messages show: the password masked.
+    let shown = redact::url(&url).into_owned();
     if config.feeds.iter().any(|f| f.url == url) {
-        bail!("feed {url} is already in the config file");
+        bail!("feed {shown} is already in the config file");
     }
     // Look before adding: a web page is not a feed, but may link to some.
     let fetcher =
@@ -227,22 +231,22 @@ async fn add(config: &Config, url: &str, name: Option<&str>, tags: &[String]) ->
                 Err(ParseError::Html) => {
                     let found = discover_feeds(&fetched.body, &fetched.final_url);
                     if found.is_empty() {
-                        bail!("{url} is an HTML page, not a feed, and it links to no feed");
+                        bail!("{shown} is an HTML page, not a feed, and it links to no feed");
                     }
                     bail!(
-                        "{url} is an HTML page, not a feed; it links to these feeds (add one of them):\n  {}",
+                        "{shown} is an HTML page, not a feed; it links to these feeds (add one of them):\n  {}",
                         found.join("\n  ")
                     );
                 }
                 Err(error) => eprintln!(
-                    "feedwatch: warning: {url} does not read as a feed yet ({}); adding it anyway",
+                    "feedwatch: warning: {shown} does not read as a feed yet ({}); adding it anyway",
                     feedwatch::error_chain(&error)
                 ),
             }
         }
         Ok(FetchOutcome::NotModified(_)) => {}
         Err(error) => eprintln!(
-            "feedwatch: warning: cannot fetch {url} now ({}); adding it anyway",
+            "feedwatch: warning: cannot fetch {shown} now ({}); adding it anyway",
             feedwatch::error_chain(&error)
         ),
     }
@@ -251,8 +255,8 @@ async fn add(config: &Config, url: &str, name: Option<&str>, tags: &[String]) ->
     store.close().await;
     result?;
     match title {
-        Some(title) => println!("added {url} ({title})"),
-        None => println!("added {url}"),
+        Some(title) => writeln!(std::io::stdout(), "added {shown} ({title})")?,
+        None => writeln!(std::io::stdout(), "added {shown}")?,
     }
     Ok(ExitCode::SUCCESS)
 }

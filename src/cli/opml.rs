@@ -37,7 +37,10 @@ async fn import(config: &Config, file: &std::path::Path) -> anyhow::Result<ExitC
         match check_added_url(&feed.url) {
             Err(error) => {
                 refused += 1;
-                eprintln!("feedwatch: skipped {}: {error}", feed.url);
+                eprintln!(
+                    "feedwatch: skipped {}: {error}",
+                    feedwatch::redact::url(&feed.url)
+                );
             }
             Ok(_) if in_config => present += 1,
             Ok(url) => match store.add_feed(&url, feed.name.as_deref(), &feed.tags).await {
@@ -62,7 +65,10 @@ async fn import(config: &Config, file: &std::path::Path) -> anyhow::Result<ExitC
         eprintln!();
     }
     store.close().await;
-    println!("{added} feeds added, {present} already present, {refused} skipped");
+    writeln!(
+        std::io::stdout(),
+        "{added} feeds added, {present} already present, {refused} skipped"
+    )?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -4,6 +4,7 @@
 use std::io::Write;
 
 use feedwatch::archive::ItemRecord;
+use feedwatch::redact;
 use feedwatch::store::ItemRow;
 
 use super::{truncate, Format};
@@ -48,7 +49,7 @@ fn write_csv(out: &mut impl Write, rows: &[ItemRow]) -> anyhow::Result<()> {
         let item = ItemRecord::from(row);
         csv.write_record([
             item.id.to_string().as_str(),
-            item.feed_url,
+            &redact::url(item.feed_url),
             item.feed_name.unwrap_or(""),
             item.guid.unwrap_or(""),
             item.url.unwrap_or(""),
@@ -61,7 +62,12 @@ fn write_csv(out: &mut impl Write, rows: &[ItemRow]) -> anyhow::Result<()> {
             item.text,
             item.canonical_url.unwrap_or(""),
             &item.story_id.map(|s| s.to_string()).unwrap_or_default(),
-            &item.feeds.join(";"),
+            &item
+                .feeds
+                .iter()
+                .map(|f| redact::url(f))
+                .collect::<Vec<_>>()
+                .join(";"),
         ])?;
     }
     csv.flush()?;
@@ -81,7 +87,10 @@ fn write_table(out: &mut impl Write, rows: &[ItemRow]) -> anyhow::Result<()> {
     for row in rows {
         let when = row.published.as_deref().unwrap_or(&row.fetched_at);
         let when: String = when.replace('T', " ").chars().take(16).collect();
-        let feed = truncate(row.feed_name.as_deref().unwrap_or(&row.feed_url), 20);
+        let feed = match row.feed_name.as_deref() {
+            Some(name) => truncate(name, 20),
+            None => truncate(&redact::url(&row.feed_url), 20),
+        };
         let title = truncate(&row.title, 60);
         writeln!(
             out,

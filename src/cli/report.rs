@@ -1,6 +1,8 @@
 //! `feedwatch report --topic T --out report.html`: a self-contained HTML
 //! page about one topic.
 
+use std::io::Write;
+use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{bail, Context};
@@ -30,6 +32,7 @@ pub struct ReportArgs {
 }
 
 pub async fn report(config: &Config, args: ReportArgs) -> anyhow::Result<ExitCode> {
+    refuse_symlink(&args.out)?;
     let now = Utc::now();
     let since = parse_time(&args.since, now).context("--since")?;
     let until = time_flag(args.until.as_deref(), "--until", now)?;
@@ -72,8 +75,65 @@ pub async fn report(config: &Config, args: ReportArgs) -> anyhow::Result<ExitCod
         stories: store.top_stories(topic, since, until, 20).await?,
     };
     store.close().await;
-    std::fs::write(&args.out, render(&data))
+    let html = render(&data);
+    write_replacing(&args.out, html.as_bytes())
         .with_context(|| format!("cannot write {}", args.out.display()))?;
-    println!("wrote {}", args.out.display());
+    writeln!(std::io::stdout(), "wrote {}", args.out.display())?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// `--out` must not be a symbolic link: writing through one would overwrite
+/// whatever it points to.
+fn refuse_symlink(path: &Path) -> anyhow::Result<()> {
+    if std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) {
+        bail!(
+            "--out: {} is a symbolic link; not writing through it (remove the link or choose another path)",
+            path.display()
+        );
+    }
+    Ok(())
+}
+
+/// Writes `contents` to a new file beside `path`, then renames it over
+/// `path`: readers see the old file or the whole new one, never a part,
+/// and a link put at `path` meanwhile is replaced, not followed. A file
+/// replaced keeps its permissions.
+fn write_replacing(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    let name = path
+        .file_name()
+        .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a file name"))?;
+    let permissions = std::fs::metadata(path).ok().map(|m| m.permissions());
+    let (tmp, mut file) = loop {
+        let mut tmp_name = std::ffi::OsString::from(".");
+        tmp_name.push(name);
+        tmp_name.push(format!(".{:016x}.tmp", fastrand::u64(..)));
+        let tmp = dir.join(tmp_name);
+        // create_new: never an existing file, nor a link, at the temporary path.
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)
+        {
+            Ok(file) => break (tmp, file),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e),
+        }
+    };
+    let written = (|| {
+        file.write_all(contents)?;
+        if let Some(permissions) = permissions {
+            file.set_permissions(permissions)?;
+        }
+        file.sync_all()?;
+        drop(file);
+        std::fs::rename(&tmp, path)
+    })();
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written
 }

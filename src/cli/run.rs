@@ -1,5 +1,6 @@
 //! `feedwatch run [--once]`: the daemon, or a single polling cycle.
 
+use std::io::Write;
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -79,7 +80,8 @@ async fn once(
     shutdown: &CancellationToken,
 ) -> anyhow::Result<ExitCode> {
     let stats = daemon::run_once(config, store, pipeline, shutdown).await?;
-    println!(
+    writeln!(
+        std::io::stdout(),
         "polled {} feeds in {:.2}s: {} new items, {} updated, {} topic matches, {} already stored from another feed, {} joined a story; {} not modified, {} failed{}",
         stats.feeds,
         stats.elapsed.as_secs_f64(),
@@ -97,18 +99,19 @@ async fn once(
         } else {
             String::new()
         },
-    );
+    )?;
     if !alerts.is_empty() {
         let now = chrono::Utc::now();
         let built = alerts.build_due(now).await?;
         let delivered = alerts.deliver_due(now, None).await?;
-        println!(
+        writeln!(
+            std::io::stdout(),
             "alerts: {} digests built; {} delivered, {} will be retried, {} failed",
             built.len(),
             delivered.delivered,
             delivered.retrying,
             delivered.failed
-        );
+        )?;
     }
     if stats.store_errors > 0 {
         eprintln!(

@@ -125,7 +125,7 @@ pub async fn search(config: &Config, args: SearchArgs) -> anyhow::Result<ExitCod
     store.close().await;
     let (rows, total) = result?;
     if args.count {
-        println!("{total}");
+        writeln!(std::io::stdout(), "{total}")?;
         return Ok(ExitCode::SUCCESS);
     }
     let mut out = std::io::stdout().lock();

@@ -34,6 +34,35 @@ impl fmt::Debug for Secret {
     }
 }
 
+/// A webhook URL: for Slack-style hooks the URL is the credential, so
+/// `Debug` and `Display` show only its scheme and host
+/// ([`redact::webhook`](crate::redact::webhook)).
+#[derive(Clone, PartialEq, Eq)]
+pub struct WebhookUrl(String);
+
+impl WebhookUrl {
+    pub fn new(url: impl Into<String>) -> Self {
+        WebhookUrl(url.into())
+    }
+
+    /// The real URL, for the request only.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for WebhookUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&crate::redact::webhook(&self.0))
+    }
+}
+
+impl fmt::Debug for WebhookUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "WebhookUrl({self})")
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SmtpTls {
     /// Plain connection upgraded with STARTTLS (required).
@@ -62,7 +91,7 @@ pub enum ChannelKind {
         to: Vec<String>,
     },
     Webhook {
-        url: String,
+        url: WebhookUrl,
         format: WebhookFormat,
         /// HMAC-SHA256 key for `X-Feedwatch-Signature`.
         secret: Option<Secret>,
@@ -230,9 +259,14 @@ pub(super) fn channels(raw: Vec<RawChannel>, base: &Path) -> Result<Vec<ChannelC
             }
             "webhook" => {
                 let url = c.url.ok_or_else(|| missing("url"))?;
+                // The URL may be the credential: errors show its host only.
                 match url::Url::parse(&url) {
                     Ok(u) if matches!(u.scheme(), "http" | "https") => {}
-                    _ => return Err((at, key("url"), format!("{url:?} is not an http(s) URL"))),
+                    Ok(_) => {
+                        let shown = crate::redact::webhook(&url);
+                        return Err((at, key("url"), format!("{shown} is not an http(s) URL")));
+                    }
+                    Err(e) => return Err((at, key("url"), format!("is not a valid URL ({e})"))),
                 }
                 let format = match c.format.as_deref().unwrap_or("json") {
                     "json" => WebhookFormat::Json,
@@ -240,7 +274,7 @@ pub(super) fn channels(raw: Vec<RawChannel>, base: &Path) -> Result<Vec<ChannelC
                     other => return Err((at, key("format"), format!("{other:?} is not json or slack"))),
                 };
                 ChannelKind::Webhook {
-                    url,
+                    url: WebhookUrl(url),
                     format,
                     secret: read_secret(&c.secret_file, "secret_file")?,
                 }

@@ -24,7 +24,9 @@ pub enum DeliverError {
     /// The e-mail could not be built (an address that does not parse).
     #[error("cannot build the e-mail")]
     Email(#[source] lettre::error::Error),
-    /// The webhook could not be reached or did not answer.
+    /// The webhook could not be reached or did not answer. The error
+    /// carries no URL (`reqwest::Error::without_url`): a webhook URL is a
+    /// credential, and this message is logged and stored.
     #[error("webhook request failed")]
     Http(#[source] reqwest::Error),
     /// The webhook answered with a non-success status.

@@ -6,7 +6,7 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
 use super::DeliverError;
-use crate::config::{Secret, WebhookFormat};
+use crate::config::{Secret, WebhookFormat, WebhookUrl};
 use crate::digest::{render, Digest};
 
 /// The HMAC-SHA256 signature header value for `body`.
@@ -25,7 +25,7 @@ pub fn signature(secret: &Secret, body: &[u8]) -> String {
 
 pub(super) async fn send(
     http: &reqwest::Client,
-    url: &str,
+    url: &WebhookUrl,
     format: WebhookFormat,
     secret: Option<&Secret>,
     digest: &Digest,
@@ -36,13 +36,18 @@ pub(super) async fn send(
     }
     .expect("digests serialise");
     let mut request = http
-        .post(url)
+        .post(url.expose())
         .header(reqwest::header::CONTENT_TYPE, "application/json")
         .header("X-Feedwatch-Digest-Id", &digest.id);
     if let Some(secret) = secret {
         request = request.header("X-Feedwatch-Signature", signature(secret, &body));
     }
-    let response = request.body(body).send().await.map_err(DeliverError::Http)?;
+    // reqwest's errors name the URL, which is the credential of the hook.
+    let response = request
+        .body(body)
+        .send()
+        .await
+        .map_err(|e| DeliverError::Http(e.without_url()))?;
     if !response.status().is_success() {
         return Err(DeliverError::Status(response.status()));
     }

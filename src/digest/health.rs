@@ -31,6 +31,7 @@ pub enum HealthKind {
 pub struct HealthNotice {
     pub key: String,
     pub kind: HealthKind,
+    /// Its password masked ([`crate::redact::url`]): digests are for people.
     pub feed_url: String,
     pub feed_name: String,
     /// When the episode began (RFC 3339, UTC; digests show it in their zone).
@@ -55,7 +56,7 @@ pub fn notices(rows: &[FeedHealthRow], now: DateTime<Utc>, settings: &HealthSett
                 out.push(HealthNotice {
                     key: format!("failing:{}:{}", row.feed_id, since.timestamp()),
                     kind: HealthKind::Failing,
-                    feed_url: row.url.clone(),
+                    feed_url: crate::redact::url(&row.url).into_owned(),
                     feed_name: row.name.clone(),
                     since: since.to_rfc3339(),
                     detail: format!(
@@ -81,7 +82,7 @@ pub fn notices(rows: &[FeedHealthRow], now: DateTime<Utc>, settings: &HealthSett
             out.push(HealthNotice {
                 key: format!("silent:{}:{}", row.feed_id, last.timestamp()),
                 kind: HealthKind::Silent,
-                feed_url: row.url.clone(),
+                feed_url: crate::redact::url(&row.url).into_owned(),
                 feed_name: row.name.clone(),
                 since: last.to_rfc3339(),
                 detail: format!(

@@ -63,7 +63,9 @@ pub enum FetchOutcome {
     Fetched(Fetched),
 }
 
-/// Why a fetch failed. Every variant ends up as the feed's `last_error`.
+/// Why a fetch failed. Every variant ends up as the feed's `last_error`, so
+/// URLs in it have their password masked ([`crate::redact::url`]; reqwest
+/// takes `user:password@` out of the URLs its own errors name).
 #[derive(Debug, thiserror::Error)]
 pub enum FetchError {
     /// The URL could not be parsed or has an unsupported scheme.
@@ -197,7 +199,7 @@ impl Fetcher {
     /// Fetches `url`, sending the validators as a conditional GET.
     pub async fn fetch(&self, url: &str, validators: &Validators) -> Result<FetchOutcome, FetchError> {
         let parsed = Url::parse(url).map_err(|e| FetchError::BadUrl {
-            url: url.to_string(),
+            url: crate::redact::url(url).into_owned(),
             reason: e.to_string(),
         })?;
         match parsed.scheme() {
@@ -209,7 +211,7 @@ impl Fetcher {
             }
             "file" => self.fetch_file(&parsed).await,
             other => Err(FetchError::BadUrl {
-                url: url.to_string(),
+                url: crate::redact::url(url).into_owned(),
                 reason: format!("scheme {other:?} is not http, https or file"),
             }),
         }
@@ -265,7 +267,7 @@ impl Fetcher {
                 .ok_or(FetchError::BadRedirect { status })?;
             if !visited.insert(next.clone()) {
                 return Err(FetchError::RedirectLoop {
-                    url: next.to_string(),
+                    url: crate::redact::url(next.as_str()).into_owned(),
                 });
             }
             if visited.len() > MAX_REDIRECTS + 1 {

@@ -11,6 +11,8 @@ use crate::fetch::Validators;
 #[derive(Debug, Clone, FromRow, serde::Serialize)]
 pub struct FeedRow {
     pub id: i64,
+    /// The real URL (needed to fetch); serialised with its password masked.
+    #[serde(serialize_with = "crate::redact::serialize_url")]
     pub url: String,
     pub name: Option<String>,
     pub title: Option<String>,
@@ -28,6 +30,7 @@ pub struct FeedRow {
     pub enabled: bool,
     pub disabled_reason: Option<String>,
     /// Where a permanent redirect moved the feed; fetched instead of `url`.
+    #[serde(serialize_with = "crate::redact::serialize_opt_url")]
     pub fetch_url: Option<String>,
     pub next_check_at: Option<String>,
     /// Seconds; the interval chosen at the last check.
@@ -69,14 +72,15 @@ pub struct NextCheck {
     pub moved_to: Option<String>,
 }
 
-/// A feed that cannot be added or removed.
+/// A feed that cannot be added or removed. Messages mask the URL's
+/// password.
 #[derive(Debug, thiserror::Error)]
 pub enum FeedChangeError {
-    #[error("feed {0} is already present")]
+    #[error("feed {} is already present", crate::redact::url(.0))]
     Exists(String),
-    #[error("no feed {0}")]
+    #[error("no feed {}", crate::redact::url(.0))]
     Unknown(String),
-    #[error("feed {0} is defined in the config file; remove it there")]
+    #[error("feed {} is defined in the config file; remove it there", crate::redact::url(.0))]
     FromConfig(String),
     #[error(transparent)]
     Store(#[from] super::StoreError),
@@ -100,12 +104,13 @@ impl FeedRow {
         self.fetch_url.as_deref().unwrap_or(&self.url)
     }
 
-    /// The configured name, else the feed's own title, else its URL.
-    pub fn display_name(&self) -> &str {
-        self.name
-            .as_deref()
-            .or(self.title.as_deref())
-            .unwrap_or(&self.url)
+    /// The configured name, else the feed's own title, else its URL (the
+    /// password masked).
+    pub fn display_name(&self) -> std::borrow::Cow<'_, str> {
+        match self.name.as_deref().or(self.title.as_deref()) {
+            Some(name) => name.into(),
+            None => crate::redact::url(&self.url),
+        }
     }
 }
 
