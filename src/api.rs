@@ -21,7 +21,7 @@ use crate::config::Config;
 use crate::error_chain;
 use crate::metrics::Metrics;
 use crate::model::parse_time;
-use crate::store::{SearchFilter, SearchSort, Store, StoryFilter};
+use crate::store::{SearchFilter, SearchSort, Store, StoreError, StoryFilter};
 
 /// The scheduler must have passed within this many seconds for `/readyz`.
 const READY_TICK_SECS: i64 = 180;
@@ -29,9 +29,17 @@ const READY_TICK_SECS: i64 = 180;
 #[derive(Clone)]
 struct Api {
     store: Store,
+    /// The store with a pool of its own for searches (`http.max_searches`
+    /// connections): searches can never take the daemon's connections.
+    searches: Store,
+    /// Searches running at once (`http.max_searches`).
+    search_slots: Arc<tokio::sync::Semaphore>,
     config: Arc<Config>,
     metrics: Arc<Metrics>,
 }
+
+/// How long a search waits for a free slot before it gets 503.
+const SEARCH_QUEUE_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// An API error: a status and one sentence, as `{"error": "..."}`.
 struct ApiError(StatusCode, String);
@@ -53,6 +61,8 @@ fn bad_request(message: impl Into<String>) -> ApiError {
 /// The routes, for serving and for tests.
 pub fn router(store: Store, config: Arc<Config>, metrics: Arc<Metrics>) -> Router {
     let api = Api {
+        searches: store.with_search_pool(config.http.max_searches),
+        search_slots: Arc::new(tokio::sync::Semaphore::new(config.http.max_searches as usize)),
         store,
         config,
         metrics,
@@ -192,9 +202,29 @@ async fn items(
         after_id: q.after,
         limit: q.limit.unwrap_or(50).min(1000),
     };
-    let (rows, _) = archive::search(&api.store, &api.config, &search, false)
+    let _slot = tokio::time::timeout(SEARCH_QUEUE_WAIT, api.search_slots.acquire())
+        .await
+        .map_err(|_| {
+            ApiError(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!(
+                    "{} searches are running (http.max_searches); try again shortly",
+                    api.config.http.max_searches
+                ),
+            )
+        })?
+        .expect("the search semaphore is never closed");
+    // Dropped with the request: a client that leaves stops its SQL.
+    let store = match api.config.search.timeout {
+        limit if limit.is_zero() => api.searches.clone(),
+        limit => api.searches.bounded(limit),
+    };
+    let (rows, _) = archive::search(&store, &api.config, &search, false)
         .await
         .map_err(|e| match e {
+            archive::ArchiveError::Store(e @ StoreError::OverBudget(_)) => {
+                ApiError(StatusCode::SERVICE_UNAVAILABLE, error_chain(&e))
+            }
             archive::ArchiveError::Store(e) => internal(&e),
             other => bad_request(error_chain(&other)),
         })?;

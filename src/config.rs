@@ -62,6 +62,7 @@ pub struct Config {
     pub poll: PollConfig,
     pub retention: RetentionConfig,
     pub stories: StoriesConfig,
+    pub search: SearchConfig,
     pub feeds: Vec<FeedConfig>,
     pub topics: Vec<TopicConfig>,
     /// Named term sets, usable in queries as `@name`.
@@ -101,7 +102,7 @@ impl Default for HealthConfig {
 }
 
 /// `[http]`: the optional listener for health, metrics and the JSON API.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct HttpConfig {
     /// Address to listen on, e.g. `127.0.0.1:9187`; off when unset.
@@ -110,9 +111,54 @@ pub struct HttpConfig {
     pub token_file: Option<PathBuf>,
     /// Allow a non-loopback `listen` address.
     pub allow_remote: bool,
+    /// Searches (`/api/items?q=`) running at once; more wait briefly, then
+    /// get 503. Each has its own read connection, apart from the daemon's.
+    pub max_searches: u32,
+    /// Open client connections; further clients wait in the listen backlog.
+    pub max_connections: usize,
+    /// Time a client has to send a request's headers.
+    #[serde(with = "humantime_serde")]
+    pub header_timeout: Duration,
+    /// An idle keep-alive connection is closed after this long.
+    #[serde(with = "humantime_serde")]
+    pub idle_timeout: Duration,
     /// The token read from `token_file`.
     #[serde(skip)]
     pub token: Option<Secret>,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            listen: None,
+            token_file: None,
+            allow_remote: false,
+            max_searches: 2,
+            max_connections: 256,
+            header_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(60),
+            token: None,
+        }
+    }
+}
+
+/// `[search]`: searches of the archive by users (`feedwatch search`,
+/// `topics test`, `/api/items`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SearchConfig {
+    /// A search still running after this long is stopped with an error
+    /// (its SQL interrupted); `0s` for no limit.
+    #[serde(with = "humantime_serde")]
+    pub timeout: Duration,
+}
+
+impl Default for SearchConfig {
+    fn default() -> Self {
+        Self {
+            timeout: Duration::from_secs(10),
+        }
+    }
 }
 
 /// `[log]`: defaults for `--log-level` and `--log-format`.
@@ -316,6 +362,8 @@ struct RawConfig {
     retention: RetentionConfig,
     #[serde(default)]
     stories: StoriesConfig,
+    #[serde(default)]
+    search: SearchConfig,
     #[serde(default, rename = "feed")]
     feeds: Vec<RawFeed>,
     #[serde(default, rename = "topic")]
@@ -592,6 +640,14 @@ impl Config {
                 ));
             }
         }
+        if http.max_searches == 0 || http.max_connections == 0 {
+            let key = if http.max_searches == 0 {
+                "http.max_searches"
+            } else {
+                "http.max_connections"
+            };
+            return Err(invalid(None, key.into(), "must be at least 1".into()));
+        }
         if let Some(file) = &http.token_file {
             let file = base.join(file);
             let token = std::fs::read_to_string(&file).map_err(|e| {
@@ -619,6 +675,7 @@ impl Config {
             poll: raw.poll,
             retention: raw.retention,
             stories: raw.stories,
+            search: raw.search,
             feeds,
             topics,
             terms,

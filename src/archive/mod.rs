@@ -137,6 +137,11 @@ pub async fn search(
     let mut hits: Vec<ItemRow> = Vec::new();
     let mut total = 0u64;
     while hits.len() < want {
+        // The evaluator's work between two reads counts against the budget
+        // too (the reads themselves are interrupted by the store).
+        if let Some(limit) = store.over_budget() {
+            return Err(StoreError::OverBudget(limit).into());
+        }
         let rows = store.search_page(&filter).await?;
         let fetched = rows.len();
         if let Some(last) = rows.last() {

@@ -58,6 +58,10 @@ pub struct SearchArgs {
     /// counts stories, `--count` prints the number of stories.
     #[arg(long, conflicts_with = "after")]
     pub stories: bool,
+    /// Stop a search still running after this long (e.g. 30s, 5m; 0s: no
+    /// limit). Default: [search] timeout, 10 s.
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub timeout: Option<std::time::Duration>,
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
 }
@@ -72,7 +76,11 @@ pub async fn search(config: &Config, args: SearchArgs) -> anyhow::Result<ExitCod
     let now = Utc::now();
     let since = time_flag(args.since.as_deref(), "--since", now)?;
     let until = time_flag(args.until.as_deref(), "--until", now)?;
-    let store = Store::open_existing(&config.store.path).await?;
+    let opened = Store::open_existing(&config.store.path).await?;
+    let store = match args.timeout.unwrap_or(config.search.timeout) {
+        limit if limit.is_zero() => opened.clone(),
+        limit => opened.bounded(limit),
+    };
     if let Some(topic) = &args.topic {
         let names = store.topic_names().await?;
         if !names.contains(topic) {

@@ -12,6 +12,7 @@ mod batch;
 mod digests;
 mod feeds;
 mod items;
+mod reader;
 mod search;
 mod stories;
 mod story_index;
@@ -69,6 +70,10 @@ pub enum StoreError {
     /// A query failed.
     #[error("database error")]
     Sql(#[from] sqlx::Error),
+    /// A search read was stopped: its time budget ([`Store::bounded`]) is
+    /// spent, or its client has gone.
+    #[error("the search was stopped after its time limit of {} (search.timeout): narrow the query or its time window", humantime::format_duration(*.0))]
+    OverBudget(Duration),
     /// A row the store wrote does not read back (the database was edited
     /// by hand, or is damaged).
     #[error("malformed row in {table}: {row}")]
@@ -93,6 +98,11 @@ pub struct Store {
     /// The WAL checkpointer's connection beside the writer (see
     /// [`WriteQueue`]); opened when first used.
     checkpoints: SqlitePool,
+    /// The pool of search reads, when they have their own
+    /// ([`Store::with_search_pool`]); else `read`.
+    search: Option<SqlitePool>,
+    /// The time budget of this handle's search reads ([`Store::bounded`]).
+    budget: Option<Arc<reader::Budget>>,
 }
 
 impl Store {
@@ -215,6 +225,8 @@ impl Store {
             checkpoints: SqlitePoolOptions::new()
                 .max_connections(1)
                 .connect_lazy_with(options),
+            search: None,
+            budget: None,
         };
         store.backfill_search_index().await?;
         store.backfill_canonical_urls().await?;

@@ -105,6 +105,7 @@ impl Store {
         if let (Some(fts), false) = (&filter.fts, relevance) {
             return self.newest_matching(filter, fts).await;
         }
+        let mut conn = self.reader().await?;
         let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(ITEM_COLUMNS);
         if relevance {
             q.push(
@@ -129,7 +130,10 @@ impl Store {
             .push_bind(i64::from(filter.limit))
             .push(" OFFSET ")
             .push_bind(i64::from(filter.offset));
-        Ok(q.build_query_as().fetch_all(&self.read).await?)
+        q.build_query_as()
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(|e| self.budgeted(e))
     }
 
     /// [`Store::search_page`] newest first with a full-text expression, in
@@ -151,6 +155,7 @@ impl Store {
     ///   (`IN`, built once), at most [`MEMBER_SCAN`] entries; kept when it
     ///   fills the page.
     async fn newest_matching(&self, filter: &SearchFilter, fts: &str) -> Result<Vec<ItemRow>> {
+        let mut conn = self.reader().await?;
         let window_only = filter.text.is_none()
             && filter.topic.is_none()
             && filter.feed.is_none()
@@ -165,8 +170,9 @@ impl Store {
                 )
                 .bind(fts)
                 .bind(DENSE)
-                .fetch_one(&self.read)
-                .await?,
+                .fetch_one(&mut *conn)
+                .await
+                .map_err(|e| self.budgeted(e))?,
             )
         } else {
             None
@@ -186,7 +192,11 @@ impl Store {
                 .push_bind(i64::from(filter.limit))
                 .push(" OFFSET ")
                 .push_bind(i64::from(filter.offset));
-            let found: Vec<i64> = q.build_query_scalar().fetch_all(&self.read).await?;
+            let found: Vec<i64> = q
+                .build_query_scalar()
+                .fetch_all(&mut *conn)
+                .await
+                .map_err(|e| self.budgeted(e))?;
             if found.len() == wanted {
                 ids = Some(found);
             }
@@ -208,7 +218,11 @@ impl Store {
                 .push_bind(i64::from(filter.limit))
                 .push(" OFFSET ")
                 .push_bind(i64::from(filter.offset));
-            let found: Vec<i64> = q.build_query_scalar().fetch_all(&self.read).await?;
+            let found: Vec<i64> = q
+                .build_query_scalar()
+                .fetch_all(&mut *conn)
+                .await
+                .map_err(|e| self.budgeted(e))?;
             if found.len() == wanted {
                 ids = Some(found);
             }
@@ -230,7 +244,10 @@ impl Store {
                     .push_bind(i64::from(filter.limit))
                     .push(" OFFSET ")
                     .push_bind(i64::from(filter.offset));
-                q.build_query_scalar().fetch_all(&self.read).await?
+                q.build_query_scalar()
+                    .fetch_all(&mut *conn)
+                    .await
+                    .map_err(|e| self.budgeted(e))?
             }
         };
         if ids.is_empty() {
@@ -245,7 +262,11 @@ impl Store {
                 list.push_bind(*id);
             }
             q.push(")");
-            let part: Vec<ItemRow> = q.build_query_as().fetch_all(&self.read).await?;
+            let part: Vec<ItemRow> = q
+                .build_query_as()
+                .fetch_all(&mut *conn)
+                .await
+                .map_err(|e| self.budgeted(e))?;
             rows.extend(part);
         }
         rows.sort_by(|a: &ItemRow, b: &ItemRow| (&b.sort_at, b.id).cmp(&(&a.sort_at, a.id)));
@@ -254,10 +275,12 @@ impl Store {
 
     /// Where item `id` stands in newest-first order, if it exists.
     pub async fn cursor_of(&self, id: i64) -> Result<Option<Cursor>> {
+        let mut conn = self.reader().await?;
         let sort_at: Option<String> = sqlx::query_scalar("SELECT sort_at FROM items WHERE id = ?")
             .bind(id)
-            .fetch_optional(&self.read)
-            .await?;
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(|e| self.budgeted(e))?;
         Ok(sort_at.map(|sort_at| Cursor { sort_at, id }))
     }
 
@@ -344,6 +367,7 @@ impl Store {
         tail: &str,
         ids: &[i64],
     ) -> Result<HashMap<i64, Vec<String>>> {
+        let mut conn = self.reader().await?;
         const CHUNK: usize = 500;
         let mut by_item: HashMap<i64, Vec<String>> = HashMap::new();
         for chunk in ids.chunks(CHUNK) {
@@ -353,7 +377,11 @@ impl Store {
                 separated.push_bind(*id);
             }
             q.push(tail);
-            let pairs: Vec<(i64, String)> = q.build_query_as().fetch_all(&self.read).await?;
+            let pairs: Vec<(i64, String)> = q
+                .build_query_as()
+                .fetch_all(&mut *conn)
+                .await
+                .map_err(|e| self.budgeted(e))?;
             for (id, text) in pairs {
                 by_item.entry(id).or_default().push(text);
             }
