@@ -5,6 +5,7 @@
 //! `/healthz` needs `Authorization: Bearer TOKEN`.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::{Query, Request, State};
 use axum::http::{header, StatusCode};
@@ -82,15 +83,187 @@ pub fn router(store: Store, config: Arc<Config>, metrics: Arc<Metrics>) -> Route
         .with_state(api)
 }
 
-/// Serves until `shutdown`.
+/// What one client may hold of the listener (`[http]`).
+#[derive(Debug, Clone, Copy)]
+pub struct ListenerLimits {
+    /// Open client connections; more wait in the kernel's listen backlog
+    /// (holding no descriptor of ours), so idle clients can never use up
+    /// the descriptors feed fetches need.
+    pub max_connections: usize,
+    /// Time to send a request's headers (slowloris).
+    pub header_timeout: Duration,
+    /// A connection with no traffic for this long is closed.
+    pub idle_timeout: Duration,
+}
+
+impl ListenerLimits {
+    pub fn from_config(http: &crate::config::HttpConfig) -> Self {
+        Self {
+            max_connections: http.max_connections,
+            header_timeout: http.header_timeout,
+            idle_timeout: http.idle_timeout,
+        }
+    }
+}
+
+/// How long shutdown waits for requests in progress.
+const DRAIN: Duration = Duration::from_secs(5);
+
+/// Serves until `shutdown`: HTTP/1.1 with the limits, one task per
+/// connection. A failing `accept` (out of descriptors) is retried after a
+/// pause; it never ends the listener.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     router: Router,
+    limits: ListenerLimits,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router)
-        .with_graceful_shutdown(async move { shutdown.cancelled().await })
-        .await
+    let slots = Arc::new(tokio::sync::Semaphore::new(limits.max_connections.max(1)));
+    let connections = tokio_util::task::TaskTracker::new();
+    let mut accept_failing = false;
+    loop {
+        let slot = tokio::select! {
+            _ = shutdown.cancelled() => break,
+            slot = Arc::clone(&slots).acquire_owned() => slot.expect("the connection semaphore is never closed"),
+        };
+        let stream = tokio::select! {
+            _ = shutdown.cancelled() => break,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => {
+                    accept_failing = false;
+                    stream
+                }
+                Err(error) => {
+                    // EMFILE and friends: wait for descriptors to come back.
+                    if !accept_failing {
+                        tracing::warn!(%error, "HTTP listener cannot accept connections; retrying");
+                    }
+                    accept_failing = true;
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                    continue;
+                }
+            },
+        };
+        let router = router.clone();
+        let shutdown = shutdown.clone();
+        connections.spawn(async move {
+            let _slot = slot;
+            serve_connection(stream, router, limits, shutdown).await;
+        });
+    }
+    connections.close();
+    if tokio::time::timeout(DRAIN, connections.wait()).await.is_err() {
+        tracing::debug!("HTTP connections still open at shutdown; closing them");
+    }
+    Ok(())
+}
+
+/// One client connection, until it closes, idles past the limit, or
+/// shutdown (requests in progress finish).
+async fn serve_connection(
+    stream: tokio::net::TcpStream,
+    router: Router,
+    limits: ListenerLimits,
+    shutdown: CancellationToken,
+) {
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    let activity = Activity::default();
+    let io = TokioIo::new(Watched {
+        inner: stream,
+        activity: activity.clone(),
+    });
+    let service = hyper_util::service::TowerToHyperService::new(router);
+    let connection = hyper::server::conn::http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_timeout)
+        .serve_connection(io, service);
+    tokio::pin!(connection);
+    let check = (limits.idle_timeout / 4).max(Duration::from_millis(100));
+    loop {
+        tokio::select! {
+            _ = connection.as_mut() => return,
+            _ = shutdown.cancelled() => {
+                connection.as_mut().graceful_shutdown();
+                let _ = tokio::time::timeout(DRAIN, connection.as_mut()).await;
+                return;
+            }
+            _ = tokio::time::sleep(check) => {
+                if activity.idle() >= limits.idle_timeout {
+                    // Dropping the connection closes the socket.
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// When a connection last moved a byte.
+#[derive(Clone)]
+struct Activity(Arc<std::sync::Mutex<std::time::Instant>>);
+
+impl Default for Activity {
+    fn default() -> Self {
+        Self(Arc::new(std::sync::Mutex::new(std::time::Instant::now())))
+    }
+}
+
+impl Activity {
+    fn touch(&self) {
+        *self.0.lock().expect("not poisoned") = std::time::Instant::now();
+    }
+
+    fn idle(&self) -> Duration {
+        self.0.lock().expect("not poisoned").elapsed()
+    }
+}
+
+/// A stream that records its traffic in an [`Activity`].
+struct Watched {
+    inner: tokio::net::TcpStream,
+    activity: Activity,
+}
+
+impl tokio::io::AsyncRead for Watched {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        let polled = std::pin::Pin::new(&mut self.inner).poll_read(cx, buf);
+        if buf.filled().len() > before {
+            self.activity.touch();
+        }
+        polled
+    }
+}
+
+impl tokio::io::AsyncWrite for Watched {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        data: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        let polled = std::pin::Pin::new(&mut self.inner).poll_write(cx, data);
+        if matches!(polled, std::task::Poll::Ready(Ok(n)) if n > 0) {
+            self.activity.touch();
+        }
+        polled
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
 }
 
 async fn authorize(State(api): State<Api>, request: Request, next: Next) -> Response {

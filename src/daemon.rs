@@ -173,43 +173,50 @@ pub fn due(entries: &[QueueEntry], now: chrono::DateTime<Utc>) -> (Vec<i64>, Opt
     (due, next)
 }
 
-/// Shortest pause of the dispatcher after a database failure.
-const STORE_BACKOFF_MIN: Duration = Duration::from_secs(2);
+/// Pause of the dispatcher after a database failure, before a probe.
+const STORE_BACKOFF_MIN: Duration = Duration::from_secs(1);
+/// Longest pause between two probes of a failing database.
+const STORE_BACKOFF_MAX: Duration = Duration::from_secs(10);
 /// How often the loop passes while it backs off.
 const BACKOFF_PASS: Duration = Duration::from_secs(5);
-/// Longest pause of the dispatcher after database failures in a row.
-const STORE_BACKOFF_MAX: Duration = Duration::from_secs(300);
 
 /// The database's health as the polling loop sees it. A failing store (disk
 /// full, unwritable file, a pool that timed out) is not a feed's fault: the
-/// whole dispatcher backs off, the episode is logged once when it starts
-/// and once when it ends, and while it lasts one feed at a time probes
-/// whether writes work again.
+/// dispatcher stops starting feeds (which would be fetched only to fail
+/// again), the episode is logged once when it starts and once when it
+/// ends, and a small write ([`Store::probe_write`]) tells, with backoff,
+/// when writes work again.
 #[derive(Debug, Default)]
 struct StoreHealth {
     /// Failures since the last success.
     failures: u32,
-    /// No work is started before this instant.
+    /// The next probe is not before this instant.
     retry_at: Option<tokio::time::Instant>,
+    /// A probe write worked: one feed may go through the whole pipeline
+    /// to confirm (a small write can fit where a feed's items do not).
+    trial: bool,
 }
 
 impl StoreHealth {
-    fn failed(&mut self, error: &StoreError, what: &str, metrics: &Metrics) {
+    fn failed(&mut self, error: &StoreError, what: &str, feed_url: Option<&str>, metrics: &Metrics) {
         metrics.store_failed();
         let now = tokio::time::Instant::now();
         if self.retry_at.is_some_and(|at| now < at) {
-            // Another feed of the batch that already failed: same attempt.
+            // Another feed of a batch that already failed: same attempt.
             return;
         }
         self.failures += 1;
+        self.trial = false;
         let backoff = STORE_BACKOFF_MIN
             .saturating_mul(1 << (self.failures - 1).min(16))
             .min(STORE_BACKOFF_MAX);
         self.retry_at = Some(now + backoff);
+        let feed_url = feed_url.map(crate::redact::url).unwrap_or_default();
         if self.failures == 1 {
             tracing::error!(
+                %feed_url,
                 error = %error_chain(error),
-                "{what}; polling pauses and retries with backoff (further database errors are counted in feedwatch_store_errors_total until it recovers)"
+                "{what}; polling pauses until the database can be written again (further errors are counted in feedwatch_store_errors_total, not logged)"
             );
         } else {
             tracing::debug!(error = %error_chain(error), failures = self.failures, ?backoff, "{what}");
@@ -220,22 +227,31 @@ impl StoreHealth {
         if self.failures > 0 {
             tracing::info!(
                 failures = self.failures,
-                "the database works again; polling resumes"
+                "the database can be written again; polling resumes"
             );
             metrics.store_recovered();
         }
         self.failures = 0;
         self.retry_at = None;
+        self.trial = false;
     }
 
-    /// How many feeds may start now: none while backing off, one (a probe)
-    /// after failures, else any.
-    fn may_start(&self, now: tokio::time::Instant, in_flight: usize) -> usize {
-        match self.retry_at {
-            Some(at) if now < at => 0,
-            Some(_) => usize::from(in_flight == 0),
-            None => usize::MAX,
+    /// How many feeds the dispatcher may start: any when healthy; one, the
+    /// trial, once a probe write worked and nothing else runs; else none.
+    fn may_start(&mut self, in_flight: usize) -> usize {
+        match (self.failures, self.trial) {
+            (0, _) => usize::MAX,
+            (_, true) if in_flight == 0 => {
+                self.trial = false;
+                1
+            }
+            _ => 0,
         }
+    }
+
+    /// Whether it is time to probe a failing database.
+    fn probe_due(&self, now: tokio::time::Instant) -> bool {
+        self.failures > 0 && !self.trial && self.retry_at.is_none_or(|at| now >= at)
     }
 }
 
@@ -333,11 +349,17 @@ pub async fn run(
         let looked = tokio::time::Instant::now();
         metrics.tick();
         let mut wake = looked + MAX_IDLE;
+        if health.probe_due(looked) {
+            match store.probe_write().await {
+                Ok(()) => health.trial = true,
+                Err(error) => health.failed(&error, "the database still cannot be written", None, metrics),
+            }
+        }
         match dispatch(
             store,
             pipeline,
             &config_urls,
-            &health,
+            &mut health,
             &semaphore,
             &mut in_flight,
             &mut tasks,
@@ -351,7 +373,7 @@ pub async fn run(
                     wake = looked + next.clamp(MIN_REQUERY, MAX_IDLE);
                 }
             }
-            Err(error) => health.failed(&error, "cannot read the feed queue", metrics),
+            Err(error) => health.failed(&error, "cannot read the feed queue", None, metrics),
         }
         if let Some(retry_at) = health.retry_at {
             // Backing off: the loop still passes every few seconds (it is
@@ -399,7 +421,7 @@ pub async fn run(
                             metrics.record_poll(&result, elapsed);
                         }
                         Ok((Err(error), elapsed)) => {
-                            health.failed(&error, "cannot store feed results", metrics);
+                            health.failed(&error, "cannot store feed result", Some(&feed.url), metrics);
                             metrics.record_poll(&PollResult::Failed(error_chain(&error)), elapsed);
                         }
                         Err(message) => {
@@ -432,14 +454,14 @@ async fn dispatch(
     store: &Store,
     pipeline: &Pipeline,
     config_urls: &HashSet<&str>,
-    health: &StoreHealth,
+    health: &mut StoreHealth,
     semaphore: &Arc<Semaphore>,
     in_flight: &mut HashSet<i64>,
     tasks: &mut JoinSet<(Result<PollResult, StoreError>, Duration)>,
     running: &mut HashMap<tokio::task::Id, InFlight>,
     shutdown: &CancellationToken,
 ) -> Result<Option<Duration>, StoreError> {
-    let allowed = health.may_start(tokio::time::Instant::now(), in_flight.len());
+    let allowed = health.may_start(in_flight.len());
     if allowed == 0 {
         return Ok(None);
     }
@@ -452,6 +474,10 @@ async fn dispatch(
         .collect();
     let (mut due_ids, next) = due(&entries, now);
     due_ids.truncate(allowed);
+    if due_ids.is_empty() && allowed == 1 {
+        // Nothing due for the trial yet: keep it for the next pass.
+        health.trial = true;
+    }
     for feed in store.feeds_by_id(&due_ids).await? {
         in_flight.insert(feed.id);
         let pipeline = pipeline.clone();

@@ -148,7 +148,8 @@ impl Components {
                     .with_context(|| format!("http.listen: cannot listen on {addr}"))?;
                 tracing::info!(%addr, "HTTP listener: /healthz, /readyz, /metrics, /api/*");
                 let router = api::router(store.clone(), Arc::new(config.clone()), Arc::clone(metrics));
-                Some(tokio::spawn(api::serve(listener, router, stop.clone())))
+                let limits = api::ListenerLimits::from_config(&config.http);
+                Some(tokio::spawn(api::serve(listener, router, limits, stop.clone())))
             }
             None => None,
         };

@@ -176,6 +176,19 @@ impl Store {
         )
     }
 
+    /// Whether the database can be written again after a failure: one
+    /// small real write (a feed row rewritten unchanged, in its own
+    /// transaction), so that a full disk or an unwritable file is noticed
+    /// without fetching a feed to find out.
+    pub async fn probe_write(&self) -> Result<()> {
+        let mut tx = self.write.begin_with("BEGIN IMMEDIATE").await?;
+        sqlx::query("UPDATE feeds SET next_check_at = next_check_at WHERE id = (SELECT min(id) FROM feeds)")
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// The scheduling state of every enabled feed.
     pub async fn queue(&self) -> Result<Vec<QueueEntry>> {
         Ok(sqlx::query_as::<_, QueueEntry>(
