@@ -241,3 +241,113 @@ async fn run_once_counts_unstored_feeds_as_failed() {
         "{stdout}\n{stderr}"
     );
 }
+
+/// Idle clients of the API cannot use up the descriptors feed fetches
+/// need: at most `http.max_connections` are held (the rest wait in the
+/// listen backlog) and a client that sends no headers is dropped after
+/// `http.header_timeout`. Run with a 128-descriptor limit, where 200 idle
+/// connections used to make every fetch fail with EMFILE.
+#[tokio::test(flavor = "multi_thread")]
+async fn idle_api_clients_do_not_starve_fetching() {
+    let server = FeedServer::start().await;
+    // `Connection: close`: every fetch needs a new socket (a descriptor).
+    server.set(
+        "/a.xml",
+        Route::WithHeaders {
+            status: 200,
+            headers: vec![
+                ("content-type", "application/rss+xml".to_string()),
+                ("connection", "close".to_string()),
+            ],
+            body: rss(&[("a1", "Erbil", "Vote.")]).into_bytes(),
+        },
+    );
+    let port = free_port();
+    let extra = format!(
+        "[http]\nlisten = \"127.0.0.1:{port}\"\nmax_connections = 16\nheader_timeout = \"2s\"\n\
+         [poll]\ninterval = \"1s\"\nper_host_spacing = \"0s\"\n"
+    );
+    let ws = Workspace::new(&[(&server.url("/a.xml"), "A")], &[("k", "Erbil")], &extra);
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_feedwatch"));
+    command
+        .arg("--config")
+        .arg(ws.config_path())
+        .arg("run")
+        .env_remove("FEEDWATCH_LOG")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    // SAFETY: only async-signal-safe calls between fork and exec.
+    unsafe {
+        command.pre_exec(|| {
+            let rlimit = libc::rlimit {
+                rlim_cur: 128,
+                rlim_max: 128,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &rlimit) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let mut daemon = tokio::process::Command::from(command).spawn().unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let started = Instant::now();
+    while server.seen("/a.xml").is_empty() || get(&format!("{base}/healthz")).await.is_none() {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the daemon polls and listens"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // 200 clients connect and say nothing.
+    let mut idle = Vec::new();
+    for _ in 0..200 {
+        idle.push(tokio::net::TcpStream::connect(("127.0.0.1", port)).await.unwrap());
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let polled = server.seen("/a.xml").len();
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let after = server.seen("/a.xml").len();
+    assert!(
+        after >= polled + 2,
+        "the feed is still fetched ({polled} → {after} GETs in 4 s)"
+    );
+    let feeds = ws.feeds().await;
+    let row = &feeds[&server.url("/a.xml")];
+    assert!(row["last_error"].is_null(), "no fetch failed: {row}");
+
+    // The first clients, which sent no headers, were dropped (read: EOF).
+    let mut buf = [0u8; 64];
+    let read = tokio::time::timeout(Duration::from_secs(5), idle[0].read(&mut buf))
+        .await
+        .expect("an idle client is dropped after the header timeout");
+    assert!(matches!(read, Ok(0) | Err(_)), "{read:?}");
+    // Slots free up: a real request is served while idle clients keep coming.
+    let started = Instant::now();
+    let mut served = false;
+    while started.elapsed() < Duration::from_secs(20) {
+        if let Some((200, _)) = get(&format!("{base}/healthz")).await {
+            served = true;
+            break;
+        }
+    }
+    assert!(served, "/healthz is served once idle clients time out");
+    drop(idle);
+
+    kill(daemon.id().unwrap(), "-TERM");
+    let status = tokio::time::timeout(Duration::from_secs(30), daemon.wait())
+        .await
+        .expect("the daemon stops on SIGTERM")
+        .unwrap();
+    let mut log = String::new();
+    daemon
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut log)
+        .await
+        .unwrap();
+    assert!(status.success(), "exit {status:?}\n{log}");
+    assert!(!log.contains("Too many open files"), "{log}");
+}

@@ -199,6 +199,7 @@ impl Components {
 /// validate is rejected with the reason logged, and the old one keeps
 /// running.
 async fn serve(mut config: Config, store: &Store, shutdown: &CancellationToken) -> anyhow::Result<()> {
+    raise_open_file_limit();
     use tokio::signal::unix::{signal, SignalKind};
     let mut hangup = signal(SignalKind::hangup()).context("cannot listen for SIGHUP")?;
     let metrics = Arc::new(Metrics::new());
@@ -248,4 +249,25 @@ async fn serve(mut config: Config, store: &Store, shutdown: &CancellationToken) 
     }
     notify::stopping();
     running.stop().await
+}
+
+/// Raises the soft limit on open files to the hard one (as systemd's
+/// `LimitNOFILE` does): fetches, the database and API clients share them,
+/// and a shell's default soft limit (often 1024) is too tight for a large
+/// desk. Best effort: a refusal leaves the limit as it was.
+fn raise_open_file_limit() {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit and setrlimit only read and write `limit`.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 && limit.rlim_cur < limit.rlim_max {
+            let before = limit.rlim_cur;
+            limit.rlim_cur = limit.rlim_max;
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) == 0 {
+                tracing::debug!(from = before, to = limit.rlim_cur, "raised the open-file limit");
+            }
+        }
+    }
 }

@@ -153,6 +153,40 @@ mod tests {
         assert!(matches!(bounded.reader().await, Err(StoreError::OverBudget(_))));
     }
 
+    #[tokio::test(flavor = "multi_thread")]
+    async fn searches_never_take_the_daemons_connections() {
+        let (_dir, store) = store().await;
+        let searches = store.with_search_pool(2);
+        // Five slow searches at once (the audit's probe took every read
+        // connection for ~160 s and the poller's read timed out).
+        let mut slow = tokio::task::JoinSet::new();
+        for _ in 0..5 {
+            let bounded = searches.bounded(Duration::from_secs(3));
+            slow.spawn(async move {
+                let mut conn = bounded.reader().await?;
+                let result: std::result::Result<i64, _> =
+                    sqlx::query_scalar(ENDLESS).fetch_one(&mut *conn).await;
+                result.map_err(|e| bounded.budgeted(e))
+            });
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        // The daemon's reads go through at once meanwhile.
+        for _ in 0..10 {
+            let started = Instant::now();
+            store.queue().await.unwrap();
+            store.item_count().await.unwrap();
+            assert!(
+                started.elapsed() < Duration::from_secs(1),
+                "{:?}",
+                started.elapsed()
+            );
+        }
+        // Every slow search ended by its budget, queued ones included.
+        while let Some(result) = slow.join_next().await {
+            assert!(matches!(result.unwrap(), Err(StoreError::OverBudget(_))));
+        }
+    }
+
     #[tokio::test]
     async fn a_dropped_search_stops_its_sql() {
         let (_dir, store) = store().await;
