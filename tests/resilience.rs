@@ -351,3 +351,117 @@ async fn idle_api_clients_do_not_starve_fetching() {
     assert!(status.success(), "exit {status:?}\n{log}");
     assert!(!log.contains("Too many open files"), "{log}");
 }
+
+/// The issue's acceptance probe: five clients hammer the API with
+/// pathological searches (prefix wildcards over the whole archive) while
+/// the daemon polls. Searches end by their budget (200 or a clear 503,
+/// never a 500); the scheduler keeps passing and the feed keeps being
+/// fetched.
+#[tokio::test(flavor = "multi_thread")]
+async fn pathological_searches_do_not_stop_polling() {
+    let server = FeedServer::start().await;
+    server.set(
+        "/a.xml",
+        Route::NoValidators {
+            body: big_feed("a", 1500),
+        },
+    );
+    let port = free_port();
+    let extra = format!(
+        "[http]\nlisten = \"127.0.0.1:{port}\"\n[search]\ntimeout = \"1s\"\n\
+         [poll]\ninterval = \"1s\"\nper_host_spacing = \"0s\"\n"
+    );
+    let ws = Workspace::new(&[(&server.url("/a.xml"), "A")], &[("k", "Headline")], &extra);
+    let mut daemon = tokio::process::Command::new(env!("CARGO_BIN_EXE_feedwatch"))
+        .arg("--config")
+        .arg(ws.config_path())
+        .arg("run")
+        .env_remove("FEEDWATCH_LOG")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let started = Instant::now();
+    loop {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the archive is stored"
+        );
+        if let Some((200, body)) = get(&format!("{base}/api/items?q=Headline&limit=1")).await {
+            if body.contains("Headline") {
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let query: Vec<String> = (1..=9).map(|d| format!("wax{d}*")).collect();
+    let query = query.join(" OR ") + " OR Headline";
+    let url = format!("{base}/api/items?limit=1000&q={}", urlencode(&query));
+    let (_, metrics) = get(&format!("{base}/metrics")).await.unwrap();
+    let tick_before = metric(&metrics, "feedwatch_scheduler_last_tick_timestamp_seconds").unwrap();
+    let polled = server.seen("/a.xml").len();
+    let hammer_until = Instant::now() + Duration::from_secs(10);
+    let mut clients = tokio::task::JoinSet::new();
+    for _ in 0..5 {
+        let url = url.clone();
+        clients.spawn(async move {
+            let mut statuses = Vec::new();
+            while Instant::now() < hammer_until {
+                let response = reqwest::Client::new()
+                    .get(&url)
+                    .timeout(Duration::from_secs(30))
+                    .send()
+                    .await
+                    .expect("the API answers");
+                let status = response.status().as_u16();
+                let body = response.text().await.unwrap_or_default();
+                statuses.push((status, body.chars().take(200).collect::<String>()));
+            }
+            statuses
+        });
+    }
+    let mut statuses = Vec::new();
+    while let Some(result) = clients.join_next().await {
+        statuses.extend(result.unwrap());
+    }
+    let (_, metrics) = get(&format!("{base}/metrics")).await.unwrap();
+    let tick_after = metric(&metrics, "feedwatch_scheduler_last_tick_timestamp_seconds").unwrap();
+    let fetched = server.seen("/a.xml").len() - polled;
+    let ok = statuses.iter().filter(|(s, _)| *s == 200).count();
+    let busy = statuses.iter().filter(|(s, _)| *s == 503).count();
+    println!(
+        "{} searches in 10 s: {ok} answered, {busy} refused (503); the scheduler passed {} s later; {fetched} GETs of the feed",
+        statuses.len(),
+        tick_after - tick_before
+    );
+    for (status, body) in &statuses {
+        assert!(*status == 200 || *status == 503, "{status}: {body}");
+        if *status == 503 {
+            assert!(
+                body.contains("time limit") || body.contains("searches are running"),
+                "{body}"
+            );
+        }
+    }
+    assert!(tick_after - tick_before >= 5.0, "the scheduler kept passing");
+    assert!(fetched >= 3, "the feed kept being fetched ({fetched} GETs)");
+    assert_eq!(get(&format!("{base}/healthz")).await.unwrap().0, 200);
+
+    kill(daemon.id().unwrap(), "-TERM");
+    let status = tokio::time::timeout(Duration::from_secs(30), daemon.wait())
+        .await
+        .expect("the daemon stops on SIGTERM")
+        .unwrap();
+    assert!(status.success());
+}
+
+/// Percent-encodes a query parameter.
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
