@@ -322,6 +322,13 @@ impl Pipeline {
         let added_tags = feed.tag_list();
         let cluster = self.cluster_stories;
         let prepared = tokio::task::spawn_blocking(move || {
+            // Fault injection for the tests of debug builds (release
+            // builds have none): a panic where a bug in parsing would.
+            #[cfg(debug_assertions)]
+            if std::env::var("FEEDWATCH_TEST_PANIC_ON").is_ok_and(|m| !m.is_empty() && feed_url.contains(&m))
+            {
+                panic!("injected by FEEDWATCH_TEST_PANIC_ON");
+            }
             let tags = feed_tags.get(&feed_url).map(Vec::as_slice).unwrap_or(&added_tags);
             prepare(fetched, &known, &topics, feed_name.as_deref(), tags, cluster)
         })

@@ -465,3 +465,90 @@ fn urlencode(s: &str) -> String {
         })
         .collect()
 }
+
+/// A feed whose document makes the parser panic (a bug; injected here in
+/// debug builds with `FEEDWATCH_TEST_PANIC_ON`) is that feed's error, on
+/// its row: the daemon stays up and the other feeds are stored.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_panicking_feed_is_that_feeds_error() {
+    let server = FeedServer::start().await;
+    server.set(
+        "/good.xml",
+        Route::NoValidators {
+            body: rss(&[("g1", "Erbil", "Vote.")]),
+        },
+    );
+    server.set(
+        "/boom.xml",
+        Route::NoValidators {
+            body: rss(&[("b1", "Erbil", "Boom.")]),
+        },
+    );
+    let port = free_port();
+    let extra = format!(
+        "[http]\nlisten = \"127.0.0.1:{port}\"\n[poll]\ninterval = \"1s\"\nper_host_spacing = \"0s\"\n"
+    );
+    let ws = Workspace::new(
+        &[
+            (&server.url("/good.xml"), "Good"),
+            (&server.url("/boom.xml"), "Boom"),
+        ],
+        &[("k", "Erbil")],
+        &extra,
+    );
+    let once = tokio::process::Command::new(env!("CARGO_BIN_EXE_feedwatch"))
+        .arg("--config")
+        .arg(ws.config_path())
+        .args(["run", "--once"])
+        .env("FEEDWATCH_TEST_PANIC_ON", "/boom.xml")
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&once.stdout);
+    assert_eq!(
+        once.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&once.stderr)
+    );
+    assert!(stdout.contains("1 failed"), "{stdout}");
+
+    let mut daemon = tokio::process::Command::new(env!("CARGO_BIN_EXE_feedwatch"))
+        .arg("--config")
+        .arg(ws.config_path())
+        .arg("run")
+        .env("FEEDWATCH_TEST_PANIC_ON", "/boom.xml")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Several polls of the panicking feed later, the daemon is still up.
+    let started = Instant::now();
+    while server.seen("/boom.xml").len() < 4 {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the feed is polled again"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(
+        daemon.try_wait().unwrap().is_none(),
+        "the daemon is still running"
+    );
+    assert_eq!(
+        get(&format!("http://127.0.0.1:{port}/healthz")).await.unwrap().0,
+        200
+    );
+    let feeds = ws.feeds().await;
+    let boom = &feeds[&server.url("/boom.xml")];
+    assert_eq!(boom["error_kind"], "internal", "{boom}");
+    assert!(boom["last_error"].as_str().unwrap().contains("panic"), "{boom}");
+    assert!(feeds[&server.url("/good.xml")]["last_error"].is_null());
+    assert_eq!(
+        ws.search(&["--topic", "k"]).await.len(),
+        1,
+        "the good feed's item is stored"
+    );
+    kill(daemon.id().unwrap(), "-TERM");
+    assert!(daemon.wait().await.unwrap().success());
+}
