@@ -72,7 +72,7 @@ pub async fn search(config: &Config, args: SearchArgs) -> anyhow::Result<ExitCod
     let now = Utc::now();
     let since = time_flag(args.since.as_deref(), "--since", now)?;
     let until = time_flag(args.until.as_deref(), "--until", now)?;
-    let store = Store::open_existing(&config.store.path).await?;
+    let store = Store::open_read_only(&config.store.path).await?;
     if let Some(topic) = &args.topic {
         let names = store.topic_names().await?;
         if !names.contains(topic) {
