@@ -1,8 +1,10 @@
-//! Query commands open the database read-only (issue 20 item 7): a
-//! writer's transaction never holds them up, and they never migrate.
+//! Query commands open the database read-only (issue 20 items 7 and 8):
+//! a writer's transaction never holds them up, they never migrate, and
+//! the files feedwatch creates are private to their owner.
 
 mod common;
 
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -327,4 +329,72 @@ async fn readers_warn_of_items_not_yet_in_the_full_text_index() {
     assert_eq!(out.code, 0, "{}", out.stderr);
     let out = ws.run(&["search", "--count"]).await;
     assert_eq!((out.code, out.stderr.as_str()), (0, ""));
+}
+
+/// Runs the binary under `umask 022`, as a careless service manager might.
+fn run_with_umask(config: &Path, args: &[&str]) -> Output {
+    let output = std::process::Command::new("sh")
+        .arg("-c")
+        .arg("umask 022; exec \"$0\" \"$@\"")
+        .arg(env!("CARGO_BIN_EXE_feedwatch"))
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .env_remove("FEEDWATCH_LOG")
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap();
+    Output {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8(output.stdout).unwrap(),
+        stderr: String::from_utf8(output.stderr).unwrap(),
+    }
+}
+
+fn mode(path: &Path) -> u32 {
+    std::fs::metadata(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .permissions()
+        .mode()
+        & 0o777
+}
+
+fn beside(db: &Path, suffix: &str) -> PathBuf {
+    let mut name = db.as_os_str().to_owned();
+    name.push(suffix);
+    PathBuf::from(name)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn created_files_are_private_and_backups_follow_the_database() {
+    let server = FeedServer::start().await;
+    let ws = workspace(&server).await;
+    let config = ws.config_path();
+    let db = ws.db_path();
+    let out = run_with_umask(&config, &["run", "--once"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    // A reader opens it too (and creates the WAL and its index if the
+    // writer's close removed them).
+    let out = run_with_umask(&config, &["search", "--count"]);
+    assert_eq!((out.code, one_line(&out)), (0, "2"), "{}", out.stderr);
+    assert_eq!(mode(db.parent().unwrap()), 0o700, "the directory it created");
+    for suffix in ["", "-wal", "-shm", ".lock", ".migrate-lock"] {
+        assert_eq!(mode(&beside(&db, suffix)), 0o600, "feedwatch.db{suffix}");
+    }
+
+    let backup = ws.dir.path().join("backup.db");
+    let out = run_with_umask(&config, &["db", "backup", backup.to_str().unwrap()]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(mode(&backup), 0o600);
+
+    // An operator shares the database with a reading group: backups too.
+    std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o640)).unwrap();
+    let shared = ws.dir.path().join("shared.db");
+    let out = run_with_umask(&config, &["db", "backup", shared.to_str().unwrap()]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(mode(&shared), 0o640);
+    // And the database keeps the mode it was given.
+    let out = run_with_umask(&config, &["run", "--once"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(mode(&db), 0o640);
 }

@@ -7,7 +7,7 @@ use std::path::Path;
 use chrono::{DateTime, Utc};
 use sqlx::{QueryBuilder, Sqlite};
 
-use super::{ts, Result, Store};
+use super::{ts, Result, Store, StoreError};
 
 /// Width of a volume bucket.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -291,11 +291,44 @@ impl Store {
     /// Writes a consistent copy of the database to `path` (`VACUUM INTO`,
     /// from a read transaction: the daemon keeps writing meanwhile; a
     /// read-only store can back up). `path` must not exist.
+    ///
+    /// The file is created first, empty and 0600, then filled by SQLite. A
+    /// database shared with a group (0640, say) gives a backup with the same
+    /// mode and group, when the group can be given to the file (the caller
+    /// belongs to it); else the backup stays 0600. Others never get access.
     pub async fn backup(&self, path: &Path) -> Result<()> {
-        sqlx::query("VACUUM INTO ?")
+        use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
+        let file_error = |source| StoreError::BackupFile {
+            path: path.to_path_buf(),
+            source,
+        };
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path)
+            .map_err(file_error)?;
+        let shared = std::fs::metadata(self.read.connect_options().get_filename())
+            .ok()
+            .filter(|db| db.mode() & 0o060 != 0);
+        if let Some(db) = shared {
+            let ours = file.metadata().map_err(file_error)?;
+            if ours.gid() == db.gid() || std::os::unix::fs::fchown(&file, None, Some(db.gid())).is_ok() {
+                let mode = (db.mode() & 0o660) | 0o600;
+                file.set_permissions(std::fs::Permissions::from_mode(mode))
+                    .map_err(file_error)?;
+            }
+        }
+        drop(file);
+        let copied = sqlx::query("VACUUM INTO ?")
             .bind(path.to_string_lossy().into_owned())
             .execute(&self.read)
-            .await?;
+            .await;
+        if let Err(error) = copied {
+            // Ours (created above): no half-written backup stays behind.
+            let _ = std::fs::remove_file(path);
+            return Err(error.into());
+        }
         Ok(())
     }
 

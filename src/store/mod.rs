@@ -8,6 +8,12 @@
 //! never blocked by the writer (WAL). Query commands open the store with
 //! [`Store::open_read_only`]: read-only connections only, no migration, so
 //! they never wait for the write lock.
+//!
+//! Files the store creates (the database, its directory, the lock files,
+//! backups) are private to the owner (0600, a directory 0700); SQLite gives
+//! the `-wal` and `-shm` files the database file's mode. An existing
+//! database keeps its mode (an operator may make it 0640 for a reading
+//! group), and a backup copies it (see [`Store::backup`]).
 
 mod archive;
 mod batch;
@@ -20,6 +26,7 @@ mod story_index;
 mod topics;
 
 use std::collections::{BTreeSet, HashSet};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -75,6 +82,13 @@ pub enum StoreError {
     /// feedwatch (a migration this one does not know is applied).
     #[error("database {} was written by a newer feedwatch (schema migration {version}; this one knows up to {known}): read it with that version", path.display())]
     Newer { path: PathBuf, version: i64, known: i64 },
+    /// The file a backup goes to could not be created.
+    #[error("cannot create the backup file {}", path.display())]
+    BackupFile {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     /// Applying the schema migrations failed.
     #[error("cannot migrate database {}", path.display())]
     Migrate {
@@ -114,12 +128,28 @@ pub struct Store {
 impl Store {
     /// Opens the database, creating it (and its directory) if missing, and
     /// applies pending migrations.
+    ///
+    /// A new database file is created 0600 (its directory 0700) before
+    /// SQLite opens it, so a permissive umask does not widen it; SQLite
+    /// gives the `-wal` and `-shm` files the same mode. An existing file
+    /// keeps its mode.
     pub async fn open(path: &Path) -> Result<Store> {
+        let io_error = |e| StoreError::Open {
+            path: path.to_path_buf(),
+            source: sqlx::Error::Io(e),
+        };
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| StoreError::Open {
-                path: path.to_path_buf(),
-                source: sqlx::Error::Io(e),
-            })?;
+            create_private_dir(dir).map_err(io_error)?;
+        }
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path)
+        {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(io_error(e)),
         }
         Self::connect(path, true).await
     }
@@ -372,7 +402,7 @@ impl InstanceLock {
         name.push(".lock");
         let path = PathBuf::from(name);
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|source| LockError::Io {
+            create_private_dir(dir).map_err(|source| LockError::Io {
                 path: path.clone(),
                 source,
             })?;
@@ -386,6 +416,7 @@ impl InstanceLock {
             .write(true)
             .create(true)
             .truncate(false)
+            .mode(0o600)
             .open(&path)
             .map_err(io)?;
         match file.try_lock() {
@@ -461,10 +492,17 @@ fn migration_turn(db: &Path) -> Option<std::fs::File> {
         .write(true)
         .create(true)
         .truncate(false)
+        .mode(0o600)
         .open(PathBuf::from(name))
         .ok()?;
     file.lock().ok()?;
     Some(file)
+}
+
+/// Creates `dir` and its missing parents 0700 (an existing one keeps its
+/// mode).
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)
 }
 
 /// Compares the migrations applied to the database behind `read` with
