@@ -223,9 +223,10 @@ impl Alerts {
     }
 
     /// What each channel of `alert` would receive if its digest were cut
-    /// now. Writes nothing.
+    /// now. Writes nothing (an alert not seen yet is not recorded), so a
+    /// read-only store will do.
     pub async fn preview(&self, alert: &AlertConfig, now: DateTime<Utc>) -> Result<Vec<Digest>, StoreError> {
-        let state = self.store.alert_state(&alert.name, now).await?;
+        let state = self.store.peek_alert_state(&alert.name, now).await?;
         let topics = Self::match_topics(alert);
         let notices = self.notices(alert, now).await?;
         let mut out = Vec::new();

@@ -63,7 +63,7 @@ pub async fn check(config: &Config) -> anyhow::Result<ExitCode> {
 /// Whether the database exists and holds feeds added with `feeds add` or
 /// `opml import` (the daemon polls those too); never creates it.
 async fn has_added_feeds(config: &Config) -> bool {
-    let Ok(store) = Store::open_existing(&config.store.path).await else {
+    let Ok(store) = Store::open_read_only(&config.store.path).await else {
         return false;
     };
     let feeds = store.list_feeds().await;

@@ -71,15 +71,21 @@ fn find<'a>(config: &'a Config, name: &str) -> anyhow::Result<&'a AlertConfig> {
     })
 }
 
-async fn open(config: &Config) -> anyhow::Result<Alerts> {
-    let store = Store::open_existing(&config.store.path).await?;
+/// The alerts over the database: read-only for a preview (it writes
+/// nothing), migrating for a send.
+async fn open(config: &Config, read_only: bool) -> anyhow::Result<Alerts> {
+    let store = if read_only {
+        Store::open_read_only(&config.store.path).await?
+    } else {
+        Store::open_existing(&config.store.path).await?
+    };
     Ok(Alerts::new(config, store, Arc::new(config.topic_set()))?)
 }
 
 pub async fn digest(config: &Config, command: DigestCommand) -> anyhow::Result<ExitCode> {
     match command {
         DigestCommand::Preview { alert, format } => {
-            let alerts = open(config).await?;
+            let alerts = open(config, true).await?;
             let selected: Vec<&AlertConfig> = match &alert {
                 Some(name) => vec![find(config, name)?],
                 None => config.alerts.iter().collect(),
@@ -107,7 +113,7 @@ pub async fn digest(config: &Config, command: DigestCommand) -> anyhow::Result<E
         }
         DigestCommand::Send { alert, now } => {
             let alert = find(config, &alert)?;
-            let alerts = open(config).await?;
+            let alerts = open(config, false).await?;
             let at = Utc::now();
             let built = if now {
                 alerts.build_now(alert, at).await?
@@ -133,14 +139,16 @@ pub async fn digest(config: &Config, command: DigestCommand) -> anyhow::Result<E
 }
 
 pub async fn digests(config: &Config, command: DigestsCommand) -> anyhow::Result<ExitCode> {
-    let store = Store::open_existing(&config.store.path).await?;
     match command {
         DigestsCommand::List {
             failed,
             limit,
             format,
         } => {
-            let records = store.list_digests(failed, limit).await?;
+            let store = Store::open_read_only(&config.store.path).await?;
+            let records = store.list_digests(failed, limit).await;
+            store.close().await;
+            let records = records?;
             let mut out = std::io::stdout().lock();
             match format {
                 ListFormat::Jsonl => {
@@ -173,7 +181,10 @@ pub async fn digests(config: &Config, command: DigestsCommand) -> anyhow::Result
             Ok(ExitCode::SUCCESS)
         }
         DigestsCommand::Retry { id } => {
-            if !store.retry_digest(&id, Utc::now()).await? {
+            let store = Store::open_existing(&config.store.path).await?;
+            let retried = store.retry_digest(&id, Utc::now()).await;
+            store.close().await;
+            if !retried? {
                 bail!("no failed digest with id {id:?} (see `feedwatch digests list --failed`)");
             }
             writeln!(

@@ -91,7 +91,7 @@ async fn list(
     only_unhealthy: bool,
     status: bool,
 ) -> anyhow::Result<ExitCode> {
-    let store = Store::open_existing(&config.store.path).await?;
+    let store = Store::open_read_only(&config.store.path).await?;
     let mut feeds = store.list_feeds().await?;
     store.close().await;
     if only_unhealthy {

@@ -7,7 +7,7 @@ use anyhow::Context;
 use clap::Subcommand;
 use feedwatch::config::Config;
 use feedwatch::opml::{self, OpmlFeed};
-use feedwatch::store::{FeedChangeError, Store};
+use feedwatch::store::{FeedChangeError, Store, StoreError};
 
 use super::feeds::check_added_url;
 
@@ -74,13 +74,16 @@ async fn import(config: &Config, file: &std::path::Path) -> anyhow::Result<ExitC
 
 async fn export(config: &Config) -> anyhow::Result<ExitCode> {
     let mut feeds: Vec<OpmlFeed> = Vec::new();
-    let stored = match Store::open_existing(&config.store.path).await {
+    let stored = match Store::open_read_only(&config.store.path).await {
         Ok(store) => {
-            let rows = store.list_feeds().await?;
+            let rows = store.list_feeds().await;
             store.close().await;
-            rows
+            rows?
         }
-        Err(_) => Vec::new(),
+        // Nothing added yet: the config's feeds are all there is.
+        Err(StoreError::Missing { .. }) => Vec::new(),
+        // Anything else would silently leave the added feeds out.
+        Err(error) => return Err(error.into()),
     };
     for f in &config.feeds {
         let row = stored.iter().find(|r| r.url == f.url);

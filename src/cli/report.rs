@@ -36,7 +36,7 @@ pub async fn report(config: &Config, args: ReportArgs) -> anyhow::Result<ExitCod
     let now = Utc::now();
     let since = parse_time(&args.since, now).context("--since")?;
     let until = time_flag(args.until.as_deref(), "--until", now)?;
-    let store = Store::open_existing(&config.store.path).await?;
+    let store = Store::open_read_only(&config.store.path).await?;
     if !store.has_topic(&args.topic).await? {
         store.close().await;
         bail!("--topic: no topic named {:?}", args.topic);

@@ -76,7 +76,7 @@ pub async fn search(config: &Config, args: SearchArgs) -> anyhow::Result<ExitCod
     let now = Utc::now();
     let since = time_flag(args.since.as_deref(), "--since", now)?;
     let until = time_flag(args.until.as_deref(), "--until", now)?;
-    let opened = Store::open_existing(&config.store.path).await?;
+    let opened = Store::open_read_only(&config.store.path).await?;
     let store = match args.timeout.unwrap_or(config.search.timeout) {
         limit if limit.is_zero() => opened.clone(),
         limit => opened.bounded(limit),

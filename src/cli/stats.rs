@@ -82,7 +82,7 @@ pub async fn stats(config: &Config, args: StatsArgs) -> anyhow::Result<ExitCode>
         Some(SplitBy::Feed) => Split::Feed,
         Some(SplitBy::Lang) => Split::Lang,
     };
-    let store = Store::open_existing(&config.store.path).await?;
+    let store = Store::open_read_only(&config.store.path).await?;
     let topics: Vec<Option<String>> = if args.topic.is_empty() {
         vec![None]
     } else {

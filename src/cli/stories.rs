@@ -44,7 +44,7 @@ pub enum StoryFormat {
 
 pub async fn stories(config: &Config, args: StoriesArgs) -> anyhow::Result<ExitCode> {
     let since = parse_time(&args.since, Utc::now()).context("--since")?;
-    let store = Store::open_existing(&config.store.path).await?;
+    let store = Store::open_read_only(&config.store.path).await?;
     if let Some(topic) = &args.topic {
         let names = store.topic_names().await?;
         if !names.contains(topic) {

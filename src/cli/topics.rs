@@ -50,7 +50,7 @@ pub async fn topics(config: &Config, command: TopicsCommand) -> anyhow::Result<E
 }
 
 async fn list(config: &Config, format: Format) -> anyhow::Result<ExitCode> {
-    let store = Store::open_existing(&config.store.path).await?;
+    let store = Store::open_read_only(&config.store.path).await?;
     let names: Vec<(String, String)> = config
         .topics
         .iter()
@@ -112,7 +112,7 @@ async fn test(
     let topics = TopicSet::compile([("query", query)], &config.terms)
         .map_err(|e| anyhow::anyhow!("query: {}", e.source))?;
     let since = parse_time(since, Utc::now()).context("--since")?;
-    let store = Store::open_existing(&config.store.path).await?;
+    let store = Store::open_read_only(&config.store.path).await?;
     let tags: HashMap<String, Vec<String>> = config
         .feeds
         .iter()

@@ -7,7 +7,7 @@ use std::path::Path;
 use chrono::{DateTime, Utc};
 use sqlx::{QueryBuilder, Sqlite};
 
-use super::{ts, Result, Store};
+use super::{ts, Result, Store, StoreError};
 
 /// Width of a volume bucket.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -96,7 +96,8 @@ pub struct CheckReport {
     pub integrity: Vec<String>,
     /// `PRAGMA foreign_key_check` violations as `table rowid → parent`.
     pub foreign_keys: Vec<String>,
-    /// The FTS5 index agrees with its content.
+    /// The FTS5 index agrees with its content (no integrity line about
+    /// `items_fts`).
     pub search_index_ok: bool,
 }
 
@@ -288,18 +289,54 @@ impl Store {
     }
 
     /// Writes a consistent copy of the database to `path` (`VACUUM INTO`,
-    /// from a read transaction: the daemon keeps writing meanwhile). `path`
-    /// must not exist.
+    /// from a read transaction: the daemon keeps writing meanwhile; a
+    /// read-only store can back up). `path` must not exist.
+    ///
+    /// The file is created first, empty and 0600, then filled by SQLite. A
+    /// database shared with a group (0640, say) gives a backup with the same
+    /// mode and group, when the group can be given to the file (the caller
+    /// belongs to it); else the backup stays 0600. Others never get access.
     pub async fn backup(&self, path: &Path) -> Result<()> {
-        sqlx::query("VACUUM INTO ?")
+        use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
+        let file_error = |source| StoreError::BackupFile {
+            path: path.to_path_buf(),
+            source,
+        };
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path)
+            .map_err(file_error)?;
+        let shared = std::fs::metadata(self.read.connect_options().get_filename())
+            .ok()
+            .filter(|db| db.mode() & 0o060 != 0);
+        if let Some(db) = shared {
+            let ours = file.metadata().map_err(file_error)?;
+            if ours.gid() == db.gid() || std::os::unix::fs::fchown(&file, None, Some(db.gid())).is_ok() {
+                let mode = (db.mode() & 0o660) | 0o600;
+                file.set_permissions(std::fs::Permissions::from_mode(mode))
+                    .map_err(file_error)?;
+            }
+        }
+        drop(file);
+        let copied = sqlx::query("VACUUM INTO ?")
             .bind(path.to_string_lossy().into_owned())
             .execute(&self.read)
-            .await?;
+            .await;
+        if let Err(error) = copied {
+            // Ours (created above): no half-written backup stays behind.
+            let _ = std::fs::remove_file(path);
+            return Err(error.into());
+        }
         Ok(())
     }
 
-    /// Runs SQLite's integrity and foreign-key checks and the full-text
-    /// index's own check.
+    /// Runs SQLite's integrity and foreign-key checks, read-only.
+    /// `PRAGMA integrity_check` includes the full-text index's own check
+    /// (FTS5's `integrity-check` command, which is an INSERT and so needs
+    /// the write lock, runs the same check; SQLite 3.44+ runs it from the
+    /// pragma, and sqlx bundles a newer SQLite).
     pub async fn check(&self) -> Result<CheckReport> {
         let integrity: Vec<String> = sqlx::query_scalar("PRAGMA integrity_check")
             .fetch_all(&self.read)
@@ -308,10 +345,7 @@ impl Store {
             sqlx::query_as("SELECT \"table\", rowid, parent FROM pragma_foreign_key_check")
                 .fetch_all(&self.read)
                 .await?;
-        let search_index_ok = sqlx::query("INSERT INTO items_fts (items_fts) VALUES ('integrity-check')")
-            .execute(&self.write)
-            .await
-            .is_ok();
+        let search_index_ok = !integrity.iter().any(|line| line.contains(".items_fts"));
         Ok(CheckReport {
             integrity,
             foreign_keys: foreign_keys

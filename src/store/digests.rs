@@ -99,6 +99,22 @@ impl Store {
         })
     }
 
+    /// The alert's state as stored, without recording it: an alert not seen
+    /// yet is taken as created at `now`, as [`Store::alert_state`] would
+    /// record it. For previews, which must not write.
+    pub async fn peek_alert_state(&self, alert: &str, now: DateTime<Utc>) -> Result<AlertState> {
+        let stored: Option<(String, String)> =
+            sqlx::query_as("SELECT created_at, last_cut FROM alert_state WHERE alert = ?")
+                .bind(alert)
+                .fetch_optional(&self.read)
+                .await?;
+        let (created, cut) = stored.unwrap_or_else(|| (ts(now), ts(now)));
+        Ok(AlertState {
+            created_at: parse_ts(&created).unwrap_or(now),
+            last_cut: parse_ts(&cut).unwrap_or(now),
+        })
+    }
+
     /// Matches of `topics` not yet in a digest of (`alert`, `channel`),
     /// matched from `since` to `cut` (inclusive; timestamps are whole
     /// seconds), newest first per topic.

@@ -5,7 +5,15 @@
 //! applied on open. Writes go through a single-connection pool and start
 //! with `BEGIN IMMEDIATE`, so concurrent writers queue in the application
 //! instead of failing with `SQLITE_BUSY`; reads use a separate pool and are
-//! never blocked by the writer (WAL).
+//! never blocked by the writer (WAL). Query commands open the store with
+//! [`Store::open_read_only`]: read-only connections only, no migration, so
+//! they never wait for the write lock.
+//!
+//! Files the store creates (the database, its directory, the lock files,
+//! backups) are private to the owner (0600, a directory 0700); SQLite gives
+//! the `-wal` and `-shm` files the database file's mode. An existing
+//! database keeps its mode (an operator may make it 0640 for a reading
+//! group), and a backup copies it (see [`Store::backup`]).
 
 mod archive;
 mod batch;
@@ -18,6 +26,8 @@ mod stories;
 mod story_index;
 mod topics;
 
+use std::collections::{BTreeSet, HashSet};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -60,6 +70,26 @@ pub enum StoreError {
     /// A read-only command was pointed at a database that does not exist.
     #[error("database {} does not exist yet (run `feedwatch run --once` first)", path.display())]
     Missing { path: PathBuf },
+    /// A read-only command was pointed at a database that lacks migrations
+    /// this feedwatch has (only writers migrate; see
+    /// [`Store::open_read_only`]).
+    #[error("database {} was written by an older feedwatch: run `feedwatch run --once` (or restart the daemon) to upgrade it", path.display())]
+    Outdated {
+        path: PathBuf,
+        /// The first migration it lacks.
+        pending: i64,
+    },
+    /// A read-only command was pointed at a database migrated by a newer
+    /// feedwatch (a migration this one does not know is applied).
+    #[error("database {} was written by a newer feedwatch (schema migration {version}; this one knows up to {known}): read it with that version", path.display())]
+    Newer { path: PathBuf, version: i64, known: i64 },
+    /// The file a backup goes to could not be created.
+    #[error("cannot create the backup file {}", path.display())]
+    BackupFile {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     /// Applying the schema migrations failed.
     #[error("cannot migrate database {}", path.display())]
     Migrate {
@@ -108,18 +138,36 @@ pub struct Store {
 impl Store {
     /// Opens the database, creating it (and its directory) if missing, and
     /// applies pending migrations.
+    ///
+    /// A new database file is created 0600 (its directory 0700) before
+    /// SQLite opens it, so a permissive umask does not widen it; SQLite
+    /// gives the `-wal` and `-shm` files the same mode. An existing file
+    /// keeps its mode.
     pub async fn open(path: &Path) -> Result<Store> {
+        let io_error = |e| StoreError::Open {
+            path: path.to_path_buf(),
+            source: sqlx::Error::Io(e),
+        };
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| StoreError::Open {
-                path: path.to_path_buf(),
-                source: sqlx::Error::Io(e),
-            })?;
+            create_private_dir(dir).map_err(io_error)?;
+        }
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path)
+        {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(io_error(e)),
         }
         Self::connect(path, true).await
     }
 
-    /// Opens an existing database (for read commands): a missing file is
-    /// an error instead of a new empty database.
+    /// Opens an existing database and migrates it, for commands that write
+    /// to it (`feeds remove`, `db prune`, ...): a missing file is an error
+    /// instead of a new empty database. Commands that only read use
+    /// [`Store::open_read_only`].
     pub async fn open_existing(path: &Path) -> Result<Store> {
         if !path.exists() {
             return Err(StoreError::Missing {
@@ -127,6 +175,89 @@ impl Store {
             });
         }
         Self::connect(path, false).await
+    }
+
+    /// Opens an existing database for reading only: the query commands
+    /// (`search`, `stories`, `stats`, `feeds list`, `db backup`, ...).
+    ///
+    /// Every connection is opened read-only, and nothing here migrates,
+    /// backfills or begins a write transaction, so a reader never waits
+    /// for the write lock: a long `db vacuum`, a prune or the daemon's
+    /// group commit does not hold it up (WAL readers read the last commit).
+    ///
+    /// Instead of migrating, the applied migrations (`_sqlx_migrations`)
+    /// are compared with this binary's:
+    /// - one missing, or recorded as failed: [`StoreError::Outdated`]; a
+    ///   writer (`run`, the daemon) migrates it.
+    /// - one this binary does not know: [`StoreError::Newer`]. Reading
+    ///   might work, but migrations move data as well as add it (0011 and
+    ///   0014 replaced `story_keys`), so an older binary could answer from
+    ///   a table a newer one no longer keeps up to date, or fail on one it
+    ///   dropped. A writer refuses such a database too (sqlx: an applied
+    ///   migration missing from the binary), so readers and writers agree.
+    ///
+    /// Backfills (the `*_backfill` tables, filled by a migration for items
+    /// that predate a Rust-computed column) are drained by writers when
+    /// they open the database, so one is pending only between a migration
+    /// and the end of that writer's open, or after the writer was
+    /// interrupted. Items listed in `items_fts_backfill` are not in the
+    /// full-text index yet, so a text search cannot find them: a warning
+    /// (once, at open) says how many. Searches by topic, feed or time and
+    /// the other commands see them. Items listed in
+    /// `items_canonical_backfill` only show no `canonical_url` yet (it
+    /// matters to writers, which join copies of an article by it): nothing
+    /// is said. Neither is an error: everything else is right, and the
+    /// next writer completes them.
+    ///
+    /// The store's write pool is read-only too (and connects only if used):
+    /// a write through it fails at once with SQLite's "attempt to write a
+    /// readonly database" instead of waiting for the lock.
+    pub async fn open_read_only(path: &Path) -> Result<Store> {
+        if !path.exists() {
+            return Err(StoreError::Missing {
+                path: path.to_path_buf(),
+            });
+        }
+        let open_error = |source| StoreError::Open {
+            path: path.to_path_buf(),
+            source,
+        };
+        // No journal mode: a database a writer created is WAL already, and
+        // setting it would be a write.
+        let options = SqliteConnectOptions::from_str("sqlite:")
+            .map_err(open_error)?
+            .filename(path)
+            .read_only(true)
+            .busy_timeout(Duration::from_secs(10))
+            .pragma("temp_store", "memory");
+        let read = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options.clone())
+            .await
+            .map_err(open_error)?;
+        check_schema(&read, path).await?;
+        let unindexed: i64 = sqlx::query_scalar("SELECT count(*) FROM items_fts_backfill")
+            .fetch_one(&read)
+            .await?;
+        if unindexed > 0 {
+            tracing::warn!(
+                "{unindexed} items of {} are not in the full-text index yet: text searches miss them until `feedwatch run --once` (or the daemon) indexes them",
+                path.display()
+            );
+        }
+        Ok(Store {
+            write: SqlitePoolOptions::new()
+                .max_connections(1)
+                .connect_lazy_with(options.clone()),
+            read,
+            stories: Arc::default(),
+            reopened: Arc::default(),
+            checkpoints: SqlitePoolOptions::new()
+                .max_connections(1)
+                .connect_lazy_with(options),
+            search: None,
+            budget: None,
+        })
     }
 
     async fn connect(path: &Path, create: bool) -> Result<Store> {
@@ -285,7 +416,7 @@ impl InstanceLock {
         name.push(".lock");
         let path = PathBuf::from(name);
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|source| LockError::Io {
+            create_private_dir(dir).map_err(|source| LockError::Io {
                 path: path.clone(),
                 source,
             })?;
@@ -299,6 +430,7 @@ impl InstanceLock {
             .write(true)
             .create(true)
             .truncate(false)
+            .mode(0o600)
             .open(&path)
             .map_err(io)?;
         match file.try_lock() {
@@ -374,10 +506,62 @@ fn migration_turn(db: &Path) -> Option<std::fs::File> {
         .write(true)
         .create(true)
         .truncate(false)
+        .mode(0o600)
         .open(PathBuf::from(name))
         .ok()?;
     file.lock().ok()?;
     Some(file)
+}
+
+/// Creates `dir` and its missing parents 0700 (an existing one keeps its
+/// mode).
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)
+}
+
+/// Compares the migrations applied to the database behind `read` with
+/// this binary's (see [`Store::open_read_only`]): a database without
+/// `_sqlx_migrations` has none applied.
+async fn check_schema(read: &SqlitePool, path: &Path) -> Result<()> {
+    let open_error = |source| StoreError::Open {
+        path: path.to_path_buf(),
+        source,
+    };
+    // The first read: a file that is not a database fails here.
+    let has_table: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations')",
+    )
+    .fetch_one(read)
+    .await
+    .map_err(open_error)?;
+    let applied: HashSet<i64> = if has_table {
+        sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success")
+            .fetch_all(read)
+            .await?
+            .into_iter()
+            .collect()
+    } else {
+        HashSet::new()
+    };
+    let known: BTreeSet<i64> = MIGRATOR
+        .iter()
+        .filter(|m| !m.migration_type.is_down_migration())
+        .map(|m| m.version)
+        .collect();
+    if let Some(&version) = applied.iter().filter(|v| !known.contains(v)).max() {
+        return Err(StoreError::Newer {
+            path: path.to_path_buf(),
+            version,
+            known: known.last().copied().unwrap_or(0),
+        });
+    }
+    if let Some(&pending) = known.iter().find(|v| !applied.contains(v)) {
+        return Err(StoreError::Outdated {
+            path: path.to_path_buf(),
+            pending,
+        });
+    }
+    Ok(())
 }
 
 /// Formats a timestamp the way the schema stores it.
@@ -443,6 +627,75 @@ fn parse_ts_fast(s: &str) -> Option<DateTime<Utc>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A read-only store reads while another connection holds the write
+    /// lock, and a write through it fails at once instead of waiting.
+    #[tokio::test]
+    async fn a_read_only_store_never_waits_for_the_write_lock() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let writer = Store::open(&path).await.unwrap();
+        writer.add_feed("https://a.example/rss", None, &[]).await.unwrap();
+        let mut held = writer.write.begin_with("BEGIN IMMEDIATE").await.unwrap();
+        sqlx::query("UPDATE feeds SET name = 'uncommitted'")
+            .execute(&mut *held)
+            .await
+            .unwrap();
+
+        let started = std::time::Instant::now();
+        let reader = Store::open_read_only(&path).await.unwrap();
+        let feeds = reader.list_feeds().await.unwrap();
+        assert_eq!(feeds.len(), 1);
+        assert_eq!(feeds[0].name, None, "the last commit, not the open transaction");
+        let written = reader.add_feed("https://b.example/rss", None, &[]).await;
+        assert!(
+            format!("{written:?}").contains("readonly database"),
+            "{written:?}"
+        );
+        let now = Utc::now();
+        let state = reader.peek_alert_state("new alert", now).await.unwrap();
+        assert_eq!(state.created_at, parse_ts(&ts(now)).unwrap());
+        reader.close().await;
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "waited {:?}",
+            started.elapsed()
+        );
+
+        held.rollback().await.unwrap();
+        let states: i64 = sqlx::query_scalar("SELECT count(*) FROM alert_state")
+            .fetch_one(&writer.read)
+            .await
+            .unwrap();
+        assert_eq!(states, 0, "a peek records nothing");
+        writer.close().await;
+    }
+
+    /// The read-only integrity check finds a full-text index that no
+    /// longer agrees with its content (`PRAGMA integrity_check` runs FTS5's
+    /// own check).
+    #[tokio::test]
+    async fn a_read_only_check_finds_a_damaged_full_text_index() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let writer = Store::open(&path).await.unwrap();
+        sqlx::query("INSERT INTO items_fts (rowid, title, text) VALUES (1, 'kurdistan referendum', 'erbil')")
+            .execute(&writer.write)
+            .await
+            .unwrap();
+        let reader = Store::open_read_only(&path).await.unwrap();
+        assert!(reader.check().await.unwrap().is_ok());
+        // The content changes behind the index's back.
+        sqlx::query("UPDATE items_fts_content SET c0 = 'something else' WHERE id = 1")
+            .execute(&writer.write)
+            .await
+            .unwrap();
+        let report = reader.check().await.unwrap();
+        assert!(!report.search_index_ok, "{report:?}");
+        assert!(!report.is_ok());
+        reader.close().await;
+        writer.close().await;
+    }
 
     /// The digit-by-digit timestamp formatting and parsing agree with
     /// chrono's, over four centuries of seconds and on odd inputs.
