@@ -348,6 +348,12 @@ pub async fn run(
     while !shutdown.is_cancelled() {
         let looked = tokio::time::Instant::now();
         metrics.tick();
+        // Fault injection for the tests of debug builds (release builds
+        // have none): the loop dies the way a bug would make it.
+        #[cfg(debug_assertions)]
+        if std::env::var_os("FEEDWATCH_TEST_PANIC_LOOP").is_some() {
+            panic!("injected by FEEDWATCH_TEST_PANIC_LOOP");
+        }
         let mut wake = looked + MAX_IDLE;
         if health.probe_due(looked) {
             match store.probe_write().await {

@@ -552,3 +552,35 @@ async fn a_panicking_feed_is_that_feeds_error() {
     kill(daemon.id().unwrap(), "-TERM");
     assert!(daemon.wait().await.unwrap().success());
 }
+
+/// If the polling loop ends other than by shutdown (a bug; injected here
+/// in debug builds), the process ends non-zero so that systemd restarts
+/// it, instead of staying up with nothing polled.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_dead_polling_loop_ends_the_process() {
+    let server = FeedServer::start().await;
+    server.set("/a.xml", Route::NoValidators { body: rss(&[]) });
+    let port = free_port();
+    let ws = Workspace::new(
+        &[(&server.url("/a.xml"), "A")],
+        &[("k", "Erbil")],
+        &format!("[http]\nlisten = \"127.0.0.1:{port}\"\n"),
+    );
+    let daemon = tokio::process::Command::new(env!("CARGO_BIN_EXE_feedwatch"))
+        .arg("--config")
+        .arg(ws.config_path())
+        .arg("run")
+        .env("FEEDWATCH_TEST_PANIC_LOOP", "1")
+        .env_remove("FEEDWATCH_LOG")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let output = tokio::time::timeout(Duration::from_secs(30), daemon.wait_with_output())
+        .await
+        .expect("the daemon exits when its polling loop dies")
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{stderr}");
+    assert!(stderr.contains("the polling loop panicked"), "{stderr}");
+}
