@@ -360,10 +360,19 @@ async fn idle_api_clients_do_not_starve_fetching() {
 #[tokio::test(flavor = "multi_thread")]
 async fn pathological_searches_do_not_stop_polling() {
     let server = FeedServer::start().await;
+    // The archive (an ETag: later polls are cheap 304s) and a small feed
+    // whose polls show the scheduler at work.
     server.set(
         "/a.xml",
-        Route::NoValidators {
+        Route::Feed {
             body: big_feed("a", 1500),
+            content_type: "application/rss+xml",
+        },
+    );
+    server.set(
+        "/b.xml",
+        Route::NoValidators {
+            body: rss(&[("b1", "Erbil", "Vote.")]),
         },
     );
     let port = free_port();
@@ -371,7 +380,11 @@ async fn pathological_searches_do_not_stop_polling() {
         "[http]\nlisten = \"127.0.0.1:{port}\"\n[search]\ntimeout = \"1s\"\n\
          [poll]\ninterval = \"1s\"\nper_host_spacing = \"0s\"\n"
     );
-    let ws = Workspace::new(&[(&server.url("/a.xml"), "A")], &[("k", "Headline")], &extra);
+    let ws = Workspace::new(
+        &[(&server.url("/a.xml"), "A"), (&server.url("/b.xml"), "B")],
+        &[("k", "Headline")],
+        &extra,
+    );
     let mut daemon = tokio::process::Command::new(env!("CARGO_BIN_EXE_feedwatch"))
         .arg("--config")
         .arg(ws.config_path())
@@ -400,7 +413,7 @@ async fn pathological_searches_do_not_stop_polling() {
     let url = format!("{base}/api/items?limit=1000&q={}", urlencode(&query));
     let (_, metrics) = get(&format!("{base}/metrics")).await.unwrap();
     let tick_before = metric(&metrics, "feedwatch_scheduler_last_tick_timestamp_seconds").unwrap();
-    let polled = server.seen("/a.xml").len();
+    let polled = server.seen("/b.xml").len();
     let hammer_until = Instant::now() + Duration::from_secs(10);
     let mut clients = tokio::task::JoinSet::new();
     for _ in 0..5 {
@@ -427,7 +440,7 @@ async fn pathological_searches_do_not_stop_polling() {
     }
     let (_, metrics) = get(&format!("{base}/metrics")).await.unwrap();
     let tick_after = metric(&metrics, "feedwatch_scheduler_last_tick_timestamp_seconds").unwrap();
-    let fetched = server.seen("/a.xml").len() - polled;
+    let fetched = server.seen("/b.xml").len() - polled;
     let ok = statuses.iter().filter(|(s, _)| *s == 200).count();
     let busy = statuses.iter().filter(|(s, _)| *s == 503).count();
     println!(
@@ -445,6 +458,7 @@ async fn pathological_searches_do_not_stop_polling() {
         }
     }
     assert!(tick_after - tick_before >= 5.0, "the scheduler kept passing");
+    // Every second when idle; under a loaded test machine, fewer.
     assert!(fetched >= 3, "the feed kept being fetched ({fetched} GETs)");
     assert_eq!(get(&format!("{base}/healthz")).await.unwrap().0, 200);
 
