@@ -137,7 +137,8 @@ const LANGUAGE_BLANKS: [char; 4] = [' ', '\t', '\n', '\r'];
 /// compared and grouped by it (the story of a wire copy, the languages of
 /// `stories`, `stats --split lang`, reports and digests), so that copies
 /// tagged with regional variants of one language are one story; each item
-/// keeps its full tag.
+/// keeps its full tag. The store's SQL uses the same rule
+/// (`store::lang::primary_sql`).
 pub fn primary_language(tag: &str) -> String {
     primary_subtag(tag).to_ascii_lowercase()
 }
