@@ -129,6 +129,33 @@ pub fn item_keys(items: &[NewItem]) -> Vec<String> {
         .collect()
 }
 
+/// Characters a language tag is trimmed of (as `store::lang` trims it in SQL).
+const LANGUAGE_BLANKS: [char; 4] = [' ', '\t', '\n', '\r'];
+
+/// The primary subtag of a language tag: `en-US`, `en_us`, `EN` and `en`
+/// are `en`, `fa-IR` is `fa`; `""` for a missing or empty tag. Items are
+/// compared and grouped by it (the story of a wire copy, the languages of
+/// `stories`, `stats --split lang`, reports and digests), so that copies
+/// tagged with regional variants of one language are one story; each item
+/// keeps its full tag. The store's SQL uses the same rule
+/// (`store::lang::primary_sql`).
+pub fn primary_language(tag: &str) -> String {
+    primary_subtag(tag).to_ascii_lowercase()
+}
+
+/// Whether two language tags have the same primary subtag
+/// ([`primary_language`]), without allocating. Two missing tags are the
+/// same language; a missing tag is no other.
+pub fn same_language(a: &str, b: &str) -> bool {
+    primary_subtag(a).eq_ignore_ascii_case(primary_subtag(b))
+}
+
+/// The tag up to its first `-` or `_`, trimmed, in its own case.
+fn primary_subtag(tag: &str) -> &str {
+    let tag = tag.trim_matches(LANGUAGE_BLANKS);
+    tag.split(['-', '_']).next().unwrap_or(tag)
+}
+
 /// Hex SHA-256 (first 16 bytes) of the fields, separated unambiguously.
 fn hash_fields(fields: &[&str]) -> String {
     let mut hasher = Sha256::new();
@@ -145,6 +172,32 @@ fn hash_fields(fields: &[&str]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn languages_compare_by_primary_subtag() {
+        for (tag, primary) in [
+            ("en", "en"),
+            ("en-US", "en"),
+            ("en-us", "en"),
+            ("en_us", "en"),
+            ("EN", "en"),
+            (" en-GB ", "en"),
+            ("fa-IR", "fa"),
+            ("zh-Hant-TW", "zh"),
+            ("ckb", "ckb"),
+            ("x-klingon", "x"),
+            ("", ""),
+            ("-us", ""),
+        ] {
+            assert_eq!(primary_language(tag), primary, "{tag:?}");
+        }
+        assert!(same_language("en", "en-US"));
+        assert!(same_language("FA_ir", "fa"));
+        assert!(same_language("", ""));
+        assert!(!same_language("en", ""));
+        assert!(!same_language("en", "eng"));
+        assert!(!same_language("fa", "ar"));
+    }
 
     #[test]
     fn key_prefers_guid_then_url_then_hash() {

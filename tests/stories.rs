@@ -10,9 +10,14 @@ use common::{FeedServer, Route, Workspace};
 type Item<'a> = (&'a str, &'a str, &'a str, &'a str, &'a str);
 
 fn rss(items: &[Item]) -> String {
-    let mut out = String::from(
+    rss_in("en", items)
+}
+
+/// [`rss`] of a channel whose `<language>` is `lang`.
+fn rss_in(lang: &str, items: &[Item]) -> String {
+    let mut out = format!(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?><rss version=\"2.0\"><channel><title>Outlet</title>\
-         <link>https://outlet.example/</link><language>en</language><description>d</description>",
+         <link>https://outlet.example/</link><language>{lang}</language><description>d</description>"
     );
     for (guid, link, title, text, date) in items {
         out.push_str(&format!(
@@ -43,6 +48,7 @@ fn article(fixture: &str) -> (&str, &str) {
 
 const AKAR: &str = include_str!("fixtures/dedup/same-event-akar-visit.txt");
 const SHAMKHANI: &str = include_str!("fixtures/dedup/same-event-shamkhani.txt");
+const FA_WIRE: &str = include_str!("fixtures/dedup/wire-copy-fa.txt");
 const DAY1: &str = "Sat, 23 Sep 2017 10:00:00 +0000";
 
 fn story_of<'a>(items: &'a [serde_json::Value], guid: &str) -> &'a serde_json::Value {
@@ -360,4 +366,161 @@ async fn without_clustering_every_item_is_its_own_story() {
             "cluster = {cluster}"
         );
     }
+}
+
+/// Wire copies from feeds tagged `en` and `en-US` (and `fa` and `fa-IR`)
+/// are one story per language: stories, `stats --split lang`, the report
+/// and the digest compare and group by the primary language subtag, while
+/// each item keeps its full tag.
+#[tokio::test(flavor = "multi_thread")]
+async fn copies_tagged_with_regional_variants_are_one_story() {
+    let server = FeedServer::start().await;
+    let (title, text) = article(AKAR);
+    let (fa_title, fa_text) = article(FA_WIRE);
+    let copies = [
+        (
+            "en",
+            "Wire EN",
+            title,
+            format!("By Parisa Hafezi. Reuters. {text} Read more at reuters.example/world."),
+        ),
+        (
+            "en-US",
+            "Wire US",
+            title,
+            format!("ANKARA (AP). {text} Copyright 2017 The Associated Press."),
+        ),
+        (
+            "fa",
+            "Wire FA",
+            fa_title,
+            format!("به گزارش خبرگزاری، {fa_text} انتهای پیام."),
+        ),
+        (
+            "fa-IR",
+            "Wire IR",
+            fa_title,
+            format!("{fa_text} خبرهای بیشتر را در سایت ما بخوانید."),
+        ),
+    ];
+    let mut feeds = Vec::new();
+    for (i, (lang, name, title, text)) in copies.iter().enumerate() {
+        let (guid, link) = (format!("g{i}"), format!("https://outlet{i}.example/akar"));
+        let path = format!("/{i}.xml");
+        server.set(
+            &path,
+            Route::Feed {
+                body: rss_in(lang, &[(&guid, &link, title, text, DAY1)]),
+                content_type: "application/rss+xml",
+            },
+        );
+        feeds.push((server.url(&path), *name));
+    }
+    let feeds: Vec<(&str, &str)> = feeds.iter().map(|(u, n)| (u.as_str(), *n)).collect();
+    let alert = "[[channel]]\nname = \"jl\"\nkind = \"file\"\npath = \"out/digests.jsonl\"\n\
+                 [[alert]]\nname = \"daily\"\ntopics = [\"visit\"]\nschedule = \"daily 08:00 UTC\"\nchannels = [\"jl\"]\n";
+    let ws = Workspace::new(&feeds, &[("visit", "Akar OR آکار")], alert);
+    let out = ws.run(&["run", "--once"]).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stdout.contains("4 new items"), "{}", out.stdout);
+
+    // Each item keeps its full tag.
+    let items = ws.search(&[]).await;
+    let mut langs: Vec<&str> = items.iter().map(|i| i["lang"].as_str().unwrap()).collect();
+    langs.sort();
+    assert_eq!(langs, ["en", "en-us", "fa", "fa-ir"]);
+    assert_eq!(story_of(&items, "g0"), story_of(&items, "g1"), "en and en-US");
+    assert_eq!(story_of(&items, "g2"), story_of(&items, "g3"), "fa and fa-IR");
+
+    let out = ws
+        .run(&["stories", "--since", "2017-01-01", "--format", "jsonl"])
+        .await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let mut stories = common::jsonl(&out.stdout);
+    stories.sort_by_key(|s| s["languages"].to_string());
+    let summary: Vec<(i64, i64, &serde_json::Value)> = stories
+        .iter()
+        .map(|s| {
+            (
+                s["item_count"].as_i64().unwrap(),
+                s["outlet_count"].as_i64().unwrap(),
+                &s["languages"],
+            )
+        })
+        .collect();
+    let (en, fa) = (serde_json::json!(["en"]), serde_json::json!(["fa"]));
+    assert_eq!(summary, [(2, 2, &en), (2, 2, &fa)], "{stories:#?}");
+
+    // One series per primary language.
+    let window = ["--since", "2017-09-22", "--until", "2017-09-25"];
+    let out = ws
+        .run(&[&["stats", "--split", "lang", "--format", "csv"][..], &window[..]].concat())
+        .await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let counted: Vec<&str> = out
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("2017-09-23,"))
+        .collect();
+    assert_eq!(
+        counted,
+        ["2017-09-23,,en,2", "2017-09-23,,fa,2"],
+        "{}",
+        out.stdout
+    );
+
+    // The report lists each language and each story once.
+    let report = ws.dir.path().join("report.html");
+    let out = ws
+        .run(
+            &[
+                &["report", "--topic", "visit", "--out", report.to_str().unwrap()][..],
+                &window[..],
+            ]
+            .concat(),
+        )
+        .await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let html = std::fs::read_to_string(&report).unwrap();
+    let languages = html
+        .split("<h2>Languages</h2>")
+        .nth(1)
+        .and_then(|rest| rest.split("</table>").next())
+        .unwrap();
+    assert_eq!(
+        languages.matches("<tr><td>").count(),
+        2,
+        "two languages: {languages}"
+    );
+    assert!(
+        languages.contains("<tr><td>en</td><td class=\"n\">2</td></tr>"),
+        "{languages}"
+    );
+    assert!(
+        languages.contains("<tr><td>fa</td><td class=\"n\">2</td></tr>"),
+        "{languages}"
+    );
+    let top = html.split("<h2>Top stories</h2>").nth(1).unwrap();
+    assert_eq!(top.matches("<tr><td>").count(), 2, "two stories: {top}");
+
+    // The digest: one entry per story, in its primary language.
+    let out = ws.run(&["digest", "send", "--alert", "daily", "--now"]).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let digests = common::jsonl(&std::fs::read_to_string(ws.dir.path().join("out/digests.jsonl")).unwrap());
+    assert_eq!(digests.len(), 1);
+    assert_eq!(digests[0]["counts"]["articles"], 4);
+    assert_eq!(digests[0]["counts"]["stories"], 2, "{:#}", digests[0]);
+    let entries = digests[0]["topics"][0]["entries"].as_array().unwrap();
+    let mut entries: Vec<(&str, i64, usize)> = entries
+        .iter()
+        .map(|e| {
+            (
+                e["lang"].as_str().unwrap(),
+                e["items"].as_i64().unwrap(),
+                e["outlets"].as_array().unwrap().len(),
+            )
+        })
+        .collect();
+    entries.sort();
+    assert_eq!(entries, [("en", 2, 2), ("fa", 2, 2)], "{:#}", digests[0]);
 }

@@ -28,7 +28,8 @@ pub struct StatsArgs {
     /// Bucket width.
     #[arg(long, value_enum, default_value_t = By::Day)]
     pub by: By,
-    /// Split each series by the item's (first) feed or language.
+    /// Split each series by the item's (first) feed or primary language
+    /// (`en-US` counts as `en`).
     #[arg(long, value_enum)]
     pub split: Option<SplitBy>,
     #[arg(long, value_enum, default_value_t = StatsFormat::Table)]

@@ -69,6 +69,7 @@ pub struct Entry {
     /// An `http(s)` link, or none.
     pub url: Option<String>,
     pub outlets: Vec<String>,
+    /// The article's primary language subtag (`en` for `en-US`), if known.
     pub lang: Option<String>,
     /// Publication time, RFC 3339 in the alert's time zone.
     pub published: Option<String>,
@@ -153,7 +154,11 @@ pub fn build(ctx: &BuildContext, matches: &[PendingMatch]) -> Digest {
             title: m.title.clone(),
             url: m.url.as_deref().and_then(safe_link),
             outlets: vec![m.outlet.clone()],
-            lang: m.lang.clone(),
+            lang: m
+                .lang
+                .as_deref()
+                .map(crate::model::primary_language)
+                .filter(|l| !l.is_empty()),
             published: m.published.as_deref().and_then(crate::store::parse_ts).map(local),
             snippet: snippet(&m.text, &patterns),
         });

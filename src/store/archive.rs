@@ -55,7 +55,8 @@ pub enum Split {
     None,
     /// The item's first feed (name, else title, else URL).
     Feed,
-    /// The item's language (`''` when unknown).
+    /// The item's primary language subtag (`en` for `en-US`; `''` when
+    /// unknown).
     Lang,
 }
 
@@ -118,9 +119,9 @@ impl Store {
             return self.volume_of_all(query).await;
         }
         let split = match query.split {
-            Split::None => "''",
-            Split::Feed => "coalesce(f.name, f.title, f.url)",
-            Split::Lang => "coalesce(lower(i.lang), '')",
+            Split::None => "''".to_string(),
+            Split::Feed => "coalesce(f.name, f.title, f.url)".to_string(),
+            Split::Lang => super::lang::primary_sql("i.lang"),
         };
         let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(format!(
             "SELECT {} AS bucket, {split} AS split, count(*) FROM ",
@@ -197,17 +198,22 @@ impl Store {
         Ok(q.build_query_as().fetch_all(&self.read).await?)
     }
 
-    /// Languages of the items (`''` when unknown), most items first.
+    /// Primary languages of the items (`en` for `en-US`; `''` when
+    /// unknown), most items first.
     pub async fn languages(
         &self,
         topic: Option<&str>,
         since: DateTime<Utc>,
         until: Option<DateTime<Utc>>,
     ) -> Result<Vec<(String, i64)>> {
-        let mut q: QueryBuilder<Sqlite> =
-            QueryBuilder::new("SELECT coalesce(lower(i.lang), '') AS lang, count(*) AS n FROM ");
+        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(format!(
+            "SELECT {} AS language, count(*) AS n FROM ",
+            super::lang::primary_sql("i.lang")
+        ));
         push_window(&mut q, topic, "", since, until);
-        q.push(" GROUP BY lang ORDER BY n DESC, lang");
+        // Not `lang`: GROUP BY takes a column of that name (`i.lang`)
+        // before an alias.
+        q.push(" GROUP BY language ORDER BY n DESC, language");
         Ok(q.build_query_as().fetch_all(&self.read).await?)
     }
 

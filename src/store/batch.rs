@@ -801,6 +801,110 @@ mod story_tests {
         );
     }
 
+    /// `write` with its items tagged `lang`.
+    fn in_language(mut write: FeedWrite, lang: &str) -> FeedWrite {
+        if let FeedWrite::Update(update) = &mut write {
+            for w in &mut update.items {
+                w.item.language = Some(lang.to_string());
+            }
+        }
+        write
+    }
+
+    /// Copies tagged with regional variants of the original's language
+    /// (`en-US` stored, then `EN` and `en_gb` copies in one transaction,
+    /// the second waiting for the first) join its story, and a copy in
+    /// another language does not: through the copy of the index, through
+    /// the buckets (written with full tags, as every earlier version wrote
+    /// them: an old database needs no migration) and through the owed
+    /// items of a process that was killed.
+    #[tokio::test]
+    async fn regional_variants_of_a_language_join_one_story() {
+        for path_taken in ["copy", "buckets", "owed"] {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("t.db");
+            let (store, feeds) = {
+                let store = Store::open(&path).await.unwrap();
+                store.stories.lock().await.load_at_once = path_taken == "copy";
+                let feeds = store
+                    .sync_feeds(&["a", "b", "c", "d"].map(|f| feed(&format!("https://{f}.example/rss"))))
+                    .await
+                    .unwrap();
+                let results = store
+                    .apply_feed_writes(vec![in_language(
+                        update_with(feeds[0].id, &[("https://a.example/1", WIRE)]),
+                        "en-US",
+                    )])
+                    .await;
+                assert!(results.iter().all(Result::is_ok), "{results:?}");
+                match path_taken {
+                    "copy" => (store, feeds),
+                    "buckets" => {
+                        store.close().await;
+                        (Store::open(&path).await.unwrap(), feeds)
+                    }
+                    _ => {
+                        drop(store);
+                        (Store::open(&path).await.unwrap(), feeds)
+                    }
+                }
+            };
+            if path_taken == "buckets" {
+                assert_eq!(count(&store, "story_keys_pending").await, 0);
+                let stored = check::stored(&store.read).await;
+                assert!(stored.iter().all(|row| row.4 == "en-US"), "{stored:?}");
+            }
+            let results = store
+                .apply_feed_writes(vec![
+                    in_language(
+                        update_with(
+                            feeds[1].id,
+                            &[("https://b.example/1", &format!("{WIRE} Subscribe now."))],
+                        ),
+                        "EN",
+                    ),
+                    in_language(
+                        update_with(
+                            feeds[2].id,
+                            &[("https://c.example/1", &format!("{WIRE} Read more."))],
+                        ),
+                        "en_gb",
+                    ),
+                    in_language(update_with(feeds[3].id, &[("https://d.example/1", WIRE)]), "tr"),
+                ])
+                .await;
+            let joined: Vec<u64> = results.iter().map(|r| r.as_ref().unwrap().joined).collect();
+            assert_eq!(joined, [1, 1, 0], "{path_taken}");
+            let story = story_of(&store, "https://a.example/1").await;
+            assert_eq!(
+                story_of(&store, "https://b.example/1").await,
+                story,
+                "{path_taken}"
+            );
+            assert_eq!(
+                story_of(&store, "https://c.example/1").await,
+                story,
+                "{path_taken}"
+            );
+            assert_ne!(
+                story_of(&store, "https://d.example/1").await,
+                story,
+                "{path_taken}"
+            );
+            assert_eq!(
+                store.stories.lock().await.loaded(),
+                path_taken == "copy",
+                "{path_taken}"
+            );
+            let langs: Vec<String> = sqlx::query_scalar("SELECT lang FROM items ORDER BY id")
+                .fetch_all(&store.read)
+                .await
+                .unwrap();
+            assert_eq!(langs, ["en-US", "EN", "en_gb", "tr"], "full tags kept");
+            store.close().await;
+        }
+    }
+
     fn published(mut write: FeedWrite, at: DateTime<Utc>) -> FeedWrite {
         if let FeedWrite::Update(update) = &mut write {
             for w in &mut update.items {

@@ -12,7 +12,7 @@ use super::story_index::{self, StoryIndex};
 use super::{ts, Result, Store};
 use crate::dedup;
 use crate::fetch::Validators;
-use crate::model::NewItem;
+use crate::model::{self, NewItem};
 
 /// One item to insert or update, with the topics it matches now.
 #[derive(Debug)]
@@ -341,18 +341,18 @@ impl<'w> NewRows<'w> {
     /// Whether `write` (with its `sketch`) must see a waiting row stored
     /// first: it has the same canonical URL (it is a second source of that
     /// item), or the waiting row may be its story: a fingerprint near
-    /// enough, in its language, and a sketch that passes
+    /// enough, in its language (primary subtag), and a sketch that passes
     /// [`dedup::same_story_sketch`] (`find_story` skips candidates that do
     /// not). Without the sketch test the farm's crowded non-English
     /// fingerprints split groups into many small inserts.
     fn depends_on(&self, write: &ItemWrite, sketch: Option<&[u32]>) -> bool {
-        let lang = write.item.language.as_deref();
+        let lang = write.item.language.as_deref().unwrap_or("");
         self.rows.iter().any(|row| {
             (write.canonical_url.is_some() && row.write.canonical_url == write.canonical_url)
                 || match (write.fingerprint, row.write.fingerprint) {
                     (Some(a), Some(b)) => {
                         dedup::hamming(a, b) <= dedup::NEAR_DUPLICATE_DISTANCE
-                            && row.write.item.language.as_deref() == lang
+                            && model::same_language(row.write.item.language.as_deref().unwrap_or(""), lang)
                             && match (sketch, row.sketch.as_deref()) {
                                 (Some(a), Some(b)) => dedup::same_story_sketch(a, b),
                                 _ => true,
@@ -722,6 +722,8 @@ type ItemStory = (
 struct Probe<'a> {
     fp: u64,
     sketch: &'a [u32],
+    /// Its full language tag (`""` when missing); compared by primary
+    /// subtag.
     lang: &'a str,
 }
 
@@ -736,7 +738,9 @@ struct Found {
 }
 
 /// The story a new item joins: that of the stored items in the same
-/// language, within the window of its time, within
+/// language (primary subtag, [`model::same_language`]: `en-US` is `en`; a
+/// missing language is only the same as a missing one), within the window
+/// of its time, within
 /// [`dedup::NEAR_DUPLICATE_DISTANCE`] and passing
 /// [`dedup::same_story_sketch`]. If such items are in several stories (the
 /// new item bridges copies that were too far apart to join each other),
@@ -804,7 +808,7 @@ async fn find_story(
         let at = story_index::time(&sort_at);
         let still_near = fingerprint
             .is_some_and(|fp| dedup::hamming(probe.fp, fp as u64) <= dedup::NEAR_DUPLICATE_DISTANCE);
-        if !still_near || lang != probe.lang || !(from..=to).contains(&at) {
+        if !still_near || !model::same_language(&lang, probe.lang) || !(from..=to).contains(&at) {
             continue;
         }
         let sketch = match stored {
@@ -878,9 +882,10 @@ mod tests {
     use super::*;
 
     /// A waiting row is a dependency when it may be the new item's story:
-    /// near fingerprint, same language and a resembling sketch. Near
-    /// fingerprints of unrelated texts (as small vocabularies give) are
-    /// not, nor are other languages; the same canonical URL always is.
+    /// near fingerprint, same language (primary subtag: `en-US` is `en`)
+    /// and a resembling sketch. Near fingerprints of unrelated texts (as
+    /// small vocabularies give) are not, nor are other languages; the same
+    /// canonical URL always is.
     #[test]
     fn new_items_wait_only_for_rows_that_may_be_their_story() {
         let write = |url: &str, text: &str, lang: &str, fp: u64| {
@@ -933,6 +938,8 @@ mod tests {
         assert!(!depends(&unrelated), "same fingerprint, unrelated text");
         let other_lang = write("https://b.example/3", wire, "tr", 0b1011);
         assert!(!depends(&other_lang), "another language");
+        let regional = write("https://b.example/5", wire, "en-US", 0b1011);
+        assert!(depends(&regional), "a regional variant of the language");
         let far = write("https://b.example/4", wire, "en", !0b1011);
         assert!(!depends(&far), "a distant fingerprint");
         let same_url = write("https://a.example/1?utm_source=rss", "anything", "en", !0);

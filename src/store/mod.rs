@@ -20,6 +20,7 @@ mod batch;
 mod digests;
 mod feeds;
 mod items;
+mod lang;
 mod reader;
 mod search;
 mod stories;

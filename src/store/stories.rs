@@ -28,7 +28,7 @@ pub struct StoryRow {
     /// Names (else titles, else URLs) of the feeds carrying its items.
     #[sqlx(skip)]
     pub outlets: Vec<String>,
-    /// Languages of its items.
+    /// Primary languages of its items (`en` for `en-US`), once each.
     #[sqlx(skip)]
     pub languages: Vec<String>,
 }
@@ -86,9 +86,11 @@ impl Store {
             .bind(row.id)
             .fetch_all(&self.read)
             .await?;
-            row.languages = sqlx::query_scalar(
-                "SELECT DISTINCT lang FROM items WHERE story_id = ? AND lang IS NOT NULL ORDER BY lang",
-            )
+            row.languages = sqlx::query_scalar(&format!(
+                "SELECT DISTINCT lang FROM (SELECT {} AS lang FROM items WHERE story_id = ?) \
+                 WHERE lang <> '' ORDER BY lang",
+                super::lang::primary_sql("lang")
+            ))
             .bind(row.id)
             .fetch_all(&self.read)
             .await?;

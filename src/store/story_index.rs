@@ -15,6 +15,11 @@
 //! until then (`story_keys_stale` lists them; lookups check every candidate
 //! against `items`).
 //!
+//! Entries hold each item's full language tag (`items.lang`); lookups
+//! compare languages by primary subtag ([`model::same_language`]: `en-US`
+//! finds `en`), so the entries of every version, old databases included,
+//! serve as they are.
+//!
 //! The copy is loaded lazily: the first lookups of a process go to SQL (the
 //! buckets of the probe keys, and the owed items), and only a process that
 //! makes many (a cold cycle, a large churn) reads the index once, from
@@ -38,7 +43,7 @@ use rustc_hash::{FxHashMap, FxHashSet};
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 
 use super::Result;
-use crate::dedup;
+use crate::{dedup, model};
 
 /// SQL lookups a process makes before it loads the whole index.
 const LOOKUPS_BEFORE_LOAD: u32 = 1000;
@@ -126,7 +131,8 @@ impl<'a> Iterator for Entries<'a> {
 /// language, time.
 pub(super) type Owed = (i64, i64, String, i64);
 
-/// An owed item as lookups without the copy scan it (language interned).
+/// An owed item as lookups without the copy scan it (primary language
+/// interned).
 #[derive(Debug, Clone, Copy)]
 struct OwedItem {
     id: i64,
@@ -162,8 +168,8 @@ struct Entry {
 }
 
 /// An item under one lookup key, beside its fingerprint in
-/// [`Buckets::fingerprints`]: its index in `entries` and its language, read
-/// only for a candidate within the distance.
+/// [`Buckets::fingerprints`]: its index in `entries` and its primary
+/// language (interned), read only for a candidate within the distance.
 #[derive(Debug, Clone, Copy, Default)]
 struct Keyed {
     slot: u32,
@@ -259,7 +265,8 @@ impl Buckets {
     }
 }
 
-/// A candidate the copy found: within the distance, of the language and time.
+/// A candidate the copy found: within the distance, of the (primary)
+/// language and time.
 #[derive(Debug)]
 pub(super) struct Near {
     /// Hamming distance of its fingerprint to the probe's.
@@ -303,6 +310,8 @@ pub(super) struct StoryIndex {
     newest: i64,
     /// The story window the copy was read for, in seconds.
     window: i64,
+    /// Primary language subtags ([`model::primary_language`]) → the number
+    /// standing for each.
     langs: FxHashMap<String, u16>,
     entries: Vec<Entry>,
     sketches: Vec<u32>,
@@ -379,16 +388,23 @@ impl StoryIndex {
         self.open = false;
     }
 
-    /// The number standing for a language in the copy.
+    /// The number standing for a language tag's primary subtag in the copy.
     fn lang(&mut self, lang: &str) -> u16 {
-        match self.langs.get(lang) {
+        let primary = model::primary_language(lang);
+        match self.langs.get(&primary) {
             Some(&lang) => lang,
             None => {
                 let next = self.langs.len() as u16;
-                self.langs.insert(lang.to_string(), next);
+                self.langs.insert(primary, next);
                 next
             }
         }
+    }
+
+    /// The number standing for a language tag's primary subtag, if the copy
+    /// has seen it.
+    fn known_lang(&self, lang: &str) -> Option<u16> {
+        self.langs.get(&model::primary_language(lang)).copied()
     }
 
     /// Records an item listed in `story_keys_pending` without the copy
@@ -418,7 +434,7 @@ impl StoryIndex {
         (from, to): (i64, i64),
     ) -> Result<Vec<Near>> {
         let mut near = sql_near(tx, fp, lang, (from, to)).await?;
-        if let (Some(items), Some(&lang)) = (&self.owed_items, self.langs.get(lang)) {
+        if let (Some(items), Some(lang)) = (&self.owed_items, self.known_lang(lang)) {
             near.extend(
                 items
                     .iter()
@@ -803,12 +819,12 @@ impl StoryIndex {
         Some(dedup::same_story_sketch(sketch, stored))
     }
 
-    /// Items of language `lang` whose time is within `from..=to` (seconds
-    /// since the epoch) and whose fingerprint is within
-    /// [`dedup::NEAR_DUPLICATE_DISTANCE`] of `fp`, nearest first, then
-    /// oldest (the order of the SQL lookup).
+    /// Items of language `lang` (by primary subtag) whose time is within
+    /// `from..=to` (seconds since the epoch) and whose fingerprint is
+    /// within [`dedup::NEAR_DUPLICATE_DISTANCE`] of `fp`, nearest first,
+    /// then oldest (the order of the SQL lookup).
     pub fn near(&self, fp: u64, lang: &str, from: i64, to: i64) -> Vec<Near> {
-        let Some(&lang) = self.langs.get(lang) else {
+        let Some(lang) = self.known_lang(lang) else {
             return Vec::new();
         };
         if self.keys.is_empty() {
@@ -954,10 +970,11 @@ fn unhex(hex: &str) -> Option<String> {
 }
 
 /// Candidates within [`dedup::NEAR_DUPLICATE_DISTANCE`] of `fp`, of
-/// language `lang` and time within `from..=to` (seconds since the epoch),
-/// from the buckets of its probe keys, nearest first, then by id. Entries
-/// may be stale (see the module documentation): the caller checks each
-/// candidate against `items`.
+/// language `lang` (by primary subtag: entries hold full tags) and time
+/// within `from..=to` (seconds since the epoch), from the buckets of its
+/// probe keys, nearest first, then by id. Entries may be stale (see the
+/// module documentation): the caller checks each candidate against
+/// `items`.
 pub(super) async fn sql_near(
     tx: &mut SqliteConnection,
     fp: u64,
@@ -977,7 +994,7 @@ pub(super) async fn sql_near(
     let mut near: Vec<(u32, i64)> = Vec::new();
     for blob in q.fetch_all(&mut *tx).await? {
         for (entry, _) in Entries::new(&blob) {
-            if entry.lang == lang && (from..=to).contains(&entry.time) {
+            if model::same_language(entry.lang, lang) && (from..=to).contains(&entry.time) {
                 let distance = dedup::hamming(fp, entry.fingerprint);
                 if distance <= dedup::NEAR_DUPLICATE_DISTANCE {
                     near.push((distance, entry.id));
