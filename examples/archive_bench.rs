@@ -164,7 +164,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         let mut shape = (0, 0);
         for run in 0..WARMUP + runs {
             let start = Instant::now();
-            let labels = bucket_labels(since, until, Bucket::Day);
+            let labels = bucket_labels(since, until, Bucket::Day)?;
             let rows = store.volume(&query).await?;
             let list = series(&rows, &labels);
             let took = start.elapsed();

@@ -35,9 +35,20 @@ pub struct ParsedFeed {
     pub items: Vec<NewItem>,
     /// What the document says about how often to poll it.
     pub hints: FeedHints,
-    /// Repairs needed to read an ill-formed document; `None` when it was
-    /// well-formed.
+    /// What the feed's owner should know about the document, in sentences:
+    /// repairs needed to read an ill-formed document, item dates that could
+    /// not be read or lie in the future. `None` when there is nothing.
     pub warning: Option<String>,
+}
+
+impl ParsedFeed {
+    /// Adds a sentence to [`ParsedFeed::warning`].
+    pub fn add_warning(&mut self, sentence: String) {
+        self.warning = Some(match self.warning.take() {
+            Some(warning) => format!("{warning}. {sentence}"),
+            None => sentence,
+        });
+    }
 }
 
 /// Polling hints found in a feed document.

@@ -8,7 +8,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
@@ -18,7 +18,7 @@ use crate::error_chain;
 use crate::fetch::hosts::HostLimiter;
 use crate::fetch::{FetchOutcome, Fetched, Fetcher, ResponseMeta, Validators};
 use crate::model::{item_keys, ParsedFeed};
-use crate::parse::parse_feed_as;
+use crate::parse::{dates, parse_feed_as};
 use crate::scheduler::{self, Clock, Hints, Outcome, Schedules};
 use crate::store::{
     FeedFailure, FeedRow, FeedUpdate, FeedWrite, IngestCounts, ItemRow, ItemWrite, Known, NextCheck,
@@ -330,7 +330,15 @@ impl Pipeline {
                 panic!("injected by FEEDWATCH_TEST_PANIC_ON");
             }
             let tags = feed_tags.get(&feed_url).map(Vec::as_slice).unwrap_or(&added_tags);
-            prepare(fetched, &known, &topics, feed_name.as_deref(), tags, cluster)
+            prepare(
+                fetched,
+                started,
+                &known,
+                &topics,
+                feed_name.as_deref(),
+                tags,
+                cluster,
+            )
         })
         .await;
         // A panic while reading this document (a bug some input reaches) is
@@ -366,7 +374,7 @@ impl Pipeline {
             }
         };
         if let Some(warning) = &parsed.warning {
-            tracing::warn!(feed_url = %crate::redact::url(&feed.url), %warning, "ill-formed feed repaired");
+            tracing::warn!(feed_url = %crate::redact::url(&feed.url), %warning, "feed read with a warning");
         }
         let dates: Vec<_> = parsed.items.iter().filter_map(|i| i.published).collect();
         let items_per_week = scheduler::items_per_week(&dates, started);
@@ -528,20 +536,25 @@ struct Pending {
     search: SearchText,
 }
 
-/// Parses the document, drops items that are stored unchanged (and repeats
-/// of a key within the document), matches the rest and computes their
-/// canonical URL and (if `cluster`) near-duplicate fingerprint. Pure CPU
-/// work.
+/// Parses the document, takes items dated more than
+/// [`dates::MAX_FUTURE_SKEW`] after `fetched_at` as undated, drops items
+/// that are stored unchanged (and repeats of a key within the document),
+/// matches the rest and computes their canonical URL and (if `cluster`)
+/// near-duplicate fingerprint. Pure CPU work.
 fn prepare(
     fetched: Fetched,
+    fetched_at: DateTime<Utc>,
     known: &HashMap<String, Known>,
     topics: &TopicSet,
     feed_name: Option<&str>,
     feed_tags: &[String],
     cluster: bool,
 ) -> Result<(ParsedFeed, Vec<Pending>), String> {
-    let parsed = parse_feed_as(&fetched.body, fetched.content_type.as_deref(), &fetched.final_url)
+    let mut parsed = parse_feed_as(&fetched.body, fetched.content_type.as_deref(), &fetched.final_url)
         .map_err(|e| error_chain(&e))?;
+    if let Some(warning) = dates::distrust_future(&mut parsed.items, fetched_at) {
+        parsed.add_warning(warning);
+    }
     let mut seen = HashSet::new();
     let keys = item_keys(&parsed.items);
     let pending = parsed

@@ -451,3 +451,129 @@ async fn matched_retention_prunes_and_search_index_follows() {
     assert_eq!(ws.run(&["run", "--once"]).await.code, 0);
     assert_eq!(ws.run(&["search", "--count"]).await.stdout.trim(), "0");
 }
+
+/// Issue 21: `stats --since 2000-01-01 --by hour` drew 100,000 buckets and
+/// dropped the items of the later ones (4 of 172 counted), with sqlx's
+/// slow-statement warning and its SQL on the terminal. Too fine a range is
+/// now an error saying what to do, and every total is the window's.
+#[tokio::test(flavor = "multi_thread")]
+async fn stats_never_prints_a_wrong_total() {
+    let server = FeedServer::start().await;
+    let mut body = rss(ITEMS);
+    // Move the first two items back to 2000.
+    for hour in ["00", "01"] {
+        body = body.replace(
+            &format!("Sat, 23 Sep 2017 {hour}:00:00 +0000"),
+            &format!("Sat, 01 Jan 2000 {hour}:00:00 +0000"),
+        );
+    }
+    server.set(
+        "/old.xml",
+        Route::Feed {
+            body,
+            content_type: "application/rss+xml",
+        },
+    );
+    let ws = Workspace::new(&[(&server.url("/old.xml"), "Old")], &[("word", "referendum")], "");
+    let out = ws.run(&["run", "--once"]).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let stored = ws.search(&[]).await.len() as i64;
+    assert_eq!(stored, ITEMS.len() as i64);
+
+    let out = ws.run(&["stats", "--since", "2000-01-01", "--by", "hour"]).await;
+    assert_eq!(
+        out.code,
+        1,
+        "{}",
+        out.stdout.chars().take(300).collect::<String>()
+    );
+    assert!(out.stdout.is_empty());
+    let error = out.stderr.trim();
+    assert!(
+        error.starts_with("feedwatch: --since 2000-01-01 --by hour makes ")
+            && error
+                .ends_with(" buckets, more than the 100,000 `stats` draws; use --by day or a later --since"),
+        "{error}"
+    );
+    assert_eq!(error.lines().count(), 1, "one line, no log: {error}");
+
+    let total = |out: &common::Output| -> i64 {
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        assert!(!out.stderr.contains("WARN"), "{}", out.stderr);
+        common::jsonl(&out.stdout)
+            .iter()
+            .map(|r| r["items"].as_i64().unwrap())
+            .sum()
+    };
+    for by in ["day", "week"] {
+        let out = ws
+            .run(&["stats", "--since", "2000-01-01", "--by", by, "--format", "jsonl"])
+            .await;
+        assert_eq!(total(&out), stored, "--by {by}");
+    }
+    let out = ws
+        .run(&[
+            "stats",
+            "--since",
+            "2000-01-01",
+            "--by",
+            "day",
+            "--split",
+            "feed",
+            "--format",
+            "jsonl",
+        ])
+        .await;
+    assert_eq!(total(&out), stored);
+    let out = ws
+        .run(&[
+            "stats",
+            "--since",
+            "2000-01-01",
+            "--by",
+            "day",
+            "--topic",
+            "word",
+            "--format",
+            "jsonl",
+        ])
+        .await;
+    assert_eq!(total(&out), ws.search(&["--topic", "word"]).await.len() as i64);
+    // A window that holds both years, by hour: within the cap, all counted.
+    let out = ws
+        .run(&[
+            "stats",
+            "--since",
+            "2000-01-01",
+            "--until",
+            "2000-01-02",
+            "--by",
+            "hour",
+            "--format",
+            "csv",
+        ])
+        .await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stdout.contains("2000-01-01T01:00:00Z,,,1"), "{}", out.stdout);
+
+    // The report's chart refuses a range it cannot draw the same way.
+    let report = ws.dir.path().join("report.html");
+    let out = ws
+        .run(&[
+            "report",
+            "--topic",
+            "word",
+            "--since",
+            "1700-01-01",
+            "--out",
+            report.to_str().unwrap(),
+        ])
+        .await;
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stderr.contains("more than the 100,000 a report draws"),
+        "{}",
+        out.stderr
+    );
+    assert!(!report.exists());
+}

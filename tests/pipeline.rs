@@ -295,3 +295,96 @@ async fn failing_feeds_record_errors_and_leave_other_feeds_alone() {
         assert_eq!(feeds[url]["error_count"], 1, "{url}");
     }
 }
+
+/// An RSS document with `(guid, pubDate)` items.
+fn dated_rss(items: &[(&str, &str)]) -> String {
+    let mut out = String::from(
+        "<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>Dates</title>\
+         <link>https://d.example/</link><description>d</description>",
+    );
+    for (guid, date) in items {
+        out.push_str(&format!(
+            "<item><guid>{guid}</guid><title>Item {guid}</title><link>https://d.example/{guid}</link>\
+             <pubDate>{date}</pubDate><description>text of {guid}</description></item>"
+        ));
+    }
+    out.push_str("</channel></rss>");
+    out
+}
+
+/// Issue 21: a `pubDate` in 2099 sat at the top of every newest-first list
+/// for good, and dates that could not be read became the fetch time without
+/// a word. Now a date more than a day ahead of the fetch is not believed,
+/// an unreadable one is said so on the feed, and both items sort by their
+/// first-seen time.
+#[tokio::test(flavor = "multi_thread")]
+async fn future_and_unreadable_dates_sort_by_first_seen_and_warn_on_the_feed() {
+    let server = FeedServer::start().await;
+    let first = [
+        ("future", "Thu, 01 Jan 2099 00:00:00 +0000"),
+        ("unreadable", "25:61:00"),
+        ("sept", "Sept 25th, 2017"),
+        ("slash", "25/09/2017 10:00"),
+        ("old", "Sat, 23 Sep 2017 12:00:00 +0000"),
+    ];
+    server.set(
+        "/d.xml",
+        Route::Feed {
+            body: dated_rss(&first),
+            content_type: "application/rss+xml",
+        },
+    );
+    let ws = Workspace::new(&[(&server.url("/d.xml"), "Dates")], &[], "");
+    let out = ws.run(&["run", "--once"]).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+
+    // An hour ahead is believed (clocks and zone labels are often off):
+    // this item is newer than everything first seen in the first poll.
+    let soon = (chrono::Utc::now() + chrono::Duration::hours(1)).to_rfc2822();
+    let mut second = first.to_vec();
+    second.push(("fresh", &soon));
+    server.set(
+        "/d.xml",
+        Route::Feed {
+            body: dated_rss(&second),
+            content_type: "application/rss+xml",
+        },
+    );
+    let out = ws.run(&["run", "--once"]).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+
+    let items = ws.search(&[]).await;
+    let order: Vec<&str> = items.iter().map(|i| i["guid"].as_str().unwrap()).collect();
+    let published = |guid: &str| {
+        items.iter().find(|i| i["guid"] == guid).unwrap()["published"]
+            .as_str()
+            .map(str::to_string)
+    };
+    // Newest first: the fresh item, then the two first seen in the first
+    // poll (newest id first), then the dated 2017 ones.
+    assert_eq!(order, ["fresh", "unreadable", "future", "slash", "sept", "old"]);
+    assert_eq!(
+        published("future"),
+        None,
+        "a claim of 2099 is not a publication time"
+    );
+    assert_eq!(published("unreadable"), None);
+    assert_eq!(published("sept").as_deref(), Some("2017-09-25T00:00:00Z"));
+    assert_eq!(published("slash").as_deref(), Some("2017-09-25T10:00:00Z"));
+    assert!(published("fresh").is_some());
+
+    let feeds = ws.feeds().await;
+    let warning = feeds[&server.url("/d.xml")]["warning"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert_eq!(
+        warning,
+        "1 item has a date that cannot be read (\"25:61:00\"); its first-seen time is used. \
+         1 item is dated 2099-01-01T00:00:00Z, more than 1 day after it was fetched; \
+         its first-seen time is used"
+    );
+    // The table says it too.
+    let out = ws.run(&["feeds", "status"]).await;
+    assert!(out.stdout.contains("cannot be read"), "{}", out.stdout);
+}

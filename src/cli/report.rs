@@ -9,8 +9,9 @@ use anyhow::{bail, Context};
 use chrono::Utc;
 use clap::Args;
 use feedwatch::archive::report::{render, ReportData};
-use feedwatch::archive::stats::{bucket_labels, series};
+use feedwatch::archive::stats::{bucket_labels, series, thousands, trim_future, Series, MAX_BUCKETS};
 use feedwatch::config::Config;
+use feedwatch::parse::dates::MAX_FUTURE_SKEW;
 use feedwatch::store::{Bucket, Split, Store, VolumeQuery};
 
 use super::{parse_time, time_flag};
@@ -23,7 +24,8 @@ pub struct ReportArgs {
     /// Items published at or after: RFC 3339, a date, or an age like 30d.
     #[arg(long, default_value = "30d")]
     pub since: String,
-    /// Items published before (default: now).
+    /// Items published before (default: now, and items dated up to a day
+    /// ahead, which feedwatch believes, count too).
     #[arg(long)]
     pub until: Option<String>,
     /// Where to write the HTML file.
@@ -36,27 +38,40 @@ pub async fn report(config: &Config, args: ReportArgs) -> anyhow::Result<ExitCod
     let now = Utc::now();
     let since = parse_time(&args.since, now).context("--since")?;
     let until = time_flag(args.until.as_deref(), "--until", now)?;
+    // As in `stats`: the chart and the tables cover one window, which,
+    // left open, takes in items dated up to MAX_FUTURE_SKEW ahead.
+    let end = until.unwrap_or(now + MAX_FUTURE_SKEW);
+    let mut days = bucket_labels(since, end, Bucket::Day).map_err(|e| {
+        anyhow::anyhow!(
+            "--since {} makes {} days, more than the {} a report draws; use a later --since",
+            args.since,
+            thousands(e.buckets),
+            thousands(MAX_BUCKETS)
+        )
+    })?;
     let store = Store::open_read_only(&config.store.path).await?;
     if !store.has_topic(&args.topic).await? {
         store.close().await;
         bail!("--topic: no topic named {:?}", args.topic);
     }
     let topic = Some(args.topic.as_str());
-    let days = bucket_labels(since, until.unwrap_or(now), Bucket::Day);
     let rows = store
         .volume(&VolumeQuery {
             topic: Some(args.topic.clone()),
             since,
-            until,
+            until: Some(end),
             bucket: Bucket::Day,
             split: Split::None,
         })
         .await?;
-    let counts = series(&rows, &days)
-        .into_iter()
-        .next()
-        .map(|s| s.counts)
-        .unwrap_or_else(|| vec![0; days.len()]);
+    let mut volume = series(&rows, &days).into_iter().next().unwrap_or_else(|| Series {
+        key: String::new(),
+        counts: vec![0; days.len()],
+    });
+    if until.is_none() {
+        trim_future(&mut days, &mut [&mut volume], now, Bucket::Day);
+    }
+    let counts = volume.counts;
     let data = ReportData {
         topic: args.topic.clone(),
         query: config
@@ -70,9 +85,9 @@ pub async fn report(config: &Config, args: ReportArgs) -> anyhow::Result<ExitCod
         generated_at: now.format("%Y-%m-%d %H:%M UTC").to_string(),
         days,
         counts,
-        outlets: store.top_outlets(topic, since, until, 15).await?,
-        languages: store.languages(topic, since, until).await?,
-        stories: store.top_stories(topic, since, until, 20).await?,
+        outlets: store.top_outlets(topic, since, Some(end), 15).await?,
+        languages: store.languages(topic, since, Some(end)).await?,
+        stories: store.top_stories(topic, since, Some(end), 20).await?,
     };
     store.close().await;
     let html = render(&data);

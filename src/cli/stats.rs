@@ -7,8 +7,11 @@ use std::process::ExitCode;
 use anyhow::{bail, Context};
 use chrono::Utc;
 use clap::{Args, ValueEnum};
-use feedwatch::archive::stats::{bucket_labels, series, sparkline};
+use feedwatch::archive::stats::{
+    bucket_labels, series, sparkline, thousands, trim_future, Series, TooManyBuckets, MAX_BUCKETS,
+};
 use feedwatch::config::Config;
+use feedwatch::parse::dates::MAX_FUTURE_SKEW;
 use feedwatch::store::{Bucket, Split, Store, VolumeQuery};
 
 use super::{parse_time, time_flag, truncate};
@@ -22,7 +25,8 @@ pub struct StatsArgs {
     /// Items published at or after: RFC 3339, a date, or an age like 30d.
     #[arg(long, default_value = "30d")]
     pub since: String,
-    /// Items published before (default: now).
+    /// Items published before (default: now, and items dated up to a day
+    /// ahead, which feedwatch believes, count too).
     #[arg(long)]
     pub until: Option<String>,
     /// Bucket width.
@@ -83,13 +87,16 @@ pub async fn stats(config: &Config, args: StatsArgs) -> anyhow::Result<ExitCode>
         Some(SplitBy::Feed) => Split::Feed,
         Some(SplitBy::Lang) => Split::Lang,
     };
+    // The window the counts and the buckets both cover: every item counted
+    // falls in a bucket shown, so the totals are the window's.
+    let end = until.unwrap_or(now + MAX_FUTURE_SKEW);
+    let mut labels = bucket_labels(since, end, bucket).map_err(|e| too_fine(&args, e))?;
     let store = Store::open_read_only(&config.store.path).await?;
     let topics: Vec<Option<String>> = if args.topic.is_empty() {
         vec![None]
     } else {
         args.topic.iter().cloned().map(Some).collect()
     };
-    let labels = bucket_labels(since, until.unwrap_or(now), bucket);
     let mut all = Vec::new();
     for topic in &topics {
         if let Some(name) = topic {
@@ -102,7 +109,7 @@ pub async fn stats(config: &Config, args: StatsArgs) -> anyhow::Result<ExitCode>
             .volume(&VolumeQuery {
                 topic: topic.clone(),
                 since,
-                until,
+                until: Some(end),
                 bucket,
                 split,
             })
@@ -110,6 +117,10 @@ pub async fn stats(config: &Config, args: StatsArgs) -> anyhow::Result<ExitCode>
         all.push((topic.clone(), series(&rows, &labels)));
     }
     store.close().await;
+    if until.is_none() {
+        let mut series: Vec<&mut Series> = all.iter_mut().flat_map(|(_, list)| list.iter_mut()).collect();
+        trim_future(&mut labels, &mut series, now, bucket);
+    }
 
     let mut out = std::io::stdout().lock();
     let split_key = |key: &str| (split != Split::None).then(|| key.to_string());
@@ -194,4 +205,29 @@ pub async fn stats(config: &Config, args: StatsArgs) -> anyhow::Result<ExitCode>
     }
     out.flush()?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The error for a range with too many buckets: what made it, and what to
+/// change.
+fn too_fine(args: &StatsArgs, error: TooManyBuckets) -> anyhow::Error {
+    let range = match &args.until {
+        Some(until) => format!("--since {} --until {until}", args.since),
+        None => format!("--since {}", args.since),
+    };
+    let by = format!("{:?}", args.by).to_lowercase();
+    let coarser = match args.by {
+        By::Hour => "--by day or ",
+        By::Day => "--by week or ",
+        By::Week => "",
+    };
+    let shorter = if args.until.is_some() {
+        "a shorter range"
+    } else {
+        "a later --since"
+    };
+    anyhow::anyhow!(
+        "{range} --by {by} makes {} buckets, more than the {} `stats` draws; use {coarser}{shorter}",
+        thousands(error.buckets),
+        thousands(MAX_BUCKETS)
+    )
 }

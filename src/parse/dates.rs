@@ -1,10 +1,27 @@
-//! Dates feed-rs cannot read: zone abbreviations (`IRST`, `EEST`), naive
+//! Publication dates. feed-rs reads RFC 2822, RFC 3339 and RFC 1123 with a
+//! few repairs ([`feed_rs_lenient`] does the same); for the rest,
+//! [`parse_fallback`] reads zone abbreviations (`IRST`, `EEST`), naive
 //! `2025-05-05 10:00:00` (taken as UTC), RFC 850, epoch seconds, a wrong
-//! weekday. [`normalize`] rewrites such dates in the document to RFC 2822
-//! (RSS) or RFC 3339 (Atom, Dublin Core) before feed-rs sees it; a date
-//! that no rule reads is left alone and the item keeps its first-seen time.
+//! weekday, `Sept 25th, 2017`, and day-first `25/09/2017` or `25.09.2017`
+//! (a slashed date only when it cannot be read the other way round).
+//! [`normalize`] rewrites such dates in the document to RFC 2822 (RSS) or
+//! RFC 3339 (Atom, Dublin Core) before feed-rs sees it, and [`read`] is the
+//! timestamp parser feed-rs is given.
+//!
+//! A date that no rule reads leaves the item undated: it keeps its
+//! first-seen time, and the feed gets a warning ([`crate::parse`]). So does
+//! a date more than [`MAX_FUTURE_SKEW`] after the feed was fetched
+//! ([`distrust_future`]): no publisher can know it, and it would sit at the
+//! top of every newest-first list for years.
 
-use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, NaiveDateTime, TimeZone, Utc};
+use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, NaiveDateTime, TimeDelta, TimeZone, Utc};
+
+use crate::model::NewItem;
+
+/// How far after the fetch a publication time is still believed (clocks
+/// and zone labels are sometimes hours off); beyond it the item is taken as
+/// undated.
+pub const MAX_FUTURE_SKEW: TimeDelta = TimeDelta::days(1);
 
 /// Zone abbreviations seen in news feeds, with their UTC offset in minutes.
 const ZONES: &[(&str, i32)] = &[
@@ -79,17 +96,20 @@ fn read_fallback(raw: &str) -> Option<DateTime<Utc>> {
     if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
         return Some(d.and_hms_opt(0, 0, 0)?.and_utc());
     }
-    // Split off the weekday (possibly wrong, or RFC 850's full name) and
-    // the zone, then read the rest.
+    with_zone(s)
+        .or_else(|| numeric_date(s))
+        .or_else(|| named_month(s))
+}
+
+/// `Mon, 05 May 2025 13:30:00 IRST`: the weekday (possibly wrong, or RFC
+/// 850's full name) split off, a zone at the end.
+fn with_zone(s: &str) -> Option<DateTime<Utc>> {
     let without_weekday = match s.split_once(',') {
         Some((day, rest)) if day.chars().all(|c| c.is_alphabetic()) => rest.trim(),
         _ => s,
     };
-    let (body, zone) = match without_weekday.rsplit_once(' ') {
-        Some((body, zone)) => (body.trim(), zone.trim()),
-        None => return None,
-    };
-    let offset = zone_offset(zone)?;
+    let (body, zone) = without_weekday.rsplit_once(' ')?;
+    let offset = zone_offset(zone.trim())?;
     for format in [
         "%d %b %Y %H:%M:%S",
         "%d %b %Y %H:%M",
@@ -98,11 +118,154 @@ fn read_fallback(raw: &str) -> Option<DateTime<Utc>> {
         "%d %B %Y %H:%M:%S",
         "%Y-%m-%d %H:%M:%S",
     ] {
-        if let Ok(n) = NaiveDateTime::parse_from_str(body, format) {
+        if let Ok(n) = NaiveDateTime::parse_from_str(body.trim(), format) {
             return offset.from_local_datetime(&n).single().map(|d| d.to_utc());
         }
     }
     None
+}
+
+/// `25.09.2017` (always day first) and `25/09/2017` or `09/25/2017`, with
+/// an optional time and zone (else UTC). A slashed date is read only when
+/// one of its first two numbers is over 12: `05/09/2017` is May 9 in one
+/// country and September 5 in the next, and a wrong guess is worse than
+/// none.
+fn numeric_date(s: &str) -> Option<DateTime<Utc>> {
+    let mut tokens = s.split_whitespace();
+    let date = tokens.next()?;
+    let separator = if date.contains('.') { '.' } else { '/' };
+    let parts: Vec<&str> = date.split(separator).collect();
+    let [a, b, year] = parts[..] else {
+        return None;
+    };
+    let number = |t: &str| {
+        (!t.is_empty() && t.len() <= 2 && t.bytes().all(|c| c.is_ascii_digit()))
+            .then(|| t.parse::<u32>().ok())
+            .flatten()
+    };
+    let (a, b) = (number(a)?, number(b)?);
+    if year.len() != 4 || !year.bytes().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    let (day, month) = match separator {
+        '.' => (a, b),
+        _ if a > 12 && b <= 12 => (a, b),
+        _ if b > 12 && a <= 12 => (b, a),
+        _ => return None,
+    };
+    let date = NaiveDate::from_ymd_opt(year.parse().ok()?, month, day)?;
+    at_time(date, &tokens.collect::<Vec<_>>())
+}
+
+/// `Sept 25th, 2017`, `September 25, 2017 10:00 AM`, `25th September 2017`:
+/// an English month name (abbreviated to at least three letters), a day
+/// (with its ordinal suffix) and a year, then an optional time and zone
+/// (else UTC). A leading weekday name is ignored.
+fn named_month(s: &str) -> Option<DateTime<Utc>> {
+    const MONTHS: [&str; 12] = [
+        "january",
+        "february",
+        "march",
+        "april",
+        "may",
+        "june",
+        "july",
+        "august",
+        "september",
+        "october",
+        "november",
+        "december",
+    ];
+    let month_of = |t: &str| {
+        let t = t.trim_end_matches('.').to_ascii_lowercase();
+        (t.len() >= 3)
+            .then(|| MONTHS.iter().position(|m| m.starts_with(&t)))
+            .flatten()
+            .map(|i| i as u32 + 1)
+    };
+    let day_of = |t: &str| {
+        let lower = t.to_ascii_lowercase();
+        let digits = ["st", "nd", "rd", "th"]
+            .iter()
+            .find_map(|suffix| lower.strip_suffix(suffix))
+            .unwrap_or(&lower);
+        (!digits.is_empty() && digits.len() <= 2 && digits.bytes().all(|c| c.is_ascii_digit()))
+            .then(|| digits.parse::<u32>().ok())
+            .flatten()
+    };
+    let year_of = |t: &str| {
+        (t.len() == 4 && t.bytes().all(|c| c.is_ascii_digit()))
+            .then(|| t.parse::<i32>().ok())
+            .flatten()
+    };
+    let cleaned = s.replace(',', " ");
+    let mut tokens: Vec<&str> = cleaned.split_whitespace().collect();
+    let weekday = |t: &str| {
+        t.len() >= 3
+            && [
+                "monday",
+                "tuesday",
+                "wednesday",
+                "thursday",
+                "friday",
+                "saturday",
+                "sunday",
+            ]
+            .iter()
+            .any(|d| d.starts_with(&t.trim_end_matches('.').to_ascii_lowercase()))
+    };
+    if tokens.first().is_some_and(|t| weekday(t)) {
+        tokens.remove(0);
+    }
+    let [first, second, third, rest @ ..] = &tokens[..] else {
+        return None;
+    };
+    let (month, day) = match (month_of(first), month_of(second)) {
+        (Some(month), None) => (month, day_of(second)?),
+        (None, Some(month)) => (month, day_of(first)?),
+        _ => return None,
+    };
+    let date = NaiveDate::from_ymd_opt(year_of(third)?, month, day)?;
+    at_time(date, rest)
+}
+
+/// `date` at the time in `rest`: nothing (midnight), `10:00`, `10:00:00`,
+/// either followed by `AM`/`PM`, then an optional zone (else UTC). Anything
+/// else is not a date.
+fn at_time(date: NaiveDate, rest: &[&str]) -> Option<DateTime<Utc>> {
+    let (time, rest) = match rest {
+        [] => return Some(date.and_hms_opt(0, 0, 0)?.and_utc()),
+        [time, rest @ ..] => (*time, rest),
+    };
+    let (meridiem, rest) = match rest {
+        [m, rest @ ..] if m.eq_ignore_ascii_case("am") || m.eq_ignore_ascii_case("pm") => {
+            (Some(m.to_ascii_lowercase()), rest)
+        }
+        _ => (None, rest),
+    };
+    let offset = match rest {
+        [] => FixedOffset::east_opt(0)?,
+        [zone] => zone_offset(zone)?,
+        _ => return None,
+    };
+    let time = ["%H:%M:%S", "%H:%M"]
+        .iter()
+        .find_map(|f| chrono::NaiveTime::parse_from_str(time, f).ok())?;
+    let time = match meridiem.as_deref() {
+        None => time,
+        Some(m) => {
+            let hour = chrono::Timelike::hour(&time);
+            if !(1..=12).contains(&hour) {
+                return None;
+            }
+            let hour = hour % 12 + if m == "pm" { 12 } else { 0 };
+            chrono::Timelike::with_hour(&time, hour)?
+        }
+    };
+    offset
+        .from_local_datetime(&date.and_time(time))
+        .single()
+        .map(|d| d.to_utc())
 }
 
 /// `+0330`, `+03:30`, `GMT+3` or an abbreviation from [`ZONES`].
@@ -187,6 +350,165 @@ pub fn normalize(doc: &str) -> Option<String> {
     Some(out)
 }
 
+/// The timestamp parser feed-rs is given: what feed-rs reads by itself
+/// ([`feed_rs_lenient`]), else [`parse_fallback`]. (feed-rs takes one
+/// parser instead of its own; [`crate::parse`] wraps this one to notice
+/// dates that neither reads.)
+pub fn read(raw: &str) -> Option<DateTime<Utc>> {
+    feed_rs_lenient(raw).or_else(|| parse_fallback(raw))
+}
+
+/// feed-rs 2's own timestamp parser (`parser::util::parse_timestamp_lenient`,
+/// which it does not export), rule for rule: RFC 3339 with a missing zone
+/// colon or time, then RFC 2822 with `UTC`/`-0000`, any weekday, long month
+/// names, hour 24 and one-digit hours repaired, then RFC 1123. Each repair
+/// applies to its first occurrence only, as feed-rs's `Regex::replace`
+/// does. `lenient_parser_agrees_with_feed_rs` checks it against feed-rs.
+pub fn feed_rs_lenient(raw: &str) -> Option<DateTime<Utc>> {
+    rfc3339_lenient(raw)
+        .or_else(|| rfc2822_lenient(raw))
+        .or_else(|| rfc1123_lenient(raw))
+}
+
+fn rfc3339_lenient(raw: &str) -> Option<DateTime<Utc>> {
+    let mut s = raw.trim().to_string();
+    // `(\+|-)(\d{2})(\d{2})` → `$1$2:$3`
+    let bytes = s.as_bytes();
+    if let Some(at) = (0..bytes.len().saturating_sub(4))
+        .find(|&i| matches!(bytes[i], b'+' | b'-') && bytes[i + 1..i + 5].iter().all(u8::is_ascii_digit))
+    {
+        s.insert(at + 3, ':');
+    }
+    // `-\d{2}$` → `${0}T00:00:00+00:00`
+    let b = s.as_bytes();
+    if b.len() >= 3 && b[b.len() - 3] == b'-' && b[b.len() - 2..].iter().all(u8::is_ascii_digit) {
+        s.push_str("T00:00:00+00:00");
+    }
+    DateTime::parse_from_rfc3339(s.trim()).ok().map(|d| d.to_utc())
+}
+
+fn rfc2822_lenient(raw: &str) -> Option<DateTime<Utc>> {
+    const DAYS: [&str; 7] = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let lower_run =
+        |s: &str, from: usize| from + s[from..].bytes().take_while(u8::is_ascii_lowercase).count();
+    let mut s = raw.trim().to_string();
+    // `(UTC|-0000$)` → `+0000`: the leftmost of the two.
+    let utc = s.find("UTC");
+    let zeros = s.ends_with("-0000").then(|| s.len() - 5);
+    match (utc, zeros) {
+        (Some(u), z) if z.is_none_or(|z| u < z) => s.replace_range(u..u + 3, "+0000"),
+        (_, Some(z)) => s.replace_range(z.., "+0000"),
+        _ => {}
+    }
+    // `(Sun|Mon|Tue|Wed|Thu|Fri|Sat)[a-z]*, ` → ``
+    let weekday = (0..s.len()).filter(|&i| s.is_char_boundary(i)).find_map(|i| {
+        DAYS.iter().any(|d| s[i..].starts_with(d)).then(|| {
+            let end = lower_run(&s, i + 3);
+            s[end..].starts_with(", ").then_some((i, end + 2))
+        })?
+    });
+    if let Some((from, to)) = weekday {
+        s.replace_range(from..to, "");
+    }
+    // `(Jan|…|Dec)[a-z]*` → `$1`
+    let month = (0..s.len())
+        .filter(|&i| s.is_char_boundary(i))
+        .find(|&i| MONTHS.iter().any(|m| s[i..].starts_with(m)));
+    if let Some(at) = month {
+        let end = lower_run(&s, at + 3);
+        s.replace_range(at + 3..end, "");
+    }
+    // ` 24:` → ` 00:`
+    if let Some(at) = s.find(" 24:") {
+        s.replace_range(at..at + 4, " 00:");
+    }
+    // ` ([0-9]):` → ` 0$1:`
+    let b = s.as_bytes();
+    if let Some(at) = (0..b.len().saturating_sub(2))
+        .find(|&i| b[i] == b' ' && b[i + 1].is_ascii_digit() && b[i + 2] == b':')
+    {
+        s.insert(at + 1, '0');
+    }
+    DateTime::parse_from_rfc2822(&s).ok().map(|d| d.to_utc())
+}
+
+fn rfc1123_lenient(raw: &str) -> Option<DateTime<Utc>> {
+    let mut s = raw.trim().to_string();
+    // ` Z$` → ` +0000`
+    if s.ends_with(" Z") {
+        s.truncate(s.len() - 1);
+        s.push_str("+0000");
+    }
+    // `^[[:alpha:]]{3}, ` → ``
+    let b = s.as_bytes();
+    if b.len() >= 5 && b[..3].iter().all(u8::is_ascii_alphabetic) && &b[3..5] == b", " {
+        s.replace_range(..5, "");
+    }
+    DateTime::parse_from_str(&s, "%d %b %Y %H:%M:%S %z")
+        .ok()
+        .map(|d| d.to_utc())
+}
+
+/// Items published (by their own account) more than [`MAX_FUTURE_SKEW`]
+/// after `fetched_at` are taken as undated: they sort by first-seen time.
+/// (`updated` is kept as given: nothing is ordered by it.) Returns the
+/// feed's warning about them, if any.
+pub fn distrust_future(items: &mut [NewItem], fetched_at: DateTime<Utc>) -> Option<String> {
+    let limit = fetched_at + MAX_FUTURE_SKEW;
+    let mut count = 0;
+    let mut example = None;
+    for item in items {
+        if let Some(published) = item.published.take_if(|d| *d > limit) {
+            example = example.or(Some(published));
+            count += 1;
+        }
+    }
+    let example = example?.format("%Y-%m-%dT%H:%M:%SZ");
+    let skew = skew_text();
+    Some(if count == 1 {
+        format!(
+            "1 item is dated {example}, more than {skew} after it was fetched; its first-seen time is used"
+        )
+    } else {
+        format!(
+            "{count} items are dated more than {skew} after they were fetched (e.g. {example}); their first-seen time is used"
+        )
+    })
+}
+
+/// [`MAX_FUTURE_SKEW`] in words: `1 day`, `36 hours`.
+pub fn skew_text() -> String {
+    let hours = MAX_FUTURE_SKEW.num_hours();
+    match (hours % 24, hours / 24) {
+        (0, 1) => "1 day".to_string(),
+        (0, days) => format!("{days} days"),
+        _ => format!("{hours} hours"),
+    }
+}
+
+/// The feed's warning about items whose date was present but could not be
+/// read, if any: how many, and the first such date as written.
+pub fn unreadable_warning(count: usize, example: &str) -> Option<String> {
+    const SHOWN: usize = 40;
+    let shown: String = if example.chars().count() > SHOWN {
+        example.chars().take(SHOWN - 1).chain(['…']).collect()
+    } else {
+        example.to_string()
+    };
+    match count {
+        0 => None,
+        1 => Some(format!(
+            "1 item has a date that cannot be read ({shown:?}); its first-seen time is used"
+        )),
+        n => Some(format!(
+            "{n} items have dates that cannot be read (e.g. {shown:?}); their first-seen time is used"
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -232,6 +554,33 @@ mod tests {
             ),
             ("yesterday", None),
             ("", None),
+            // Issue 21: day first when the day is over 12, else ambiguous.
+            ("25/09/2017 10:00", Some("2017-09-25T10:00:00+00:00")),
+            ("09/25/2017 10:00:00", Some("2017-09-25T10:00:00+00:00")),
+            ("25/09/2017", Some("2017-09-25T00:00:00+00:00")),
+            ("25/09/2017 13:30 +0330", Some("2017-09-25T10:00:00+00:00")),
+            ("05/09/2017 10:00", None),
+            ("32/09/2017 10:00", None),
+            ("25/13/2017", None),
+            ("25/09/17 10:00", None),
+            // Dotted dates are day first everywhere they are written.
+            ("05.09.2017 10:00", Some("2017-09-05T10:00:00+00:00")),
+            ("25.09.2017", Some("2017-09-25T00:00:00+00:00")),
+            // Month names: `Sept`, ordinal suffixes, commas, a weekday.
+            ("Sept 25th, 2017", Some("2017-09-25T00:00:00+00:00")),
+            ("September 25, 2017 10:00 PM", Some("2017-09-25T22:00:00+00:00")),
+            (
+                "Monday, Sep 25, 2017, 12:15 am",
+                Some("2017-09-25T00:15:00+00:00"),
+            ),
+            ("25th September 2017", Some("2017-09-25T00:00:00+00:00")),
+            ("Sept 31st, 2017", None),
+            ("Sept 25th, 2017 at noon", None),
+            ("Se 25, 2017", None),
+            // A time alone, and an impossible one, are no date.
+            ("25:61:00", None),
+            ("10:00", None),
+            ("25/09/2017 25:61", None),
         ] {
             assert_eq!(
                 parse_fallback(raw).map(|d| d.to_rfc3339()).as_deref(),
@@ -257,5 +606,134 @@ mod tests {
             normalize("<pubDate>Mon, 05 May 2025 10:00:00 +0000</pubDate>"),
             None
         );
+    }
+
+    /// feed-rs's own parser, through a one-item document.
+    fn feed_rs_reads(raw: &str) -> Option<DateTime<Utc>> {
+        let doc = format!(
+            "<rss version=\"2.0\"><channel><item><pubDate>{}</pubDate></item></channel></rss>",
+            quick_xml::escape::escape(raw)
+        );
+        feed_rs::parser::parse(doc.as_bytes())
+            .ok()?
+            .entries
+            .first()?
+            .published
+    }
+
+    /// [`feed_rs_lenient`] replaces feed-rs's parser: it must read what
+    /// feed-rs reads (dates would silently go), and nothing else wrongly.
+    #[test]
+    fn lenient_parser_agrees_with_feed_rs() {
+        for raw in [
+            "Sat, 23 Sep 2017 12:00:00 +0000",
+            "Sat, 23 Sep 2017 12:00:00 GMT",
+            "Sat, 23 Sep 2017 12:00:00 UTC",
+            "Wed, 22 Jan 2020 10:58:02 -0000",
+            "Wed, 25 Aug 2012 03:25:42 GMT",
+            "Thurs, 13 Jul 2011 07:38:00 GMT",
+            "26 August 2019 10:00:00 +0000",
+            "2 September 2019 20:00:00 +0000",
+            "24 Sep 2013 1:27 PDT",
+            "5 Jun 2017 24:05 PDT",
+            "Tue, 15 Nov 2022 20:15:04 Z",
+            "mer, 16 nov 2022 00:38:15 +0100",
+            "2016-10-01T00:00:00+10:00",
+            "2014-12-29T14:53:35+0200",
+            "2014-12-29T14:53:35Z",
+            "2014-12-29T14:53:35.123-05:00",
+            "2014-12-29",
+            "  Sat, 23 Sep 2017 12:00:00 +0000  ",
+            "Mon, 01 Jan 0001 00:00:00 UTC",
+            "Sat, 23 Sep 2017 12:00:00 IRST",
+            "23 Sep 2017",
+            "25/09/2017 10:00",
+            "Sept 25th, 2017",
+            "25:61:00",
+            "Sat, 23 September 2017 12:00:00 +0000",
+            "Saturday, 23 Sep 2017 12:00:00 +0000",
+            "Sat, 23 Sep 2017 9:05:00 +0300",
+            "1506168000",
+            "",
+            "garbage",
+        ] {
+            assert_eq!(feed_rs_lenient(raw), feed_rs_reads(raw), "{raw:?}");
+        }
+    }
+
+    #[test]
+    fn read_takes_feed_rs_rules_then_the_fallbacks() {
+        let read = |raw| read(raw).map(|d| d.to_rfc3339());
+        assert_eq!(
+            read("5 Jun 2017 24:05 PDT").as_deref(),
+            Some("2017-06-05T07:05:00+00:00")
+        );
+        assert_eq!(
+            read("Sept 25th, 2017").as_deref(),
+            Some("2017-09-25T00:00:00+00:00")
+        );
+        assert_eq!(read("25:61:00"), None);
+    }
+
+    #[test]
+    fn dates_far_ahead_of_the_fetch_are_not_believed() {
+        let fetched = DateTime::parse_from_rfc3339("2017-09-25T12:00:00Z")
+            .unwrap()
+            .to_utc();
+        let at = |s: &str| Some(DateTime::parse_from_rfc3339(s).unwrap().to_utc());
+        let item = |published, updated| NewItem {
+            published,
+            updated,
+            ..NewItem::default()
+        };
+        let mut items = vec![
+            item(at("2017-09-25T10:00:00Z"), None),
+            // Within a day ahead: a clock or a zone label off by hours.
+            item(at("2017-09-26T12:00:00Z"), None),
+            item(at("2099-01-01T00:00:00Z"), at("2099-01-01T00:00:00Z")),
+            item(at("2017-09-26T12:00:01Z"), None),
+            item(at("2017-09-25T10:00:00Z"), at("2030-01-01T00:00:00Z")),
+        ];
+        let warning = distrust_future(&mut items, fetched).unwrap();
+        assert_eq!(
+            warning,
+            "2 items are dated more than 1 day after they were fetched (e.g. 2099-01-01T00:00:00Z); \
+             their first-seen time is used"
+        );
+        let published: Vec<_> = items.iter().map(|i| i.published).collect();
+        assert_eq!(
+            published,
+            [
+                at("2017-09-25T10:00:00Z"),
+                at("2017-09-26T12:00:00Z"),
+                None,
+                None,
+                at("2017-09-25T10:00:00Z")
+            ]
+        );
+        assert_eq!(items[4].updated, at("2030-01-01T00:00:00Z"), "kept as given");
+
+        let mut one = vec![item(at("2099-01-01T00:00:00Z"), None)];
+        assert_eq!(
+            distrust_future(&mut one, fetched).unwrap(),
+            "1 item is dated 2099-01-01T00:00:00Z, more than 1 day after it was fetched; \
+             its first-seen time is used"
+        );
+        assert_eq!(
+            distrust_future(&mut items, fetched),
+            None,
+            "nothing left to distrust"
+        );
+    }
+
+    #[test]
+    fn unreadable_warning_quotes_one_example() {
+        assert_eq!(unreadable_warning(0, "x"), None);
+        assert_eq!(
+            unreadable_warning(3, "25:61:00").unwrap(),
+            "3 items have dates that cannot be read (e.g. \"25:61:00\"); their first-seen time is used"
+        );
+        let long = unreadable_warning(1, &"9".repeat(100)).unwrap();
+        assert!(long.contains(&format!("\"{}…\"", "9".repeat(39))), "{long}");
     }
 }

@@ -13,8 +13,11 @@ pub mod decode;
 pub mod html;
 pub mod repair;
 
+use std::cell::RefCell;
+use std::rc::Rc;
 use std::time::Duration;
 
+use chrono::{DateTime, Datelike, TimeDelta, Utc};
 use url::Url;
 
 use crate::model::{FeedHints, NewItem, ParsedFeed};
@@ -56,9 +59,24 @@ pub fn parse_feed_as(
     if looks_like_html(trimmed) {
         return Err(ParseError::Html);
     }
+    // Dates no rule reads are noted (the feed gets a warning) and stand in
+    // feed-rs's model as a marker, so each item can tell whether it had one.
+    let unreadable: Rc<RefCell<Vec<String>>> = Rc::default();
+    let noted = Rc::clone(&unreadable);
     let parser = feed_rs::parser::Builder::new()
         .base_uri(Some(base_url))
         .id_generator(|_, _, _| String::new())
+        .timestamp_parser(move |raw| {
+            dates::read(raw).or_else(|| {
+                let raw = raw.trim();
+                if raw.is_empty() {
+                    return None;
+                }
+                let mut noted = noted.borrow_mut();
+                noted.push(raw.to_string());
+                Some(unreadable_marker(noted.len() - 1))
+            })
+        })
         .build();
     let mut warnings: Vec<String> = decoded.note.into_iter().collect();
     let text = std::str::from_utf8(body).ok();
@@ -118,6 +136,8 @@ pub fn parse_feed_as(
     // (an `Entry` is several times a `NewItem`) for as long as the items
     // live: 90 MB held through matching and storing a 100,000-item feed.
     let mut items = Vec::with_capacity(feed.entries.len());
+    let mut undated = 0;
+    let mut undated_example: Option<usize> = None;
     items.extend(feed.entries.into_iter().map(|entry| {
         let entry_base = entry.base.as_deref().and_then(|b| Url::parse(b).ok());
         let url = pick_link(&entry.links)
@@ -129,6 +149,17 @@ pub fn parse_feed_as(
             .filter(|b| !b.trim().is_empty())
             .or(entry.summary.as_ref().map(|s| s.content.as_str()))
             .unwrap_or("");
+        let published = readable(entry.published).or(readable(entry.updated));
+        if published.is_none() {
+            if let Some(noted) = entry
+                .published
+                .and_then(marker_index)
+                .or(entry.updated.and_then(marker_index))
+            {
+                undated += 1;
+                undated_example.get_or_insert(noted);
+            }
+        }
         NewItem {
             guid: Some(entry.id.trim().to_string()).filter(|g| !g.is_empty()),
             url,
@@ -138,8 +169,8 @@ pub fn parse_feed_as(
                 .map(|t| html::to_text(&t.content))
                 .unwrap_or_default(),
             text: html::to_text(body),
-            published: entry.published.or(entry.updated),
-            updated: entry.updated,
+            published,
+            updated: readable(entry.updated),
             language: entry
                 .language
                 .as_deref()
@@ -149,7 +180,7 @@ pub fn parse_feed_as(
         }
     }));
 
-    Ok(ParsedFeed {
+    let mut parsed = ParsedFeed {
         title: feed
             .title
             .map(|t| html::to_text(&t.content))
@@ -160,7 +191,33 @@ pub fn parse_feed_as(
         hints,
         warning: (!warnings.is_empty())
             .then(|| format!("ill-formed feed read anyway: {}", warnings.join("; "))),
-    })
+    };
+    if let Some(noted) = undated_example {
+        let example = &unreadable.borrow()[noted];
+        if let Some(warning) = dates::unreadable_warning(undated, example) {
+            parsed.add_warning(warning);
+        }
+    }
+    Ok(parsed)
+}
+
+/// The first [`unreadable_marker`]: markers are far before any date a rule
+/// reads (those are in the years 0 to 9999).
+const MARKERS_FROM: DateTime<Utc> = DateTime::<Utc>::MIN_UTC;
+
+/// The stand-in for the `index`th date that could not be read.
+fn unreadable_marker(index: usize) -> DateTime<Utc> {
+    MARKERS_FROM + TimeDelta::seconds(i64::try_from(index).unwrap_or(i64::MAX).min(1 << 40))
+}
+
+/// The index of the unreadable date `at` stands in for, if it is a marker.
+fn marker_index(at: DateTime<Utc>) -> Option<usize> {
+    (at.year() < -100_000).then(|| usize::try_from((at - MARKERS_FROM).num_seconds()).ok())?
+}
+
+/// A time feed-rs read, unless it is a marker.
+fn readable(at: Option<DateTime<Utc>>) -> Option<DateTime<Utc>> {
+    at.filter(|at| marker_index(*at).is_none())
 }
 
 /// `<ttl>`, `sy:updatePeriod`/`sy:updateFrequency`, `skipHours` and
@@ -433,5 +490,73 @@ mod tests {
         assert_eq!(feed.items[0].title, "nullbyte A");
         assert_eq!(feed.items[0].text, "xy");
         assert!(feed.warning.unwrap().contains("&#0;"));
+    }
+
+    /// Issue 21: a date that is there but cannot be read leaves the item
+    /// undated (first-seen time), and the feed says so.
+    #[test]
+    fn unreadable_dates_are_counted_on_the_feed() {
+        let item =
+            |guid: &str, dates: &str| format!("<item><guid>{guid}</guid><title>{guid}</title>{dates}</item>");
+        let doc = format!(
+            "<rss version=\"2.0\"><channel><title>t</title><lastBuildDate>someday</lastBuildDate>{}</channel></rss>",
+            [
+                item("slash", "<pubDate>25/09/2017 10:00</pubDate>"),
+                item("sept", "<pubDate>Sept 25th, 2017</pubDate>"),
+                item("bad", "<pubDate>25:61:00</pubDate>"),
+                item("ambiguous", "<pubDate>05/09/2017 10:00</pubDate>"),
+                item("empty", "<pubDate> </pubDate>"),
+                item("none", ""),
+                item(
+                    "updated",
+                    "<pubDate>later</pubDate><dc:date xmlns:dc=\"http://purl.org/dc/elements/1.1/\">2017-09-25T10:00:00Z</dc:date>"
+                ),
+                item("good", "<pubDate>Mon, 25 Sep 2017 10:00:00 +0000</pubDate>"),
+            ]
+            .concat()
+        );
+        let feed = parse_feed(doc.as_bytes(), "https://x.example/").unwrap();
+        let dates: Vec<(&str, Option<String>)> = feed
+            .items
+            .iter()
+            .map(|i| (i.guid.as_deref().unwrap(), i.published.map(|d| d.to_rfc3339())))
+            .collect();
+        let at = |s: &str| Some(s.to_string());
+        assert_eq!(
+            dates,
+            [
+                ("slash", at("2017-09-25T10:00:00+00:00")),
+                ("sept", at("2017-09-25T00:00:00+00:00")),
+                ("bad", None),
+                ("ambiguous", None),
+                ("empty", None),
+                ("none", None),
+                ("updated", at("2017-09-25T10:00:00+00:00")),
+                ("good", at("2017-09-25T10:00:00+00:00")),
+            ]
+        );
+        assert_eq!(
+            feed.warning.as_deref(),
+            Some("2 items have dates that cannot be read (e.g. \"25:61:00\"); their first-seen time is used")
+        );
+        assert!(
+            feed.items.iter().all(|i| i.updated.is_none_or(|d| d.year() > 0)),
+            "no marker escapes"
+        );
+
+        // With a repair: both said, one after the other.
+        let feed = parse_feed(
+            doc.replace("<title>t</title>", "<title>A&#0;B</title>")
+                .as_bytes(),
+            "https://x.example/",
+        )
+        .unwrap();
+        assert_eq!(
+            feed.warning.as_deref(),
+            Some(
+                "ill-formed feed read anyway: dropped character references XML forbids (such as &#0;). \
+                 2 items have dates that cannot be read (e.g. \"25:61:00\"); their first-seen time is used"
+            )
+        );
     }
 }

@@ -230,7 +230,10 @@ impl Store {
             .filename(path)
             .read_only(true)
             .busy_timeout(Duration::from_secs(10))
-            .pragma("temp_store", "memory");
+            .pragma("temp_store", "memory")
+            // A slow read (a user's search) is not a warning for a user's
+            // terminal; the writer sets its own threshold below.
+            .log_slow_statements(log::LevelFilter::Debug, Duration::from_secs(1));
         let read = SqlitePoolOptions::new()
             .max_connections(4)
             .connect_with(options.clone())
@@ -277,7 +280,10 @@ impl Store {
             .pragma("wal_autocheckpoint", WAL_AUTOCHECKPOINT.to_string())
             // Statement journals (statements with triggers) in memory, not
             // in temporary files written page by page.
-            .pragma("temp_store", "memory");
+            .pragma("temp_store", "memory")
+            // A slow read (a user's search) is not a warning for a user's
+            // terminal; the writer sets its own threshold below.
+            .log_slow_statements(log::LevelFilter::Debug, Duration::from_secs(1));
         // The write connection is kept open: the story index copy compares
         // its `PRAGMA data_version` across writes.
         // The writer commits many feeds per transaction (store::batch) and
