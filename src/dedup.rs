@@ -151,6 +151,16 @@ pub const TRACKING_PARAMS: &[&str] = &[
     "ref_url", // Twitter/X referrer
     "share",   // share-button marker
     "rss",     // `rss=1` appended to links in feeds
+    // Feed-origin tags appended by outlets' own feeds.
+    "feedtype",      // Reuters (`feedType=RSS`)
+    "feedname",      // Reuters (`feedName=worldNews`)
+    "ncid",          // Yahoo News, HuffPost (`ncid=rss`)
+    "soc_src",       // Yahoo social source
+    "soc_trk",       // Yahoo social tracking
+    "guccounter",    // Yahoo consent redirect counter
+    "guce_referrer", // Yahoo consent redirect referrer
+    "guce_referrer_sig",
+    "sr_share", // New York Times share source
     // AMP markers (`?amp`, `?amp=1`); `outputType=amp` is handled apart
     // because `outputType` alone can select a real variant.
     "amp",
@@ -1099,6 +1109,15 @@ mod tests {
     #[test]
     fn removes_tracking_parameters() {
         let cases = [
+            // Reuters feeds tag every link with the feed it came from.
+            (
+                "https://www.reuters.com/article/us-mideast-crisis-kurds-referendum-idUSKCN1C00Q0?feedType=RSS&feedName=worldNews",
+                "https://www.reuters.com/article/us-mideast-crisis-kurds-referendum-idUSKCN1C00Q0",
+            ),
+            (
+                "https://news.yahoo.com/iraq-kurds-vote-123.html?ncid=rss&soc_src=social-sh&guccounter=1",
+                "https://news.yahoo.com/iraq-kurds-vote-123.html",
+            ),
             (
                 "https://news.example/a?utm_source=rss&utm_medium=feed&utm_campaign=x&UTM_Content=y",
                 "https://news.example/a",

@@ -388,3 +388,46 @@ async fn future_and_unreadable_dates_sort_by_first_seen_and_warn_on_the_feed() {
     let out = ws.run(&["feeds", "status"]).await;
     assert!(out.stdout.contains("cannot be read"), "{}", out.stdout);
 }
+
+/// Issue 21, item 9: a Reuters-style feed tags every link with the feed it
+/// came from (`feedType=RSS&feedName=worldNews`); the same article from a
+/// feed without the tags is the same item.
+#[tokio::test]
+async fn feed_origin_parameters_do_not_split_an_article() {
+    let server = FeedServer::start().await;
+    let feed = |link: &str| {
+        format!(
+            "<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>t</title><link>https://www.reuters.com/</link>\
+             <description>d</description><item><title>Iraqi Kurds vote</title><link>{link}</link>\
+             <description>Erbil voted on independence.</description></item></channel></rss>"
+        )
+    };
+    let article = "https://www.reuters.com/article/us-mideast-crisis-kurds-referendum-idUSKCN1C00Q0";
+    server.set(
+        "/world.xml",
+        Route::Feed {
+            body: feed(&format!("{article}?feedType=RSS&amp;feedName=worldNews")),
+            content_type: "application/rss+xml",
+        },
+    );
+    server.set(
+        "/top.xml",
+        Route::Feed {
+            body: feed(article),
+            content_type: "application/rss+xml",
+        },
+    );
+    let ws = Workspace::new(
+        &[
+            (&server.url("/world.xml"), "Reuters World"),
+            (&server.url("/top.xml"), "Reuters Top"),
+        ],
+        &[("k", "Erbil")],
+        "",
+    );
+    assert_eq!(ws.run(&["run", "--once"]).await.code, 0);
+    let items = ws.search(&[]).await;
+    assert_eq!(items.len(), 1, "one article, one item: {items:?}");
+    assert_eq!(items[0]["canonical_url"], article);
+    assert_eq!(items[0]["feeds"].as_array().unwrap().len(), 2);
+}
