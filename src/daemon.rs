@@ -395,8 +395,8 @@ pub async fn run(
                 .await
                 .map_or_else(|_| "?".to_string(), |n| n.to_string());
             notify::status(&format!(
-                "{} feeds, {} polling now, {items} items{}; last look at the queue {}",
-                config_urls.len(),
+                "{}, {} polling now, {items} items{}; last look at the queue {}",
+                crate::count(config_urls.len() as u64, "feed", "feeds"),
                 in_flight.len(),
                 if health.failures > 0 {
                     ", database failing"

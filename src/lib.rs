@@ -41,3 +41,23 @@ pub fn error_chain(error: &dyn std::error::Error) -> String {
     }
     message
 }
+
+/// `n` and a noun in the right number: `count(1, "feed", "feeds")` is
+/// "1 feed", `count(2, "feed", "feeds")` "2 feeds".
+pub fn count(n: impl Into<u64>, one: &str, many: &str) -> String {
+    let n = n.into();
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+#[cfg(test)]
+mod count_tests {
+    #[test]
+    fn numbers_agree() {
+        assert_eq!(super::count(0u32, "feed", "feeds"), "0 feeds");
+        assert_eq!(super::count(1u32, "feed", "feeds"), "1 feed");
+        assert_eq!(
+            super::count(2u64, "topic match", "topic matches"),
+            "2 topic matches"
+        );
+    }
+}

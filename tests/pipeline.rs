@@ -122,7 +122,7 @@ async fn changed_feed_adds_new_items_and_updates_edited_ones_in_place() {
     );
     let out = ws.run(&["run", "--once"]).await;
     assert_eq!(out.code, 0, "{}", out.stderr);
-    assert!(out.stdout.contains("1 new items, 1 updated"), "{}", out.stdout);
+    assert!(out.stdout.contains("1 new item, 1 updated"), "{}", out.stdout);
     let after = ws.search(&[]).await;
     assert_eq!(after.len(), 3);
     assert_eq!(

@@ -63,11 +63,12 @@ async fn notifies_systemd_and_reloads_on_sighup() {
     let pid = daemon.id().unwrap();
 
     let ready = expect(&socket, "READY=1").await;
-    assert!(ready.contains("STATUS=polling 1 feeds"), "{ready}");
+    assert!(ready.contains("STATUS=polling 1 feed"), "{ready}");
+    assert!(!ready.contains("1 feeds"), "{ready}");
     expect(&socket, "WATCHDOG=1").await;
     // Pings keep coming while the scheduler loop passes (WatchdogSec=1s → every 0.5 s).
     expect(&socket, "WATCHDOG=1").await;
-    let status = expect(&socket, "STATUS=1 feeds").await;
+    let status = expect(&socket, "STATUS=1 feed,").await;
     assert!(status.contains("items"), "{status}");
 
     // Reload with a new topic: it is backfilled over the stored item.

@@ -67,7 +67,8 @@ async fn import(config: &Config, file: &std::path::Path) -> anyhow::Result<ExitC
     store.close().await;
     writeln!(
         std::io::stdout(),
-        "{added} feeds added, {present} already present, {refused} skipped"
+        "{} added, {present} already present, {refused} skipped",
+        feedwatch::count(added as u64, "feed", "feeds")
     )?;
     Ok(ExitCode::SUCCESS)
 }

@@ -8,7 +8,9 @@ use anyhow::Context;
 use clap::Args;
 use feedwatch::alerts::Alerts;
 use feedwatch::api;
+
 use feedwatch::config::Config;
+use feedwatch::count;
 use feedwatch::daemon;
 use feedwatch::fetch::hosts::HostLimiter;
 use feedwatch::fetch::{FetchSettings, Fetcher};
@@ -82,12 +84,12 @@ async fn once(
     let stats = daemon::run_once(config, store, pipeline, shutdown).await?;
     writeln!(
         std::io::stdout(),
-        "polled {} feeds in {:.2}s: {} new items, {} updated, {} topic matches, {} already stored from another feed, {} joined a story; {} not modified, {} failed{}",
-        stats.feeds,
+        "polled {} in {:.2}s: {}, {} updated, {}, {} already stored from another feed, {} joined a story; {} not modified, {} failed{}",
+        count(stats.feeds as u64, "feed", "feeds"),
         stats.elapsed.as_secs_f64(),
-        stats.new_items,
+        count(stats.new_items, "new item", "new items"),
         stats.updated_items,
-        stats.matches,
+        count(stats.matches, "topic match", "topic matches"),
         stats.duplicates,
         stats.joined_stories,
         stats.not_modified,
@@ -106,8 +108,8 @@ async fn once(
         let delivered = alerts.deliver_due(now, None).await?;
         writeln!(
             std::io::stdout(),
-            "alerts: {} digests built; {} delivered, {} will be retried, {} failed",
-            built.len(),
+            "alerts: {} built; {} delivered, {} will be retried, {} failed",
+            count(built.len() as u64, "digest", "digests"),
             delivered.delivered,
             delivered.retrying,
             delivered.failed
@@ -115,8 +117,8 @@ async fn once(
     }
     if stats.store_errors > 0 {
         eprintln!(
-            "feedwatch: {} feeds could not be stored; see the log",
-            stats.store_errors
+            "feedwatch: {} could not be stored; see the log",
+            count(stats.store_errors as u64, "feed", "feeds")
         );
         return Ok(ExitCode::FAILURE);
     }
@@ -204,7 +206,10 @@ async fn serve(mut config: Config, store: &Store, shutdown: &CancellationToken) 
     let mut hangup = signal(SignalKind::hangup()).context("cannot listen for SIGHUP")?;
     let metrics = Arc::new(Metrics::new());
     let mut running = Components::start(&config, store, &metrics, shutdown).await?;
-    notify::ready(&format!("polling {} feeds", config.feeds.len()));
+    notify::ready(&format!(
+        "polling {}",
+        count(config.feeds.len() as u64, "feed", "feeds")
+    ));
     tracing::info!("ready");
     loop {
         tokio::select! {
@@ -243,7 +248,7 @@ async fn serve(mut config: Config, store: &Store, shutdown: &CancellationToken) 
                         tracing::info!(feeds = config.feeds.len(), topics = config.topics.len(), "configuration reloaded");
                     }
                 }
-                notify::ready(&format!("polling {} feeds", config.feeds.len()));
+                notify::ready(&format!("polling {}", count(config.feeds.len() as u64, "feed", "feeds")));
             }
         }
     }
