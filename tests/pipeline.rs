@@ -431,3 +431,34 @@ async fn feed_origin_parameters_do_not_split_an_article() {
     assert_eq!(items[0]["canonical_url"], article);
     assert_eq!(items[0]["feeds"].as_array().unwrap().len(), 2);
 }
+
+/// Issue 21, item 15: `feeds list` is sorted by the name shown, not by URL.
+#[tokio::test]
+async fn feeds_list_is_sorted_by_name() {
+    let server = FeedServer::start().await;
+    for path in ["/a.xml", "/b.xml", "/c.xml"] {
+        server.set(
+            path,
+            Route::Feed {
+                body: rss(&[]),
+                content_type: "application/rss+xml",
+            },
+        );
+    }
+    let ws = Workspace::new(
+        &[
+            (&server.url("/a.xml"), "Zaman"),
+            (&server.url("/b.xml"), "al-Monitor"),
+            (&server.url("/c.xml"), "Kurdistan 24"),
+        ],
+        &[("k", "Erbil")],
+        "",
+    );
+    assert_eq!(ws.run(&["run", "--once"]).await.code, 0);
+    let out = ws.run(&["feeds", "list", "--format", "jsonl"]).await;
+    let names: Vec<String> = common::jsonl(&out.stdout)
+        .iter()
+        .map(|f| f["name"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(names, ["al-Monitor", "Kurdistan 24", "Zaman"]);
+}

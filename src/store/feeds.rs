@@ -167,13 +167,14 @@ impl Store {
             .collect())
     }
 
-    /// All stored feeds, by URL.
+    /// All stored feeds, by name as shown (configured name, else the
+    /// feed's title, else its URL; case-insensitive), then URL.
     pub async fn list_feeds(&self) -> Result<Vec<FeedRow>> {
-        Ok(
-            sqlx::query_as::<_, FeedRow>(&format!("{SELECT_FEED} ORDER BY f.url"))
-                .fetch_all(&self.read)
-                .await?,
-        )
+        Ok(sqlx::query_as::<_, FeedRow>(&format!(
+            "{SELECT_FEED} ORDER BY coalesce(f.name, f.title, f.url) COLLATE NOCASE, f.url"
+        ))
+        .fetch_all(&self.read)
+        .await?)
     }
 
     /// Whether the database can be written again after a failure: one
