@@ -200,6 +200,65 @@ async fn search_filters_and_formats() {
     );
 }
 
+/// Issue 21 (12): `--since 2017-09-01 --until 2017-08-01` was accepted and
+/// printed nothing. Every command taking both refuses an empty range in one
+/// line naming both flags, before it opens the database.
+#[tokio::test(flavor = "multi_thread")]
+async fn inverted_time_ranges_are_refused_naming_both_flags() {
+    let ws = Workspace::new(&[], &[("k", "Kurdistan")], "");
+    assert_eq!(ws.run(&["run", "--once"]).await.code, 0);
+    let out_file = ws.dir.path().join("report.html");
+    let out_file = out_file.to_str().unwrap();
+    let inverted = "feedwatch: --until must be later than --since \
+                    (--since 2017-09-01T00:00:00Z, --until 2017-08-01T00:00:00Z)\n";
+    let range = ["--since", "2017-09-01", "--until", "2017-08-01"];
+    let equal = ["--since", "2017-09-01", "--until", "2017-09-01T00:00:00Z"];
+    for command in [
+        vec!["search"],
+        vec!["search", "--count"],
+        vec!["search", "--stories"],
+        vec!["stats"],
+        vec!["stats", "--topic", "k", "--by", "hour"],
+        vec!["report", "--topic", "k", "--out", out_file],
+    ] {
+        let out = ws.run(&[command.as_slice(), &range].concat()).await;
+        let name = command.join(" ");
+        assert_eq!(
+            (out.code, out.stderr.as_str(), out.stdout.as_str()),
+            (1, inverted, ""),
+            "{name}"
+        );
+        assert!(!Path::new(out_file).exists(), "{name}: no report written");
+        let out = ws.run(&[command.as_slice(), &equal].concat()).await;
+        assert_eq!(out.code, 1, "{name}: an empty range [t, t): {}", out.stderr);
+        assert!(
+            out.stderr.contains("--until must be later than --since"),
+            "{name}: {}",
+            out.stderr
+        );
+        // A range that holds time is fine.
+        let out = ws
+            .run(
+                &[
+                    command.as_slice(),
+                    &["--since", "2017-08-01", "--until", "2017-09-01"],
+                ]
+                .concat(),
+            )
+            .await;
+        assert_eq!(out.code, 0, "{name}: {}", out.stderr);
+    }
+    // Ages are times before now: 30 days ago is before 7 days ago.
+    let out = ws.run(&["search", "--since", "7d", "--until", "30d"]).await;
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stderr
+            .contains("--until must be later than --since (--since 20"),
+        "{}",
+        out.stderr
+    );
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn search_before_any_run_says_so() {
     let ws = Workspace::new(&[], &[], "");

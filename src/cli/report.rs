@@ -13,7 +13,7 @@ use feedwatch::archive::stats::{bucket_labels, series};
 use feedwatch::config::Config;
 use feedwatch::store::{Bucket, Split, Store, VolumeQuery};
 
-use super::{parse_time, time_flag};
+use super::time_range;
 
 #[derive(Debug, Args)]
 pub struct ReportArgs {
@@ -34,8 +34,8 @@ pub struct ReportArgs {
 pub async fn report(config: &Config, args: ReportArgs) -> anyhow::Result<ExitCode> {
     refuse_symlink(&args.out)?;
     let now = Utc::now();
-    let since = parse_time(&args.since, now).context("--since")?;
-    let until = time_flag(args.until.as_deref(), "--until", now)?;
+    let (since, until) = time_range(Some(&args.since), args.until.as_deref(), now)?;
+    let since = since.expect("--since has a default");
     let store = Store::open_existing(&config.store.path).await?;
     if !store.has_topic(&args.topic).await? {
         store.close().await;
