@@ -540,6 +540,14 @@ async fn items(
         limit if limit.is_zero() => api.searches.clone(),
         limit => api.searches.bounded(limit),
     };
+    if let Some(topic) = &search.filter.topic {
+        check_topic(&store, topic).await?;
+    }
+    if let Some(feed) = &search.filter.feed {
+        archive::check_feed(&store, &api.config, feed)
+            .await
+            .map_err(search_error)?;
+    }
     let (rows, _) = archive::search(&store, &api.config, &search, false)
         .await
         .map_err(search_error)?;
@@ -554,8 +562,21 @@ fn search_error(error: archive::ArchiveError) -> ApiError {
             ApiError(StatusCode::SERVICE_UNAVAILABLE, error_chain(&e))
         }
         archive::ArchiveError::Store(e) => internal(&e),
+        e @ archive::ArchiveError::UnknownFeed { .. } => bad_request(format!("feed: {e}")),
         other => bad_request(error_chain(&other)),
     }
+}
+
+/// A `topic` parameter must name a topic (as `--topic` must).
+async fn check_topic(store: &Store, topic: &str) -> Result<(), ApiError> {
+    let names = store.topic_names().await.map_err(|e| search_error(e.into()))?;
+    if names.iter().any(|n| n == topic) {
+        return Ok(());
+    }
+    Err(bad_request(format!(
+        "topic: no topic named {topic:?} (known: {})",
+        names.join(", ")
+    )))
 }
 
 async fn topics(State(api): State<Api>, _: Params<NoParams>) -> Result<Json<serde_json::Value>, ApiError> {
@@ -624,6 +645,9 @@ async fn stories(
         .as_deref()
         .map(|s| parse_time(s, Utc::now()).map_err(|e| bad_request(format!("since: {e}"))))
         .transpose()?;
+    if let Some(topic) = &q.topic {
+        check_topic(&api.store, topic).await?;
+    }
     let filter = StoryFilter {
         topic: q.topic,
         since,

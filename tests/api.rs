@@ -351,6 +351,25 @@ async fn api_errors_are_json_sentences_naming_the_parameter() {
             (since 2017-09-01T00:00:00Z, until 2017-08-01T00:00:00Z)"
                 .into(),
         ),
+        // Issue 21 (11): unknown names were empty answers.
+        (
+            "GET",
+            "/api/items?feed=nonexistent",
+            400,
+            "feed: no feed named \"nonexistent\" (known: Rudaw)".into(),
+        ),
+        (
+            "GET",
+            "/api/items?topic=kirkuk",
+            400,
+            "topic: no topic named \"kirkuk\" (known: kurdistan)".into(),
+        ),
+        (
+            "GET",
+            "/api/stories?topic=kirkuk",
+            400,
+            "topic: no topic named \"kirkuk\" (known: kurdistan)".into(),
+        ),
         (
             "GET",
             "/api/nope",

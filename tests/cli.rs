@@ -161,7 +161,6 @@ async fn search_filters_and_formats() {
     );
     assert_eq!(ws.search(&["--feed", "Search feed"]).await.len(), 2);
     assert_eq!(ws.search(&["--feed", &server.url("/s.xml")]).await.len(), 2);
-    assert_eq!(ws.search(&["--feed", "other"]).await.len(), 0);
     assert_eq!(ws.search(&["--since", "2017-09-23T00:30:00Z"]).await.len(), 1);
     assert_eq!(ws.search(&["--until", "2017-09-23T00:30:00Z"]).await.len(), 1);
     assert_eq!(ws.search(&["--since", "7d"]).await.len(), 0);
@@ -197,6 +196,55 @@ async fn search_filters_and_formats() {
         out.stderr.contains("--since: \"last tuesday\" is not a time"),
         "{}",
         out.stderr
+    );
+}
+
+/// Issue 21 (11): `search --feed nonexistent` printed "no items" while
+/// `--topic nonexistent` listed the known topics. An unknown feed is an
+/// error listing the known ones (configured and stored), names else URLs.
+#[tokio::test(flavor = "multi_thread")]
+async fn unknown_feed_filters_are_errors_listing_the_known_feeds() {
+    let server = FeedServer::start().await;
+    server.set(
+        "/w.xml",
+        Route::Feed {
+            body: rss(&[("w1", "Kurdistan referendum", "Erbil.")]),
+            content_type: "application/rss+xml",
+        },
+    );
+    server.set("/r.xml", Route::Status(404));
+    let ws = Workspace::new(
+        &[(&server.url("/w.xml"), "Wires"), (&server.url("/r.xml"), "Rudaw")],
+        &[("k", "Kurdistan")],
+        "",
+    );
+    ws.run(&["run", "--once"]).await;
+    let known = "(known: Rudaw, Wires)";
+    for args in [
+        vec!["search", "--feed", "wires"],
+        vec!["search", "--feed", "nonexistent", "--count"],
+        vec!["search", "--feed", "nonexistent", "--stories"],
+        vec!["search", "Kurdistan", "--feed", "https://wires.example/rss"],
+    ] {
+        let out = ws.run(&args).await;
+        let feed = args[args.iter().position(|a| *a == "--feed").unwrap() + 1];
+        assert_eq!(
+            (out.code, out.stderr.as_str(), out.stdout.as_str()),
+            (
+                1,
+                format!("feedwatch: --feed: no feed named {feed:?} {known}\n").as_str(),
+                ""
+            ),
+            "{args:?}"
+        );
+    }
+    // By name or URL, as before.
+    assert_eq!(ws.search(&["--feed", "Wires"]).await.len(), 1);
+    assert_eq!(ws.search(&["--feed", &server.url("/w.xml")]).await.len(), 1);
+    assert_eq!(
+        ws.search(&["--feed", "Rudaw"]).await.len(),
+        0,
+        "a known feed without items"
     );
 }
 

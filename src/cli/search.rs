@@ -86,6 +86,12 @@ pub async fn search(config: &Config, args: SearchArgs) -> anyhow::Result<ExitCod
             bail!("--topic: no topic named {topic:?} (known: {})", names.join(", "));
         }
     }
+    if let Some(feed) = &args.feed {
+        match archive::check_feed(&store, config, feed).await {
+            Err(e @ archive::ArchiveError::UnknownFeed { .. }) => bail!("--feed: {e}"),
+            other => other?,
+        }
+    }
     let request = Search {
         query: args.text.filter(|t| !t.trim().is_empty()),
         filter: SearchFilter {
