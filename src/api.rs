@@ -7,13 +7,14 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{Query, Request, State};
-use axum::http::{header, StatusCode};
+use axum::extract::{FromRequestParts, Request, State};
+use axum::http::{header, request::Parts, Method, StatusCode, Uri};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use chrono::Utc;
+use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use tokio_util::sync::CancellationToken;
 
@@ -21,8 +22,8 @@ use crate::archive::{self, ItemRecord, Search};
 use crate::config::Config;
 use crate::error_chain;
 use crate::metrics::Metrics;
-use crate::model::parse_time;
-use crate::store::{SearchFilter, SearchSort, Store, StoreError, StoryFilter};
+use crate::model::{check_range, parse_time};
+use crate::store::{FeedRow, SearchFilter, SearchSort, Store, StoreError, StoryFilter, StoryRow};
 
 /// The scheduler must have passed within this many seconds for `/readyz`.
 const READY_TICK_SECS: i64 = 180;
@@ -43,6 +44,7 @@ struct Api {
 const SEARCH_QUEUE_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// An API error: a status and one sentence, as `{"error": "..."}`.
+#[derive(Debug)]
 struct ApiError(StatusCode, String);
 
 impl IntoResponse for ApiError {
@@ -80,8 +82,151 @@ pub fn router(store: Store, config: Arc<Config>, metrics: Arc<Metrics>) -> Route
     Router::new()
         .route("/healthz", get(healthz))
         .merge(protected)
+        .fallback(no_route)
+        .method_not_allowed_fallback(method_not_allowed)
         .with_state(api)
 }
+
+/// Any path that is not a route: 404 with the usual error body.
+async fn no_route(uri: Uri) -> ApiError {
+    ApiError(
+        StatusCode::NOT_FOUND,
+        format!("no route {}; see docs/api.md", uri.path()),
+    )
+}
+
+/// A route asked with another method than GET (or HEAD): 405, with the
+/// `Allow` header axum adds.
+async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
+    ApiError(
+        StatusCode::METHOD_NOT_ALLOWED,
+        format!(
+            "{} answers GET only, not {method}; the API is read-only",
+            uri.path()
+        ),
+    )
+}
+
+/// Largest `limit` of a listing route.
+const MAX_LIMIT: u32 = 1000;
+
+/// Query parameters of type `T`, rejected as a JSON [`ApiError`] that names
+/// the parameter: unknown names (listing the known ones), names given twice,
+/// and values that do not parse (saying what the parameter takes).
+struct Params<T>(T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Params<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        parse_params(parts.uri.path(), parts.uri.query().unwrap_or_default()).map(Params)
+    }
+}
+
+fn parse_params<T: DeserializeOwned>(path: &str, query: &str) -> Result<T, ApiError> {
+    let known = field_names::<T>();
+    let pairs: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes())
+        .into_owned()
+        .collect();
+    let mut unknown: Vec<String> = Vec::new();
+    for (name, _) in &pairs {
+        let quoted = format!("{name:?}");
+        if !known.contains(&name.as_str()) && !unknown.contains(&quoted) {
+            unknown.push(quoted);
+        }
+    }
+    if !unknown.is_empty() {
+        let s = if unknown.len() == 1 { "" } else { "s" };
+        let unknown = unknown.join(", ");
+        return Err(bad_request(if known.is_empty() {
+            format!("unknown parameter{s} {unknown}: {path} takes no parameters")
+        } else {
+            format!("unknown parameter{s} {unknown} (known: {})", known.join(", "))
+        }));
+    }
+    for name in known {
+        let times = pairs.iter().filter(|(n, _)| n == name).count();
+        if times > 1 {
+            return Err(bad_request(format!(
+                "parameter {name:?} is given {times} times; give it once"
+            )));
+        }
+    }
+    let deserializer = serde_urlencoded::Deserializer::new(url::form_urlencoded::parse(query.as_bytes()));
+    serde_path_to_error::deserialize(deserializer).map_err(|error| {
+        let name = error.path().to_string();
+        match pairs.iter().find(|(n, _)| *n == name) {
+            Some((_, value)) => invalid(&name, value),
+            // Not a parameter's value (should not happen: names are checked).
+            None => bad_request(format!("{name}: {}", error.inner())),
+        }
+    })
+}
+
+/// What a parameter that has to parse takes, for error messages (same
+/// meaning on every route, as in docs/openapi.json).
+fn expected(name: &str) -> String {
+    match name {
+        "limit" => format!("a whole number from 1 to {MAX_LIMIT}"),
+        "story" => "a story id (a whole number)".into(),
+        "after" => "an item id (a whole number)".into(),
+        "failed" => "true or false".into(),
+        _ => "another value".into(),
+    }
+}
+
+/// `name: expected …, got "value"`, the value shortened if long.
+fn invalid(name: &str, value: &str) -> ApiError {
+    let mut shown: String = value.chars().take(40).collect();
+    if shown.len() < value.len() {
+        shown.push('…');
+    }
+    bad_request(format!("{name}: expected {}, got {shown:?}", expected(name)))
+}
+
+/// `limit`, default 50, from 1 to [`MAX_LIMIT`].
+fn page_limit(limit: Option<u32>) -> Result<u32, ApiError> {
+    match limit {
+        None => Ok(50),
+        Some(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
+        Some(n) => Err(invalid("limit", &n.to_string())),
+    }
+}
+
+/// The field names serde passes to `deserialize_struct` for `T`: a query
+/// struct's parameter names, from its own `Deserialize`.
+fn field_names<T: DeserializeOwned>() -> &'static [&'static str] {
+    use serde::de::{self, Visitor};
+    struct Names<'a>(&'a mut &'static [&'static str]);
+    impl<'de> de::Deserializer<'de> for Names<'_> {
+        type Error = de::value::Error;
+        fn deserialize_any<V: Visitor<'de>>(self, _: V) -> Result<V::Value, Self::Error> {
+            Err(de::Error::custom("not a struct"))
+        }
+        fn deserialize_struct<V: Visitor<'de>>(
+            self,
+            _: &'static str,
+            fields: &'static [&'static str],
+            _: V,
+        ) -> Result<V::Value, Self::Error> {
+            *self.0 = fields;
+            Err(de::Error::custom("only the field names are read"))
+        }
+        serde::forward_to_deserialize_any! {
+            bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
+            bytes byte_buf option unit unit_struct newtype_struct seq tuple
+            tuple_struct map enum identifier ignored_any
+        }
+    }
+    let mut fields: &'static [&'static str] = &[];
+    let _ = T::deserialize(Names(&mut fields));
+    fields
+}
+
+/// Routes that take no parameters.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NoParams {}
 
 /// What one client may hold of the listener (`[http]`).
 #[derive(Debug, Clone, Copy)]
@@ -287,14 +432,14 @@ async fn authorize(State(api): State<Api>, request: Request, next: Next) -> Resp
 
 /// Liveness: the polling loop runs and passes (systemd and load balancers
 /// restart or route around a daemon that answers 503 here).
-async fn healthz(State(api): State<Api>) -> Result<&'static str, ApiError> {
+async fn healthz(State(api): State<Api>, _: Params<NoParams>) -> Result<&'static str, ApiError> {
     api.metrics
         .liveness(crate::daemon::STALLED_AFTER.as_secs() as i64)
         .map_err(|why| ApiError(StatusCode::SERVICE_UNAVAILABLE, why))?;
     Ok("ok\n")
 }
 
-async fn readyz(State(api): State<Api>) -> Result<&'static str, ApiError> {
+async fn readyz(State(api): State<Api>, _: Params<NoParams>) -> Result<&'static str, ApiError> {
     if api.metrics.store_failing() {
         return Err(ApiError(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -320,7 +465,7 @@ async fn readyz(State(api): State<Api>) -> Result<&'static str, ApiError> {
     }
 }
 
-async fn metrics_text(State(api): State<Api>) -> Result<Response, ApiError> {
+async fn metrics_text(State(api): State<Api>, _: Params<NoParams>) -> Result<Response, ApiError> {
     let body = api
         .metrics
         .render(&api.store, api.config.poll.failure_threshold)
@@ -338,6 +483,7 @@ async fn metrics_text(State(api): State<Api>) -> Result<Response, ApiError> {
 
 /// `/api/items` parameters: those of `feedwatch search`.
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct ItemsQuery {
     q: Option<String>,
     topic: Option<String>,
@@ -352,7 +498,7 @@ struct ItemsQuery {
 
 async fn items(
     State(api): State<Api>,
-    Query(q): Query<ItemsQuery>,
+    Params(q): Params<ItemsQuery>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let now = Utc::now();
     let time = |s: &Option<String>, name: &str| {
@@ -360,6 +506,8 @@ async fn items(
             .map(|s| parse_time(s, now).map_err(|e| bad_request(format!("{name}: {e}"))))
             .transpose()
     };
+    let (since, until) = (time(&q.since, "since")?, time(&q.until, "until")?);
+    check_range(since, until, ("since", "until")).map_err(|e| bad_request(e.to_string()))?;
     let search = Search {
         query: q.q.filter(|s| !s.trim().is_empty()),
         filter: SearchFilter {
@@ -367,13 +515,13 @@ async fn items(
             feed: q.feed,
             story: q.story,
             lang: q.lang,
-            since: time(&q.since, "since")?,
-            until: time(&q.until, "until")?,
+            since,
+            until,
             sort: SearchSort::Newest,
             ..SearchFilter::default()
         },
         after_id: q.after,
-        limit: q.limit.unwrap_or(50).min(1000),
+        limit: page_limit(q.limit)?,
     };
     let _slot = tokio::time::timeout(SEARCH_QUEUE_WAIT, api.search_slots.acquire())
         .await
@@ -392,20 +540,46 @@ async fn items(
         limit if limit.is_zero() => api.searches.clone(),
         limit => api.searches.bounded(limit),
     };
+    if let Some(topic) = &search.filter.topic {
+        check_topic(&store, topic).await?;
+    }
+    if let Some(feed) = &search.filter.feed {
+        archive::check_feed(&store, &api.config, feed)
+            .await
+            .map_err(search_error)?;
+    }
     let (rows, _) = archive::search(&store, &api.config, &search, false)
         .await
-        .map_err(|e| match e {
-            archive::ArchiveError::Store(e @ StoreError::OverBudget(_)) => {
-                ApiError(StatusCode::SERVICE_UNAVAILABLE, error_chain(&e))
-            }
-            archive::ArchiveError::Store(e) => internal(&e),
-            other => bad_request(error_chain(&other)),
-        })?;
+        .map_err(search_error)?;
     let records: Vec<ItemRecord> = rows.iter().map(ItemRecord::from).collect();
     Ok(Json(serde_json::to_value(records).expect("records serialise")))
 }
 
-async fn topics(State(api): State<Api>) -> Result<Json<serde_json::Value>, ApiError> {
+/// A failed search as an answer: 503 when stopped at its time budget.
+fn search_error(error: archive::ArchiveError) -> ApiError {
+    match error {
+        archive::ArchiveError::Store(e @ StoreError::OverBudget(_)) => {
+            ApiError(StatusCode::SERVICE_UNAVAILABLE, error_chain(&e))
+        }
+        archive::ArchiveError::Store(e) => internal(&e),
+        e @ archive::ArchiveError::UnknownFeed { .. } => bad_request(format!("feed: {e}")),
+        other => bad_request(error_chain(&other)),
+    }
+}
+
+/// A `topic` parameter must name a topic (as `--topic` must).
+async fn check_topic(store: &Store, topic: &str) -> Result<(), ApiError> {
+    let names = store.topic_names().await.map_err(|e| search_error(e.into()))?;
+    if names.iter().any(|n| n == topic) {
+        return Ok(());
+    }
+    Err(bad_request(format!(
+        "topic: no topic named {topic:?} (known: {})",
+        names.join(", ")
+    )))
+}
+
+async fn topics(State(api): State<Api>, _: Params<NoParams>) -> Result<Json<serde_json::Value>, ApiError> {
     let names: Vec<(String, String)> = api
         .config
         .topics
@@ -420,12 +594,42 @@ async fn topics(State(api): State<Api>) -> Result<Json<serde_json::Value>, ApiEr
     Ok(Json(serde_json::to_value(stats).expect("stats serialise")))
 }
 
-async fn feeds(State(api): State<Api>) -> Result<Json<serde_json::Value>, ApiError> {
+async fn feeds(State(api): State<Api>, _: Params<NoParams>) -> Result<Json<serde_json::Value>, ApiError> {
     let feeds = api.store.list_feeds().await.map_err(|e| internal(&e))?;
-    Ok(Json(serde_json::to_value(feeds).expect("feeds serialise")))
+    let threshold = i64::from(api.config.poll.failure_threshold);
+    let records: Vec<FeedRecord> = feeds
+        .iter()
+        .map(|row| FeedRecord {
+            row,
+            consecutive_failures: row.error_count,
+            unhealthy: row.error_count >= threshold,
+        })
+        .collect();
+    Ok(Json(serde_json::to_value(records).expect("feeds serialise")))
+}
+
+/// A feed as `feeds list --format jsonl` prints it: the stored fields plus
+/// derived ones.
+#[derive(serde::Serialize)]
+struct FeedRecord<'a> {
+    #[serde(flatten)]
+    row: &'a FeedRow,
+    /// Same as `error_count`.
+    consecutive_failures: i64,
+    /// `poll.failure_threshold` consecutive failures or more.
+    unhealthy: bool,
+}
+
+/// A story as `stories --format jsonl` prints it.
+#[derive(serde::Serialize)]
+struct StoryRecord<'a> {
+    #[serde(flatten)]
+    row: &'a StoryRow,
+    outlet_count: usize,
 }
 
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct StoriesQuery {
     topic: Option<String>,
     since: Option<String>,
@@ -434,23 +638,34 @@ struct StoriesQuery {
 
 async fn stories(
     State(api): State<Api>,
-    Query(q): Query<StoriesQuery>,
+    Params(q): Params<StoriesQuery>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let since = q
         .since
         .as_deref()
         .map(|s| parse_time(s, Utc::now()).map_err(|e| bad_request(format!("since: {e}"))))
         .transpose()?;
+    if let Some(topic) = &q.topic {
+        check_topic(&api.store, topic).await?;
+    }
     let filter = StoryFilter {
         topic: q.topic,
         since,
-        limit: q.limit.unwrap_or(50).min(1000),
+        limit: page_limit(q.limit)?,
     };
     let stories = api.store.stories(&filter).await.map_err(|e| internal(&e))?;
-    Ok(Json(serde_json::to_value(stories).expect("stories serialise")))
+    let records: Vec<StoryRecord> = stories
+        .iter()
+        .map(|row| StoryRecord {
+            row,
+            outlet_count: row.outlets.len(),
+        })
+        .collect();
+    Ok(Json(serde_json::to_value(records).expect("stories serialise")))
 }
 
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct DigestsQuery {
     #[serde(default)]
     failed: bool,
@@ -459,12 +674,89 @@ struct DigestsQuery {
 
 async fn digests(
     State(api): State<Api>,
-    Query(q): Query<DigestsQuery>,
+    Params(q): Params<DigestsQuery>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let digests = api
         .store
-        .list_digests(q.failed, q.limit.unwrap_or(50).min(1000))
+        .list_digests(q.failed, page_limit(q.limit)?)
         .await
         .map_err(|e| internal(&e))?;
     Ok(Json(serde_json::to_value(digests).expect("digests serialise")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn error<T: DeserializeOwned + std::fmt::Debug>(query: &str) -> (StatusCode, String) {
+        let e = parse_params::<T>("/api/items", query).unwrap_err();
+        (e.0, e.1)
+    }
+
+    #[test]
+    fn query_structs_name_their_parameters() {
+        assert_eq!(
+            field_names::<ItemsQuery>(),
+            ["q", "topic", "feed", "story", "lang", "since", "until", "after", "limit"]
+        );
+        assert_eq!(field_names::<DigestsQuery>(), ["failed", "limit"]);
+        assert!(field_names::<NoParams>().is_empty());
+    }
+
+    #[test]
+    fn parameter_errors_are_one_sentence_naming_the_parameter() {
+        let bad = |s: &str| (StatusCode::BAD_REQUEST, s.to_string());
+        assert_eq!(
+            error::<ItemsQuery>("limit=-1"),
+            bad("limit: expected a whole number from 1 to 1000, got \"-1\"")
+        );
+        assert_eq!(
+            error::<ItemsQuery>("topics=kirkuk"),
+            bad("unknown parameter \"topics\" (known: q, topic, feed, story, lang, since, until, after, limit)")
+        );
+        assert_eq!(
+            error::<ItemsQuery>("x=1&y=2&x=3"),
+            bad("unknown parameters \"x\", \"y\" (known: q, topic, feed, story, lang, since, until, after, limit)")
+        );
+        assert_eq!(
+            error::<NoParams>("x=1"),
+            bad("unknown parameter \"x\": /api/items takes no parameters")
+        );
+        assert_eq!(
+            error::<ItemsQuery>("topic=a&topic=b"),
+            bad("parameter \"topic\" is given 2 times; give it once")
+        );
+        assert_eq!(
+            error::<ItemsQuery>("story=abc"),
+            bad("story: expected a story id (a whole number), got \"abc\"")
+        );
+        assert_eq!(
+            error::<DigestsQuery>("failed=yes"),
+            bad("failed: expected true or false, got \"yes\"")
+        );
+        assert_eq!(
+            error::<ItemsQuery>(&format!("after=%20{}", "9".repeat(100))).1,
+            format!(
+                "after: expected an item id (a whole number), got \" {}…\"",
+                "9".repeat(39)
+            )
+        );
+        let ok: ItemsQuery = parse_params("/api/items", "q=a%20b&limit=5&since=7d").unwrap();
+        assert_eq!((ok.q.as_deref(), ok.limit), (Some("a b"), Some(5)));
+        assert!(parse_params::<NoParams>("/healthz", "").is_ok());
+    }
+
+    #[test]
+    fn limits_are_bounded() {
+        assert_eq!(page_limit(None).ok(), Some(50));
+        assert_eq!(page_limit(Some(1000)).ok(), Some(1000));
+        for n in [0, 1001] {
+            assert_eq!(
+                page_limit(Some(n)).err().map(|e| e.1),
+                Some(format!(
+                    "limit: expected a whole number from 1 to 1000, got \"{n}\""
+                ))
+            );
+        }
+    }
 }

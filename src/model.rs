@@ -25,6 +25,41 @@ pub fn parse_time(input: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, Time
         .ok_or_else(|| TimeError(input.to_string()))
 }
 
+/// A time range a user gave that holds no time: its end is not after its
+/// start. Names the two bounds as the user gave them (`--since`/`--until`
+/// on the command line, `since`/`until` in the API).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{until_name} must be later than {since_name} ({since_name} {since}, {until_name} {until})")]
+pub struct RangeError {
+    since_name: String,
+    until_name: String,
+    since: String,
+    until: String,
+}
+
+/// Checks that a range from `since` (inclusive) to `until` (exclusive)
+/// can hold anything; a missing bound is open. `names` are the two
+/// bounds' names for the error, e.g. `("--since", "--until")`. The one
+/// check for every command and API route taking both.
+pub fn check_range(
+    since: Option<DateTime<Utc>>,
+    until: Option<DateTime<Utc>>,
+    names: (&str, &str),
+) -> Result<(), RangeError> {
+    match (since, until) {
+        (Some(since), Some(until)) if until <= since => {
+            let show = |t: DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+            Err(RangeError {
+                since_name: names.0.to_string(),
+                until_name: names.1.to_string(),
+                since: show(since),
+                until: show(until),
+            })
+        }
+        _ => Ok(()),
+    }
+}
+
 /// A feed document after parsing and text extraction.
 #[derive(Debug, Clone, Default)]
 pub struct ParsedFeed {
@@ -208,6 +243,24 @@ mod tests {
         assert!(!same_language("en", ""));
         assert!(!same_language("en", "eng"));
         assert!(!same_language("fa", "ar"));
+    }
+
+    #[test]
+    fn a_range_must_end_after_it_starts() {
+        let t = |s: &str| Some(parse_time(s, Utc::now()).unwrap());
+        let names = ("--since", "--until");
+        assert_eq!(check_range(t("2017-08-01"), t("2017-09-01"), names), Ok(()));
+        assert_eq!(check_range(t("2017-09-01"), None, names), Ok(()));
+        assert_eq!(check_range(None, t("2017-08-01"), names), Ok(()));
+        assert_eq!(
+            check_range(t("2017-09-01"), t("2017-08-01"), names)
+                .unwrap_err()
+                .to_string(),
+            "--until must be later than --since \
+             (--since 2017-09-01T00:00:00Z, --until 2017-08-01T00:00:00Z)"
+        );
+        // The end is exclusive: an equal end holds nothing either.
+        assert!(check_range(t("2017-09-01"), t("2017-09-01"), ("since", "until")).is_err());
     }
 
     #[test]

@@ -161,7 +161,6 @@ async fn search_filters_and_formats() {
     );
     assert_eq!(ws.search(&["--feed", "Search feed"]).await.len(), 2);
     assert_eq!(ws.search(&["--feed", &server.url("/s.xml")]).await.len(), 2);
-    assert_eq!(ws.search(&["--feed", "other"]).await.len(), 0);
     assert_eq!(ws.search(&["--since", "2017-09-23T00:30:00Z"]).await.len(), 1);
     assert_eq!(ws.search(&["--until", "2017-09-23T00:30:00Z"]).await.len(), 1);
     assert_eq!(ws.search(&["--since", "7d"]).await.len(), 0);
@@ -195,6 +194,114 @@ async fn search_filters_and_formats() {
     assert_ne!(out.code, 0);
     assert!(
         out.stderr.contains("--since: \"last tuesday\" is not a time"),
+        "{}",
+        out.stderr
+    );
+}
+
+/// Issue 21 (11): `search --feed nonexistent` printed "no items" while
+/// `--topic nonexistent` listed the known topics. An unknown feed is an
+/// error listing the known ones (configured and stored), names else URLs.
+#[tokio::test(flavor = "multi_thread")]
+async fn unknown_feed_filters_are_errors_listing_the_known_feeds() {
+    let server = FeedServer::start().await;
+    server.set(
+        "/w.xml",
+        Route::Feed {
+            body: rss(&[("w1", "Kurdistan referendum", "Erbil.")]),
+            content_type: "application/rss+xml",
+        },
+    );
+    server.set("/r.xml", Route::Status(404));
+    let ws = Workspace::new(
+        &[(&server.url("/w.xml"), "Wires"), (&server.url("/r.xml"), "Rudaw")],
+        &[("k", "Kurdistan")],
+        "",
+    );
+    ws.run(&["run", "--once"]).await;
+    let known = "(known: Rudaw, Wires)";
+    for args in [
+        vec!["search", "--feed", "wires"],
+        vec!["search", "--feed", "nonexistent", "--count"],
+        vec!["search", "--feed", "nonexistent", "--stories"],
+        vec!["search", "Kurdistan", "--feed", "https://wires.example/rss"],
+    ] {
+        let out = ws.run(&args).await;
+        let feed = args[args.iter().position(|a| *a == "--feed").unwrap() + 1];
+        assert_eq!(
+            (out.code, out.stderr.as_str(), out.stdout.as_str()),
+            (
+                1,
+                format!("feedwatch: --feed: no feed named {feed:?} {known}\n").as_str(),
+                ""
+            ),
+            "{args:?}"
+        );
+    }
+    // By name or URL, as before.
+    assert_eq!(ws.search(&["--feed", "Wires"]).await.len(), 1);
+    assert_eq!(ws.search(&["--feed", &server.url("/w.xml")]).await.len(), 1);
+    assert_eq!(
+        ws.search(&["--feed", "Rudaw"]).await.len(),
+        0,
+        "a known feed without items"
+    );
+}
+
+/// Issue 21 (12): `--since 2017-09-01 --until 2017-08-01` was accepted and
+/// printed nothing. Every command taking both refuses an empty range in one
+/// line naming both flags, before it opens the database.
+#[tokio::test(flavor = "multi_thread")]
+async fn inverted_time_ranges_are_refused_naming_both_flags() {
+    let ws = Workspace::new(&[], &[("k", "Kurdistan")], "");
+    assert_eq!(ws.run(&["run", "--once"]).await.code, 0);
+    let out_file = ws.dir.path().join("report.html");
+    let out_file = out_file.to_str().unwrap();
+    let inverted = "feedwatch: --until must be later than --since \
+                    (--since 2017-09-01T00:00:00Z, --until 2017-08-01T00:00:00Z)\n";
+    let range = ["--since", "2017-09-01", "--until", "2017-08-01"];
+    let equal = ["--since", "2017-09-01", "--until", "2017-09-01T00:00:00Z"];
+    for command in [
+        vec!["search"],
+        vec!["search", "--count"],
+        vec!["search", "--stories"],
+        vec!["stats"],
+        vec!["stats", "--topic", "k", "--by", "hour"],
+        vec!["report", "--topic", "k", "--out", out_file],
+    ] {
+        let out = ws.run(&[command.as_slice(), &range].concat()).await;
+        let name = command.join(" ");
+        assert_eq!(
+            (out.code, out.stderr.as_str(), out.stdout.as_str()),
+            (1, inverted, ""),
+            "{name}"
+        );
+        assert!(!Path::new(out_file).exists(), "{name}: no report written");
+        let out = ws.run(&[command.as_slice(), &equal].concat()).await;
+        assert_eq!(out.code, 1, "{name}: an empty range [t, t): {}", out.stderr);
+        assert!(
+            out.stderr.contains("--until must be later than --since"),
+            "{name}: {}",
+            out.stderr
+        );
+        // A range that holds time is fine.
+        let out = ws
+            .run(
+                &[
+                    command.as_slice(),
+                    &["--since", "2017-08-01", "--until", "2017-09-01"],
+                ]
+                .concat(),
+            )
+            .await;
+        assert_eq!(out.code, 0, "{name}: {}", out.stderr);
+    }
+    // Ages are times before now: 30 days ago is before 7 days ago.
+    let out = ws.run(&["search", "--since", "7d", "--until", "30d"]).await;
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stderr
+            .contains("--until must be later than --since (--since 20"),
         "{}",
         out.stderr
     );

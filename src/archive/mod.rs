@@ -27,6 +27,9 @@ pub enum ArchiveError {
     /// `--sort relevance` without a query to rank by.
     #[error("sorting by relevance needs a query")]
     RelevanceWithoutQuery,
+    /// A feed filter (`--feed`, `feed=`) that is no feed's URL or name.
+    #[error("no feed named {given:?} (known: {known})")]
+    UnknownFeed { given: String, known: String },
     /// `--after` names an item that does not exist.
     #[error("no item with id {0} (--after takes the id of the last item of the previous page)")]
     UnknownItem(i64),
@@ -60,6 +63,42 @@ pub async fn feed_tags(config: &Config, store: &Store) -> Result<HashMap<String,
         tags.insert(feed.url.clone(), feed.tags.clone());
     }
     Ok(tags)
+}
+
+/// Feed names listed in an [`ArchiveError::UnknownFeed`], at most.
+const KNOWN_FEEDS_SHOWN: usize = 20;
+
+/// Checks that a feed filter (`search --feed`, `/api/items?feed=`) is the
+/// URL or name of a stored or configured feed, as the filter compares them;
+/// else the error lists the known feeds (names, else URLs).
+pub async fn check_feed(store: &Store, config: &Config, feed: &str) -> Result<(), ArchiveError> {
+    let stored = store.list_feeds().await?;
+    let feeds = stored
+        .iter()
+        .map(|f| (f.url.as_str(), f.name.as_deref()))
+        .chain(config.feeds.iter().map(|f| (f.url.as_str(), f.name.as_deref())));
+    let mut known = Vec::new();
+    for (url, name) in feeds {
+        if url == feed || name == Some(feed) {
+            return Ok(());
+        }
+        known.push(name.map_or_else(|| crate::redact::url(url).into_owned(), str::to_string));
+    }
+    known.sort();
+    known.dedup();
+    let more = known.len().saturating_sub(KNOWN_FEEDS_SHOWN);
+    known.truncate(KNOWN_FEEDS_SHOWN);
+    let mut known = known.join(", ");
+    if known.is_empty() {
+        known = "none".into();
+    }
+    if more > 0 {
+        known.push_str(&format!(" and {more} more; see `feedwatch feeds list`"));
+    }
+    Err(ArchiveError::UnknownFeed {
+        given: crate::redact::url(feed).into_owned(),
+        known,
+    })
 }
 
 /// Compiles a search query like a topic (term sets expanded).

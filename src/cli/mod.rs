@@ -147,6 +147,18 @@ pub fn time_flag(
         .transpose()
 }
 
+/// A time range from the command line; a missing bound is open.
+pub type TimeRange = (Option<DateTime<Utc>>, Option<DateTime<Utc>>);
+
+/// `--since` and `--until`, parsed, and checked to make a range that can
+/// hold anything (the one check: `feedwatch::model::check_range`).
+pub fn time_range(since: Option<&str>, until: Option<&str>, now: DateTime<Utc>) -> anyhow::Result<TimeRange> {
+    let since = time_flag(since, "--since", now)?;
+    let until = time_flag(until, "--until", now)?;
+    feedwatch::model::check_range(since, until, ("--since", "--until"))?;
+    Ok((since, until))
+}
+
 /// Shortens `s` to at most `width` characters, marking the cut with `…`.
 fn truncate(s: &str, width: usize) -> String {
     if s.chars().count() <= width {

@@ -14,7 +14,7 @@ use feedwatch::config::Config;
 use feedwatch::parse::dates::MAX_FUTURE_SKEW;
 use feedwatch::store::{Bucket, Split, Store, VolumeQuery};
 
-use super::{parse_time, time_flag};
+use super::time_range;
 
 #[derive(Debug, Args)]
 pub struct ReportArgs {
@@ -36,8 +36,8 @@ pub struct ReportArgs {
 pub async fn report(config: &Config, args: ReportArgs) -> anyhow::Result<ExitCode> {
     refuse_symlink(&args.out)?;
     let now = Utc::now();
-    let since = parse_time(&args.since, now).context("--since")?;
-    let until = time_flag(args.until.as_deref(), "--until", now)?;
+    let (since, until) = time_range(Some(&args.since), args.until.as_deref(), now)?;
+    let since = since.expect("--since has a default");
     // As in `stats`: the chart and the tables cover one window, which,
     // left open, takes in items dated up to MAX_FUTURE_SKEW ahead.
     let end = until.unwrap_or(now + MAX_FUTURE_SKEW);

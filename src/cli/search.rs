@@ -12,7 +12,7 @@ use feedwatch::archive::{self, Search};
 use feedwatch::config::Config;
 use feedwatch::store::{SearchFilter, SearchSort, Store};
 
-use super::{output, time_flag, Format};
+use super::{output, time_range, Format};
 
 #[derive(Debug, Args)]
 pub struct SearchArgs {
@@ -74,8 +74,7 @@ pub enum Sort {
 
 pub async fn search(config: &Config, args: SearchArgs) -> anyhow::Result<ExitCode> {
     let now = Utc::now();
-    let since = time_flag(args.since.as_deref(), "--since", now)?;
-    let until = time_flag(args.until.as_deref(), "--until", now)?;
+    let (since, until) = time_range(args.since.as_deref(), args.until.as_deref(), now)?;
     let opened = Store::open_read_only(&config.store.path).await?;
     let store = match args.timeout.unwrap_or(config.search.timeout) {
         limit if limit.is_zero() => opened.clone(),
@@ -85,6 +84,12 @@ pub async fn search(config: &Config, args: SearchArgs) -> anyhow::Result<ExitCod
         let names = store.topic_names().await?;
         if !names.contains(topic) {
             bail!("--topic: no topic named {topic:?} (known: {})", names.join(", "));
+        }
+    }
+    if let Some(feed) = &args.feed {
+        match archive::check_feed(&store, config, feed).await {
+            Err(e @ archive::ArchiveError::UnknownFeed { .. }) => bail!("--feed: {e}"),
+            other => other?,
         }
     }
     let request = Search {

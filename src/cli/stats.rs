@@ -4,7 +4,7 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use anyhow::{bail, Context};
+use anyhow::bail;
 use chrono::Utc;
 use clap::{Args, ValueEnum};
 use feedwatch::archive::stats::{
@@ -14,7 +14,7 @@ use feedwatch::config::Config;
 use feedwatch::parse::dates::MAX_FUTURE_SKEW;
 use feedwatch::store::{Bucket, Split, Store, VolumeQuery};
 
-use super::{parse_time, time_flag, truncate};
+use super::{time_range, truncate};
 
 #[derive(Debug, Args)]
 pub struct StatsArgs {
@@ -75,8 +75,8 @@ struct Record<'a> {
 
 pub async fn stats(config: &Config, args: StatsArgs) -> anyhow::Result<ExitCode> {
     let now = Utc::now();
-    let since = parse_time(&args.since, now).context("--since")?;
-    let until = time_flag(args.until.as_deref(), "--until", now)?;
+    let (since, until) = time_range(Some(&args.since), args.until.as_deref(), now)?;
+    let since = since.expect("--since has a default");
     let bucket = match args.by {
         By::Hour => Bucket::Hour,
         By::Day => Bucket::Day,
