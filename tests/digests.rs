@@ -170,7 +170,7 @@ async fn webhook_outage_and_uncertain_send_deliver_the_same_digest_once() {
     assert_ne!(out.code, 0, "a failed delivery is reported: {}", out.stdout);
     assert!(
         out.stdout
-            .contains("1 digests built; 0 delivered, 1 will be retried"),
+            .contains("1 digest built; 0 delivered, 1 will be retried"),
         "{}",
         out.stdout
     );
@@ -419,7 +419,7 @@ async fn immediate_alerts_wait_out_the_coalescing_window() {
     tokio::time::sleep(Duration::from_millis(2200)).await;
     let out = ws.run(&["run", "--once"]).await;
     assert!(
-        out.stdout.contains("alerts: 1 digests built; 1 delivered"),
+        out.stdout.contains("alerts: 1 digest built; 1 delivered"),
         "{}",
         out.stdout
     );
@@ -476,7 +476,7 @@ async fn feed_health_alerts_report_each_failure_episode_once() {
     tokio::time::sleep(Duration::from_millis(1100)).await;
     let out = ws.run(&["digest", "send", "--alert", "health", "--now"]).await;
     assert!(
-        out.stdout.contains("1 digests built; 1 delivered"),
+        out.stdout.contains("1 digest built; 1 delivered"),
         "{}",
         out.stdout
     );

@@ -123,8 +123,8 @@ pub async fn digest(config: &Config, command: DigestCommand) -> anyhow::Result<E
             let stats = alerts.deliver_due(at, Some(&alert.name)).await?;
             writeln!(
                 std::io::stdout(),
-                "{} digests built; {} delivered, {} will be retried, {} failed",
-                built.len(),
+                "{} built; {} delivered, {} will be retried, {} failed",
+                feedwatch::count(built.len() as u64, "digest", "digests"),
                 stats.delivered,
                 stats.retrying,
                 stats.failed
