@@ -487,3 +487,48 @@ async fn feed_health_alerts_report_each_failure_episode_once() {
         .unwrap()
         .contains("HTTP 503"));
 }
+
+/// Issue 21, item 8: a feed disabled after 410 Gone is reported by
+/// feed-health alerts (once), and `feeds enable` leaves no stale error.
+#[tokio::test(flavor = "multi_thread")]
+async fn feed_health_reports_feeds_disabled_by_410_and_enable_clears_them() {
+    let server = FeedServer::start().await;
+    server.set("/ok.xml", feed(&[("o1", "Kurdistan referendum", "Erbil.")]));
+    server.set("/gone.xml", Route::Status(410));
+    let alert = "[[channel]]\nname = \"ops\"\nkind = \"file\"\npath = \"out/health.jsonl\"\n\
+                 [[alert]]\nname = \"health\"\ntopics = [\"feed-health\"]\nschedule = \"hourly\"\nchannels = [\"ops\"]\n";
+    let ws = Workspace::new(
+        &[(&server.url("/ok.xml"), "OK"), (&server.url("/gone.xml"), "Gone")],
+        &[TOPIC],
+        alert,
+    );
+    assert_eq!(ws.run(&["run", "--once"]).await.code, 0);
+    let out = ws.run(&["digest", "send", "--alert", "health", "--now"]).await;
+    assert_eq!(out.code, 0, "{} {}", out.stdout, out.stderr);
+    let lines = digest_lines(&ws, "out/health.jsonl");
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    let health = lines[0]["health"].as_array().unwrap();
+    assert_eq!(health.len(), 1, "only the gone feed: {health:?}");
+    assert_eq!(health[0]["kind"], "disabled");
+    assert_eq!(health[0]["feed_url"], server.url("/gone.xml"));
+    assert!(
+        health[0]["detail"].as_str().unwrap().contains("410"),
+        "{}",
+        health[0]
+    );
+    // Once per episode.
+    let out = ws.run(&["digest", "send", "--alert", "health", "--now"]).await;
+    assert!(out.stdout.contains("0 digests built"), "{}", out.stdout);
+
+    // Enabled again: no stale error on its row.
+    server.set("/gone.xml", feed(&[("g1", "Back", "Up.")]));
+    let out = ws.run(&["feeds", "enable", &server.url("/gone.xml")]).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let feeds = ws.feeds().await;
+    let row = &feeds[&server.url("/gone.xml")];
+    assert!(
+        row["error_kind"].is_null() && row["last_error"].is_null(),
+        "{row}"
+    );
+    assert_eq!(row["enabled"], true);
+}

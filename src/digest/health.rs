@@ -23,6 +23,8 @@ pub struct HealthSettings {
 pub enum HealthKind {
     Failing,
     Silent,
+    /// Polling stopped (410 Gone); `feeds enable` resumes it.
+    Disabled,
 }
 
 /// One notice. `key` names the episode: the same failure or silence is
@@ -44,6 +46,22 @@ pub fn notices(rows: &[FeedHealthRow], now: DateTime<Utc>, settings: &HealthSett
     let mut out = Vec::new();
     let ago = |d: Duration| now - chrono::Duration::from_std(d).unwrap_or_default();
     for row in rows {
+        if let Some(reason) = &row.disabled_reason {
+            // Definitive (the publisher removed the feed): reported at once.
+            let since = row.disabled_at.as_deref().and_then(parse_ts).unwrap_or(now);
+            out.push(HealthNotice {
+                key: format!("disabled:{}:{}", row.feed_id, since.timestamp()),
+                kind: HealthKind::Disabled,
+                feed_url: crate::redact::url(&row.url).into_owned(),
+                feed_name: row.name.clone(),
+                since: since.to_rfc3339(),
+                detail: format!(
+                    "{}; no longer polled (`feedwatch feeds enable URL` polls it again)",
+                    reason.chars().take(200).collect::<String>()
+                ),
+            });
+            continue;
+        }
         if let Some(since) = row.failing_since.as_deref().and_then(parse_ts) {
             if since <= ago(settings.failing_after) {
                 let error: String = row
@@ -110,6 +128,8 @@ mod tests {
             failing_since: failing_since.map(String::from),
             items_per_week: per_week,
             last_item_at: last_item.map(String::from),
+            disabled_reason: None,
+            disabled_at: None,
         }
     }
 
@@ -144,5 +164,26 @@ mod tests {
         );
         // Unknown publishing rate: never "silent".
         assert!(check(row(None, None, Some("2017-01-01T00:00:00Z"))).is_empty());
+        // Disabled (410 Gone): reported at once, whatever else is true.
+        let gone = FeedHealthRow {
+            disabled_reason: Some("HTTP 410 Gone: the publisher removed the feed; disabled".into()),
+            disabled_at: Some("2017-09-25T11:59:00Z".into()),
+            ..row(
+                Some("2017-09-25T11:00:00Z"),
+                Some(7.0),
+                Some("2017-09-01T00:00:00Z"),
+            )
+        };
+        let n = check(gone);
+        assert_eq!(n.len(), 1);
+        assert_eq!(
+            (n[0].kind, n[0].key.as_str()),
+            (HealthKind::Disabled, "disabled:7:1506340740")
+        );
+        assert!(
+            n[0].detail.contains("410 Gone") && n[0].detail.contains("feeds enable"),
+            "{}",
+            n[0].detail
+        );
     }
 }

@@ -106,6 +106,7 @@ fn health_label(n: &HealthNotice) -> &'static str {
     match n.kind {
         HealthKind::Failing => "failing",
         HealthKind::Silent => "silent",
+        HealthKind::Disabled => "disabled",
     }
 }
 

@@ -38,6 +38,10 @@ pub struct FeedHealthRow {
     pub items_per_week: Option<f64>,
     /// When the feed last brought a new item.
     pub last_item_at: Option<String>,
+    /// Set when the feed was disabled (410 Gone): why.
+    pub disabled_reason: Option<String>,
+    /// Set when the feed was disabled: its last fetch (when it was).
+    pub disabled_at: Option<String>,
 }
 
 /// What the caller builds from the pending matches of one channel.
@@ -255,13 +259,16 @@ impl Store {
         Ok(created)
     }
 
-    /// The state of every enabled feed, for feed-health notices.
+    /// The state of every enabled feed, and of feeds disabled for a reason
+    /// (410 Gone), for feed-health notices.
     pub async fn feed_health(&self) -> Result<Vec<FeedHealthRow>> {
         Ok(sqlx::query_as(
             "SELECT f.id AS feed_id, f.url, coalesce(f.name, f.title, f.url) AS name, f.error_count, f.last_error, \
              CASE WHEN f.error_count > 0 THEN coalesce(f.last_success_at, f.created_at) END AS failing_since, \
-             f.items_per_week, (SELECT max(s.first_seen_at) FROM item_sources s WHERE s.feed_id = f.id) AS last_item_at \
-             FROM feeds f WHERE f.enabled = 1 ORDER BY f.url",
+             f.items_per_week, (SELECT max(s.first_seen_at) FROM item_sources s WHERE s.feed_id = f.id) AS last_item_at, \
+             CASE WHEN f.enabled = 0 THEN f.disabled_reason END AS disabled_reason, \
+             CASE WHEN f.enabled = 0 THEN coalesce(f.last_fetch_at, f.created_at) END AS disabled_at \
+             FROM feeds f WHERE f.enabled = 1 OR f.disabled_reason IS NOT NULL ORDER BY f.url",
         )
         .fetch_all(&self.read)
         .await?)

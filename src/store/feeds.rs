@@ -239,8 +239,8 @@ impl Store {
     /// Polls a disabled feed again, from now on.
     pub async fn enable_feed(&self, url: &str) -> std::result::Result<(), FeedChangeError> {
         let done = sqlx::query(
-            "UPDATE feeds SET enabled = 1, disabled_reason = NULL, next_check_at = NULL, error_count = 0 \
-             WHERE url = ?",
+            "UPDATE feeds SET enabled = 1, disabled_reason = NULL, next_check_at = NULL, error_count = 0, \
+             error_kind = NULL, last_error = NULL WHERE url = ?",
         )
         .bind(url)
         .execute(&self.write)
