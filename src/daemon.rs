@@ -334,7 +334,7 @@ pub async fn run(
     let config_urls: HashSet<&str> = config.feeds.iter().map(|f| f.url.as_str()).collect();
     let semaphore = Arc::new(Semaphore::new(config.poll.concurrency.max(1)));
     let mut in_flight: HashSet<i64> = HashSet::new();
-    let mut tasks: JoinSet<(Result<PollResult, StoreError>, Duration)> = JoinSet::new();
+    let mut tasks: JoinSet<(Result<PollResult, StoreError>, Duration, Duration)> = JoinSet::new();
     let mut running: HashMap<tokio::task::Id, InFlight> = HashMap::new();
     let mut health = StoreHealth::default();
     tracing::info!(feeds = config.feeds.len(), "polling; feeds are checked when due");
@@ -422,11 +422,12 @@ pub async fn run(
                     let Some(feed) = running.remove(&id) else { continue };
                     in_flight.remove(&feed.feed_id);
                     match outcome {
-                        Ok((Ok(result), elapsed)) => {
+                        Ok((Ok(result), elapsed, waited)) => {
                             health.succeeded(metrics);
                             metrics.record_poll(&result, elapsed);
+                            metrics.record_host_wait(waited);
                         }
-                        Ok((Err(error), elapsed)) => {
+                        Ok((Err(error), elapsed, _)) => {
                             health.failed(&error, "cannot store feed result", Some(&feed.url), metrics);
                             metrics.record_poll(&PollResult::Failed(error_chain(&error)), elapsed);
                         }
@@ -463,7 +464,7 @@ async fn dispatch(
     health: &mut StoreHealth,
     semaphore: &Arc<Semaphore>,
     in_flight: &mut HashSet<i64>,
-    tasks: &mut JoinSet<(Result<PollResult, StoreError>, Duration)>,
+    tasks: &mut JoinSet<(Result<PollResult, StoreError>, Duration, Duration)>,
     running: &mut HashMap<tokio::task::Id, InFlight>,
     shutdown: &CancellationToken,
 ) -> Result<Option<Duration>, StoreError> {
@@ -493,12 +494,12 @@ async fn dispatch(
         let feed_id = feed.id;
         let task = tasks.spawn(async move {
             let _permit = tokio::select! {
-                _ = cancel.cancelled() => return (Ok(PollResult::Cancelled), Duration::ZERO),
+                _ = cancel.cancelled() => return (Ok(PollResult::Cancelled), Duration::ZERO, Duration::ZERO),
                 permit = semaphore.acquire_owned() => permit.expect("semaphore is never closed"),
             };
             let started = std::time::Instant::now();
-            let result = pipeline.poll_feed(&feed, &cancel).await;
-            (result, started.elapsed())
+            let (result, waited) = pipeline.poll_feed_timed(&feed, &cancel).await;
+            (result, started.elapsed().saturating_sub(waited), waited)
         });
         running.insert(task.id(), InFlight { feed_id, url });
     }

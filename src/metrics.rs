@@ -44,6 +44,7 @@ pub struct Metrics {
     registry: Registry,
     polls: Family<OutcomeLabel, Counter>,
     poll_seconds: Histogram,
+    host_wait_seconds: Histogram,
     items: Counter,
     updated: Counter,
     matches: Counter,
@@ -77,6 +78,12 @@ impl Metrics {
             "Time to poll one feed: fetch, parse, match and store",
             poll_seconds.clone(),
         );
+        let host_wait_seconds = Histogram::new(exponential_buckets(0.01, 2.0, 14));
+        registry.register(
+            "poll_host_wait_seconds",
+            "Time a due feed waited for its host's politeness limits (per-host concurrency and spacing) before its poll began",
+            host_wait_seconds.clone(),
+        );
         let items = Counter::default();
         registry.register("items_ingested", "New items stored", items.clone());
         let updated = Counter::default();
@@ -102,6 +109,7 @@ impl Metrics {
             stopped: AtomicBool::new(false),
             polls,
             poll_seconds,
+            host_wait_seconds,
             items,
             updated,
             matches,
@@ -130,6 +138,11 @@ impl Metrics {
             })
             .inc();
         self.poll_seconds.observe(elapsed.as_secs_f64());
+    }
+
+    /// How long a feed waited for its host's limits before its poll.
+    pub fn record_host_wait(&self, waited: Duration) {
+        self.host_wait_seconds.observe(waited.as_secs_f64());
     }
 
     /// The scheduler loop passed; `/readyz` checks it is recent.

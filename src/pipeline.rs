@@ -220,12 +220,34 @@ impl Pipeline {
         feed: &FeedRow,
         cancel: &CancellationToken,
     ) -> Result<PollResult, StoreError> {
+        self.poll_feed_timed(feed, cancel).await.0
+    }
+
+    /// [`Pipeline::poll_feed`], also telling how long the feed waited for
+    /// its host's politeness limits (not part of the poll's own time).
+    pub async fn poll_feed_timed(
+        &self,
+        feed: &FeedRow,
+        cancel: &CancellationToken,
+    ) -> (Result<PollResult, StoreError>, Duration) {
         let url = feed.request_url().to_string();
         let host = HostLimiter::key(&url);
+        let waiting = Instant::now();
         let _host = tokio::select! {
-            _ = cancel.cancelled() => return Ok(PollResult::Cancelled),
+            _ = cancel.cancelled() => return (Ok(PollResult::Cancelled), waiting.elapsed()),
             permit = self.hosts.acquire(&host) => permit,
         };
+        let waited = waiting.elapsed();
+        (self.poll_admitted(feed, cancel, url).await, waited)
+    }
+
+    /// The poll itself, once the host's limits let it start.
+    async fn poll_admitted(
+        &self,
+        feed: &FeedRow,
+        cancel: &CancellationToken,
+        url: String,
+    ) -> Result<PollResult, StoreError> {
         let started = self.clock.now();
         let bounds = self.schedules.bounds(&feed.url);
         let validators =

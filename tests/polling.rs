@@ -437,3 +437,75 @@ async fn every_nth_poll_ignores_validators_that_never_change() {
     assert_eq!(seen[2].status, 200);
     assert_eq!(ws.search(&[]).await.len(), 2, "the change is found");
 }
+
+/// Issue 21, item 15: `feedwatch_poll_duration_seconds` is the poll's own
+/// time; the wait for a host's politeness limits is
+/// `feedwatch_poll_host_wait_seconds`. Two feeds of one host, 1.5 s apart.
+#[tokio::test(flavor = "multi_thread")]
+async fn host_waits_are_measured_apart_from_polls() {
+    let server = FeedServer::start().await;
+    server.set(
+        "/p1.xml",
+        Route::NoValidators {
+            body: rss(&[("p1", "One", "a")]),
+        },
+    );
+    server.set(
+        "/p2.xml",
+        Route::NoValidators {
+            body: rss(&[("p2", "Two", "b")]),
+        },
+    );
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let extra = format!(
+        "[http]\nlisten = \"127.0.0.1:{port}\"\n[poll]\nper_host_concurrency = 1\nper_host_spacing = \"1500ms\"\n"
+    );
+    let ws = Workspace::new(
+        &[(&server.url("/p1.xml"), "P1"), (&server.url("/p2.xml"), "P2")],
+        &[("k", "One")],
+        &extra,
+    );
+    let mut daemon = tokio::process::Command::new(env!("CARGO_BIN_EXE_feedwatch"))
+        .arg("--config")
+        .arg(ws.config_path())
+        .arg("run")
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let sample = |text: &str, name: &str| -> f64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+            .unwrap_or(0.0)
+    };
+    let mut metrics = String::new();
+    for _ in 0..100 {
+        if let Ok(r) = reqwest::get(format!("http://127.0.0.1:{port}/metrics")).await {
+            metrics = r.text().await.unwrap();
+            if sample(&metrics, "feedwatch_poll_duration_seconds_count") >= 2.0 {
+                break;
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    std::process::Command::new("kill")
+        .args(["-TERM", &daemon.id().unwrap().to_string()])
+        .status()
+        .unwrap();
+    daemon.wait().await.unwrap();
+    let polls = sample(&metrics, "feedwatch_poll_duration_seconds_sum");
+    let waits = sample(&metrics, "feedwatch_poll_host_wait_seconds_sum");
+    assert_eq!(
+        sample(&metrics, "feedwatch_poll_host_wait_seconds_count"),
+        2.0,
+        "{metrics}"
+    );
+    assert!(
+        waits >= 1.0,
+        "the second feed waited for the spacing: {waits} s\n{metrics}"
+    );
+    assert!(polls < 1.0, "poll time excludes the wait: {polls} s\n{metrics}");
+}
