@@ -69,15 +69,78 @@ fn is_active(config_urls: &HashSet<&str>, url: &str, source: &str) -> bool {
     source == "added" || config_urls.contains(url)
 }
 
-/// The enabled feeds to poll: configured and added ones.
+/// Feeds a permanent redirect moved onto another polled feed's URL (its
+/// `url`, or the URL another feed of lower id was moved to): each is the
+/// same document as that feed, so only the other one is polled. Maps the
+/// twin's id to the URL of the feed polled instead. Input: `(id, url,
+/// fetch_url)` of the feeds polled.
+pub fn twins<'a>(feeds: impl IntoIterator<Item = (i64, &'a str, Option<&'a str>)>) -> HashMap<i64, String> {
+    let feeds: Vec<_> = feeds.into_iter().collect();
+    let by_url: HashMap<&str, i64> = feeds.iter().map(|&(id, url, _)| (url, id)).collect();
+    let mut moved_to: HashMap<&str, i64> = HashMap::new();
+    let mut sorted = feeds.clone();
+    sorted.sort_by_key(|&(id, _, _)| id);
+    let mut out = HashMap::new();
+    for (id, _, fetch_url) in sorted {
+        let Some(target) = fetch_url else { continue };
+        if let Some(&other) = by_url.get(target).filter(|&&other| other != id) {
+            out.insert(
+                id,
+                feeds
+                    .iter()
+                    .find(|f| f.0 == other)
+                    .map_or_else(String::new, |f| f.1.to_string()),
+            );
+        } else if let Some(&first) = moved_to.get(target) {
+            let first_url = feeds
+                .iter()
+                .find(|f| f.0 == first)
+                .map_or_else(String::new, |f| f.1.to_string());
+            out.insert(id, first_url);
+        } else {
+            moved_to.insert(target, id);
+        }
+    }
+    out
+}
+
+/// Notes on each twin (see [`twins`]) that it is not polled, in its
+/// `warning` (for `feeds list` and the API).
+pub fn mark_twins(rows: &mut [FeedRow]) {
+    let found = twins(
+        rows.iter()
+            .filter(|f| f.enabled)
+            .map(|f| (f.id, f.url.as_str(), f.fetch_url.as_deref())),
+    );
+    for row in rows.iter_mut() {
+        if let Some(other) = found.get(&row.id) {
+            let note = format!(
+                "a permanent redirect moved this feed to the same document as {}; only that one is polled",
+                crate::redact::url(other)
+            );
+            row.warning = Some(match row.warning.take() {
+                Some(w) if !w.is_empty() => format!("{note}; {w}"),
+                _ => note,
+            });
+        }
+    }
+}
+
+/// The enabled feeds to poll: configured and added ones, twins left out.
 pub async fn active_feeds(config: &Config, store: &Store) -> Result<Vec<FeedRow>, StoreError> {
     let urls: HashSet<&str> = config.feeds.iter().map(|f| f.url.as_str()).collect();
-    Ok(store
+    let feeds: Vec<FeedRow> = store
         .list_feeds()
         .await?
         .into_iter()
         .filter(|f| f.enabled && is_active(&urls, &f.url, &f.source))
-        .collect())
+        .collect();
+    let skip = twins(
+        feeds
+            .iter()
+            .map(|f| (f.id, f.url.as_str(), f.fetch_url.as_deref())),
+    );
+    Ok(feeds.into_iter().filter(|f| !skip.contains_key(&f.id)).collect())
 }
 
 /// Runs one cycle over every enabled feed, due or not.
@@ -473,11 +536,21 @@ async fn dispatch(
         return Ok(None);
     }
     let now = pipeline.clock().now();
-    let entries: Vec<QueueEntry> = store
+    let active: Vec<QueueEntry> = store
         .queue()
         .await?
         .into_iter()
-        .filter(|e| is_active(config_urls, &e.url, &e.source) && !in_flight.contains(&e.id))
+        .filter(|e| is_active(config_urls, &e.url, &e.source))
+        .collect();
+    // A feed moved onto another's URL is polled as that one only.
+    let skip = twins(
+        active
+            .iter()
+            .map(|e| (e.id, e.url.as_str(), e.fetch_url.as_deref())),
+    );
+    let entries: Vec<QueueEntry> = active
+        .into_iter()
+        .filter(|e| !in_flight.contains(&e.id) && !skip.contains_key(&e.id))
         .collect();
     let (mut due_ids, next) = due(&entries, now);
     due_ids.truncate(allowed);
@@ -527,12 +600,27 @@ mod tests {
     use super::*;
 
     #[test]
+    fn feeds_moved_onto_another_feed_are_twins() {
+        let found = twins([
+            (1, "https://a.example/rss", None),
+            (2, "https://old.example/rss", Some("https://a.example/rss")),
+            (3, "https://b.example/rss", Some("https://c.example/rss")),
+            (4, "https://d.example/rss", Some("https://c.example/rss")),
+            (5, "https://e.example/rss", Some("https://e.example/rss")),
+        ]);
+        assert_eq!(found.len(), 2, "{found:?}");
+        assert_eq!(found[&2], "https://a.example/rss");
+        assert_eq!(found[&4], "https://b.example/rss");
+    }
+
+    #[test]
     fn due_entries_and_next_wake() {
         let entry = |id, next: Option<&str>| QueueEntry {
             id,
             url: format!("https://f{id}.example/"),
             source: "config".into(),
             next_check_at: next.map(str::to_string),
+            fetch_url: None,
         };
         let now = parse_ts("2025-05-05T10:00:00Z").unwrap();
         let entries = [

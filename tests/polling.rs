@@ -509,3 +509,50 @@ async fn host_waits_are_measured_apart_from_polls() {
     );
     assert!(polls < 1.0, "poll time excludes the wait: {polls} s\n{metrics}");
 }
+
+/// Issue 21, item 6: a 301 onto another configured feed's URL makes the
+/// moved feed a twin of that one: the document is fetched once per poll,
+/// not twice, and `feeds list` says why the twin is not polled.
+#[tokio::test]
+async fn a_feed_moved_onto_another_feed_is_polled_once() {
+    let server = FeedServer::start().await;
+    server.set(
+        "/new.xml",
+        Route::NoValidators {
+            body: rss(&[("n1", "Erbil", "Vote.")]),
+        },
+    );
+    server.set(
+        "/old.xml",
+        Route::Redirect {
+            status: 301,
+            to: "/new.xml".into(),
+        },
+    );
+    let ws = Workspace::new(
+        &[
+            (&server.url("/new.xml"), "Rudaw"),
+            (&server.url("/old.xml"), "Rudaw (old)"),
+        ],
+        &[("k", "Erbil")],
+        "[poll]\nper_host_spacing = \"0s\"\n",
+    );
+    assert_eq!(ws.run(&["run", "--once"]).await.code, 0);
+    let before = server.seen("/new.xml").len();
+    assert_eq!(before, 2, "the first cycle follows the redirect");
+    let out = ws.run(&["run", "--once"]).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stdout.starts_with("polled 1 feed"), "{}", out.stdout);
+    assert_eq!(
+        server.seen("/new.xml").len() - before,
+        1,
+        "fetched once, not twice"
+    );
+    let feeds = ws.feeds().await;
+    let warning = feeds[&server.url("/old.xml")]["warning"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(warning.contains(&server.url("/new.xml")), "{warning}");
+    assert!(feeds[&server.url("/new.xml")]["warning"].is_null());
+}

@@ -94,6 +94,7 @@ async fn list(
     let store = Store::open_read_only(&config.store.path).await?;
     let mut feeds = store.list_feeds().await?;
     store.close().await;
+    feedwatch::daemon::mark_twins(&mut feeds);
     if only_unhealthy {
         feeds.retain(|f| !f.enabled || is_unhealthy(config, f));
     }

@@ -61,6 +61,8 @@ pub struct QueueEntry {
     pub url: String,
     pub source: String,
     pub next_check_at: Option<String>,
+    /// Where a 301/308 moved the feed, if it did.
+    pub fetch_url: Option<String>,
 }
 
 /// What to remember about the next check, written with every result.
@@ -193,7 +195,7 @@ impl Store {
     /// The scheduling state of every enabled feed.
     pub async fn queue(&self) -> Result<Vec<QueueEntry>> {
         Ok(sqlx::query_as::<_, QueueEntry>(
-            "SELECT id, url, source, next_check_at FROM feeds WHERE enabled = 1",
+            "SELECT id, url, source, next_check_at, fetch_url FROM feeds WHERE enabled = 1",
         )
         .fetch_all(&self.read)
         .await?)
