@@ -41,7 +41,11 @@ pub struct Args {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Poll feeds: once with --once, else every poll.interval until SIGINT/SIGTERM.
+    /// Poll feeds: each when due until SIGINT/SIGTERM, or all once with --once.
+    ///
+    /// A feed is due at its own interval: adaptive (its publishing rate and
+    /// cache hints, within poll.min_interval..poll.max_interval, backing off
+    /// while it fails) unless poll.interval or the feed's interval fixes it.
     Run(run::RunArgs),
     /// Search stored items, newest first.
     Search(search::SearchArgs),
