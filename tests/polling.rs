@@ -556,3 +556,33 @@ async fn a_feed_moved_onto_another_feed_is_polled_once() {
     assert!(warning.contains(&server.url("/new.xml")), "{warning}");
     assert!(feeds[&server.url("/new.xml")]["warning"].is_null());
 }
+
+/// Issue 21, item 15: `feeds add` refuses a URL that answers 404 or refuses
+/// connections, in one sentence; `--force` adds it anyway.
+#[tokio::test]
+async fn feeds_add_refuses_what_cannot_be_fetched_unless_forced() {
+    let server = FeedServer::start().await;
+    server.set("/gone.xml", Route::Status(404));
+    let ws = Workspace::new(&[], &[("k", "Erbil")], "");
+    let out = ws.run(&["feeds", "add", &server.url("/gone.xml")]).await;
+    assert_ne!(out.code, 0, "{}", out.stdout);
+    assert_eq!(out.stderr.lines().count(), 1, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("not added (--force adds it anyway)") && out.stderr.contains("404"),
+        "{}",
+        out.stderr
+    );
+    // Nothing is listed.
+    let listed = ws.run(&["feeds", "list", "--format", "jsonl"]).await;
+    assert!(
+        listed.code != 0 || listed.stdout.trim().is_empty(),
+        "{}",
+        listed.stdout
+    );
+    let out = ws
+        .run(&["feeds", "add", "--force", &server.url("/gone.xml")])
+        .await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stderr.contains("adding it anyway"), "{}", out.stderr);
+    assert_eq!(ws.feeds().await.len(), 1);
+}

@@ -248,11 +248,15 @@ async fn feed_url_passwords_appear_in_no_log_or_listing() {
     );
     seen.push(("run --once".into(), out.stdout + &out.stderr));
 
-    let add = ws.run(&["feeds", "add", &with_password("/added.xml")]).await;
+    let add = ws
+        .run(&["feeds", "add", "--force", &with_password("/added.xml")])
+        .await;
     assert_eq!(add.code, 0, "{}", add.stderr);
     assert!(add.stderr.contains("cannot fetch"), "{}", add.stderr);
     seen.push(("feeds add".into(), add.stdout + &add.stderr));
-    let again = ws.run(&["feeds", "add", &with_password("/added.xml")]).await;
+    let again = ws
+        .run(&["feeds", "add", "--force", &with_password("/added.xml")])
+        .await;
     assert_ne!(again.code, 0);
     assert!(again.stderr.contains("already present"), "{}", again.stderr);
     seen.push(("feeds add (again)".into(), again.stdout + &again.stderr));

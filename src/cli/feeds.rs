@@ -39,6 +39,9 @@ pub enum FeedsCommand {
         /// A tag usable in queries as feed:TAG (repeatable).
         #[arg(long = "tag")]
         tags: Vec<String>,
+        /// Add it even if it cannot be fetched or read as a feed now.
+        #[arg(long)]
+        force: bool,
     },
     /// Remove a feed added with `feeds add` or `opml import`, and its items.
     Remove { url: String },
@@ -61,7 +64,12 @@ pub async fn feeds(config: &Config, command: FeedsCommand) -> anyhow::Result<Exi
     match command {
         FeedsCommand::List { format } => list(config, format, false, false).await,
         FeedsCommand::Status { unhealthy, format } => list(config, format, unhealthy, true).await,
-        FeedsCommand::Add { url, name, tags } => add(config, &url, name.as_deref(), &tags).await,
+        FeedsCommand::Add {
+            url,
+            name,
+            tags,
+            force,
+        } => add(config, &url, name.as_deref(), &tags, force).await,
         FeedsCommand::Enable { url } => {
             let store = Store::open_existing(&config.store.path).await?;
             let result = store.enable_feed(url.trim()).await;
@@ -214,7 +222,13 @@ pub fn check_added_url(url: &str) -> anyhow::Result<String> {
     }
 }
 
-async fn add(config: &Config, url: &str, name: Option<&str>, tags: &[String]) -> anyhow::Result<ExitCode> {
+async fn add(
+    config: &Config,
+    url: &str,
+    name: Option<&str>,
+    tags: &[String],
+    force: bool,
+) -> anyhow::Result<ExitCode> {
     let url = check_added_url(url)?;
     // What messages show: the password masked.
     let shown = redact::url(&url).into_owned();
@@ -239,15 +253,23 @@ async fn add(config: &Config, url: &str, name: Option<&str>, tags: &[String]) ->
                         found.join("\n  ")
                     );
                 }
-                Err(error) => eprintln!(
+                Err(error) if force => eprintln!(
                     "feedwatch: warning: {shown} does not read as a feed yet ({}); adding it anyway",
+                    feedwatch::error_chain(&error)
+                ),
+                Err(error) => bail!(
+                    "{shown} does not read as a feed ({}); not added (--force adds it anyway)",
                     feedwatch::error_chain(&error)
                 ),
             }
         }
         Ok(FetchOutcome::NotModified(_)) => {}
-        Err(error) => eprintln!(
+        Err(error) if force => eprintln!(
             "feedwatch: warning: cannot fetch {shown} now ({}); adding it anyway",
+            feedwatch::error_chain(&error)
+        ),
+        Err(error) => bail!(
+            "cannot fetch {shown} ({}); not added (--force adds it anyway)",
             feedwatch::error_chain(&error)
         ),
     }
