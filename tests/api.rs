@@ -6,19 +6,11 @@ mod common;
 
 use std::time::Duration;
 
-use common::{rss, FeedServer, Route, Workspace};
+use common::{free_port, rss, FeedServer, Route, Workspace};
 use serde_json::Value;
 
 async fn json<T: serde::de::DeserializeOwned>(response: reqwest::Response) -> T {
     serde_json::from_str(&response.text().await.unwrap()).unwrap()
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// The real daemon (`feedwatch run`) with its listener on `port`.
@@ -132,11 +124,7 @@ async fn api_serves_health_metrics_and_items_like_search() {
             content_type: "application/rss+xml",
         },
     );
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("token"), "t0ken\n").unwrap();
     let extra = format!(

@@ -456,11 +456,7 @@ async fn host_waits_are_measured_apart_from_polls() {
             body: rss(&[("p2", "Two", "b")]),
         },
     );
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = common::free_port();
     let extra = format!(
         "[http]\nlisten = \"127.0.0.1:{port}\"\n[poll]\nper_host_concurrency = 1\nper_host_spacing = \"1500ms\"\n"
     );
@@ -476,11 +472,7 @@ async fn host_waits_are_measured_apart_from_polls() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    let sample = |text: &str, name: &str| -> f64 {
-        text.lines()
-            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
-            .unwrap_or(0.0)
-    };
+    let sample = |text: &str, name: &str| common::metric(text, name).unwrap_or(0.0);
     let mut metrics = String::new();
     for _ in 0..100 {
         if let Ok(r) = reqwest::get(format!("http://127.0.0.1:{port}/metrics")).await {
@@ -491,10 +483,7 @@ async fn host_waits_are_measured_apart_from_polls() {
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
-    std::process::Command::new("kill")
-        .args(["-TERM", &daemon.id().unwrap().to_string()])
-        .status()
-        .unwrap();
+    common::kill(daemon.id().unwrap(), "-TERM");
     daemon.wait().await.unwrap();
     let polls = sample(&metrics, "feedwatch_poll_duration_seconds_sum");
     let waits = sample(&metrics, "feedwatch_poll_host_wait_seconds_sum");

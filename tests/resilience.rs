@@ -8,15 +8,39 @@ use std::os::unix::process::CommandExt;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use common::{rss, FeedServer, Route, Workspace};
+use common::{free_port, kill, metric, rss, FeedServer, Route, Workspace};
 use tokio::io::AsyncReadExt;
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+/// Runs `command` with resource `resource` limited to `limit` (soft and
+/// hard).
+fn limit_resource(command: &mut std::process::Command, resource: libc::__rlimit_resource_t, limit: u64) {
+    // SAFETY: only async-signal-safe calls between fork and exec.
+    unsafe {
+        command.pre_exec(move || {
+            let rlimit = libc::rlimit {
+                rlim_cur: limit,
+                rlim_max: limit,
+            };
+            if libc::setrlimit(resource, &rlimit) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}
+
+/// A full disk for `command`: files cannot grow past `limit` bytes, and a
+/// write past it fails with `EFBIG` (`SIGXFSZ` ignored) like `ENOSPC`.
+fn limit_files(command: &mut std::process::Command, limit: u64) {
+    // SAFETY: signal() is async-signal-safe; the ignored disposition
+    // survives exec.
+    unsafe {
+        command.pre_exec(|| {
+            libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+            Ok(())
+        });
+    }
+    limit_resource(command, libc::RLIMIT_FSIZE, limit);
 }
 
 /// A feed of `n` items with about 1 KB of distinct text each.
@@ -43,20 +67,6 @@ async fn get(url: &str) -> Option<(u16, String)> {
         .ok()?;
     let status = response.status().as_u16();
     Some((status, response.text().await.ok()?))
-}
-
-/// The value of a metric sample line `name value`.
-fn metric(text: &str, name: &str) -> Option<f64> {
-    text.lines()
-        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
-}
-
-fn kill(pid: u32, signal: &str) {
-    assert!(std::process::Command::new("kill")
-        .args([signal, &pid.to_string()])
-        .status()
-        .unwrap()
-        .success());
 }
 
 /// A full disk, made with a file-size limit (`RLIMIT_FSIZE`, `SIGXFSZ`
@@ -110,20 +120,7 @@ async fn a_full_disk_backs_off_polling_and_is_reported() {
         .env_remove("FEEDWATCH_LOG")
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
-    // SAFETY: only async-signal-safe calls between fork and exec.
-    unsafe {
-        command.pre_exec(move || {
-            libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
-            let rlimit = libc::rlimit {
-                rlim_cur: limit,
-                rlim_max: limit,
-            };
-            if libc::setrlimit(libc::RLIMIT_FSIZE, &rlimit) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
+    limit_files(&mut command, limit);
     let mut daemon = tokio::process::Command::from(command).spawn().unwrap();
     let base = format!("http://127.0.0.1:{port}");
 
@@ -218,20 +215,7 @@ async fn run_once_counts_unstored_feeds_as_failed() {
         .arg(ws.config_path())
         .args(["run", "--once"])
         .env_remove("FEEDWATCH_LOG");
-    // SAFETY: only async-signal-safe calls between fork and exec.
-    unsafe {
-        command.pre_exec(move || {
-            libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
-            let rlimit = libc::rlimit {
-                rlim_cur: limit,
-                rlim_max: limit,
-            };
-            if libc::setrlimit(libc::RLIMIT_FSIZE, &rlimit) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
+    limit_files(&mut command, limit);
     let output = tokio::process::Command::from(command).output().await.unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
@@ -276,19 +260,7 @@ async fn idle_api_clients_do_not_starve_fetching() {
         .env_remove("FEEDWATCH_LOG")
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
-    // SAFETY: only async-signal-safe calls between fork and exec.
-    unsafe {
-        command.pre_exec(|| {
-            let rlimit = libc::rlimit {
-                rlim_cur: 128,
-                rlim_max: 128,
-            };
-            if libc::setrlimit(libc::RLIMIT_NOFILE, &rlimit) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
+    limit_resource(&mut command, libc::RLIMIT_NOFILE, 128);
     let mut daemon = tokio::process::Command::from(command).spawn().unwrap();
     let base = format!("http://127.0.0.1:{port}");
     let started = Instant::now();
@@ -410,7 +382,10 @@ async fn pathological_searches_do_not_stop_polling() {
     }
     let query: Vec<String> = (1..=9).map(|d| format!("wax{d}*")).collect();
     let query = query.join(" OR ") + " OR Headline";
-    let url = format!("{base}/api/items?limit=1000&q={}", urlencode(&query));
+    let url = format!(
+        "{base}/api/items?limit=1000&q={}",
+        url::form_urlencoded::byte_serialize(query.as_bytes()).collect::<String>()
+    );
     let (_, metrics) = get(&format!("{base}/metrics")).await.unwrap();
     let tick_before = metric(&metrics, "feedwatch_scheduler_last_tick_timestamp_seconds").unwrap();
     let polled = server.seen("/b.xml").len();
@@ -468,16 +443,6 @@ async fn pathological_searches_do_not_stop_polling() {
         .expect("the daemon stops on SIGTERM")
         .unwrap();
     assert!(status.success());
-}
-
-/// Percent-encodes a query parameter.
-fn urlencode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 /// A feed whose document makes the parser panic (a bug; injected here in

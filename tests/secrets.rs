@@ -24,11 +24,7 @@ fn assert_no_secret(place: &str, text: &str) {
 
 /// A port nothing listens on (connection refused).
 fn closed_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    common::free_port()
 }
 
 #[tokio::test(flavor = "multi_thread")]

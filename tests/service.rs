@@ -5,7 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{rss, FeedServer, Route, Workspace};
+use common::{kill, rss, FeedServer, Route, Workspace};
 use tokio::net::UnixDatagram;
 
 /// Waits for a notification containing `what`, returning it.
@@ -22,14 +22,6 @@ async fn expect(socket: &UnixDatagram, what: &str) -> String {
             return message;
         }
     }
-}
-
-fn kill(pid: u32, signal: &str) {
-    assert!(std::process::Command::new("kill")
-        .args([signal, &pid.to_string()])
-        .status()
-        .unwrap()
-        .success());
 }
 
 #[tokio::test(flavor = "multi_thread")]

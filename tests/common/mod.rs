@@ -355,3 +355,28 @@ pub async fn run_with_config(config: &Path, args: &[&str]) -> Output {
 pub fn jsonl(s: &str) -> Vec<serde_json::Value> {
     s.lines().map(|l| serde_json::from_str(l).unwrap()).collect()
 }
+
+/// A loopback port free at the time of asking (nothing listens on it).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Sends `signal` (e.g. `-TERM`) to process `pid`.
+pub fn kill(pid: u32, signal: &str) {
+    assert!(std::process::Command::new("kill")
+        .args([signal, &pid.to_string()])
+        .status()
+        .unwrap()
+        .success());
+}
+
+/// The value of a Prometheus sample line `name value` in `metrics`.
+pub fn metric(metrics: &str, name: &str) -> Option<f64> {
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+}
