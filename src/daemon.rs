@@ -75,30 +75,22 @@ fn is_active(config_urls: &HashSet<&str>, url: &str, source: &str) -> bool {
 /// twin's id to the URL of the feed polled instead. Input: `(id, url,
 /// fetch_url)` of the feeds polled.
 pub fn twins<'a>(feeds: impl IntoIterator<Item = (i64, &'a str, Option<&'a str>)>) -> HashMap<i64, String> {
-    let feeds: Vec<_> = feeds.into_iter().collect();
-    let by_url: HashMap<&str, i64> = feeds.iter().map(|&(id, url, _)| (url, id)).collect();
-    let mut moved_to: HashMap<&str, i64> = HashMap::new();
-    let mut sorted = feeds.clone();
-    sorted.sort_by_key(|&(id, _, _)| id);
+    let mut feeds: Vec<_> = feeds.into_iter().collect();
+    feeds.sort_by_key(|&(id, _, _)| id);
+    let urls: HashSet<&str> = feeds.iter().map(|&(_, url, _)| url).collect();
+    // Target URL → the URL of the first (lowest id) feed moved there.
+    let mut moved_to: HashMap<&str, &str> = HashMap::new();
     let mut out = HashMap::new();
-    for (id, _, fetch_url) in sorted {
-        let Some(target) = fetch_url else { continue };
-        if let Some(&other) = by_url.get(target).filter(|&&other| other != id) {
-            out.insert(
-                id,
-                feeds
-                    .iter()
-                    .find(|f| f.0 == other)
-                    .map_or_else(String::new, |f| f.1.to_string()),
-            );
-        } else if let Some(&first) = moved_to.get(target) {
-            let first_url = feeds
-                .iter()
-                .find(|f| f.0 == first)
-                .map_or_else(String::new, |f| f.1.to_string());
-            out.insert(id, first_url);
+    for (id, url, fetch_url) in feeds {
+        let Some(target) = fetch_url.filter(|&t| t != url) else {
+            continue;
+        };
+        if urls.contains(target) {
+            out.insert(id, target.to_string());
+        } else if let Some(first) = moved_to.get(target) {
+            out.insert(id, first.to_string());
         } else {
-            moved_to.insert(target, id);
+            moved_to.insert(target, url);
         }
     }
     out
