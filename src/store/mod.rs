@@ -225,15 +225,7 @@ impl Store {
         };
         // No journal mode: a database a writer created is WAL already, and
         // setting it would be a write.
-        let options = SqliteConnectOptions::from_str("sqlite:")
-            .map_err(open_error)?
-            .filename(path)
-            .read_only(true)
-            .busy_timeout(Duration::from_secs(10))
-            .pragma("temp_store", "memory")
-            // A slow read (a user's search) is not a warning for a user's
-            // terminal; the writer sets its own threshold below.
-            .log_slow_statements(log::LevelFilter::Debug, Duration::from_secs(1));
+        let options = base_options(path).map_err(open_error)?.read_only(true);
         let read = SqlitePoolOptions::new()
             .max_connections(4)
             .connect_with(options.clone())
@@ -269,21 +261,13 @@ impl Store {
             path: path.to_path_buf(),
             source,
         };
-        let options = SqliteConnectOptions::from_str("sqlite:")
+        let options = base_options(path)
             .map_err(open_error)?
-            .filename(path)
             .create_if_missing(create)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(10))
-            .pragma("wal_autocheckpoint", WAL_AUTOCHECKPOINT.to_string())
-            // Statement journals (statements with triggers) in memory, not
-            // in temporary files written page by page.
-            .pragma("temp_store", "memory")
-            // A slow read (a user's search) is not a warning for a user's
-            // terminal; the writer sets its own threshold below.
-            .log_slow_statements(log::LevelFilter::Debug, Duration::from_secs(1));
+            .pragma("wal_autocheckpoint", WAL_AUTOCHECKPOINT.to_string());
         // The write connection is kept open: the story index copy compares
         // its `PRAGMA data_version` across writes.
         // The writer commits many feeds per transaction (store::batch) and
@@ -389,6 +373,19 @@ impl Store {
         self.write.close().await;
         self.read.close().await;
     }
+}
+
+/// What every connection to the database at `path` has, reading or
+/// writing: a busy timeout, statement journals in memory (not in temporary
+/// files written page by page), and slow statements logged at debug (a
+/// user's slow search is not a warning for their terminal; the writer sets
+/// its own threshold).
+fn base_options(path: &Path) -> std::result::Result<SqliteConnectOptions, sqlx::Error> {
+    Ok(SqliteConnectOptions::from_str("sqlite:")?
+        .filename(path)
+        .busy_timeout(Duration::from_secs(10))
+        .pragma("temp_store", "memory")
+        .log_slow_statements(log::LevelFilter::Debug, Duration::from_secs(1)))
 }
 
 /// Exclusive right to write a database: one `feedwatch run` per database.
