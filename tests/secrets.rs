@@ -87,8 +87,9 @@ async fn webhook_urls_and_smtp_passwords_appear_in_no_log_error_list_or_api() {
         second
             .stdout
             .contains("alerts: 3 digests built; 0 delivered, 3 will be retried"),
-        "{}",
-        second.stdout
+        "{}\n{}",
+        second.stdout,
+        second.stderr
     );
     assert!(
         second.stderr.contains("digest delivery failed; will retry"),
