@@ -216,6 +216,8 @@ impl Alerts {
             period_end: end,
             tz: alert.schedule.timezone(),
             topics: &self.topics,
+            topic_order: &alert.topics,
+            max_per_topic: alert.max_per_topic,
         };
         let mut digest = digest::build(&ctx, pending);
         digest.health = notices.to_vec();

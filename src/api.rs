@@ -18,7 +18,7 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use tokio_util::sync::CancellationToken;
 
-use crate::archive::{self, ItemRecord, Search};
+use crate::archive::{self, Highlighter, ItemRecord, Search};
 use crate::config::Config;
 use crate::error_chain;
 use crate::metrics::Metrics;
@@ -551,7 +551,13 @@ async fn items(
     let (rows, _) = archive::search(&store, &api.config, &search, false)
         .await
         .map_err(search_error)?;
-    let records: Vec<ItemRecord> = rows.iter().map(ItemRecord::from).collect();
+    let highlighter = Highlighter::new(&api.config, &store, search.query.as_deref())
+        .await
+        .map_err(search_error)?;
+    let records: Vec<ItemRecord> = rows
+        .iter()
+        .map(|row| ItemRecord::new(row, &highlighter))
+        .collect();
     Ok(Json(serde_json::to_value(records).expect("records serialise")))
 }
 

@@ -8,6 +8,7 @@
 pub mod alerts;
 pub mod api;
 pub mod archive;
+pub mod bidi;
 pub mod config;
 pub mod daemon;
 pub mod dedup;

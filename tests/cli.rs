@@ -121,6 +121,68 @@ async fn example_config_finds_the_sample_article_under_kurdistan_referendum() {
     assert_eq!(football[0]["topics"], serde_json::json!([]));
 }
 
+/// Issue 21 (4): `matches` holds only the spans that satisfied the query
+/// and the topics: a phrase as a whole (not its words elsewhere), both ends
+/// of a NEAR within its window, nothing under NOT; offsets in characters.
+#[tokio::test(flavor = "multi_thread")]
+async fn search_results_say_which_spans_matched() {
+    let server = FeedServer::start().await;
+    let text = "The independence vote in the Kurdish region. Independence was the word; \
+                Baqeri spoke. Many words later, far away from anything, Baqeri met Akar. \
+                کردستان";
+    server.set(
+        "/m.xml",
+        Route::Feed {
+            body: rss(&[("m1", "Kuzey Irak: independence vote", text)]),
+            content_type: "application/rss+xml",
+        },
+    );
+    let ws = Workspace::new(
+        &[(&server.url("/m.xml"), "Spans")],
+        &[
+            ("vote", "\"independence vote\" NOT football"),
+            ("generals", "Baqeri NEAR/3 Akar"),
+        ],
+        "",
+    );
+    assert_eq!(ws.run(&["run", "--once"]).await.code, 0);
+    let found = ws.search(&["\"Kuzey Irak\" OR کردستان"]).await;
+    assert_eq!(found.len(), 1);
+    let item = &found[0];
+    let marked: Vec<(String, String, String)> = item["matches"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            let source = item[m["field"].as_str().unwrap()].as_str().unwrap();
+            let (start, end) = (
+                m["start"].as_u64().unwrap() as usize,
+                m["end"].as_u64().unwrap() as usize,
+            );
+            let span: String = source.chars().skip(start).take(end - start).collect();
+            (
+                m["topic"].as_str().unwrap_or("(query)").to_string(),
+                m["field"].as_str().unwrap().to_string(),
+                span,
+            )
+        })
+        .collect();
+    let expect =
+        |topic: &str, field: &str, span: &str| (topic.to_string(), field.to_string(), span.to_string());
+    assert_eq!(
+        marked,
+        [
+            expect("(query)", "title", "Kuzey Irak"),
+            expect("(query)", "text", "کردستان"),
+            expect("vote", "title", "independence vote"),
+            expect("vote", "text", "independence vote"),
+            expect("generals", "text", "Baqeri"),
+            expect("generals", "text", "Akar"),
+        ],
+        "{item}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn search_filters_and_formats() {
     let server = FeedServer::start().await;

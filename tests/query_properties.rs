@@ -176,7 +176,20 @@ proptest! {
         let tags = vec!["wire".to_string()];
         for (title, text, lang) in &docs {
             let doc = Document::new(title, text, Meta { lang: *lang, feed_name: Some("Feed"), feed_tags: &tags });
-            prop_assert_eq!(set.matches(&doc), set.matches_exhaustive(&doc), "title {:?} text {:?}", title, text);
+            let matched = set.matches_exhaustive(&doc);
+            prop_assert_eq!(set.matches(&doc), matched.clone(), "title {:?} text {:?}", title, text);
+            // Explaining a match agrees with matching: hits exactly for the
+            // topics that match, and every hit inside its field.
+            for (i, topic) in set.topics().iter().enumerate() {
+                let hits = doc.explain(&topic.expr);
+                prop_assert_eq!(hits.is_some(), matched.contains(&i), "explain {} on {:?} / {:?}", topic.query, title, text);
+                let spans = feedwatch::topics::highlight::spans(&topic.expr, title, text, Meta { lang: *lang, feed_name: Some("Feed"), feed_tags: &tags });
+                prop_assert_eq!(spans.is_some(), matched.contains(&i));
+                for span in spans.unwrap_or_default() {
+                    let source = if span.field == feedwatch::topics::Field::Title { title } else { text };
+                    prop_assert!(span.range.end <= source.len() && source.is_char_boundary(span.range.start) && source.is_char_boundary(span.range.end));
+                }
+            }
         }
     }
 }

@@ -16,7 +16,8 @@ use std::collections::HashMap;
 use crate::config::Config;
 use crate::pipeline::match_rows;
 use crate::store::{fts_query, fts_query_loose, ItemRow, SearchFilter, SearchSort, Store, StoreError};
-use crate::topics::{Expr, QueryError, TopicSet};
+use crate::topics::highlight::{self, MatchSpan};
+use crate::topics::{Expr, Field, QueryError, TopicSet};
 
 /// An archive query that failed.
 #[derive(Debug, thiserror::Error)]
@@ -256,10 +257,20 @@ pub struct ItemRecord<'a> {
     pub story_id: Option<i64>,
     #[serde(serialize_with = "crate::redact::serialize_urls")]
     pub feeds: &'a [String],
+    /// Added with highlighting: why the item matched (see [`MatchSpan`]).
+    pub matches: Vec<MatchSpan>,
 }
 
-impl<'a> From<&'a ItemRow> for ItemRecord<'a> {
-    fn from(row: &'a ItemRow) -> Self {
+impl<'a> ItemRecord<'a> {
+    /// The record of `row`, with its matched spans.
+    pub fn new(row: &'a ItemRow, highlighter: &Highlighter) -> Self {
+        ItemRecord {
+            matches: highlighter.matches(row),
+            ..ItemRecord::without_matches(row)
+        }
+    }
+
+    fn without_matches(row: &'a ItemRow) -> Self {
         ItemRecord {
             id: row.id,
             feed_url: &row.feed_url,
@@ -276,7 +287,76 @@ impl<'a> From<&'a ItemRow> for ItemRecord<'a> {
             canonical_url: row.canonical_url.as_deref(),
             story_id: row.story_id,
             feeds: &row.feeds,
+            matches: Vec::new(),
         }
+    }
+}
+
+/// Finds the [`MatchSpan`]s of items: those of each configured topic an
+/// item matched and, in a search, those of the query.
+#[derive(Debug, Default)]
+pub struct Highlighter {
+    topics: TopicSet,
+    query: Option<TopicSet>,
+    tags: HashMap<String, Vec<String>>,
+}
+
+impl Highlighter {
+    /// The configured topics and the query of a search, if any.
+    pub async fn new(config: &Config, store: &Store, query: Option<&str>) -> Result<Self, ArchiveError> {
+        let topics = config.topic_set();
+        let query = query.map(|q| compile_query(q, config)).transpose()?;
+        let needs_tags = topics
+            .topics()
+            .iter()
+            .chain(query.iter().flat_map(|q| q.topics()))
+            .any(|t| uses_feed(&t.expr));
+        let tags = if needs_tags {
+            feed_tags(config, store).await?
+        } else {
+            HashMap::new()
+        };
+        Ok(Self { topics, query, tags })
+    }
+
+    /// The spans of `row`: the query's first, then each of its topics'
+    /// (those it is recorded as matching that are still configured), each
+    /// in title-then-text order.
+    pub fn matches(&self, row: &ItemRow) -> Vec<MatchSpan> {
+        let meta = crate::topics::Meta {
+            lang: row.lang.as_deref(),
+            feed_name: row.feed_name.as_deref(),
+            feed_tags: self
+                .tags
+                .get(&row.feed_url)
+                .map(Vec::as_slice)
+                .unwrap_or_default(),
+        };
+        let query = self.query.iter().map(|q| (None, &q.topics()[0]));
+        let topics = self
+            .topics
+            .topics()
+            .iter()
+            .filter(|t| row.topics.contains(&t.name))
+            .map(|t| (Some(&t.name), t));
+        let mut out = Vec::new();
+        for (name, topic) in query.chain(topics) {
+            let spans = highlight::spans(&topic.expr, &row.title, &row.text, meta).unwrap_or_default();
+            for span in spans {
+                let (field, source) = match span.field {
+                    Field::Title => ("title", &row.title),
+                    _ => ("text", &row.text),
+                };
+                let chars = highlight::char_range(source, &span.range);
+                out.push(MatchSpan {
+                    topic: name.cloned(),
+                    field: field.to_string(),
+                    start: chars.start,
+                    end: chars.end,
+                });
+            }
+        }
+        out
     }
 }
 

@@ -6,13 +6,14 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context};
 use clap::Subcommand;
+use feedwatch::bidi;
 use feedwatch::config::Config;
 use feedwatch::fetch::{FetchOutcome, FetchSettings, Fetcher, Validators};
 use feedwatch::parse::{discover_feeds, parse_feed_as, ParseError};
 use feedwatch::redact;
 use feedwatch::store::{FeedRow, Store};
 
-use super::{truncate, Format};
+use super::Format;
 
 #[derive(Debug, Subcommand)]
 pub enum FeedsCommand {
@@ -181,11 +182,11 @@ async fn list(
                     .unwrap_or("");
                 writeln!(
                     out,
-                    "{health:<9}  {:>5}  {:<20}  {:>8}  {:<30}  {note}",
+                    "{health:<9}  {:>5}  {:<20}  {:>8}  {}  {note}",
                     f.error_count,
                     f.next_check_at.as_deref().unwrap_or("now"),
                     interval,
-                    truncate(&f.display_name(), 30),
+                    bidi::cell(&f.display_name(), 30),
                 )?;
             }
         }
@@ -199,9 +200,9 @@ async fn list(
                 };
                 writeln!(
                     out,
-                    "{status:<6}  {:>6}  {:<30}  {}",
+                    "{status:<6}  {:>6}  {}  {}",
                     f.item_count,
-                    truncate(&f.display_name(), 30),
+                    bidi::cell(&f.display_name(), 30),
                     f.last_error.as_deref().unwrap_or("")
                 )?;
             }

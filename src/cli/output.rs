@@ -3,24 +3,29 @@
 
 use std::io::Write;
 
-use feedwatch::archive::ItemRecord;
-use feedwatch::redact;
+use feedwatch::archive::{Highlighter, ItemRecord};
 use feedwatch::store::ItemRow;
+use feedwatch::{bidi, redact};
 
-use super::{truncate, Format};
+use super::Format;
 
-/// Writes items in the chosen format.
-pub fn write_items(out: &mut impl Write, rows: &[ItemRow], format: Format) -> anyhow::Result<()> {
+/// Writes items in the chosen format (JSON Lines with their matched spans).
+pub fn write_items(
+    out: &mut impl Write,
+    rows: &[ItemRow],
+    format: Format,
+    highlighter: &Highlighter,
+) -> anyhow::Result<()> {
     match format {
         Format::Table => write_table(out, rows),
-        Format::Jsonl => write_jsonl(out, rows),
+        Format::Jsonl => write_jsonl(out, rows, highlighter),
         Format::Csv => write_csv(out, rows),
     }
 }
 
-fn write_jsonl(out: &mut impl Write, rows: &[ItemRow]) -> anyhow::Result<()> {
+fn write_jsonl(out: &mut impl Write, rows: &[ItemRow], highlighter: &Highlighter) -> anyhow::Result<()> {
     for row in rows {
-        serde_json::to_writer(&mut *out, &ItemRecord::from(row))?;
+        serde_json::to_writer(&mut *out, &ItemRecord::new(row, highlighter))?;
         out.write_all(b"\n")?;
     }
     Ok(())
@@ -46,7 +51,7 @@ fn write_csv(out: &mut impl Write, rows: &[ItemRow]) -> anyhow::Result<()> {
         "feeds",
     ])?;
     for row in rows {
-        let item = ItemRecord::from(row);
+        let item = ItemRecord::new(row, &Highlighter::default());
         csv.write_record([
             item.id.to_string().as_str(),
             &redact::url(item.feed_url),
@@ -88,15 +93,11 @@ fn write_table(out: &mut impl Write, rows: &[ItemRow]) -> anyhow::Result<()> {
         let when = row.published.as_deref().unwrap_or(&row.fetched_at);
         let when: String = when.replace('T', " ").chars().take(16).collect();
         let feed = match row.feed_name.as_deref() {
-            Some(name) => truncate(name, 20),
-            None => truncate(&redact::url(&row.feed_url), 20),
+            Some(name) => bidi::cell(name, 20),
+            None => bidi::cell(&redact::url(&row.feed_url), 20),
         };
-        let title = truncate(&row.title, 60);
-        writeln!(
-            out,
-            "{when:<16}  {feed:<20}  {title:<60}  {}",
-            row.topics.join(",")
-        )?;
+        let title = bidi::cell(&row.title, 60);
+        writeln!(out, "{when:<16}  {feed}  {title}  {}", row.topics.join(","))?;
     }
     Ok(())
 }

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use anyhow::bail;
 use chrono::Utc;
 use clap::Args;
-use feedwatch::archive::{self, Search};
+use feedwatch::archive::{self, Highlighter, Search};
 use feedwatch::config::Config;
 use feedwatch::store::{SearchFilter, SearchSort, Store};
 
@@ -134,15 +134,23 @@ pub async fn search(config: &Config, args: SearchArgs) -> anyhow::Result<ExitCod
         out.flush()?;
         return Ok(ExitCode::SUCCESS);
     }
-    let result = archive::search(&store, config, &request, args.count).await;
+    let result = async {
+        let found = archive::search(&store, config, &request, args.count).await?;
+        let highlighter = match args.format {
+            Format::Jsonl => Highlighter::new(config, &store, request.query.as_deref()).await?,
+            _ => Highlighter::default(),
+        };
+        anyhow::Ok((found, highlighter))
+    }
+    .await;
     store.close().await;
-    let (rows, total) = result?;
+    let ((rows, total), highlighter) = result?;
     if args.count {
         writeln!(std::io::stdout(), "{total}")?;
         return Ok(ExitCode::SUCCESS);
     }
     let mut out = std::io::stdout().lock();
-    output::write_items(&mut out, &rows, args.format)?;
+    output::write_items(&mut out, &rows, args.format, &highlighter)?;
     out.flush()?;
     Ok(ExitCode::SUCCESS)
 }

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use anyhow::{bail, Context};
 use chrono::Utc;
 use clap::{Args, ValueEnum};
+use feedwatch::bidi;
 use feedwatch::config::Config;
 use feedwatch::store::{Store, StoryFilter, StoryRow};
 
@@ -121,15 +122,15 @@ pub(super) fn write_table(out: &mut impl Write, rows: &[StoryRow]) -> anyhow::Re
     for row in rows {
         writeln!(
             out,
-            "{:>8}  {:<16}  {:<16}  {:>5}  {:>7}  {:<8}  {:<50}  {}",
+            "{:>8}  {:<16}  {:<16}  {:>5}  {:>7}  {:<8}  {}  {}",
             row.id,
             short(&row.first_seen),
             short(&row.last_seen),
             row.item_count,
             row.outlets.len(),
             truncate(&row.languages.join(","), 8),
-            truncate(&row.headline, 50),
-            truncate(&row.outlets.join(", "), 60),
+            bidi::cell(&row.headline, 50),
+            bidi::isolate(&truncate(&row.outlets.join(", "), 60)),
         )?;
     }
     Ok(())

@@ -7,12 +7,14 @@ use std::process::ExitCode;
 use anyhow::Context;
 use chrono::Utc;
 use clap::Subcommand;
+use feedwatch::archive::Highlighter;
+use feedwatch::bidi;
 use feedwatch::config::Config;
 use feedwatch::pipeline::match_rows;
 use feedwatch::store::{ItemRow, Store};
 use feedwatch::topics::TopicSet;
 
-use super::{output, parse_time, truncate, Format};
+use super::{output, parse_time, Format};
 
 #[derive(Debug, Subcommand)]
 pub enum TopicsCommand {
@@ -89,12 +91,12 @@ async fn list(config: &Config, format: Format) -> anyhow::Result<ExitCode> {
             for s in &stats {
                 writeln!(
                     out,
-                    "{:<28}  {:>7}  {:>5}  {:>5}  {}",
-                    truncate(&s.name, 28),
+                    "{}  {:>7}  {:>5}  {:>5}  {}",
+                    bidi::cell(&s.name, 28),
                     s.total,
                     s.last_24h,
                     s.last_7d,
-                    s.query
+                    bidi::isolate(&s.query)
                 )?;
             }
         }
@@ -142,7 +144,9 @@ async fn test(
     let total = hits.len();
     hits.truncate(limit);
     store.attach_topics(&mut hits).await?;
+    let highlighter = Highlighter::new(config, &store, Some(query)).await;
     store.close().await;
+    let highlighter = highlighter.map_err(|e| anyhow::anyhow!("{e}"))?;
 
     let mut out = std::io::stdout().lock();
     if format == Format::Table {
@@ -160,7 +164,7 @@ async fn test(
             writeln!(out)?;
         }
     }
-    output::write_items(&mut out, &hits, format)?;
+    output::write_items(&mut out, &hits, format, &highlighter)?;
     out.flush()?;
     Ok(ExitCode::SUCCESS)
 }

@@ -119,6 +119,9 @@ pub struct AlertConfig {
     pub send_empty: bool,
     /// Delivery attempts before a digest is marked failed.
     pub max_attempts: u32,
+    /// Most stories listed per topic in a digest (0: all); the rest are
+    /// counted ("and N more stories").
+    pub max_per_topic: usize,
 }
 
 #[derive(Deserialize)]
@@ -151,10 +154,19 @@ pub(super) struct RawAlert {
     send_empty: bool,
     #[serde(default = "default_attempts")]
     max_attempts: u32,
+    #[serde(default = "default_per_topic")]
+    max_per_topic: usize,
 }
 
 fn default_attempts() -> u32 {
     10
+}
+
+/// Stories listed per topic in a digest unless `max_per_topic` says.
+pub const DEFAULT_PER_TOPIC: usize = 20;
+
+fn default_per_topic() -> usize {
+    DEFAULT_PER_TOPIC
 }
 
 /// A validation failure: span (for the line), key, message.
@@ -367,6 +379,7 @@ pub(super) fn alerts(
             channels: a.channels.into_inner(),
             send_empty: a.send_empty,
             max_attempts: a.max_attempts,
+            max_per_topic: a.max_per_topic,
         });
     }
     Ok(out)

@@ -10,7 +10,7 @@ pub mod health;
 pub mod render;
 pub mod schedule;
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
@@ -19,7 +19,8 @@ use sha2::{Digest as _, Sha256};
 
 use crate::store::PendingMatch;
 use crate::text;
-use crate::topics::{Expr, Pattern, TopicSet};
+use crate::topics::highlight::{self, MatchSpan};
+use crate::topics::{Field, Meta, TopicSet};
 
 /// One digest for one channel. Serialised as the webhook `json` format and
 /// the `file` channel's JSON Lines (see docs/digests.md).
@@ -29,10 +30,17 @@ pub struct Digest {
     pub id: String,
     pub alert: String,
     pub channel: String,
-    /// The period covered, RFC 3339 in the alert's time zone.
+    /// The period covered (when the matches were made), RFC 3339 in the
+    /// alert's time zone.
     pub period_start: String,
     pub period_end: String,
     pub timezone: String,
+    /// Publication times of the articles listed, oldest and newest (RFC
+    /// 3339 in the alert's zone); null when none is dated.
+    #[serde(default)]
+    pub published_from: Option<String>,
+    #[serde(default)]
+    pub published_to: Option<String>,
     pub counts: Counts,
     pub topics: Vec<TopicSection>,
     /// Feed-health notices, for alerts subscribed to `feed-health`.
@@ -51,6 +59,9 @@ pub struct Counts {
 pub struct TopicSection {
     pub topic: String,
     pub entries: Vec<Entry>,
+    /// Stories of this section left out by the alert's `max_per_topic`.
+    #[serde(default)]
+    pub more: usize,
 }
 
 /// One story in a topic section: its newest article, and every outlet that
@@ -73,8 +84,17 @@ pub struct Entry {
     pub lang: Option<String>,
     /// Publication time, RFC 3339 in the alert's time zone.
     pub published: Option<String>,
+    /// Other topics of this alert the story matched (it is listed once,
+    /// under the first of its topics in the alert's order).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub also_topics: Vec<String>,
     /// Text around the match; `highlight` marks matched words.
     pub snippet: Vec<Segment>,
+    /// Why the shown article matched: its spans for each of the entry's
+    /// topics, as in `search --format jsonl` (offsets in characters of its
+    /// title and stored text).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub matches: Vec<MatchSpan>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -113,56 +133,111 @@ pub struct BuildContext<'a> {
     pub tz: Tz,
     /// For highlighting: the compiled topics, looked up by name.
     pub topics: &'a TopicSet,
+    /// The alert's topics, in its order: the order of the sections.
+    pub topic_order: &'a [String],
+    /// Most entries per section (0: no limit).
+    pub max_per_topic: usize,
 }
 
-/// Groups pending matches by topic (in the order given), then by story:
-/// the newest article of a story (the store sorts newest first) is its
-/// entry, listing every outlet that carried the story in this digest.
+/// The matches of one story (or of a lone article) in a digest.
+struct Group<'m> {
+    /// Its topics, in the order first met.
+    topics: Vec<&'m str>,
+    items: HashSet<i64>,
+    outlets: Vec<&'m str>,
+    /// The newest article: the entry shown.
+    shown: &'m PendingMatch,
+}
+
+/// When an article counts as published for ordering: its publication time,
+/// else when it was matched.
+fn when(m: &PendingMatch) -> Option<DateTime<Utc>> {
+    m.published
+        .as_deref()
+        .or(Some(m.matched_at.as_str()))
+        .and_then(crate::store::parse_ts)
+}
+
+/// Groups pending matches by story: each story (or article without one) is
+/// one entry, listed once, under the first of its topics in the alert's
+/// order and naming the others; its newest article is shown, with every
+/// outlet that carried the story. Sections follow the alert's topic order;
+/// entries are newest first by publication time, at most
+/// `max_per_topic` of them.
 pub fn build(ctx: &BuildContext, matches: &[PendingMatch]) -> Digest {
     let local = |t: DateTime<Utc>| t.with_timezone(&ctx.tz).to_rfc3339();
-    let mut sections: BTreeMap<&str, Vec<Entry>> = BTreeMap::new();
-    let mut articles = HashSet::new();
-    let mut stories = HashSet::new();
+    let mut groups: Vec<Group> = Vec::new();
+    let mut by_story: HashMap<(bool, i64), usize> = HashMap::new();
     let mut outlets = HashSet::new();
+    let mut published: Vec<DateTime<Utc>> = Vec::new();
+    let mut articles = HashSet::new();
     for m in matches {
-        articles.insert(m.item_id);
-        // An item without a story stands for itself.
-        stories.insert(m.story_id.map_or((false, m.item_id), |s| (true, s)));
         outlets.insert(m.outlet.as_str());
-        let entries = sections.entry(m.topic.as_str()).or_default();
-        if let Some(entry) = entries
-            .iter_mut()
-            .find(|e| e.story_id.is_some() && e.story_id == m.story_id)
-        {
-            if !entry.outlets.contains(&m.outlet) {
-                entry.outlets.push(m.outlet.clone());
-            }
-            entry.items += 1;
-            continue;
+        if articles.insert(m.item_id) {
+            published.extend(m.published.as_deref().and_then(crate::store::parse_ts));
         }
-        let expr = ctx
-            .topics
-            .topics()
-            .iter()
-            .find(|t| t.name == m.topic)
-            .map(|t| &t.expr);
-        let patterns = expr.map(positive_patterns).unwrap_or_default();
-        entries.push(Entry {
-            item_id: m.item_id,
-            story_id: m.story_id,
-            items: 1,
-            title: m.title.clone(),
-            url: m.url.as_deref().and_then(safe_link),
-            outlets: vec![m.outlet.clone()],
-            lang: m
-                .lang
-                .as_deref()
-                .map(crate::model::primary_language)
-                .filter(|l| !l.is_empty()),
-            published: m.published.as_deref().and_then(crate::store::parse_ts).map(local),
-            snippet: snippet(&m.text, &patterns),
+        // An item without a story stands for itself.
+        let key = m.story_id.map_or((false, m.item_id), |s| (true, s));
+        let index = *by_story.entry(key).or_insert_with(|| {
+            groups.push(Group {
+                topics: Vec::new(),
+                items: HashSet::new(),
+                outlets: Vec::new(),
+                shown: m,
+            });
+            groups.len() - 1
         });
+        let group = &mut groups[index];
+        if !group.topics.contains(&m.topic.as_str()) {
+            group.topics.push(&m.topic);
+        }
+        group.items.insert(m.item_id);
+        if !group.outlets.contains(&m.outlet.as_str()) {
+            group.outlets.push(&m.outlet);
+        }
+        if (when(m), m.item_id) > (when(group.shown), group.shown.item_id) {
+            group.shown = m;
+        }
     }
+    // Topics in the alert's order; any other (a topic the alert no longer
+    // lists) after them, by name.
+    let rank = |topic: &str| {
+        ctx.topic_order
+            .iter()
+            .position(|t| t == topic)
+            .map_or((1, topic.to_string()), |i| (0, format!("{i:08}")))
+    };
+    let mut sections: BTreeMap<(u8, String), (String, Vec<&Group>)> = BTreeMap::new();
+    for group in &groups {
+        let first = group
+            .topics
+            .iter()
+            .min_by_key(|t| rank(t))
+            .expect("a group has a topic");
+        sections
+            .entry(rank(first))
+            .or_insert_with(|| (first.to_string(), Vec::new()))
+            .1
+            .push(group);
+    }
+    let topics = sections
+        .into_values()
+        .map(|(topic, mut groups)| {
+            groups.sort_by_key(|g| std::cmp::Reverse((when(g.shown), g.shown.item_id)));
+            let cap = if ctx.max_per_topic == 0 {
+                usize::MAX
+            } else {
+                ctx.max_per_topic
+            };
+            let more = groups.len().saturating_sub(cap);
+            let entries = groups
+                .into_iter()
+                .take(cap)
+                .map(|g| entry(ctx, g, &topic, &local))
+                .collect();
+            TopicSection { topic, entries, more }
+        })
+        .collect();
     Digest {
         id: ctx.id.clone(),
         alert: ctx.alert.to_string(),
@@ -170,19 +245,82 @@ pub fn build(ctx: &BuildContext, matches: &[PendingMatch]) -> Digest {
         period_start: local(ctx.period_start),
         period_end: local(ctx.period_end),
         timezone: ctx.tz.to_string(),
+        published_from: published.iter().min().copied().map(local),
+        published_to: published.iter().max().copied().map(local),
         counts: Counts {
             articles: articles.len(),
-            stories: stories.len(),
+            stories: groups.len(),
             outlets: outlets.len(),
         },
-        topics: sections
-            .into_iter()
-            .map(|(topic, entries)| TopicSection {
-                topic: topic.to_string(),
-                entries,
-            })
-            .collect(),
+        topics,
         health: Vec::new(),
+    }
+}
+
+fn entry(
+    ctx: &BuildContext,
+    group: &Group,
+    section: &str,
+    local: &impl Fn(DateTime<Utc>) -> String,
+) -> Entry {
+    let m = group.shown;
+    let text = strip_boilerplate(&m.text);
+    let meta = Meta {
+        lang: m.lang.as_deref(),
+        feed_name: Some(m.outlet.as_str()),
+        feed_tags: &[],
+    };
+    let mut matches = Vec::new();
+    let mut marked: Vec<std::ops::Range<usize>> = Vec::new();
+    for name in &group.topics {
+        let Some(topic) = ctx.topics.topics().iter().find(|t| t.name == *name) else {
+            continue;
+        };
+        for span in highlight::spans(&topic.expr, &m.title, text, meta).unwrap_or_default() {
+            let source = if span.field == Field::Title {
+                m.title.as_str()
+            } else {
+                text
+            };
+            let chars = highlight::char_range(source, &span.range);
+            if span.field == Field::Text {
+                marked.push(span.range.clone());
+            }
+            matches.push(MatchSpan {
+                topic: Some(name.to_string()),
+                field: if span.field == Field::Title {
+                    "title"
+                } else {
+                    "text"
+                }
+                .into(),
+                start: chars.start,
+                end: chars.end,
+            });
+        }
+    }
+    marked.sort_by_key(|r| (r.start, r.end));
+    Entry {
+        item_id: m.item_id,
+        story_id: m.story_id,
+        items: group.items.len(),
+        title: m.title.clone(),
+        url: m.url.as_deref().and_then(safe_link),
+        outlets: group.outlets.iter().map(|o| o.to_string()).collect(),
+        lang: m
+            .lang
+            .as_deref()
+            .map(crate::model::primary_language)
+            .filter(|l| !l.is_empty()),
+        published: m.published.as_deref().and_then(crate::store::parse_ts).map(local),
+        also_topics: group
+            .topics
+            .iter()
+            .filter(|t| **t != section)
+            .map(|t| t.to_string())
+            .collect(),
+        snippet: snippet(text, &marked),
+        matches,
     }
 }
 
@@ -193,70 +331,141 @@ pub fn safe_link(raw: &str) -> Option<String> {
     matches!(url.scheme(), "http" | "https").then(|| url.to_string())
 }
 
-/// Patterns that make a topic match (those not under NOT).
-fn positive_patterns(expr: &Expr) -> Vec<Pattern> {
-    let mut out = Vec::new();
-    fn walk(expr: &Expr, out: &mut Vec<Pattern>) {
-        match expr {
-            Expr::Match { words, .. } => out.extend(words.iter().cloned()),
-            Expr::Near { left, right, .. } => {
-                walk(left, out);
-                walk(right, out);
-            }
-            Expr::And(children) | Expr::Or(children) => children.iter().for_each(|c| walk(c, out)),
-            Expr::Not(_) | Expr::Lang(_) | Expr::Feed(_) => {}
-        }
-    }
-    walk(expr, &mut out);
-    out
+/// Link and sharing boilerplate that feeds append to their text ("Read
+/// more | Share"), compared in lower case at the end of the text.
+const BOILERPLATE: &[&str] = &[
+    "read more",
+    "read more here",
+    "read the full story",
+    "read the full article",
+    "read full article",
+    "read full story",
+    "continue reading",
+    "full story",
+    "click here to read more",
+    "click here",
+    "share",
+    "share this",
+    "share this article",
+    "share on facebook",
+    "share on twitter",
+    "tweet",
+    "email",
+    "print",
+    "comments",
+    "view comments",
+    "ادامه مطلب",
+    "اقرأ المزيد",
+    "devamını oku",
+    "haberin devamı",
+];
+
+/// Characters that join boilerplate pieces (`Read more | Share »`).
+fn is_joiner(c: char) -> bool {
+    is_separator(c) || "()[]/".contains(c)
 }
 
-/// A window of `text` around its first matched word, split into plain and
-/// highlighted segments of the original text.
-fn snippet(text: &str, patterns: &[Pattern]) -> Vec<Segment> {
+/// Joiners left out of a snippet's end (brackets stay: "(AFP)").
+fn is_separator(c: char) -> bool {
+    c.is_whitespace() || "|•·»›→←«‹-–—:".contains(c)
+}
+
+/// `text` without the link and sharing boilerplate at its end ("Read more |
+/// Share", "Continue reading →", WordPress's "The post … appeared first on
+/// …"). A phrase counts only where it stands apart: after the end of a
+/// sentence, a separator (`|`, `•`), a line break or other boilerplate, so
+/// "They will share" keeps its verb. The stored text keeps all of it; this
+/// is for snippets.
+pub fn strip_boilerplate(text: &str) -> &str {
+    // Walk back over a run of boilerplate, then keep the longest stretch of
+    // it that stands apart from the text before it.
+    let mut rest = text;
+    let mut kept = text;
+    loop {
+        let trimmed = rest.trim_end_matches(is_joiner);
+        if let Some(at) = trimmed.rfind("The post ") {
+            if at > 0 && trimmed[at..].contains(" appeared first on ") {
+                rest = &trimmed[..at];
+                kept = rest.trim_end_matches(is_separator);
+                continue;
+            }
+        }
+        let lower = trimmed.to_lowercase();
+        // `to_lowercase` keeps these phrases' byte lengths; elsewhere it
+        // may not, and then nothing is cut.
+        let same = lower.len() == trimmed.len();
+        let cut = BOILERPLATE.iter().find_map(|phrase| {
+            let at = lower.strip_suffix(phrase).map(str::len)?;
+            let word_start = trimmed[..at].chars().next_back().is_some_and(is_joiner);
+            (same && at > 0 && word_start).then_some(at)
+        });
+        let Some(at) = cut else { return kept };
+        rest = &trimmed[..at];
+        if stands_apart(rest) {
+            kept = rest.trim_end_matches(is_separator);
+        }
+    }
+}
+
+/// Whether what precedes a boilerplate phrase ends a sentence or a piece:
+/// sentence punctuation, a separator or a line break before it.
+fn stands_apart(before: &str) -> bool {
+    let gap = &before[before.trim_end().len()..];
+    gap.contains('\n')
+        || before
+            .trim_end()
+            .chars()
+            .next_back()
+            .is_some_and(|c| ".!?…\"'”»|•·)]".contains(c))
+}
+
+/// A window of `text` around its first matched span, split into plain and
+/// highlighted segments of the original text. `marked` are byte ranges of
+/// `text`, sorted.
+fn snippet(text: &str, marked: &[std::ops::Range<usize>]) -> Vec<Segment> {
     let spans = text::word_spans(text);
     if spans.is_empty() {
         return Vec::new();
     }
-    let hit = |word: &str| patterns.iter().any(|p| p.matches(word));
-    let first = spans.iter().position(|(_, w)| hit(w)).unwrap_or(0);
+    let first = marked
+        .first()
+        .and_then(|m| spans.iter().position(|(r, _)| r.end > m.start))
+        .unwrap_or(0);
     let from = first.saturating_sub(SNIPPET_BEFORE);
     let to = (first + SNIPPET_AFTER).min(spans.len() - 1);
-    let (start, end) = (spans[from].0.start, spans[to].0.end);
+    // To the end of the text (its final punctuation) when the window
+    // reaches the last word.
+    let end = if to + 1 == spans.len() {
+        text.len()
+    } else {
+        spans[to].0.end
+    };
+    let start = spans[from].0.start;
     let mut segments = Vec::new();
+    let mut push = |text: &str, highlight: bool| {
+        if !text.is_empty() {
+            segments.push(Segment {
+                text: text.to_string(),
+                highlight,
+            });
+        }
+    };
     if from > 0 {
-        segments.push(Segment {
-            text: "… ".into(),
-            highlight: false,
-        });
+        push("… ", false);
     }
     let mut cursor = start;
-    for (range, word) in &spans[from..=to] {
-        if hit(word) {
-            if range.start > cursor {
-                segments.push(Segment {
-                    text: text[cursor..range.start].to_string(),
-                    highlight: false,
-                });
-            }
-            segments.push(Segment {
-                text: text[range.clone()].to_string(),
-                highlight: true,
-            });
-            cursor = range.end;
+    for range in marked {
+        let (a, b) = (range.start.max(cursor), range.end.min(end));
+        if a >= b {
+            continue;
         }
+        push(&text[cursor..a], false);
+        push(&text[a..b], true);
+        cursor = b;
     }
-    if end > cursor {
-        segments.push(Segment {
-            text: text[cursor..end].to_string(),
-            highlight: false,
-        });
-    }
+    push(&text[cursor..end], false);
     if to + 1 < spans.len() {
-        segments.push(Segment {
-            text: " …".into(),
-            highlight: false,
-        });
+        push(" …", false);
     }
     segments
 }
@@ -298,6 +507,8 @@ mod tests {
             period_end: "2017-09-23T05:00:00Z".parse().unwrap(),
             tz: "Asia/Baghdad".parse().unwrap(),
             topics: &topics,
+            topic_order: &[],
+            max_per_topic: 20,
         };
         let text = "TEHRAN – The top military commanders met. Chief of Staff Mohammad Baqeri and his Turkish counterpart \
                     General Hulusi Akar spoke at a joint press conference about border security and the Kurdistan referendum \
@@ -332,7 +543,8 @@ mod tests {
             }
         );
         assert_eq!(digest.period_end, "2017-09-23T08:00:00+03:00");
-        let entries = &digest.topics[0].entries;
+        let mut entries = digest.topics[0].entries.clone();
+        entries.sort_by_key(|e| e.item_id);
         assert_eq!(entries[0].published.as_deref(), Some("2017-09-23T12:00:00+03:00"));
         assert_eq!(entries[1].url, None, "javascript: links are dropped");
         let highlighted: Vec<&str> = entries[0]
@@ -359,6 +571,8 @@ mod tests {
             period_end: "2017-09-23T00:00:00Z".parse().unwrap(),
             tz: chrono_tz::Tz::UTC,
             topics: &topics,
+            topic_order: &[],
+            max_per_topic: 20,
         };
         let wire = |id, outlet: &str| PendingMatch {
             story_id: Some(100),
@@ -389,8 +603,10 @@ mod tests {
         );
         let entries = &digest.topics[0].entries;
         assert_eq!(entries.len(), 2);
-        assert_eq!((entries[0].item_id, entries[0].items), (1, 3));
-        assert_eq!(entries[0].outlets, ["Reuters", "Mehr"]);
+        // Equal publication times: the higher id is the newer article.
+        assert_eq!((entries[0].item_id, entries[0].items), (4, 1));
+        assert_eq!((entries[1].item_id, entries[1].items), (3, 3));
+        assert_eq!(entries[1].outlets, ["Reuters", "Mehr"]);
         assert_eq!(
             digest.counts,
             Counts {
@@ -399,6 +615,142 @@ mod tests {
                 outlets: 2
             }
         );
+    }
+
+    fn ctx<'a>(topics: &'a TopicSet, order: &'a [String], cap: usize) -> BuildContext<'a> {
+        BuildContext {
+            id: "fw-3".into(),
+            alert: "a",
+            channel: "c",
+            period_start: "2017-09-22T00:00:00Z".parse().unwrap(),
+            period_end: "2017-09-26T00:00:00Z".parse().unwrap(),
+            tz: chrono_tz::Tz::UTC,
+            topics,
+            topic_order: order,
+            max_per_topic: cap,
+        }
+    }
+
+    /// Issue 21, first digest: each story once (under its first topic in
+    /// the alert's order, naming the others), newest publication first,
+    /// undated last, capped per topic with the rest counted, and the
+    /// publication range stated.
+    #[test]
+    fn each_story_once_in_alert_order_newest_first_capped() {
+        let topics = TopicSet::compile(
+            [("zeta", "referendum"), ("alpha", "Kirkuk"), ("beta", "Erbil")],
+            &TermSets::new(),
+        )
+        .unwrap();
+        let order = ["zeta".to_string(), "alpha".to_string(), "beta".to_string()];
+        let at = |id, topic: &str, published: Option<&str>, story: i64| PendingMatch {
+            published: published.map(str::to_string),
+            story_id: Some(story),
+            ..pending(
+                id,
+                topic,
+                &format!("Story {story}"),
+                "Kirkuk and Erbil: the referendum.",
+                "https://x.example/",
+                "Out",
+            )
+        };
+        let matches = [
+            // Story 10 matched all three topics.
+            at(1, "alpha", Some("2017-09-24T10:00:00Z"), 10),
+            at(1, "beta", Some("2017-09-24T10:00:00Z"), 10),
+            at(1, "zeta", Some("2017-09-24T10:00:00Z"), 10),
+            at(2, "alpha", None, 20),
+            at(3, "alpha", Some("2017-09-22T10:00:00Z"), 30),
+            at(4, "alpha", Some("2017-09-25T10:00:00Z"), 40),
+            at(5, "alpha", Some("2017-09-23T10:00:00Z"), 50),
+        ];
+        let digest = build(&ctx(&topics, &order, 2), &matches);
+        let names: Vec<&str> = digest.topics.iter().map(|s| s.topic.as_str()).collect();
+        assert_eq!(
+            names,
+            ["zeta", "alpha"],
+            "alert order; beta's only story is under zeta"
+        );
+        assert_eq!(digest.topics[0].entries[0].also_topics, ["alpha", "beta"]);
+        let alpha = &digest.topics[1];
+        let shown: Vec<i64> = alpha.entries.iter().map(|e| e.item_id).collect();
+        assert_eq!(shown, [4, 5], "newest publication first, capped at 2");
+        assert_eq!(alpha.more, 2);
+        assert_eq!(digest.counts.stories, 5);
+        assert_eq!(
+            digest.published_from.as_deref(),
+            Some("2017-09-22T10:00:00+00:00")
+        );
+        assert_eq!(digest.published_to.as_deref(), Some("2017-09-25T10:00:00+00:00"));
+        let all = build(&ctx(&topics, &order, 0), &matches);
+        let shown: Vec<i64> = all.topics[1].entries.iter().map(|e| e.item_id).collect();
+        // Item 2 is undated: placed by when it was matched (2017-09-23T10:00,
+        // as item 5 was published; the higher id first).
+        assert_eq!(shown, [4, 5, 2, 3]);
+    }
+
+    /// Issue 21 (4): a digest highlights the phrase, not its words alone,
+    /// and says which spans matched.
+    #[test]
+    fn highlights_only_what_matched() {
+        let topics = TopicSet::compile([("vote", "\"independence vote\"")], &TermSets::new()).unwrap();
+        let text = "Independence was on every lip before the independence vote. Read more | Share";
+        let digest = build(
+            &ctx(&topics, &[], 20),
+            &[pending(
+                1,
+                "vote",
+                "Independence vote",
+                text,
+                "https://x.example/",
+                "Out",
+            )],
+        );
+        let entry = &digest.topics[0].entries[0];
+        let marked: Vec<&str> = entry
+            .snippet
+            .iter()
+            .filter(|s| s.highlight)
+            .map(|s| s.text.as_str())
+            .collect();
+        assert_eq!(marked, ["independence vote"]);
+        let joined: String = entry.snippet.iter().map(|s| s.text.as_str()).collect();
+        assert_eq!(
+            joined,
+            "Independence was on every lip before the independence vote."
+        );
+        let spans: Vec<(&str, usize, usize)> = entry
+            .matches
+            .iter()
+            .map(|m| (m.field.as_str(), m.start, m.end))
+            .collect();
+        assert_eq!(spans, [("title", 0, 17), ("text", 41, 58)]);
+    }
+
+    #[test]
+    fn boilerplate_is_stripped_from_the_end_only() {
+        for (text, want) in [
+            ("The vote was held. Read more | Share", "The vote was held."),
+            ("The vote was held. Continue reading →", "The vote was held."),
+            (
+                "The vote. The post Kurds vote appeared first on Rudaw.",
+                "The vote.",
+            ),
+            ("The vote. ادامه مطلب", "The vote."),
+            ("The vote was held\nShare  Tweet  Email", "The vote was held"),
+            ("He urged people to read more", "He urged people to read more"),
+            ("Erbil voted (AFP) Read more", "Erbil voted (AFP)"),
+            ("Share prices fell.", "Share prices fell."),
+            ("They will share", "They will share"),
+            ("Read more", "Read more"),
+            (
+                "Analysts said to read more into it",
+                "Analysts said to read more into it",
+            ),
+        ] {
+            assert_eq!(strip_boilerplate(text), want, "{text}");
+        }
     }
 
     #[test]

@@ -8,9 +8,12 @@ use chrono::DateTime;
 use lettre::message::{header::ContentType, Mailbox, MultiPart, SinglePart};
 
 use super::health::{HealthKind, HealthNotice};
-use super::{Digest, Entry};
+use super::{Digest, Entry, TopicSection};
+use crate::bidi;
 
-/// `feedwatch: ALERT — N articles, N stories, N outlets (PERIOD)`.
+/// `feedwatch: ALERT — N articles, N stories, N outlets (published FROM –
+/// TO ZONE)`: the publication times of the articles listed, or the period
+/// of the digest when none is dated.
 pub fn subject(d: &Digest) -> String {
     format!(
         "feedwatch: {} — {} {}, {} {}, {} {} ({})",
@@ -33,14 +36,48 @@ fn plural<'a>(n: usize, one: &'a str, many: &'a str) -> &'a str {
     }
 }
 
-/// `2017-09-22 08:00 – 2017-09-23 08:00 Asia/Baghdad`.
+/// `published 2017-09-22 08:00 – 2017-09-23 08:00 Asia/Baghdad`, or the
+/// digest's period (`2017-09-22 08:00 – …`) when no article is dated.
 fn period(d: &Digest) -> String {
-    format!(
-        "{} – {} {}",
-        short_time(&d.period_start),
-        short_time(&d.period_end),
-        d.timezone
-    )
+    let (from, to, what) = match (&d.published_from, &d.published_to) {
+        (Some(from), Some(to)) => (from, to, "published "),
+        _ => (&d.period_start, &d.period_end, ""),
+    };
+    if short_time(from) == short_time(to) {
+        return format!("{what}{} {}", short_time(from), d.timezone);
+    }
+    format!("{what}{} – {} {}", short_time(from), short_time(to), d.timezone)
+}
+
+/// The command that lists a section's stories left out of the digest.
+fn more_command(d: &Digest, section: &TopicSection) -> String {
+    let since = d.published_from.as_deref().unwrap_or(&d.period_start);
+    let since = DateTime::parse_from_rfc3339(since)
+        .map(|t| {
+            t.with_timezone(&chrono::Utc)
+                .format("%Y-%m-%dT%H:%MZ")
+                .to_string()
+        })
+        .unwrap_or_else(|_| since.to_string());
+    let topic = &section.topic;
+    let topic = if topic.chars().all(|c| c.is_alphanumeric() || "-_.".contains(c)) {
+        topic.clone()
+    } else {
+        format!("'{}'", topic.replace('\'', "'\\''"))
+    };
+    format!("feedwatch search --stories --topic {topic} --since {since}")
+}
+
+/// `and N more stories — search: COMMAND`.
+fn more_line(d: &Digest, section: &TopicSection) -> Option<String> {
+    (section.more > 0).then(|| {
+        format!(
+            "and {} more {} — search: {}",
+            section.more,
+            plural(section.more, "story", "stories"),
+            more_command(d, section)
+        )
+    })
 }
 
 fn short_time(rfc3339: &str) -> String {
@@ -49,14 +86,40 @@ fn short_time(rfc3339: &str) -> String {
         .unwrap_or_else(|_| rfc3339.to_string())
 }
 
-fn byline(e: &Entry) -> String {
-    let mut parts = vec![e.outlets.join(", ")];
+/// Outlets, article count, language, time and the entry's other topics,
+/// each piece of feed text passed through `feed_text` (isolation for the
+/// target format).
+fn byline(e: &Entry, feed_text: impl Fn(&str) -> String) -> String {
+    let mut parts = vec![e
+        .outlets
+        .iter()
+        .map(|o| feed_text(o))
+        .collect::<Vec<_>>()
+        .join(", ")];
     if e.items > 1 {
         parts.push(format!("{} articles", e.items));
     }
     parts.extend(e.lang.clone());
     parts.extend(e.published.as_deref().map(short_time));
+    if !e.also_topics.is_empty() {
+        let topics: Vec<String> = e.also_topics.iter().map(|t| feed_text(t)).collect();
+        parts.push(format!("also {}", topics.join(", ")));
+    }
     parts.join(" · ")
+}
+
+fn isolated(s: &str) -> String {
+    bidi::isolate(s).into_owned()
+}
+
+/// Feed text for HTML: escaped and isolated (`<bdi>`), so a right-to-left
+/// name cannot reorder the text around it.
+fn bdi(s: &str) -> String {
+    format!("<bdi>{}</bdi>", escape_html(s))
+}
+
+fn section_count(section: &TopicSection) -> usize {
+    section.entries.len() + section.more
 }
 
 /// Plain text; highlighted words are wrapped in `*`.
@@ -67,10 +130,15 @@ pub fn text(d: &Digest) -> String {
         let _ = writeln!(out, "Nothing matched in this period.");
     }
     for section in &d.topics {
-        let _ = writeln!(out, "== {} ({}) ==\n", section.topic, section.entries.len());
+        let _ = writeln!(
+            out,
+            "== {} ({}) ==\n",
+            isolated(&section.topic),
+            section_count(section)
+        );
         for e in &section.entries {
-            let _ = writeln!(out, "* {}", e.title);
-            let _ = writeln!(out, "  {}", byline(e));
+            let _ = writeln!(out, "* {}", isolated(&e.title));
+            let _ = writeln!(out, "  {}", byline(e, isolated));
             if let Some(url) = &e.url {
                 let _ = writeln!(out, "  {url}");
             }
@@ -86,16 +154,25 @@ pub fn text(d: &Digest) -> String {
                 })
                 .collect();
             if !snippet.is_empty() {
-                let _ = writeln!(out, "  {snippet}");
+                let _ = writeln!(out, "  {}", isolated(&snippet));
             }
             out.push('\n');
+        }
+        if let Some(more) = more_line(d, section) {
+            let _ = writeln!(out, "{more}\n");
         }
     }
     if !d.health.is_empty() {
         let _ = writeln!(out, "== Feed health ({}) ==\n", d.health.len());
         for n in &d.health {
-            let _ = writeln!(out, "* {} <{}>: {}", n.feed_name, n.feed_url, health_label(n));
-            let _ = writeln!(out, "  {}\n", n.detail);
+            let _ = writeln!(
+                out,
+                "* {} <{}>: {}",
+                isolated(&n.feed_name),
+                n.feed_url,
+                health_label(n)
+            );
+            let _ = writeln!(out, "  {}\n", isolated(&n.detail));
         }
     }
     let _ = writeln!(out, "-- \nfeedwatch digest {}", d.id);
@@ -144,11 +221,11 @@ pub fn html(d: &Digest) -> String {
         let _ = writeln!(
             out,
             "<h2 style=\"font-size:1.1em\">{} ({})</h2>",
-            e(&section.topic),
-            section.entries.len()
+            bdi(&section.topic),
+            section_count(section)
         );
         for entry in &section.entries {
-            out.push_str("<div style=\"margin-bottom:1em\">");
+            out.push_str("<div style=\"margin-bottom:1em\"><div dir=\"auto\">");
             match &entry.url {
                 Some(url) => {
                     let _ = write!(out, "<a href=\"{}\"><b>{}</b></a>", e(url), e(&entry.title));
@@ -159,8 +236,8 @@ pub fn html(d: &Digest) -> String {
             }
             let _ = write!(
                 out,
-                "<br><small style=\"color:#555\">{}</small><br>",
-                e(&byline(entry))
+                "</div><small style=\"color:#555\">{}</small><div dir=\"auto\">",
+                byline(entry, bdi)
             );
             for s in &entry.snippet {
                 if s.highlight {
@@ -169,7 +246,10 @@ pub fn html(d: &Digest) -> String {
                     out.push_str(&e(&s.text));
                 }
             }
-            out.push_str("</div>\n");
+            out.push_str("</div></div>\n");
+        }
+        if let Some(more) = more_line(d, section) {
+            let _ = writeln!(out, "<p><i>{}</i></p>", e(&more));
         }
     }
     if !d.health.is_empty() {
@@ -181,8 +261,8 @@ pub fn html(d: &Digest) -> String {
         for n in &d.health {
             let _ = writeln!(
                 out,
-                "<div style=\"margin-bottom:1em\"><b>{}</b> &lt;{}&gt;: {}<br><small>{}</small></div>",
-                e(&n.feed_name),
+                "<div style=\"margin-bottom:1em\"><b>{}</b> &lt;{}&gt;: {}<br><small dir=\"auto\">{}</small></div>",
+                bdi(&n.feed_name),
                 e(&n.feed_url),
                 health_label(n),
                 e(&n.detail)
@@ -212,10 +292,10 @@ pub fn slack(d: &Digest) -> serde_json::Value {
     for section in &d.topics {
         blocks.push(serde_json::json!({
             "type": "section",
-            "text": {"type": "mrkdwn", "text": format!("*{}* ({})", escape_slack(&section.topic), section.entries.len())},
+            "text": {"type": "mrkdwn", "text": format!("*{}* ({})", escape_slack(&isolated(&section.topic)), section_count(section))},
         }));
         for entry in &section.entries {
-            let title = escape_slack(&entry.title);
+            let title = escape_slack(&isolated(&entry.title));
             let link = match &entry.url {
                 // `|` and `>` end a Slack link; they cannot appear in the URL.
                 Some(url) => format!("<{}|{}>", url.replace('|', "%7C").replace('>', "%3E"), title),
@@ -233,8 +313,15 @@ pub fn slack(d: &Digest) -> serde_json::Value {
                     }
                 })
                 .collect();
-            let text = format!("{link}\n{}\n>{}", escape_slack(&byline(entry)), snippet);
+            let text = format!(
+                "{link}\n{}\n>{}",
+                escape_slack(&byline(entry, isolated)),
+                isolated(&snippet)
+            );
             blocks.push(serde_json::json!({"type": "section", "text": {"type": "mrkdwn", "text": truncate(&text, 2900)}}));
+        }
+        if let Some(more) = more_line(d, section) {
+            blocks.push(serde_json::json!({"type": "context", "elements": [{"type": "mrkdwn", "text": escape_slack(&more)}]}));
         }
     }
     for n in &d.health {
@@ -298,6 +385,8 @@ mod tests {
             period_start: "2017-09-22T08:00:00+03:00".into(),
             period_end: "2017-09-23T08:00:00+03:00".into(),
             timezone: "Asia/Baghdad".into(),
+            published_from: Some("2017-09-23T12:00:00+03:00".into()),
+            published_to: Some("2017-09-23T12:00:00+03:00".into()),
             counts: Counts {
                 articles: 1,
                 stories: 1,
@@ -314,6 +403,8 @@ mod tests {
                     outlets: vec!["Mehr <News>".into()],
                     lang: Some("en".into()),
                     published: Some("2017-09-23T12:00:00+03:00".into()),
+                    also_topics: Vec::new(),
+                    matches: Vec::new(),
                     snippet: vec![
                         Segment {
                             text: "The ".into(),
@@ -329,6 +420,7 @@ mod tests {
                         },
                     ],
                 }],
+                more: 0,
             }],
             health: Vec::new(),
         }
@@ -337,7 +429,7 @@ mod tests {
     #[test]
     fn text_snapshot() {
         let expected = "\
-feedwatch: referendum-daily — 1 article, 1 story, 1 outlet (2017-09-22 08:00 – 2017-09-23 08:00 Asia/Baghdad)
+feedwatch: referendum-daily — 1 article, 1 story, 1 outlet (published 2017-09-23 12:00 Asia/Baghdad)
 
 == kurdistan-referendum (1) ==
 

@@ -7,6 +7,7 @@
 //! indexes the words each topic needs, so an article only fully evaluates
 //! the topics whose words it contains.
 
+pub mod highlight;
 mod presearch;
 pub mod query;
 
@@ -199,6 +200,23 @@ pub struct Meta<'a> {
     pub feed_tags: &'a [String],
 }
 
+/// One occurrence that made a query match: words `first..=last` (word
+/// positions, as [`text::words`] numbers them) of the title or the text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Hit {
+    pub field: Field,
+    pub first: u32,
+    pub last: u32,
+}
+
+fn field_of(index: usize) -> Field {
+    if index == 0 {
+        Field::Title
+    } else {
+        Field::Text
+    }
+}
+
 /// An article prepared for matching: folded words of title and text.
 #[derive(Debug, Default)]
 pub struct Document<'a> {
@@ -346,6 +364,84 @@ impl<'a> Document<'a> {
         out
     }
 
+    /// Why `expr` matches this document: the occurrences that satisfy it,
+    /// or `None` when it does not match. A phrase is one hit from its first
+    /// word to its last; a `NEAR` contributes both of its ends, and only
+    /// pairs within its window; an `AND` the hits of all its parts, an `OR`
+    /// those of the parts that match; `NOT` and filters contribute nothing.
+    pub fn explain(&self, expr: &Expr) -> Option<Vec<Hit>> {
+        let mut hits = Vec::new();
+        if !self.collect_hits(expr, &mut hits) {
+            return None;
+        }
+        hits.sort_unstable();
+        hits.dedup();
+        Some(hits)
+    }
+
+    /// Adds the hits of `expr` to `out` and says whether it is satisfied
+    /// (when it is not, what it added is removed again).
+    fn collect_hits(&self, expr: &Expr, out: &mut Vec<Hit>) -> bool {
+        let mark = out.len();
+        let satisfied = match expr {
+            Expr::Match { field, words } => {
+                let len = words.len() as u32;
+                for (i, f) in self.fields.iter().enumerate() {
+                    if field.allows(i) {
+                        out.extend(f.occurrences(words).map(|start| Hit {
+                            field: field_of(i),
+                            first: start,
+                            last: start + len - 1,
+                        }));
+                    }
+                }
+                out.len() > mark
+            }
+            Expr::Near {
+                left,
+                right,
+                distance,
+            } => {
+                for i in 0..2 {
+                    let left = self.spans(i, left);
+                    let right = self.spans(i, right);
+                    let near = |a: (u32, u32), b: (u32, u32)| {
+                        (a.1 < b.0 && b.0 - a.1 <= *distance) || (b.1 < a.0 && a.0 - b.1 <= *distance)
+                    };
+                    for &l in &left {
+                        for &r in &right {
+                            if near(l, r) {
+                                for (first, last) in [l, r] {
+                                    out.push(Hit {
+                                        field: field_of(i),
+                                        first,
+                                        last,
+                                    });
+                                }
+                            }
+                        }
+                    }
+                }
+                out.len() > mark
+            }
+            Expr::And(children) => children.iter().all(|c| self.collect_hits(c, out)),
+            // Every part that matches contributes: no short circuit.
+            Expr::Or(children) => {
+                children
+                    .iter()
+                    .map(|c| self.collect_hits(c, out))
+                    .filter(|&hit| hit)
+                    .count()
+                    > 0
+            }
+            Expr::Not(_) | Expr::Lang(_) | Expr::Feed(_) => self.satisfies(expr),
+        };
+        if !satisfied {
+            out.truncate(mark);
+        }
+        satisfied
+    }
+
     fn near_in_field(&self, i: usize, left: &Expr, right: &Expr, distance: u32) -> bool {
         let left = self.spans(i, left);
         if left.is_empty() {
@@ -391,6 +487,11 @@ mod tests {
             fast,
             !set.matches_exhaustive(&doc).is_empty(),
             "presearch agrees for {query:?}"
+        );
+        assert_eq!(
+            fast,
+            doc.explain(&set.topics()[0].expr).is_some(),
+            "explain agrees for {query:?}"
         );
         fast
     }

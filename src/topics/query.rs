@@ -85,7 +85,7 @@ pub const MAX_WILDCARDS: usize = 16;
 pub const MAX_NEAR_DISTANCE: u32 = 1000;
 
 /// Where a match may occur.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Field {
     /// Title or text (each on its own: a phrase never spans both).
     Any,
