@@ -154,7 +154,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     ];
     for (label, topic, split) in cases {
         let query = VolumeQuery {
-            topic: topic.map(String::from),
+            topics: topic.map(String::from).into_iter().collect(),
             since,
             until: Some(until),
             bucket: Bucket::Day,

@@ -54,6 +54,32 @@ pub fn cell(s: &str, width: usize) -> String {
     out
 }
 
+/// A query (or other left-to-right syntax around right-to-left words) as
+/// HTML: escaped with `escape`, each word holding right-to-left letters in
+/// `<bdi>` without the brackets and quotes around it, so `(کردستان OR
+/// Kurdistan)` keeps its parentheses in place inside a `dir="ltr"` element.
+pub fn html_ltr_words(s: &str, escape: impl Fn(&str) -> String) -> String {
+    let mut out = String::with_capacity(s.len() + 16);
+    for piece in s.split_inclusive(char::is_whitespace) {
+        let word = piece.trim_end();
+        let space = &piece[word.len()..];
+        if !word.chars().any(is_rtl) {
+            out.push_str(&escape(piece));
+            continue;
+        }
+        let syntax = |c: char| c.is_ascii_punctuation() && c != '*';
+        let inner = word.trim_matches(syntax);
+        let start = word.len() - word.trim_start_matches(syntax).len();
+        out.push_str(&escape(&word[..start]));
+        out.push_str("<bdi>");
+        out.push_str(&escape(inner));
+        out.push_str("</bdi>");
+        out.push_str(&escape(&word[start + inner.len()..]));
+        out.push_str(space);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -64,6 +90,18 @@ mod tests {
         assert_eq!(isolate("کردستان)"), "\u{2068}کردستان)\u{2069}");
         assert_eq!(isolate("استفتاء"), "\u{2068}استفتاء\u{2069}");
         assert_eq!(isolate("ڕیفراندۆم"), "\u{2068}ڕیفراندۆم\u{2069}");
+    }
+
+    #[test]
+    fn query_words_are_isolated_without_their_syntax() {
+        let html = html_ltr_words(
+            "(Kurdistan OR کردستان) NEAR/10 \"همه پرسی\" <x>",
+            |s| s.replace('<', "&lt;"),
+        );
+        assert_eq!(
+            html,
+            "(Kurdistan OR <bdi>کردستان</bdi>) NEAR/10 \"<bdi>همه</bdi> <bdi>پرسی</bdi>\" &lt;x>"
+        );
     }
 
     #[test]

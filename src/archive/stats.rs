@@ -37,26 +37,32 @@ pub fn bucket_label(at: DateTime<Utc>, bucket: Bucket) -> String {
     let start = bucket_start(at, bucket);
     match bucket {
         Bucket::Hour => start.format("%Y-%m-%dT%H:00:00Z").to_string(),
-        Bucket::Day | Bucket::Week => start.format("%Y-%m-%d").to_string(),
+        Bucket::Day | Bucket::Week | Bucket::Month => start.format("%Y-%m-%d").to_string(),
     }
 }
 
-/// The start of the bucket holding `at`: its hour, its day, or the Monday
-/// of its week (UTC).
+/// The start of the bucket holding `at`: its hour, its day, the Monday of
+/// its week or the first of its month (UTC).
 fn bucket_start(at: DateTime<Utc>, bucket: Bucket) -> DateTime<Utc> {
     let day = at.date_naive().and_time(NaiveTime::MIN).and_utc();
     match bucket {
         Bucket::Hour => at.duration_trunc(Duration::hours(1)).unwrap_or(at),
         Bucket::Day => day,
         Bucket::Week => day - Duration::days(i64::from(at.weekday().num_days_from_monday())),
+        Bucket::Month => day - Duration::days(i64::from(at.day0())),
     }
 }
 
-fn step(bucket: Bucket) -> Duration {
+/// The start of the `n`th bucket after the one starting at `first`.
+fn nth_bucket(first: DateTime<Utc>, bucket: Bucket, n: u64) -> DateTime<Utc> {
+    let n32 = u32::try_from(n).unwrap_or(u32::MAX);
     match bucket {
-        Bucket::Hour => Duration::hours(1),
-        Bucket::Day => Duration::days(1),
-        Bucket::Week => Duration::weeks(1),
+        Bucket::Hour => first + Duration::hours(n as i64),
+        Bucket::Day => first + Duration::days(n as i64),
+        Bucket::Week => first + Duration::weeks(n as i64),
+        Bucket::Month => first
+            .checked_add_months(chrono::Months::new(n32))
+            .unwrap_or(first),
     }
 }
 
@@ -67,7 +73,16 @@ pub fn bucket_count(since: DateTime<Utc>, until: DateTime<Utc>, bucket: Bucket) 
     }
     let first = bucket_start(since, bucket);
     let last = bucket_start(until - Duration::nanoseconds(1), bucket);
-    let steps = (last - first).num_seconds() / step(bucket).num_seconds();
+    if bucket == Bucket::Month {
+        let months = |t: DateTime<Utc>| i64::from(t.year()) * 12 + i64::from(t.month0());
+        return u64::try_from(months(last) - months(first)).unwrap_or(0) + 1;
+    }
+    let step = match bucket {
+        Bucket::Hour => Duration::hours(1),
+        Bucket::Day => Duration::days(1),
+        _ => Duration::weeks(1),
+    };
+    let steps = (last - first).num_seconds() / step.num_seconds();
     u64::try_from(steps).unwrap_or(0) + 1
 }
 
@@ -84,7 +99,7 @@ pub fn bucket_labels(
     }
     let first = bucket_start(since, bucket);
     Ok((0..buckets)
-        .map(|i| bucket_label(first + step(bucket) * i as i32, bucket))
+        .map(|i| bucket_label(nth_bucket(first, bucket, i), bucket))
         .collect())
 }
 
@@ -249,8 +264,8 @@ mod tests {
     fn every_stored_bucket_has_its_label() {
         // What the store writes for items anywhere in the window.
         let since = at("2017-09-24T22:30:00Z");
-        let until = at("2017-10-09T00:00:00Z");
-        for bucket in [Bucket::Hour, Bucket::Day, Bucket::Week] {
+        let until = at("2017-12-09T00:00:00Z");
+        for bucket in [Bucket::Hour, Bucket::Day, Bucket::Week, Bucket::Month] {
             let labels = bucket_labels(since, until, bucket).unwrap();
             let mut t = since;
             while t < until {
@@ -258,6 +273,29 @@ mod tests {
                 t += Duration::minutes(37);
             }
         }
+    }
+
+    #[test]
+    fn months_are_calendar_months() {
+        let labels = bucket_labels(
+            at("2017-01-31T10:00:00Z"),
+            at("2017-04-01T00:00:00Z"),
+            Bucket::Month,
+        )
+        .unwrap();
+        assert_eq!(labels, ["2017-01-01", "2017-02-01", "2017-03-01"]);
+        assert_eq!(
+            bucket_label(at("2016-02-29T23:00:00Z"), Bucket::Month),
+            "2016-02-01"
+        );
+        assert_eq!(
+            bucket_count(
+                at("2000-01-01T00:00:00Z"),
+                at("2026-12-07T00:00:00Z"),
+                Bucket::Month
+            ),
+            324
+        );
     }
 
     #[test]

@@ -163,6 +163,32 @@ pub fn time_range(since: Option<&str>, until: Option<&str>, now: DateTime<Utc>) 
     Ok((since, until))
 }
 
+/// The window of `stats`, `stories` and `report` when neither `--since`
+/// nor `--until` is given: the `days` before now — or, when the archive's
+/// newest item is older than that (an archive of 2017), the `days` up to
+/// and including its newest item, said on stderr, so the command shows
+/// data rather than nothing. Returns `(since, until)`; `until` is `None`
+/// for the window ending now.
+async fn default_window(
+    store: &feedwatch::store::Store,
+    days: i64,
+    now: DateTime<Utc>,
+) -> anyhow::Result<(DateTime<Utc>, Option<DateTime<Utc>>)> {
+    let since = now - chrono::Duration::days(days);
+    match store.newest_item_at().await? {
+        Some(newest) if newest < since => {
+            let until = newest + chrono::Duration::seconds(1);
+            eprintln!(
+                "note: nothing is dated in the last {days} days; showing the {days} days up to the newest item ({}); \
+                 --since and --until choose another window",
+                newest.format("%Y-%m-%d %H:%M UTC")
+            );
+            Ok((until - chrono::Duration::days(days), Some(until)))
+        }
+        _ => Ok((since, None)),
+    }
+}
+
 /// Shortens `s` to at most `width` characters, marking the cut with `…`.
 fn truncate(s: &str, width: usize) -> String {
     if s.chars().count() <= width {

@@ -6,24 +6,29 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{bail, Context};
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use clap::Args;
-use feedwatch::archive::report::{render, ReportData};
-use feedwatch::archive::stats::{bucket_labels, series, thousands, trim_future, Series, MAX_BUCKETS};
+use feedwatch::archive::report::{chart_bucket, render, ReportData};
+use feedwatch::archive::stats::{
+    bucket_count, bucket_labels, series, thousands, trim_future, Series, MAX_BUCKETS,
+};
 use feedwatch::config::Config;
 use feedwatch::parse::dates::MAX_FUTURE_SKEW;
 use feedwatch::store::{Bucket, Split, Store, VolumeQuery};
 
-use super::time_range;
+use super::{default_window, time_range};
 
 #[derive(Debug, Args)]
 pub struct ReportArgs {
-    /// The topic to report on.
+    /// A topic to report on (repeat for several: their items, each counted
+    /// once); all items when absent.
     #[arg(long)]
-    pub topic: String,
+    pub topic: Vec<String>,
     /// Items published at or after: RFC 3339, a date, or an age like 30d.
-    #[arg(long, default_value = "30d")]
-    pub since: String,
+    /// Default: the 30 days before now, or before the newest item when the
+    /// archive has nothing that recent.
+    #[arg(long)]
+    pub since: Option<String>,
     /// Items published before (default: now, and items dated up to a day
     /// ahead, which feedwatch believes, count too).
     #[arg(long)]
@@ -33,68 +38,96 @@ pub struct ReportArgs {
     pub out: std::path::PathBuf,
 }
 
+/// Days a report covers by default.
+const DEFAULT_DAYS: i64 = 30;
+
 pub async fn report(config: &Config, args: ReportArgs) -> anyhow::Result<ExitCode> {
     refuse_symlink(&args.out)?;
     let now = Utc::now();
-    let (since, until) = time_range(Some(&args.since), args.until.as_deref(), now)?;
-    let since = since.expect("--since has a default");
-    // As in `stats`: the chart and the tables cover one window, which,
-    // left open, takes in items dated up to MAX_FUTURE_SKEW ahead.
-    let end = until.unwrap_or(now + MAX_FUTURE_SKEW);
-    let mut days = bucket_labels(since, end, Bucket::Day).map_err(|e| {
-        anyhow::anyhow!(
-            "--since {} makes {} days, more than the {} a report draws; use a later --since",
-            args.since,
-            thousands(e.buckets),
-            thousands(MAX_BUCKETS)
-        )
-    })?;
+    let (since, until) = time_range(args.since.as_deref(), args.until.as_deref(), now)?;
     let store = Store::open_read_only(&config.store.path).await?;
-    if !store.has_topic(&args.topic).await? {
-        store.close().await;
-        bail!("--topic: no topic named {:?}", args.topic);
-    }
-    let topic = Some(args.topic.as_str());
-    let rows = store
-        .volume(&VolumeQuery {
-            topic: Some(args.topic.clone()),
-            since,
-            until: Some(end),
-            bucket: Bucket::Day,
-            split: Split::None,
-        })
-        .await?;
-    let mut volume = series(&rows, &days).into_iter().next().unwrap_or_else(|| Series {
-        key: String::new(),
-        counts: vec![0; days.len()],
-    });
-    if until.is_none() {
-        trim_future(&mut days, &mut [&mut volume], now, Bucket::Day);
-    }
-    let counts = volume.counts;
-    let data = ReportData {
-        topic: args.topic.clone(),
-        query: config
-            .topics
-            .iter()
-            .find(|t| t.name == args.topic)
-            .map(|t| t.query.clone())
-            .unwrap_or_default(),
-        since: since.format("%Y-%m-%d %H:%M UTC").to_string(),
-        until: until.unwrap_or(now).format("%Y-%m-%d %H:%M UTC").to_string(),
-        generated_at: now.format("%Y-%m-%d %H:%M UTC").to_string(),
-        days,
-        counts,
-        outlets: store.top_outlets(topic, since, Some(end), 15).await?,
-        languages: store.languages(topic, since, Some(end)).await?,
-        stories: store.top_stories(topic, since, Some(end), 20).await?,
-    };
+    let result = gather(config, &store, &args, (since, until), now).await;
     store.close().await;
+    let data = result?;
     let html = render(&data);
     write_replacing(&args.out, html.as_bytes())
         .with_context(|| format!("cannot write {}", args.out.display()))?;
     writeln!(std::io::stdout(), "wrote {}", args.out.display())?;
     Ok(ExitCode::SUCCESS)
+}
+
+async fn gather(
+    config: &Config,
+    store: &Store,
+    args: &ReportArgs,
+    (since, until): (Option<DateTime<Utc>>, Option<DateTime<Utc>>),
+    now: DateTime<Utc>,
+) -> anyhow::Result<ReportData> {
+    let names = store.topic_names().await?;
+    for topic in &args.topic {
+        if !names.contains(topic) {
+            bail!("--topic: no topic named {topic:?} (known: {})", names.join(", "));
+        }
+    }
+    let (since, until) = match (since, until) {
+        (None, None) => default_window(store, DEFAULT_DAYS, now).await?,
+        (Some(since), until) => (since, until),
+        (None, Some(until)) => (until - chrono::Duration::days(DEFAULT_DAYS), Some(until)),
+    };
+    // As in `stats`: the chart and the tables cover one window, which,
+    // left open, takes in items dated up to MAX_FUTURE_SKEW ahead.
+    let end = until.unwrap_or(now + MAX_FUTURE_SKEW);
+    let bucket = chart_bucket(bucket_count(since, end, Bucket::Day));
+    let mut labels = bucket_labels(since, end, bucket).map_err(|e| {
+        anyhow::anyhow!(
+            "the window from {} makes {} buckets, more than the {} a report draws; use a later --since",
+            since.format("%Y-%m-%d"),
+            thousands(e.buckets),
+            thousands(MAX_BUCKETS)
+        )
+    })?;
+    let volume_of = |topics: Vec<String>| VolumeQuery {
+        topics,
+        since,
+        until: Some(end),
+        bucket,
+        split: Split::None,
+    };
+    let rows = store.volume(&volume_of(args.topic.clone())).await?;
+    let mut volume = series(&rows, &labels)
+        .into_iter()
+        .next()
+        .unwrap_or_else(|| Series {
+            key: String::new(),
+            counts: vec![0; labels.len()],
+        });
+    if until.is_none() {
+        trim_future(&mut labels, &mut [&mut volume], now, bucket);
+    }
+    let mut topics = Vec::new();
+    for name in &args.topic {
+        let rows = store.volume(&volume_of(vec![name.clone()])).await?;
+        let query = config
+            .topics
+            .iter()
+            .find(|t| t.name == *name)
+            .map(|t| t.query.clone())
+            .unwrap_or_else(|| "(no longer configured)".into());
+        topics.push((name.clone(), query, rows.iter().map(|(_, _, n)| n).sum()));
+    }
+    Ok(ReportData {
+        topics,
+        since: since.format("%Y-%m-%d %H:%M UTC").to_string(),
+        until: until.unwrap_or(now).format("%Y-%m-%d %H:%M UTC").to_string(),
+        generated_at: now.format("%Y-%m-%d %H:%M UTC").to_string(),
+        bucket: Some(bucket),
+        days: labels,
+        counts: volume.counts,
+        outlets: store.top_outlets(&args.topic, since, Some(end), 15).await?,
+        languages: store.languages(&args.topic, since, Some(end)).await?,
+        stories: store.top_stories(&args.topic, since, Some(end), 20).await?,
+        items: store.latest_items(&args.topic, since, Some(end), 30).await?,
+    })
 }
 
 /// `--out` must not be a symbolic link: writing through one would overwrite

@@ -14,7 +14,10 @@ use feedwatch::config::Config;
 use feedwatch::parse::dates::MAX_FUTURE_SKEW;
 use feedwatch::store::{Bucket, Split, Store, VolumeQuery};
 
-use super::{time_range, truncate};
+use super::{default_window, time_range, truncate};
+
+/// Days `stats` covers by default.
+const DEFAULT_DAYS: i64 = 30;
 
 #[derive(Debug, Args)]
 pub struct StatsArgs {
@@ -23,8 +26,10 @@ pub struct StatsArgs {
     #[arg(long)]
     pub topic: Vec<String>,
     /// Items published at or after: RFC 3339, a date, or an age like 30d.
-    #[arg(long, default_value = "30d")]
-    pub since: String,
+    /// Default: the 30 days before now, or before the newest item when the
+    /// archive has nothing that recent.
+    #[arg(long)]
+    pub since: Option<String>,
     /// Items published before (default: now, and items dated up to a day
     /// ahead, which feedwatch believes, count too).
     #[arg(long)]
@@ -45,6 +50,7 @@ pub enum By {
     Hour,
     Day,
     Week,
+    Month,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -75,12 +81,12 @@ struct Record<'a> {
 
 pub async fn stats(config: &Config, args: StatsArgs) -> anyhow::Result<ExitCode> {
     let now = Utc::now();
-    let (since, until) = time_range(Some(&args.since), args.until.as_deref(), now)?;
-    let since = since.expect("--since has a default");
+    let (since, until) = time_range(args.since.as_deref(), args.until.as_deref(), now)?;
     let bucket = match args.by {
         By::Hour => Bucket::Hour,
         By::Day => Bucket::Day,
         By::Week => Bucket::Week,
+        By::Month => Bucket::Month,
     };
     let split = match args.split {
         None => Split::None,
@@ -89,9 +95,20 @@ pub async fn stats(config: &Config, args: StatsArgs) -> anyhow::Result<ExitCode>
     };
     // The window the counts and the buckets both cover: every item counted
     // falls in a bucket shown, so the totals are the window's.
-    let end = until.unwrap_or(now + MAX_FUTURE_SKEW);
-    let mut labels = bucket_labels(since, end, bucket).map_err(|e| too_fine(&args, e))?;
     let store = Store::open_read_only(&config.store.path).await?;
+    let (since, until) = match (since, until) {
+        (None, None) => default_window(&store, DEFAULT_DAYS, now).await?,
+        (Some(since), until) => (since, until),
+        (None, Some(until)) => (until - chrono::Duration::days(DEFAULT_DAYS), Some(until)),
+    };
+    let end = until.unwrap_or(now + MAX_FUTURE_SKEW);
+    let mut labels = match bucket_labels(since, end, bucket) {
+        Ok(labels) => labels,
+        Err(e) => {
+            store.close().await;
+            return Err(too_fine(&args, e));
+        }
+    };
     let topics: Vec<Option<String>> = if args.topic.is_empty() {
         vec![None]
     } else {
@@ -107,7 +124,7 @@ pub async fn stats(config: &Config, args: StatsArgs) -> anyhow::Result<ExitCode>
         }
         let rows = store
             .volume(&VolumeQuery {
-                topic: topic.clone(),
+                topics: topic.iter().cloned().collect(),
                 since,
                 until: Some(end),
                 bucket,
@@ -210,15 +227,17 @@ pub async fn stats(config: &Config, args: StatsArgs) -> anyhow::Result<ExitCode>
 /// The error for a range with too many buckets: what made it, and what to
 /// change.
 fn too_fine(args: &StatsArgs, error: TooManyBuckets) -> anyhow::Error {
+    let since = args.since.as_deref().unwrap_or("(30 days)");
     let range = match &args.until {
-        Some(until) => format!("--since {} --until {until}", args.since),
-        None => format!("--since {}", args.since),
+        Some(until) => format!("--since {since} --until {until}"),
+        None => format!("--since {since}"),
     };
     let by = format!("{:?}", args.by).to_lowercase();
     let coarser = match args.by {
         By::Hour => "--by day or ",
         By::Day => "--by week or ",
-        By::Week => "",
+        By::Week => "--by month or ",
+        By::Month => "",
     };
     let shorter = if args.until.is_some() {
         "a shorter range"

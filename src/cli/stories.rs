@@ -11,16 +11,18 @@ use feedwatch::bidi;
 use feedwatch::config::Config;
 use feedwatch::store::{Store, StoryFilter, StoryRow};
 
-use super::{parse_time, truncate};
+use super::{default_window, parse_time, truncate};
 
 #[derive(Debug, Args)]
 pub struct StoriesArgs {
     /// Only stories with an item matched by this topic.
     #[arg(long)]
     pub topic: Option<String>,
-    /// Only stories last seen at or after: RFC 3339, a date, or an age like 24h or 7d.
-    #[arg(long, default_value = "7d")]
-    pub since: String,
+    /// Only stories last seen at or after: RFC 3339, a date, or an age like
+    /// 24h or 7d. Default: the 7 days before now, or before the newest item
+    /// when the archive has nothing that recent.
+    #[arg(long)]
+    pub since: Option<String>,
     /// Only stories carried by at least this many outlets.
     #[arg(long, default_value_t = 1)]
     pub min_outlets: usize,
@@ -44,8 +46,17 @@ pub enum StoryFormat {
 }
 
 pub async fn stories(config: &Config, args: StoriesArgs) -> anyhow::Result<ExitCode> {
-    let since = parse_time(&args.since, Utc::now()).context("--since")?;
+    let now = Utc::now();
+    let since = args
+        .since
+        .as_deref()
+        .map(|s| parse_time(s, now).context("--since"))
+        .transpose()?;
     let store = Store::open_read_only(&config.store.path).await?;
+    let since = match since {
+        Some(since) => since,
+        None => default_window(&store, 7, now).await?.0,
+    };
     if let Some(topic) = &args.topic {
         let names = store.topic_names().await?;
         if !names.contains(topic) {

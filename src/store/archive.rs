@@ -18,6 +18,8 @@ pub enum Bucket {
     Day,
     /// `YYYY-MM-DD` of the week's Monday.
     Week,
+    /// `YYYY-MM-01`.
+    Month,
 }
 
 impl Bucket {
@@ -27,6 +29,7 @@ impl Bucket {
             Bucket::Hour => format!("strftime('%Y-%m-%dT%H:00:00Z', {at})"),
             Bucket::Day => format!("date({at})"),
             Bucket::Week => format!("date({at}, '-6 days', 'weekday 1')"),
+            Bucket::Month => format!("date({at}, 'start of month')"),
         }
     }
 
@@ -36,6 +39,7 @@ impl Bucket {
             Bucket::Hour => format!("strftime('%Y-%m-%dT%H:00:00Z', {start}, '+1 hour')"),
             Bucket::Day => format!("date({start}, '+1 day')"),
             Bucket::Week => format!("date({start}, '+7 days')"),
+            Bucket::Month => format!("date({start}, '+1 month')"),
         }
     }
 
@@ -44,6 +48,7 @@ impl Bucket {
             Bucket::Hour => "substr(i.sort_at, 1, 13) || ':00:00Z'",
             Bucket::Day => "substr(i.sort_at, 1, 10)",
             Bucket::Week => "date(substr(i.sort_at, 1, 10), '-6 days', 'weekday 1')",
+            Bucket::Month => "substr(i.sort_at, 1, 7) || '-01'",
         }
     }
 }
@@ -63,8 +68,9 @@ pub enum Split {
 /// Items per bucket (by publication time, else first seen).
 #[derive(Debug, Clone)]
 pub struct VolumeQuery {
-    /// Only items matched by this topic (by name); all items when `None`.
-    pub topic: Option<String>,
+    /// Only items matched by one of these topics (by name); all items when
+    /// empty.
+    pub topics: Vec<String>,
     pub since: DateTime<Utc>,
     pub until: Option<DateTime<Utc>>,
     pub bucket: Bucket,
@@ -88,6 +94,20 @@ pub struct ReportStory {
     pub last_seen: String,
     /// Link of the story's first item.
     pub url: Option<String>,
+}
+
+/// An article as listed in a report.
+#[derive(Debug, Clone, Default, sqlx::FromRow, serde::Serialize)]
+pub struct ReportItem {
+    pub id: i64,
+    pub title: String,
+    pub url: Option<String>,
+    pub published: Option<String>,
+    pub lang: Option<String>,
+    /// Its first feed.
+    pub outlet: String,
+    /// Feeds listing it.
+    pub outlet_count: i64,
 }
 
 /// What [`Store::check`] found.
@@ -115,7 +135,7 @@ impl Store {
     /// Item counts per bucket (and split key), oldest bucket first. Empty
     /// buckets are absent.
     pub async fn volume(&self, query: &VolumeQuery) -> Result<Vec<VolumeRow>> {
-        if query.topic.is_none() && query.split == Split::None {
+        if query.topics.is_empty() && query.split == Split::None {
             return self.volume_of_all(query).await;
         }
         let split = match query.split {
@@ -132,7 +152,7 @@ impl Store {
         } else {
             ""
         };
-        push_window(&mut q, query.topic.as_deref(), join, query.since, query.until);
+        push_window(&mut q, &query.topics, join, query.since, query.until);
         q.push(" GROUP BY bucket, split ORDER BY bucket, split");
         Ok(q.build_query_as().fetch_all(&self.read).await?)
     }
@@ -178,7 +198,7 @@ impl Store {
     /// with their item counts.
     pub async fn top_outlets(
         &self,
-        topic: Option<&str>,
+        topics: &[String],
         since: DateTime<Utc>,
         until: Option<DateTime<Utc>>,
         limit: u32,
@@ -188,7 +208,7 @@ impl Store {
         );
         push_window(
             &mut q,
-            topic,
+            topics,
             " JOIN item_sources s ON s.item_id = i.id JOIN feeds sf ON sf.id = s.feed_id",
             since,
             until,
@@ -202,7 +222,7 @@ impl Store {
     /// unknown), most items first.
     pub async fn languages(
         &self,
-        topic: Option<&str>,
+        topics: &[String],
         since: DateTime<Utc>,
         until: Option<DateTime<Utc>>,
     ) -> Result<Vec<(String, i64)>> {
@@ -210,7 +230,7 @@ impl Store {
             "SELECT {} AS language, count(*) AS n FROM ",
             super::lang::primary_sql("i.lang")
         ));
-        push_window(&mut q, topic, "", since, until);
+        push_window(&mut q, topics, "", since, until);
         // Not `lang`: GROUP BY takes a column of that name (`i.lang`)
         // before an alias.
         q.push(" GROUP BY language ORDER BY n DESC, language");
@@ -220,7 +240,7 @@ impl Store {
     /// Stories with the most topic items in the window.
     pub async fn top_stories(
         &self,
-        topic: Option<&str>,
+        topics: &[String],
         since: DateTime<Utc>,
         until: Option<DateTime<Utc>>,
         limit: u32,
@@ -234,7 +254,7 @@ impl Store {
         );
         push_window(
             &mut q,
-            topic,
+            topics,
             " JOIN stories st ON st.id = i.story_id",
             since,
             until,
@@ -242,6 +262,34 @@ impl Store {
         q.push(" GROUP BY st.id ORDER BY topic_items DESC, st.item_count DESC, st.id LIMIT ")
             .push_bind(i64::from(limit));
         Ok(q.build_query_as().fetch_all(&self.read).await?)
+    }
+
+    /// The newest items in the window, with their first feed and the
+    /// number of feeds listing them.
+    pub async fn latest_items(
+        &self,
+        topics: &[String],
+        since: DateTime<Utc>,
+        until: Option<DateTime<Utc>>,
+        limit: u32,
+    ) -> Result<Vec<ReportItem>> {
+        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
+            "SELECT i.id, i.title, i.url, i.published, i.lang, \
+             coalesce(f.name, f.title, f.url) AS outlet, \
+             (SELECT count(*) FROM item_sources s WHERE s.item_id = i.id) AS outlet_count FROM ",
+        );
+        push_window(&mut q, topics, " JOIN feeds f ON f.id = i.feed_id", since, until);
+        q.push(" ORDER BY i.sort_at DESC, i.id DESC LIMIT ")
+            .push_bind(i64::from(limit));
+        Ok(q.build_query_as().fetch_all(&self.read).await?)
+    }
+
+    /// When the newest item was published (else first seen), if any.
+    pub async fn newest_item_at(&self) -> Result<Option<DateTime<Utc>>> {
+        let newest: Option<String> = sqlx::query_scalar("SELECT max(sort_at) FROM items")
+            .fetch_one(&self.read)
+            .await?;
+        Ok(newest.as_deref().and_then(super::parse_ts))
     }
 
     /// Whether a topic of this name is stored.
@@ -410,25 +458,37 @@ impl Store {
     }
 }
 
-/// `items i <joins> WHERE <topic> AND <window>`, binding the topic name
-/// (if any), then `since`, then `until` (if any).
+/// `items i <joins> WHERE <topics> AND <window>`, binding the topic names
+/// (if any), then `since`, then `until` (if any). Several topics count an
+/// item matched by more than one of them once.
 fn push_window(
     q: &mut QueryBuilder<Sqlite>,
-    topic: Option<&str>,
+    topics: &[String],
     joins: &str,
     since: DateTime<Utc>,
     until: Option<DateTime<Utc>>,
 ) {
-    match topic {
-        Some(topic) => {
+    match topics {
+        [] => {
+            q.push("items i").push(joins).push(" WHERE 1 = 1");
+        }
+        [topic] => {
             q.push("item_topics it JOIN items i ON i.id = it.item_id")
                 .push(joins)
                 .push(" WHERE it.topic_id = (SELECT id FROM topics WHERE name = ")
-                .push_bind(topic.to_string())
+                .push_bind(topic.clone())
                 .push(")");
         }
-        None => {
-            q.push("items i").push(joins).push(" WHERE 1 = 1");
+        several => {
+            q.push("items i").push(joins).push(
+                " WHERE EXISTS (SELECT 1 FROM item_topics it WHERE it.item_id = i.id \
+                 AND it.topic_id IN (SELECT id FROM topics WHERE name IN (",
+            );
+            let mut names = q.separated(", ");
+            for topic in several {
+                names.push_bind(topic.clone());
+            }
+            q.push(")))");
         }
     }
     q.push(" AND i.sort_at >= ").push_bind(ts(since));

@@ -41,7 +41,7 @@ use sqlx::sqlite::{
 };
 use sqlx::{ConnectOptions, Connection};
 
-pub use archive::{Bucket, CheckReport, Checkpoint, ReportStory, Split, VolumeQuery, VolumeRow};
+pub use archive::{Bucket, CheckReport, Checkpoint, ReportItem, ReportStory, Split, VolumeQuery, VolumeRow};
 pub use batch::{FeedWrite, WriteQueue};
 pub use digests::{AlertState, DigestRecord, FeedHealthRow, NewDigest, PendingMatch};
 pub use feeds::{FeedChangeError, FeedFailure, FeedRow, NextCheck, QueueEntry};
