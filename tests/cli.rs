@@ -181,6 +181,56 @@ async fn search_results_say_which_spans_matched() {
         ],
         "{item}"
     );
+
+    // Issue 21 (14): `show ID` prints the whole article with what matched.
+    let id = item["id"].as_i64().unwrap().to_string();
+    let out = ws.run(&["show", &id, "--width", "40"]).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(lines[0], "Kuzey Irak: *independence vote*", "{}", out.stdout);
+    assert!(out.stdout.contains("Outlets    Spans\n"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("Published  2017-09-23 00:00 UTC"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout
+            .contains("vote: independence vote (title), independence vote (text)\n"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout
+            .contains("Topics     generals: Baqeri (text), Akar (text)\n"),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("*Baqeri* met *Akar*."), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("The *independence vote* in the Kurdish"),
+        "{}",
+        out.stdout
+    );
+    let body = out.stdout.split("\n\n").nth(2).unwrap();
+    assert!(
+        body.lines().all(|l| l
+            .chars()
+            .filter(|c| !matches!(c, '\u{2068}' | '\u{2069}'))
+            .count()
+            <= 40),
+        "{body}"
+    );
+    let out = ws.run(&["show", &id, "--format", "jsonl"]).await;
+    assert_eq!(
+        common::jsonl(&out.stdout)[0]["matches"].as_array().unwrap().len(),
+        4,
+        "{}",
+        out.stdout
+    );
+    let out = ws.run(&["show", "999999"]).await;
+    assert_eq!(out.code, 1);
+    assert!(out.stderr.contains("no item with id 999999"), "{}", out.stderr);
 }
 
 #[tokio::test(flavor = "multi_thread")]

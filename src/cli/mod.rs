@@ -9,6 +9,7 @@ mod output;
 mod report;
 mod run;
 mod search;
+mod show;
 mod stats;
 mod stories;
 mod topics;
@@ -49,6 +50,9 @@ pub enum Command {
     Run(run::RunArgs),
     /// Search stored items, newest first.
     Search(search::SearchArgs),
+    /// Show one stored article in full: outlets, dates, story, topics with
+    /// what matched, and its text.
+    Show(show::ShowArgs),
     /// List stories: the same article carried by several outlets, most recent first.
     Stories(stories::StoriesArgs),
     /// Items per hour, day or week, per topic, with a sparkline; CSV or JSON Lines.
@@ -121,6 +125,7 @@ pub async fn dispatch(args: Args, config: Config) -> anyhow::Result<ExitCode> {
     match args.command {
         Command::Run(run) => run::run(&config, run).await,
         Command::Search(search) => search::search(&config, search).await,
+        Command::Show(show) => show::show(&config, show).await,
         Command::Stories(stories) => stories::stories(&config, stories).await,
         Command::Stats(stats) => stats::stats(&config, stats).await,
         Command::Report(report) => report::report(&config, report).await,

@@ -317,6 +317,15 @@ impl Store {
         Ok(q.build_query_as().fetch_all(&self.read).await?)
     }
 
+    /// One item by id, with its topics and feeds.
+    pub async fn item(&self, id: i64) -> Result<Option<ItemRow>> {
+        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(SELECT_ITEM);
+        q.push(" WHERE i.id = ").push_bind(id);
+        let mut rows: Vec<ItemRow> = q.build_query_as().fetch_all(&self.read).await?;
+        self.attach_topics(&mut rows).await?;
+        Ok(rows.pop())
+    }
+
     /// The `limit` most recently stored items.
     pub async fn recent_items(&self, limit: u32) -> Result<Vec<ItemRow>> {
         let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(SELECT_ITEM);
