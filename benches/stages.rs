@@ -354,7 +354,7 @@ async fn open(path: &Path, feeds: &[FeedData], topics: &TopicSet) -> (Store, Vec
     let rows = store.sync_feeds(&configs).await.unwrap();
     let ids = rows.into_iter().map(|r| (r.url, r.id)).collect();
     let topic_ids = store
-        .sync_topics(topics)
+        .sync_topics(topics, chrono::Utc::now())
         .await
         .unwrap()
         .into_iter()

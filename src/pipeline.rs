@@ -125,7 +125,7 @@ impl Pipeline {
         .await
         .expect("counting words does not panic");
         topics.reindex(&stats);
-        let rows = store.sync_topics(&topics).await?;
+        let rows = store.sync_topics(&topics, Utc::now()).await?;
         let pipeline = Self {
             writer: WriteQueue::start(store.clone()),
             store,

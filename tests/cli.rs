@@ -233,6 +233,108 @@ async fn search_results_say_which_spans_matched() {
     assert!(out.stderr.contains("no item with id 999999"), "{}", out.stderr);
 }
 
+/// Issue 21 (7): a topic renamed or removed in the config is retired: kept
+/// with its matches for history, hidden from `topics list` unless `--all`,
+/// still searchable with a note; an unknown name lists the configured ones.
+#[tokio::test(flavor = "multi_thread")]
+async fn topics_that_leave_the_config_are_retired() {
+    let server = FeedServer::start().await;
+    server.set(
+        "/r.xml",
+        Route::Feed {
+            body: rss(&[("r1", "Kirkuk tension", "Kirkuk after the referendum.")]),
+            content_type: "application/rss+xml",
+        },
+    );
+    let feed = server.url("/r.xml");
+    let ws = Workspace::new(
+        &[(&feed, "Feed")],
+        &[("kirkuk", "Kirkuk"), ("vote", "referendum")],
+        "",
+    );
+    assert_eq!(ws.run(&["run", "--once"]).await.code, 0);
+    // Rename `kirkuk` to `kirkuk-crisis`.
+    let config = std::fs::read_to_string(ws.config_path()).unwrap();
+    std::fs::write(
+        ws.config_path(),
+        config.replace("\"kirkuk\"", "\"kirkuk-crisis\""),
+    )
+    .unwrap();
+    let listed = |out: &common::Output| -> Vec<(String, Option<String>)> {
+        common::jsonl(&out.stdout)
+            .iter()
+            .map(|t| {
+                (
+                    t["name"].as_str().unwrap().to_string(),
+                    t["retired"].as_str().map(|r| r[..r.len().min(7)].to_string()),
+                )
+            })
+            .collect()
+    };
+    let out = ws.run(&["topics", "list", "--format", "jsonl"]).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(
+        listed(&out),
+        [("kirkuk-crisis".into(), None), ("vote".into(), None)]
+    );
+    let out = ws.run(&["topics", "list"]).await;
+    assert!(
+        out.stdout
+            .contains("(1 retired topic no longer in the config; --all lists them)"),
+        "{}",
+        out.stdout
+    );
+    let out = ws.run(&["topics", "list", "--all", "--format", "jsonl"]).await;
+    assert_eq!(
+        listed(&out),
+        [
+            ("kirkuk-crisis".into(), None),
+            ("vote".into(), None),
+            ("kirkuk".into(), Some("pending".into()))
+        ],
+        "known as retired before a run has seen the new config"
+    );
+    assert_eq!(ws.run(&["run", "--once"]).await.code, 0);
+    let out = ws.run(&["topics", "list", "--all", "--format", "jsonl"]).await;
+    let year = chrono::Utc::now().format("%Y-").to_string();
+    let records = common::jsonl(&out.stdout);
+    let old = records.iter().find(|t| t["name"] == "kirkuk").unwrap();
+    assert!(old["retired"].as_str().unwrap().starts_with(&year), "{old}");
+    assert_eq!(old["total"], 1, "its matches are kept");
+    let new = records.iter().find(|t| t["name"] == "kirkuk-crisis").unwrap();
+    assert_eq!(new["total"], 1, "the renamed topic is backfilled");
+    // Searching the old name still answers, saying it is retired.
+    let out = ws
+        .run(&["search", "--topic", "kirkuk", "--format", "jsonl"])
+        .await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(common::jsonl(&out.stdout).len(), 1);
+    assert!(
+        out.stderr
+            .contains("topic \"kirkuk\" is retired: no longer in the config since"),
+        "{}",
+        out.stderr
+    );
+    let out = ws.run(&["search", "--topic", "kirkук"]).await;
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stderr
+            .contains("no topic named \"kirkук\" (known: kirkuk-crisis, vote)"),
+        "{}",
+        out.stderr
+    );
+    // Back in the config: active again.
+    std::fs::write(ws.config_path(), config).unwrap();
+    assert_eq!(ws.run(&["run", "--once"]).await.code, 0);
+    let out = ws.run(&["topics", "list", "--all", "--format", "jsonl"]).await;
+    let names: Vec<(String, Option<String>)> = listed(&out);
+    assert!(names.contains(&("kirkuk".into(), None)), "{names:?}");
+    assert!(
+        names.iter().any(|(n, r)| n == "kirkuk-crisis" && r.is_some()),
+        "{names:?}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn search_filters_and_formats() {
     let server = FeedServer::start().await;

@@ -194,6 +194,35 @@ async fn default_window(
     }
 }
 
+/// Checks a `--topic`: a configured topic, or a retired one (stored with
+/// its matches but no longer in the config: renamed or removed), which is
+/// said on stderr; anything else is an error listing the configured
+/// topics.
+async fn check_topic(store: &feedwatch::store::Store, config: &Config, name: &str) -> anyhow::Result<()> {
+    let active: Vec<&str> = config.topics.iter().map(|t| t.name.as_str()).collect();
+    if active.contains(&name) {
+        return Ok(());
+    }
+    let retired = store.retired_topics(&active).await?;
+    if let Some(topic) = retired.iter().find(|t| t.name == name) {
+        let since = topic
+            .retired_at
+            .as_deref()
+            .map(|t| format!(" since {}", &t[..t.len().min(10)]))
+            .unwrap_or_default();
+        eprintln!(
+            "note: topic {name:?} is retired: no longer in the config{since}; these are its matches from before"
+        );
+        return Ok(());
+    }
+    let known = if active.is_empty() {
+        "none configured".to_string()
+    } else {
+        format!("known: {}", active.join(", "))
+    };
+    anyhow::bail!("--topic: no topic named {name:?} ({known})")
+}
+
 /// Shortens `s` to at most `width` characters, marking the cut with `…`.
 fn truncate(s: &str, width: usize) -> String {
     if s.chars().count() <= width {

@@ -63,11 +63,8 @@ async fn gather(
     (since, until): (Option<DateTime<Utc>>, Option<DateTime<Utc>>),
     now: DateTime<Utc>,
 ) -> anyhow::Result<ReportData> {
-    let names = store.topic_names().await?;
     for topic in &args.topic {
-        if !names.contains(topic) {
-            bail!("--topic: no topic named {topic:?} (known: {})", names.join(", "));
-        }
+        super::check_topic(store, config, topic).await?;
     }
     let (since, until) = match (since, until) {
         (None, None) => default_window(store, DEFAULT_DAYS, now).await?,

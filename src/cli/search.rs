@@ -81,10 +81,7 @@ pub async fn search(config: &Config, args: SearchArgs) -> anyhow::Result<ExitCod
         limit => opened.bounded(limit),
     };
     if let Some(topic) = &args.topic {
-        let names = store.topic_names().await?;
-        if !names.contains(topic) {
-            bail!("--topic: no topic named {topic:?} (known: {})", names.join(", "));
-        }
+        super::check_topic(&store, config, topic).await?;
     }
     if let Some(feed) = &args.feed {
         match archive::check_feed(&store, config, feed).await {

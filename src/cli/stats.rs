@@ -4,7 +4,6 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use anyhow::bail;
 use chrono::Utc;
 use clap::{Args, ValueEnum};
 use feedwatch::archive::stats::{
@@ -117,9 +116,9 @@ pub async fn stats(config: &Config, args: StatsArgs) -> anyhow::Result<ExitCode>
     let mut all = Vec::new();
     for topic in &topics {
         if let Some(name) = topic {
-            if !store.has_topic(name).await? {
+            if let Err(e) = super::check_topic(&store, config, name).await {
                 store.close().await;
-                bail!("--topic: no topic named {name:?}");
+                return Err(e);
             }
         }
         let rows = store

@@ -4,7 +4,7 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use anyhow::{bail, Context};
+use anyhow::Context;
 use chrono::Utc;
 use clap::{Args, ValueEnum};
 use feedwatch::bidi;
@@ -58,10 +58,7 @@ pub async fn stories(config: &Config, args: StoriesArgs) -> anyhow::Result<ExitC
         None => default_window(&store, 7, now).await?.0,
     };
     if let Some(topic) = &args.topic {
-        let names = store.topic_names().await?;
-        if !names.contains(topic) {
-            bail!("--topic: no topic named {topic:?} (known: {})", names.join(", "));
-        }
+        super::check_topic(&store, config, topic).await?;
     }
     let mut rows = store
         .stories(&StoryFilter {

@@ -11,7 +11,7 @@ use feedwatch::archive::Highlighter;
 use feedwatch::bidi;
 use feedwatch::config::Config;
 use feedwatch::pipeline::match_rows;
-use feedwatch::store::{ItemRow, Store};
+use feedwatch::store::{ItemRow, Store, TopicStats};
 use feedwatch::topics::TopicSet;
 
 use super::{output, parse_time, Format};
@@ -20,6 +20,10 @@ use super::{output, parse_time, Format};
 pub enum TopicsCommand {
     /// Configured topics with match counts: total, last 24 hours, last 7 days.
     List {
+        /// Also retired topics: stored with their matches but no longer in
+        /// the config (renamed or removed).
+        #[arg(long)]
+        all: bool,
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
     },
@@ -41,7 +45,7 @@ pub enum TopicsCommand {
 
 pub async fn topics(config: &Config, command: TopicsCommand) -> anyhow::Result<ExitCode> {
     match command {
-        TopicsCommand::List { format } => list(config, format).await,
+        TopicsCommand::List { all, format } => list(config, all, format).await,
         TopicsCommand::Test {
             query,
             since,
@@ -51,34 +55,78 @@ pub async fn topics(config: &Config, command: TopicsCommand) -> anyhow::Result<E
     }
 }
 
-async fn list(config: &Config, format: Format) -> anyhow::Result<ExitCode> {
+/// A `topics list` record: the counts, and for a retired topic when it
+/// was retired.
+#[derive(serde::Serialize)]
+struct ListRecord<'a> {
+    #[serde(flatten)]
+    stats: &'a TopicStats,
+    /// Added with retirement: null for a configured topic; for a retired
+    /// one (`--all`), when `feedwatch run` found it gone from the config
+    /// (`"pending"` until a run has).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    retired: Option<String>,
+}
+
+async fn list(config: &Config, all: bool, format: Format) -> anyhow::Result<ExitCode> {
     let store = Store::open_read_only(&config.store.path).await?;
-    let names: Vec<(String, String)> = config
+    let mut names: Vec<(String, String)> = config
         .topics
         .iter()
         .map(|t| (t.name.clone(), t.query.clone()))
         .collect();
-    let stats = store.topic_stats(&names, Utc::now()).await?;
+    let active: Vec<&str> = config.topics.iter().map(|t| t.name.as_str()).collect();
+    let mut retired = store.retired_topics(&active).await?;
+    let hidden = if all {
+        0
+    } else {
+        std::mem::take(&mut retired).len()
+    };
+    names.extend(retired.iter().map(|t| (t.name.clone(), t.query.clone())));
+    let stats = store.topic_stats(&names, Utc::now()).await;
     store.close().await;
+    let stats = stats?;
+    let retired_at = |name: &str| {
+        retired
+            .iter()
+            .find(|t| t.name == name)
+            .map(|t| t.retired_at.clone().unwrap_or_else(|| "pending".into()))
+    };
+    let records: Vec<ListRecord> = stats
+        .iter()
+        .map(|s| ListRecord {
+            stats: s,
+            retired: retired_at(&s.name),
+        })
+        .collect();
     let mut out = std::io::stdout().lock();
     match format {
         Format::Jsonl => {
-            for s in &stats {
-                serde_json::to_writer(&mut out, s)?;
+            for record in &records {
+                serde_json::to_writer(&mut out, record)?;
                 out.write_all(b"\n")?;
             }
         }
         Format::Csv => {
             let mut csv = csv::Writer::from_writer(&mut out);
-            csv.write_record(["name", "total", "last_24h", "last_7d", "query"])?;
-            for s in &stats {
-                csv.write_record([
-                    s.name.as_str(),
-                    &s.total.to_string(),
-                    &s.last_24h.to_string(),
-                    &s.last_7d.to_string(),
-                    &s.query,
-                ])?;
+            let mut header = vec!["name", "total", "last_24h", "last_7d", "query"];
+            if all {
+                header.push("retired");
+            }
+            csv.write_record(&header)?;
+            for r in &records {
+                let s = r.stats;
+                let mut row = vec![
+                    s.name.clone(),
+                    s.total.to_string(),
+                    s.last_24h.to_string(),
+                    s.last_7d.to_string(),
+                    s.query.clone(),
+                ];
+                if all {
+                    row.push(r.retired.clone().unwrap_or_default());
+                }
+                csv.write_record(&row)?;
             }
             csv.flush()?;
         }
@@ -88,15 +136,27 @@ async fn list(config: &Config, format: Format) -> anyhow::Result<ExitCode> {
                 "{:<28}  {:>7}  {:>5}  {:>5}  QUERY",
                 "TOPIC", "TOTAL", "24H", "7D"
             )?;
-            for s in &stats {
+            for r in &records {
+                let s = r.stats;
+                let retired = match &r.retired {
+                    Some(at) => format!("  (retired {})", &at[..at.len().min(10)]),
+                    None => String::new(),
+                };
                 writeln!(
                     out,
-                    "{}  {:>7}  {:>5}  {:>5}  {}",
+                    "{}  {:>7}  {:>5}  {:>5}  {}{retired}",
                     bidi::cell(&s.name, 28),
                     s.total,
                     s.last_24h,
                     s.last_7d,
                     bidi::isolate(&s.query)
+                )?;
+            }
+            if hidden > 0 {
+                writeln!(
+                    out,
+                    "({} no longer in the config; --all lists them)",
+                    feedwatch::count(hidden as u64, "retired topic", "retired topics")
                 )?;
             }
         }

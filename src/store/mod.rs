@@ -48,7 +48,7 @@ pub use feeds::{FeedChangeError, FeedFailure, FeedRow, NextCheck, QueueEntry};
 pub use items::{FeedUpdate, IngestCounts, ItemWrite, Known};
 pub use search::{fts_query, fts_query_loose, Cursor, ItemRow, SearchFilter, SearchSort, SearchText};
 pub use stories::{StoryFilter, StoryRow};
-pub use topics::{TopicRow, TopicStats};
+pub use topics::{RetiredTopic, TopicRow, TopicStats};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 

@@ -26,16 +26,42 @@ pub struct TopicStats {
     pub last_7d: i64,
 }
 
+/// A stored topic that is no longer configured.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct RetiredTopic {
+    pub name: String,
+    pub query: String,
+    pub retired_at: Option<String>,
+}
+
 impl Store {
     /// Makes sure every topic of the set has a row with its current query;
     /// returns the rows in the set's order.
-    pub async fn sync_topics(&self, topics: &TopicSet) -> Result<Vec<TopicRow>> {
+    /// Topics stored but absent from the set are retired (kept with their
+    /// matches, `retired_at` set); a topic of the set is active again.
+    pub async fn sync_topics(&self, topics: &TopicSet, now: DateTime<Utc>) -> Result<Vec<TopicRow>> {
         let mut tx = self.write.begin_with("BEGIN IMMEDIATE").await?;
         let mut rows = Vec::with_capacity(topics.topics().len());
+        let active: Vec<&str> = topics.topics().iter().map(|t| t.name.as_str()).collect();
+        let stored: Vec<(String, Option<String>)> = sqlx::query_as("SELECT name, retired_at FROM topics")
+            .fetch_all(&mut *tx)
+            .await?;
+        let now = ts(now);
+        for (name, retired) in stored {
+            if retired.is_none() && !active.contains(&name.as_str()) {
+                sqlx::query("UPDATE topics SET retired_at = ? WHERE name = ?")
+                    .bind(&now)
+                    .bind(&name)
+                    .execute(&mut *tx)
+                    .await?;
+                tracing::info!(topic = %name, "topic retired: it is no longer in the config (its matches are kept)");
+            }
+        }
         for topic in topics.topics() {
             let (id, compiled): (i64, String) = sqlx::query_as(
                 "INSERT INTO topics (name, query) VALUES (?, ?) \
-                 ON CONFLICT (name) DO UPDATE SET query = excluded.query RETURNING id, compiled",
+                 ON CONFLICT (name) DO UPDATE SET query = excluded.query, retired_at = NULL \
+                 RETURNING id, compiled",
             )
             .bind(&topic.name)
             .bind(&topic.query)
@@ -99,11 +125,26 @@ impl Store {
         Ok((added, removed))
     }
 
-    /// Topic name → number of matched items, for every stored topic.
+    /// Stored topics other than `active` (those that left the config):
+    /// name, the last query stored for it, and when `feedwatch run` retired
+    /// it (`None` when no run has seen the config without it yet). By name.
+    pub async fn retired_topics(&self, active: &[&str]) -> Result<Vec<RetiredTopic>> {
+        let rows: Vec<RetiredTopic> =
+            sqlx::query_as("SELECT name, query, retired_at FROM topics ORDER BY name")
+                .fetch_all(&self.read)
+                .await?;
+        Ok(rows
+            .into_iter()
+            .filter(|t| !active.contains(&t.name.as_str()))
+            .collect())
+    }
+
+    /// Topic name → number of matched items, for every active stored topic.
     pub async fn topic_counts(&self) -> Result<Vec<(String, i64)>> {
         Ok(sqlx::query_as(
             "SELECT t.name, count(it.item_id) FROM topics t \
-             LEFT JOIN item_topics it ON it.topic_id = t.id GROUP BY t.id ORDER BY t.name",
+             LEFT JOIN item_topics it ON it.topic_id = t.id WHERE t.retired_at IS NULL \
+             GROUP BY t.id ORDER BY t.name",
         )
         .fetch_all(&self.read)
         .await?)
