@@ -404,6 +404,39 @@ async fn search_filters_and_formats() {
         "{}",
         out.stderr
     );
+    // Issue 21 (11): filters that would silently match nothing are errors.
+    let out = ws.run(&["search", "referendum feed:wires"]).await;
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stderr
+            .contains("query: feed:wires is no feed's name or tag (known: Search feed)"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(ws.search(&["referendum feed:\"search FEED\""]).await.len(), 1);
+    let out = ws.run(&["search", "site:rudaw.net"]).await;
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stderr.contains("column 1: unsupported field \"site:\""),
+        "{}",
+        out.stderr
+    );
+    let typo = Workspace::new(
+        &[(&server.url("/s.xml"), "Search feed")],
+        &[("k", "Kurdistan"), ("wires", "referendum feed:wires")],
+        "",
+    );
+    for command in [&["check"][..], &["run", "--once"]] {
+        let out = typo.run(command).await;
+        assert_eq!(out.code, 1, "{command:?}: {}", out.stdout);
+        assert!(
+            out.stderr.contains(
+                "topic[1].query (topic \"wires\"): feed:wires is no feed's name or tag (known: Search feed)"
+            ),
+            "{command:?}: {}",
+            out.stderr
+        );
+    }
     let out = ws.run(&["search", "--since", "last tuesday"]).await;
     assert_ne!(out.code, 0);
     assert!(

@@ -31,6 +31,15 @@ pub enum ArchiveError {
     /// A feed filter (`--feed`, `feed=`) that is no feed's URL or name.
     #[error("no feed named {given:?} (known: {known})")]
     UnknownFeed { given: String, known: String },
+    /// A `feed:` filter (in a topic or a search query) that is no feed's
+    /// name or tag: it would silently match nothing.
+    #[error("{context}feed:{filter} is no feed's name or tag (known: {known})")]
+    UnknownFeedFilter {
+        /// Where: `query: ` or `topic[2].query (topic "x"): `.
+        context: String,
+        filter: String,
+        known: String,
+    },
     /// `--after` names an item that does not exist.
     #[error("no item with id {0} (--after takes the id of the last item of the previous page)")]
     UnknownItem(i64),
@@ -102,6 +111,87 @@ pub async fn check_feed(store: &Store, config: &Config, feed: &str) -> Result<()
     })
 }
 
+/// Every name and tag a `feed:` filter can name: those of configured and
+/// of stored feeds (added with `feeds add`; none without a store), sorted,
+/// once each.
+pub async fn feed_labels(config: &Config, store: Option<&Store>) -> Result<Vec<String>, StoreError> {
+    let mut labels: Vec<String> = config
+        .feeds
+        .iter()
+        .flat_map(|f| f.name.iter().chain(&f.tags).cloned())
+        .collect();
+    if let Some(store) = store {
+        for feed in store.list_feeds().await? {
+            labels.extend(feed.name);
+        }
+        for (_, tags) in store.feed_tag_lists().await? {
+            labels.extend(tags);
+        }
+    }
+    labels.sort_by_key(|l| l.to_lowercase());
+    labels.dedup_by(|a, b| a.eq_ignore_ascii_case(b));
+    Ok(labels)
+}
+
+/// The `feed:` filters of `expr` that name nothing in `labels` (compared
+/// as the evaluator compares them, ignoring ASCII case).
+pub fn unknown_feed_filters(expr: &Expr, labels: &[String]) -> Vec<String> {
+    fn walk(expr: &Expr, labels: &[String], out: &mut Vec<String>) {
+        match expr {
+            Expr::Feed(name) => {
+                if !labels.iter().any(|l| l.eq_ignore_ascii_case(name)) && !out.contains(name) {
+                    out.push(name.clone());
+                }
+            }
+            Expr::Match { .. } | Expr::Lang(_) => {}
+            Expr::Near { left, right, .. } => {
+                walk(left, labels, out);
+                walk(right, labels, out);
+            }
+            Expr::And(children) | Expr::Or(children) => children.iter().for_each(|c| walk(c, labels, out)),
+            Expr::Not(child) => walk(child, labels, out),
+        }
+    }
+    let mut out = Vec::new();
+    walk(expr, labels, &mut out);
+    out
+}
+
+/// The error for the first unknown `feed:` filter of `expr`, if any.
+fn check_feed_filters(expr: &Expr, labels: &[String], context: String) -> Result<(), ArchiveError> {
+    match unknown_feed_filters(expr, labels).into_iter().next() {
+        None => Ok(()),
+        Some(filter) => Err(ArchiveError::UnknownFeedFilter {
+            context,
+            filter,
+            known: if labels.is_empty() {
+                "none".into()
+            } else {
+                labels.join(", ")
+            },
+        }),
+    }
+}
+
+/// Checks that every configured topic's `feed:` filters name a feed or a
+/// tag (of the config or the store): a typo (`feed:wires` for `wire`)
+/// would match nothing, forever, without a word.
+pub async fn check_topic_feeds(config: &Config, store: Option<&Store>) -> Result<(), ArchiveError> {
+    let topics = config.topic_set();
+    if !topics.topics().iter().any(|t| uses_feed(&t.expr)) {
+        return Ok(());
+    }
+    let labels = feed_labels(config, store).await?;
+    for (i, topic) in topics.topics().iter().enumerate() {
+        check_feed_filters(
+            &topic.expr,
+            &labels,
+            format!("topic[{i}].query (topic {:?}): ", topic.name),
+        )?;
+    }
+    Ok(())
+}
+
 /// Compiles a search query like a topic (term sets expanded).
 pub fn compile_query(query: &str, config: &Config) -> Result<TopicSet, ArchiveError> {
     TopicSet::compile([("query", query)], &config.terms).map_err(|e| ArchiveError::Query(e.source))
@@ -131,9 +221,13 @@ pub async fn search(
         .as_deref()
         .map(|q| compile_query(q, config))
         .transpose()?;
-    // Tags only matter to `feed:` filters.
+    // Tags only matter to `feed:` filters, which must name something.
     let tags = match &topics {
-        Some(t) if uses_feed(&t.topics()[0].expr) => feed_tags(config, store).await?,
+        Some(t) if uses_feed(&t.topics()[0].expr) => {
+            let labels = feed_labels(config, Some(store)).await?;
+            check_feed_filters(&t.topics()[0].expr, &labels, "query: ".into())?;
+            feed_tags(config, store).await?
+        }
         _ => HashMap::new(),
     };
     let mut filter = search.filter.clone();

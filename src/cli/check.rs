@@ -19,6 +19,7 @@ pub async fn check(config: &Config) -> anyhow::Result<ExitCode> {
             config.store.path.display()
         );
     }
+    check_feed_filters(config).await?;
     let mut out = std::io::stdout().lock();
     writeln!(out, "config ok: {}", config.path.display())?;
     writeln!(out, "store:  {}", config.store.path.display())?;
@@ -69,4 +70,15 @@ async fn has_added_feeds(config: &Config) -> bool {
     let feeds = store.list_feeds().await;
     store.close().await;
     feeds.is_ok_and(|feeds| feeds.iter().any(|f| f.source == "added"))
+}
+
+/// Topics' `feed:` filters must name a configured feed, or one stored in the
+/// database (when it exists), by name or tag.
+async fn check_feed_filters(config: &Config) -> anyhow::Result<()> {
+    let store = Store::open_read_only(&config.store.path).await.ok();
+    let result = feedwatch::archive::check_topic_feeds(config, store.as_ref()).await;
+    if let Some(store) = store {
+        store.close().await;
+    }
+    result.map_err(|e| anyhow::anyhow!("{}: {e}", config.path.display()))
 }

@@ -51,6 +51,9 @@ async fn build(config: &Config, store: &Store) -> anyhow::Result<(Pipeline, Aler
     .await?
     .with_story_clustering(config.stories.cluster);
     store.sync_feeds(&config.feeds).await?;
+    feedwatch::archive::check_topic_feeds(config, Some(store))
+        .await
+        .map_err(|e| anyhow::anyhow!("{}: {e}", config.path.display()))?;
     let alerts =
         Alerts::new(config, store.clone(), pipeline.topics()).context("cannot set up alert delivery")?;
     alerts.register(chrono::Utc::now()).await?;

@@ -428,6 +428,16 @@ impl Lexer {
                 };
                 Tok::Feed(name.trim().to_string())
             }
+            w if unsupported_field(w).is_some() => {
+                let field = unsupported_field(w).unwrap_or_default();
+                return Err(QueryError::new(
+                    col,
+                    format!(
+                        "unsupported field \"{field}:\"; the fields are title:, text:, lang: and feed: \
+                         (to match the words, write them without the colon or in quotes)"
+                    ),
+                ));
+            }
             w if w.starts_with('@') => {
                 let name = &w[1..];
                 if name.is_empty() {
@@ -440,6 +450,17 @@ impl Lexer {
         self.toks.push((tok, col));
         Ok(())
     }
+}
+
+/// The field name of a word that looks like `field:value` with a field
+/// this language does not have (`site:rudaw.net`, `author:x`, `url:…`):
+/// ASCII letters, a colon, then a value that is not `//` (a bare URL
+/// stays a word).
+fn unsupported_field(word: &str) -> Option<&str> {
+    let (field, value) = word.split_once(':')?;
+    let looks_like_field = (2..=16).contains(&field.len()) && field.bytes().all(|b| b.is_ascii_alphabetic());
+    (looks_like_field && !value.is_empty() && !value.starts_with("//") && !value.starts_with(':'))
+        .then_some(field)
 }
 
 /// Whether `word` starts with `prefix`, ignoring ASCII case.
@@ -1189,6 +1210,33 @@ mod tests {
             parse_with("@stems @stems", &sets).unwrap_err().to_string(),
             "column 8: the query has more than 16 wildcards (those of term sets count)"
         );
+    }
+
+    #[test]
+    fn unsupported_fields_are_errors_naming_the_fields() {
+        for (query, column) in [
+            ("site:rudaw.net", 1),
+            ("Kirkuk author:smith", 8),
+            ("(URL:x OR y)", 2),
+        ] {
+            let e = parse(query).unwrap_err();
+            assert_eq!(e.column, column, "{query}: {e}");
+            assert!(
+                e.message
+                    .contains("the fields are title:, text:, lang: and feed:"),
+                "{e}"
+            );
+        }
+        // Not fields: a URL, a time, a word and a colon, a Turkish suffix.
+        for query in [
+            "https://rudaw.net",
+            "10:30",
+            "Erbil: vote",
+            "\"site:rudaw.net\"",
+            "IKBY'nin",
+        ] {
+            assert!(parse(query).is_ok(), "{query}");
+        }
     }
 
     #[test]
