@@ -18,7 +18,7 @@ use crate::error_chain;
 use crate::fetch::hosts::HostLimiter;
 use crate::fetch::{FetchOutcome, Fetched, Fetcher, ResponseMeta, Validators};
 use crate::model::{item_keys, ParsedFeed};
-use crate::parse::{dates, parse_feed_as};
+use crate::parse::{dates, parse_feed_as, ParseError};
 use crate::scheduler::{self, Clock, Hints, Outcome, Schedules};
 use crate::store::{
     FeedFailure, FeedRow, FeedUpdate, FeedWrite, IngestCounts, ItemRow, ItemWrite, Known, NextCheck,
@@ -573,7 +573,19 @@ fn prepare(
     cluster: bool,
 ) -> Result<(ParsedFeed, Vec<Pending>), String> {
     let mut parsed = parse_feed_as(&fetched.body, fetched.content_type.as_deref(), &fetched.final_url)
-        .map_err(|e| error_chain(&e))?;
+        .map_err(|e| match e {
+            // A web page configured as a feed: say which feeds it
+            // announces, as `feeds add` does.
+            ParseError::Html => {
+                let feeds = crate::parse::discover_feeds(&fetched.body, &fetched.final_url);
+                match feeds.as_slice() {
+                    [] => format!("{e}; it links to no feed"),
+                    [one] => format!("{e}; it links to the feed {one} (use that URL)"),
+                    many => format!("{e}; it links to the feeds {} (use one of them)", many.join(", ")),
+                }
+            }
+            e => error_chain(&e),
+        })?;
     if let Some(warning) = dates::distrust_future(&mut parsed.items, fetched_at) {
         parsed.add_warning(warning);
     }

@@ -209,7 +209,7 @@ async fn failing_feeds_record_errors_and_leave_other_feeds_alone() {
     server.set(
         "/page.html",
         Route::Raw {
-            body: b"<!DOCTYPE html><html><body>Hi</body></html>".to_vec(),
+            body: b"<!DOCTYPE html><html><head><link rel=\"alternate\" type=\"application/rss+xml\" href=\"/news/rss.xml\"></head><body>Hi</body></html>".to_vec(),
             content_type: "text/html",
         },
     );
@@ -277,20 +277,24 @@ async fn failing_feeds_record_errors_and_leave_other_feeds_alone() {
         "{}",
         error(&server.url("/garbage.xml"))
     );
+    // Issue 21 (15): a web page says which feed it announces.
     assert_eq!(
         error(&server.url("/page.html")),
-        "not a feed: the document is an HTML page"
+        format!(
+            "not a feed: the document is an HTML page; it links to the feed {} (use that URL)",
+            server.url("/news/rss.xml")
+        )
     );
     assert_eq!(
         error(&server.url("/huge.xml")),
         "body larger than the 1.0 MiB limit"
     );
     assert_eq!(error(&server.url("/stall.xml")), "timed out after 2s");
-    assert!(
-        error(&refused).starts_with("connection failed"),
-        "{}",
-        error(&refused)
-    );
+    // Issue 21 (15): one sentence naming the host and the cause, not
+    // reqwest's chain ("error sending request for url (…): client error
+    // (Connect): tcp connect error: …").
+    let port = url::Url::parse(&refused).unwrap().port().unwrap();
+    assert_eq!(error(&refused), format!("connection refused by 127.0.0.1:{port}"));
     for url in &urls[1..] {
         assert_eq!(feeds[url]["error_count"], 1, "{url}");
     }

@@ -81,9 +81,10 @@ pub enum FetchError {
     /// The SSRF guard refused the address (of any hop).
     #[error(transparent)]
     Blocked(Blocked),
-    /// The connection could not be made (DNS, refused, TLS).
-    #[error("connection failed")]
-    Connect(#[source] reqwest::Error),
+    /// The connection could not be made (DNS, refused, TLS): one sentence
+    /// with the cause (see [`transport_sentence`]).
+    #[error("{0}")]
+    Connect(String),
     /// The request did not complete within the configured timeout.
     #[error("timed out after {}", humantime::format_duration(*.0))]
     Timeout(Duration),
@@ -99,9 +100,9 @@ pub enum FetchError {
     /// A redirect without a usable `Location`.
     #[error("redirect ({status}) without a usable Location header")]
     BadRedirect { status: StatusCode },
-    /// Any other transport or decoding error.
-    #[error("request failed")]
-    Http(#[source] reqwest::Error),
+    /// Any other transport or decoding error, as one sentence.
+    #[error("{0}")]
+    Http(String),
     /// Reading a `file://` feed failed.
     #[error("cannot read {}", path.display())]
     File {
@@ -192,7 +193,9 @@ impl Fetcher {
         if !settings.allow_private_networks {
             builder = builder.dns_resolver(Arc::new(guard::GuardedResolver));
         }
-        let client = builder.build().map_err(FetchError::Http)?;
+        let client = builder
+            .build()
+            .map_err(|e| FetchError::Http(format!("cannot set up the HTTP client: {}", root_cause(&e))))?;
         Ok(Self { client, settings })
     }
 
@@ -376,10 +379,63 @@ impl Fetcher {
         if error.is_timeout() {
             FetchError::Timeout(self.settings.timeout)
         } else if error.is_connect() {
-            FetchError::Connect(error)
+            FetchError::Connect(transport_sentence(&error))
         } else {
-            FetchError::Http(error)
+            FetchError::Http(transport_sentence(&error))
         }
+    }
+}
+
+/// The innermost cause of an error: what actually went wrong, without
+/// reqwest's and hyper's wrappers ("error sending request for url (…):
+/// client error (Connect): …").
+fn root_cause<'e>(error: &'e (dyn std::error::Error + 'static)) -> &'e (dyn std::error::Error + 'static) {
+    let mut cause = error;
+    while let Some(next) = cause.source() {
+        cause = next;
+    }
+    cause
+}
+
+/// A transport failure as one sentence naming the host and the cause:
+/// "cannot resolve news.example: Name or service not known", "connection
+/// refused by 127.0.0.1:8080", "TLS handshake with news.example failed:
+/// invalid peer certificate: Expired".
+pub(crate) fn transport_sentence(error: &reqwest::Error) -> String {
+    let host = error
+        .url()
+        .map(|u| match (u.host_str(), u.port()) {
+            (Some(host), Some(port)) => format!("{host}:{port}"),
+            (Some(host), None) => host.to_string(),
+            _ => u.to_string(),
+        })
+        .unwrap_or_else(|| "the server".into());
+    let root = root_cause(error);
+    let chain = crate::error_chain(error).to_lowercase();
+    let io = root.downcast_ref::<std::io::Error>().map(std::io::Error::kind);
+    let reason = root.to_string();
+    let reason = reason
+        .strip_prefix("failed to lookup address information: ")
+        .unwrap_or(&reason);
+    use std::io::ErrorKind;
+    match io {
+        Some(ErrorKind::ConnectionRefused) => return format!("connection refused by {host}"),
+        Some(ErrorKind::ConnectionReset) => return format!("connection reset by {host}"),
+        Some(ErrorKind::ConnectionAborted) => return format!("connection aborted by {host}"),
+        Some(ErrorKind::UnexpectedEof) => return format!("{host} closed the connection early"),
+        _ => {}
+    }
+    let host_only = host.rsplit_once(':').map_or(host.as_str(), |(h, _)| h);
+    if chain.contains("dns error") {
+        format!("cannot resolve {host_only}: {reason}")
+    } else if chain.contains("certificate") || chain.contains("tls") || chain.contains("handshake") {
+        format!("TLS handshake with {host} failed: {reason}")
+    } else if error.is_connect() {
+        format!("cannot connect to {host}: {reason}")
+    } else if error.is_decode() || error.is_body() {
+        format!("reading the response from {host} failed: {reason}")
+    } else {
+        format!("request to {host} failed: {reason}")
     }
 }
 
