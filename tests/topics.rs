@@ -41,9 +41,21 @@ async fn query_language_works_end_to_end() {
             content_type: "application/rss+xml",
         },
     );
+    // `feed:` must name a feed (or tag) that exists: Reuters does, with
+    // nothing about Akar.
+    server.set(
+        "/r.xml",
+        Route::Feed {
+            body: rss(&[("r1", "Oil prices", "Brent rose.")]),
+            content_type: "application/rss+xml",
+        },
+    );
     let config_extra = "[terms]\nbaqeri = [\"Baqeri\", \"Bagheri\", \"باقری\"]\n";
     let ws = Workspace::new(
-        &[(&server.url("/m.xml"), "Wire")],
+        &[
+            (&server.url("/m.xml"), "Wire"),
+            (&server.url("/r.xml"), "Reuters"),
+        ],
         &[
             ("generals", "@baqeri NEAR/3 Akar"),
             ("referend-wild", "referend*"),

@@ -199,7 +199,7 @@ pub(super) async fn apply_updates(
             if write.stored {
                 let row: Option<(i64, String, Option<i64>)> = sqlx::query_as(
                     "UPDATE items SET guid = ?3, url = ?4, title = ?5, text = ?6, author = ?7, lang = ?8, \
-                     published = ?9, updated = ?10, sort_at = coalesce(?9, sort_at), fetched_at = ?11, \
+                     published = ?9, updated = ?10, sort_at = coalesce(?9, first_seen_at), fetched_at = ?11, \
                      content_hash = ?12, canonical_url = ?13, fingerprint = ?14, sketch = ?15, \
                      version = version + 1 \
                  WHERE id = (SELECT item_id FROM item_sources WHERE feed_id = ?1 AND item_key = ?2) \
@@ -1089,6 +1089,42 @@ mod tests {
         assert_eq!(stored, check::expected(&store.read).await);
         assert_eq!(count("story_keys_pending").await, 0);
         assert_eq!(count("story_keys_stale").await, 0);
+
+        // Migration 0017: a date more than a day after the fetch, stored
+        // before dates were checked, is dropped; the item sorts by when it
+        // was first seen, and its entries follow.
+        run(
+            "UPDATE items SET published = '2099-01-01T00:00:00Z', sort_at = '2099-01-01T00:00:00Z' \
+             WHERE item_key IN ('guid:5', 'guid:6')",
+        )
+        .await;
+        run(
+            "UPDATE items SET published = '2017-09-25T12:00:00Z', sort_at = '2017-09-25T12:00:00Z' \
+             WHERE item_key = 'guid:7'",
+        )
+        .await;
+        settle().await;
+        run(include_str!("../../migrations/0017_future_dates.sql")).await;
+        let future: i64 = sqlx::query_scalar("SELECT count(*) FROM items WHERE sort_at > '2020'")
+            .fetch_one(&store.read)
+            .await
+            .unwrap();
+        assert_eq!(future, 0);
+        let kept: Option<String> =
+            sqlx::query_scalar("SELECT published FROM items WHERE item_key = 'guid:7'")
+                .fetch_one(&store.read)
+                .await
+                .unwrap();
+        assert_eq!(
+            kept.as_deref(),
+            Some("2017-09-25T12:00:00Z"),
+            "a date within a day stays"
+        );
+        settle().await;
+        assert_eq!(
+            check::stored(&store.read).await,
+            check::expected(&store.read).await
+        );
 
         run("DELETE FROM items WHERE item_key NOT IN ('guid:3')").await;
         settle().await;
