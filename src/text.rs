@@ -90,9 +90,18 @@
 //! 10. **Digits:** Arabic-Indic U+0660–U+0669 and Persian U+06F0–U+06F9 become
 //!     ASCII `0`–`9` (`۲۰۱۷` = `2017`); full-width digits by NFKC. Digits of
 //!     other scripts are kept as they are.
-//! 11. **No stemming** and no stripping of articles or clitics:
-//!     `referendums` is not `referendum`, `Kurds` is not `Kurdistan`,
-//!     `referandumu` is not `referandum`, `الاستفتاء` is not `استفتاء`.
+//! 11. **No stemming** in folding: `referendums` is not `referendum`,
+//!     `Kurds` is not `Kurdistan`, `referandumu` is not `referandum`. A
+//!     folded word is what was written.
+//! 12. **Arabic proclitics** are handled when matching, not folding: an
+//!     article word also has its [`proclitic_forms`] (`والعراق` is also
+//!     `العراق` and `عراق`, `للعراق` is `العراق`, `وبغداد` is `بغداد`,
+//!     `الاستفتاء` is `استفتاء`), and a query word matches a word as written
+//!     or one of its forms. The query word itself is never stripped, so
+//!     `والي` finds `والي` and not every `الي`; a word that only begins with
+//!     those letters has no form (`بلد`, `لبنان`, `فرنسا`). Wildcards match
+//!     words as written. The full-text index holds the words as written;
+//!     a search looks a word up under all its [`proclitic_spellings`].
 //!
 //! # Ranges
 //!
@@ -688,9 +697,149 @@ fn joins_in_uax29(c: char) -> bool {
             | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
 }
 
+/// Proclitics of Arabic (rule 12), spelled as [`words`] folds them (`ك`
+/// is `ک`): the conjunction `و`, then the article `ال` alone or after one
+/// of the prepositions/conjunctions `و ب ک ف`, or `لل` (`ل` + `ال`).
+const ARTICLE: &str = "ال";
+const WITH_ARTICLE: [&str; 4] = ["وال", "بال", "کال", "فال"];
+const LI_ARTICLE: &str = "لل";
+const WAW: &str = "و";
+
+/// The forms of a folded word without its Arabic proclitics (rule 12), in
+/// the spirit of Lucene's `ArabicStemmer` prefixes: `والعراق` →
+/// `العراق`, `عراق`; `للعراق` → `العراق`, `عراق`; `بالعراق` → `العراق`,
+/// `عراق`; `وبغداد` → `بغداد`; `الاستفتاء` → `استفتاء`. A leading `و` goes
+/// only from a word of more than three letters, an article only when at
+/// least two letters remain, so short words keep their letters (`وطن`,
+/// `بال`, `الف`). The single-letter prepositions `ب ک ل ف` are stripped
+/// only with the article: `بلد`, `لبنان`, `فرنسا` have no other form.
+/// Empty for every word that does not begin with those letters.
+pub fn proclitic_forms(word: &str) -> Vec<String> {
+    let mut forms = Vec::new();
+    if !word.starts_with(['و', 'ب', 'ک', 'ف', 'ل', 'ا']) {
+        return forms;
+    }
+    let letters = |s: &str| s.chars().count();
+    let mut rest = word;
+    if let Some(after) = rest.strip_prefix(WAW) {
+        if letters(word) > 3 {
+            forms.push(after.to_string());
+            rest = after;
+        }
+    }
+    let stripped = WITH_ARTICLE
+        .iter()
+        .chain([&LI_ARTICLE])
+        .find_map(|p| rest.strip_prefix(p))
+        .filter(|r| letters(r) >= 2);
+    if let Some(stem) = stripped {
+        forms.push(format!("{ARTICLE}{stem}"));
+        forms.push(stem.to_string());
+    } else if let Some(stem) = rest.strip_prefix(ARTICLE).filter(|r| letters(r) >= 2) {
+        forms.push(stem.to_string());
+    }
+    forms.retain(|f| f != word);
+    forms.sort();
+    forms.dedup();
+    forms
+}
+
+/// The words whose [`proclitic_forms`] include `form`: every spelling of
+/// `form` with proclitics (`العراق` → `والعراق`, `للعراق`, `بالعراق`, …),
+/// for looking words up where only the written words are indexed (the
+/// full-text index).
+pub fn proclitic_spellings(form: &str) -> Vec<String> {
+    let mut candidates: Vec<String> = Vec::new();
+    if !form.starts_with(|c: char| {
+        ('\u{0620}'..='\u{064A}').contains(&c) || ('\u{066E}'..='\u{06FF}').contains(&c)
+    }) {
+        return candidates;
+    }
+    let mut with_article = |stem: &str| {
+        for p in WITH_ARTICLE.iter().chain([&LI_ARTICLE, &ARTICLE]) {
+            candidates.push(format!("{p}{stem}"));
+        }
+    };
+    with_article(form);
+    if let Some(stem) = form.strip_prefix(ARTICLE) {
+        with_article(stem);
+    }
+    let first: Vec<String> = candidates.clone();
+    candidates.push(format!("{WAW}{form}"));
+    candidates.extend(first.iter().map(|c| format!("{WAW}{c}")));
+    candidates.retain(|c| proclitic_forms(c).iter().any(|f| f == form));
+    candidates.sort();
+    candidates.dedup();
+    candidates
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn arabic_proclitics_have_forms_without_them() {
+        let forms = |w: &str| proclitic_forms(&words(w)[0]);
+        let folded = |w: &str| words(w)[0].clone();
+        for (word, form) in [
+            ("والعراق", "العراق"),
+            ("والعراق", "عراق"),
+            ("للعراق", "العراق"),
+            ("بالعراق", "العراق"),
+            ("فالعراق", "العراق"),
+            ("كالعراق", "العراق"),
+            ("وبالعراق", "العراق"),
+            ("وبغداد", "بغداد"),
+            ("الاستفتاء", "استفتاء"),
+            ("والاستفتاء", "استفتاء"),
+        ] {
+            assert!(
+                forms(word).contains(&folded(form)),
+                "{word} → {form}: {:?}",
+                forms(word)
+            );
+            assert!(
+                proclitic_spellings(&folded(form)).contains(&folded(word)),
+                "{form} ← {word}"
+            );
+        }
+        // Words that only begin with those letters keep them.
+        for word in [
+            "بلد",
+            "لبنان",
+            "فرنسا",
+            "وطن",
+            "بال",
+            "ولي",
+            "الف",
+            "Kurdistan",
+            "کردستان",
+        ] {
+            assert_eq!(forms(word), Vec::<String>::new(), "{word}");
+        }
+        // `والي` (a governor) has a form, but `والي` itself is never
+        // stripped: a query for it matches it as written.
+        assert!(!forms("والي").contains(&folded("والي")));
+    }
+
+    #[test]
+    fn proclitic_spellings_are_exactly_the_inverse_of_forms() {
+        let text = "قال وزير الخارجية إن الاستفتاء في إقليم كردستان العراق غير شرعي وللعراق والعراقيين \
+                    بالعراق فالحكومة وبغداد ولبنان وفرنسا بالاستفتاء كالعادة والي الوالي للغاية لله";
+        for word in words(text) {
+            for form in proclitic_forms(&word) {
+                assert!(proclitic_spellings(&form).contains(&word), "{word} → {form}");
+            }
+        }
+        for form in ["العراق", "عراق", "بغداد", "استفتاء", "وزير"] {
+            for spelling in proclitic_spellings(form) {
+                assert!(
+                    proclitic_forms(&spelling).iter().any(|f| f == form),
+                    "{spelling} → {form}"
+                );
+            }
+        }
+    }
 
     fn check(input: &str, expected: &[&str]) {
         assert_eq!(words(input), expected, "words({input:?})");

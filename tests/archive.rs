@@ -18,6 +18,10 @@ const QUERIES: &[(&str, &str)] = &[
     ("title", "title:Erbil"),
     ("text", "text:(Erbil OR Kirkuk)"),
     ("set", "@baqeri"),
+    ("clitic-article", "العراق"),
+    ("clitic-waw", "بغداد"),
+    ("clitic-phrase", "\"الحكومة العراقية\""),
+    ("clitic-near", "استفتاء NEAR/3 كردستان"),
     ("lang", "(referendum OR همه‌پرسی) lang:fa"),
     ("feed", "referendum feed:persian"),
     ("not", "referendum -football"),
@@ -58,6 +62,22 @@ const ITEMS: &[(&str, &str, &str)] = &[
         "ırak ve IRAK sınırında gerginlik; Bagheri açıklama yaptı.",
     ),
     ("t2", "Irak yorumu", "Bageri Akar ile görüştü."),
+    // Arabic proclitics (issue 19): و، ب، ل، ف before the article or a noun.
+    (
+        "a2",
+        "رد فعل بغداد",
+        "وقالت الحكومة العراقية إن للعراق موقفا ثابتا من الاستفتاء في كردستان.",
+    ),
+    (
+        "a3",
+        "في لبنان",
+        "ووصل الوفد إلى بيروت بالطائرة وبغداد تراقب والحكومة العراقية صامتة.",
+    ),
+    (
+        "a4",
+        "فرنسا وبلد آخر",
+        "لا علاقة بالعراقيين ولا بالاستفتاء هنا، والبلد هادئ.",
+    ),
 ];
 
 const PERSIAN: &[(&str, &str, &str)] = &[
@@ -122,10 +142,20 @@ async fn search_finds_exactly_what_the_topic_matches() {
     // Spot checks of the folding: Arabic variants and tashkeel, Turkish ı.
     assert_eq!(
         guids(&ws.search(&["كردستان"]).await),
-        ["a1", "p1"],
+        ["a2", "a1", "p1"],
         "Arabic and Persian spellings of Kurdistan"
     );
-    assert_eq!(guids(&ws.search(&["استفتاء"]).await), ["a1"]);
+    assert_eq!(guids(&ws.search(&["استفتاء"]).await), ["a4", "a2", "a1"]);
+    // Issue 19: a query word finds the word with Arabic proclitics
+    // (`للعراق`, `وبغداد`, `الاستفتاء`, `والحكومة`), a word that merely
+    // begins with those letters does not lose them (`لبنان`, `بلد`), and
+    // `العراقيين` is another word.
+    assert_eq!(guids(&ws.search(&["العراق"]).await), ["a2"]);
+    assert_eq!(guids(&ws.search(&["بغداد"]).await), ["a3", "a2"]);
+    assert_eq!(guids(&ws.search(&["\"الحكومة العراقية\""]).await), ["a3", "a2"]);
+    assert_eq!(guids(&ws.search(&["استفتاء NEAR/3 كردستان"]).await), ["a2", "a1"]);
+    assert_eq!(guids(&ws.search(&["نان"]).await), Vec::<String>::new());
+    assert_eq!(guids(&ws.search(&["لد"]).await), Vec::<String>::new());
     assert_eq!(guids(&ws.search(&["IRAK"]).await), ["t2", "t1"]);
     // Bare words keep their old meaning for whole words, case-insensitively.
     assert_eq!(guids(&ws.search(&["erbil"]).await), ["e2", "e1"]);

@@ -658,6 +658,9 @@ const NEAR_PAIRS: usize = 64;
 /// left out.
 fn fts_near(left: &Expr, right: &Expr, distance: u32, max_pairs: usize) -> Option<String> {
     let (left, right) = (near_alternatives(left)?, near_alternatives(right)?);
+    if !left.iter().chain(&right).all(|(_, words)| is_fts_phrase(words)) {
+        return None;
+    }
     if left.len().saturating_mul(right.len()) > max_pairs {
         return None;
     }
@@ -705,6 +708,35 @@ fn near_alternative(expr: &Expr) -> Option<(Field, &[Pattern])> {
 
 /// An FTS5 phrase of folded words (`"a" + "b" *`), or `None` for none.
 fn fts_phrase(words: &[Pattern]) -> Option<String> {
+    // A word that Arabic proclitics may hide (`العراق` in `والعراق`,
+    // `للعراق`) is any of its spellings: the index holds words as written.
+    // FTS5 has no alternatives inside a phrase, so a phrase with such a
+    // word narrows by the AND of its words (the evaluator checks the
+    // order).
+    let spelled: Vec<Vec<String>> = words
+        .iter()
+        .map(|p| match p {
+            Pattern::Word(w) => std::iter::once(w.clone())
+                .chain(crate::text::proclitic_spellings(w))
+                .collect(),
+            Pattern::Prefix(_) => Vec::new(),
+        })
+        .collect();
+    if spelled.iter().any(|s| s.len() > 1) {
+        let parts: Vec<String> = words
+            .iter()
+            .zip(&spelled)
+            .map(|(p, spellings)| match p {
+                Pattern::Prefix(w) => format!("{} *", quote(w)),
+                Pattern::Word(_) if spellings.len() == 1 => quote(&spellings[0]),
+                Pattern::Word(_) => {
+                    let any: Vec<String> = spellings.iter().map(|s| quote(s)).collect();
+                    format!("({})", any.join(" OR "))
+                }
+            })
+            .collect();
+        return (!parts.is_empty()).then(|| parts.join(" AND "));
+    }
     let phrase = words
         .iter()
         .map(|p| match p {
@@ -714,6 +746,16 @@ fn fts_phrase(words: &[Pattern]) -> Option<String> {
         .collect::<Vec<_>>()
         .join(" + ");
     (!phrase.is_empty()).then_some(phrase)
+}
+
+/// Whether `words` is an FTS5 phrase (not the AND of alternatives
+/// [`fts_phrase`] makes of words with proclitic spellings): only a phrase
+/// can be an operand of `NEAR`.
+fn is_fts_phrase(words: &[Pattern]) -> bool {
+    words.iter().all(|p| match p {
+        Pattern::Word(w) => crate::text::proclitic_spellings(w).is_empty(),
+        Pattern::Prefix(_) => true,
+    })
 }
 
 fn quote(word: &str) -> String {

@@ -232,41 +232,91 @@ struct FieldText {
     /// cloned every word and allocated a list per distinct word: a third
     /// of the CPU of preparing an article for the store.)
     order: Vec<u32>,
+    /// The forms of words without their Arabic proclitics
+    /// ([`text::proclitic_forms`]: `والعراق` is also `العراق` and `عراق`),
+    /// with their positions, sorted by form, then position. A query word
+    /// matches a word as written or one of its forms; a query word is
+    /// never stripped itself (`والي` finds `والي`, not `الي`).
+    forms: Vec<(String, u32)>,
+    /// `(position, index into forms)`, sorted: the forms at a position.
+    forms_at: Vec<(u32, u32)>,
 }
 
 impl FieldText {
     fn new(words: Vec<String>) -> Self {
         let mut order: Vec<u32> = (0..words.len() as u32).collect();
         order.sort_unstable_by(|&a, &b| words[a as usize].cmp(&words[b as usize]).then(a.cmp(&b)));
-        Self { words, order }
+        let mut forms: Vec<(String, u32)> = Vec::new();
+        for (i, word) in words.iter().enumerate() {
+            forms.extend(text::proclitic_forms(word).into_iter().map(|f| (f, i as u32)));
+        }
+        forms.sort_unstable();
+        let mut forms_at: Vec<(u32, u32)> = forms
+            .iter()
+            .enumerate()
+            .map(|(i, (_, p))| (*p, i as u32))
+            .collect();
+        forms_at.sort_unstable();
+        Self {
+            words,
+            order,
+            forms,
+            forms_at,
+        }
     }
 
     fn word(&self, position: u32) -> &str {
         &self.words[position as usize]
     }
 
-    /// Positions of `word`, ascending.
+    /// Positions of `word` as written or as a form, ascending.
     fn positions<'s>(&'s self, word: &'s str) -> impl Iterator<Item = u32> + 's {
         let first = self.order.partition_point(|&p| self.word(p) < word);
-        self.order[first..]
+        let written = self.order[first..]
             .iter()
             .copied()
-            .take_while(move |&p| self.word(p) == word)
+            .take_while(move |&p| self.word(p) == word);
+        let first = self.forms.partition_point(|(f, _)| f.as_str() < word);
+        let forms = self.forms[first..]
+            .iter()
+            .take_while(move |(f, _)| f == word)
+            .map(|&(_, p)| p);
+        merge_ascending(written, forms)
     }
 
     fn contains(&self, word: &str) -> bool {
         self.positions(word).next().is_some()
     }
 
-    /// Distinct words, in sorted order.
+    /// Whether `pattern` matches the word at `position`: a whole word as
+    /// written or as one of its forms, a prefix as written.
+    fn matches_at(&self, position: usize, pattern: &Pattern) -> bool {
+        let Some(word) = self.words.get(position) else {
+            return false;
+        };
+        let Pattern::Word(w) = pattern else {
+            return pattern.matches(word);
+        };
+        if w == word {
+            return true;
+        }
+        let position = position as u32;
+        let first = self.forms_at.partition_point(|&(p, _)| p < position);
+        self.forms_at[first..]
+            .iter()
+            .take_while(|&&(p, _)| p == position)
+            .any(|&(_, i)| self.forms[i as usize].0 == *w)
+    }
+
+    /// Distinct words and forms, in sorted order.
     fn distinct(&self) -> impl Iterator<Item = &str> {
         let mut previous: Option<&str> = None;
-        self.order.iter().filter_map(move |&p| {
-            let word = self.word(p);
-            (previous != Some(word)).then(|| {
-                previous = Some(word);
-                word
-            })
+        let written = self.order.iter().map(|&p| self.word(p));
+        let forms = self.forms.iter().map(|(f, _)| f.as_str());
+        merge_ascending(written, forms).filter(move |&word| {
+            let new = previous != Some(word);
+            previous = Some(word);
+            new
         })
     }
 
@@ -283,13 +333,25 @@ impl FieldText {
             ),
         };
         starts.filter(move |&start| {
-            pattern[1..].iter().enumerate().all(|(k, pat)| {
-                self.words
-                    .get(start as usize + k + 1)
-                    .is_some_and(|w| pat.matches(w))
-            })
+            pattern[1..]
+                .iter()
+                .enumerate()
+                .all(|(k, pat)| self.matches_at(start as usize + k + 1, pat))
         })
     }
+}
+
+/// Two ascending sequences as one (ties: `a` first).
+fn merge_ascending<T: PartialOrd, A: Iterator<Item = T>, B: Iterator<Item = T>>(
+    a: A,
+    b: B,
+) -> impl Iterator<Item = T> {
+    let (mut a, mut b) = (a.peekable(), b.peekable());
+    std::iter::from_fn(move || match (a.peek(), b.peek()) {
+        (Some(x), Some(y)) if y < x => b.next(),
+        (Some(_), _) => a.next(),
+        (None, _) => b.next(),
+    })
 }
 
 impl<'a> Document<'a> {
