@@ -65,20 +65,28 @@
 //!    identity (`ø`, `ł`, `đ`, `æ`).
 //!    Marks of other scripts (Indic vowel signs, viramas) are kept: removing
 //!    them would merge different words.
+//!    5b. **Latin letters without a decomposition** fold as Lucene's
+//!    ASCIIFoldingFilter folds them: `ə` → `a` (`Əliyev` = `Aliyev`), `ł ŀ`
+//!    → `l` (`Łódź` = `Lodz`), `đ ð` → `d`, `ø` → `o` (`Støre` = `Store`),
+//!    `ħ` → `h`, `ŧ` → `t`, `ŋ` → `n`, `ƒ` → `f`, `æ` → `ae`, `œ` → `oe`,
+//!    `þ` → `th`.
 //! 6. **Invisible characters removed** without splitting the word: tatweel
 //!    U+0640 (`كـردستان` = `کردستان`), soft hyphen U+00AD (a hyphenation
-//!    point inside one word: `refer\u{AD}endum` = `referendum`), and the bidi
-//!    controls U+061C, U+200E, U+200F, U+202A–U+202E, U+2066–U+2069.
-//! 7. **Joiners split words:** ZWNJ U+200C, ZWJ U+200D, word joiner U+2060 and
-//!    U+FEFF. `همه‌پرسی` is `همه`, `پرسی` and matches the phrase
-//!    `"همه پرسی"`.
+//!    point inside one word: `refer\u{AD}endum` = `referendum`), the bidi
+//!    controls U+061C, U+200E, U+200F, U+202A–U+202E, U+2066–U+2069, and,
+//!    as ICU does, ZWJ U+200D, word joiner U+2060 and U+FEFF
+//!    (`Kurdi\u{200D}stan` = `Kurdistan`).
+//! 7. **ZWNJ splits words:** U+200C. `همه‌پرسی` is `همه`, `پرسی` and
+//!    matches the phrase `"همه پرسی"`. (So does U+200B ZERO WIDTH SPACE,
+//!    a word boundary to UAX #29: Thai and Khmer text marks words with it.)
 //! 8. **Apostrophes split words:** `'` U+0027, `’` U+2019, `‘` U+2018, `‛`
 //!    U+201B, `＇` U+FF07 (punctuation, rule 1) and also U+02BC `ʼ`, which is
 //!    a letter to Unicode but is used as an apostrophe (`Kurdistanʼs`).
 //!    `Kurdistan's` is `kurdistan`, `s`; `IKBY'nin` is `ikby`, `nin`.
 //!    (U+02BB `ʻ`, the ʻokina, stays a letter.)
 //! 9. **Arabic-script letter variants unified:** `ك` → `ک`; `ي`, `ى` → `ی`;
-//!    `أ`, `إ`, `آ`, `ٱ`, `ٲ`, `ٳ` → `ا`; `ة`, `ۀ`, `ھ` → `ه`. The
+//!    `أ`, `إ`, `آ`, `ٱ`, `ٲ`, `ٳ` → `ا`; `ة`, `ۀ`, `ھ` → `ه`; the Urdu
+//!    letters `ہ`, `ۃ` → `ه` and `ے` → `ی` (as Lucene's Persian filter). The
 //!    heh doachashmee `ھ` U+06BE is how many Sorani texts write `h`
 //!    (`ھەولێر` = `هەولێر`). A separately encoded hamza U+0654 after a
 //!    yeh makes `ئ` (as NFKC already does for `ي` + U+0654); `ە` + U+0654 is
@@ -585,6 +593,19 @@ fn push_decomposed(c: char, out: &mut String) {
     match c {
         'ß' => out.push_str("ss"),
         'ς' => out.push('σ'),
+        // Latin letters without a canonical decomposition (rule 5b), as
+        // Lucene's ASCIIFoldingFilter folds them.
+        'ə' => out.push('a'),
+        'ł' | 'ŀ' => out.push('l'),
+        'đ' | 'ð' => out.push('d'),
+        'ø' => out.push('o'),
+        'ħ' => out.push('h'),
+        'ŧ' => out.push('t'),
+        'ŋ' => out.push('n'),
+        'ƒ' => out.push('f'),
+        'æ' => out.push_str("ae"),
+        'œ' => out.push_str("oe"),
+        'þ' => out.push_str("th"),
         c if (c as u32) < 0x0590 || ('\u{1E00}'..='\u{1FFF}').contains(&c) => {
             ucd::decompose_canonical(c, |d| {
                 if !is_removed_mark(d) {
@@ -621,7 +642,8 @@ fn is_arabic_separator(c: char) -> bool {
 fn fold_arabic(c: char, out: &mut String) -> Kind {
     let folded = match c {
         '\u{0622}' | '\u{0623}' | '\u{0625}' | '\u{0671}'..='\u{0673}' => 'ا',
-        '\u{0629}' | '\u{06BE}' | '\u{06C0}' => 'ه',
+        '\u{0629}' | '\u{06BE}' | '\u{06C0}' | '\u{06C1}' | '\u{06C3}' => 'ه',
+        '\u{06D2}' => 'ی',
         '\u{0643}' => 'ک',
         '\u{0649}' | '\u{064A}' => 'ی',
         '\u{0660}'..='\u{0669}' => char::from(b'0' + (c as u32 - 0x0660) as u8),
@@ -674,7 +696,8 @@ fn is_removed_mark(c: char) -> bool {
 /// to Unicode and handled with the Arabic block).
 fn is_invisible(c: char) -> bool {
     matches!(c,
-        '\u{00AD}' | '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+        '\u{00AD}' | '\u{061C}' | '\u{200D}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}'
+        | '\u{2060}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}')
 }
 
 /// Word characters whose UAX #29 class is ALetter, Hebrew_Letter, Numeric,
@@ -694,7 +717,8 @@ fn joins_in_uax29(c: char) -> bool {
             | '\u{0750}'..='\u{077F}'
             | '\u{08A0}'..='\u{08FF}'
             | '\u{1E00}'..='\u{1FFF}'
-            | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+            | '\u{200D}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'
+            | '\u{2066}'..='\u{2069}' | '\u{FEFF}')
 }
 
 /// Proclitics of Arabic (rule 12), spelled as [`words`] folds them (`ك`
@@ -918,9 +942,25 @@ mod tests {
         same("Kurdistanê û Herêma", "kurdistane u herema");
         same("Ελλάδα", "ελλαδα");
         same("ёлка", "елка");
-        // Letters that are not letter + mark stay themselves.
-        check("Łódź Ørsted đ æ", &["łodz", "ørsted", "đ", "æ"]);
-        differ("Łódź", "Lodz");
+        // Letters without a decomposition fold as Lucene's ASCIIFoldingFilter
+        // folds them (issue 19).
+        check("Łódź Ørsted đ æ", &["lodz", "orsted", "d", "ae"]);
+        for (a, b) in [
+            ("Łódź", "Lodz"),
+            ("Əliyev", "Aliyev"),
+            ("Støre", "Store"),
+            ("Đukanović", "Djukanovic".replace("Dj", "D").as_str()),
+            ("Æther", "Aether"),
+            ("Œuvre", "oeuvre"),
+            ("Þór", "Thor"),
+            ("Ħamrun", "Hamrun"),
+            ("ÐAVID", "david"),
+        ] {
+            same(a, b);
+        }
+        // Urdu letters as Lucene's Persian filter folds them.
+        same("پاکستانے", "پاکستانی");
+        same("ہمارا", "همارا");
     }
 
     #[test]
@@ -978,10 +1018,12 @@ mod tests {
     fn joiners_split_words() {
         check("همه‌پرسی استقلال", &["همه", "پرسی", "استقلال"]);
         check("می‌خواهند", &["می", "خواهند"]);
-        check(
-            "a\u{200D}b a\u{2060}b a\u{FEFF}b",
-            &["a", "b", "a", "b", "a", "b"],
-        );
+        // ZWJ, word joiner and BOM are dropped inside a word (issue 19, as
+        // ICU); zero width space is a word boundary (UAX #29).
+        check("a\u{200D}b a\u{2060}b a\u{FEFF}b", &["ab", "ab", "ab"]);
+        same("Kurdi\u{200D}stan", "Kurdistan");
+        same("\u{FEFF}Kurdistan", "Kurdistan");
+        check("a\u{200B}b", &["a", "b"]);
         check("\u{200C}", &[]);
         check("\u{200C}کرد\u{200C}", &["کرد"]);
     }

@@ -398,3 +398,63 @@ async fn created_files_are_private_and_backups_follow_the_database() {
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert_eq!(mode(&db), 0o640);
 }
+
+/// Issue 19: a change of the folding rules re-indexes stored items for text
+/// search (migration 0019 lists them; the next writer indexes them), so an
+/// old item indexed under the old rules (`łodz`, `ab` split at a ZWJ) is
+/// found by the new ones.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_folding_change_reindexes_stored_items() {
+    let server = FeedServer::start().await;
+    server.set(
+        "/l.xml",
+        Route::Feed {
+            body: rss(&[("l1", "Łódź and Kurdi\u{200D}stan", "Text.")]),
+            content_type: "application/rss+xml",
+        },
+    );
+    let ws = Workspace::new(&[(&server.url("/l.xml"), "L")], &[], "");
+    assert_eq!(ws.run(&["run", "--once"]).await.code, 0);
+    let count = |out: Output| (out.code, out.stdout.trim().to_string());
+    assert_eq!(
+        count(ws.run(&["search", "--count", "Lodz"]).await),
+        (0, "1".into())
+    );
+    // As a database written before migration 0019: the index holds the old
+    // folding and the migration is not recorded.
+    {
+        let mut conn = SqliteConnectOptions::new()
+            .filename(ws.db_path())
+            .connect()
+            .await
+            .unwrap();
+        sqlx::query("UPDATE items_fts SET title = 'łodz and kurdi stan'")
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        sqlx::query("DELETE FROM _sqlx_migrations WHERE version = 19")
+            .execute(&mut conn)
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        count(ws.run(&["search", "--count", "Lodz"]).await).0,
+        1,
+        "readers ask for the upgrade"
+    );
+    let out = ws.run(&["run", "--once"]).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("indexing items for text search"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(
+        count(ws.run(&["search", "--count", "Lodz"]).await),
+        (0, "1".into())
+    );
+    assert_eq!(
+        count(ws.run(&["search", "--count", "Kurdistan"]).await),
+        (0, "1".into())
+    );
+}

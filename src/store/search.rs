@@ -287,16 +287,30 @@ impl Store {
     /// Brings the full-text index up to date with items stored before it
     /// existed (migration 0007 lists them), in batches. Run at open.
     pub(super) async fn backfill_search_index(&self) -> Result<u64> {
-        self.drain_backfill("items_fts_backfill", "i.title, i.text", async |tx, rows| {
-            let mut search = SearchRows::default();
-            for (id, title, text) in rows {
-                if let (Some(title), Some(text)) = (title, text) {
-                    search.add(*id, &SearchText::new(title, text), true);
+        let pending: i64 = sqlx::query_scalar("SELECT count(*) FROM items_fts_backfill")
+            .fetch_one(&self.write)
+            .await?;
+        if pending == 0 {
+            return Ok(0);
+        }
+        let started = std::time::Instant::now();
+        tracing::info!(
+            items = pending,
+            "indexing items for text search (after an upgrade)"
+        );
+        let done = self
+            .drain_backfill("items_fts_backfill", "i.title, i.text", async |tx, rows| {
+                let mut search = SearchRows::default();
+                for (id, title, text) in rows {
+                    if let (Some(title), Some(text)) = (title, text) {
+                        search.add(*id, &SearchText::new(title, text), true);
+                    }
                 }
-            }
-            search.write(tx).await
-        })
-        .await
+                search.write(tx).await
+            })
+            .await?;
+        tracing::info!(items = done, elapsed = ?started.elapsed(), "text search index up to date");
+        Ok(done)
     }
 
     /// Items in id order after `after_id` (keyset pagination), optionally

@@ -830,6 +830,14 @@ pub fn parse_term(raw: &str) -> Result<Expr, QueryError> {
 /// Folds a term or phrase into patterns. Whitespace-separated chunks may end
 /// in `*` (a prefix); a chunk that folds to several words is a sub-phrase.
 fn phrase_expr(raw: &str, col: usize, what: &str) -> Result<Expr, QueryError> {
+    if what == "term" {
+        if let Some(stem) = apostrophe_stem(raw) {
+            return Ok(Expr::Match {
+                field: Field::Any,
+                words: vec![Pattern::Word(stem)],
+            });
+        }
+    }
     let mut words = Vec::new();
     for chunk in raw.split_whitespace() {
         let (body, wildcard) = match chunk.strip_suffix('*') {
@@ -872,6 +880,23 @@ fn phrase_expr(raw: &str, col: usize, what: &str) -> Result<Expr, QueryError> {
         field: Field::Any,
         words,
     })
+}
+
+/// A bare term written with a suffix after an apostrophe (`Türkiye'de`,
+/// `IKBY'nin`, `Kurdistan's`, `Amed’ê`) is the word before it, as Lucene's
+/// ApostropheFilter reads it: it finds the word with any suffix and
+/// without one (an article's `Türkiye'de` is the words `turkiye`, `de`).
+/// Only for a single word before and after the apostrophe; not in quoted
+/// phrases, whose words must follow each other as written.
+fn apostrophe_stem(raw: &str) -> Option<String> {
+    let (before, after) = raw.split_once(['\'', '’', 'ʼ', '‘', '‛', '＇'])?;
+    if raw.contains(char::is_whitespace) || after.contains('*') {
+        return None;
+    }
+    let (mut stem, suffix) = (text::words(before), text::words(after));
+    let letters = |w: &String| w.chars().all(char::is_alphabetic);
+    (stem.len() == 1 && suffix.len() == 1 && letters(&suffix[0]) && !after.contains(['\'', '’', 'ʼ']))
+        .then(|| stem.pop().expect("one word"))
 }
 
 /// Builds an AND/OR node, splicing in children of the same kind
@@ -946,7 +971,8 @@ mod tests {
         ok("referendum -football", "(referendum AND NOT football)");
         ok("\"Hulusi Akar\" Tehran", "(\"hulusi akar\" AND tehran)");
         ok("“Hulusi Akar”", "\"hulusi akar\"");
-        ok("Kurdistan's", "\"kurdistan s\"");
+        ok("Kurdistan's", "kurdistan");
+        ok("\"Kurdistan's\"", "\"kurdistan s\"");
         ok("al-Abadi", "\"al abadi\"");
         ok("and or not near", "(and AND or AND not AND near)");
     }
@@ -963,7 +989,7 @@ mod tests {
     fn parses_wildcards() {
         ok("referend*", "referend*");
         ok("\"independence referend*\"", "\"independence referend*\"");
-        ok("Kurdistan's ref*", "(\"kurdistan s\" AND ref*)");
+        ok("Kurdistan's ref*", "(kurdistan AND ref*)");
         err(
             "Kurdistan's*",
             "column 1: in \"Kurdistan's*\": a wildcard needs at least 2 letters before '*'",
@@ -1210,6 +1236,25 @@ mod tests {
             parse_with("@stems @stems", &sets).unwrap_err().to_string(),
             "column 8: the query has more than 16 wildcards (those of term sets count)"
         );
+    }
+
+    #[test]
+    fn a_term_with_an_apostrophe_suffix_is_its_stem() {
+        let word = |q: &str| match parse(q).unwrap() {
+            Expr::Match { words, .. } => words,
+            other => panic!("{q}: {other:?}"),
+        };
+        for (query, stem) in [
+            ("Türkiye'de", "turkiye"),
+            ("IKBY'nin", "ikby"),
+            ("Kurdistan’s", "kurdistan"),
+            ("Amedʼê", "amed"),
+        ] {
+            assert_eq!(word(query), [Pattern::Word(stem.into())], "{query}");
+        }
+        // Phrases keep every word; a wildcard is not a suffix.
+        assert_eq!(word("\"Türkiye'de seçim\"").len(), 3);
+        assert_eq!(word("Türkiye'de*").len(), 2);
     }
 
     #[test]
