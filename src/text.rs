@@ -768,6 +768,29 @@ pub fn proclitic_forms(word: &str) -> Vec<String> {
     forms
 }
 
+/// What a query word written with a preposition or conjunction before the
+/// article stands for: `والعراق`, `بالعراق`, `للعراق` → `العراق` (so it
+/// finds the article's `العراق` too, as `العراق` finds them). Only these
+/// article forms, and only when at least two letters follow the article:
+/// `والي` (a governor) stays itself, never `الي`; `وبغداد` stays, since
+/// a bare `و` + word cannot be told from a word beginning with `و` (`وزير`).
+pub fn article_form(word: &str) -> Option<String> {
+    let has_article = |r: &&str| {
+        WITH_ARTICLE
+            .iter()
+            .chain([&LI_ARTICLE, &ARTICLE])
+            .any(|p| r.starts_with(p))
+    };
+    let rest = word.strip_prefix(WAW).filter(has_article).unwrap_or(word);
+    let stem = WITH_ARTICLE
+        .iter()
+        .chain([&LI_ARTICLE, &ARTICLE])
+        .find_map(|p| rest.strip_prefix(p))
+        .filter(|r| r.chars().count() >= 2)?;
+    let form = format!("{ARTICLE}{stem}");
+    (form != word).then_some(form)
+}
+
 /// The words whose [`proclitic_forms`] include `form`: every spelling of
 /// `form` with proclitics (`العراق` → `والعراق`, `للعراق`, `بالعراق`, …),
 /// for looking words up where only the written words are indexed (the
@@ -844,6 +867,20 @@ mod tests {
         // `والي` (a governor) has a form, but `والي` itself is never
         // stripped: a query for it matches it as written.
         assert!(!forms("والي").contains(&folded("والي")));
+    }
+
+    #[test]
+    fn query_words_with_clitics_stand_for_the_article_form() {
+        let form = |w: &str| article_form(&words(w)[0]);
+        let folded = |w: &str| words(w)[0].clone();
+        for word in ["والعراق", "بالعراق", "للعراق", "فالعراق", "وبالعراق", "وللعراق"]
+        {
+            assert_eq!(form(word), Some(folded("العراق")), "{word}");
+        }
+        for word in ["العراق", "والي", "والد", "وبغداد", "وزير", "بغداد", "لله"]
+        {
+            assert_eq!(form(word), None, "{word}");
+        }
     }
 
     #[test]

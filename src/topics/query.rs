@@ -837,6 +837,16 @@ fn phrase_expr(raw: &str, col: usize, what: &str) -> Result<Expr, QueryError> {
                 words: vec![Pattern::Word(stem)],
             });
         }
+        // `والعراق` also finds `العراق` (and every spelling of it).
+        if let [word] = text::words(raw).as_slice() {
+            if let Some(form) = text::article_form(word) {
+                let one = |w: String| Expr::Match {
+                    field: Field::Any,
+                    words: vec![Pattern::Word(w)],
+                };
+                return Ok(Expr::Or(vec![one(word.clone()), one(form)]));
+            }
+        }
     }
     let mut words = Vec::new();
     for chunk in raw.split_whitespace() {
