@@ -886,10 +886,36 @@ fn phrase_expr(raw: &str, col: usize, what: &str) -> Result<Expr, QueryError> {
             format!("the {what} {raw:?} contains no letters or digits"),
         ));
     }
-    Ok(Expr::Match {
+    // Two Persian or Arabic words (`همه‌پرسی`, `"همه پرسی"`) are also the
+    // compound written glued (`همهپرسی`).
+    let glued = match words.as_slice() {
+        [Pattern::Word(a), Pattern::Word(b)] if is_arabic_script(a) && is_arabic_script(b) => {
+            Some(format!("{a}{b}"))
+        }
+        _ => None,
+    };
+    let phrase = Expr::Match {
         field: Field::Any,
         words,
+    };
+    Ok(match glued {
+        Some(glued) => Expr::Or(vec![
+            phrase,
+            Expr::Match {
+                field: Field::Any,
+                words: vec![Pattern::Word(glued)],
+            },
+        ]),
+        None => phrase,
     })
+}
+
+/// Whether a folded word is written in Arabic script (Arabic, Persian,
+/// Kurdish).
+fn is_arabic_script(word: &str) -> bool {
+    word.chars()
+        .all(|c| ('\u{0600}'..='\u{06FF}').contains(&c) || c.is_ascii_digit())
+        && word.chars().any(|c| !c.is_ascii_digit())
 }
 
 /// A bare term written with a suffix after an apostrophe (`Türkiye'de`,
@@ -917,13 +943,22 @@ fn flatten(children: Vec<Expr>, make: fn(Vec<Expr>) -> Expr) -> Expr {
         Expr::And(_) => matches!(e, Expr::And(_)),
         _ => matches!(e, Expr::Or(_)),
     };
+    let mut push = |flat: &mut Vec<Expr>, child: Expr| {
+        // `a OR a` is `a`: a term may stand for alternatives that a query
+        // also spells out (`والعراق OR العراق`).
+        if !flat.contains(&child) {
+            flat.push(child);
+        }
+    };
     for child in children {
         if is_same(&child) {
             if let Expr::And(inner) | Expr::Or(inner) = child {
-                flat.extend(inner);
+                for c in inner {
+                    push(&mut flat, c);
+                }
             }
         } else {
-            flat.push(child);
+            push(&mut flat, child);
         }
     }
     if flat.len() == 1 {
