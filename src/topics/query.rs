@@ -943,7 +943,7 @@ fn flatten(children: Vec<Expr>, make: fn(Vec<Expr>) -> Expr) -> Expr {
         Expr::And(_) => matches!(e, Expr::And(_)),
         _ => matches!(e, Expr::Or(_)),
     };
-    let mut push = |flat: &mut Vec<Expr>, child: Expr| {
+    let push = |flat: &mut Vec<Expr>, child: Expr| {
         // `a OR a` is `a`: a term may stand for alternatives that a query
         // also spells out (`والعراق OR العراق`).
         if !flat.contains(&child) {
