@@ -4,7 +4,6 @@ use std::collections::HashSet;
 use std::fmt;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use serde::Deserialize;
 use toml::Spanned;
@@ -385,5 +384,4 @@ pub(super) fn alerts(
     Ok(out)
 }
 
-/// Default coalescing window of `immediate` alerts.
-pub const IMMEDIATE_WINDOW: Duration = Duration::from_secs(60);
+pub use crate::digest::schedule::IMMEDIATE_WINDOW;

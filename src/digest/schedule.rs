@@ -15,6 +15,10 @@ use std::time::Duration;
 use chrono::{DateTime, Datelike, LocalResult, NaiveDate, NaiveTime, TimeZone, Utc, Weekday};
 use chrono_tz::Tz;
 
+/// Default coalescing window of `immediate` alerts (`immediate` without
+/// a window).
+pub const IMMEDIATE_WINDOW: Duration = Duration::from_secs(60);
+
 /// A parsed schedule.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Schedule {
@@ -58,7 +62,7 @@ impl FromStr for Schedule {
         let time = |t: &str| NaiveTime::parse_from_str(t, "%H:%M").map_err(|_| err());
         match parts.as_slice() {
             ["immediate"] => Ok(Schedule::Immediate {
-                window: crate::config::IMMEDIATE_WINDOW,
+                window: IMMEDIATE_WINDOW,
             }),
             ["immediate", w] => Ok(Schedule::Immediate {
                 window: humantime::parse_duration(w).map_err(|_| err())?,
