@@ -14,6 +14,7 @@ pub mod daemon;
 pub mod dedup;
 pub mod deliver;
 pub mod digest;
+pub mod directory;
 pub mod fetch;
 pub mod metrics;
 pub mod model;

@@ -368,6 +368,34 @@ async fn feeds_add_remove_and_opml() {
     assert_eq!(rows[&url]["source"], "added");
     let interval = rows[&url]["check_interval"].as_i64().unwrap();
     assert!((300..=86_400).contains(&interval), "{interval}");
+    // Issue 22: an added feed's tags count everywhere `feed:` is read — a
+    // search, `topics test`, and the backfill of a new topic.
+    assert_eq!(ws.search(&["item feed:wire"]).await.len(), 1);
+    let out = ws
+        .run(&[
+            "topics",
+            "test",
+            "item feed:wire",
+            "--since",
+            "2000-01-01",
+            "--format",
+            "jsonl",
+        ])
+        .await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(common::jsonl(&out.stdout).len(), 1, "{}", out.stdout);
+    let config = std::fs::read_to_string(ws.config_path()).unwrap();
+    std::fs::write(
+        ws.config_path(),
+        format!("{config}\n[[topic]]\nname = \"wired\"\nquery = \"item feed:wire\"\n"),
+    )
+    .unwrap();
+    assert_eq!(ws.run(&["run", "--once"]).await.code, 0);
+    assert_eq!(
+        ws.search(&["--topic", "wired"]).await.len(),
+        1,
+        "backfilled with the added feed's tags"
+    );
 
     let opml = ws.dir.path().join("subs.opml");
     std::fs::write(

@@ -14,6 +14,7 @@ pub mod stats;
 use std::collections::HashMap;
 
 use crate::config::Config;
+use crate::directory::FeedDirectory;
 use crate::pipeline::match_rows;
 use crate::store::{fts_query, fts_query_loose, ItemRow, SearchFilter, SearchSort, Store, StoreError};
 use crate::topics::highlight::{self, MatchSpan};
@@ -68,11 +69,7 @@ const FIRST_BATCH: u32 = 100;
 /// Feed URL → tags, as the pipeline uses them for `feed:` filters: the
 /// configured tags, else those of a feed added with `feeds add`.
 pub async fn feed_tags(config: &Config, store: &Store) -> Result<HashMap<String, Vec<String>>, StoreError> {
-    let mut tags: HashMap<String, Vec<String>> = store.feed_tag_lists().await?.into_iter().collect();
-    for feed in &config.feeds {
-        tags.insert(feed.url.clone(), feed.tags.clone());
-    }
-    Ok(tags)
+    Ok(FeedDirectory::load(config, store).await?.tags())
 }
 
 /// Feed names listed in an [`ArchiveError::UnknownFeed`], at most.
@@ -115,22 +112,10 @@ pub async fn check_feed(store: &Store, config: &Config, feed: &str) -> Result<()
 /// of stored feeds (added with `feeds add`; none without a store), sorted,
 /// once each.
 pub async fn feed_labels(config: &Config, store: Option<&Store>) -> Result<Vec<String>, StoreError> {
-    let mut labels: Vec<String> = config
-        .feeds
-        .iter()
-        .flat_map(|f| f.name.iter().chain(&f.tags).cloned())
-        .collect();
-    if let Some(store) = store {
-        for feed in store.list_feeds().await? {
-            labels.extend(feed.name);
-        }
-        for (_, tags) in store.feed_tag_lists().await? {
-            labels.extend(tags);
-        }
-    }
-    labels.sort_by_key(|l| l.to_lowercase());
-    labels.dedup_by(|a, b| a.eq_ignore_ascii_case(b));
-    Ok(labels)
+    Ok(match store {
+        Some(store) => FeedDirectory::load(config, store).await?.labels(),
+        None => FeedDirectory::from_config(config).labels(),
+    })
 }
 
 /// The `feed:` filters of `expr` that name nothing in `labels` (compared

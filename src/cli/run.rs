@@ -32,11 +32,9 @@ pub struct RunArgs {
 async fn build(config: &Config, store: &Store) -> anyhow::Result<(Pipeline, Alerts)> {
     let fetcher =
         Fetcher::new(FetchSettings::from_config(&config.fetch)).context("cannot set up the HTTP client")?;
-    let feed_tags = config
-        .feeds
-        .iter()
-        .map(|f| (f.url.clone(), f.tags.clone()))
-        .collect();
+    // Tags of feeds added with `feeds add` too, so a backfill matches
+    // `feed:` as ingest does.
+    let feed_tags = feedwatch::archive::feed_tags(config, store).await?;
     let story_window = chrono::Duration::from_std(config.stories.window).context("stories.window")?;
     let hosts = HostLimiter::new(config.poll.per_host_concurrency, config.poll.per_host_spacing);
     let pipeline = Pipeline::new(

@@ -1,6 +1,6 @@
 //! `feedwatch topics list` and `feedwatch topics test QUERY`.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
 use std::io::Write;
 use std::process::ExitCode;
 
@@ -175,11 +175,8 @@ async fn test(
         .map_err(|e| anyhow::anyhow!("query: {}", e.source))?;
     let since = parse_time(since, Utc::now()).context("--since")?;
     let store = Store::open_read_only(&config.store.path).await?;
-    let tags: HashMap<String, Vec<String>> = config
-        .feeds
-        .iter()
-        .map(|f| (f.url.clone(), f.tags.clone()))
-        .collect();
+    // Tags of added feeds too, as ingest and search see them.
+    let tags = feedwatch::archive::feed_tags(config, &store).await?;
     let mut hits: Vec<ItemRow> = Vec::new();
     let mut scanned = 0usize;
     let mut after_id = 0;
