@@ -2,13 +2,11 @@
 //! written, pathological API searches, a panicking feed. Nothing may stop
 //! the polling, and a failing store is reported, counted and backed off.
 
-mod common;
-
 use std::os::unix::process::CommandExt;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use common::{free_port, kill, metric, rss, FeedServer, Route, Workspace};
+use crate::common::{free_port, kill, metric, rss, FeedServer, Route, Workspace};
 use tokio::io::AsyncReadExt;
 
 /// Runs `command` with resource `resource` limited to `limit` (soft and

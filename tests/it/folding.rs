@@ -7,7 +7,7 @@
 //! only from the first form to the second (by design, with the reason);
 //! `Never` must not match (a different word).
 //!
-//! `cargo test --test folding -- --nocapture` prints the table's totals per
+//! `cargo test --test it folding:: -- --nocapture` prints the table's totals per
 //! language (BENCHMARKS.md).
 
 use feedwatch::topics::{Document, Meta, TermSets, TopicSet};

@@ -1,12 +1,12 @@
 //! The command line: config errors, the shipped example, output formats and
 //! the daemon's shutdown.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::time::Duration;
 
-use common::{rss, run_with_config, FeedServer, Route, Workspace};
+use crate::common::{rss, run_with_config, FeedServer, Route, Workspace};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn bad_config_names_the_key_and_line_and_opens_no_database() {

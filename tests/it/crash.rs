@@ -12,17 +12,15 @@
 //! `FEEDWATCH_CRASH_KILLS=50` runs the kill test with 50 kills (default 8);
 //! `FEEDWATCH_CRASH_SEED=N` replays a run (the seed is printed).
 
-mod common;
-
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::common::{jsonl, rss, FeedServer, Route, Workspace};
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use common::{jsonl, rss, FeedServer, Route, Workspace};
 use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::Row;
 

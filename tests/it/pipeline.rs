@@ -1,9 +1,9 @@
 //! End to end through the real binary: polling, conditional GET, updates in
 //! place, and failures that stay on their own feed.
 
-mod common;
+use crate::common;
 
-use common::{rss, FeedServer, Route, Workspace};
+use crate::common::{rss, FeedServer, Route, Workspace};
 
 const TOPIC: (&str, &str) = ("kurdistan-referendum", "(Kurdistan OR KRG) AND referendum");
 

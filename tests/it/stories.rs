@@ -2,9 +2,9 @@
 //! one article from several feeds, wire copies across outlets, different
 //! articles on one event, and the story window.
 
-mod common;
+use crate::common;
 
-use common::{FeedServer, Route, Workspace};
+use crate::common::{FeedServer, Route, Workspace};
 
 /// An RSS item: (guid, link, title, text, pubDate).
 type Item<'a> = (&'a str, &'a str, &'a str, &'a str, &'a str);
@@ -46,9 +46,9 @@ fn article(fixture: &str) -> (&str, &str) {
     (title, text.trim())
 }
 
-const AKAR: &str = include_str!("fixtures/dedup/same-event-akar-visit.txt");
-const SHAMKHANI: &str = include_str!("fixtures/dedup/same-event-shamkhani.txt");
-const FA_WIRE: &str = include_str!("fixtures/dedup/wire-copy-fa.txt");
+const AKAR: &str = include_str!("../fixtures/dedup/same-event-akar-visit.txt");
+const SHAMKHANI: &str = include_str!("../fixtures/dedup/same-event-shamkhani.txt");
+const FA_WIRE: &str = include_str!("../fixtures/dedup/wire-copy-fa.txt");
 const DAY1: &str = "Sat, 23 Sep 2017 10:00:00 +0000";
 
 fn story_of<'a>(items: &'a [serde_json::Value], guid: &str) -> &'a serde_json::Value {

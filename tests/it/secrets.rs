@@ -4,12 +4,12 @@
 //! peers on 127.0.0.1 fail; every place the CLI, the daemon and the API
 //! show is searched for the secret.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 
+use crate::common::{jsonl, rss, FeedServer, Route, Workspace};
 use axum::http::StatusCode;
-use common::{jsonl, rss, FeedServer, Route, Workspace};
 
 const TOPIC: (&str, &str) = ("k", "Kurdistan AND referendum");
 

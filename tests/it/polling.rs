@@ -2,13 +2,13 @@
 //! 429 with Retry-After, gzip bombs, slow drips, the SSRF guard, charsets,
 //! ill-formed feeds, the persisted schedule, and managing feeds.
 
-mod common;
+use crate::common;
 
 use std::io::Write;
 use std::time::Duration;
 
+use crate::common::{rss, FeedServer, Route, Workspace};
 use chrono::{DateTime, Utc};
-use common::{rss, FeedServer, Route, Workspace};
 
 fn feed(body: String) -> Route {
     Route::Feed {

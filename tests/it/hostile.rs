@@ -17,14 +17,14 @@
 //! reaches a digest (HTML preview, e-mail file, JSON file), the report page
 //! or stored/searchable data as a link.
 
-mod common;
+use crate::common;
 
 use std::collections::HashMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use common::{jsonl, rss, FeedServer, Route, Workspace};
+use crate::common::{jsonl, rss, FeedServer, Route, Workspace};
 
 const CAP: &str = "8 MiB";
 const PEAK_RSS_LIMIT_KB: u64 = 200 * 1024;

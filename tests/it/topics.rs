@@ -2,9 +2,9 @@
 //! backfill of new and changed topics, retention with tombstones, and the
 //! `topics` commands.
 
-mod common;
+use crate::common;
 
-use common::{rss, FeedServer, Route, Workspace};
+use crate::common::{rss, FeedServer, Route, Workspace};
 use sqlx::sqlite::SqlitePool;
 
 /// (item guid, topic, backfilled) rows straight from the database file.

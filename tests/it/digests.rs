@@ -1,15 +1,13 @@
 //! Alert digests with real peers on 127.0.0.1: files, a webhook receiver
 //! (outage, uncertain send, recovery), a real SMTP server, hostile input.
 
-mod common;
-
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::common::{jsonl, rss, FeedServer, Route, Workspace};
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use common::{jsonl, rss, FeedServer, Route, Workspace};
 use hmac::{Hmac, Mac};
 
 const TOPIC: (&str, &str) = ("k", "Kurdistan AND referendum");

@@ -1,9 +1,9 @@
 //! Querying the archive: search with topic semantics, pagination, stats,
 //! reports and database maintenance, through the real binary.
 
-mod common;
+use crate::common;
 
-use common::{rss, FeedServer, Route, Workspace};
+use crate::common::{rss, FeedServer, Route, Workspace};
 
 /// Topic queries used both as standing topics and as search queries.
 const QUERIES: &[(&str, &str)] = &[

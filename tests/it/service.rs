@@ -1,11 +1,9 @@
 //! The daemon as systemd runs it: sd_notify messages on a NOTIFY_SOCKET the
 //! test binds, SIGHUP reload (good and broken configs), SIGTERM.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{kill, rss, FeedServer, Route, Workspace};
+use crate::common::{kill, rss, FeedServer, Route, Workspace};
 use tokio::net::UnixDatagram;
 
 /// Waits for a notification containing `what`, returning it.

@@ -2,13 +2,11 @@
 //! a writer's transaction never holds them up, they never migrate, and
 //! the files feedwatch creates are private to their owner.
 
-mod common;
-
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use common::{jsonl, rss, FeedServer, Output, Route, Workspace};
+use crate::common::{jsonl, rss, FeedServer, Output, Route, Workspace};
 use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::ConnectOptions;
 

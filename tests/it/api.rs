@@ -2,11 +2,9 @@
 //! results that agree with the CLI, errors, and the server against its
 //! OpenAPI document (docs/openapi.json).
 
-mod common;
-
 use std::time::Duration;
 
-use common::{free_port, rss, FeedServer, Route, Workspace};
+use crate::common::{free_port, rss, FeedServer, Route, Workspace};
 use serde_json::Value;
 
 async fn json<T: serde::de::DeserializeOwned>(response: reqwest::Response) -> T {

@@ -1,0 +1,24 @@
+//! The integration tests, in one binary so the crate and its dependencies
+//! are linked once (one module per area; `common` holds the shared loopback
+//! feed server and the runner for the real `feedwatch` binary).
+//!
+//! Run one area with `cargo test --test it AREA::` (e.g. `folding::`).
+
+mod api;
+mod archive;
+mod cli;
+mod common;
+mod crash;
+mod digests;
+mod folding;
+mod hostile;
+mod pipeline;
+mod polling;
+mod query_properties;
+mod readers;
+mod resilience;
+mod scheduling;
+mod secrets;
+mod service;
+mod stories;
+mod topics;
