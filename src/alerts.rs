@@ -17,6 +17,7 @@ use crate::digest::health::{self, HealthNotice, HealthSettings};
 use crate::digest::schedule::Schedule;
 use crate::digest::{self, BuildContext, Digest};
 use crate::error_chain;
+use crate::scheduler::Clock;
 use crate::store::{AlertState, DigestRecord, NewDigest, PendingMatch, Store, StoreError};
 use crate::topics::TopicSet;
 
@@ -43,6 +44,7 @@ pub struct Alerts {
     topics: Arc<TopicSet>,
     deliverer: Deliverer,
     health: HealthSettings,
+    clock: Clock,
 }
 
 impl Alerts {
@@ -64,7 +66,14 @@ impl Alerts {
                 silent_factor: config.health.silent_factor,
                 silent_min: config.health.silent_min,
             },
+            clock: Clock::System,
         })
+    }
+
+    /// Uses `clock` for "now" when delivering and in [`Alerts::run`].
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
     }
 
     pub fn alerts(&self) -> &[AlertConfig] {
@@ -301,7 +310,7 @@ impl Alerts {
                 (None, _) => Err(format!("channel {channel:?} is no longer configured")),
                 (_, Err(e)) => Err(format!("stored digest is unreadable: {e}")),
             };
-            let now = Utc::now();
+            let now = self.clock.now();
             match result {
                 Ok(()) => {
                     self.store.mark_delivered(&record.id, now).await?;
@@ -332,7 +341,7 @@ impl Alerts {
     /// Builds and delivers every [`TICK`] until `shutdown`.
     pub async fn run(&self, shutdown: &CancellationToken) {
         loop {
-            let now = Utc::now();
+            let now = self.clock.now();
             if let Err(e) = self.build_due(now).await {
                 tracing::error!(error = %error_chain(&e), "cannot build digests");
             }

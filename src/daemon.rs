@@ -145,12 +145,12 @@ pub async fn run_once(
     let feeds = active_feeds(config, store).await?;
     let stats = pipeline.run_cycle(feeds, config.poll.concurrency, shutdown).await;
     log_cycle(&stats);
-    prune(config, store).await?;
+    prune(config, store, pipeline.clock().now()).await?;
     Ok(stats)
 }
 
-async fn prune(config: &Config, store: &Store) -> Result<(), StoreError> {
-    let pruned = apply_retention(config, store, chrono::Utc::now()).await?;
+async fn prune(config: &Config, store: &Store, now: chrono::DateTime<chrono::Utc>) -> Result<(), StoreError> {
+    let pruned = apply_retention(config, store, now).await?;
     if pruned.unmatched > 0 {
         tracing::info!(
             pruned = pruned.unmatched,
@@ -314,7 +314,7 @@ impl StoreHealth {
 /// [`PRUNE_EVERY`] (and at start), WAL truncation every
 /// [`CHECKPOINT_EVERY`]. A failure is logged and retried next time; a long
 /// prune never holds up the polling loop (or its watchdog).
-async fn upkeep(config: Config, store: Store, shutdown: CancellationToken) {
+async fn upkeep(config: Config, store: Store, clock: crate::scheduler::Clock, shutdown: CancellationToken) {
     let mut next_prune = tokio::time::Instant::now();
     let mut next_checkpoint = tokio::time::Instant::now() + CHECKPOINT_EVERY;
     loop {
@@ -327,7 +327,7 @@ async fn upkeep(config: Config, store: Store, shutdown: CancellationToken) {
         if now >= next_prune {
             // A failure (a busy or unwritable database) is retried at the
             // next prune; it does not stop the polling.
-            if let Err(error) = prune(&config, &store).await {
+            if let Err(error) = prune(&config, &store, clock.now()).await {
                 tracing::warn!(error = %error_chain(&error), "pruning failed");
             }
             next_prune = tokio::time::Instant::now() + PRUNE_EVERY;
@@ -395,7 +395,12 @@ pub async fn run(
     tracing::info!(feeds = config.feeds.len(), "polling; feeds are checked when due");
     let helpers = shutdown.child_token();
     let _stop_helpers = helpers.clone().drop_guard();
-    tokio::spawn(upkeep(config.clone(), store.clone(), helpers.clone()));
+    tokio::spawn(upkeep(
+        config.clone(),
+        store.clone(),
+        pipeline.clock(),
+        helpers.clone(),
+    ));
     if let Some(every) = notify::watchdog_interval() {
         tokio::spawn(watchdog(every, Arc::clone(metrics), helpers.clone()));
     }

@@ -52,8 +52,9 @@ async fn build(config: &Config, store: &Store) -> anyhow::Result<(Pipeline, Aler
     feedwatch::archive::check_topic_feeds(config, Some(store))
         .await
         .map_err(|e| anyhow::anyhow!("{}: {e}", config.path.display()))?;
-    let alerts =
-        Alerts::new(config, store.clone(), pipeline.topics()).context("cannot set up alert delivery")?;
+    let alerts = Alerts::new(config, store.clone(), pipeline.topics())
+        .context("cannot set up alert delivery")?
+        .with_clock(pipeline.clock());
     alerts.register(chrono::Utc::now()).await?;
     Ok((pipeline, alerts))
 }
