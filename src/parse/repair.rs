@@ -75,7 +75,7 @@ fn escape_ampersands(doc: &str) -> (String, bool) {
                 || (name.starts_with('#') && name.len() > 1);
             if known {
                 out.push('&');
-            } else if let Some(text) = quick_xml::escape::resolve_html5_entity(name) {
+            } else if let Some(text) = super::html::entity(name) {
                 for c in text.chars() {
                     out.push_str(&format!("&#{};", c as u32));
                 }
@@ -166,6 +166,14 @@ pub fn drop_bad_char_refs(doc: &str) -> Option<String> {
     }
     out.push_str(rest);
     changed.then_some(out)
+}
+
+/// The position of the first `<item` or `<entry` tag.
+pub fn find_item(doc: &str) -> Option<usize> {
+    match (find_tag(doc, "<item"), find_tag(doc, "<entry")) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
 }
 
 /// The position of `<item` or `<entry` as a whole tag name.
