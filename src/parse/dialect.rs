@@ -5,6 +5,7 @@
 //! - Atom 0.3 (`http://purl.org/atom/ns#`): the Atom 1.0 namespace;
 //!   `issued` → `published`, `modified` → `updated`, `tagline` →
 //!   `subtitle`, `copyright` → `rights`.
+//! - Atom entries written `<item>`: `<entry>`.
 //! - Atom text constructs typed other than `text`, `html`, `xhtml` (`""`,
 //!   `TEXT`, `text/plain`, `application/xhtml+xml`, Atom 0.3's
 //!   `mode="escaped"`): the Atom 1.0 name of that type.
@@ -84,6 +85,11 @@ fn atom(doc: &str) -> Option<String> {
                 *text = rename_element(text, old, new);
             }
         }
+    }
+    // Entries written as RSS items.
+    let current = out.as_deref().unwrap_or(doc);
+    if !current.contains("<entry") && current.contains("<item") {
+        out = Some(rename_element(current, "item", "entry"));
     }
     let typed = atom_types(out.as_deref().unwrap_or(doc));
     typed.or(out)

@@ -21,6 +21,8 @@ pub struct Extras {
     pub language: Option<String>,
     pub title: Option<String>,
     pub description: Option<String>,
+    /// `<body>`, `<xhtml:body>` or `<fullitem>`: the item's content.
+    pub body: Option<String>,
     pub author: Option<String>,
     pub issued: Option<String>,
     pub modified: Option<String>,
@@ -28,9 +30,18 @@ pub struct Extras {
 
 /// Whether the document may hold anything [`scan`] reads.
 pub fn worth_scanning(doc: &str) -> bool {
-    ["rdf:about", "<guid", "xml:lang", "<dc:", "<dcterms:"]
-        .iter()
-        .any(|needle| doc.contains(needle))
+    [
+        "rdf:about",
+        "<guid",
+        "xml:lang",
+        "<dc:",
+        "<dcterms:",
+        "<body",
+        "<xhtml:body",
+        "<fullitem",
+    ]
+    .iter()
+    .any(|needle| doc.contains(needle))
 }
 
 /// `xml:lang` of the root element.
@@ -77,6 +88,9 @@ pub fn scan(doc: &str) -> Vec<Extras> {
                 .or_else(|| attr(tag, "xml:lang")),
             title: element_text(body, "dc:title"),
             description: element_text(body, "dc:description"),
+            body: element_text(body, "xhtml:body")
+                .or_else(|| element_text(body, "body"))
+                .or_else(|| element_text(body, "fullitem")),
             author: element_text(body, "dc:creator").or_else(|| element_text(body, "dc:author")),
             issued: element_text(body, "dcterms:issued").or_else(|| element_text(body, "dcterms:created")),
             modified: element_text(body, "dcterms:modified"),

@@ -113,6 +113,11 @@ pub fn parse_feed_as(
     let normalized = normalized
         .as_deref()
         .or(text)
+        .and_then(repair::html_entities_to_numeric)
+        .or(normalized);
+    let normalized = normalized
+        .as_deref()
+        .or(text)
         .and_then(dialect::normalize)
         .or(normalized);
     let body: &[u8] = normalized.as_deref().map_or(body, str::as_bytes);
@@ -188,7 +193,8 @@ pub fn parse_feed_as(
         let guid = Some(entry.id.trim().to_string())
             .filter(|g| !g.is_empty())
             .or(extra.about.clone());
-        // A permalink GUID is the article's link when there is no other.
+        // A permalink GUID (an Atom id that is an http URL) is the
+        // article's link when there is no other.
         let guid_link = guid
             .as_deref()
             .filter(|g| {
@@ -207,6 +213,7 @@ pub fn parse_feed_as(
                 html::plain_text(c.body.as_deref().unwrap_or(""))
             }
             (Some(c), _) => html::to_text(c.body.as_deref().unwrap_or("")),
+            (None, _) if extra.body.is_some() => extra.body.as_deref().map(html::to_text).unwrap_or_default(),
             (None, Some(summary)) => text_of(summary),
             (None, None) => extra
                 .description
