@@ -572,7 +572,7 @@ fn prepare(
     feed_tags: &[String],
     cluster: bool,
 ) -> Result<(ParsedFeed, Vec<Pending>), String> {
-    let mut parsed = parse_feed_as(&fetched.body, fetched.content_type.as_deref(), &fetched.final_url)
+    let mut parsed = parse_feed_as(&fetched.body, fetched.content_type.as_deref(), fetched.base_url())
         .map_err(|e| error_chain(&e))?;
     if let Some(warning) = dates::distrust_future(&mut parsed.items, fetched_at) {
         parsed.add_warning(warning);

@@ -77,7 +77,7 @@ async fn read(fetcher: &Fetcher, source: &str) -> (Option<String>, Result<Parsed
     };
     match fetcher.fetch(&url, &Validators::default()).await {
         Ok(FetchOutcome::Fetched(fetched)) => {
-            let parsed = parse_feed_as(&fetched.body, fetched.content_type.as_deref(), &fetched.final_url)
+            let parsed = parse_feed_as(&fetched.body, fetched.content_type.as_deref(), fetched.base_url())
                 .map(|mut parsed| {
                     if let Some(warning) = dates::distrust_future(&mut parsed.items, Utc::now()) {
                         parsed.add_warning(warning);

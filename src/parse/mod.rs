@@ -162,9 +162,17 @@ pub fn parse_feed_as(
         .or_else(|| text.and_then(extras::root_language))
         .as_deref()
         .map(normalize_language);
-    let site_url = pick_link(&feed.links).and_then(|href| resolve(&href, None, document_base.as_ref()));
-    let item_base = Url::parse(&item_base).ok();
     let is_atom = feed.feed_type == feed_rs::model::FeedType::Atom;
+    // An Atom feed's id, when it is an http URL, is its site if it links
+    // to none.
+    let site_url = pick_link(&feed.links)
+        .and_then(|href| resolve(&href, None, document_base.as_ref()))
+        .or_else(|| {
+            Some(feed.id.trim())
+                .filter(|id| is_atom && id.starts_with("http"))
+                .and_then(|id| resolve(id, None, None))
+        });
+    let item_base = Url::parse(&item_base).ok();
     let text_of = |t: &feed_rs::model::Text| {
         if is_atom && t.content_type.subty() == "plain" {
             html::plain_text(&t.content)
@@ -198,7 +206,8 @@ pub fn parse_feed_as(
         let guid_link = guid
             .as_deref()
             .filter(|g| {
-                extra.permalink_guid && Url::parse(g).is_ok_and(|u| matches!(u.scheme(), "http" | "https"))
+                (extra.permalink_guid || is_atom)
+                    && Url::parse(g).is_ok_and(|u| matches!(u.scheme(), "http" | "https"))
             })
             .map(str::to_string);
         let url = pick_link(&entry.links)
