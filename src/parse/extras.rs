@@ -6,8 +6,9 @@
 //! where feed-rs left the field empty, and only when the document has as
 //! many items as feed-rs returned entries (they pair by position).
 //!
-//! A light scan, not a second XML parse: each item's slice is searched for
-//! the few tags above; values are unescaped like XML text.
+//! A light scan, not a second XML parse, and only for the kinds of facts
+//! some entry lacks ([`Wants`]): each item's text is walked once, tag by
+//! tag; values are unescaped like XML text.
 
 use std::borrow::Cow;
 
@@ -28,20 +29,36 @@ pub struct Extras {
     pub modified: Option<String>,
 }
 
-/// Whether the document may hold anything [`scan`] reads.
-pub fn worth_scanning(doc: &str) -> bool {
-    [
-        "rdf:about",
-        "<guid",
-        "xml:lang",
-        "<dc:",
-        "<dcterms:",
-        "<body",
-        "<xhtml:body",
-        "<fullitem",
-    ]
-    .iter()
-    .any(|needle| doc.contains(needle))
+/// Which facts to look for: each only where feed-rs left a gap and the
+/// document may hold it, so a feed that needs none is not scanned at all.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Wants {
+    pub about: bool,
+    pub guid: bool,
+    pub language: bool,
+    pub dublin_core: bool,
+    pub dcterms: bool,
+    pub body: bool,
+}
+
+impl Wants {
+    /// What `doc` may hold of what is wanted (`gaps`: the kinds of facts
+    /// some entry lacks).
+    pub fn of(doc: &str, gaps: Wants) -> Wants {
+        Wants {
+            about: gaps.about && doc.contains("rdf:about"),
+            guid: gaps.guid && doc.contains("<guid"),
+            language: gaps.language && doc.contains("xml:lang"),
+            dublin_core: gaps.dublin_core && doc.contains("<dc:"),
+            dcterms: gaps.dcterms && doc.contains("<dcterms:"),
+            body: gaps.body
+                && (doc.contains("<body") || doc.contains("<xhtml:body") || doc.contains("<fullitem")),
+        }
+    }
+
+    pub fn any(self) -> bool {
+        self != Wants::default()
+    }
 }
 
 /// `xml:lang` of the root element.
@@ -57,8 +74,9 @@ pub fn root_language(doc: &str) -> Option<String> {
     attr(tag, "xml:lang").filter(|l| !l.trim().is_empty())
 }
 
-/// The facts of every item, or `None` when the document has no items.
-pub fn scan(doc: &str) -> Vec<Extras> {
+/// The facts of every item (in document order), looking only for what
+/// `wants` names; each item's text is walked once, tag by tag.
+pub fn scan(doc: &str, wants: Wants) -> Vec<Extras> {
     let open = if find_tag(doc, "<item", 0).is_some() {
         "<item"
     } else {
@@ -75,28 +93,82 @@ pub fn scan(doc: &str) -> Vec<Extras> {
         let body_start = start + tag_len + 1;
         let next = find_tag(doc, open, body_start).unwrap_or(doc.len());
         let end = doc[body_start..next].find(close).map_or(next, |e| body_start + e);
-        let body = &doc[body_start..end];
         from = end.max(body_start);
-        out.push(Extras {
-            about: attr(tag, "rdf:about").filter(|a| !a.trim().is_empty()),
-            permalink_guid: start_tag(body, "guid")
-                .is_some_and(|g| attr(g, "isPermaLink").is_none_or(|v| v.trim() != "false")),
-            language: ["content:encoded", "content", "description", "summary", "title"]
-                .iter()
-                .filter_map(|name| start_tag(body, name))
-                .find_map(|t| attr(t, "xml:lang"))
-                .or_else(|| attr(tag, "xml:lang")),
-            title: element_text(body, "dc:title"),
-            description: element_text(body, "dc:description"),
-            body: element_text(body, "xhtml:body")
-                .or_else(|| element_text(body, "body"))
-                .or_else(|| element_text(body, "fullitem")),
-            author: element_text(body, "dc:creator").or_else(|| element_text(body, "dc:author")),
-            issued: element_text(body, "dcterms:issued").or_else(|| element_text(body, "dcterms:created")),
-            modified: element_text(body, "dcterms:modified"),
-        });
+        let mut extras = Extras {
+            about: wants
+                .about
+                .then(|| attr(tag, "rdf:about"))
+                .flatten()
+                .filter(|a| !a.trim().is_empty()),
+            ..Extras::default()
+        };
+        if wants.any() {
+            read_item(&doc[body_start..end], wants, &mut extras);
+        }
+        if wants.language && extras.language.is_none() {
+            extras.language = attr(tag, "xml:lang");
+        }
+        out.push(extras);
     }
     out
+}
+
+/// One walk over an item's tags, filling what `wants` asks for.
+fn read_item(body: &str, wants: Wants, extras: &mut Extras) {
+    // Language by the element it is on: content, then summary, then title.
+    let mut language_rank = u8::MAX;
+    let mut guid_seen = false;
+    let mut at = 0;
+    while let Some(lt) = body[at..].find('<') {
+        let tag_start = at + lt;
+        at = tag_start + 1;
+        let rest = &body[tag_start + 1..];
+        let name_len = rest
+            .find(|c: char| c.is_whitespace() || c == '>' || c == '/')
+            .unwrap_or(rest.len());
+        let name = &rest[..name_len];
+        if name.is_empty() || name.starts_with(['/', '!', '?']) {
+            continue;
+        }
+        let Some(tag_len) = rest.find('>') else {
+            break;
+        };
+        let tag = &rest[..tag_len];
+        let text = || element_text(&body[tag_start + 1 + tag_len + 1..], name, tag);
+        match name {
+            "guid" if wants.guid && !guid_seen => {
+                guid_seen = true;
+                extras.permalink_guid = attr(tag, "isPermaLink").is_none_or(|v| v.trim() != "false");
+            }
+            "dc:title" if wants.dublin_core && extras.title.is_none() => extras.title = text(),
+            "dc:description" if wants.dublin_core && extras.description.is_none() => {
+                extras.description = text()
+            }
+            "dc:creator" | "dc:author" if wants.dublin_core && extras.author.is_none() => {
+                extras.author = text()
+            }
+            "dcterms:issued" | "dcterms:created" if wants.dcterms && extras.issued.is_none() => {
+                extras.issued = text()
+            }
+            "dcterms:modified" if wants.dcterms && extras.modified.is_none() => extras.modified = text(),
+            "xhtml:body" | "body" | "fullitem" if wants.body && extras.body.is_none() => extras.body = text(),
+            _ => {}
+        }
+        if wants.language {
+            let rank = match name {
+                "content:encoded" | "content" => 0,
+                "description" | "summary" => 1,
+                "title" => 2,
+                _ => u8::MAX,
+            };
+            if rank < language_rank {
+                if let Some(lang) = attr(tag, "xml:lang") {
+                    language_rank = rank;
+                    extras.language = Some(lang);
+                }
+            }
+        }
+    }
 }
 
 /// The position of `open` (`<item`) as a whole tag name, from `from`.
@@ -112,24 +184,15 @@ fn find_tag(doc: &str, open: &str, from: usize) -> Option<usize> {
     None
 }
 
-/// The start tag of the first `name` element in `body` (without `>`).
-fn start_tag<'a>(body: &'a str, name: &str) -> Option<&'a str> {
-    let open = format!("<{name}");
-    let at = find_tag(body, &open, 0)?;
-    let len = body[at..].find('>')?;
-    Some(&body[at..at + len])
-}
-
-/// The text of the first `name` element in `body`, unescaped, trimmed.
-fn element_text(body: &str, name: &str) -> Option<String> {
-    let tag = start_tag(body, name)?;
+/// The text of the element `name` whose start tag is `tag` and whose
+/// content starts `after` it: unescaped (or CDATA), trimmed.
+fn element_text(after: &str, name: &str, tag: &str) -> Option<String> {
     if tag.ends_with('/') {
         return None;
     }
-    let from = body.find(tag)? + tag.len() + 1;
     let close = format!("</{name}>");
-    let len = body[from..].find(&close)?;
-    let raw = body[from..from + len].trim();
+    let len = after.find(&close)?;
+    let raw = after[..len].trim();
     let text: Cow<str> = match raw.strip_prefix("<![CDATA[").and_then(|r| r.strip_suffix("]]>")) {
         Some(cdata) => Cow::Borrowed(cdata),
         None => quick_xml::escape::unescape(raw).unwrap_or(Cow::Borrowed(raw)),
@@ -173,9 +236,18 @@ mod tests {
 <guid isPermaLink="false">x</guid><dc:title>T &amp; U</dc:title><dc:creator><![CDATA[Ann]]></dc:creator>
 <description xml:lang="en">d</description><dcterms:modified>2004-01-01</dcterms:modified></item>
 <item><guid>http://e.example/2</guid><dc:author>Bob</dc:author><dcterms:issued>2004</dcterms:issued></item></rdf:RDF>"#;
-        assert!(worth_scanning(doc));
+        let all = Wants {
+            about: true,
+            guid: true,
+            language: true,
+            dublin_core: true,
+            dcterms: true,
+            body: true,
+        };
+        assert_eq!(Wants::of(doc, all), Wants { body: false, ..all });
+        assert!(!Wants::of("<rss><item><title>t</title></item></rss>", all).any());
         assert_eq!(root_language(doc).as_deref(), Some("de"));
-        let items = scan(doc);
+        let items = scan(doc, all);
         assert_eq!(items.len(), 2);
         assert_eq!(items[0].about.as_deref(), Some("http://e.example/1?a=1&b=2"));
         assert!(!items[0].permalink_guid);

@@ -74,12 +74,14 @@ pub fn parse_feed_as(
     let unreadable: Rc<RefCell<Vec<String>>> = Rc::default();
     let noted = Rc::clone(&unreadable);
     let text = std::str::from_utf8(body).ok();
+    // Where the first item starts (the end of the document's head).
+    let first_item = text.and_then(repair::find_item);
     let document_base = Url::parse(base_url).ok();
     // RSS items resolve against the site (the channel's link), not the
     // document: a feed served from a CDN or an aggregator would otherwise
     // point every article at the wrong host.
     let item_base = text
-        .and_then(channel_link)
+        .and_then(|t| channel_link(&t[..first_item.unwrap_or(t.len())]))
         .and_then(|link| resolve(&link, None, document_base.as_ref()))
         .unwrap_or_else(|| base_url.to_string());
     let parser = feed_rs::parser::Builder::new()
@@ -180,9 +182,24 @@ pub fn parse_feed_as(
             html::to_text(&t.content)
         }
     };
-    let has_items = text.is_some_and(|t| repair::find_item(t).is_some());
+    let has_items = first_item.is_some();
+    let gaps = feed
+        .entries
+        .iter()
+        .fold(extras::Wants::default(), |w, e| extras::Wants {
+            about: w.about || e.id.trim().is_empty(),
+            guid: w.guid || e.links.is_empty(),
+            language: w.language || e.language.is_none(),
+            dublin_core: w.dublin_core || e.title.is_none() || e.summary.is_none() || e.authors.is_empty(),
+            dcterms: w.dcterms || e.published.is_none() || e.updated.is_none(),
+            body: w.body || (e.content.is_none() && e.summary.is_none()),
+        });
+    let wants = text
+        .filter(|_| gaps.any() && has_items)
+        .map(|t| extras::Wants::of(t, gaps))
+        .unwrap_or_default();
     let extras = match text {
-        Some(text) if has_items && extras::worth_scanning(text) => extras::scan(text),
+        Some(text) if has_items && wants.any() => extras::scan(text, wants),
         _ => Vec::new(),
     };
     let extras = (extras.len() == feed.entries.len()).then_some(extras);
@@ -313,10 +330,9 @@ fn readable(at: Option<DateTime<Utc>>) -> Option<DateTime<Utc>> {
     at.filter(|at| marker_index(*at).is_none())
 }
 
-/// The text of an RSS channel's `<link>` (before its first item), if the
-/// document is RSS.
-fn channel_link(doc: &str) -> Option<String> {
-    let head = &doc[..repair::find_item(doc).unwrap_or(doc.len())];
+/// The text of an RSS channel's `<link>`, if `head` (the document before
+/// its first item) is RSS.
+fn channel_link(head: &str) -> Option<String> {
     if !(head.contains("<rss") || head.contains("<rdf:RDF") || head.contains("<RDF")) {
         return None;
     }
