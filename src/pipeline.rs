@@ -572,12 +572,13 @@ fn prepare(
     feed_tags: &[String],
     cluster: bool,
 ) -> Result<(ParsedFeed, Vec<Pending>), String> {
-    let mut parsed = parse_feed_as(&fetched.body, fetched.content_type.as_deref(), &fetched.final_url)
-        .map_err(|e| match e {
+    let base_url = fetched.base_url();
+    let mut parsed =
+        parse_feed_as(&fetched.body, fetched.content_type.as_deref(), base_url).map_err(|e| match e {
             // A web page configured as a feed: say which feeds it
             // announces, as `feeds add` does.
             ParseError::Html => {
-                let feeds = crate::parse::discover_feeds(&fetched.body, &fetched.final_url);
+                let feeds = crate::parse::discover_feeds(&fetched.body, base_url);
                 match feeds.as_slice() {
                     [] => format!("{e}; it links to no feed"),
                     [one] => format!("{e}; it links to the feed {one} (use that URL)"),

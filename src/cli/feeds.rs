@@ -242,10 +242,10 @@ async fn add(
     let mut title = None;
     match fetcher.fetch(&url, &Validators::default()).await {
         Ok(FetchOutcome::Fetched(fetched)) => {
-            match parse_feed_as(&fetched.body, fetched.content_type.as_deref(), &fetched.final_url) {
+            match parse_feed_as(&fetched.body, fetched.content_type.as_deref(), fetched.base_url()) {
                 Ok(feed) => title = feed.title.map(|t| format!("{t:?}, {} items", feed.items.len())),
                 Err(ParseError::Html) => {
-                    let found = discover_feeds(&fetched.body, &fetched.final_url);
+                    let found = discover_feeds(&fetched.body, fetched.base_url());
                     if found.is_empty() {
                         bail!("{shown} is an HTML page, not a feed, and it links to no feed");
                     }

@@ -6,6 +6,7 @@ mod digest;
 mod feeds;
 mod opml;
 mod output;
+mod parse;
 mod report;
 mod run;
 mod search;
@@ -67,6 +68,8 @@ pub enum Command {
     /// Inspect, add and remove feeds.
     #[command(subcommand)]
     Feeds(feeds::FeedsCommand),
+    /// Fetch feeds (URLs or files) and print what feedwatch reads from them; stores nothing.
+    Parse(parse::ParseArgs),
     /// Import or export feeds as OPML.
     #[command(subcommand)]
     Opml(opml::OpmlCommand),
@@ -132,6 +135,7 @@ pub async fn dispatch(args: Args, config: Config) -> anyhow::Result<ExitCode> {
         Command::Db(command) => db::db(&config, command).await,
         Command::Check => check::check(&config).await,
         Command::Feeds(feeds) => feeds::feeds(&config, feeds).await,
+        Command::Parse(parse) => parse::parse(&config, parse).await,
         Command::Opml(command) => opml::opml(&config, command).await,
         Command::Topics(topics) => topics::topics(&config, topics).await,
         Command::Digest(command) => digest::digest(&config, command).await,

@@ -3,6 +3,11 @@
 //! [`MAX_REDIRECTS`] redirects with loop detection, the SSRF guard on every
 //! hop ([`guard`]) and per-host politeness ([`hosts`]); `file://` from disk.
 //!
+//! gzip and deflate are decoded here rather than by reqwest, so that what
+//! servers really send is read: deflate as zlib or raw (as some IIS
+//! servers send it), and a body declared compressed that is not. The cap
+//! holds for the decoded body all the same.
+//!
 //! The fetcher returns bytes, validators and what the server said about
 //! caching; it knows nothing of parsing, scheduling or storage.
 
@@ -49,10 +54,21 @@ pub struct Fetched {
     pub status: u16,
     /// URL after redirects.
     pub final_url: String,
+    /// `Content-Location`, absolute: the document's own URL, which
+    /// relative links in it are relative to.
+    pub content_location: Option<String>,
     pub content_type: Option<String>,
     pub validators: Validators,
     pub meta: ResponseMeta,
     pub body: Vec<u8>,
+}
+
+impl Fetched {
+    /// The URL relative links of the document resolve against:
+    /// `Content-Location`, else the URL it was fetched from.
+    pub fn base_url(&self) -> &str {
+        self.content_location.as_deref().unwrap_or(&self.final_url)
+    }
 }
 
 /// What a fetch produced.
@@ -103,6 +119,13 @@ pub enum FetchError {
     /// Any other transport or decoding error, as one sentence.
     #[error("{0}")]
     Http(String),
+    /// A body declared gzip or deflate and compressed could not be decoded.
+    #[error("cannot decode the {encoding} body")]
+    Decode {
+        encoding: &'static str,
+        #[source]
+        source: std::io::Error,
+    },
     /// Reading a `file://` feed failed.
     #[error("cannot read {}", path.display())]
     File {
@@ -141,7 +164,7 @@ impl FetchError {
             FetchError::RedirectLoop { .. }
             | FetchError::TooManyRedirects
             | FetchError::BadRedirect { .. } => "redirect",
-            FetchError::Http(_) => "http",
+            FetchError::Http(_) | FetchError::Decode { .. } => "http",
             FetchError::File { .. } => "file",
         }
     }
@@ -189,6 +212,8 @@ impl Fetcher {
             .connect_timeout(settings.connect_timeout)
             .read_timeout(settings.read_timeout)
             .timeout(settings.timeout)
+            .gzip(false)
+            .deflate(false)
             .redirect(reqwest::redirect::Policy::none());
         if !settings.allow_private_networks {
             builder = builder.dns_resolver(Arc::new(guard::GuardedResolver));
@@ -227,6 +252,11 @@ impl Fetcher {
             HeaderValue::from_static(
                 "application/rss+xml, application/atom+xml, application/feed+json, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.8",
             ),
+        );
+        // reqwest still decodes br and zstd; gzip and deflate are ours.
+        headers.insert(
+            header::ACCEPT_ENCODING,
+            HeaderValue::from_static("gzip, deflate, br, zstd"),
         );
         if let Some(value) = validators
             .etag
@@ -314,6 +344,11 @@ impl Fetcher {
             last_modified: header_str(header::LAST_MODIFIED),
         };
         let final_url = response.url().to_string();
+        let content_location = header_str(header::CONTENT_LOCATION)
+            .and_then(|loc| response.url().join(loc.trim()).ok())
+            .filter(|u| matches!(u.scheme(), "http" | "https"))
+            .map(String::from);
+        let encoding = header_str(header::CONTENT_ENCODING).map(|e| e.trim().to_ascii_lowercase());
         let limit = self.settings.max_body;
         // Content-Length is of the encoded body; the cap is on the decoded one,
         // so this is only a shortcut for bodies that are too large either way.
@@ -328,9 +363,15 @@ impl Fetcher {
             }
             body.extend_from_slice(&chunk);
         }
+        let body = match encoding.as_deref() {
+            Some("gzip" | "x-gzip") => self.decompress(body, "gzip")?,
+            Some("deflate") => self.decompress(body, "deflate")?,
+            _ => body,
+        };
         Ok(FetchOutcome::Fetched(Fetched {
             status: status.as_u16(),
             final_url,
+            content_location,
             content_type,
             validators,
             meta,
@@ -355,11 +396,50 @@ impl Fetcher {
         Ok(FetchOutcome::Fetched(Fetched {
             status: 200,
             final_url: url.to_string(),
+            content_location: None,
             content_type: None,
             validators: Validators::default(),
             meta: ResponseMeta::default(),
             body,
         }))
+    }
+
+    /// Decodes a gzip or deflate body (deflate as zlib or raw), at most
+    /// the body cap of it. A body that is not compressed at all (no gzip
+    /// magic, no deflate stream) is returned as it is.
+    fn decompress(&self, body: Vec<u8>, encoding: &'static str) -> Result<Vec<u8>, FetchError> {
+        use std::io::Read;
+        let limit = self.settings.max_body;
+        let read = |mut reader: Box<dyn Read + '_>| -> std::io::Result<Vec<u8>> {
+            let mut out = Vec::new();
+            (&mut reader).take(limit + 1).read_to_end(&mut out)?;
+            Ok(out)
+        };
+        // Declared compressed, sent as it is.
+        if !body.starts_with(&[0x1f, 0x8b]) && body.trim_ascii_start().starts_with(b"<") {
+            return Ok(body);
+        }
+        let decoded = match encoding {
+            "gzip" if body.starts_with(&[0x1f, 0x8b]) => {
+                read(Box::new(flate2::read::MultiGzDecoder::new(&body[..])))
+            }
+            "gzip" => return Ok(body),
+            _ => {
+                let zlib = body.len() >= 2
+                    && body[0] & 0x0f == 8
+                    && (u16::from(body[0]) << 8 | u16::from(body[1])) % 31 == 0;
+                if zlib {
+                    read(Box::new(flate2::read::ZlibDecoder::new(&body[..])))
+                } else {
+                    read(Box::new(flate2::read::DeflateDecoder::new(&body[..])))
+                }
+            }
+        };
+        let decoded = decoded.map_err(|source| FetchError::Decode { encoding, source })?;
+        if decoded.len() as u64 > limit {
+            return Err(self.too_large());
+        }
+        Ok(decoded)
     }
 
     fn too_large(&self) -> FetchError {

@@ -3,7 +3,10 @@
 //! [`parse_fallback`] reads zone abbreviations (`IRST`, `EEST`), naive
 //! `2025-05-05 10:00:00` (taken as UTC), RFC 850, epoch seconds, a wrong
 //! weekday, `Sept 25th, 2017`, and day-first `25/09/2017` or `25.09.2017`
-//! (a slashed date only when it cannot be read the other way round).
+//! (a slashed date only when it cannot be read the other way round), and
+//! the forms of feedparser's own date tests ([`other_forms`],
+//! [`two_digit_iso`]: asctime, `Thu Aug 30 2012 17:26:16 +0200`, no time,
+//! `2003-12`, `03-12-31` as 2003, US zones without season).
 //! [`normalize`] rewrites such dates in the document to RFC 2822 (RSS) or
 //! RFC 3339 (Atom, Dublin Core) before feed-rs sees it, and [`read`] is the
 //! timestamp parser feed-rs is given.
@@ -53,6 +56,14 @@ const ZONES: &[(&str, i32)] = &[
     ("MDT", -360),
     ("PST", -480),
     ("PDT", -420),
+    // US zones without the season, as feedparser reads them.
+    ("AT", -240),
+    ("ET", -300),
+    ("CT", -360),
+    ("MT", -420),
+    ("PT", -480),
+    ("MET", 60),
+    ("MEST", 120),
 ];
 
 /// Parses a date string that the strict RFC 2822 / RFC 3339 parsers reject.
@@ -72,6 +83,11 @@ fn read_fallback(raw: &str) -> Option<DateTime<Utc>> {
     }
     if let Ok(d) = DateTime::parse_from_rfc3339(s) {
         return Some(d.to_utc());
+    }
+    // Two-digit-year ISO forms feedparser reads (`03-12-31`, `031231`,
+    // `-03-12`): never the year 3.
+    if let Some(d) = two_digit_iso(s) {
+        return Some(d);
     }
     // Epoch seconds.
     if s.len() >= 9 && s.len() <= 11 && s.bytes().all(|b| b.is_ascii_digit()) {
@@ -99,6 +115,74 @@ fn read_fallback(raw: &str) -> Option<DateTime<Utc>> {
     with_zone(s)
         .or_else(|| numeric_date(s))
         .or_else(|| named_month(s))
+        .or_else(|| other_forms(s))
+}
+
+/// `03-12-31`, `031231`, `-03-12`, `-0312`.
+fn two_digit_iso(s: &str) -> Option<DateTime<Utc>> {
+    let digits = |t: &str| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit());
+    let date = match s.len() {
+        8 if s.as_bytes()[2] == b'-' && s.as_bytes()[5] == b'-' => {
+            NaiveDate::parse_from_str(s, "%y-%m-%d").ok()
+        }
+        6 if digits(s) => NaiveDate::parse_from_str(s, "%y%m%d").ok(),
+        6 | 5 if s.starts_with('-') => {
+            let rest = s[1..].replace('-', "");
+            (rest.len() == 4 && digits(&rest))
+                .then(|| NaiveDate::parse_from_str(&format!("{rest}01"), "%y%m%d").ok())
+                .flatten()
+        }
+        _ => None,
+    }?;
+    Some(date.and_hms_opt(0, 0, 0)?.and_utc())
+}
+
+/// The rest of feedparser's date tests: asctime (`Sun Jan  4 16:29:06
+/// 2004`, also with a zone before the year), month before day with the
+/// year before the time (`Thu Aug 30 2012 17:26:16 +0200`), a comma after
+/// the month, no time at all (`Thu, 01 Jan 2004`), `Etc/GMT`, fractional
+/// seconds without a zone, `2003-12` and `2003`.
+fn other_forms(s: &str) -> Option<DateTime<Utc>> {
+    let words: Vec<&str> = s.split_whitespace().collect();
+    let joined = words.join(" ");
+    for format in ["%a %b %d %H:%M:%S %Y", "%a %b %d %Y %H:%M:%S"] {
+        if let Ok(n) = NaiveDateTime::parse_from_str(&joined, format) {
+            return Some(n.and_utc());
+        }
+    }
+    for format in ["%a %b %d %H:%M:%S %z %Y", "%a %b %d %Y %H:%M:%S %z"] {
+        if let Ok(d) = DateTime::parse_from_str(&joined, format) {
+            return Some(d.to_utc());
+        }
+    }
+    if let Ok(n) = NaiveDateTime::parse_from_str(&joined, "%Y-%m-%d %H:%M:%S%.f") {
+        return Some(n.and_utc());
+    }
+    let without_weekday = match joined.split_once(',') {
+        Some((day, rest)) if day.chars().all(char::is_alphabetic) => rest.trim(),
+        _ => joined.as_str(),
+    };
+    if without_weekday.contains(',') || without_weekday.contains("Etc/") {
+        let cleaned = without_weekday.replace(',', "").replace("Etc/", "");
+        return with_zone(&cleaned)
+            .or_else(|| DateTime::parse_from_rfc2822(&cleaned).ok().map(|d| d.to_utc()));
+    }
+    if let Ok(d) = NaiveDate::parse_from_str(without_weekday, "%d %b %Y") {
+        return Some(d.and_hms_opt(0, 0, 0)?.and_utc());
+    }
+    let b = s.as_bytes();
+    if b.len() == 7 && b[4] == b'-' && s[..4].bytes().chain(s[5..].bytes()).all(|c| c.is_ascii_digit()) {
+        return NaiveDate::parse_from_str(&format!("{s}-01"), "%Y-%m-%d")
+            .ok()?
+            .and_hms_opt(0, 0, 0)
+            .map(|d| d.and_utc());
+    }
+    if b.len() == 4 && b.iter().all(u8::is_ascii_digit) {
+        return NaiveDate::from_ymd_opt(s.parse().ok()?, 1, 1)?
+            .and_hms_opt(0, 0, 0)
+            .map(|d| d.and_utc());
+    }
+    None
 }
 
 /// `Mon, 05 May 2025 13:30:00 IRST`: the weekday (possibly wrong, or RFC
@@ -117,6 +201,7 @@ fn with_zone(s: &str) -> Option<DateTime<Utc>> {
         "%d-%b-%Y %H:%M:%S",
         "%d %B %Y %H:%M:%S",
         "%Y-%m-%d %H:%M:%S",
+        "%Y/%m/%d %H:%M:%S",
     ] {
         if let Ok(n) = NaiveDateTime::parse_from_str(body.trim(), format) {
             return offset.from_local_datetime(&n).single().map(|d| d.to_utc());
@@ -587,6 +672,114 @@ mod tests {
                 expected,
                 "{raw}"
             );
+        }
+    }
+
+    /// feedparser 6.0.11's own date tests (`tests/runtests.py`,
+    /// `date_tests`) for the formats feeds use: RFC 822 and its variants,
+    /// asctime, W3C-DTF, ISO 8601 with two-digit years, MSSQL. (Greek,
+    /// Hungarian, Korean and Google's three-digit month are left out.)
+    #[test]
+    fn feedparser_date_cases() {
+        for (raw, expected) in [
+            ("Thu, 30 Apr 2015 08:57:00 MET", Some("2015-04-30T07:57:00+00:00")),
+            (
+                "Thu, 30 Apr 2015 08:57:00 MEST",
+                Some("2015-04-30T06:57:00+00:00"),
+            ),
+            ("Thu, 01 Jan 04 19:48:21 GMT", Some("2004-01-01T19:48:21+00:00")),
+            ("Thu, 01 Jan 2004 19:48:21 GMT", Some("2004-01-01T19:48:21+00:00")),
+            ("Thu,  5 Apr 2012 10:00:00 GMT", Some("2012-04-05T10:00:00+00:00")),
+            (
+                "Wed, 19 Aug 2009 18:28:00 Etc/GMT",
+                Some("2009-08-19T18:28:00+00:00"),
+            ),
+            (
+                "Wed, 19 Feb 2012 22:40:00 GMT-01:01",
+                Some("2012-02-19T23:41:00+00:00"),
+            ),
+            (
+                "Wed, 19 Feb 2012 22:40:00 -01:01",
+                Some("2012-02-19T23:41:00+00:00"),
+            ),
+            (
+                "Mon, 13 Feb, 2012 06:28:00 UTC",
+                Some("2012-02-13T06:28:00+00:00"),
+            ),
+            ("Thu, 01 Jan 2004 00:00 GMT", Some("2004-01-01T00:00:00+00:00")),
+            ("Thu, 01 Jan 2004", Some("2004-01-01T00:00:00+00:00")),
+            (
+                "Mon, 26 January 2004 16:31:00 AT",
+                Some("2004-01-26T20:31:00+00:00"),
+            ),
+            (
+                "Mon, 26 January 2004 16:31:00 ET",
+                Some("2004-01-26T21:31:00+00:00"),
+            ),
+            (
+                "Mon, 26 January 2004 16:31:00 CT",
+                Some("2004-01-26T22:31:00+00:00"),
+            ),
+            (
+                "Mon, 26 January 2004 16:31:00 MT",
+                Some("2004-01-26T23:31:00+00:00"),
+            ),
+            (
+                "Mon, 26 January 2004 16:31:00 PT",
+                Some("2004-01-27T00:31:00+00:00"),
+            ),
+            (
+                "Thu Aug 30 2012 17:26:16 +0200",
+                Some("2012-08-30T15:26:16+00:00"),
+            ),
+            ("Sun, 16 Dec 2012 1:2:3:4 GMT", None),
+            ("Sun, 16 zzz 2012 11:47:32 GMT", None),
+            ("Sun, Dec x 2012 11:47:32 GMT", None),
+            ("Sun, 16 Dec zz 11:47:32 GMT", None),
+            ("Sun, 16 Dec 2012 11:47:32 +zz:00", None),
+            ("Sun, 16 Dec 2012 11:47:32 +00:zz", None),
+            ("Sun, 99 Jun 2009 12:00:00 GMT", None),
+            ("Sun Jan  4 16:29:06 2004", Some("2004-01-04T16:29:06+00:00")),
+            (
+                "Sun Jul 15 01:16:00 +0000 2012",
+                Some("2012-07-15T01:16:00+00:00"),
+            ),
+            ("Fri, 2006/09/15 08:19:53 EDT", Some("2006-09-15T12:19:53+00:00")),
+            ("2003-12-31T10:14:55Z", Some("2003-12-31T10:14:55+00:00")),
+            ("2003-12-31T10:14:55-08:00", Some("2003-12-31T18:14:55+00:00")),
+            (
+                "2007-04-23T23:25:47.538+10:00",
+                Some("2007-04-23T13:25:47.538+00:00"),
+            ),
+            ("2003-12-31", Some("2003-12-31T00:00:00+00:00")),
+            ("2003-12", Some("2003-12-01T00:00:00+00:00")),
+            ("2003", Some("2003-01-01T00:00:00+00:00")),
+            ("2004-02-28T18:14:55-08:00", Some("2004-02-29T02:14:55+00:00")),
+            ("2003-12-31T25:14:55Z", None),
+            ("2003-12-31T10:61:55Z", None),
+            ("2003-12-31T10:14:61Z", None),
+            ("22013", None),
+            ("013", None),
+            ("2013-01-27-01", None),
+            ("2013-01-28T11:30:00-06:00Textra", None),
+            ("2013-xx-27", None),
+            ("2013-01-28T09:xx:00Z", None),
+            ("2004-07-08 23:56:58 -00:20", Some("2004-07-09T00:16:58+00:00")),
+            ("2004-07-08 23:56:58", Some("2004-07-08T23:56:58+00:00")),
+            ("2004-07-08 23:56:58.0", Some("2004-07-08T23:56:58+00:00")),
+            ("-0312", Some("2003-12-01T00:00:00+00:00")),
+            ("031231", Some("2003-12-31T00:00:00+00:00")),
+            ("03-12-31", Some("2003-12-31T00:00:00+00:00")),
+            ("-03-12", Some("2003-12-01T00:00:00+00:00")),
+            // `03335` (year and ordinal day) is not read: `22013` would be
+            // read the same way, and feedparser refuses that one.
+            ("03335", None),
+            (
+                "2003-12-31T10:14:55.1234Z",
+                Some("2003-12-31T10:14:55.123400+00:00"),
+            ),
+        ] {
+            assert_eq!(read(raw).map(|d| d.to_rfc3339()).as_deref(), expected, "{raw:?}");
         }
     }
 

@@ -7,6 +7,12 @@
 //! when they are missing, claim UTF-8 or disagree, chardetng decides.
 //! The XML declaration of the result says UTF-8, so feed-rs does not
 //! decode a second time.
+//!
+//! Labels are read as the WHATWG Encoding Standard reads them (encoding_rs),
+//! after a few spellings it does not know (`windows_1251`, `mac-cyrillic`,
+//! `macroman`), plus the DOS code pages (`437`, `ibm850`, `cp866`, through
+//! `oem_cp`'s tables); UTF-32 by its byte-order mark or `<` as four bytes.
+//! A label that names nothing readable (EBCDIC, say) is reported as such.
 
 use std::borrow::Cow;
 
@@ -60,8 +66,121 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|w| w == needle)
 }
 
+/// The encoding a charset label names: encoding_rs's labels, then
+/// spellings it does not know.
+fn encoding_for(label: &[u8]) -> Option<&'static Encoding> {
+    if let Some(encoding) = Encoding::for_label(label) {
+        return Some(encoding);
+    }
+    let label = String::from_utf8_lossy(label)
+        .trim()
+        .to_ascii_lowercase()
+        .replace('_', "-");
+    let alias = match label.as_str() {
+        "mac-cyrillic" | "maccyrillic" => "x-mac-cyrillic",
+        "mac" | "macroman" | "mac-roman" => "macintosh",
+        "ms-ansi" => "windows-1252",
+        "ms-ee" => "windows-1250",
+        "ms-cyrl" => "windows-1251",
+        "ms-greek" => "windows-1253",
+        "ms-turk" => "windows-1254",
+        "ms-hebr" => "windows-1255",
+        "ms-arab" => "windows-1256",
+        "winbaltrim" => "windows-1257",
+        other => other,
+    };
+    Encoding::for_label(alias.as_bytes())
+}
+
+/// The DOS code page a charset label names (`437`, `cp850`, `ibm866`,
+/// `cspc8codepage437`), as its decoding table.
+fn dos_code_page(label: &[u8]) -> Option<DosTable> {
+    use oem_cp::code_table::*;
+    let label = String::from_utf8_lossy(label).trim().to_ascii_lowercase();
+    let number = match label.as_str() {
+        "cspc8codepage437" => "437",
+        "cspc775baltic" => "775",
+        "cspc850multilingual" => "850",
+        "cspcp852" => "852",
+        "cspc862latinhebrew" => "862",
+        other => ["csibm", "ibm", "cp", ""].iter().find_map(|prefix| {
+            other
+                .strip_prefix(prefix)
+                .filter(|n| n.bytes().all(|b| b.is_ascii_digit()))
+        })?,
+    };
+    Some(match number {
+        "437" => DosTable::Full(&DECODING_TABLE_CP437),
+        "737" => DosTable::Full(&DECODING_TABLE_CP737),
+        "775" => DosTable::Full(&DECODING_TABLE_CP775),
+        "850" => DosTable::Full(&DECODING_TABLE_CP850),
+        "852" => DosTable::Full(&DECODING_TABLE_CP852),
+        "855" => DosTable::Full(&DECODING_TABLE_CP855),
+        "857" => DosTable::Partial(&DECODING_TABLE_CP857),
+        "858" => DosTable::Full(&DECODING_TABLE_CP858),
+        "860" => DosTable::Full(&DECODING_TABLE_CP860),
+        "861" => DosTable::Full(&DECODING_TABLE_CP861),
+        "862" => DosTable::Full(&DECODING_TABLE_CP862),
+        "863" => DosTable::Full(&DECODING_TABLE_CP863),
+        "864" => DosTable::Partial(&DECODING_TABLE_CP864),
+        "865" => DosTable::Full(&DECODING_TABLE_CP865),
+        "869" => DosTable::Full(&DECODING_TABLE_CP869),
+        _ => return None,
+    })
+}
+
+/// The upper half of a DOS code page (the lower half is ASCII).
+#[derive(Clone, Copy)]
+enum DosTable {
+    Full(&'static [char; 128]),
+    Partial(&'static [Option<char>; 128]),
+}
+
+impl DosTable {
+    fn decode(self, body: &[u8]) -> String {
+        body.iter()
+            .map(|&b| match (b, self) {
+                (0..=0x7F, _) => b as char,
+                (_, DosTable::Full(t)) => t[usize::from(b - 0x80)],
+                (_, DosTable::Partial(t)) => t[usize::from(b - 0x80)].unwrap_or('\u{FFFD}'),
+            })
+            .collect()
+    }
+}
+
+/// UTF-32 by its byte-order mark, or `<` as four bytes.
+fn utf32(body: &[u8]) -> Option<String> {
+    let (big_endian, from) = match body {
+        [0, 0, 0xFE, 0xFF, ..] => (true, 4),
+        [0xFF, 0xFE, 0, 0, ..] => (false, 4),
+        [0, 0, 0, b'<', ..] => (true, 0),
+        [b'<', 0, 0, 0, ..] => (false, 0),
+        _ => return None,
+    };
+    Some(
+        body[from..]
+            .chunks_exact(4)
+            .map(|c| {
+                let bytes = [c[0], c[1], c[2], c[3]];
+                let n = if big_endian {
+                    u32::from_be_bytes(bytes)
+                } else {
+                    u32::from_le_bytes(bytes)
+                };
+                char::from_u32(n).unwrap_or('\u{FFFD}')
+            })
+            .collect(),
+    )
+}
+
 /// Decodes `body` to UTF-8 using the HTTP `charset`, if the server sent one.
 pub fn to_utf8<'a>(body: &'a [u8], http_charset: Option<&str>) -> Decoded<'a> {
+    if let Some(text) = utf32(body) {
+        return Decoded {
+            bytes: Cow::Owned(with_utf8_declaration(text).into_bytes()),
+            note: None,
+        };
+    }
     if let Some((encoding, bom)) = Encoding::for_bom(body) {
         let (text, _) = encoding.decode_without_bom_handling(&body[bom..]);
         return Decoded {
@@ -84,8 +203,8 @@ pub fn to_utf8<'a>(body: &'a [u8], http_charset: Option<&str>) -> Decoded<'a> {
             note: None,
         };
     }
-    let from_http = http_charset.and_then(|l| Encoding::for_label(l.as_bytes()));
-    let from_xml = xml_declared(body).and_then(Encoding::for_label);
+    let from_http = http_charset.and_then(|l| encoding_for(l.as_bytes()));
+    let from_xml = xml_declared(body).and_then(encoding_for);
     if std::str::from_utf8(body).is_ok() {
         let declares_other = from_xml.is_some_and(|e| e != UTF_8);
         return Decoded {
@@ -95,6 +214,17 @@ pub fn to_utf8<'a>(body: &'a [u8], http_charset: Option<&str>) -> Decoded<'a> {
             } else {
                 Cow::Borrowed(body)
             },
+            note: None,
+        };
+    }
+    // Not UTF-8: a DOS code page declared (and no web charset by HTTP).
+    let dos = xml_declared(body)
+        .into_iter()
+        .chain(http_charset.map(str::as_bytes))
+        .find_map(dos_code_page);
+    if let (Some(table), None, None) = (dos, from_http, from_xml) {
+        return Decoded {
+            bytes: Cow::Owned(with_utf8_declaration(table.decode(body)).into_bytes()),
             note: None,
         };
     }
@@ -126,7 +256,17 @@ pub fn to_utf8<'a>(body: &'a [u8], http_charset: Option<&str>) -> Decoded<'a> {
         _ => guess(),
     };
     let (text, _, _) = encoding.decode(body);
-    let claimed = from_http.or(from_xml).map(|e| e.name()).unwrap_or("nothing");
+    let claimed = match (
+        from_http.or(from_xml),
+        http_charset.map(str::as_bytes).or(xml_declared(body)),
+    ) {
+        (Some(known), _) => known.name().to_string(),
+        (None, Some(label)) => format!(
+            "{:?}, a charset feedwatch cannot read,",
+            String::from_utf8_lossy(label)
+        ),
+        (None, None) => "nothing".to_string(),
+    };
     let note = (!declared.contains(&encoding))
         .then(|| format!("declared {claimed} but is {}; transcoded", encoding.name()));
     Decoded {
@@ -229,6 +369,52 @@ mod tests {
             out.contains(PERSIAN) && out.contains("encoding=\"UTF-8\""),
             "{out}"
         );
+    }
+
+    #[test]
+    fn labels_encoding_rs_does_not_know() {
+        // Issue 18: ignored and guessed, and the warning said nothing was declared.
+        let latin = |label: &str, bytes: &[u8]| {
+            let mut doc =
+                format!("<?xml version=\"1.0\" encoding=\"{label}\"?><rss><channel><title>").into_bytes();
+            doc.extend_from_slice(bytes);
+            doc.extend_from_slice(b"</title></channel></rss>");
+            let out = to_utf8(&doc, None);
+            (String::from_utf8(out.bytes.into_owned()).unwrap(), out.note)
+        };
+        for (label, bytes, text) in [
+            ("437", &b"\x80a"[..], "Ça"),
+            ("ibm850", b"\x80a", "Ça"),
+            ("cp866", b"\x8f\xe0\xa8\xa2\xa5\xe2", "Привет"),
+            ("mac-cyrillic", b"\x8f\xf0\xe8\xe2\xe5\xf2", "Привет"),
+            ("windows_1251", b"\xcf\xf0\xe8\xe2\xe5\xf2", "Привет"),
+            ("ms-turk", b"Ba\xfe", "Baş"),
+        ] {
+            let (out_text, note) = latin(label, bytes);
+            assert!(out_text.contains(text), "{label}: {out_text}");
+            assert_eq!(note, None, "{label}");
+        }
+        let ebcdic = latin("ebcdic-cp-us", b"\xc8\x85\x93\x93\x96\xe9");
+        let note = ebcdic.1.unwrap();
+        assert!(
+            note.starts_with("declared \"ebcdic-cp-us\", a charset feedwatch cannot read, but is"),
+            "{note}"
+        );
+    }
+
+    #[test]
+    fn utf_32() {
+        let text = "<?xml version=\"1.0\" encoding=\"utf-32\"?><rss><channel><title>Başbakan</title></channel></rss>";
+        let be: Vec<u8> = text.chars().flat_map(|c| (c as u32).to_be_bytes()).collect();
+        let mut le_bom = vec![0xFF, 0xFE, 0, 0];
+        le_bom.extend(text.chars().flat_map(|c| (c as u32).to_le_bytes()));
+        for doc in [be, le_bom] {
+            let out = utf8(&doc, None);
+            assert!(
+                out.contains("Başbakan") && out.contains("encoding=\"UTF-8\""),
+                "{out}"
+            );
+        }
     }
 
     #[test]

@@ -5,7 +5,14 @@
 //! numeric reference is decoded, control characters are dropped and runs of
 //! whitespace collapse to one space. Plain text passes through unchanged
 //! except for entity decoding and whitespace collapsing: a `<` that does not
-//! start a tag (`a < b`) stays.
+//! start a tag (`a < b`) stays. [`plain_text`] is for text that is not
+//! markup at all (Atom `type="text"`): only whitespace and controls.
+//!
+//! Named references come from the WHATWG list ([`entity`], through
+//! `htmlize`'s table; `tests/entities.rs` checks every name). The C1
+//! controls U+0080–U+009F, which feeds produce with `&#146;` for
+//! Windows-1252's `’`, are read as Windows-1252, as HTML5 says of numeric
+//! references ([`windows_1252`]), instead of being dropped.
 
 /// Converts an HTML fragment (or plain text) to one line of plain text.
 pub fn to_text(input: &str) -> String {
@@ -49,6 +56,45 @@ pub fn to_text(input: &str) -> String {
     out.finish()
 }
 
+/// Plain text (no markup, no references) as one line: whitespace
+/// collapsed, controls dropped, C1 controls read as Windows-1252.
+pub fn plain_text(input: &str) -> String {
+    let mut out = Out::with_capacity(input.len());
+    out.text(input);
+    out.finish()
+}
+
+/// The text of the HTML5 named character reference `name` (without `&`
+/// and `;`), e.g. `scedil` → `ş`.
+pub fn entity(name: &str) -> Option<&'static str> {
+    let mut key = [0u8; 48];
+    let len = name.len() + 2;
+    if len > key.len() {
+        return None;
+    }
+    key[0] = b'&';
+    key[1..len - 1].copy_from_slice(name.as_bytes());
+    key[len - 1] = b';';
+    htmlize::ENTITIES
+        .get(&key[..len])
+        .and_then(|v| std::str::from_utf8(v).ok())
+}
+
+/// What HTML5 makes of the C1 control `c` written as a numeric reference
+/// (the Windows-1252 character at that byte); other characters as they are.
+pub fn windows_1252(c: char) -> char {
+    const C1: [char; 32] = [
+        '\u{20AC}', '\u{81}', '\u{201A}', '\u{0192}', '\u{201E}', '\u{2026}', '\u{2020}', '\u{2021}',
+        '\u{02C6}', '\u{2030}', '\u{0160}', '\u{2039}', '\u{0152}', '\u{8D}', '\u{017D}', '\u{8F}', '\u{90}',
+        '\u{2018}', '\u{2019}', '\u{201C}', '\u{201D}', '\u{2022}', '\u{2013}', '\u{2014}', '\u{02DC}',
+        '\u{2122}', '\u{0161}', '\u{203A}', '\u{0153}', '\u{9D}', '\u{017E}', '\u{0178}',
+    ];
+    match c as u32 {
+        n @ 0x80..=0x9F => C1[(n - 0x80) as usize],
+        _ => c,
+    }
+}
+
 /// Accumulates text with whitespace collapsed and control characters dropped.
 struct Out {
     buf: String,
@@ -69,6 +115,7 @@ impl Out {
 
     fn text(&mut self, s: &str) {
         for c in s.chars() {
+            let c = windows_1252(c);
             if c.is_whitespace() {
                 self.pending_space = true;
             } else if c.is_control() {
@@ -224,9 +271,10 @@ fn decode_entity(s: &str) -> Option<(Decoded, usize)> {
             Some(hex) => u32::from_str_radix(hex, 16).ok()?,
             None => num.parse().ok()?,
         };
-        Decoded::Char(char::from_u32(code).filter(|c| *c != '\0').unwrap_or('\u{FFFD}'))
+        let c = char::from_u32(code).filter(|c| *c != '\0').unwrap_or('\u{FFFD}');
+        Decoded::Char(windows_1252(c))
     } else {
-        Decoded::Str(quick_xml::escape::resolve_html5_entity(name)?)
+        Decoded::Str(entity(name)?)
     };
     Some((decoded, semi + 1))
 }
@@ -270,6 +318,14 @@ mod tests {
         check("AT&T &unknown; & done", "AT&T &unknown; & done");
         check("&#0; &#xD800;", "\u{FFFD} \u{FFFD}");
         check("&lt;p&gt; stays text", "<p> stays text");
+        // Issue 18: names quick-xml 0.41 got wrong, C1 references.
+        check(
+            "Ba&scedil;bakan Erdo&gbreve;an, &Idot;stanbul'da &inodot; &alpha;&Scaron;",
+            "Başbakan Erdoğan, İstanbul'da ı αŠ",
+        );
+        check("Iran&#146;s &#x93;quote&#148; &#128;5", "Iran’s “quote” €5");
+        check("raw C1: Iran\u{92}s", "raw C1: Iran’s");
+        check("&NotNestedGreaterGreater; &fjlig;", "⪢̸ fj");
     }
 
     #[test]

@@ -1,15 +1,25 @@
 //! Feed bytes → [`ParsedFeed`]: feed-rs for RSS 0.9x/1.0/2.0, Atom and JSON
 //! Feed, then plain-text extraction and link resolution.
 //!
-//! Before feed-rs, the bytes are decoded to UTF-8 ([`decode`]) and dates it
-//! cannot read are rewritten ([`dates`]); a document it rejects goes
-//! through [`repair`] and, failing that, item-by-item salvage, with a
-//! warning. feed-rs would invent an id for entries without one; we register
+//! Before feed-rs, the bytes are decoded to UTF-8 ([`decode`]), dates it
+//! cannot read are rewritten ([`dates`]) and dialects it does not read
+//! (Atom 0.3, RSS 0.90, odd RSS versions and namespaces) renamed into ones
+//! it does ([`dialect`]); a document it rejects goes through [`repair`]
+//! and, failing that, item-by-item salvage, with a warning. After it,
+//! [`extras`] fills what feed-rs does not keep (RSS 1.0's `rdf:about` as
+//! the GUID, permalink GUIDs as links, `xml:lang`, Dublin Core titles,
+//! descriptions, authors and dates). Relative links of RSS items resolve
+//! against the channel's `<link>` (the site), as Miniflux does, unless
+//! `xml:base` says otherwise; Atom's against `xml:base` or the document.
+//! A document with `<item>`s or `<entry>`s that yields none says so in
+//! the feed's warning. feed-rs would invent an id for entries without one; we register
 //! an empty generator instead, so a missing GUID stays missing and the
 //! store's identity rule (GUID, else link, else content hash) applies.
 
 pub mod dates;
 pub mod decode;
+pub mod dialect;
+pub mod extras;
 pub mod html;
 pub mod repair;
 
@@ -63,8 +73,19 @@ pub fn parse_feed_as(
     // feed-rs's model as a marker, so each item can tell whether it had one.
     let unreadable: Rc<RefCell<Vec<String>>> = Rc::default();
     let noted = Rc::clone(&unreadable);
+    let text = std::str::from_utf8(body).ok();
+    // Where the first item starts (the end of the document's head).
+    let first_item = text.and_then(repair::find_item);
+    let document_base = Url::parse(base_url).ok();
+    // RSS items resolve against the site (the channel's link), not the
+    // document: a feed served from a CDN or an aggregator would otherwise
+    // point every article at the wrong host.
+    let item_base = text
+        .and_then(|t| channel_link(&t[..first_item.unwrap_or(t.len())]))
+        .and_then(|link| resolve(&link, None, document_base.as_ref()))
+        .unwrap_or_else(|| base_url.to_string());
     let parser = feed_rs::parser::Builder::new()
-        .base_uri(Some(base_url))
+        .base_uri(Some(&item_base))
         .id_generator(|_, _, _| String::new())
         .timestamp_parser(move |raw| {
             dates::read(raw).or_else(|| {
@@ -79,7 +100,6 @@ pub fn parse_feed_as(
         })
         .build();
     let mut warnings: Vec<String> = decoded.note.into_iter().collect();
-    let text = std::str::from_utf8(body).ok();
     let normalized = text.and_then(dates::normalize);
     let normalized = match normalized
         .as_deref()
@@ -92,6 +112,16 @@ pub fn parse_feed_as(
         }
         None => normalized,
     };
+    let normalized = normalized
+        .as_deref()
+        .or(text)
+        .and_then(repair::html_entities_to_numeric)
+        .or(normalized);
+    let normalized = normalized
+        .as_deref()
+        .or(text)
+        .and_then(dialect::normalize)
+        .or(normalized);
     let body: &[u8] = normalized.as_deref().map_or(body, str::as_bytes);
     let feed = match parser.parse(body) {
         Ok(feed) => feed,
@@ -128,9 +158,52 @@ pub fn parse_feed_as(
     };
     let hints = text.map(feed_hints).unwrap_or_default();
 
-    let document_base = Url::parse(base_url).ok();
-    let language = feed.language.as_deref().map(normalize_language);
-    let site_url = pick_link(&feed.links).and_then(|href| resolve(&href, None, document_base.as_ref()));
+    let language = feed
+        .language
+        .clone()
+        .or_else(|| text.and_then(extras::root_language))
+        .as_deref()
+        .map(normalize_language);
+    let is_atom = feed.feed_type == feed_rs::model::FeedType::Atom;
+    // An Atom feed's id, when it is an http URL, is its site if it links
+    // to none.
+    let site_url = pick_link(&feed.links)
+        .and_then(|href| resolve(&href, None, document_base.as_ref()))
+        .or_else(|| {
+            Some(feed.id.trim())
+                .filter(|id| is_atom && id.starts_with("http"))
+                .and_then(|id| resolve(id, None, None))
+        });
+    let item_base = Url::parse(&item_base).ok();
+    let text_of = |t: &feed_rs::model::Text| {
+        if is_atom && t.content_type.subty() == "plain" {
+            html::plain_text(&t.content)
+        } else {
+            html::to_text(&t.content)
+        }
+    };
+    let has_items = first_item.is_some();
+    let gaps = feed
+        .entries
+        .iter()
+        .fold(extras::Wants::default(), |w, e| extras::Wants {
+            about: w.about || e.id.trim().is_empty(),
+            guid: w.guid || e.links.is_empty(),
+            language: w.language || e.language.is_none(),
+            dublin_core: w.dublin_core || e.title.is_none() || e.summary.is_none() || e.authors.is_empty(),
+            dcterms: w.dcterms || e.published.is_none() || e.updated.is_none(),
+            body: w.body || (e.content.is_none() && e.summary.is_none()),
+        });
+    let wants = text
+        .filter(|_| gaps.any() && has_items)
+        .map(|t| extras::Wants::of(t, gaps))
+        .unwrap_or_default();
+    let extras = match text {
+        Some(text) if has_items && wants.any() => extras::scan(text, wants),
+        _ => Vec::new(),
+    };
+    let extras = (extras.len() == feed.entries.len()).then_some(extras);
+    let entry_count = feed.entries.len();
     // Not `collect()`: collecting `Vec<Entry>` into `Vec<NewItem>` happens
     // in place, and the result keeps the whole allocation of the entries
     // (an `Entry` is several times a `NewItem`) for as long as the items
@@ -138,18 +211,47 @@ pub fn parse_feed_as(
     let mut items = Vec::with_capacity(feed.entries.len());
     let mut undated = 0;
     let mut undated_example: Option<usize> = None;
-    items.extend(feed.entries.into_iter().map(|entry| {
+    items.extend(feed.entries.into_iter().enumerate().map(|(index, entry)| {
+        let extra = extras.as_ref().map(|e| &e[index]);
+        let extra = extra.cloned().unwrap_or_default();
         let entry_base = entry.base.as_deref().and_then(|b| Url::parse(b).ok());
+        let guid = Some(entry.id.trim().to_string())
+            .filter(|g| !g.is_empty())
+            .or(extra.about.clone());
+        // A permalink GUID (an Atom id that is an http URL) is the
+        // article's link when there is no other.
+        let guid_link = guid
+            .as_deref()
+            .filter(|g| {
+                (extra.permalink_guid || is_atom)
+                    && Url::parse(g).is_ok_and(|u| matches!(u.scheme(), "http" | "https"))
+            })
+            .map(str::to_string);
         let url = pick_link(&entry.links)
-            .and_then(|href| resolve(&href, entry_base.as_ref(), document_base.as_ref()));
-        let body = entry
+            .and_then(|href| resolve(&href, entry_base.as_ref(), item_base.as_ref()))
+            .or(guid_link);
+        let content = entry
             .content
             .as_ref()
-            .and_then(|c| c.body.as_deref())
-            .filter(|b| !b.trim().is_empty())
-            .or(entry.summary.as_ref().map(|s| s.content.as_str()))
-            .unwrap_or("");
-        let published = readable(entry.published).or(readable(entry.updated));
+            .filter(|c| c.body.as_deref().is_some_and(|b| !b.trim().is_empty()));
+        let text = match (content, &entry.summary) {
+            (Some(c), _) if is_atom && c.content_type.subty() == "plain" => {
+                html::plain_text(c.body.as_deref().unwrap_or(""))
+            }
+            (Some(c), _) => html::to_text(c.body.as_deref().unwrap_or("")),
+            (None, _) if extra.body.is_some() => extra.body.as_deref().map(html::to_text).unwrap_or_default(),
+            (None, Some(summary)) => text_of(summary),
+            (None, None) => extra
+                .description
+                .as_deref()
+                .map(html::to_text)
+                .unwrap_or_default(),
+        };
+        let dated = |raw: &Option<String>| raw.as_deref().and_then(dates::read);
+        let published = readable(entry.published)
+            .or(dated(&extra.issued))
+            .or(readable(entry.updated))
+            .or(dated(&extra.modified));
         if published.is_none() {
             if let Some(noted) = entry
                 .published
@@ -161,30 +263,35 @@ pub fn parse_feed_as(
             }
         }
         NewItem {
-            guid: Some(entry.id.trim().to_string()).filter(|g| !g.is_empty()),
+            guid,
             url,
             title: entry
                 .title
                 .as_ref()
-                .map(|t| html::to_text(&t.content))
+                .map(text_of)
+                .filter(|t| !t.is_empty())
+                .or_else(|| extra.title.as_deref().map(html::to_text))
                 .unwrap_or_default(),
-            text: html::to_text(body),
+            text,
             published,
-            updated: readable(entry.updated),
-            language: entry
+            updated: readable(entry.updated).or(dated(&extra.modified)),
+            language: extra
                 .language
                 .as_deref()
+                .or(entry.language.as_deref())
                 .map(normalize_language)
                 .or_else(|| language.clone()),
-            author: entry.authors.first().map(author_name).filter(|a| !a.is_empty()),
+            author: entry
+                .authors
+                .first()
+                .map(author_name)
+                .filter(|a| !a.is_empty())
+                .or_else(|| extra.author.as_deref().map(html::to_text)),
         }
     }));
 
     let mut parsed = ParsedFeed {
-        title: feed
-            .title
-            .map(|t| html::to_text(&t.content))
-            .filter(|t| !t.is_empty()),
+        title: feed.title.as_ref().map(text_of).filter(|t| !t.is_empty()),
         site_url,
         language,
         items,
@@ -192,6 +299,9 @@ pub fn parse_feed_as(
         warning: (!warnings.is_empty())
             .then(|| format!("ill-formed feed read anyway: {}", warnings.join("; "))),
     };
+    if entry_count == 0 && has_items {
+        parsed.add_warning("the document has items (<item> or <entry>), but none could be read".into());
+    }
     if let Some(noted) = undated_example {
         let example = &unreadable.borrow()[noted];
         if let Some(warning) = dates::unreadable_warning(undated, example) {
@@ -218,6 +328,20 @@ fn marker_index(at: DateTime<Utc>) -> Option<usize> {
 /// A time feed-rs read, unless it is a marker.
 fn readable(at: Option<DateTime<Utc>>) -> Option<DateTime<Utc>> {
     at.filter(|at| marker_index(*at).is_none())
+}
+
+/// The text of an RSS channel's `<link>`, if `head` (the document before
+/// its first item) is RSS.
+fn channel_link(head: &str) -> Option<String> {
+    if !(head.contains("<rss") || head.contains("<rdf:RDF") || head.contains("<RDF")) {
+        return None;
+    }
+    let channel = head.find("<channel")?;
+    let from = channel + head[channel..].find("<link>")? + "<link>".len();
+    let len = head[from..].find("</link>")?;
+    let raw = head[from..from + len].trim();
+    let link = quick_xml::escape::unescape(raw).ok()?;
+    (!link.is_empty()).then(|| link.into_owned())
 }
 
 /// `<ttl>`, `sy:updatePeriod`/`sy:updateFrequency`, `skipHours` and

@@ -56,44 +56,71 @@ pub fn repair(doc: &str) -> Repaired {
 /// Escapes `&` that does not start a character or entity reference XML
 /// knows, turning HTML named entities into numeric references.
 fn escape_ampersands(doc: &str) -> (String, bool) {
-    if !doc.contains('&') {
-        return (doc.to_string(), false);
+    match rewrite_ampersands(doc, true) {
+        Some(out) => (out, true),
+        None => (doc.to_string(), false),
     }
-    let mut out = String::with_capacity(doc.len() + 64);
+}
+
+/// `doc` with HTML named entities (`&nbsp;`, `&scedil;`) as numeric
+/// references XML reads, or `None` when it has none. Not a repair: feeds
+/// use them everywhere, and feedwatch has always read them.
+pub fn html_entities_to_numeric(doc: &str) -> Option<String> {
+    rewrite_ampersands(doc, false)
+}
+
+/// HTML named entities become numeric references; with `bare`, every
+/// other `&` that XML would reject is escaped too. `None`: nothing changed.
+fn rewrite_ampersands(doc: &str, bare: bool) -> Option<String> {
+    if !doc.contains('&') {
+        return None;
+    }
+    let mut out = String::new();
     let mut changed = false;
-    let mut rest = doc;
-    while let Some(at) = rest.find('&') {
-        out.push_str(&rest[..at]);
-        let after = &rest[at + 1..];
+    let mut copied = 0;
+    let mut from = 0;
+    while let Some(at) = doc[from..].find('&') {
+        let at = from + at;
+        from = at + 1;
+        let after = &doc[at + 1..];
         let name_len = after
             .find(|c: char| !(c.is_ascii_alphanumeric() || c == '#'))
             .unwrap_or(after.len());
         let name = &after[..name_len];
         let terminated = after[name_len..].starts_with(';');
-        if terminated && !name.is_empty() {
+        let replacement = if terminated && !name.is_empty() {
             let known = matches!(name, "amp" | "lt" | "gt" | "quot" | "apos")
                 || (name.starts_with('#') && name.len() > 1);
             if known {
-                out.push('&');
-            } else if let Some(text) = quick_xml::escape::resolve_html5_entity(name) {
-                for c in text.chars() {
-                    out.push_str(&format!("&#{};", c as u32));
-                }
-                rest = &after[name_len + 1..];
-                changed = true;
                 continue;
+            } else if let Some(text) = super::html::entity(name) {
+                from = at + 1 + name_len + 1;
+                text.chars()
+                    .map(|c| format!("&#{};", c as u32))
+                    .collect::<String>()
+            } else if bare {
+                "&amp;".to_string()
             } else {
-                out.push_str("&amp;");
-                changed = true;
+                continue;
             }
+        } else if bare {
+            "&amp;".to_string()
         } else {
-            out.push_str("&amp;");
+            continue;
+        };
+        if !changed {
+            out.reserve(doc.len() + 64);
             changed = true;
         }
-        rest = after;
+        out.push_str(&doc[copied..at]);
+        out.push_str(&replacement);
+        copied = if replacement == "&amp;" { at + 1 } else { from };
     }
-    out.push_str(rest);
-    (out, changed)
+    if !changed {
+        return None;
+    }
+    out.push_str(&doc[copied..]);
+    Some(out)
 }
 
 /// Reads each item on its own inside the document's head and keeps those
@@ -166,6 +193,14 @@ pub fn drop_bad_char_refs(doc: &str) -> Option<String> {
     }
     out.push_str(rest);
     changed.then_some(out)
+}
+
+/// The position of the first `<item` or `<entry` tag.
+pub fn find_item(doc: &str) -> Option<usize> {
+    match (find_tag(doc, "<item"), find_tag(doc, "<entry")) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
 }
 
 /// The position of `<item` or `<entry` as a whole tag name.

@@ -1,0 +1,381 @@
+//! Feed dialects feed-rs does not read, renamed into ones it does before it
+//! sees the document (feed-rs returns no items, or fails the whole feed, on
+//! each of them):
+//!
+//! - Atom 0.3 (`http://purl.org/atom/ns#`): the Atom 1.0 namespace;
+//!   `issued` → `published`, `modified` → `updated`, `tagline` →
+//!   `subtitle`, `copyright` → `rights`.
+//! - Atom entries written `<item>`: `<entry>`.
+//! - Atom text constructs typed other than `text`, `html`, `xhtml` (`""`,
+//!   `TEXT`, `text/plain`, `application/xhtml+xml`, Atom 0.3's
+//!   `mode="escaped"`): the Atom 1.0 name of that type.
+//! - RSS 0.90 (`http://my.netscape.com/rdf/simple/0.9/`): RSS 1.0's
+//!   namespace; RSS 1.0 items without `<link>`, which feed-rs drops: their
+//!   `rdf:about` as the link (an item with neither gets a link no one
+//!   keeps, `about:invalid`).
+//! - RSS 2.0 under a default namespace of its own (Userland's, Harvard's):
+//!   none; `<rss>` with a version feed-rs does not know (`2.00`, `0.93`,
+//!   `0.94`, none): `2.0`; `<rss>` without `<channel>`: one around its
+//!   content.
+//!
+//! Like [`super::repair`], each rewrite renames or wraps; none invents
+//! text. A document that needs none is not copied.
+
+use std::ops::Range;
+
+const ATOM_03: &str = "http://purl.org/atom/ns#";
+const ATOM_10: &str = "http://www.w3.org/2005/Atom";
+const RSS_090: &str = "http://my.netscape.com/rdf/simple/0.9/";
+const RSS_10: &str = "http://purl.org/rss/1.0/";
+
+/// The document rewritten, or `None` when feed-rs reads it as it is.
+pub fn normalize(doc: &str) -> Option<String> {
+    let (name, tag) = root(doc)?;
+    let local = name.rsplit(':').next().unwrap_or(name);
+    match local {
+        "feed" => atom(doc),
+        "rss" => rss(doc, tag),
+        "RDF" => rdf(doc),
+        _ => None,
+    }
+}
+
+/// The root element's name and the range of its start tag.
+fn root(doc: &str) -> Option<(&str, Range<usize>)> {
+    let mut from = 0;
+    loop {
+        let at = from + doc[from..].find('<')?;
+        let rest = &doc[at..];
+        if rest.starts_with("<?") {
+            from = at + rest.find("?>")? + 2;
+        } else if rest.starts_with("<!--") {
+            from = at + rest.find("-->")? + 3;
+        } else if rest.starts_with("<!") {
+            from = at + rest.find('>')? + 1;
+        } else {
+            let end = at + rest.find('>')? + 1;
+            let name_len = rest[1..]
+                .find(|c: char| c.is_whitespace() || c == '>' || c == '/')
+                .unwrap_or(0);
+            return Some((&rest[1..1 + name_len], at..end));
+        }
+    }
+}
+
+/// Replaces `from` (as a quoted attribute value) with `to` everywhere.
+fn replace_namespace(doc: &str, from: &str, to: &str) -> Option<String> {
+    let double = format!("\"{from}\"");
+    let single = format!("'{from}'");
+    (doc.contains(&double) || doc.contains(&single)).then(|| {
+        doc.replace(&double, &format!("\"{to}\""))
+            .replace(&single, &format!("'{to}'"))
+    })
+}
+
+fn atom(doc: &str) -> Option<String> {
+    let mut out = replace_namespace(doc, ATOM_03, ATOM_10);
+    if let Some(text) = &mut out {
+        for (old, new) in [
+            ("issued", "published"),
+            ("modified", "updated"),
+            ("tagline", "subtitle"),
+            ("copyright", "rights"),
+        ] {
+            if text.contains(&format!("<{old}")) {
+                *text = rename_element(text, old, new);
+            }
+        }
+    }
+    // Entries written as RSS items.
+    let current = out.as_deref().unwrap_or(doc);
+    if !current.contains("<entry") && current.contains("<item") {
+        out = Some(rename_element(current, "item", "entry"));
+    }
+    let typed = atom_types(out.as_deref().unwrap_or(doc));
+    typed.or(out)
+}
+
+/// `<old>`/`<old …>`/`</old>` → `new` (unprefixed only).
+fn rename_element(doc: &str, old: &str, new: &str) -> String {
+    let mut out = String::with_capacity(doc.len() + 16);
+    let mut rest = doc;
+    while let Some(at) = rest.find('<') {
+        out.push_str(&rest[..at]);
+        let tag = &rest[at + 1..];
+        let (slash, name) = match tag.strip_prefix('/') {
+            Some(name) => ("/", name),
+            None => ("", tag),
+        };
+        let matches = name.starts_with(old)
+            && name[old.len()..].starts_with(|c: char| c == '>' || c == '/' || c.is_whitespace());
+        if matches {
+            out.push('<');
+            out.push_str(slash);
+            out.push_str(new);
+            rest = &name[old.len()..];
+        } else {
+            out.push('<');
+            rest = tag;
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Rewrites the `type` of Atom text constructs and content to `text`,
+/// `html` or `xhtml` where feed-rs would refuse the value.
+fn atom_types(doc: &str) -> Option<String> {
+    let mut edits: Vec<(Range<usize>, &'static str)> = Vec::new();
+    let mut from = 0;
+    while let Some(at) = doc[from..].find("type=") {
+        let at = from + at;
+        from = at + 5;
+        let Some(open) = doc[..at].rfind('<') else {
+            continue;
+        };
+        let head = &doc[open + 1..at];
+        if head.contains('>') || !head.ends_with(char::is_whitespace) {
+            continue;
+        }
+        let name = head.split(|c: char| c.is_whitespace()).next().unwrap_or("");
+        let local = name.rsplit(':').next().unwrap_or(name);
+        let is_text = matches!(local, "title" | "subtitle" | "summary" | "rights");
+        if !is_text && local != "content" {
+            continue;
+        }
+        let Some(quote) = doc[at + 5..].chars().next().filter(|q| *q == '"' || *q == '\'') else {
+            continue;
+        };
+        let value_start = at + 6;
+        let Some(len) = doc[value_start..].find(quote) else {
+            continue;
+        };
+        let value = &doc[value_start..value_start + len];
+        let tag_end = doc[value_start..]
+            .find('>')
+            .map_or(doc.len(), |e| value_start + e);
+        let escaped =
+            doc[open..tag_end].contains("mode=\"escaped\"") || doc[open..tag_end].contains("mode='escaped'");
+        let lower = value.trim().to_ascii_lowercase();
+        let wanted = match lower.as_str() {
+            "" | "text" | "text/plain" => "text",
+            "html" | "text/html" => "html",
+            "xhtml" | "application/xhtml+xml" if escaped => "html",
+            "xhtml" | "application/xhtml+xml" => "xhtml",
+            _ if is_text => "text",
+            _ => continue,
+        };
+        if value != wanted {
+            edits.push((value_start..value_start + len, wanted));
+        }
+    }
+    if edits.is_empty() {
+        return None;
+    }
+    let mut out = String::with_capacity(doc.len());
+    let mut last = 0;
+    for (range, value) in edits {
+        out.push_str(&doc[last..range.start]);
+        out.push_str(value);
+        last = range.end;
+    }
+    out.push_str(&doc[last..]);
+    Some(out)
+}
+
+fn rss(doc: &str, tag: Range<usize>) -> Option<String> {
+    let start = &doc[tag.clone()];
+    let mut new_tag = start.to_string();
+    // A default namespace of its own puts every element outside RSS.
+    if let Some(at) = find_attr(&new_tag, "xmlns") {
+        new_tag.replace_range(at..at + "xmlns".len(), "xmlns:rss-default");
+    }
+    match find_attr(&new_tag, "version") {
+        Some(at) => {
+            let value_at = at + "version".len();
+            let rest = &new_tag[value_at..];
+            let quote_at = rest.find(['"', '\''])?;
+            let quote = rest.as_bytes()[quote_at] as char;
+            let value_start = value_at + quote_at + 1;
+            let len = new_tag[value_start..].find(quote)?;
+            let version = &new_tag[value_start..value_start + len];
+            if !matches!(version, "2.0" | "0.91" | "0.92") {
+                new_tag.replace_range(value_start..value_start + len, "2.0");
+            }
+        }
+        None => new_tag.insert_str(4, " version=\"2.0\""),
+    }
+    let has_channel = doc.contains("<channel");
+    if new_tag == start && has_channel {
+        return None;
+    }
+    let mut out = String::with_capacity(doc.len() + 32);
+    out.push_str(&doc[..tag.start]);
+    out.push_str(&new_tag);
+    let body = &doc[tag.end..];
+    if has_channel {
+        out.push_str(body);
+    } else {
+        out.push_str("<channel>");
+        match body.rfind("</rss") {
+            Some(close) => {
+                out.push_str(&body[..close]);
+                out.push_str("</channel>");
+                out.push_str(&body[close..]);
+            }
+            None => out.push_str(body),
+        }
+    }
+    Some(out)
+}
+
+/// The offset of attribute `name` (followed by `=`) in a start tag.
+fn find_attr(tag: &str, name: &str) -> Option<usize> {
+    let mut from = 0;
+    while let Some(at) = tag[from..].find(name) {
+        let at = from + at;
+        let before = tag[..at].chars().next_back();
+        let after = tag[at + name.len()..].trim_start();
+        if before.is_some_and(char::is_whitespace) && after.starts_with('=') {
+            return Some(at);
+        }
+        from = at + name.len();
+    }
+    None
+}
+
+fn rdf(doc: &str) -> Option<String> {
+    let renamed = replace_namespace(doc, RSS_090, RSS_10);
+    let text = renamed.as_deref().unwrap_or(doc);
+    linkless_items(text).or(renamed)
+}
+
+/// RSS 1.0 items without `<link>` get their `rdf:about` as one.
+fn linkless_items(doc: &str) -> Option<String> {
+    let mut out = String::new();
+    let mut last = 0;
+    let mut from = 0;
+    while let Some(at) = doc[from..].find("<item") {
+        let start = from + at;
+        from = start + 5;
+        if !doc[from..].starts_with(|c: char| c.is_whitespace() || c == '>') {
+            continue;
+        }
+        let Some(tag_len) = doc[start..].find('>') else {
+            break;
+        };
+        let tag_end = start + tag_len + 1;
+        let end = doc[tag_end..].find("</item>").map_or(doc.len(), |e| tag_end + e);
+        if doc[tag_end..end].contains("<link") {
+            continue;
+        }
+        let tag = &doc[start..tag_end];
+        let about = find_attr(tag, "rdf:about").and_then(|a| {
+            let rest = &tag[a + "rdf:about".len()..];
+            let open = rest.find(['"', '\''])?;
+            let quote = rest.as_bytes()[open] as char;
+            let close = rest[open + 1..].find(quote)?;
+            Some(&rest[open + 1..open + 1 + close])
+        });
+        out.push_str(&doc[last..tag_end]);
+        out.push_str("<link>");
+        out.push_str(about.filter(|a| !a.trim().is_empty()).unwrap_or("about:invalid"));
+        out.push_str("</link>");
+        last = tag_end;
+    }
+    if last == 0 {
+        return None;
+    }
+    out.push_str(&doc[last..]);
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn atom_03_becomes_atom_10() {
+        let doc = r#"<?xml version="1.0"?><feed version="0.3" xmlns="http://purl.org/atom/ns#"><tagline>t</tagline>
+<entry><title type="text/plain" mode="escaped">a</title><issued>2004-01-01T00:00:00Z</issued><modified>2004-01-02T00:00:00Z</modified>
+<content type="application/xhtml+xml" mode="xml"><div/></content><summary type="text/html" mode="escaped">&lt;b&gt;s&lt;/b&gt;</summary></entry></feed>"#;
+        let out = normalize(doc).unwrap();
+        assert!(out.contains(r#"xmlns="http://www.w3.org/2005/Atom""#), "{out}");
+        assert!(
+            out.contains(
+                "<published>2004-01-01T00:00:00Z</published><updated>2004-01-02T00:00:00Z</updated>"
+            ),
+            "{out}"
+        );
+        assert!(out.contains("<subtitle>t</subtitle>"), "{out}");
+        assert!(out.contains(r#"<title type="text" mode="escaped">"#), "{out}");
+        assert!(out.contains(r#"<content type="xhtml" mode="xml">"#), "{out}");
+        assert!(out.contains(r#"<summary type="html""#), "{out}");
+    }
+
+    #[test]
+    fn atom_types_feed_rs_refuses() {
+        let doc = r#"<feed xmlns="http://www.w3.org/2005/Atom"><title type="">a</title><entry><title type="TEXT">b</title>
+<link type="text/html" href="x"/><content type="text/plain">c</content></entry></feed>"#;
+        let out = normalize(doc).unwrap();
+        assert!(
+            out.contains(r#"<title type="text">a"#) && out.contains(r#"<title type="text">b"#),
+            "{out}"
+        );
+        assert!(
+            out.contains(r#"<link type="text/html""#),
+            "links keep their media type: {out}"
+        );
+        assert!(out.contains(r#"<content type="text">c"#), "{out}");
+        assert_eq!(
+            normalize(r#"<feed xmlns="http://www.w3.org/2005/Atom"><title type="html">x</title></feed>"#),
+            None
+        );
+    }
+
+    #[test]
+    fn rss_versions_namespaces_and_channels() {
+        assert_eq!(
+            normalize(r#"<rss version="2.00"><channel></channel></rss>"#).as_deref(),
+            Some(r#"<rss version="2.0"><channel></channel></rss>"#)
+        );
+        assert_eq!(
+            normalize(r#"<rss><channel></channel></rss>"#).as_deref(),
+            Some(r#"<rss version="2.0"><channel></channel></rss>"#)
+        );
+        assert_eq!(
+            normalize(
+                r#"<rss version="2.0" xmlns="http://backend.userland.com/rss2"><channel></channel></rss>"#
+            )
+            .as_deref(),
+            Some(
+                r#"<rss version="2.0" xmlns:rss-default="http://backend.userland.com/rss2"><channel></channel></rss>"#
+            )
+        );
+        assert_eq!(
+            normalize(r#"<rss version="2.0"><item><title>a</title></item></rss>"#).as_deref(),
+            Some(r#"<rss version="2.0"><channel><item><title>a</title></item></channel></rss>"#)
+        );
+        assert_eq!(
+            normalize(r#"<rss version="0.91"><channel></channel></rss>"#),
+            None
+        );
+    }
+
+    #[test]
+    fn rss_090_and_linkless_rss_10_items() {
+        let doc = r#"<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" xmlns="http://my.netscape.com/rdf/simple/0.9/">
+<item rdf:about="http://e.example/1"><title>a</title></item><item><title>b</title></item><item><link>http://e.example/3</link></item></rdf:RDF>"#;
+        let out = normalize(doc).unwrap();
+        assert!(out.contains(r#"xmlns="http://purl.org/rss/1.0/""#), "{out}");
+        assert!(
+            out.contains(r#"<item rdf:about="http://e.example/1"><link>http://e.example/1</link><title>a"#),
+            "{out}"
+        );
+        assert!(out.contains("<item><link>about:invalid</link><title>b"), "{out}");
+        assert!(
+            out.contains("<item><link>http://e.example/3</link></item>"),
+            "{out}"
+        );
+    }
+}

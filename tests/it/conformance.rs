@@ -1,0 +1,169 @@
+//! Real-world feed conformance (issue 18), on small fixtures of our own
+//! (`tests/fixtures/conformance/`), so CI checks what
+//! `scripts/feed_conformance.py` measures on feedparser's corpus: the
+//! parser through the library, a `file://` feed through `feedwatch parse`,
+//! and HTTP oddities (raw deflate, gzip declared but not compressed,
+//! `Content-Location`) through the real binary over loopback.
+
+use crate::common::{jsonl, FeedServer, Route, Workspace};
+use feedwatch::parse::parse_feed;
+
+fn fixture(name: &str) -> Vec<u8> {
+    std::fs::read(format!(
+        "{}/tests/fixtures/conformance/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap()
+}
+
+#[test]
+fn rss_10_items_carry_rdf_about_as_guid_and_link_less_items_are_kept() {
+    let feed = parse_feed(&fixture("rss10-rdf-about.xml"), "https://feeds.example/rss").unwrap();
+    assert_eq!(feed.items.len(), 2, "the item without <link> is not dropped");
+    assert_eq!(
+        feed.items[0].guid.as_deref(),
+        Some("https://news.example/2017/09/vote.html")
+    );
+    assert_eq!(
+        feed.items[1].guid.as_deref(),
+        Some("https://news.example/2017/09/no-link.html")
+    );
+    assert_eq!(
+        feed.items[1].url.as_deref(),
+        Some("https://news.example/2017/09/no-link.html")
+    );
+    assert_eq!(feed.items[1].text, "An item without a link");
+}
+
+#[test]
+fn entities_and_windows_1252_references_keep_the_words() {
+    let feed = parse_feed(&fixture("turkish-entities.xml"), "https://haber.example/rss").unwrap();
+    let item = &feed.items[0];
+    assert_eq!(item.title, "Başbakan Erdoğan, İstanbul'da");
+    assert_eq!(item.text, "Iran’s reply — α ı");
+    assert_eq!(feed.warning, None, "HTML entities are no repair");
+}
+
+#[test]
+fn atom_03_is_read() {
+    let feed = parse_feed(&fixture("atom03.xml"), "https://wire.example/atom").unwrap();
+    assert_eq!(feed.title.as_deref(), Some("Wire & Desk"));
+    assert_eq!(feed.language.as_deref(), Some("en"));
+    let item = &feed.items[0];
+    assert_eq!(
+        item.title, "Literal <blink> stays",
+        "type=text keeps markup as text"
+    );
+    assert_eq!(item.url.as_deref(), Some("https://wire.example/1"));
+    assert_eq!(item.guid.as_deref(), Some("tag:wire.example,2004:1"));
+    assert_eq!(item.text, "Le texte");
+    assert_eq!(item.language.as_deref(), Some("fr"));
+    assert_eq!(item.published.unwrap().to_rfc3339(), "2004-01-02T03:04:05+00:00");
+    assert_eq!(item.updated.unwrap().to_rfc3339(), "2004-01-03T03:04:05+00:00");
+}
+
+#[test]
+fn odd_rss_versions_namespaces_and_dublin_core() {
+    let feed = parse_feed(&fixture("rss-oddities.xml"), "https://cdn.example/feeds/odd.xml").unwrap();
+    assert_eq!(feed.title.as_deref(), Some("Odd"));
+    let [first, second] = &feed.items[..] else {
+        panic!("two items: {:?}", feed.items)
+    };
+    assert_eq!(first.title, "From Dublin Core");
+    assert_eq!(first.text, "dc body");
+    assert_eq!(first.author.as_deref(), Some("Ann"));
+    assert_eq!(
+        first.url.as_deref(),
+        Some("https://site.example/permalink"),
+        "permalink GUID"
+    );
+    assert_eq!(first.published.unwrap().to_rfc3339(), "2004-05-06T07:08:09+00:00");
+    // Relative to the site (the channel's link), not to the CDN serving the feed.
+    assert_eq!(
+        second.url.as_deref(),
+        Some("https://site.example/2004/relative.html")
+    );
+    assert_eq!(second.guid.as_deref(), Some("x-2"));
+    assert_eq!(second.language.as_deref(), Some("de"));
+}
+
+#[test]
+fn a_document_with_items_that_yields_none_says_so() {
+    let feed = parse_feed(&fixture("items-unreadable.xml"), "https://x.example/").unwrap();
+    assert!(feed.items.is_empty());
+    let warning = feed.warning.unwrap();
+    assert!(warning.contains("none could be read"), "{warning}");
+}
+
+/// `feedwatch parse` on a file: relative links resolve against the
+/// channel's link (a `file://` URL makes no article link).
+#[tokio::test]
+async fn parse_command_reads_files_with_relative_links() {
+    let ws = Workspace::new(&[], &[], "");
+    let path = format!(
+        "{}/tests/fixtures/conformance/rss-oddities.xml",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let out = ws.run(&["parse", "--format", "jsonl", &path]).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let records = jsonl(&out.stdout);
+    assert_eq!(
+        records[0]["items"][1]["url"],
+        "https://site.example/2004/relative.html"
+    );
+    assert_eq!(records[0]["error"], serde_json::Value::Null);
+}
+
+#[tokio::test]
+async fn raw_deflate_uncompressed_gzip_and_content_location() {
+    use std::io::Write;
+    let server = FeedServer::start().await;
+    let doc = |title: &str| {
+        format!(
+            "<rss version=\"2.0\"><channel><title>{title}</title><item><guid>a</guid><title>x</title>\
+             <link>item</link></item></channel></rss>"
+        )
+    };
+    let mut raw = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
+    raw.write_all(doc("raw deflate").as_bytes()).unwrap();
+    server.set(
+        "/deflate",
+        Route::WithHeaders {
+            status: 200,
+            headers: vec![("content-encoding", "deflate".into())],
+            body: raw.finish().unwrap(),
+        },
+    );
+    server.set(
+        "/plain-gzip",
+        Route::WithHeaders {
+            status: 200,
+            headers: vec![("content-encoding", "gzip".into())],
+            body: doc("not compressed").into_bytes(),
+        },
+    );
+    server.set(
+        "/located",
+        Route::WithHeaders {
+            status: 200,
+            headers: vec![("content-location", "https://origin.example/feeds/".into())],
+            body: doc("located").into_bytes(),
+        },
+    );
+    let ws = Workspace::new(&[], &[], "");
+    let out = ws
+        .run(&[
+            "parse",
+            "--format",
+            "jsonl",
+            &server.url("/deflate"),
+            &server.url("/plain-gzip"),
+            &server.url("/located"),
+        ])
+        .await;
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    let records = jsonl(&out.stdout);
+    assert_eq!(records[0]["title"], "raw deflate");
+    assert_eq!(records[1]["title"], "not compressed");
+    assert_eq!(records[2]["items"][0]["url"], "https://origin.example/feeds/item");
+}
