@@ -83,17 +83,22 @@ pub fn scan(doc: &str, wants: Wants) -> Vec<Extras> {
         "<entry"
     };
     let close = if open == "<item" { "</item>" } else { "</entry>" };
+    let close = memchr::memmem::Finder::new(close);
     let mut out = Vec::new();
-    let mut from = 0;
-    while let Some(start) = find_tag(doc, open, from) {
-        let Some(tag_len) = doc[start..].find('>') else {
+    // Each item's start is found once: the search for the end of one item
+    // finds the start of the next.
+    let mut next_start = find_tag(doc, open, 0);
+    while let Some(start) = next_start {
+        let Some(tag_len) = memchr::memchr(b'>', &doc.as_bytes()[start..]) else {
             break;
         };
         let tag = &doc[start..start + tag_len];
         let body_start = start + tag_len + 1;
-        let next = find_tag(doc, open, body_start).unwrap_or(doc.len());
-        let end = doc[body_start..next].find(close).map_or(next, |e| body_start + e);
-        from = end.max(body_start);
+        next_start = find_tag(doc, open, body_start);
+        let next = next_start.unwrap_or(doc.len());
+        let end = close
+            .find(&doc.as_bytes()[body_start..next])
+            .map_or(next, |e| body_start + e);
         let mut extras = Extras {
             about: wants
                 .about
@@ -174,7 +179,8 @@ fn read_item(body: &str, wants: Wants, extras: &mut Extras) {
 /// The position of `open` (`<item`) as a whole tag name, from `from`.
 fn find_tag(doc: &str, open: &str, from: usize) -> Option<usize> {
     let mut from = from;
-    while let Some(at) = doc.get(from..)?.find(open) {
+    let finder = memchr::memmem::Finder::new(open);
+    while let Some(at) = finder.find(doc.as_bytes().get(from..)?) {
         let pos = from + at;
         match doc[pos + open.len()..].chars().next() {
             Some('>' | ' ' | '\t' | '\n' | '\r' | '/') => return Some(pos),
