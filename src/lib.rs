@@ -15,6 +15,7 @@ pub mod dedup;
 pub mod deliver;
 pub mod digest;
 pub mod fetch;
+pub mod langid;
 pub mod metrics;
 pub mod model;
 pub mod notify;

@@ -17,6 +17,7 @@ use crate::dedup;
 use crate::error_chain;
 use crate::fetch::hosts::HostLimiter;
 use crate::fetch::{FetchOutcome, Fetched, Fetcher, ResponseMeta, Validators};
+use crate::langid;
 use crate::model::{item_keys, ParsedFeed};
 use crate::parse::{dates, parse_feed_as, ParseError};
 use crate::scheduler::{self, Clock, Hints, Outcome, Schedules};
@@ -76,6 +77,9 @@ pub struct Pipeline {
     topic_ids: Arc<Vec<i64>>,
     /// Feed URL → configured tags, for `feed:` filters.
     feed_tags: Arc<HashMap<String, Vec<String>>>,
+    /// Feed URL → the language configured for its items (`[[feed]] lang`),
+    /// which wins over identification.
+    feed_langs: Arc<HashMap<String, String>>,
     /// `stories.window`.
     story_window: chrono::Duration,
     /// `stories.cluster`.
@@ -133,6 +137,7 @@ impl Pipeline {
             topics: Arc::new(topics),
             topic_ids: Arc::new(rows.iter().map(|r| r.id).collect()),
             feed_tags: Arc::new(feed_tags),
+            feed_langs: Arc::default(),
             story_window,
             cluster_stories: true,
             schedules: Arc::new(schedules),
@@ -166,6 +171,14 @@ impl Pipeline {
     /// on by default); without, every new item starts its own story.
     pub fn with_story_clustering(mut self, on: bool) -> Self {
         self.cluster_stories = on;
+        self
+    }
+
+    /// Gives the items of the feeds in `langs` (feed URL → language tag,
+    /// `[[feed]] lang`) that language instead of the one identified from
+    /// their text.
+    pub fn with_feed_languages(mut self, langs: HashMap<String, String>) -> Self {
+        self.feed_langs = Arc::new(langs);
         self
     }
 
@@ -342,6 +355,7 @@ impl Pipeline {
         let feed_name = feed.name.clone().or_else(|| feed.title.clone());
         let feed_url = feed.url.clone();
         let added_tags = feed.tag_list();
+        let lang_override = self.feed_langs.get(&feed.url).cloned();
         let cluster = self.cluster_stories;
         let prepared = tokio::task::spawn_blocking(move || {
             // Fault injection for the tests of debug builds (release
@@ -359,6 +373,7 @@ impl Pipeline {
                 &topics,
                 feed_name.as_deref(),
                 tags,
+                lang_override.as_deref(),
                 cluster,
             )
         })
@@ -418,8 +433,11 @@ impl Pipeline {
         // write: for a feed of 100,000 items these are tens of MB each.
         let mut items = Vec::with_capacity(pending.len());
         items.extend(pending.into_iter().filter_map(|p| {
+            let mut item = parsed_items[p.index].take()?;
+            let declared_lang = std::mem::replace(&mut item.language, p.lang);
             Some(ItemWrite {
-                item: parsed_items[p.index].take()?,
+                item,
+                declared_lang,
                 key: p.key,
                 content_hash: p.content_hash,
                 stored: p.stored,
@@ -556,13 +574,18 @@ struct Pending {
     /// Indexes into the topic set.
     topics: Vec<usize>,
     search: SearchText,
+    /// The item's language: configured for the feed, else identified from
+    /// its text with the declared tag as a prior ([`crate::langid`]).
+    lang: Option<String>,
 }
 
 /// Parses the document, takes items dated more than
 /// [`dates::MAX_FUTURE_SKEW`] after `fetched_at` as undated, drops items
 /// that are stored unchanged (and repeats of a key within the document),
-/// matches the rest and computes their canonical URL and (if `cluster`)
-/// near-duplicate fingerprint. Pure CPU work.
+/// identifies the language of the rest (unless `lang_override`, the feed's
+/// configured language, says it), matches them and computes their
+/// canonical URL and (if `cluster`) near-duplicate fingerprint. Pure CPU
+/// work.
 fn prepare(
     fetched: Fetched,
     fetched_at: DateTime<Utc>,
@@ -570,6 +593,7 @@ fn prepare(
     topics: &TopicSet,
     feed_name: Option<&str>,
     feed_tags: &[String],
+    lang_override: Option<&str>,
     cluster: bool,
 ) -> Result<(ParsedFeed, Vec<Pending>), String> {
     let mut parsed = parse_feed_as(&fetched.body, fetched.content_type.as_deref(), &fetched.final_url)
@@ -607,6 +631,10 @@ fn prepare(
                 Some(Known::Stored(_)) => true,
                 None => false,
             };
+            let lang = match lang_override {
+                Some(lang) => Some(lang.to_string()),
+                None => langid::identify(&item.title, &item.text, item.language.as_deref()),
+            };
             // Folded once: for matching, the full-text index and the
             // fingerprint.
             let title_words = crate::text::words(&item.title);
@@ -615,7 +643,7 @@ fn prepare(
                 (Vec::new(), title_words, text_words)
             } else {
                 let meta = Meta {
-                    lang: item.language.as_deref(),
+                    lang: lang.as_deref(),
                     feed_name: feed_name.or(parsed.title.as_deref()),
                     feed_tags,
                 };
@@ -640,6 +668,7 @@ fn prepare(
                 sketch,
                 topics,
                 search,
+                lang,
             })
         })
         .collect();
