@@ -25,17 +25,21 @@
 //!    - **Latin script**: Azerbaijani (`az`) by `ə`; Kurmanji (`kmr`), which
 //!      no crate knows, by its function words (`û`, `ji`, `li`, `di`, `jî`,
 //!      `ku`, …: at least 8 % of the words) or by `ê î û` without Turkish's
-//!      `ı ğ` or French accents (at least 1.5 % of the letters); then
-//!      whatlang over English, Turkish, French, German, Spanish, Italian,
-//!      Portuguese and Dutch. A language other than English or Turkish is
-//!      only taken when its own function words (`le`, `der`, `el`, …)
-//!      outnumber English's: without them whatlang mistakes short English
-//!      headlines of Latin-rooted words (`Inflation budget project
-//!      negotiations`) for French or Spanish. Otherwise English or Turkish
-//!      as whatlang decides between the two.
+//!      `ı ğ` or French accents (at least 2 % of the letters); Turkish by
+//!      `ı ğ İ` (at least two, 1 % of the letters); text all in ASCII whose
+//!      English function words (`the`, `of`, …) are at least as many as
+//!      those of Turkish, French, German, Spanish, Italian, Portuguese or
+//!      Dutch is English (also when it has none: Latin-rooted headlines,
+//!      `Inflation budget project negotiations`, which whatlang takes for
+//!      French or Spanish). Only the rest goes to whatlang over those eight
+//!      languages, and a language other than English or Turkish is taken
+//!      only when its own function words (`le`, `der`, `el`, …) outnumber
+//!      English's; Turkish needs `ı ğ ş ç ö ü` unless whatlang is sure;
+//!      otherwise English or Turkish as whatlang decides between the two.
 //!    - **Other scripts** (Cyrillic, Greek, Hebrew, CJK, …): whatlang over
 //!      all its languages.
-//! 4. A detection whatlang does not call reliable, on a short text (under
+//! 4. A guess the rules are not sure of (whatlang not reliable, no function
+//!    words), on a short text (under
 //!    [`CLEAR_LETTERS`] letters), gives way to a declared tag of the same
 //!    script: a headline alone is weak evidence against what the feed says.
 //!    Without a declared tag the best guess is kept.
@@ -170,6 +174,8 @@ struct Counts {
     letters: usize,
     arabic: usize,
     latin: usize,
+    /// Latin letters in ASCII.
+    ascii: usize,
     /// `ڕ ڵ ێ ۆ ە`: Sorani, not Persian or Arabic.
     sorani: usize,
     /// `ے ں ٹ ڈ ڑ ہ ۓ`: Urdu.
@@ -218,6 +224,7 @@ impl Counts {
                 | '\u{0250}'..='\u{02AF}'
                 | '\u{1E00}'..='\u{1EFF}' => {
                     c.latin += 1;
+                    c.ascii += usize::from(ch.is_ascii());
                     match ch {
                         'ı' | 'ğ' | 'Ğ' | 'İ' => {
                             c.turkish += 1;
@@ -351,11 +358,29 @@ const FUNCTION_WORDS: &[(&str, &[&str])] = &[
     ),
 ];
 
-/// How many words of `sample` are in `list` (compared in lower case), and
-/// how many words it has.
-fn words_in(sample: &str, list: &[&str]) -> (usize, usize) {
+/// Indexes of [`word_counts`]: Kurmanji, English, Turkish, then
+/// [`FUNCTION_WORDS`] in order.
+const KURMANJI: usize = 0;
+const ENGLISH: usize = 1;
+const TURKISH: usize = 2;
+const TURKISH_WORDS: &[&str] = &[
+    "ve", "bir", "bu", "için", "ile", "olarak", "olan", "çok", "daha", "gibi", "kadar", "sonra", "ama",
+    "değil",
+];
+
+/// How many words of `sample` are in each word list (by the indexes
+/// above), and how many words it has, in one pass.
+fn word_counts(sample: &str) -> ([usize; 3 + FUNCTION_WORDS.len()], usize) {
+    let mut lists: [&[&str]; 3 + FUNCTION_WORDS.len()] = [&[]; 3 + FUNCTION_WORDS.len()];
+    lists[KURMANJI] = KURMANJI_WORDS;
+    lists[ENGLISH] = ENGLISH_WORDS;
+    lists[TURKISH] = TURKISH_WORDS;
+    for (i, (_, list)) in FUNCTION_WORDS.iter().enumerate() {
+        lists[3 + i] = list;
+    }
+    let mut found = [0; 3 + FUNCTION_WORDS.len()];
     let mut lower = String::new();
-    let (mut found, mut words) = (0, 0);
+    let mut words = 0;
     for word in sample
         .split(|c: char| !c.is_alphanumeric())
         .filter(|w| !w.is_empty())
@@ -368,7 +393,9 @@ fn words_in(sample: &str, list: &[&str]) -> (usize, usize) {
         } else {
             word
         };
-        found += usize::from(list.contains(&word));
+        for (count, list) in found.iter_mut().zip(lists) {
+            *count += usize::from(list.contains(&word));
+        }
     }
     (found, words)
 }
@@ -378,13 +405,27 @@ fn latin_script(sample: &str, c: &Counts, declared: Option<&str>) -> Guess {
         return Guess::sure("az");
     }
     let kurdish_feed = declared.is_some_and(|d| KURDISH.contains(&d));
-    let (kurmanji_words, words) = words_in(sample, KURMANJI_WORDS);
+    let (found, words) = word_counts(sample);
+    let kurmanji_words = found[KURMANJI];
     let kurmanji_letters = c.kurmanji > 0 && c.turkish == 0 && c.romance * 2 <= c.kurmanji;
     if (kurmanji_words >= 2 && share(kurmanji_words, words, 8) && c.turkish <= 1)
         || (kurmanji_letters && share(c.kurmanji, c.latin, if kurdish_feed { 0 } else { 2 }))
         || (kurdish_feed && kurmanji_words >= 1)
     {
         return Guess::sure("kmr");
+    }
+    // The common cases without whatlang (most of the cost): Turkish by
+    // its own letters, and plain ASCII text whose function words are
+    // English's, or that has none of any language (Latin-rooted headlines).
+    if c.turkish >= 2 && share(c.turkish, c.latin, 1) {
+        return Guess::sure("tr");
+    }
+    let others = found[TURKISH..].iter().copied().max().unwrap_or(0);
+    if c.latin == c.ascii && others <= found[ENGLISH] {
+        return Guess {
+            lang: "en",
+            sure: found[ENGLISH] >= 2,
+        };
     }
     static LATIN: LazyLock<Detector> = LazyLock::new(|| {
         Detector::with_allowlist(vec![
@@ -409,9 +450,9 @@ fn latin_script(sample: &str, c: &Counts, declared: Option<&str>) -> Guess {
         }
         let own = FUNCTION_WORDS
             .iter()
-            .find(|(l, _)| *l == lang)
-            .map_or(0, |(_, list)| words_in(sample, list).0);
-        if own >= 2 && own > words_in(sample, ENGLISH_WORDS).0 {
+            .position(|(l, _)| *l == lang)
+            .map_or(0, |i| found[3 + i]);
+        if own >= 2 && own > found[ENGLISH] {
             return Guess {
                 lang,
                 sure: info.is_reliable(),
