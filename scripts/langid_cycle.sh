@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Farm cold cycle before/after: `run --once` on an empty database, 3 runs of
-# each binary alternated, wall seconds printed per run (BENCHMARKS.md,
+# each binary alternated; wall time, CPU time and peak RSS per run (BENCHMARKS.md,
 # "Language identification").
 #   scripts/langid_cycle.sh FARM_DIR PORT BEFORE_BIN AFTER_BIN [RUNS]
 # The farm must be served already (shared/feedfarm/serve.sh FARM_DIR PORT).
@@ -16,10 +16,9 @@ for i in $(seq 1 "$runs"); do
   for which in before after; do
     bin=$before; [[ $which == after ]] && bin=$after
     rm -f "$work"/farm.db*
-    start=$(date +%s.%N)
-    "$bin" --config "$work/farm.toml" run --once > "$work/out.txt" 2>"$work/err.txt"
-    end=$(date +%s.%N)
-    printf '%s run %d: %.2f s  (%s)\n' "$which" "$i" "$(echo "$end - $start" | bc)" "$(head -c 120 "$work/out.txt")"
+    /usr/bin/time -o "$work/time.txt" -f "wall %e s, cpu %U user + %S sys, maxrss %M KB" \
+      "$bin" --config "$work/farm.toml" run --once > "$work/out.txt" 2>"$work/err.txt"
+    printf '%s run %d: %s  (%s)\n' "$which" "$i" "$(cat "$work/time.txt")" "$(head -c 60 "$work/out.txt")"
   done
 done
 rm -rf "$work"

@@ -366,16 +366,12 @@ impl Pipeline {
                 panic!("injected by FEEDWATCH_TEST_PANIC_ON");
             }
             let tags = feed_tags.get(&feed_url).map(Vec::as_slice).unwrap_or(&added_tags);
-            prepare(
-                fetched,
-                started,
-                &known,
-                &topics,
-                feed_name.as_deref(),
+            let feed = FeedContext {
+                name: feed_name.as_deref(),
                 tags,
-                lang_override.as_deref(),
-                cluster,
-            )
+                lang: lang_override.as_deref(),
+            };
+            prepare(fetched, started, &known, &topics, &feed, cluster)
         })
         .await;
         // A panic while reading this document (a bug some input reaches) is
@@ -579,11 +575,21 @@ struct Pending {
     lang: Option<String>,
 }
 
+/// What the configuration says of the feed being prepared.
+struct FeedContext<'a> {
+    /// Its name (else its stored title), for `feed:` filters.
+    name: Option<&'a str>,
+    /// Its tags, for `feed:` filters.
+    tags: &'a [String],
+    /// `[[feed]] lang`: the language of its items.
+    lang: Option<&'a str>,
+}
+
 /// Parses the document, takes items dated more than
 /// [`dates::MAX_FUTURE_SKEW`] after `fetched_at` as undated, drops items
 /// that are stored unchanged (and repeats of a key within the document),
-/// identifies the language of the rest (unless `lang_override`, the feed's
-/// configured language, says it), matches them and computes their
+/// identifies the language of the rest (unless the feed's configured
+/// language says it), matches them and computes their
 /// canonical URL and (if `cluster`) near-duplicate fingerprint. Pure CPU
 /// work.
 fn prepare(
@@ -591,9 +597,7 @@ fn prepare(
     fetched_at: DateTime<Utc>,
     known: &HashMap<String, Known>,
     topics: &TopicSet,
-    feed_name: Option<&str>,
-    feed_tags: &[String],
-    lang_override: Option<&str>,
+    feed: &FeedContext,
     cluster: bool,
 ) -> Result<(ParsedFeed, Vec<Pending>), String> {
     let mut parsed = parse_feed_as(&fetched.body, fetched.content_type.as_deref(), &fetched.final_url)
@@ -631,7 +635,7 @@ fn prepare(
                 Some(Known::Stored(_)) => true,
                 None => false,
             };
-            let lang = match lang_override {
+            let lang = match feed.lang {
                 Some(lang) => Some(lang.to_string()),
                 None => langid::identify(&item.title, &item.text, item.language.as_deref()),
             };
@@ -644,8 +648,8 @@ fn prepare(
             } else {
                 let meta = Meta {
                     lang: lang.as_deref(),
-                    feed_name: feed_name.or(parsed.title.as_deref()),
-                    feed_tags,
+                    feed_name: feed.name.or(parsed.title.as_deref()),
+                    feed_tags: feed.tags,
                 };
                 let doc = Document::from_words(title_words, text_words, meta);
                 let matched = topics.matches(&doc);
