@@ -306,6 +306,7 @@ fn writes(feeds: &[FeedData], ids: &[(String, i64)], topic_ids: &[i64]) -> Vec<F
                     .iter()
                     .map(|p| ItemWrite {
                         item: p.item.clone(),
+                        declared_lang: p.item.language.clone(),
                         key: p.key.clone(),
                         content_hash: p.content_hash.clone(),
                         stored: false,
@@ -349,6 +350,7 @@ async fn open(path: &Path, feeds: &[FeedData], topics: &TopicSet) -> (Store, Vec
             interval: None,
             min_interval: None,
             max_interval: None,
+            lang: None,
         })
         .collect();
     let rows = store.sync_feeds(&configs).await.unwrap();

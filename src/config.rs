@@ -327,6 +327,10 @@ pub struct FeedConfig {
     pub interval: Option<Duration>,
     pub min_interval: Option<Duration>,
     pub max_interval: Option<Duration>,
+    /// `lang`: the language of every item of the feed (a BCP 47 primary
+    /// subtag, lower case: `fa` for `fa-IR`), instead of the one identified
+    /// from each item's text.
+    pub lang: Option<String>,
 }
 
 impl std::fmt::Debug for FeedConfig {
@@ -338,6 +342,7 @@ impl std::fmt::Debug for FeedConfig {
             .field("interval", &self.interval)
             .field("min_interval", &self.min_interval)
             .field("max_interval", &self.max_interval)
+            .field("lang", &self.lang)
             .finish()
     }
 }
@@ -395,6 +400,7 @@ struct RawFeed {
     min_interval: Option<Duration>,
     #[serde(default, with = "humantime_serde")]
     max_interval: Option<Duration>,
+    lang: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -402,6 +408,17 @@ struct RawFeed {
 struct RawTopic {
     name: Spanned<String>,
     query: Spanned<String>,
+}
+
+/// The primary subtag (lower case) of a well-formed BCP 47 language tag:
+/// a primary subtag of 2–3 letters (an ISO 639 code), then subtags of 1–8 letters or
+/// digits, separated by `-` (`_` accepted). `None` for anything else.
+fn language_tag(tag: &str) -> Option<String> {
+    let mut subtags = tag.trim().split(['-', '_']);
+    let primary = subtags.next()?;
+    let primary_ok = matches!(primary.len(), 2 | 3) && primary.chars().all(|c| c.is_ascii_alphabetic());
+    let rest_ok = subtags.all(|s| (1..=8).contains(&s.len()) && s.chars().all(|c| c.is_ascii_alphanumeric()));
+    (primary_ok && rest_ok).then(|| primary.to_ascii_lowercase())
 }
 
 impl Config {
@@ -532,6 +549,19 @@ impl Config {
                     ));
                 }
             }
+            let lang = match &feed.lang {
+                Some(lang) => Some(language_tag(lang.get_ref()).ok_or_else(|| {
+                    invalid(
+                        Some(lang.span()),
+                        format!("feed[{i}].lang"),
+                        format!(
+                            "{:?} is not a language tag: use a BCP 47 tag such as \"fa\", \"ckb\" or \"en-US\"",
+                            lang.get_ref()
+                        ),
+                    )
+                })?),
+                None => None,
+            };
             feeds.push(FeedConfig {
                 url,
                 name: feed.name,
@@ -539,6 +569,7 @@ impl Config {
                 interval: feed.interval,
                 min_interval: feed.min_interval,
                 max_interval: feed.max_interval,
+                lang,
             });
         }
 
@@ -814,10 +845,32 @@ query = "a OR @baqeri"
     }
 
     #[test]
+    fn feed_lang_is_a_language_tag_kept_as_its_primary_subtag() {
+        for (tag, primary) in [
+            ("fa", Some("fa")),
+            ("fa-IR", Some("fa")),
+            ("en_us", Some("en")),
+            ("CKB", Some("ckb")),
+            ("zh-Hant-TW", Some("zh")),
+            ("", None),
+            ("f", None),
+            ("Persian", None),
+            ("fa-", None),
+            ("e1", None),
+        ] {
+            assert_eq!(language_tag(tag).as_deref(), primary, "{tag:?}");
+        }
+    }
+
+    #[test]
     fn errors_name_key_and_line() {
         assert_eq!(
             error("[[feed]]\nurl = \"https://a.example/\"\n[[feed]]\nurll = \"x\"\n"),
-            "/etc/fw/feedwatch.toml: line 4: feed[1].urll: unknown field `urll`, expected one of `url`, `name`, `tags`, `interval`, `min_interval`, `max_interval`"
+            "/etc/fw/feedwatch.toml: line 4: feed[1].urll: unknown field `urll`, expected one of `url`, `name`, `tags`, `interval`, `min_interval`, `max_interval`, `lang`"
+        );
+        assert_eq!(
+            error("[[feed]]\nurl = \"https://a.example/\"\nlang = \"Persian\"\n"),
+            "/etc/fw/feedwatch.toml: line 3: feed[0].lang: \"Persian\" is not a language tag: use a BCP 47 tag such as \"fa\", \"ckb\" or \"en-US\""
         );
         assert_eq!(
             error("[poll]\nconcurrency = \"many\"\n"),

@@ -16,6 +16,7 @@ pub mod deliver;
 pub mod digest;
 pub mod directory;
 pub mod fetch;
+pub mod langid;
 pub mod metrics;
 pub mod model;
 pub mod notify;

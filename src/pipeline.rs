@@ -17,6 +17,7 @@ use crate::dedup;
 use crate::error_chain;
 use crate::fetch::hosts::HostLimiter;
 use crate::fetch::{FetchOutcome, Fetched, Fetcher, ResponseMeta, Validators};
+use crate::langid;
 use crate::model::{item_keys, ParsedFeed};
 use crate::parse::{dates, parse_feed_as, ParseError};
 use crate::scheduler::{self, Clock, Hints, Outcome, Schedules};
@@ -76,6 +77,9 @@ pub struct Pipeline {
     topic_ids: Arc<Vec<i64>>,
     /// Feed URL → configured tags, for `feed:` filters.
     feed_tags: Arc<HashMap<String, Vec<String>>>,
+    /// Feed URL → the language configured for its items (`[[feed]] lang`),
+    /// which wins over identification.
+    feed_langs: Arc<HashMap<String, String>>,
     /// `stories.window`.
     story_window: chrono::Duration,
     /// `stories.cluster`.
@@ -133,6 +137,7 @@ impl Pipeline {
             topics: Arc::new(topics),
             topic_ids: Arc::new(rows.iter().map(|r| r.id).collect()),
             feed_tags: Arc::new(feed_tags),
+            feed_langs: Arc::default(),
             story_window,
             cluster_stories: true,
             schedules: Arc::new(schedules),
@@ -166,6 +171,14 @@ impl Pipeline {
     /// on by default); without, every new item starts its own story.
     pub fn with_story_clustering(mut self, on: bool) -> Self {
         self.cluster_stories = on;
+        self
+    }
+
+    /// Gives the items of the feeds in `langs` (feed URL → language tag,
+    /// `[[feed]] lang`) that language instead of the one identified from
+    /// their text.
+    pub fn with_feed_languages(mut self, langs: HashMap<String, String>) -> Self {
+        self.feed_langs = Arc::new(langs);
         self
     }
 
@@ -342,6 +355,7 @@ impl Pipeline {
         let feed_name = feed.name.clone().or_else(|| feed.title.clone());
         let feed_url = feed.url.clone();
         let added_tags = feed.tag_list();
+        let lang_override = self.feed_langs.get(&feed.url).cloned();
         let cluster = self.cluster_stories;
         let prepared = tokio::task::spawn_blocking(move || {
             // Fault injection for the tests of debug builds (release
@@ -352,15 +366,12 @@ impl Pipeline {
                 panic!("injected by FEEDWATCH_TEST_PANIC_ON");
             }
             let tags = feed_tags.get(&feed_url).map(Vec::as_slice).unwrap_or(&added_tags);
-            prepare(
-                fetched,
-                started,
-                &known,
-                &topics,
-                feed_name.as_deref(),
+            let feed = FeedContext {
+                name: feed_name.as_deref(),
                 tags,
-                cluster,
-            )
+                lang: lang_override.as_deref(),
+            };
+            prepare(fetched, started, &known, &topics, &feed, cluster)
         })
         .await;
         // A panic while reading this document (a bug some input reaches) is
@@ -418,8 +429,11 @@ impl Pipeline {
         // write: for a feed of 100,000 items these are tens of MB each.
         let mut items = Vec::with_capacity(pending.len());
         items.extend(pending.into_iter().filter_map(|p| {
+            let mut item = parsed_items[p.index].take()?;
+            let declared_lang = std::mem::replace(&mut item.language, p.lang);
             Some(ItemWrite {
-                item: parsed_items[p.index].take()?,
+                item,
+                declared_lang,
                 key: p.key,
                 content_hash: p.content_hash,
                 stored: p.stored,
@@ -556,20 +570,34 @@ struct Pending {
     /// Indexes into the topic set.
     topics: Vec<usize>,
     search: SearchText,
+    /// The item's language: configured for the feed, else identified from
+    /// its text with the declared tag as a prior ([`crate::langid`]).
+    lang: Option<String>,
+}
+
+/// What the configuration says of the feed being prepared.
+struct FeedContext<'a> {
+    /// Its name (else its stored title), for `feed:` filters.
+    name: Option<&'a str>,
+    /// Its tags, for `feed:` filters.
+    tags: &'a [String],
+    /// `[[feed]] lang`: the language of its items.
+    lang: Option<&'a str>,
 }
 
 /// Parses the document, takes items dated more than
 /// [`dates::MAX_FUTURE_SKEW`] after `fetched_at` as undated, drops items
 /// that are stored unchanged (and repeats of a key within the document),
-/// matches the rest and computes their canonical URL and (if `cluster`)
-/// near-duplicate fingerprint. Pure CPU work.
+/// identifies the language of the rest (unless the feed's configured
+/// language says it), matches them and computes their
+/// canonical URL and (if `cluster`) near-duplicate fingerprint. Pure CPU
+/// work.
 fn prepare(
     fetched: Fetched,
     fetched_at: DateTime<Utc>,
     known: &HashMap<String, Known>,
     topics: &TopicSet,
-    feed_name: Option<&str>,
-    feed_tags: &[String],
+    feed: &FeedContext,
     cluster: bool,
 ) -> Result<(ParsedFeed, Vec<Pending>), String> {
     let base_url = fetched.base_url();
@@ -608,6 +636,10 @@ fn prepare(
                 Some(Known::Stored(_)) => true,
                 None => false,
             };
+            let lang = match feed.lang {
+                Some(lang) => Some(lang.to_string()),
+                None => langid::identify(&item.title, &item.text, item.language.as_deref()),
+            };
             // Folded once: for matching, the full-text index and the
             // fingerprint.
             let title_words = crate::text::words(&item.title);
@@ -616,9 +648,9 @@ fn prepare(
                 (Vec::new(), title_words, text_words)
             } else {
                 let meta = Meta {
-                    lang: item.language.as_deref(),
-                    feed_name: feed_name.or(parsed.title.as_deref()),
-                    feed_tags,
+                    lang: lang.as_deref(),
+                    feed_name: feed.name.or(parsed.title.as_deref()),
+                    feed_tags: feed.tags,
                 };
                 let doc = Document::from_words(title_words, text_words, meta);
                 let matched = topics.matches(&doc);
@@ -641,6 +673,7 @@ fn prepare(
                 sketch,
                 topics,
                 search,
+                lang,
             })
         })
         .collect();

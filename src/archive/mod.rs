@@ -326,6 +326,8 @@ pub struct ItemRecord<'a> {
     pub title: &'a str,
     pub published: Option<String>,
     pub fetched_at: String,
+    /// The item's language: identified from its text (`fa`, `ckb`), or the
+    /// feed's `[[feed]] lang`.
     pub lang: Option<&'a str>,
     pub author: Option<&'a str>,
     pub topics: &'a [String],
@@ -338,6 +340,9 @@ pub struct ItemRecord<'a> {
     pub feeds: &'a [String],
     /// Added with highlighting: why the item matched (see [`MatchSpan`]).
     pub matches: Vec<MatchSpan>,
+    /// Added with language identification: the language tag the feed
+    /// declared for the item (`en-us`), as the feed wrote it.
+    pub declared_lang: Option<&'a str>,
 }
 
 impl<'a> ItemRecord<'a> {
@@ -360,6 +365,7 @@ impl<'a> ItemRecord<'a> {
             published: row.published.as_deref().map(rfc3339),
             fetched_at: rfc3339(&row.fetched_at),
             lang: row.lang.as_deref(),
+            declared_lang: row.declared_lang.as_deref(),
             author: row.author.as_deref(),
             topics: &row.topics,
             text: &row.text,

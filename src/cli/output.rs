@@ -49,6 +49,7 @@ fn write_csv(out: &mut impl Write, rows: &[ItemRow]) -> anyhow::Result<()> {
         "canonical_url",
         "story_id",
         "feeds",
+        "declared_lang",
     ])?;
     for row in rows {
         let item = ItemRecord::new(row, &Highlighter::default());
@@ -73,6 +74,7 @@ fn write_csv(out: &mut impl Write, rows: &[ItemRow]) -> anyhow::Result<()> {
                 .map(|f| redact::url(f))
                 .collect::<Vec<_>>()
                 .join(";"),
+            item.declared_lang.unwrap_or(""),
         ])?;
     }
     csv.flush()?;

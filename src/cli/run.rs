@@ -47,7 +47,14 @@ async fn build(config: &Config, store: &Store) -> anyhow::Result<(Pipeline, Aler
         hosts,
     )
     .await?
-    .with_story_clustering(config.stories.cluster);
+    .with_story_clustering(config.stories.cluster)
+    .with_feed_languages(
+        config
+            .feeds
+            .iter()
+            .filter_map(|f| Some((f.url.clone(), f.lang.clone()?)))
+            .collect(),
+    );
     store.sync_feeds(&config.feeds).await?;
     feedwatch::archive::check_topic_feeds(config, Some(store))
         .await

@@ -316,6 +316,7 @@ mod tests_support {
             interval: None,
             min_interval: None,
             max_interval: None,
+            lang: None,
         }
     }
 
@@ -340,6 +341,7 @@ mod tests_support {
                     language: Some("en".to_string()),
                     author: None,
                 },
+                declared_lang: Some("en".to_string()),
                 key: format!("guid:{link}"),
                 content_hash: link.to_string(),
                 stored: false,

@@ -17,7 +17,11 @@ use crate::model::{self, NewItem};
 /// One item to insert or update, with the topics it matches now.
 #[derive(Debug)]
 pub struct ItemWrite {
+    /// The item; its `language` is the language identified from its text
+    /// ([`crate::langid::identify`]), stored as `items.lang`.
     pub item: NewItem,
+    /// The language tag its feed declared, stored as `items.declared_lang`.
+    pub declared_lang: Option<String>,
     /// Identity within the feed ([`crate::model::item_keys`]).
     pub key: String,
     pub content_hash: String,
@@ -201,7 +205,7 @@ pub(super) async fn apply_updates(
                     "UPDATE items SET guid = ?3, url = ?4, title = ?5, text = ?6, author = ?7, lang = ?8, \
                      published = ?9, updated = ?10, sort_at = coalesce(?9, first_seen_at), fetched_at = ?11, \
                      content_hash = ?12, canonical_url = ?13, fingerprint = ?14, sketch = ?15, \
-                     version = version + 1 \
+                     declared_lang = ?16, version = version + 1 \
                  WHERE id = (SELECT item_id FROM item_sources WHERE feed_id = ?1 AND item_key = ?2) \
                  RETURNING id, sort_at, story_id",
                 )
@@ -220,6 +224,7 @@ pub(super) async fn apply_updates(
                 .bind(&write.canonical_url)
                 .bind(fingerprint)
                 .bind(&sketch_bytes)
+                .bind(&write.declared_lang)
                 .fetch_optional(&mut *tx)
                 .await?;
                 let Some((item_id, sort_at, story)) = row else {
@@ -411,7 +416,8 @@ impl<'w> NewRows<'w> {
         }
         let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
             "INSERT INTO items (feed_id, item_key, guid, url, title, text, author, lang, published, updated, \
-             sort_at, fetched_at, first_seen_at, content_hash, canonical_url, fingerprint, story_id, sketch) ",
+             sort_at, fetched_at, first_seen_at, content_hash, canonical_url, fingerprint, story_id, sketch, \
+             declared_lang) ",
         );
         q.push_values(self.rows.iter().zip(&stories), |mut b, (row, story)| {
             let item = &row.write.item;
@@ -434,7 +440,8 @@ impl<'w> NewRows<'w> {
                 .push_bind(&row.write.canonical_url)
                 .push_bind(row.write.fingerprint.map(|fp| fp as i64))
                 .push_bind(*story)
-                .push_bind(&row.sketch_bytes);
+                .push_bind(&row.sketch_bytes)
+                .push_bind(&row.write.declared_lang);
         });
         q.push(" RETURNING id, feed_id, item_key");
         // RETURNING's row order is unspecified: match rows by key.
@@ -897,6 +904,7 @@ mod tests {
                     language: Some(lang.to_string()),
                     ..NewItem::default()
                 },
+                declared_lang: Some(lang.to_string()),
                 key: format!("url:{url}"),
                 content_hash: String::new(),
                 stored: false,

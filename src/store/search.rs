@@ -9,10 +9,12 @@ use super::{ts, Result, Store};
 use crate::topics::{Expr, Field, Pattern};
 
 const ITEM_COLUMNS: &str = "SELECT i.id, f.url AS feed_url, coalesce(f.name, f.title) AS feed_name, i.guid, \
-     i.url, i.title, i.published, i.fetched_at, i.lang, i.author, i.text, i.canonical_url, i.story_id, \
+     i.url, i.title, i.published, i.fetched_at, i.lang, i.declared_lang, i.author, i.text, i.canonical_url, \
+     i.story_id, \
      i.sort_at";
 const SELECT_ITEM: &str = "SELECT i.id, f.url AS feed_url, coalesce(f.name, f.title) AS feed_name, i.guid, \
-     i.url, i.title, i.published, i.fetched_at, i.lang, i.author, i.text, i.canonical_url, i.story_id, \
+     i.url, i.title, i.published, i.fetched_at, i.lang, i.declared_lang, i.author, i.text, i.canonical_url, \
+     i.story_id, \
      i.sort_at FROM items i JOIN feeds f ON f.id = i.feed_id";
 
 /// Which items to return.
@@ -72,7 +74,11 @@ pub struct ItemRow {
     pub title: String,
     pub published: Option<String>,
     pub fetched_at: String,
+    /// The language identified from the text (a primary subtag: `fa`), or
+    /// for items stored before identification, the declared tag.
     pub lang: Option<String>,
+    /// The language tag the feed declared (`en-us`).
+    pub declared_lang: Option<String>,
     pub author: Option<String>,
     pub text: String,
     /// [`crate::dedup::canonical_url`] of `url`.

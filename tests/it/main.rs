@@ -14,6 +14,7 @@ mod digests;
 mod entities;
 mod folding;
 mod hostile;
+mod langid;
 mod pipeline;
 mod polling;
 mod query_properties;

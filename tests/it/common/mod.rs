@@ -320,7 +320,7 @@ impl Workspace {
         }
         args.extend_from_slice(extra);
         let out = self.run(&args).await;
-        assert_eq!(out.code, 0, "search failed: {}", out.stderr);
+        assert_eq!(out.code, 0, "search {args:?} failed: {}", out.stderr);
         jsonl(&out.stdout)
     }
 
