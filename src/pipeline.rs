@@ -642,8 +642,8 @@ fn prepare(
             };
             // Folded once: for matching, the full-text index and the
             // fingerprint.
-            let title_words = crate::text::words(&item.title);
-            let text_words = crate::text::words(&item.text);
+            let title_words = crate::text::words_in(&item.title, lang.as_deref());
+            let text_words = crate::text::words_in(&item.text, lang.as_deref());
             let (topics, title_words, text_words) = if topics.is_empty() {
                 (Vec::new(), title_words, text_words)
             } else {

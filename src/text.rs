@@ -101,6 +101,11 @@
 //! 11. **No stemming** in folding: `referendums` is not `referendum`,
 //!     `Kurds` is not `Kurdistan`, `referandumu` is not `referandum`. A
 //!     folded word is what was written.
+//! 13. **Sorani spellings** (text identified as Sorani, `ckb`, and query
+//!     terms with a letter only Sorani uses): a `ه` before a ZWNJ is `ە`
+//!     and joins the word (`هه‌ولێر` = `هەولێر`), a final `ه` is `ە`, an
+//!     initial `ر` is `ڕ`, `ڒ` is `ڕ` ([`words_in`]). Persian and Arabic
+//!     text keeps them (`همه‌پرسی` stays two words).
 //! 12. **Arabic proclitics** are handled when matching, not folding: an
 //!     article word also has its [`proclitic_forms`] (`والعراق` is also
 //!     `العراق` and `عراق`, `للعراق` is `العراق`, `وبغداد` is `بغداد`,
@@ -721,6 +726,83 @@ fn joins_in_uax29(c: char) -> bool {
             | '\u{2066}'..='\u{2069}' | '\u{FEFF}')
 }
 
+/// Whether a language tag is Sorani (Central Kurdish, `ckb`).
+fn is_sorani(lang: Option<&str>) -> bool {
+    lang.is_some_and(|l| crate::model::primary_language(l) == "ckb")
+}
+
+/// Whether a text has a letter only Sorani uses among the Arabic-script
+/// languages (`ڕ ڵ ێ ۆ ە ڤ ڒ`): a query term written so is folded with the
+/// Sorani rules (rule 13).
+pub fn is_sorani_text(s: &str) -> bool {
+    s.chars()
+        .any(|c| matches!(c, 'ڕ' | 'ڵ' | 'ێ' | 'ۆ' | 'ە' | 'ڤ' | 'ڒ'))
+}
+
+/// [`words`] of a text in language `lang` (a tag, e.g. the item's): Sorani
+/// text follows rule 13 as well.
+pub fn words_in(input: &str, lang: Option<&str>) -> Vec<String> {
+    if is_sorani(lang) {
+        sorani_spans(input, word_spans(input))
+            .into_iter()
+            .map(|(_, w)| w)
+            .collect()
+    } else {
+        words(input)
+    }
+}
+
+/// [`word_spans`] of a text in language `lang`, as [`words_in`] splits it.
+pub fn word_spans_in(input: &str, lang: Option<&str>) -> Vec<(Range<usize>, String)> {
+    let spans = word_spans(input);
+    if is_sorani(lang) {
+        sorani_spans(input, spans)
+    } else {
+        spans
+    }
+}
+
+/// Rule 13 over the words of a Sorani text: a `ه` written before a ZWNJ
+/// is the vowel `ە` and does not end the word (`هه‌ولێر` = `هەولێر`), a
+/// word-final `ه` is `ە` (`کۆنگره` = `کۆنگرە`), a word-initial `ر` is `ڕ`
+/// (`ریفراندۆم` = `ڕیفراندۆم`) and `ڒ` is `ڕ` — the spellings Lucene's
+/// SoraniNormalizer unifies. Persian keeps them apart (`همه‌پرسی` is two
+/// words), so they apply to Sorani text only.
+fn sorani_spans(input: &str, spans: Vec<(Range<usize>, String)>) -> Vec<(Range<usize>, String)> {
+    let mut out: Vec<(Range<usize>, String)> = Vec::with_capacity(spans.len());
+    let mut joins = false;
+    for (range, word) in spans {
+        match out.last_mut() {
+            Some((last, text)) if joins && input.get(last.end..range.start) == Some("\u{200C}") => {
+                text.pop();
+                text.push('ە');
+                text.push_str(&word);
+                last.end = range.end;
+            }
+            _ => out.push((range, word)),
+        }
+        let (last, text) = out.last().expect("pushed or extended");
+        joins = text.ends_with('ه') && input[last.end..].starts_with('\u{200C}');
+    }
+    for (_, word) in &mut out {
+        *word = sorani_word(word);
+    }
+    out
+}
+
+/// The word-level spellings of rule 13.
+fn sorani_word(word: &str) -> String {
+    let mut out: String = word.chars().map(|c| if c == 'ڒ' { 'ڕ' } else { c }).collect();
+    if let Some(rest) = out.strip_prefix('ر') {
+        out = format!("ڕ{rest}");
+    }
+    if out.ends_with('ه') && out.chars().count() > 1 {
+        out.pop();
+        out.push('ە');
+    }
+    out
+}
+
 /// Proclitics of Arabic (rule 12), spelled as [`words`] folds them (`ك`
 /// is `ک`): the conjunction `و`, then the article `ال` alone or after one
 /// of the prepositions/conjunctions `و ب ک ف`, or `لل` (`ل` + `ال`).
@@ -867,6 +949,27 @@ mod tests {
         // `والي` (a governor) has a form, but `والي` itself is never
         // stripped: a query for it matches it as written.
         assert!(!forms("والي").contains(&folded("والي")));
+    }
+
+    #[test]
+    fn sorani_text_follows_rule_13() {
+        let ckb = |s: &str| words_in(s, Some("ckb"));
+        assert_eq!(ckb("هه‌ولێر"), ckb("هەولێر"));
+        assert_eq!(ckb("هه‌ولێر"), ["هەولێر"]);
+        assert_eq!(ckb("په‌رله‌مان"), ckb("پەرلەمان"));
+        assert_eq!(ckb("کۆنگره"), ckb("کۆنگرە"));
+        assert_eq!(ckb("ریفراندۆم"), ckb("ڕیفراندۆم"));
+        assert_eq!(ckb("رووداو"), ckb("ڕووداو"));
+        assert_eq!(ckb("ڒێ"), ckb("ڕێ"));
+        // Persian keeps its ZWNJ words and letters.
+        assert_eq!(words_in("همه‌پرسی", Some("fa")), ["همه", "پرسی"]);
+        assert_eq!(words_in("رهبر", Some("fa")), ["رهبر"]);
+        // Ranges still cover the word as written.
+        let text = "له‌ هه‌ولێر";
+        for (range, word) in word_spans_in(text, Some("ckb")) {
+            assert_eq!(words_in(&text[range], Some("ckb")), [word]);
+        }
+        assert!(is_sorani_text("هەولێر") && !is_sorani_text("همه پرسی"));
     }
 
     #[test]

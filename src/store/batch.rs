@@ -349,7 +349,7 @@ mod tests_support {
                 fingerprint: crate::dedup::fingerprint("Article", text),
                 sketch: None,
                 topic_ids: Vec::new(),
-                search: crate::store::SearchText::new("Article", text),
+                search: crate::store::SearchText::new("Article", text, None),
             })
             .collect();
         FeedWrite::Update(FeedUpdate {

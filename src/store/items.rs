@@ -104,18 +104,22 @@ impl Store {
     /// Gives items stored before canonical URLs existed (migration 0010
     /// lists them) their canonical URL, in batches. Run at open.
     pub(super) async fn backfill_canonical_urls(&self) -> Result<u64> {
-        self.drain_backfill("items_canonical_backfill", "i.url, NULL", async |tx, rows| {
-            for (id, url, _) in rows {
-                if let Some(canonical) = url.as_deref().and_then(dedup::canonical_url) {
-                    sqlx::query("UPDATE items SET canonical_url = ? WHERE id = ?")
-                        .bind(canonical)
-                        .bind(id)
-                        .execute(&mut *tx)
-                        .await?;
+        self.drain_backfill(
+            "items_canonical_backfill",
+            "i.url, NULL, NULL",
+            async |tx, rows| {
+                for (id, url, _, _) in rows {
+                    if let Some(canonical) = url.as_deref().and_then(dedup::canonical_url) {
+                        sqlx::query("UPDATE items SET canonical_url = ? WHERE id = ?")
+                            .bind(canonical)
+                            .bind(id)
+                            .execute(&mut *tx)
+                            .await?;
+                    }
                 }
-            }
-            Ok(())
-        })
+                Ok(())
+            },
+        )
         .await
     }
 

@@ -460,12 +460,12 @@ impl InstanceLock {
 
 /// A row of a backfill table's item: its id and two of its columns (NULL
 /// when the item was deleted since it was listed).
-type BackfillRow = (i64, Option<String>, Option<String>);
+type BackfillRow = (i64, Option<String>, Option<String>, Option<String>);
 
 impl Store {
     /// Drains a backfill table (`item_id INTEGER PRIMARY KEY`, filled by a
     /// migration for items that predate a Rust-computed column) in batches:
-    /// each batch reads `columns` (two expressions over `items i`) of the
+    /// each batch reads `columns` (three expressions over `items i`) of the
     /// listed items, hands them to `apply` inside the transaction, and
     /// removes them from the table. Returns the number of rows drained.
     async fn drain_backfill(

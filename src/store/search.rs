@@ -305,15 +305,19 @@ impl Store {
             "indexing items for text search (after an upgrade)"
         );
         let done = self
-            .drain_backfill("items_fts_backfill", "i.title, i.text", async |tx, rows| {
-                let mut search = SearchRows::default();
-                for (id, title, text) in rows {
-                    if let (Some(title), Some(text)) = (title, text) {
-                        search.add(*id, &SearchText::new(title, text), true);
+            .drain_backfill(
+                "items_fts_backfill",
+                "i.title, i.text, i.lang",
+                async |tx, rows| {
+                    let mut search = SearchRows::default();
+                    for (id, title, text, lang) in rows {
+                        if let (Some(title), Some(text)) = (title, text) {
+                            search.add(*id, &SearchText::new(title, text, lang.as_deref()), true);
+                        }
                     }
-                }
-                search.write(tx).await
-            })
+                    search.write(tx).await
+                },
+            )
             .await?;
         tracing::info!(items = done, elapsed = ?started.elapsed(), "text search index up to date");
         Ok(done)
@@ -522,8 +526,12 @@ pub struct SearchText {
 }
 
 impl SearchText {
-    pub fn new(title: &str, text: &str) -> SearchText {
-        SearchText::from_words(&crate::text::words(title), &crate::text::words(text))
+    /// The words of an item in language `lang` (its tag).
+    pub fn new(title: &str, text: &str, lang: Option<&str>) -> SearchText {
+        SearchText::from_words(
+            &crate::text::words_in(title, lang),
+            &crate::text::words_in(text, lang),
+        )
     }
 
     /// From the folded words of the title and of the text.
@@ -964,7 +972,7 @@ mod tests {
         let store = Store::open(&dir.path().join("t.db")).await.unwrap();
         let mut rows = SearchRows::default();
         for (i, (title, text)) in docs.iter().enumerate() {
-            rows.add(i as i64 + 1, &SearchText::new(title, text), false);
+            rows.add(i as i64 + 1, &SearchText::new(title, text, None), false);
         }
         let mut tx = store.write.begin().await.unwrap();
         rows.write(&mut tx).await.unwrap();

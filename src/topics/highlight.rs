@@ -19,8 +19,8 @@ pub struct Span {
 /// The spans of `title` and `text` that make `expr` match, title first, in
 /// order, overlapping ones merged; `None` when it does not match.
 pub fn spans(expr: &Expr, title: &str, text: &str, meta: Meta) -> Option<Vec<Span>> {
-    let title_words = text::word_spans(title);
-    let text_words = text::word_spans(text);
+    let title_words = text::word_spans_in(title, meta.lang);
+    let text_words = text::word_spans_in(text, meta.lang);
     let words = |spans: &[(Range<usize>, String)]| spans.iter().map(|(_, w)| w.clone()).collect();
     let doc = Document::from_words(words(&title_words), words(&text_words), meta);
     let hits = doc.explain(expr)?;

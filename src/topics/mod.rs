@@ -356,7 +356,11 @@ fn merge_ascending<T: PartialOrd, A: Iterator<Item = T>, B: Iterator<Item = T>>(
 
 impl<'a> Document<'a> {
     pub fn new(title: &str, text: &str, meta: Meta<'a>) -> Self {
-        Self::from_words(text::words(title), text::words(text), meta)
+        Self::from_words(
+            text::words_in(title, meta.lang),
+            text::words_in(text, meta.lang),
+            meta,
+        )
     }
 
     /// A document from the folded words ([`text::words`]) of its title and

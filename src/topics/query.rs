@@ -860,7 +860,10 @@ fn phrase_expr(raw: &str, col: usize, what: &str) -> Result<Expr, QueryError> {
                 format!("in {raw:?}: '*' is only allowed at the end of a word"),
             ));
         }
-        let mut folded = text::words(body);
+        // A term with a letter only Sorani uses is read as Sorani (rule 13
+        // of `text`), as Sorani articles are.
+        let lang = text::is_sorani_text(raw).then_some("ckb");
+        let mut folded = text::words_in(body, lang);
         if wildcard {
             let Some(last) = folded.pop() else {
                 return Err(QueryError::new(

@@ -22,6 +22,8 @@ const QUERIES: &[(&str, &str)] = &[
     ("clitic-waw", "بغداد"),
     ("clitic-phrase", "\"الحكومة العراقية\""),
     ("clitic-near", "استفتاء NEAR/3 كردستان"),
+    ("sorani-zwnj", "هەولێر"),
+    ("sorani-r", "ڕیفراندۆم"),
     ("lang", "(referendum OR همه‌پرسی) lang:fa"),
     ("feed", "referendum feed:persian"),
     ("not", "referendum -football"),
@@ -77,6 +79,12 @@ const ITEMS: &[(&str, &str, &str)] = &[
         "a4",
         "فرنسا وبلد آخر",
         "لا علاقة بالعراقيين ولا بالاستفتاء هنا، والبلد هادئ.",
+    ),
+    // Sorani (issue 19, rule 13): `هه‌ولێر` is `هەولێر`, `ریفراندۆم` is `ڕیفراندۆم`.
+    (
+        "k1",
+        "هه‌ولێر و ریفراندۆم",
+        "په‌رله‌مانی کوردستان بڕیاری دا که ریفراندۆم له‌ کاتی خۆیدا ده‌کرێت.",
     ),
 ];
 
@@ -155,6 +163,8 @@ async fn search_finds_exactly_what_the_topic_matches() {
     assert_eq!(guids(&ws.search(&["\"الحكومة العراقية\""]).await), ["a3", "a2"]);
     assert_eq!(guids(&ws.search(&["استفتاء NEAR/3 كردستان"]).await), ["a2", "a1"]);
     assert_eq!(guids(&ws.search(&["نان"]).await), Vec::<String>::new());
+    assert_eq!(guids(&ws.search(&["هەولێر"]).await), ["k1"]);
+    assert_eq!(guids(&ws.search(&["پەرلەمانی"]).await), ["k1"]);
     assert_eq!(guids(&ws.search(&["لد"]).await), Vec::<String>::new());
     assert_eq!(guids(&ws.search(&["IRAK"]).await), ["t2", "t1"]);
     // Bare words keep their old meaning for whole words, case-insensitively.
