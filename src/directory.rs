@@ -40,16 +40,8 @@ impl FeedDirectory {
     /// The configured feeds and every stored one.
     pub async fn load(config: &Config, store: &Store) -> Result<Self, StoreError> {
         let mut directory = Self::default();
-        let tags: HashMap<String, Vec<String>> = store.feed_tag_lists().await?.into_iter().collect();
-        for feed in store.list_feeds().await? {
-            let tags = tags.get(&feed.url).cloned().unwrap_or_default();
-            directory.feeds.insert(
-                feed.url,
-                Entry {
-                    name: feed.name,
-                    tags,
-                },
-            );
+        for (url, name, tags) in store.feed_labels().await? {
+            directory.feeds.insert(url, Entry { name, tags });
         }
         directory.feeds.extend(Self::from_config(config).feeds);
         Ok(directory)

@@ -18,7 +18,7 @@ use crate::directory::FeedDirectory;
 use crate::pipeline::match_rows;
 use crate::store::{fts_query, fts_query_loose, ItemRow, SearchFilter, SearchSort, Store, StoreError};
 use crate::topics::highlight::{self, MatchSpan};
-use crate::topics::{Expr, Field, QueryError, TopicSet};
+use crate::topics::{Expr, QueryError, TopicSet};
 
 /// An archive query that failed.
 #[derive(Debug, thiserror::Error)]
@@ -209,9 +209,9 @@ pub async fn search(
     // Tags only matter to `feed:` filters, which must name something.
     let tags = match &topics {
         Some(t) if uses_feed(&t.topics()[0].expr) => {
-            let labels = feed_labels(config, Some(store)).await?;
-            check_feed_filters(&t.topics()[0].expr, &labels, "query: ".into())?;
-            feed_tags(config, store).await?
+            let directory = FeedDirectory::load(config, store).await?;
+            check_feed_filters(&t.topics()[0].expr, &directory.labels(), "query: ".into())?;
+            directory.tags()
         }
         _ => HashMap::new(),
     };
@@ -427,19 +427,11 @@ impl Highlighter {
         let mut out = Vec::new();
         for (name, topic) in query.chain(topics) {
             let spans = highlight::spans(&topic.expr, &row.title, &row.text, meta).unwrap_or_default();
-            for span in spans {
-                let (field, source) = match span.field {
-                    Field::Title => ("title", &row.title),
-                    _ => ("text", &row.text),
-                };
-                let chars = highlight::char_range(source, &span.range);
-                out.push(MatchSpan {
-                    topic: name.cloned(),
-                    field: field.to_string(),
-                    start: chars.start,
-                    end: chars.end,
-                });
-            }
+            out.extend(
+                spans
+                    .iter()
+                    .map(|span| MatchSpan::new(name.cloned(), span, &row.title, &row.text)),
+            );
         }
         out
     }

@@ -277,26 +277,10 @@ fn entry(
             continue;
         };
         for span in highlight::spans(&topic.expr, &m.title, text, meta).unwrap_or_default() {
-            let source = if span.field == Field::Title {
-                m.title.as_str()
-            } else {
-                text
-            };
-            let chars = highlight::char_range(source, &span.range);
             if span.field == Field::Text {
                 marked.push(span.range.clone());
             }
-            matches.push(MatchSpan {
-                topic: Some(name.to_string()),
-                field: if span.field == Field::Title {
-                    "title"
-                } else {
-                    "text"
-                }
-                .into(),
-                start: chars.start,
-                end: chars.end,
-            });
+            matches.push(MatchSpan::new(Some(name.to_string()), &span, &m.title, text));
         }
     }
     marked.sort_by_key(|r| (r.start, r.end));

@@ -156,16 +156,16 @@ impl Store {
         Ok(urls.iter().filter_map(|u| by_url.remove(u)).collect())
     }
 
-    /// Every stored feed's URL and tags (of an added feed; configured feeds
-    /// keep theirs in the config): what `feed:` filters need, without the
-    /// per-feed item counts of [`Store::list_feeds`].
-    pub async fn feed_tag_lists(&self) -> Result<Vec<(String, Vec<String>)>> {
-        let rows: Vec<(String, String)> = sqlx::query_as("SELECT url, tags FROM feeds")
+    /// Every stored feed's URL, name and tags (of an added feed; configured
+    /// feeds keep theirs in the config): what `feed:` filters need, without
+    /// the per-feed item counts of [`Store::list_feeds`].
+    pub async fn feed_labels(&self) -> Result<Vec<(String, Option<String>, Vec<String>)>> {
+        let rows: Vec<(String, Option<String>, String)> = sqlx::query_as("SELECT url, name, tags FROM feeds")
             .fetch_all(&self.read)
             .await?;
         Ok(rows
             .into_iter()
-            .map(|(url, tags)| (url, serde_json::from_str(&tags).unwrap_or_default()))
+            .map(|(url, name, tags)| (url, name, serde_json::from_str(&tags).unwrap_or_default()))
             .collect())
     }
 

@@ -60,6 +60,23 @@ pub struct MatchSpan {
     pub end: usize,
 }
 
+impl MatchSpan {
+    /// `span`, a stretch of `title` or `text`, as published for `topic`.
+    pub fn new(topic: Option<String>, span: &Span, title: &str, text: &str) -> Self {
+        let (field, source) = match span.field {
+            Field::Title => ("title", title),
+            _ => ("text", text),
+        };
+        let chars = char_range(source, &span.range);
+        MatchSpan {
+            topic,
+            field: field.to_string(),
+            start: chars.start,
+            end: chars.end,
+        }
+    }
+}
+
 /// `range` of `text` as offsets in characters (Unicode scalar values), the
 /// unit of the `start`/`end` fields of published matches.
 pub fn char_range(text: &str, range: &Range<usize>) -> Range<usize> {
