@@ -172,17 +172,24 @@ pub fn time_range(since: Option<&str>, until: Option<&str>, now: DateTime<Utc>) 
     Ok((since, until))
 }
 
-/// The window of `stats`, `stories` and `report` when neither `--since`
-/// nor `--until` is given: the `days` before now — or, when the archive's
-/// newest item is older than that (an archive of 2017), the `days` up to
-/// and including its newest item, said on stderr, so the command shows
-/// data rather than nothing. Returns `(since, until)`; `until` is `None`
-/// for the window ending now.
-async fn default_window(
+/// The window of `stats`, `stories` and `report` from their `--since`
+/// and `--until`: as given; `days` before `--until` when only it is
+/// given; and when neither is, the `days` before now — or, when the
+/// archive's newest item is older than that (an archive of 2017), the
+/// `days` up to and including its newest item, said on stderr, so the
+/// command shows data rather than nothing. Returns `(since, until)`;
+/// `until` is `None` for the window ending now.
+async fn window(
     store: &feedwatch::store::Store,
+    (since, until): TimeRange,
     days: i64,
     now: DateTime<Utc>,
 ) -> anyhow::Result<(DateTime<Utc>, Option<DateTime<Utc>>)> {
+    match (since, until) {
+        (Some(since), until) => return Ok((since, until)),
+        (None, Some(until)) => return Ok((until - chrono::Duration::days(days), Some(until))),
+        (None, None) => {}
+    }
     let since = now - chrono::Duration::days(days);
     match store.newest_item_at().await? {
         Some(newest) if newest < since => {

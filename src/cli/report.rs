@@ -16,7 +16,7 @@ use feedwatch::config::Config;
 use feedwatch::parse::dates::MAX_FUTURE_SKEW;
 use feedwatch::store::{Bucket, Split, Store, VolumeQuery};
 
-use super::{default_window, time_range};
+use super::{time_range, window};
 
 #[derive(Debug, Args)]
 pub struct ReportArgs {
@@ -66,11 +66,7 @@ async fn gather(
     for topic in &args.topic {
         super::check_topic(store, config, topic).await?;
     }
-    let (since, until) = match (since, until) {
-        (None, None) => default_window(store, DEFAULT_DAYS, now).await?,
-        (Some(since), until) => (since, until),
-        (None, Some(until)) => (until - chrono::Duration::days(DEFAULT_DAYS), Some(until)),
-    };
+    let (since, until) = window(store, (since, until), DEFAULT_DAYS, now).await?;
     // As in `stats`: the chart and the tables cover one window, which,
     // left open, takes in items dated up to MAX_FUTURE_SKEW ahead.
     let end = until.unwrap_or(now + MAX_FUTURE_SKEW);

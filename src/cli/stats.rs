@@ -13,7 +13,7 @@ use feedwatch::config::Config;
 use feedwatch::parse::dates::MAX_FUTURE_SKEW;
 use feedwatch::store::{Bucket, Split, Store, VolumeQuery};
 
-use super::{default_window, time_range, truncate};
+use super::{time_range, truncate, window};
 
 /// Days `stats` covers by default.
 const DEFAULT_DAYS: i64 = 30;
@@ -95,11 +95,7 @@ pub async fn stats(config: &Config, args: StatsArgs) -> anyhow::Result<ExitCode>
     // The window the counts and the buckets both cover: every item counted
     // falls in a bucket shown, so the totals are the window's.
     let store = Store::open_read_only(&config.store.path).await?;
-    let (since, until) = match (since, until) {
-        (None, None) => default_window(&store, DEFAULT_DAYS, now).await?,
-        (Some(since), until) => (since, until),
-        (None, Some(until)) => (until - chrono::Duration::days(DEFAULT_DAYS), Some(until)),
-    };
+    let (since, until) = window(&store, (since, until), DEFAULT_DAYS, now).await?;
     let end = until.unwrap_or(now + MAX_FUTURE_SKEW);
     let mut labels = match bucket_labels(since, end, bucket) {
         Ok(labels) => labels,

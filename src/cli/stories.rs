@@ -11,7 +11,7 @@ use feedwatch::bidi;
 use feedwatch::config::Config;
 use feedwatch::store::{Store, StoryFilter, StoryRow};
 
-use super::{default_window, parse_time, truncate};
+use super::{parse_time, truncate, window};
 
 #[derive(Debug, Args)]
 pub struct StoriesArgs {
@@ -53,10 +53,7 @@ pub async fn stories(config: &Config, args: StoriesArgs) -> anyhow::Result<ExitC
         .map(|s| parse_time(s, now).context("--since"))
         .transpose()?;
     let store = Store::open_read_only(&config.store.path).await?;
-    let since = match since {
-        Some(since) => since,
-        None => default_window(&store, 7, now).await?.0,
-    };
+    let (since, _) = window(&store, (since, None), 7, now).await?;
     if let Some(topic) = &args.topic {
         super::check_topic(&store, config, topic).await?;
     }
