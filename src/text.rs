@@ -622,7 +622,8 @@ fn push_decomposed(c: char, out: &mut String) {
     }
 }
 
-fn is_arabic_block(c: char) -> bool {
+/// Whether `c` is in the Arabic block (Arabic, Persian, Kurdish letters).
+pub(crate) fn is_arabic_block(c: char) -> bool {
     ('\u{0600}'..='\u{06FF}').contains(&c)
 }
 
@@ -879,9 +880,7 @@ pub fn article_form(word: &str) -> Option<String> {
 /// full-text index).
 pub fn proclitic_spellings(form: &str) -> Vec<String> {
     let mut candidates: Vec<String> = Vec::new();
-    if !form.starts_with(|c: char| {
-        ('\u{0620}'..='\u{064A}').contains(&c) || ('\u{066E}'..='\u{06FF}').contains(&c)
-    }) {
+    if !form.starts_with(is_arabic_block) {
         return candidates;
     }
     let mut with_article = |stem: &str| {

@@ -917,7 +917,7 @@ fn phrase_expr(raw: &str, col: usize, what: &str) -> Result<Expr, QueryError> {
 /// Kurdish).
 fn is_arabic_script(word: &str) -> bool {
     word.chars()
-        .all(|c| ('\u{0600}'..='\u{06FF}').contains(&c) || c.is_ascii_digit())
+        .all(|c| text::is_arabic_block(c) || c.is_ascii_digit())
         && word.chars().any(|c| !c.is_ascii_digit())
 }
 
