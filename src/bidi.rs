@@ -41,17 +41,21 @@ pub fn isolate(s: &str) -> Cow<'_, str> {
 /// `width`, isolated when it contains right-to-left letters: a table cell
 /// whose text cannot reorder its neighbours (the isolates take no room).
 pub fn cell(s: &str, width: usize) -> String {
-    let count = s.chars().count();
-    let mut out: String = if count > width {
-        s.chars().take(width.saturating_sub(1)).chain(['…']).collect()
-    } else {
-        s.to_string()
-    };
-    let shown = count.min(width);
-    let isolated = isolate(&out).into_owned();
-    out = isolated;
-    out.extend(std::iter::repeat_n(' ', width - shown));
+    let shown = truncate(s, width);
+    let padding = width.saturating_sub(shown.chars().count());
+    let mut out = isolate(&shown).into_owned();
+    out.extend(std::iter::repeat_n(' ', padding));
     out
+}
+
+/// `s` shortened to at most `width` characters, the cut marked with `…`
+/// (terminal tables, Slack's length limits).
+pub fn truncate(s: &str, width: usize) -> String {
+    if s.chars().count() <= width {
+        s.to_string()
+    } else {
+        s.chars().take(width.saturating_sub(1)).chain(['…']).collect()
+    }
 }
 
 /// A query (or other left-to-right syntax around right-to-left words) as

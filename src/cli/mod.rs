@@ -21,6 +21,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 use clap::{Parser, Subcommand, ValueEnum};
+use feedwatch::bidi::truncate;
 use feedwatch::config::{self, Config};
 
 /// feedwatch: polls news feeds, matches standing topic queries, stores the
@@ -232,17 +233,6 @@ async fn check_topic(store: &feedwatch::store::Store, config: &Config, name: &st
         format!("known: {}", active.join(", "))
     };
     anyhow::bail!("--topic: no topic named {name:?} ({known})")
-}
-
-/// Shortens `s` to at most `width` characters, marking the cut with `…`.
-fn truncate(s: &str, width: usize) -> String {
-    if s.chars().count() <= width {
-        s.to_string()
-    } else {
-        let mut out: String = s.chars().take(width.saturating_sub(1)).collect();
-        out.push('…');
-        out
-    }
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@ use lettre::message::{header::ContentType, Mailbox, MultiPart, SinglePart};
 
 use super::health::{HealthKind, HealthNotice};
 use super::{Digest, Entry, TopicSection};
-use crate::bidi;
+use crate::bidi::{self, truncate};
 
 /// `feedwatch: ALERT — N articles, N stories, N outlets (published FROM –
 /// TO ZONE)`: the publication times of the articles listed, or the period
@@ -337,14 +337,6 @@ pub fn slack(d: &Digest) -> serde_json::Value {
         );
     }
     serde_json::json!({"text": subject(d), "blocks": blocks})
-}
-
-fn truncate(s: &str, max: usize) -> String {
-    if s.chars().count() <= max {
-        s.to_string()
-    } else {
-        s.chars().take(max - 1).chain(['…']).collect()
-    }
 }
 
 /// A multipart (plain text + HTML) e-mail whose Message-ID is the digest id.
