@@ -551,7 +551,7 @@ async fn items(
     let (rows, _) = archive::search(&store, &api.config, &search, false)
         .await
         .map_err(search_error)?;
-    let highlighter = Highlighter::new(&api.config, &store, search.query.as_deref())
+    let highlighter = Highlighter::new(&api.config, &store, search.query.as_deref(), &rows)
         .await
         .map_err(search_error)?;
     let records: Vec<ItemRecord> = rows

@@ -11,7 +11,7 @@
 pub mod report;
 pub mod stats;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use crate::config::Config;
 use crate::directory::FeedDirectory;
@@ -387,9 +387,28 @@ pub struct Highlighter {
 }
 
 impl Highlighter {
-    /// The configured topics and the query of a search, if any.
-    pub async fn new(config: &Config, store: &Store, query: Option<&str>) -> Result<Self, ArchiveError> {
-        let topics = config.topic_set();
+    /// For `rows`: the configured topics they matched (only those are
+    /// compiled: a page of results needs a few of a desk's thousands) and
+    /// the query of a search, if any.
+    pub async fn new(
+        config: &Config,
+        store: &Store,
+        query: Option<&str>,
+        rows: &[ItemRow],
+    ) -> Result<Self, ArchiveError> {
+        let matched: HashSet<&str> = rows
+            .iter()
+            .flat_map(|r| r.topics.iter().map(String::as_str))
+            .collect();
+        let topics = TopicSet::compile(
+            config
+                .topics
+                .iter()
+                .filter(|t| matched.contains(t.name.as_str()))
+                .map(|t| (t.name.as_str(), t.query.as_str())),
+            &config.terms,
+        )
+        .expect("queries are validated when the config is loaded");
         let query = query.map(|q| compile_query(q, config)).transpose()?;
         let needs_tags = topics
             .topics()

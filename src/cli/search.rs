@@ -134,7 +134,7 @@ pub async fn search(config: &Config, args: SearchArgs) -> anyhow::Result<ExitCod
     let result = async {
         let found = archive::search(&store, config, &request, args.count).await?;
         let highlighter = match args.format {
-            Format::Jsonl => Highlighter::new(config, &store, request.query.as_deref()).await?,
+            Format::Jsonl => Highlighter::new(config, &store, request.query.as_deref(), &found.0).await?,
             _ => Highlighter::default(),
         };
         anyhow::Ok((found, highlighter))

@@ -40,7 +40,7 @@ pub async fn show(config: &Config, args: ShowArgs) -> anyhow::Result<ExitCode> {
         let Some(row) = store.item(args.id).await? else {
             return Ok(None);
         };
-        let highlighter = Highlighter::new(config, &store, None).await?;
+        let highlighter = Highlighter::new(config, &store, None, std::slice::from_ref(&row)).await?;
         let story = match row.story_id {
             Some(id) => store.stories_by_id(&[id]).await?.pop(),
             None => None,

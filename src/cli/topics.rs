@@ -201,7 +201,7 @@ async fn test(
     let total = hits.len();
     hits.truncate(limit);
     store.attach_topics(&mut hits).await?;
-    let highlighter = Highlighter::new(config, &store, Some(query)).await;
+    let highlighter = Highlighter::new(config, &store, Some(query), &hits).await;
     store.close().await;
     let highlighter = highlighter.map_err(|e| anyhow::anyhow!("{e}"))?;
 
