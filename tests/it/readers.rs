@@ -200,7 +200,9 @@ async fn readers_are_not_held_up_by_a_write_transaction() {
 /// A copy of `migrations/` without the newest migration.
 fn migrations_but_the_last() -> (tempfile::TempDir, i64) {
     let dir = tempfile::tempdir().unwrap();
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("migrations")
+        .join("sqlite");
     let mut files: Vec<PathBuf> = std::fs::read_dir(&root)
         .unwrap()
         .map(|e| e.unwrap().path())

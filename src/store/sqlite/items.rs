@@ -1116,7 +1116,7 @@ mod tests {
         )
         .await;
         settle().await;
-        run(include_str!("../../migrations/0017_future_dates.sql")).await;
+        run(include_str!("../../../migrations/sqlite/0017_future_dates.sql")).await;
         let future: i64 = sqlx::query_scalar("SELECT count(*) FROM items WHERE sort_at > '2020'")
             .fetch_one(&store.read)
             .await
