@@ -14,6 +14,7 @@ use serde::Deserialize;
 use toml::Spanned;
 use url::Url;
 
+use crate::store::Location;
 use crate::topics::{query, TermSets, TopicSet};
 
 mod alerts;
@@ -171,20 +172,53 @@ pub struct LogConfig {
     pub format: Option<String>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// Where the archive is kept: `[store] path` (a SQLite file) or `[store]
+/// url` (`sqlite:///var/lib/feedwatch/feedwatch.db`, `sqlite:data/fw.db`).
+#[derive(Debug, Clone)]
 pub struct StoreConfig {
-    /// The SQLite database file.
-    #[serde(default = "default_store_path")]
+    /// The SQLite database file, absolute (relative to the config file's
+    /// directory as written).
     pub path: PathBuf,
 }
 
-impl Default for StoreConfig {
-    fn default() -> Self {
-        Self {
-            path: default_store_path(),
-        }
+impl StoreConfig {
+    /// The store's location, as [`crate::store::Store`] opens it.
+    pub fn location(&self) -> Location {
+        Location::Sqlite(self.path.clone())
     }
+}
+
+/// `[store]` as written: `path` or `url`, not both.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStore {
+    path: Option<PathBuf>,
+    url: Option<Spanned<String>>,
+}
+
+/// The database file a `[store] url` names (`sqlite:///abs`, `sqlite://rel`,
+/// `sqlite:rel`), or the one sentence saying why it names none.
+fn sqlite_url_path(url: &str) -> Result<PathBuf, String> {
+    let lower = url.to_ascii_lowercase();
+    if lower.starts_with("postgres://") || lower.starts_with("postgresql://") {
+        return Err(
+            "PostgreSQL is not supported by this feedwatch yet: use a sqlite:// URL or store.path".into(),
+        );
+    }
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .ok_or_else(|| format!("{url:?} is not a store URL: it must start with sqlite:// (for example sqlite:///var/lib/feedwatch/feedwatch.db)"))?;
+    // Query parameters (`?mode=rwc`) are sqlx's, not ours: the store sets its own.
+    if rest.contains('?') || rest.contains('#') {
+        return Err(
+            "takes a file path only (no ?options): the store chooses its own connection settings".into(),
+        );
+    }
+    if rest.is_empty() {
+        return Err("names no database file (for example sqlite:///var/lib/feedwatch/feedwatch.db)".into());
+    }
+    Ok(PathBuf::from(rest))
 }
 
 fn default_store_path() -> PathBuf {
@@ -358,7 +392,7 @@ pub struct TopicConfig {
 #[serde(deny_unknown_fields)]
 struct RawConfig {
     #[serde(default)]
-    store: StoreConfig,
+    store: RawStore,
     #[serde(default)]
     fetch: FetchConfig,
     #[serde(default)]
@@ -467,8 +501,22 @@ impl Config {
             .map(|dir| std::fs::canonicalize(&dir).unwrap_or(dir))
             .unwrap_or_default();
 
-        let mut store = raw.store;
-        store.path = base.join(&store.path);
+        let store_path = match (raw.store.path, raw.store.url) {
+            (Some(_), Some(url)) => {
+                return Err(invalid(
+                    Some(url.span()),
+                    "store.url".into(),
+                    "set either store.path or store.url, not both".into(),
+                ))
+            }
+            (Some(path), None) => path,
+            (None, Some(url)) => sqlite_url_path(url.get_ref())
+                .map_err(|m| invalid(Some(url.span()), "store.url".into(), m))?,
+            (None, None) => default_store_path(),
+        };
+        let store = StoreConfig {
+            path: base.join(store_path),
+        };
         if raw.poll.concurrency == 0 {
             return Err(invalid(
                 None,
@@ -766,6 +814,37 @@ mod tests {
 
     fn error(source: &str) -> String {
         parse(source).expect_err("config should be rejected").to_string()
+    }
+
+    #[test]
+    fn store_url_names_a_sqlite_file_or_says_why_not() {
+        let at = |source: &str| parse(source).unwrap().store.location();
+        assert_eq!(
+            at("[store]\nurl = \"sqlite:///var/lib/fw/fw.db\"\n"),
+            Location::Sqlite("/var/lib/fw/fw.db".into())
+        );
+        assert_eq!(
+            at("[store]\nurl = \"sqlite:data/fw.db\"\n"),
+            Location::Sqlite("/etc/fw/data/fw.db".into())
+        );
+        assert_eq!(at(""), Location::Sqlite("/var/lib/feedwatch/feedwatch.db".into()));
+        let both = error("[store]\npath = \"a.db\"\nurl = \"sqlite:b.db\"\n");
+        assert!(
+            both.contains("line 3: store.url: set either store.path or store.url"),
+            "{both}"
+        );
+        let pg = error("[store]\nurl = \"postgres://fw@db/fw\"\n");
+        assert!(
+            pg.contains("line 2: store.url: PostgreSQL is not supported"),
+            "{pg}"
+        );
+        let other = error("[store]\nurl = \"mysql://db/fw\"\n");
+        assert!(
+            other.contains("store.url: \"mysql://db/fw\" is not a store URL: it must start with sqlite://"),
+            "{other}"
+        );
+        let options = error("[store]\nurl = \"sqlite:fw.db?mode=ro\"\n");
+        assert!(options.contains("store.url: takes a file path only"), "{options}");
     }
 
     #[test]

@@ -64,7 +64,7 @@ pub async fn check(config: &Config) -> anyhow::Result<ExitCode> {
 /// Whether the database exists and holds feeds added with `feeds add` or
 /// `opml import` (the daemon polls those too); never creates it.
 async fn has_added_feeds(config: &Config) -> bool {
-    let Ok(store) = Store::open_read_only(&config.store.path).await else {
+    let Ok(store) = Store::open_read_only(config.store.location()).await else {
         return false;
     };
     let feeds = store.list_feeds().await;
@@ -75,7 +75,7 @@ async fn has_added_feeds(config: &Config) -> bool {
 /// Topics' `feed:` filters must name a configured feed, or one stored in the
 /// database (when it exists), by name or tag.
 async fn check_feed_filters(config: &Config) -> anyhow::Result<()> {
-    let store = Store::open_read_only(&config.store.path).await.ok();
+    let store = Store::open_read_only(config.store.location()).await.ok();
     let result = feedwatch::archive::check_topic_feeds(config, store.as_ref()).await;
     if let Some(store) = store {
         store.close().await;

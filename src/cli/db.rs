@@ -31,8 +31,8 @@ pub async fn db(config: &Config, command: DbCommand) -> anyhow::Result<ExitCode>
     // `check` and `backup` only read (VACUUM INTO reads the database and
     // writes the copy): they never wait for the daemon's write lock.
     let store = match command {
-        DbCommand::Check | DbCommand::Backup { .. } => Store::open_read_only(&config.store.path).await?,
-        DbCommand::Prune | DbCommand::Vacuum => Store::open_existing(&config.store.path).await?,
+        DbCommand::Check | DbCommand::Backup { .. } => Store::open_read_only(config.store.location()).await?,
+        DbCommand::Prune | DbCommand::Vacuum => Store::open_existing(config.store.location()).await?,
     };
     let result = run(config, &store, command).await;
     store.close().await;

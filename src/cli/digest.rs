@@ -75,9 +75,9 @@ fn find<'a>(config: &'a Config, name: &str) -> anyhow::Result<&'a AlertConfig> {
 /// nothing), migrating for a send.
 async fn open(config: &Config, read_only: bool) -> anyhow::Result<Alerts> {
     let store = if read_only {
-        Store::open_read_only(&config.store.path).await?
+        Store::open_read_only(config.store.location()).await?
     } else {
-        Store::open_existing(&config.store.path).await?
+        Store::open_existing(config.store.location()).await?
     };
     Ok(Alerts::new(config, store, Arc::new(config.topic_set()))?)
 }
@@ -145,7 +145,7 @@ pub async fn digests(config: &Config, command: DigestsCommand) -> anyhow::Result
             limit,
             format,
         } => {
-            let store = Store::open_read_only(&config.store.path).await?;
+            let store = Store::open_read_only(config.store.location()).await?;
             let records = store.list_digests(failed, limit).await;
             store.close().await;
             let records = records?;
@@ -181,7 +181,7 @@ pub async fn digests(config: &Config, command: DigestsCommand) -> anyhow::Result
             Ok(ExitCode::SUCCESS)
         }
         DigestsCommand::Retry { id } => {
-            let store = Store::open_existing(&config.store.path).await?;
+            let store = Store::open_existing(config.store.location()).await?;
             let retried = store.retry_digest(&id, Utc::now()).await;
             store.close().await;
             if !retried? {

@@ -72,7 +72,7 @@ pub async fn feeds(config: &Config, command: FeedsCommand) -> anyhow::Result<Exi
             force,
         } => add(config, &url, name.as_deref(), &tags, force).await,
         FeedsCommand::Enable { url } => {
-            let store = Store::open_existing(&config.store.path).await?;
+            let store = Store::open_existing(config.store.location()).await?;
             let result = store.enable_feed(url.trim()).await;
             store.close().await;
             result?;
@@ -80,7 +80,7 @@ pub async fn feeds(config: &Config, command: FeedsCommand) -> anyhow::Result<Exi
             Ok(ExitCode::SUCCESS)
         }
         FeedsCommand::Remove { url } => {
-            let store = Store::open_existing(&config.store.path).await?;
+            let store = Store::open_existing(config.store.location()).await?;
             let result = store.remove_feed(url.trim()).await;
             store.close().await;
             result?;
@@ -100,7 +100,7 @@ async fn list(
     only_unhealthy: bool,
     status: bool,
 ) -> anyhow::Result<ExitCode> {
-    let store = Store::open_read_only(&config.store.path).await?;
+    let store = Store::open_read_only(config.store.location()).await?;
     let mut feeds = store.list_feeds().await?;
     store.close().await;
     feedwatch::daemon::mark_twins(&mut feeds);
@@ -274,7 +274,7 @@ async fn add(
             feedwatch::error_chain(&error)
         ),
     }
-    let store = Store::open(&config.store.path).await?;
+    let store = Store::open(config.store.location()).await?;
     let result = store.add_feed(&url, name, tags).await;
     store.close().await;
     result?;

@@ -29,7 +29,7 @@ pub async fn opml(config: &Config, command: OpmlCommand) -> anyhow::Result<ExitC
 async fn import(config: &Config, file: &std::path::Path) -> anyhow::Result<ExitCode> {
     let text = std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
     let feeds = opml::parse(&text).with_context(|| format!("{}", file.display()))?;
-    let store = Store::open(&config.store.path).await?;
+    let store = Store::open(config.store.location()).await?;
     let (mut added, mut present, mut refused) = (0, 0, 0);
     let progress = std::io::stderr().is_terminal() && feeds.len() >= 100;
     for (i, feed) in feeds.iter().enumerate() {
@@ -75,7 +75,7 @@ async fn import(config: &Config, file: &std::path::Path) -> anyhow::Result<ExitC
 
 async fn export(config: &Config) -> anyhow::Result<ExitCode> {
     let mut feeds: Vec<OpmlFeed> = Vec::new();
-    let stored = match Store::open_read_only(&config.store.path).await {
+    let stored = match Store::open_read_only(config.store.location()).await {
         Ok(store) => {
             let rows = store.list_feeds().await;
             store.close().await;

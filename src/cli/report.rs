@@ -45,7 +45,7 @@ pub async fn report(config: &Config, args: ReportArgs) -> anyhow::Result<ExitCod
     refuse_symlink(&args.out)?;
     let now = Utc::now();
     let (since, until) = time_range(args.since.as_deref(), args.until.as_deref(), now)?;
-    let store = Store::open_read_only(&config.store.path).await?;
+    let store = Store::open_read_only(config.store.location()).await?;
     let result = gather(config, &store, &args, (since, until), now).await;
     store.close().await;
     let data = result?;

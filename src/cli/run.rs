@@ -68,8 +68,8 @@ async fn build(config: &Config, store: &Store) -> anyhow::Result<(Pipeline, Aler
 
 pub async fn run(config: &Config, args: RunArgs) -> anyhow::Result<ExitCode> {
     // One writer per database; search and other read commands don't lock.
-    let _lock = InstanceLock::acquire(&config.store.path)?;
-    let store = Store::open(&config.store.path).await?;
+    let _lock = InstanceLock::acquire(config.store.location())?;
+    let store = Store::open(config.store.location()).await?;
     let shutdown = CancellationToken::new();
     daemon::cancel_on_signals(shutdown.clone());
     let code = if args.once {
@@ -244,10 +244,10 @@ async fn serve(mut config: Config, store: &Store, shutdown: &CancellationToken) 
                         tracing::error!(error = %feedwatch::error_chain(&error), "new configuration rejected; the running one stays");
                     }
                     Ok(mut new) => {
-                        if new.store.path != config.store.path {
+                        if new.store.location() != config.store.location() {
                             tracing::warn!(
-                                running = %config.store.path.display(),
-                                "store.path changes take effect on restart; keeping the running database"
+                                running = %config.store.location(),
+                                "[store] changes take effect on restart; keeping the running database"
                             );
                             new.store = config.store.clone();
                         }

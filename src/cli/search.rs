@@ -75,7 +75,7 @@ pub enum Sort {
 pub async fn search(config: &Config, args: SearchArgs) -> anyhow::Result<ExitCode> {
     let now = Utc::now();
     let (since, until) = time_range(args.since.as_deref(), args.until.as_deref(), now)?;
-    let opened = Store::open_read_only(&config.store.path).await?;
+    let opened = Store::open_read_only(config.store.location()).await?;
     let store = match args.timeout.unwrap_or(config.search.timeout) {
         limit if limit.is_zero() => opened.clone(),
         limit => opened.bounded(limit),

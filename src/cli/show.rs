@@ -35,7 +35,7 @@ pub enum ShowFormat {
 }
 
 pub async fn show(config: &Config, args: ShowArgs) -> anyhow::Result<ExitCode> {
-    let store = Store::open_read_only(&config.store.path).await?;
+    let store = Store::open_read_only(config.store.location()).await?;
     let result = async {
         let Some(row) = store.item(args.id).await? else {
             return Ok(None);

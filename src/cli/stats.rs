@@ -94,7 +94,7 @@ pub async fn stats(config: &Config, args: StatsArgs) -> anyhow::Result<ExitCode>
     };
     // The window the counts and the buckets both cover: every item counted
     // falls in a bucket shown, so the totals are the window's.
-    let store = Store::open_read_only(&config.store.path).await?;
+    let store = Store::open_read_only(config.store.location()).await?;
     let (since, until) = window(&store, (since, until), DEFAULT_DAYS, now).await?;
     let end = until.unwrap_or(now + MAX_FUTURE_SKEW);
     let mut labels = match bucket_labels(since, end, bucket) {

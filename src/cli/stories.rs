@@ -52,7 +52,7 @@ pub async fn stories(config: &Config, args: StoriesArgs) -> anyhow::Result<ExitC
         .as_deref()
         .map(|s| parse_time(s, now).context("--since"))
         .transpose()?;
-    let store = Store::open_read_only(&config.store.path).await?;
+    let store = Store::open_read_only(config.store.location()).await?;
     let (since, _) = window(&store, (since, None), 7, now).await?;
     if let Some(topic) = &args.topic {
         super::check_topic(&store, config, topic).await?;

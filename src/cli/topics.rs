@@ -69,7 +69,7 @@ struct ListRecord<'a> {
 }
 
 async fn list(config: &Config, all: bool, format: Format) -> anyhow::Result<ExitCode> {
-    let store = Store::open_read_only(&config.store.path).await?;
+    let store = Store::open_read_only(config.store.location()).await?;
     let mut names: Vec<(String, String)> = config
         .topics
         .iter()
@@ -174,7 +174,7 @@ async fn test(
     let topics = TopicSet::compile([("query", query)], &config.terms)
         .map_err(|e| anyhow::anyhow!("query: {}", e.source))?;
     let since = parse_time(since, Utc::now()).context("--since")?;
-    let store = Store::open_read_only(&config.store.path).await?;
+    let store = Store::open_read_only(config.store.location()).await?;
     // Tags of added feeds too, as ingest and search see them.
     let tags = feedwatch::archive::feed_tags(config, &store).await?;
     let mut hits: Vec<ItemRow> = Vec::new();

@@ -44,7 +44,7 @@ url = "file://missing.xml"
 "#,
     )
     .unwrap();
-    let store = Store::open(&config.store.path).await.unwrap();
+    let store = Store::open(config.store.location()).await.unwrap();
     let fetcher = Fetcher::new(FetchSettings::from_config(&config.fetch)).unwrap();
     let start = chrono::DateTime::parse_from_rfc3339("2025-05-05T10:00:00Z")
         .unwrap()

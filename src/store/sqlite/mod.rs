@@ -35,6 +35,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::Location;
 use chrono::{DateTime, Datelike, NaiveDateTime, Timelike, Utc};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
@@ -144,7 +145,9 @@ impl Store {
     /// SQLite opens it, so a permissive umask does not widen it; SQLite
     /// gives the `-wal` and `-shm` files the same mode. An existing file
     /// keeps its mode.
-    pub async fn open(path: &Path) -> Result<Store> {
+    pub async fn open(location: impl Into<Location>) -> Result<Store> {
+        let Location::Sqlite(path) = &location.into();
+        let path = path.as_path();
         let io_error = |e| StoreError::Open {
             path: path.to_path_buf(),
             source: sqlx::Error::Io(e),
@@ -169,7 +172,8 @@ impl Store {
     /// to it (`feeds remove`, `db prune`, ...): a missing file is an error
     /// instead of a new empty database. Commands that only read use
     /// [`Store::open_read_only`].
-    pub async fn open_existing(path: &Path) -> Result<Store> {
+    pub async fn open_existing(location: impl Into<Location>) -> Result<Store> {
+        let Location::Sqlite(path) = &location.into();
         if !path.exists() {
             return Err(StoreError::Missing {
                 path: path.to_path_buf(),
@@ -213,7 +217,9 @@ impl Store {
     /// The store's write pool is read-only too (and connects only if used):
     /// a write through it fails at once with SQLite's "attempt to write a
     /// readonly database" instead of waiting for the lock.
-    pub async fn open_read_only(path: &Path) -> Result<Store> {
+    pub async fn open_read_only(location: impl Into<Location>) -> Result<Store> {
+        let Location::Sqlite(path) = &location.into();
+        let path = path.as_path();
         if !path.exists() {
             return Err(StoreError::Missing {
                 path: path.to_path_buf(),
@@ -414,7 +420,8 @@ pub enum LockError {
 
 impl InstanceLock {
     /// Takes `<db>.lock` without waiting. Read-only commands don't need it.
-    pub fn acquire(db: &Path) -> Result<InstanceLock, LockError> {
+    pub fn acquire(location: impl Into<Location>) -> Result<InstanceLock, LockError> {
+        let Location::Sqlite(db) = &location.into();
         use std::io::{Read, Seek, Write};
         let mut name = db.as_os_str().to_owned();
         name.push(".lock");
