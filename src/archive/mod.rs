@@ -2,8 +2,8 @@
 //! statistics and HTML reports.
 //!
 //! `search` narrows candidates with the full-text index (`items_fts`, the
-//! folded words of every item; see [`crate::store::fts_query`], which maps
-//! `NEAR` to FTS5 `NEAR`, and [`crate::store::fts_query_loose`]) and confirms
+//! folded words of every item: the store reads the query's tree, see
+//! [`crate::store::Words`]) and confirms
 //! each with the topic evaluator, so a query finds exactly the items a topic
 //! with that query matches (evaluated with the item's first feed's name and
 //! tags).
@@ -16,7 +16,7 @@ use std::collections::{HashMap, HashSet};
 use crate::config::Config;
 use crate::directory::FeedDirectory;
 use crate::pipeline::match_rows;
-use crate::store::{fts_query, fts_query_loose, ItemRow, SearchFilter, SearchSort, Store, StoreError};
+use crate::store::{ItemRow, SearchFilter, SearchSort, Store, StoreError, Words};
 use crate::topics::highlight::{self, MatchSpan};
 use crate::topics::{Expr, QueryError, TopicSet};
 
@@ -217,8 +217,7 @@ pub async fn search(
     };
     let mut filter = search.filter.clone();
     let expr = topics.as_ref().map(|t| &t.topics()[0].expr);
-    let tight = expr.and_then(fts_query);
-    if filter.sort == SearchSort::Relevance && tight.is_none() {
+    if filter.sort == SearchSort::Relevance && !expr.is_some_and(|e| store.ranks(e)) {
         return Err(ArchiveError::RelevanceWithoutQuery);
     }
     let relevance = filter.sort == SearchSort::Relevance;
@@ -227,11 +226,11 @@ pub async fn search(
     // loose expression first, the tight one once it lets through mostly
     // items the evaluator rejects. Relevance pages by offset: one
     // expression throughout.
-    filter.fts = if relevance {
-        tight.clone()
-    } else {
-        expr.and_then(fts_query_loose)
-    };
+    let query = expr.map(|e| std::sync::Arc::new(e.clone()));
+    filter.words = query.clone().map(|query| Words {
+        query,
+        strict: relevance,
+    });
     let mut skip_until = None;
     if let Some(id) = search.after_id {
         if relevance {
@@ -283,7 +282,7 @@ pub async fn search(
             }
             None => rows,
         };
-        let tighten = confirmed.len() * 2 < fetched && filter.fts != tight;
+        let tighten = confirmed.len() * 2 < fetched && filter.words.as_ref().is_some_and(Words::can_tighten);
         for row in confirmed {
             if let Some(after) = skip_until {
                 if row.id == after {
@@ -303,7 +302,9 @@ pub async fn search(
             // Its candidates mostly confirm: rounds start small again (a
             // dense expression is probed item by item, newest first, and
             // that plan gives up beyond a few thousand probes).
-            filter.fts = tight.clone();
+            if let Some(words) = &mut filter.words {
+                words.strict = true;
+            }
             filter.limit = first_limit;
         } else if topics.is_some() {
             filter.limit = filter.limit.saturating_mul(4).min(BATCH);

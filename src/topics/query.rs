@@ -57,7 +57,7 @@ pub const MIN_PREFIX_CHARS: usize = 2;
 /// and everything that walks one recursively is bounded by it: evaluation
 /// (`Document::satisfies`), `Display`, [`Expr::is_positive`], the scope
 /// push-down, the presearcher's anchors, `archive`'s `uses_feed`,
-/// `store::fts_query` and dropping the boxed tree. (A tree built by hand
+/// the store's full-text expression and dropping the boxed tree. (A tree built by hand
 /// rather than parsed has no such bound.) No real query comes near.
 pub const MAX_DEPTH: usize = 64;
 

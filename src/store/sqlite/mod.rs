@@ -47,7 +47,7 @@ pub use batch::{FeedWrite, WriteQueue};
 pub use digests::{AlertState, DigestRecord, FeedHealthRow, NewDigest, PendingMatch};
 pub use feeds::{FeedChangeError, FeedFailure, FeedRow, NextCheck, QueueEntry};
 pub use items::{FeedUpdate, IngestCounts, ItemWrite, Known};
-pub use search::{fts_query, fts_query_loose, Cursor, ItemRow, SearchFilter, SearchSort, SearchText};
+pub use search::{Cursor, ItemRow, SearchFilter, SearchSort, SearchText, Words};
 pub use stories::{StoryFilter, StoryRow};
 pub use topics::{RetiredTopic, TopicRow, TopicStats};
 

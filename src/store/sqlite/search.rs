@@ -35,15 +35,44 @@ pub struct SearchFilter {
     /// Only items whose language is this primary tag (`fa` takes `fa-IR`),
     /// case-insensitive.
     pub lang: Option<String>,
-    /// An FTS5 expression over `items_fts` (see [`fts_query`]): only items
-    /// it matches. Narrows candidates; it is not the topic semantics.
-    pub fts: Option<String>,
-    /// Result order; [`SearchSort::Relevance`] needs `fts`.
+    /// Only items whose words could match this query (a superset: it
+    /// narrows candidates, it is not the topic semantics, which
+    /// [`crate::topics`] confirms).
+    pub words: Option<Words>,
+    /// Result order; [`SearchSort::Relevance`] needs `words` that narrow
+    /// ([`Store::ranks`]).
     pub sort: SearchSort,
     /// Newest first only: items strictly after this position.
     pub after: Option<Cursor>,
     /// Rows to skip (relevance order pages within one command).
     pub offset: u32,
+}
+
+/// A query's words as a search's candidates: its syntax tree and how
+/// strictly to read it. Loose candidates are cheaper to find but more of
+/// them fail the evaluator (a `NEAR` of term sets read as the `AND` of its
+/// sides); strict ones are the closest superset the index gives.
+#[derive(Debug, Clone)]
+pub struct Words {
+    pub query: std::sync::Arc<Expr>,
+    pub strict: bool,
+}
+
+impl Words {
+    /// Whether reading these words strictly would give fewer candidates.
+    pub fn can_tighten(&self) -> bool {
+        !self.strict && fts_query_loose(&self.query) != fts_query(&self.query)
+    }
+
+    /// The FTS5 expression over `items_fts`, or `None` when the query gives
+    /// no narrowing.
+    fn fts(&self) -> Option<String> {
+        if self.strict {
+            fts_query(&self.query)
+        } else {
+            fts_query_loose(&self.query)
+        }
+    }
 }
 
 /// Result order of [`Store::search`].
@@ -95,6 +124,13 @@ pub struct ItemRow {
 }
 
 impl Store {
+    /// Whether the store can rank items by relevance to `query`
+    /// ([`SearchSort::Relevance`]): its words narrow candidates (a query of
+    /// only `NOT`, `lang:` or `feed:` gives nothing to rank by).
+    pub fn ranks(&self, query: &Expr) -> bool {
+        fts_query(query).is_some()
+    }
+
     /// Items matching the filter, newest first (by publication time, else
     /// first-seen time), ties broken by id, or by relevance; with their
     /// topics and feeds.
@@ -107,8 +143,9 @@ impl Store {
     /// Like [`Store::search`] without topics and feeds (cheaper, for
     /// candidates that are still to be confirmed).
     pub async fn search_page(&self, filter: &SearchFilter) -> Result<Vec<ItemRow>> {
-        let relevance = filter.sort == SearchSort::Relevance && filter.fts.is_some();
-        if let (Some(fts), false) = (&filter.fts, relevance) {
+        let fts = filter.words.as_ref().and_then(Words::fts);
+        let relevance = filter.sort == SearchSort::Relevance && fts.is_some();
+        if let (Some(fts), false) = (&fts, relevance) {
             return self.newest_matching(filter, fts).await;
         }
         let mut conn = self.reader().await?;
@@ -118,7 +155,7 @@ impl Store {
                 " FROM items_fts JOIN items i ON i.id = items_fts.rowid JOIN feeds f ON f.id = i.feed_id \
                  WHERE items_fts MATCH ",
             )
-            .push_bind(filter.fts.clone().unwrap_or_default());
+            .push_bind(fts.unwrap_or_default());
         } else {
             q.push(" FROM items i JOIN feeds f ON f.id = i.feed_id WHERE 1 = 1");
         }
@@ -608,7 +645,7 @@ impl SearchRows {
 /// sides; `NOT`, `lang:` and `feed:` narrow nothing here. (BM25 relevance
 /// ranks by the phrases of this expression: those of a NEAR count their
 /// near occurrences only.)
-pub fn fts_query(expr: &Expr) -> Option<String> {
+fn fts_query(expr: &Expr) -> Option<String> {
     fts_expr(expr, NEAR_PAIRS)
 }
 
@@ -619,7 +656,7 @@ pub fn fts_query(expr: &Expr) -> Option<String> {
 /// @referendum`, 30 pairs, takes 19 ms to count as NEAR groups and 6 ms as
 /// an AND: the same 25,029 items). A search starts with this and tightens to
 /// [`fts_query`] when the evaluator rejects most candidates.
-pub fn fts_query_loose(expr: &Expr) -> Option<String> {
+fn fts_query_loose(expr: &Expr) -> Option<String> {
     fts_expr(expr, 1)
 }
 
@@ -922,7 +959,13 @@ mod tests {
         let at = |s: &str| Some(DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc));
         for word in ["common", "often", "old", "rare"] {
             let all = SearchFilter {
-                fts: Some(format!("\"{word}\"")),
+                words: Some(Words {
+                    query: std::sync::Arc::new(Expr::Match {
+                        field: Field::Any,
+                        words: vec![Pattern::Word(word.into())],
+                    }),
+                    strict: true,
+                }),
                 limit: 100_000,
                 lang: Some("en".into()),
                 ..SearchFilter::default()
@@ -944,7 +987,7 @@ mod tests {
             ];
             for (since, until, after, limit) in cases {
                 let filter = SearchFilter {
-                    fts: all.fts.clone(),
+                    words: all.words.clone(),
                     since,
                     until,
                     after,
