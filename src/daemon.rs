@@ -26,9 +26,9 @@ const MAX_IDLE: Duration = Duration::from_secs(60);
 const MIN_REQUERY: Duration = Duration::from_secs(1);
 /// How often the daemon prunes unmatched items.
 const PRUNE_EVERY: Duration = Duration::from_secs(3600);
-/// How often the daemon truncates the WAL. SQLite's automatic checkpoints
-/// keep it from growing past ~40 MB but never shrink the file.
-const CHECKPOINT_EVERY: Duration = Duration::from_secs(60);
+/// How often the daemon asks the store for its housekeeping
+/// ([`Store::tidy`]).
+const TIDY_EVERY: Duration = Duration::from_secs(60);
 /// How long shutdown waits for started feeds to finish writing.
 const STOP_TIMEOUT: Duration = Duration::from_secs(10);
 /// How often the systemd status line is refreshed.
@@ -169,20 +169,19 @@ async fn prune(config: &Config, store: &Store, now: chrono::DateTime<chrono::Utc
             "forgot tombstones past the retention window"
         );
     }
-    // Housekeeping: a checkpoint that fails is retried next time.
-    if let Err(error) = checkpoint(store).await {
-        tracing::warn!(error = %error_chain(&error), "WAL checkpoint failed");
-    }
+    // Housekeeping that fails is retried next time.
+    tidy(store).await;
     Ok(())
 }
 
-/// Truncates the WAL (busy readers just postpone it to the next time).
-async fn checkpoint(store: &Store) -> Result<(), StoreError> {
-    let (busy, _, _) = store.checkpoint().await?;
-    if busy != 0 {
-        tracing::debug!("WAL checkpoint postponed: readers busy");
+/// The store's housekeeping ([`Store::tidy`]); postponed or failed, it is
+/// tried again next time.
+async fn tidy(store: &Store) {
+    match store.tidy().await {
+        Ok(None) => {}
+        Ok(Some(why)) => tracing::debug!("{why}"),
+        Err(error) => tracing::warn!(error = %error_chain(&error), "store housekeeping failed"),
     }
-    Ok(())
 }
 
 /// What [`apply_retention`] removed.
@@ -311,14 +310,14 @@ impl StoreHealth {
 }
 
 /// The daemon's upkeep beside the polling loop: retention every
-/// [`PRUNE_EVERY`] (and at start), WAL truncation every
-/// [`CHECKPOINT_EVERY`]. A failure is logged and retried next time; a long
+/// [`PRUNE_EVERY`] (and at start), the store's housekeeping every
+/// [`TIDY_EVERY`]. A failure is logged and retried next time; a long
 /// prune never holds up the polling loop (or its watchdog).
 async fn upkeep(config: Config, store: Store, clock: crate::scheduler::Clock, shutdown: CancellationToken) {
     let mut next_prune = tokio::time::Instant::now();
-    let mut next_checkpoint = tokio::time::Instant::now() + CHECKPOINT_EVERY;
+    let mut next_tidy = tokio::time::Instant::now() + TIDY_EVERY;
     loop {
-        let wake = next_prune.min(next_checkpoint);
+        let wake = next_prune.min(next_tidy);
         tokio::select! {
             _ = shutdown.cancelled() => return,
             _ = tokio::time::sleep_until(wake) => {}
@@ -331,13 +330,10 @@ async fn upkeep(config: Config, store: Store, clock: crate::scheduler::Clock, sh
                 tracing::warn!(error = %error_chain(&error), "pruning failed");
             }
             next_prune = tokio::time::Instant::now() + PRUNE_EVERY;
-            next_checkpoint = tokio::time::Instant::now() + CHECKPOINT_EVERY;
+            next_tidy = tokio::time::Instant::now() + TIDY_EVERY;
         } else {
-            // A failure (disk full, unwritable file) is retried next time.
-            if let Err(error) = checkpoint(&store).await {
-                tracing::warn!(error = %error_chain(&error), "WAL checkpoint failed");
-            }
-            next_checkpoint = tokio::time::Instant::now() + CHECKPOINT_EVERY;
+            tidy(&store).await;
+            next_tidy = tokio::time::Instant::now() + TIDY_EVERY;
         }
     }
 }

@@ -43,18 +43,14 @@ async fn run(config: &Config, store: &Store, command: DbCommand) -> anyhow::Resu
     match command {
         DbCommand::Prune => {
             let pruned = apply_retention(config, store, Utc::now()).await?;
-            let (busy, _, _) = store.checkpoint().await?;
+            let postponed = store.tidy().await?;
             writeln!(
                 std::io::stdout(),
                 "pruned {} unmatched items, {} matched items, {} tombstones{}",
                 pruned.unmatched,
                 pruned.matched,
                 pruned.tombstones,
-                if busy != 0 {
-                    " (WAL checkpoint postponed: readers busy)"
-                } else {
-                    ""
-                }
+                postponed.map(|why| format!(" ({why})")).unwrap_or_default()
             )?;
         }
         DbCommand::Backup { path } => {
@@ -93,21 +89,15 @@ async fn run(config: &Config, store: &Store, command: DbCommand) -> anyhow::Resu
             writeln!(std::io::stdout(), "ok")?;
         }
         DbCommand::Vacuum => {
-            let before = file_size(&config.store.path);
-            store.vacuum().await?;
-            store.checkpoint().await?;
+            let size = store.vacuum().await?;
             writeln!(
                 std::io::stdout(),
                 "vacuumed {}: {} → {}",
-                config.store.path.display(),
-                bytesize::ByteSize(before),
-                bytesize::ByteSize(file_size(&config.store.path))
+                config.store.location(),
+                bytesize::ByteSize(size.before),
+                bytesize::ByteSize(size.after)
             )?;
         }
     }
     Ok(ExitCode::SUCCESS)
-}
-
-fn file_size(path: &std::path::Path) -> u64 {
-    std::fs::metadata(path).map(|m| m.len()).unwrap_or(0)
 }

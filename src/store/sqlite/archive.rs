@@ -131,6 +131,13 @@ impl CheckReport {
 /// Rows of a WAL checkpoint: `(busy, wal frames, frames checkpointed)`.
 pub type Checkpoint = (i64, i64, i64);
 
+/// What [`Store::vacuum`] did to the database's size, in bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Compacted {
+    pub before: u64,
+    pub after: u64,
+}
+
 impl Store {
     /// Item counts per bucket (and split key), oldest bucket first. Empty
     /// buckets are absent.
@@ -417,12 +424,34 @@ impl Store {
 
     /// Rebuilds the database file to reclaim free pages (`VACUUM`; waits for
     /// the writer), then optimises the full-text index.
-    pub async fn vacuum(&self) -> Result<()> {
+    pub async fn vacuum(&self) -> Result<Compacted> {
+        let before = self.file_size();
         sqlx::query("INSERT INTO items_fts (items_fts) VALUES ('optimize')")
             .execute(&self.write)
             .await?;
         sqlx::query("VACUUM").execute(&self.write).await?;
-        Ok(())
+        self.checkpoint().await?;
+        Ok(Compacted {
+            before,
+            after: self.file_size(),
+        })
+    }
+
+    /// The database file's size in bytes (0 when it cannot be read).
+    fn file_size(&self) -> u64 {
+        std::fs::metadata(self.path.as_path())
+            .map(|m| m.len())
+            .unwrap_or(0)
+    }
+
+    /// Housekeeping the daemon asks for every minute or so, and `db prune`
+    /// after pruning: truncates the write-ahead log ([`Store::checkpoint`]),
+    /// which SQLite's automatic checkpoints keep from growing past ~40 MB
+    /// but never shrink. `Ok(Some(why))` when readers made it wait for next
+    /// time (not an error).
+    pub async fn tidy(&self) -> Result<Option<&'static str>> {
+        let (busy, _, _) = self.checkpoint().await?;
+        Ok((busy != 0).then_some("WAL checkpoint postponed: readers busy"))
     }
 
     /// Copies the WAL into the database and truncates it when no reader
@@ -431,7 +460,7 @@ impl Store {
     /// checkpointer's connection: while it waits for the writer (SQLite's
     /// busy handler) it holds no connection a writer needs, and it never
     /// contends with the checkpointer's own checkpoints.
-    pub async fn checkpoint(&self) -> Result<Checkpoint> {
+    pub(super) async fn checkpoint(&self) -> Result<Checkpoint> {
         Ok(sqlx::query_as("PRAGMA wal_checkpoint(TRUNCATE)")
             .fetch_one(&self.checkpoints)
             .await?)

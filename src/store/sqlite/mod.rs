@@ -42,7 +42,7 @@ use sqlx::sqlite::{
 };
 use sqlx::{ConnectOptions, Connection};
 
-pub use archive::{Bucket, CheckReport, Checkpoint, ReportItem, ReportStory, Split, VolumeQuery, VolumeRow};
+pub use archive::{Bucket, CheckReport, Compacted, ReportItem, ReportStory, Split, VolumeQuery, VolumeRow};
 pub use batch::{FeedWrite, WriteQueue};
 pub use digests::{AlertState, DigestRecord, FeedHealthRow, NewDigest, PendingMatch};
 pub use feeds::{FeedChangeError, FeedFailure, FeedRow, NextCheck, QueueEntry};
@@ -135,6 +135,8 @@ pub struct Store {
     search: Option<SqlitePool>,
     /// The time budget of this handle's search reads ([`Store::bounded`]).
     budget: Option<Arc<reader::Budget>>,
+    /// The database file.
+    path: Arc<PathBuf>,
 }
 
 impl Store {
@@ -259,6 +261,7 @@ impl Store {
                 .connect_lazy_with(options),
             search: None,
             budget: None,
+            path: Arc::new(path.to_path_buf()),
         })
     }
 
@@ -355,6 +358,7 @@ impl Store {
                 .connect_lazy_with(options),
             search: None,
             budget: None,
+            path: Arc::new(path.to_path_buf()),
         };
         store.backfill_search_index().await?;
         store.backfill_canonical_urls().await?;
