@@ -190,6 +190,7 @@ impl Alerts {
                 &notices,
                 state,
                 cut,
+                now,
                 |channel, pending, notices| {
                     if pending.is_empty() && notices.is_empty() && !alert.send_empty {
                         return None;

@@ -349,37 +349,7 @@ impl Default for StoriesConfig {
     }
 }
 
-#[derive(Clone, PartialEq, Eq)]
-pub struct FeedConfig {
-    /// Absolute `http(s)://` or `file://` URL; may carry `user:password@`
-    /// (`Debug` masks the password).
-    pub url: String,
-    pub name: Option<String>,
-    /// Labels usable in queries as `feed:TAG`.
-    pub tags: Vec<String>,
-    /// Per-feed schedule: a fixed interval, or bounds of the adaptive one.
-    pub interval: Option<Duration>,
-    pub min_interval: Option<Duration>,
-    pub max_interval: Option<Duration>,
-    /// `lang`: the language of every item of the feed (a BCP 47 primary
-    /// subtag, lower case: `fa` for `fa-IR`), instead of the one identified
-    /// from each item's text.
-    pub lang: Option<String>,
-}
-
-impl std::fmt::Debug for FeedConfig {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("FeedConfig")
-            .field("url", &crate::redact::url(&self.url))
-            .field("name", &self.name)
-            .field("tags", &self.tags)
-            .field("interval", &self.interval)
-            .field("min_interval", &self.min_interval)
-            .field("max_interval", &self.max_interval)
-            .field("lang", &self.lang)
-            .finish()
-    }
-}
+pub use crate::model::FeedConfig;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TopicConfig {

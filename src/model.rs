@@ -334,3 +334,37 @@ mod tests {
         assert_eq!(item_keys(&same), ["guid:h", "guid:h"]);
     }
 }
+
+/// A feed as configured (`[[feed]]`): what `config` reads and the store
+/// keeps in step (`Store::sync_feeds`).
+#[derive(Clone, PartialEq, Eq)]
+pub struct FeedConfig {
+    /// Absolute `http(s)://` or `file://` URL; may carry `user:password@`
+    /// (`Debug` masks the password).
+    pub url: String,
+    pub name: Option<String>,
+    /// Labels usable in queries as `feed:TAG`.
+    pub tags: Vec<String>,
+    /// Per-feed schedule: a fixed interval, or bounds of the adaptive one.
+    pub interval: Option<std::time::Duration>,
+    pub min_interval: Option<std::time::Duration>,
+    pub max_interval: Option<std::time::Duration>,
+    /// `lang`: the language of every item of the feed (a BCP 47 primary
+    /// subtag, lower case: `fa` for `fa-IR`), instead of the one identified
+    /// from each item's text.
+    pub lang: Option<String>,
+}
+
+impl std::fmt::Debug for FeedConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FeedConfig")
+            .field("url", &crate::redact::url(&self.url))
+            .field("name", &self.name)
+            .field("tags", &self.tags)
+            .field("interval", &self.interval)
+            .field("min_interval", &self.min_interval)
+            .field("max_interval", &self.max_interval)
+            .field("lang", &self.lang)
+            .finish()
+    }
+}

@@ -22,8 +22,8 @@ use crate::model::{item_keys, ParsedFeed};
 use crate::parse::{dates, parse_feed_as, ParseError};
 use crate::scheduler::{self, Clock, Hints, Outcome, Schedules};
 use crate::store::{
-    FeedFailure, FeedRow, FeedUpdate, FeedWrite, IngestCounts, ItemRow, ItemWrite, Known, NextCheck,
-    SearchText, Store, StoreError, WriteQueue,
+    FeedFailure, FeedRow, FeedUpdate, FeedWrite, IngestCounts, ItemWrite, Known, NextCheck, SearchText,
+    Store, StoreError, WriteQueue,
 };
 use crate::topics::{Document, Meta, TopicSet, WordStats};
 
@@ -204,7 +204,7 @@ impl Pipeline {
             scanned += rows.len();
             let subset = Arc::clone(&subset);
             let tags = Arc::clone(&self.feed_tags);
-            let hits = tokio::task::spawn_blocking(move || match_rows(&subset, &rows, &tags))
+            let hits = tokio::task::spawn_blocking(move || crate::archive::match_rows(&subset, &rows, &tags))
                 .await
                 .expect("matching does not panic");
             for (item_id, topic) in hits {
@@ -678,26 +678,4 @@ fn prepare(
         })
         .collect();
     Ok((parsed, pending))
-}
-
-/// `(item id, topic index)` for every stored row a topic matches.
-pub fn match_rows(
-    topics: &TopicSet,
-    rows: &[ItemRow],
-    feed_tags: &HashMap<String, Vec<String>>,
-) -> Vec<(i64, usize)> {
-    let mut hits = Vec::new();
-    for row in rows {
-        let meta = Meta {
-            lang: row.lang.as_deref(),
-            feed_name: row.feed_name.as_deref(),
-            feed_tags: feed_tags
-                .get(&row.feed_url)
-                .map(Vec::as_slice)
-                .unwrap_or_default(),
-        };
-        let doc = Document::new(&row.title, &row.text, meta);
-        hits.extend(topics.matches(&doc).into_iter().map(|t| (row.id, t)));
-    }
-    hits
 }

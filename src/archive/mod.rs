@@ -15,7 +15,6 @@ use std::collections::{HashMap, HashSet};
 
 use crate::config::Config;
 use crate::directory::FeedDirectory;
-use crate::pipeline::match_rows;
 use crate::store::{ItemRow, SearchFilter, SearchSort, Store, StoreError, Words};
 use crate::topics::highlight::{self, MatchSpan};
 use crate::topics::{Expr, QueryError, TopicSet};
@@ -191,6 +190,28 @@ fn uses_feed(expr: &Expr) -> bool {
         Expr::And(children) | Expr::Or(children) => children.iter().any(uses_feed),
         Expr::Not(child) => uses_feed(child),
     }
+}
+
+/// `(item id, topic index)` for every stored row a topic matches.
+pub fn match_rows(
+    topics: &TopicSet,
+    rows: &[ItemRow],
+    feed_tags: &HashMap<String, Vec<String>>,
+) -> Vec<(i64, usize)> {
+    let mut hits = Vec::new();
+    for row in rows {
+        let meta = crate::topics::Meta {
+            lang: row.lang.as_deref(),
+            feed_name: row.feed_name.as_deref(),
+            feed_tags: feed_tags
+                .get(&row.feed_url)
+                .map(Vec::as_slice)
+                .unwrap_or_default(),
+        };
+        let doc = crate::topics::Document::new(&row.title, &row.text, meta);
+        hits.extend(topics.matches(&doc).into_iter().map(|t| (row.id, t)));
+    }
+    hits
 }
 
 /// Runs a search: one page of results (`count == false`) or the number of

@@ -7,10 +7,10 @@ use std::process::ExitCode;
 use anyhow::Context;
 use chrono::Utc;
 use clap::Subcommand;
+use feedwatch::archive::match_rows;
 use feedwatch::archive::Highlighter;
 use feedwatch::bidi;
 use feedwatch::config::Config;
-use feedwatch::pipeline::match_rows;
 use feedwatch::store::{ItemRow, Store, TopicStats};
 use feedwatch::topics::TopicSet;
 

@@ -303,8 +303,8 @@ mod tests_support {
     use std::time::Duration;
 
     use super::*;
-    use crate::config::FeedConfig;
     use crate::fetch::Validators;
+    use crate::model::FeedConfig;
     use crate::model::NewItem;
     use crate::store::ItemWrite;
 

@@ -5,7 +5,6 @@ use chrono::{DateTime, Utc};
 use sqlx::{QueryBuilder, Sqlite};
 
 use super::{parse_ts, ts, Result, Store};
-use crate::digest::health::HealthNotice;
 
 /// A match not yet sent to a channel, with what a digest shows of it.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -50,6 +49,12 @@ pub struct NewDigest {
     pub id: String,
     /// The digest as JSON.
     pub content: String,
+}
+
+/// What the outbox knows of a notice (a feed-health episode, ...): the key
+/// under which it is recorded as sent, once per channel.
+pub trait Notice {
+    fn key(&self) -> &str;
 }
 
 /// A stored digest.
@@ -139,12 +144,12 @@ impl Store {
 
     /// The feed-health notices among `notices` not yet sent to (`alert`,
     /// `channel`).
-    pub async fn unsent_notices(
+    pub async fn unsent_notices<N: Notice + Clone>(
         &self,
         alert: &str,
         channel: &str,
-        notices: &[HealthNotice],
-    ) -> Result<Vec<HealthNotice>> {
+        notices: &[N],
+    ) -> Result<Vec<N>> {
         let sent: std::collections::HashSet<String> =
             sqlx::query_scalar("SELECT key FROM digest_notices WHERE alert = ? AND channel = ?")
                 .bind(alert)
@@ -155,7 +160,7 @@ impl Store {
                 .collect();
         Ok(notices
             .iter()
-            .filter(|n| !sent.contains(&n.key))
+            .filter(|n| !sent.contains(n.key()))
             .cloned()
             .collect())
     }
@@ -166,20 +171,22 @@ impl Store {
     /// cut to `cut`. `build` returns `None` to skip a channel (e.g. nothing
     /// to send). Returns the digests created.
     #[allow(clippy::too_many_arguments)]
-    pub async fn create_digests<F>(
+    pub async fn create_digests<N, F>(
         &self,
         alert: &str,
         channels: &[String],
         topics: &[String],
-        notices: &[HealthNotice],
+        notices: &[N],
         state: AlertState,
         cut: DateTime<Utc>,
+        now: DateTime<Utc>,
         mut build: F,
     ) -> Result<Vec<String>>
     where
-        F: FnMut(&str, &[PendingMatch], &[HealthNotice]) -> Option<NewDigest>,
+        N: Notice + Clone,
+        F: FnMut(&str, &[PendingMatch], &[N]) -> Option<NewDigest>,
     {
-        let now = ts(Utc::now());
+        let now = ts(now);
         let mut tx = self.write.begin_with("BEGIN IMMEDIATE").await?;
         let mut created = Vec::new();
         for channel in channels {
@@ -197,9 +204,9 @@ impl Store {
                     .await?
                     .into_iter()
                     .collect();
-            let fresh: Vec<HealthNotice> = notices
+            let fresh: Vec<N> = notices
                 .iter()
-                .filter(|n| !sent.contains(&n.key))
+                .filter(|n| !sent.contains(n.key()))
                 .cloned()
                 .collect();
             let Some(digest) = build(channel, &pending, &fresh) else {
@@ -244,7 +251,7 @@ impl Store {
                 .bind(&digest.id)
                 .bind(alert)
                 .bind(channel)
-                .bind(&notice.key)
+                .bind(notice.key())
                 .execute(&mut *tx)
                 .await?;
             }

@@ -4,8 +4,8 @@ use chrono::{DateTime, Utc};
 use sqlx::{FromRow, QueryBuilder, Sqlite, SqliteConnection};
 
 use super::{ts, Result, Store};
-use crate::config::FeedConfig;
 use crate::fetch::Validators;
+use crate::model::FeedConfig;
 
 /// A feed as stored, with its fetch state.
 #[derive(Debug, Clone, FromRow, serde::Serialize)]

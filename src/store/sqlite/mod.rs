@@ -44,7 +44,7 @@ use sqlx::{ConnectOptions, Connection};
 
 pub use archive::{Bucket, CheckReport, Compacted, ReportItem, ReportStory, Split, VolumeQuery, VolumeRow};
 pub use batch::{FeedWrite, WriteQueue};
-pub use digests::{AlertState, DigestRecord, FeedHealthRow, NewDigest, PendingMatch};
+pub use digests::{AlertState, DigestRecord, FeedHealthRow, NewDigest, Notice, PendingMatch};
 pub use feeds::{FeedChangeError, FeedFailure, FeedRow, NextCheck, QueueEntry};
 pub use items::{FeedUpdate, IngestCounts, ItemWrite, Known};
 pub use search::{Cursor, ItemRow, SearchFilter, SearchSort, SearchText, Words};
