@@ -18,7 +18,7 @@ use crate::digest::schedule::Schedule;
 use crate::digest::{self, BuildContext, Digest};
 use crate::error_chain;
 use crate::scheduler::Clock;
-use crate::store::{AlertState, DigestRecord, NewDigest, PendingMatch, Store, StoreError};
+use crate::store::{AlertState, DigestBatch, DigestRecord, NewDigest, PendingMatch, Store, StoreError};
 use crate::topics::TopicSet;
 
 /// First retry delay; doubles per attempt up to [`MAX_BACKOFF`].
@@ -137,8 +137,8 @@ impl Alerts {
                         .store
                         .pending_matches(&alert.name, channel, &topics, state.created_at, waited)
                         .await?;
-                    let unsent = self.store.unsent_notices(&alert.name, channel, &notices).await?;
-                    if !pending.is_empty() || !unsent.is_empty() {
+                    let sent = self.store.sent_notices(&alert.name, channel).await?;
+                    if !pending.is_empty() || notices.iter().any(|n| !sent.contains(&n.key)) {
                         return Ok(Some(now));
                     }
                 }
@@ -181,26 +181,31 @@ impl Alerts {
         now: DateTime<Utc>,
     ) -> Result<Vec<String>, StoreError> {
         let notices = self.notices(alert, now).await?;
+        let keys: Vec<String> = notices.iter().map(|n| n.key.clone()).collect();
+        let mut build = |channel: &str, pending: &[PendingMatch], unsent: &[usize]| {
+            if pending.is_empty() && unsent.is_empty() && !alert.send_empty {
+                return None;
+            }
+            let unsent: Vec<HealthNotice> = unsent.iter().map(|&i| notices[i].clone()).collect();
+            let digest = self.assemble(alert, channel, (state.last_cut, cut), now, pending, &unsent);
+            Some(NewDigest {
+                id: digest.id.clone(),
+                content: serde_json::to_string(&digest).expect("digests serialise"),
+            })
+        };
         let created = self
             .store
             .create_digests(
-                &alert.name,
-                &alert.channels,
-                &Self::match_topics(alert),
-                &notices,
-                state,
-                cut,
-                now,
-                |channel, pending, notices| {
-                    if pending.is_empty() && notices.is_empty() && !alert.send_empty {
-                        return None;
-                    }
-                    let digest = self.assemble(alert, channel, (state.last_cut, cut), now, pending, notices);
-                    Some(NewDigest {
-                        id: digest.id.clone(),
-                        content: serde_json::to_string(&digest).expect("digests serialise"),
-                    })
+                &DigestBatch {
+                    alert: &alert.name,
+                    channels: &alert.channels,
+                    topics: &Self::match_topics(alert),
+                    notices: &keys,
+                    state,
+                    cut,
+                    now,
                 },
+                &mut build,
             )
             .await?;
         if !created.is_empty() {
@@ -247,7 +252,12 @@ impl Alerts {
                 .store
                 .pending_matches(&alert.name, channel, &topics, state.created_at, now)
                 .await?;
-            let unsent = self.store.unsent_notices(&alert.name, channel, &notices).await?;
+            let sent = self.store.sent_notices(&alert.name, channel).await?;
+            let unsent: Vec<HealthNotice> = notices
+                .iter()
+                .filter(|n| !sent.contains(&n.key))
+                .cloned()
+                .collect();
             out.push(self.assemble(alert, channel, (state.last_cut, now), now, &pending, &unsent));
         }
         Ok(out)

@@ -131,7 +131,7 @@ impl Pipeline {
         topics.reindex(&stats);
         let rows = store.sync_topics(&topics, Utc::now()).await?;
         let pipeline = Self {
-            writer: WriteQueue::start(store.clone()),
+            writer: store.write_queue(),
             store,
             fetcher,
             topics: Arc::new(topics),

@@ -41,12 +41,6 @@ pub struct HealthNotice {
     pub detail: String,
 }
 
-impl crate::store::Notice for HealthNotice {
-    fn key(&self) -> &str {
-        &self.key
-    }
-}
-
 /// The notices due at `now`.
 pub fn notices(rows: &[FeedHealthRow], now: DateTime<Utc>, settings: &HealthSettings) -> Vec<HealthNotice> {
     let mut out = Vec::new();

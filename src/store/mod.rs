@@ -1,15 +1,379 @@
 //! The store: the only module that speaks SQL.
 //!
-//! Each backend lives in a folder of its own with its own migrations
+//! [`Store`] is the seam between feedwatch and a database: the roles a
+//! backend implements ([`Feeds`], [`Items`], [`Stories`], [`Archive`],
+//! [`Outbox`], [`Maintenance`]), declared once below with the [`Store`]
+//! methods that dispatch to the backend a [`Location`] names. Each backend
+//! lives in a folder of its own with its own migrations
 //! (`migrations/<backend>/`, only ever added to): `sqlite/` (the embedded
-//! default). Everything outside `store` names the store by its location
-//! in the config (`[store] path` or `url`), never by its engine.
+//! default). Everything outside `store` names the store by its location in
+//! the config (`[store] path` or `url`), never by its engine; rows leave it
+//! as the plain types re-exported here.
 
 mod sqlite;
 
-pub use sqlite::*;
+use std::collections::{HashMap, HashSet};
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
-use std::path::PathBuf;
+use chrono::{DateTime, Utc};
+
+use crate::model::FeedConfig;
+use crate::topics::{Expr, TopicSet};
+
+pub use sqlite::{
+    parse_ts, AlertState, Bucket, BuildDigest, CheckReport, Compacted, Cursor, DigestBatch, DigestRecord,
+    FeedChangeError, FeedFailure, FeedHealthRow, FeedRow, FeedUpdate, FeedWrite, IngestCounts, InstanceLock,
+    ItemRow, ItemWrite, Known, LockError, NewDigest, NextCheck, PendingMatch, QueueEntry, ReportItem,
+    ReportStory, Result, RetiredTopic, SearchFilter, SearchSort, SearchText, Split, StoreError, StoryFilter,
+    StoryRow, TopicRow, TopicStats, VolumeQuery, VolumeRow, Words, WriteQueue,
+};
+
+/// Handle to the store. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Store(Backend);
+
+#[derive(Debug, Clone)]
+enum Backend {
+    Sqlite(sqlite::SqliteStore),
+}
+
+/// Declares each role as a trait of `async` methods (futures that are
+/// `Send`), implements it for every backend by its methods of the same
+/// name, and gives [`Store`] the same methods, dispatched to its backend.
+macro_rules! roles {
+    ($(
+        $(#[$role_meta:meta])*
+        trait $role:ident {
+            $(
+                $(#[$meta:meta])*
+                async fn $name:ident(&self $(, $arg:ident: $ty:ty)*) -> $ret:ty;
+            )*
+        }
+    )*) => {
+        $(
+            $(#[$role_meta])*
+            pub trait $role {
+                $(
+                    $(#[$meta])*
+                    fn $name(&self $(, $arg: $ty)*) -> impl Future<Output = $ret> + Send;
+                )*
+            }
+
+            impl $role for sqlite::SqliteStore {
+                $(
+                    fn $name(&self $(, $arg: $ty)*) -> impl Future<Output = $ret> + Send {
+                        sqlite::SqliteStore::$name(self $(, $arg)*)
+                    }
+                )*
+            }
+
+            impl Store {
+                $(
+                    $(#[$meta])*
+                    pub async fn $name(&self $(, $arg: $ty)*) -> $ret {
+                        match &self.0 {
+                            Backend::Sqlite(store) => $role::$name(store $(, $arg)*).await,
+                        }
+                    }
+                )*
+            }
+        )*
+    };
+}
+
+roles! {
+    /// The feed queue: configured and added feeds, their fetch state and when each is due; a feed's health.
+    trait Feeds {
+        /// Makes sure every configured feed has a row (matched by URL) and its
+        /// configured name is current; returns the rows in config order.
+        async fn sync_feeds(&self, feeds: &[FeedConfig]) -> Result<Vec<FeedRow>>;
+        /// The stored rows of the given feed URLs, in the given order; URLs
+        /// without a row are left out.
+        async fn feeds_in(&self, urls: &[String]) -> Result<Vec<FeedRow>>;
+        /// Every stored feed's URL, name and tags (of an added feed; configured
+        /// feeds keep theirs in the config): what `feed:` filters need, without
+        /// the per-feed item counts of [`Store::list_feeds`].
+        async fn feed_labels(&self) -> Result<Vec<(String, Option<String>, Vec<String>)>>;
+        /// All stored feeds, by name as shown (configured name, else the
+        /// feed's title, else its URL; case-insensitive), then URL.
+        async fn list_feeds(&self) -> Result<Vec<FeedRow>>;
+        /// Whether the database can be written again after a failure: one
+        /// small real write (a feed row rewritten unchanged, in its own
+        /// transaction), so that a full disk or an unwritable file is noticed
+        /// without fetching a feed to find out.
+        async fn probe_write(&self) -> Result<()>;
+        /// The scheduling state of every enabled feed.
+        async fn queue(&self) -> Result<Vec<QueueEntry>>;
+        /// The rows of the given feed ids.
+        async fn feeds_by_id(&self, ids: &[i64]) -> Result<Vec<FeedRow>>;
+        /// Polls a disabled feed again, from now on.
+        async fn enable_feed(&self, url: &str) -> std::result::Result<(), FeedChangeError>;
+        /// Adds a feed outside the config file (`feeds add`, `opml import`).
+        async fn add_feed(&self, url: &str, name: Option<&str>, tags: &[String]) -> std::result::Result<(), FeedChangeError>;
+        /// Removes an added feed and its items.
+        async fn remove_feed(&self, url: &str) -> std::result::Result<(), FeedChangeError>;
+        /// Total number of stored items.
+        async fn item_count(&self) -> Result<i64>;
+        /// The state of every enabled feed, and of feeds disabled for a reason
+        /// (410 Gone), for feed-health notices.
+        async fn feed_health(&self) -> Result<Vec<FeedHealthRow>>;
+    }
+
+    /// The item writer: a feed's result applied atomically (items, matches, story links, the feed's new state), and the topics whose matches it records.
+    trait Items {
+        /// The item keys a feed has had: stored (with content hash) or pruned.
+        /// The pipeline uses it to skip unchanged and pruned items before
+        /// matching.
+        async fn known_items(&self, feed_id: i64) -> Result<HashMap<String, Known>>;
+        /// Applies a successful fetch in one transaction:
+        /// - an edit of an item the feed already lists updates it in place (it
+        ///   keeps its id and story; its fingerprint and lookup keys follow);
+        /// - an item whose canonical URL is already stored (from another feed, or
+        ///   under another key) becomes one more source of that item, and gains
+        ///   the topics this feed's copy matches;
+        /// - any other item is inserted and joins the story of a near-duplicate
+        ///   within the window, else starts one;
+        ///
+        /// then brings topic matches up to date and clears the feed's error.
+        ///
+        /// Several updates are best applied together
+        /// ([`Store::apply_feed_writes`]).
+        async fn apply_feed_update(&self, update: FeedUpdate) -> Result<IngestCounts>;
+        /// Applies `writes` in one transaction; if that fails,
+        /// applies each in its own, so that a write that cannot be applied fails
+        /// alone. One result per write, in order (all-zero counts for writes
+        /// other than updates).
+        async fn apply_feed_writes(&self, writes: Vec<FeedWrite>) -> Vec<Result<IngestCounts>>;
+        /// Makes sure every topic of the set has a row with its current query;
+        /// returns the rows in the set's order.
+        /// Topics stored but absent from the set are retired (kept with their
+        /// matches, `retired_at` set); a topic of the set is active again.
+        async fn sync_topics(&self, topics: &TopicSet, now: DateTime<Utc>) -> Result<Vec<TopicRow>>;
+        /// Replaces a topic's matches by `matched` (after a backfill): matches
+        /// that still hold keep their time and flag, new ones are marked
+        /// backfilled, the rest are removed; then records `compiled` as the
+        /// query the matches are now computed with. One transaction.
+        async fn replace_topic_matches(&self, topic_id: i64, compiled: &str, matched: &[i64], at: DateTime<Utc>) -> Result<(u64, u64)>;
+    }
+
+    /// Stories as stored: the lookups the writer owes, and stories read back.
+    trait Stories {
+        /// Writes the story lookup entries this process owes (see `story_index`),
+        /// if any: when the writer is idle, and on close.
+        async fn settle_story_keys(&self) -> Result<()>;
+        /// Stories matching the filter, most recently seen first, ties broken
+        /// by id.
+        async fn stories(&self, filter: &StoryFilter) -> Result<Vec<StoryRow>>;
+        /// The stories with these ids, in the order given (ids of no story are
+        /// left out).
+        async fn stories_by_id(&self, ids: &[i64]) -> Result<Vec<StoryRow>>;
+    }
+
+    /// Reading the archive: searches (candidates for a query's syntax tree, confirmed by `topics`), items, volume, outlets, languages and topic counts.
+    trait Archive {
+        /// Items matching the filter, newest first (by publication time, else
+        /// first-seen time), ties broken by id, or by relevance; with their
+        /// topics and feeds.
+        async fn search(&self, filter: &SearchFilter) -> Result<Vec<ItemRow>>;
+        /// Like [`Store::search`] without topics and feeds (cheaper, for
+        /// candidates that are still to be confirmed).
+        async fn search_page(&self, filter: &SearchFilter) -> Result<Vec<ItemRow>>;
+        /// Where item `id` stands in newest-first order, if it exists.
+        async fn cursor_of(&self, id: i64) -> Result<Option<Cursor>>;
+        /// Items in id order after `after_id` (keyset pagination), optionally
+        /// only those published (else first seen) at or after `since`. For
+        /// evaluating queries over the stored archive.
+        async fn scan_items(&self, since: Option<DateTime<Utc>>, after_id: i64, limit: u32) -> Result<Vec<ItemRow>>;
+        /// One item by id, with its topics and feeds.
+        async fn item(&self, id: i64) -> Result<Option<ItemRow>>;
+        /// The `limit` most recently stored items.
+        async fn recent_items(&self, limit: u32) -> Result<Vec<ItemRow>>;
+        /// Attaches topic names and source feeds to already-fetched rows.
+        async fn attach_topics(&self, rows: &mut [ItemRow]) -> Result<()>;
+        /// Names of the stored topics.
+        async fn topic_names(&self) -> Result<Vec<String>>;
+        /// Item counts per bucket (and split key), oldest bucket first. Empty
+        /// buckets are absent.
+        async fn volume(&self, query: &VolumeQuery) -> Result<Vec<VolumeRow>>;
+        /// Feeds carrying the most items (any feed listing an item counts),
+        /// with their item counts.
+        async fn top_outlets(&self, topics: &[String], since: DateTime<Utc>, until: Option<DateTime<Utc>>, limit: u32) -> Result<Vec<(String, i64)>>;
+        /// Primary languages of the items (`en` for `en-US`; `''` when
+        /// unknown), most items first.
+        async fn languages(&self, topics: &[String], since: DateTime<Utc>, until: Option<DateTime<Utc>>) -> Result<Vec<(String, i64)>>;
+        /// Stories with the most topic items in the window.
+        async fn top_stories(&self, topics: &[String], since: DateTime<Utc>, until: Option<DateTime<Utc>>, limit: u32) -> Result<Vec<ReportStory>>;
+        /// The newest items in the window, with their first feed and the
+        /// number of feeds listing them.
+        async fn latest_items(&self, topics: &[String], since: DateTime<Utc>, until: Option<DateTime<Utc>>, limit: u32) -> Result<Vec<ReportItem>>;
+        /// When the newest item was published (else first seen), if any.
+        async fn newest_item_at(&self) -> Result<Option<DateTime<Utc>>>;
+        /// Whether a topic of this name is stored.
+        async fn has_topic(&self, name: &str) -> Result<bool>;
+        /// Stored topics other than `active` (those that left the config):
+        /// name, the last query stored for it, and when `feedwatch run` retired
+        /// it (`None` when no run has seen the config without it yet). By name.
+        async fn retired_topics(&self, active: &[&str]) -> Result<Vec<RetiredTopic>>;
+        /// Topic name → number of matched items, for every active stored topic.
+        async fn topic_counts(&self) -> Result<Vec<(String, i64)>>;
+        /// Match counts of the named topics (by item publication time), in the
+        /// given order; topics without a row count zero.
+        async fn topic_stats(&self, names: &[(String, String)], now: DateTime<Utc>) -> Result<Vec<TopicStats>>;
+    }
+
+    /// The digest outbox: alert cuts, pending matches, digests created once and delivered once.
+    trait Outbox {
+        /// The alert's state, created at `now` on first sight (so matches from
+        /// before an alert existed are never sent).
+        async fn alert_state(&self, alert: &str, now: DateTime<Utc>) -> Result<AlertState>;
+        /// The alert's state as stored, without recording it: an alert not seen
+        /// yet is taken as created at `now`, as [`Store::alert_state`] would
+        /// record it. For previews, which must not write.
+        async fn peek_alert_state(&self, alert: &str, now: DateTime<Utc>) -> Result<AlertState>;
+        /// Matches of `topics` not yet in a digest of (`alert`, `channel`),
+        /// matched from `since` to `cut` (inclusive; timestamps are whole
+        /// seconds), newest first per topic.
+        async fn pending_matches(&self, alert: &str, channel: &str, topics: &[String], since: DateTime<Utc>, cut: DateTime<Utc>) -> Result<Vec<PendingMatch>>;
+        /// The keys of the notices already sent to (`alert`, `channel`).
+        async fn sent_notices(&self, alert: &str, channel: &str) -> Result<HashSet<String>>;
+        /// Creates, in one transaction, one digest per channel from its pending
+        /// matches and the notices (by key: `notices`) not yet sent to it, as
+        /// built by `build` (given the indices of those notices), records the
+        /// matches and notices each covers and moves the alert's cut to `cut`.
+        /// `build` returns `None` to skip a channel (e.g. nothing to send).
+        /// Returns the ids of the digests created.
+        async fn create_digests(&self, batch: &DigestBatch<'_>, build: BuildDigest<'_>) -> Result<Vec<String>>;
+        /// Pending digests whose next attempt is due.
+        async fn due_digests(&self, now: DateTime<Utc>) -> Result<Vec<DigestRecord>>;
+        /// The channel accepted the digest.
+        async fn mark_delivered(&self, id: &str, at: DateTime<Utc>) -> Result<()>;
+        /// An attempt failed: retry at `retry_at`, or give up (`failed`).
+        async fn mark_attempt_failed(&self, id: &str, error: &str, retry_at: DateTime<Utc>, failed: bool) -> Result<()>;
+        /// Digests, newest first; only failed ones with `failed_only`.
+        async fn list_digests(&self, failed_only: bool, limit: u32) -> Result<Vec<DigestRecord>>;
+        /// (channel, status, number of digests), for metrics.
+        async fn digest_counts(&self) -> Result<Vec<(String, String, i64)>>;
+        /// Requeues a failed digest for delivery now; false if there is no
+        /// failed digest with that id.
+        async fn retry_digest(&self, id: &str, now: DateTime<Utc>) -> Result<bool>;
+    }
+
+    /// Retention, backups, checks and the backend's own housekeeping.
+    trait Maintenance {
+        /// Deletes items first seen before `cutoff` that match no topic, leaving
+        /// a tombstone for each feed that listed one (their stories' counts
+        /// follow by trigger). Returns the number pruned.
+        async fn prune_unmatched(&self, cutoff: DateTime<Utc>, at: DateTime<Utc>) -> Result<u64>;
+        /// Deletes items matched by a topic first seen before `cutoff`
+        /// (retention of matched items), leaving tombstones like
+        /// [`Store::prune_unmatched`]. Returns the number pruned.
+        async fn prune_matched(&self, cutoff: DateTime<Utc>, at: DateTime<Utc>) -> Result<u64>;
+        /// Forgets tombstones made before `cutoff`: a feed still listing such an
+        /// item brings it back as new. Returns the number removed.
+        async fn prune_tombstones(&self, cutoff: DateTime<Utc>) -> Result<u64>;
+        /// Writes a consistent copy of the archive to the file `path` while
+        /// the daemon keeps writing (a read-only store can back up). `path`
+        /// must not exist; the copy is private to the owner (or shares the
+        /// database's group mode), never readable by others.
+        async fn backup(&self, path: &Path) -> Result<()>;
+        /// Checks the stored data's integrity, its references and the
+        /// full-text index, read-only.
+        async fn check(&self) -> Result<CheckReport>;
+        /// Rebuilds the store to reclaim the space of pruned items (waits for
+        /// the writer) and optimises the full-text index; says the size
+        /// before and after.
+        async fn vacuum(&self) -> Result<Compacted>;
+        /// Housekeeping the daemon asks for every minute or so, and `db prune`
+        /// after pruning (SQLite: truncating the write-ahead log).
+        /// `Ok(Some(why))` when it had to wait for next time (not an error).
+        async fn tidy(&self) -> Result<Option<&'static str>>;
+    }
+}
+
+impl Store {
+    /// Opens the store, creating it if missing, and applies pending
+    /// migrations: for the daemon and `run --once`.
+    pub async fn open(location: impl Into<Location>) -> Result<Store> {
+        match location.into() {
+            location @ Location::Sqlite(_) => {
+                Ok(Store(Backend::Sqlite(sqlite::SqliteStore::open(location).await?)))
+            }
+        }
+    }
+
+    /// Opens an existing store and migrates it, for commands that write to
+    /// it (`feeds remove`, `db prune`, ...): a missing store is an error
+    /// instead of a new empty one.
+    pub async fn open_existing(location: impl Into<Location>) -> Result<Store> {
+        match location.into() {
+            location @ Location::Sqlite(_) => Ok(Store(Backend::Sqlite(
+                sqlite::SqliteStore::open_existing(location).await?,
+            ))),
+        }
+    }
+
+    /// Opens an existing store for reading only (the query commands): no
+    /// migration, never waiting for a writer; a store a newer or older
+    /// feedwatch migrated is an error that says which.
+    pub async fn open_read_only(location: impl Into<Location>) -> Result<Store> {
+        match location.into() {
+            location @ Location::Sqlite(_) => Ok(Store(Backend::Sqlite(
+                sqlite::SqliteStore::open_read_only(location).await?,
+            ))),
+        }
+    }
+
+    /// Closes the connections (after the writer has drained).
+    pub async fn close(&self) {
+        match &self.0 {
+            Backend::Sqlite(store) => store.close().await,
+        }
+    }
+
+    /// A handle whose search reads stop once `limit` has passed (from now),
+    /// or when the handle's last clone is dropped (a client gone): then
+    /// they fail with [`StoreError::OverBudget`].
+    pub fn bounded(&self, limit: Duration) -> Store {
+        match &self.0 {
+            Backend::Sqlite(store) => Store(Backend::Sqlite(store.bounded(limit))),
+        }
+    }
+
+    /// A handle whose search reads use `connections` connections of their
+    /// own: searches served to others (the API) can never take the
+    /// connections the daemon's work needs.
+    pub fn with_search_pool(&self, connections: u32) -> Store {
+        match &self.0 {
+            Backend::Sqlite(store) => Store(Backend::Sqlite(store.with_search_pool(connections))),
+        }
+    }
+
+    /// Whether this handle's budget ([`Store::bounded`]) is spent.
+    pub fn over_budget(&self) -> Option<Duration> {
+        match &self.0 {
+            Backend::Sqlite(store) => store.over_budget(),
+        }
+    }
+
+    /// Whether the store can rank items by relevance to `query`
+    /// ([`SearchSort::Relevance`]): its words narrow candidates (a query of
+    /// only `NOT`, `lang:` or `feed:` gives nothing to rank by).
+    pub fn ranks(&self, query: &Expr) -> bool {
+        match &self.0 {
+            Backend::Sqlite(store) => store.ranks(query),
+        }
+    }
+
+    /// Starts the writer every feed's result goes through (group commit),
+    /// on the current tokio runtime.
+    pub fn write_queue(&self) -> WriteQueue {
+        match &self.0 {
+            Backend::Sqlite(store) => WriteQueue::start(store.clone()),
+        }
+    }
+}
 
 /// Where a store lives, as the config names it (`[store] path` or `url`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,8 +391,8 @@ impl std::fmt::Display for Location {
 }
 
 /// A bare path is a SQLite database file (as `[store] path` says).
-impl From<&std::path::Path> for Location {
-    fn from(path: &std::path::Path) -> Location {
+impl From<&Path> for Location {
+    fn from(path: &Path) -> Location {
         Location::Sqlite(path.to_path_buf())
     }
 }

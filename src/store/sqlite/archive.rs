@@ -7,7 +7,7 @@ use std::path::Path;
 use chrono::{DateTime, Utc};
 use sqlx::{QueryBuilder, Sqlite};
 
-use super::{ts, Result, Store, StoreError};
+use super::{ts, Result, SqliteStore, StoreError};
 
 /// Width of a volume bucket.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -110,7 +110,7 @@ pub struct ReportItem {
     pub outlet_count: i64,
 }
 
-/// What [`Store::check`] found.
+/// What [`SqliteStore::check`] found.
 #[derive(Debug, Clone)]
 pub struct CheckReport {
     /// `PRAGMA integrity_check` lines; `["ok"]` when sound.
@@ -131,14 +131,14 @@ impl CheckReport {
 /// Rows of a WAL checkpoint: `(busy, wal frames, frames checkpointed)`.
 pub type Checkpoint = (i64, i64, i64);
 
-/// What [`Store::vacuum`] did to the database's size, in bytes.
+/// What [`SqliteStore::vacuum`] did to the database's size, in bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Compacted {
     pub before: u64,
     pub after: u64,
 }
 
-impl Store {
+impl SqliteStore {
     /// Item counts per bucket (and split key), oldest bucket first. Empty
     /// buckets are absent.
     pub async fn volume(&self, query: &VolumeQuery) -> Result<Vec<VolumeRow>> {
@@ -164,7 +164,7 @@ impl Store {
         Ok(q.build_query_as().fetch_all(&self.read).await?)
     }
 
-    /// [`Store::volume`] of all items, unsplit: one range count per bucket
+    /// [`SqliteStore::volume`] of all items, unsplit: one range count per bucket
     /// on the newest-first index. Grouping by a bucket expression instead
     /// sorts every item of the window (0.3 s for a million).
     async fn volume_of_all(&self, query: &VolumeQuery) -> Result<Vec<VolumeRow>> {
@@ -312,7 +312,7 @@ impl Store {
 
     /// Deletes items matched by a topic first seen before `cutoff`
     /// (retention of matched items), leaving tombstones like
-    /// [`Store::prune_unmatched`]. Returns the number pruned.
+    /// [`SqliteStore::prune_unmatched`]. Returns the number pruned.
     pub async fn prune_matched(&self, cutoff: DateTime<Utc>, at: DateTime<Utc>) -> Result<u64> {
         const MATCHED: &str =
             "items.first_seen_at < ? AND EXISTS (SELECT 1 FROM item_topics it WHERE it.item_id = items.id)";
@@ -445,7 +445,7 @@ impl Store {
     }
 
     /// Housekeeping the daemon asks for every minute or so, and `db prune`
-    /// after pruning: truncates the write-ahead log ([`Store::checkpoint`]),
+    /// after pruning: truncates the write-ahead log ([`SqliteStore::checkpoint`]),
     /// which SQLite's automatic checkpoints keep from growing past ~40 MB
     /// but never shrink. `Ok(Some(why))` when readers made it wait for next
     /// time (not an error).

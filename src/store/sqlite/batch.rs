@@ -26,7 +26,7 @@ use tokio::sync::{mpsc, oneshot};
 use super::feeds::{self, FeedFailure};
 use super::items::{self, Deferred, FeedUpdate, IngestCounts};
 use super::story_index::StoryIndex;
-use super::{NextCheck, Result, Store, StoreError};
+use super::{NextCheck, Result, SqliteStore, StoreError};
 
 /// Results queued before the writer stops taking more into a transaction.
 const MAX_WRITES: usize = 512;
@@ -47,17 +47,17 @@ const RESTART_FRAMES: i64 = 16_384;
 /// One feed's poll result, as the database records it.
 #[derive(Debug)]
 pub enum FeedWrite {
-    /// A successful fetch ([`Store::apply_feed_update`]).
+    /// A successful fetch ([`SqliteStore::apply_feed_update`]).
     Update(FeedUpdate),
-    /// A 304 ([`Store::record_not_modified`]).
+    /// A 304 (`feeds::record_not_modified`).
     NotModified {
         feed_id: i64,
         at: DateTime<Utc>,
         next: NextCheck,
     },
-    /// A failed fetch or parse ([`Store::record_failure`]).
+    /// A failed fetch or parse (`feeds::record_failure`).
     Failure(FeedFailure),
-    /// The feed is gone ([`Store::disable_feed`]).
+    /// The feed is gone (`feeds::disable_feed`).
     Disable {
         feed_id: i64,
         status: Option<u16>,
@@ -75,7 +75,7 @@ impl FeedWrite {
     }
 }
 
-impl Store {
+impl SqliteStore {
     /// Applies `writes` in one `BEGIN IMMEDIATE` transaction; if that fails,
     /// applies each in its own, so that a write that cannot be applied fails
     /// alone. One result per write, in order (all-zero counts for writes
@@ -173,7 +173,7 @@ pub struct WriteQueue {
 
 impl WriteQueue {
     /// Starts the writer task (on the current tokio runtime).
-    pub fn start(store: Store) -> WriteQueue {
+    pub fn start(store: SqliteStore) -> WriteQueue {
         let (sender, receiver) = mpsc::channel(QUEUE);
         let (wake, woken) = mpsc::channel(1);
         let frames = Arc::new(AtomicI64::new(0));
@@ -222,7 +222,7 @@ impl Checkpointer {
     }
 }
 
-async fn write_loop(store: Store, mut receiver: mpsc::Receiver<Job>, checkpointer: Checkpointer) {
+async fn write_loop(store: SqliteStore, mut receiver: mpsc::Receiver<Job>, checkpointer: Checkpointer) {
     if let Err(error) = store.automatic_checkpoints(false).await {
         tracing::debug!(error = %crate::error_chain(&error), "cannot hand WAL checkpoints to the checkpointer");
     }
@@ -265,9 +265,9 @@ async fn write_loop(store: Store, mut receiver: mpsc::Receiver<Job>, checkpointe
     }
 }
 
-/// [`Store::settle_story_keys`]; a failure is logged (the debt stays in
+/// [`SqliteStore::settle_story_keys`]; a failure is logged (the debt stays in
 /// `story_keys_pending`, where lookups find it, settled later).
-async fn settle(store: &Store) {
+async fn settle(store: &SqliteStore) {
     if let Err(error) = store.settle_story_keys().await {
         tracing::warn!(error = %crate::error_chain(&error), "cannot write the owed story keys");
     }
@@ -280,7 +280,7 @@ async fn settle(store: &Store) {
 /// fatal: SQLite's own automatic checkpoints come back when the writer
 /// ends, and the daemon truncates the WAL on its own schedule.
 async fn checkpoint_loop(
-    store: Store,
+    store: SqliteStore,
     mut woken: mpsc::Receiver<Option<oneshot::Sender<()>>>,
     frames: Arc<AtomicI64>,
 ) {
@@ -382,7 +382,7 @@ mod tests {
     #[tokio::test]
     async fn a_failing_write_does_not_take_its_batch_down() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("t.db")).await.unwrap();
+        let store = SqliteStore::open(&dir.path().join("t.db")).await.unwrap();
         let feeds = store
             .sync_feeds(&[feed("https://a.example/rss"), feed("https://b.example/rss")])
             .await
@@ -405,7 +405,7 @@ mod tests {
     #[tokio::test]
     async fn one_batch_dedups_across_its_feeds_and_indexes_everything() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("t.db")).await.unwrap();
+        let store = SqliteStore::open(&dir.path().join("t.db")).await.unwrap();
         let feeds = store
             .sync_feeds(&[feed("https://a.example/rss"), feed("https://b.example/rss")])
             .await
@@ -436,7 +436,7 @@ mod tests {
     async fn the_checkpointer_copies_commits_into_the_database_file() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("t.db");
-        let store = Store::open(&path).await.unwrap();
+        let store = SqliteStore::open(&path).await.unwrap();
         let feeds = store.sync_feeds(&[feed("https://a.example/rss")]).await.unwrap();
         store.checkpoint().await.unwrap();
         let before = std::fs::metadata(&path).unwrap().len();
@@ -458,7 +458,7 @@ mod tests {
         let mut wal = path.clone().into_os_string();
         wal.push("-wal");
         assert_eq!(std::fs::metadata(&wal).map_or(0, |m| m.len()), 0);
-        let store = Store::open_existing(&path).await.unwrap();
+        let store = SqliteStore::open_existing(&path).await.unwrap();
         assert_eq!(store.item_count().await.unwrap(), 40);
     }
 }
@@ -473,7 +473,7 @@ mod story_tests {
         the referendum, border crossings, trade routes and the security of pipelines running north \
         through the region, officials said after the talks ended late in the evening.";
 
-    async fn story_of(store: &Store, url: &str) -> i64 {
+    async fn story_of(store: &SqliteStore, url: &str) -> i64 {
         sqlx::query_scalar("SELECT story_id FROM items WHERE url = ?")
             .bind(url)
             .fetch_one(&store.read)
@@ -486,8 +486,8 @@ mod story_tests {
     async fn wire_from_a(
         path: &std::path::Path,
         set: impl FnOnce(&mut StoryIndex),
-    ) -> (Store, Vec<super::super::FeedRow>) {
-        let store = Store::open(path).await.unwrap();
+    ) -> (SqliteStore, Vec<super::super::FeedRow>) {
+        let store = SqliteStore::open(path).await.unwrap();
         set(&mut *store.stories.lock().await);
         let feeds = store
             .sync_feeds(&[feed("https://a.example/rss"), feed("https://b.example/rss")])
@@ -507,7 +507,7 @@ mod story_tests {
     async fn a_copy_across_a_bucket_period_boundary_finds_its_story() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("t.db");
-        let store = Store::open(&path).await.unwrap();
+        let store = SqliteStore::open(&path).await.unwrap();
         let feeds = store
             .sync_feeds(&[feed("https://a.example/rss"), feed("https://b.example/rss")])
             .await
@@ -524,7 +524,7 @@ mod story_tests {
         assert!(results.iter().all(Result::is_ok), "{results:?}");
         store.close().await;
 
-        let store = Store::open(&path).await.unwrap();
+        let store = SqliteStore::open(&path).await.unwrap();
         assert_eq!(count(&store, "story_keys_pending").await, 0, "in the buckets");
         let copy = format!("{WIRE} Subscribe to our newsletter.");
         let results = store
@@ -548,7 +548,7 @@ mod story_tests {
     async fn owed_items_of_another_connection_are_seen() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("t.db");
-        let a = Store::open(&path).await.unwrap();
+        let a = SqliteStore::open(&path).await.unwrap();
         let feeds = a
             .sync_feeds(&[
                 feed("https://a.example/rss"),
@@ -564,7 +564,7 @@ mod story_tests {
             .apply_feed_writes(vec![update_with(feeds[0].id, &[("https://a.example/1", WIRE)])])
             .await;
         assert!(results.iter().all(Result::is_ok), "{results:?}");
-        let b = Store::open(&path).await.unwrap();
+        let b = SqliteStore::open(&path).await.unwrap();
         let results = b
             .apply_feed_writes(vec![update_with(feeds[1].id, &[("https://b.example/1", other)])])
             .await;
@@ -595,7 +595,7 @@ mod story_tests {
         store.close().await;
 
         // A thousand more items (the count lookups pay for reading the copy).
-        let store = Store::open(&path).await.unwrap();
+        let store = SqliteStore::open(&path).await.unwrap();
         sqlx::query(
             "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1000) \
              INSERT INTO items (feed_id, item_key, title, text, sort_at, fetched_at, first_seen_at, content_hash) \
@@ -606,7 +606,7 @@ mod story_tests {
         .await
         .unwrap();
         store.close().await;
-        let store = Store::open(&path).await.unwrap();
+        let store = SqliteStore::open(&path).await.unwrap();
         store.stories.lock().await.load_small = true;
         let copy = format!("{WIRE} Subscribe to our newsletter.");
         let results = store
@@ -624,7 +624,7 @@ mod story_tests {
     async fn deferred_entries_serve_later_lookups() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("t.db");
-        let store = Store::open(&path).await.unwrap();
+        let store = SqliteStore::open(&path).await.unwrap();
         store.stories.lock().await.load_at_once = true;
         let feeds = store
             .sync_feeds(&[feed("https://a.example/rss"), feed("https://b.example/rss")])
@@ -643,14 +643,14 @@ mod story_tests {
         let story = story_of(&store, "https://a.example/1").await;
         assert_eq!(story_of(&store, "https://b.example/1").await, story);
         store.close().await;
-        let store = Store::open(&path).await.unwrap();
+        let store = SqliteStore::open(&path).await.unwrap();
         assert_eq!(count(&store, "story_keys_pending").await, 0, "settled on close");
         let stored = check::stored(&store.read).await;
         assert_eq!(stored.len(), 2 * crate::dedup::LOOKUP_BLOCKS as usize);
         assert_eq!(stored, check::expected(&store.read).await);
         store.close().await;
 
-        let store = Store::open(&path).await.unwrap();
+        let store = SqliteStore::open(&path).await.unwrap();
         let again = format!("{WIRE} Read more on our website.");
         let counts = store
             .apply_feed_update(
@@ -686,7 +686,7 @@ mod story_tests {
         use crate::dedup;
         for load_at_once in [true, false] {
             let dir = tempfile::tempdir().unwrap();
-            let store = Store::open(&dir.path().join("t.db")).await.unwrap();
+            let store = SqliteStore::open(&dir.path().join("t.db")).await.unwrap();
             store.stories.lock().await.load_at_once = load_at_once;
             let urls = [
                 "https://a.example/1",
@@ -763,7 +763,7 @@ mod story_tests {
         }
     }
 
-    async fn count(store: &Store, table: &str) -> i64 {
+    async fn count(store: &SqliteStore, table: &str) -> i64 {
         sqlx::query_scalar(&format!("SELECT count(*) FROM {table}"))
             .fetch_one(&store.read)
             .await
@@ -783,7 +783,7 @@ mod story_tests {
         // No close: the debt stays in the database.
         drop(store);
 
-        let store = Store::open(&path).await.unwrap();
+        let store = SqliteStore::open(&path).await.unwrap();
         assert_eq!(count(&store, "story_buckets").await, 0);
         let copy = format!("{WIRE} Subscribe to our newsletter.");
         let results = store
@@ -795,7 +795,7 @@ mod story_tests {
         assert_eq!(count(&store, "story_keys_pending").await, 2);
         store.close().await;
 
-        let store = Store::open(&path).await.unwrap();
+        let store = SqliteStore::open(&path).await.unwrap();
         assert_eq!(count(&store, "story_keys_pending").await, 0);
         assert_eq!(
             check::stored(&store.read).await,
@@ -826,7 +826,7 @@ mod story_tests {
             let dir = tempfile::tempdir().unwrap();
             let path = dir.path().join("t.db");
             let (store, feeds) = {
-                let store = Store::open(&path).await.unwrap();
+                let store = SqliteStore::open(&path).await.unwrap();
                 store.stories.lock().await.load_at_once = path_taken == "copy";
                 let feeds = store
                     .sync_feeds(&["a", "b", "c", "d"].map(|f| feed(&format!("https://{f}.example/rss"))))
@@ -843,11 +843,11 @@ mod story_tests {
                     "copy" => (store, feeds),
                     "buckets" => {
                         store.close().await;
-                        (Store::open(&path).await.unwrap(), feeds)
+                        (SqliteStore::open(&path).await.unwrap(), feeds)
                     }
                     _ => {
                         drop(store);
-                        (Store::open(&path).await.unwrap(), feeds)
+                        (SqliteStore::open(&path).await.unwrap(), feeds)
                     }
                 }
             };
@@ -925,7 +925,7 @@ mod story_tests {
     async fn late_copies_of_an_old_article_find_its_story_past_the_horizon() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("t.db");
-        let store = Store::open(&path).await.unwrap();
+        let store = SqliteStore::open(&path).await.unwrap();
         let feeds = store
             .sync_feeds(&[
                 feed("https://a.example/rss"),
@@ -948,7 +948,7 @@ mod story_tests {
         let story = story_of(&store, "https://a.example/old").await;
         store.close().await;
 
-        let store = Store::open(&path).await.unwrap();
+        let store = SqliteStore::open(&path).await.unwrap();
         store.stories.lock().await.load_at_once = true;
         let hour = chrono::Duration::hours(1);
         let results = store
@@ -998,7 +998,7 @@ mod within_one_update {
     #[tokio::test]
     async fn near_duplicates_and_url_variants_in_one_document() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("t.db")).await.unwrap();
+        let store = SqliteStore::open(&dir.path().join("t.db")).await.unwrap();
         let feeds = store.sync_feeds(&[feed("https://a.example/rss")]).await.unwrap();
         let variant = format!("{WIRE} Follow us for more.");
         let counts = store

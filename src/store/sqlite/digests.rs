@@ -1,10 +1,12 @@
 //! The digest outbox: building digests (with the matches they cover) in one
 //! transaction, then tracking delivery attempts per digest.
 
+use std::collections::HashSet;
+
 use chrono::{DateTime, Utc};
 use sqlx::{QueryBuilder, Sqlite};
 
-use super::{parse_ts, ts, Result, Store};
+use super::{parse_ts, ts, Result, SqliteStore};
 
 /// A match not yet sent to a channel, with what a digest shows of it.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -51,11 +53,24 @@ pub struct NewDigest {
     pub content: String,
 }
 
-/// What the outbox knows of a notice (a feed-health episode, ...): the key
-/// under which it is recorded as sent, once per channel.
-pub trait Notice {
-    fn key(&self) -> &str;
+/// One alert's digests to create ([`SqliteStore::create_digests`]): one per
+/// channel, from the matches of `topics` pending up to `cut` and the
+/// notices (by key) not yet sent to it.
+#[derive(Debug, Clone, Copy)]
+pub struct DigestBatch<'a> {
+    pub alert: &'a str,
+    pub channels: &'a [String],
+    pub topics: &'a [String],
+    pub notices: &'a [String],
+    pub state: AlertState,
+    pub cut: DateTime<Utc>,
+    /// When the digests are created.
+    pub now: DateTime<Utc>,
 }
+
+/// Builds one channel's digest from its pending matches and the indices of
+/// its unsent notices; `None` skips the channel.
+pub type BuildDigest<'a> = &'a mut (dyn FnMut(&str, &[PendingMatch], &[usize]) -> Option<NewDigest> + Send);
 
 /// A stored digest.
 #[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
@@ -90,7 +105,7 @@ const PENDING: &str =
      JOIN feeds f ON f.id = i.feed_id \
      WHERE it.backfilled = 0";
 
-impl Store {
+impl SqliteStore {
     /// The alert's state, created at `now` on first sight (so matches from
     /// before an alert existed are never sent).
     pub async fn alert_state(&self, alert: &str, now: DateTime<Utc>) -> Result<AlertState> {
@@ -109,7 +124,7 @@ impl Store {
     }
 
     /// The alert's state as stored, without recording it: an alert not seen
-    /// yet is taken as created at `now`, as [`Store::alert_state`] would
+    /// yet is taken as created at `now`, as [`SqliteStore::alert_state`] would
     /// record it. For previews, which must not write.
     pub async fn peek_alert_state(&self, alert: &str, now: DateTime<Utc>) -> Result<AlertState> {
         let stored: Option<(String, String)> =
@@ -142,50 +157,39 @@ impl Store {
         Ok(q.build_query_as().fetch_all(&self.read).await?)
     }
 
-    /// The feed-health notices among `notices` not yet sent to (`alert`,
-    /// `channel`).
-    pub async fn unsent_notices<N: Notice + Clone>(
-        &self,
-        alert: &str,
-        channel: &str,
-        notices: &[N],
-    ) -> Result<Vec<N>> {
-        let sent: std::collections::HashSet<String> =
+    /// The keys of the notices already sent to (`alert`, `channel`).
+    pub async fn sent_notices(&self, alert: &str, channel: &str) -> Result<HashSet<String>> {
+        Ok(
             sqlx::query_scalar("SELECT key FROM digest_notices WHERE alert = ? AND channel = ?")
                 .bind(alert)
                 .bind(channel)
                 .fetch_all(&self.read)
                 .await?
                 .into_iter()
-                .collect();
-        Ok(notices
-            .iter()
-            .filter(|n| !sent.contains(n.key()))
-            .cloned()
-            .collect())
+                .collect(),
+        )
     }
 
     /// Creates, in one transaction, one digest per channel from its pending
-    /// matches and unsent feed-health `notices` (as built by `build`),
+    /// matches and the notices (by key: `notices`) not yet sent to it, as
+    /// built by `build` (given the indices of those notices),
     /// records the matches and notices each covers and moves the alert's
     /// cut to `cut`. `build` returns `None` to skip a channel (e.g. nothing
     /// to send). Returns the digests created.
-    #[allow(clippy::too_many_arguments)]
-    pub async fn create_digests<N, F>(
+    pub async fn create_digests(
         &self,
-        alert: &str,
-        channels: &[String],
-        topics: &[String],
-        notices: &[N],
-        state: AlertState,
-        cut: DateTime<Utc>,
-        now: DateTime<Utc>,
-        mut build: F,
-    ) -> Result<Vec<String>>
-    where
-        N: Notice + Clone,
-        F: FnMut(&str, &[PendingMatch], &[N]) -> Option<NewDigest>,
-    {
+        batch: &DigestBatch<'_>,
+        build: BuildDigest<'_>,
+    ) -> Result<Vec<String>> {
+        let DigestBatch {
+            alert,
+            channels,
+            topics,
+            notices,
+            state,
+            cut,
+            now,
+        } = *batch;
         let now = ts(now);
         let mut tx = self.write.begin_with("BEGIN IMMEDIATE").await?;
         let mut created = Vec::new();
@@ -204,10 +208,8 @@ impl Store {
                     .await?
                     .into_iter()
                     .collect();
-            let fresh: Vec<N> = notices
-                .iter()
-                .filter(|n| !sent.contains(n.key()))
-                .cloned()
+            let fresh: Vec<usize> = (0..notices.len())
+                .filter(|&i| !sent.contains(&notices[i]))
                 .collect();
             let Some(digest) = build(channel, &pending, &fresh) else {
                 continue;
@@ -244,14 +246,14 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
             }
-            for notice in &fresh {
+            for &notice in &fresh {
                 sqlx::query(
                     "INSERT INTO digest_notices (digest_id, alert, channel, key) VALUES (?, ?, ?, ?)",
                 )
                 .bind(&digest.id)
                 .bind(alert)
                 .bind(channel)
-                .bind(notice.key())
+                .bind(&notices[notice])
                 .execute(&mut *tx)
                 .await?;
             }

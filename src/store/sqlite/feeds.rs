@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use sqlx::{FromRow, QueryBuilder, Sqlite, SqliteConnection};
 
-use super::{ts, Result, Store};
+use super::{ts, Result, SqliteStore};
 use crate::fetch::Validators;
 use crate::model::FeedConfig;
 
@@ -85,7 +85,7 @@ pub enum FeedChangeError {
     #[error("feed {} is defined in the config file; remove it there", crate::redact::url(.0))]
     FromConfig(String),
     #[error(transparent)]
-    Store(#[from] super::StoreError),
+    SqliteStore(#[from] super::StoreError),
 }
 
 impl FeedRow {
@@ -122,7 +122,7 @@ const SELECT_FEED: &str = "SELECT f.id, f.url, f.name, f.title, f.site_url, f.et
      f.enabled, f.disabled_reason, f.fetch_url, f.next_check_at, f.check_interval, f.items_per_week, \
      f.poll_count, f.error_kind, f.warning, f.source, f.tags FROM feeds f";
 
-impl Store {
+impl SqliteStore {
     /// Makes sure every configured feed has a row (matched by URL) and its
     /// configured name is current; returns the rows in config order.
     pub async fn sync_feeds(&self, feeds: &[FeedConfig]) -> Result<Vec<FeedRow>> {
@@ -158,7 +158,7 @@ impl Store {
 
     /// Every stored feed's URL, name and tags (of an added feed; configured
     /// feeds keep theirs in the config): what `feed:` filters need, without
-    /// the per-feed item counts of [`Store::list_feeds`].
+    /// the per-feed item counts of [`SqliteStore::list_feeds`].
     pub async fn feed_labels(&self) -> Result<Vec<(String, Option<String>, Vec<String>)>> {
         let rows: Vec<(String, Option<String>, String)> = sqlx::query_as("SELECT url, name, tags FROM feeds")
             .fetch_all(&self.read)
@@ -212,30 +212,6 @@ impl Store {
                 .fetch_all(&self.read)
                 .await?,
         )
-    }
-
-    /// Records a 304: the feed is healthy and unchanged.
-    pub async fn record_not_modified(&self, feed_id: i64, at: DateTime<Utc>, next: &NextCheck) -> Result<()> {
-        let mut conn = self.write.acquire().await?;
-        record_not_modified(&mut conn, &[(feed_id, at, next)]).await
-    }
-
-    /// Records a failed fetch or parse on the feed's row.
-    pub async fn record_failure(&self, failure: &FeedFailure) -> Result<()> {
-        let mut conn = self.write.acquire().await?;
-        record_failure(&mut conn, failure).await
-    }
-
-    /// Stops polling a feed (410 Gone, or by hand), keeping its items.
-    pub async fn disable_feed(
-        &self,
-        feed_id: i64,
-        status: Option<u16>,
-        reason: &str,
-        at: DateTime<Utc>,
-    ) -> Result<()> {
-        let mut conn = self.write.acquire().await?;
-        disable_feed(&mut conn, feed_id, status, reason, at).await
     }
 
     /// Polls a disabled feed again, from now on.

@@ -9,7 +9,7 @@ use sqlx::{QueryBuilder, Sqlite};
 
 use super::search::{SearchRows, SearchText};
 use super::story_index::{self, StoryIndex};
-use super::{ts, Result, Store};
+use super::{ts, Result, SqliteStore};
 use crate::dedup;
 use crate::fetch::Validators;
 use crate::model::{self, NewItem};
@@ -49,7 +49,7 @@ pub struct FeedUpdate {
     pub validators: Validators,
     pub title: Option<String>,
     pub site_url: Option<String>,
-    /// New or changed items only (see [`Store::known_items`]).
+    /// New or changed items only (see [`SqliteStore::known_items`]).
     pub items: Vec<ItemWrite>,
     /// A new item joins a story with a near-duplicate item whose time
     /// (published, else first seen) is at most this far from its own.
@@ -83,7 +83,7 @@ pub struct IngestCounts {
     pub joined: u64,
 }
 
-impl Store {
+impl SqliteStore {
     /// The item keys a feed has had: stored (with content hash) or pruned.
     /// The pipeline uses it to skip unchanged and pruned items before
     /// matching.
@@ -160,12 +160,12 @@ impl Store {
     ///   under another key) becomes one more source of that item, and gains
     ///   the topics this feed's copy matches;
     /// - any other item is inserted and joins the story of a near-duplicate
-    ///   within the window ([`Store::find_story`]), else starts one;
+    ///   within the window ([`SqliteStore::find_story`]), else starts one;
     ///
     /// then brings topic matches up to date and clears the feed's error.
     ///
     /// Several updates are best applied together
-    /// ([`Store::apply_feed_writes`]): one transaction writes each touched
+    /// ([`SqliteStore::apply_feed_writes`]): one transaction writes each touched
     /// page once.
     pub async fn apply_feed_update(&self, update: FeedUpdate) -> Result<IngestCounts> {
         let mut results = self
@@ -175,7 +175,7 @@ impl Store {
     }
 }
 
-/// [`Store::apply_feed_update`] of several feeds inside a write transaction
+/// [`SqliteStore::apply_feed_update`] of several feeds inside a write transaction
 /// whose story index copy `index` has begun, in a few statements for all of
 /// them: each statement is a hand-off to SQLite's thread, and on a busy
 /// machine the hand-offs, not SQLite, set the pace. One count per update.
@@ -964,7 +964,7 @@ mod tests {
     async fn items_without_canonical_url_get_one_at_open() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("t.db");
-        let store = Store::open(&path).await.unwrap();
+        let store = SqliteStore::open(&path).await.unwrap();
         sqlx::query(
             "INSERT INTO feeds (url, created_at) VALUES ('https://a.example/rss', '2017-09-25T00:00:00Z')",
         )
@@ -986,7 +986,7 @@ mod tests {
             .unwrap();
         store.close().await;
 
-        let store = Store::open(&path).await.unwrap();
+        let store = SqliteStore::open(&path).await.unwrap();
         let (canonical, pending): (Option<String>, i64) = sqlx::query_as(
             "SELECT canonical_url, (SELECT count(*) FROM items_canonical_backfill) FROM items",
         )
@@ -1002,7 +1002,7 @@ mod tests {
     #[tokio::test]
     async fn story_lookup_uses_the_primary_key() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("t.db")).await.unwrap();
+        let store = SqliteStore::open(&dir.path().join("t.db")).await.unwrap();
         let probes = dedup::probe_keys(0x0123_4567_89ab_cdef, dedup::NEAR_DUPLICATE_DISTANCE);
         let sql = format!(
             "EXPLAIN QUERY PLAN {}",
@@ -1031,7 +1031,7 @@ mod tests {
     async fn bucket_entries_follow_their_item() {
         use super::story_index::check;
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("t.db")).await.unwrap();
+        let store = SqliteStore::open(&dir.path().join("t.db")).await.unwrap();
         sqlx::query(
             "INSERT INTO feeds (url, created_at) VALUES ('https://a.example/rss', '2017-09-25T00:00:00Z')",
         )

@@ -50,7 +50,9 @@ mod tests {
     #[tokio::test]
     async fn story_summary_lists_primary_languages() {
         let dir = tempfile::tempdir().unwrap();
-        let store = super::super::Store::open(&dir.path().join("t.db")).await.unwrap();
+        let store = super::super::SqliteStore::open(&dir.path().join("t.db"))
+            .await
+            .unwrap();
         sqlx::query(
             "INSERT INTO feeds (url, created_at) VALUES ('https://a.example/rss', '2017-09-25T00:00:00Z')",
         )

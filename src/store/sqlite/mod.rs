@@ -6,14 +6,14 @@
 //! with `BEGIN IMMEDIATE`, so concurrent writers queue in the application
 //! instead of failing with `SQLITE_BUSY`; reads use a separate pool and are
 //! never blocked by the writer (WAL). Query commands open the store with
-//! [`Store::open_read_only`]: read-only connections only, no migration, so
+//! [`SqliteStore::open_read_only`]: read-only connections only, no migration, so
 //! they never wait for the write lock.
 //!
 //! Files the store creates (the database, its directory, the lock files,
 //! backups) are private to the owner (0600, a directory 0700); SQLite gives
 //! the `-wal` and `-shm` files the database file's mode. An existing
 //! database keeps its mode (an operator may make it 0640 for a reading
-//! group), and a backup copies it (see [`Store::backup`]).
+//! group), and a backup copies it (see [`SqliteStore::backup`]).
 
 mod archive;
 mod batch;
@@ -44,7 +44,9 @@ use sqlx::{ConnectOptions, Connection};
 
 pub use archive::{Bucket, CheckReport, Compacted, ReportItem, ReportStory, Split, VolumeQuery, VolumeRow};
 pub use batch::{FeedWrite, WriteQueue};
-pub use digests::{AlertState, DigestRecord, FeedHealthRow, NewDigest, Notice, PendingMatch};
+pub use digests::{
+    AlertState, BuildDigest, DigestBatch, DigestRecord, FeedHealthRow, NewDigest, PendingMatch,
+};
 pub use feeds::{FeedChangeError, FeedFailure, FeedRow, NextCheck, QueueEntry};
 pub use items::{FeedUpdate, IngestCounts, ItemWrite, Known};
 pub use search::{Cursor, ItemRow, SearchFilter, SearchSort, SearchText, Words};
@@ -74,7 +76,7 @@ pub enum StoreError {
     Missing { path: PathBuf },
     /// A read-only command was pointed at a database that lacks migrations
     /// this feedwatch has (only writers migrate; see
-    /// [`Store::open_read_only`]).
+    /// [`SqliteStore::open_read_only`]).
     #[error("database {} was written by an older feedwatch: run `feedwatch run --once` (or restart the daemon) to upgrade it", path.display())]
     Outdated {
         path: PathBuf,
@@ -102,7 +104,7 @@ pub enum StoreError {
     /// A query failed.
     #[error("database error")]
     Sql(#[from] sqlx::Error),
-    /// A search read was stopped: its time budget ([`Store::bounded`]) is
+    /// A search read was stopped: its time budget ([`SqliteStore::bounded`]) is
     /// spent, or its client has gone.
     #[error("the search was stopped after its time limit of {} (search.timeout): narrow the query or its time window", humantime::format_duration(*.0))]
     OverBudget(Duration),
@@ -119,7 +121,7 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
 /// Handle to the database. Cheap to clone.
 #[derive(Debug, Clone)]
-pub struct Store {
+pub struct SqliteStore {
     write: SqlitePool,
     read: SqlitePool,
     /// The in-memory copy of the story lookup index; its lock is held for
@@ -131,15 +133,15 @@ pub struct Store {
     /// [`WriteQueue`]); opened when first used.
     checkpoints: SqlitePool,
     /// The pool of search reads, when they have their own
-    /// ([`Store::with_search_pool`]); else `read`.
+    /// ([`SqliteStore::with_search_pool`]); else `read`.
     search: Option<SqlitePool>,
-    /// The time budget of this handle's search reads ([`Store::bounded`]).
+    /// The time budget of this handle's search reads ([`SqliteStore::bounded`]).
     budget: Option<Arc<reader::Budget>>,
     /// The database file.
     path: Arc<PathBuf>,
 }
 
-impl Store {
+impl SqliteStore {
     /// Opens the database, creating it (and its directory) if missing, and
     /// applies pending migrations.
     ///
@@ -147,7 +149,7 @@ impl Store {
     /// SQLite opens it, so a permissive umask does not widen it; SQLite
     /// gives the `-wal` and `-shm` files the same mode. An existing file
     /// keeps its mode.
-    pub async fn open(location: impl Into<Location>) -> Result<Store> {
+    pub async fn open(location: impl Into<Location>) -> Result<SqliteStore> {
         let Location::Sqlite(path) = &location.into();
         let path = path.as_path();
         let io_error = |e| StoreError::Open {
@@ -173,8 +175,8 @@ impl Store {
     /// Opens an existing database and migrates it, for commands that write
     /// to it (`feeds remove`, `db prune`, ...): a missing file is an error
     /// instead of a new empty database. Commands that only read use
-    /// [`Store::open_read_only`].
-    pub async fn open_existing(location: impl Into<Location>) -> Result<Store> {
+    /// [`SqliteStore::open_read_only`].
+    pub async fn open_existing(location: impl Into<Location>) -> Result<SqliteStore> {
         let Location::Sqlite(path) = &location.into();
         if !path.exists() {
             return Err(StoreError::Missing {
@@ -219,7 +221,7 @@ impl Store {
     /// The store's write pool is read-only too (and connects only if used):
     /// a write through it fails at once with SQLite's "attempt to write a
     /// readonly database" instead of waiting for the lock.
-    pub async fn open_read_only(location: impl Into<Location>) -> Result<Store> {
+    pub async fn open_read_only(location: impl Into<Location>) -> Result<SqliteStore> {
         let Location::Sqlite(path) = &location.into();
         let path = path.as_path();
         if !path.exists() {
@@ -249,7 +251,7 @@ impl Store {
                 path.display()
             );
         }
-        Ok(Store {
+        Ok(SqliteStore {
             write: SqlitePoolOptions::new()
                 .max_connections(1)
                 .connect_lazy_with(options.clone()),
@@ -265,7 +267,7 @@ impl Store {
         })
     }
 
-    async fn connect(path: &Path, create: bool) -> Result<Store> {
+    async fn connect(path: &Path, create: bool) -> Result<SqliteStore> {
         let open_error = |source| StoreError::Open {
             path: path.to_path_buf(),
             source,
@@ -348,7 +350,7 @@ impl Store {
             .connect_with(options.clone().read_only(true))
             .await
             .map_err(open_error)?;
-        let store = Store {
+        let store = SqliteStore {
             write,
             read,
             stories: Arc::default(),
@@ -473,7 +475,7 @@ impl InstanceLock {
 /// when the item was deleted since it was listed).
 type BackfillRow = (i64, Option<String>, Option<String>, Option<String>);
 
-impl Store {
+impl SqliteStore {
     /// Drains a backfill table (`item_id INTEGER PRIMARY KEY`, filled by a
     /// migration for items that predate a Rust-computed column) in batches:
     /// each batch reads `columns` (three expressions over `items i`) of the
@@ -535,7 +537,7 @@ fn create_private_dir(dir: &Path) -> std::io::Result<()> {
 }
 
 /// Compares the migrations applied to the database behind `read` with
-/// this binary's (see [`Store::open_read_only`]): a database without
+/// this binary's (see [`SqliteStore::open_read_only`]): a database without
 /// `_sqlx_migrations` has none applied.
 async fn check_schema(read: &SqlitePool, path: &Path) -> Result<()> {
     let open_error = |source| StoreError::Open {
@@ -649,7 +651,7 @@ mod tests {
     async fn a_read_only_store_never_waits_for_the_write_lock() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("t.db");
-        let writer = Store::open(&path).await.unwrap();
+        let writer = SqliteStore::open(&path).await.unwrap();
         writer.add_feed("https://a.example/rss", None, &[]).await.unwrap();
         let mut held = writer.write.begin_with("BEGIN IMMEDIATE").await.unwrap();
         sqlx::query("UPDATE feeds SET name = 'uncommitted'")
@@ -658,7 +660,7 @@ mod tests {
             .unwrap();
 
         let started = std::time::Instant::now();
-        let reader = Store::open_read_only(&path).await.unwrap();
+        let reader = SqliteStore::open_read_only(&path).await.unwrap();
         let feeds = reader.list_feeds().await.unwrap();
         assert_eq!(feeds.len(), 1);
         assert_eq!(feeds[0].name, None, "the last commit, not the open transaction");
@@ -693,12 +695,12 @@ mod tests {
     async fn a_read_only_check_finds_a_damaged_full_text_index() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("t.db");
-        let writer = Store::open(&path).await.unwrap();
+        let writer = SqliteStore::open(&path).await.unwrap();
         sqlx::query("INSERT INTO items_fts (rowid, title, text) VALUES (1, 'kurdistan referendum', 'erbil')")
             .execute(&writer.write)
             .await
             .unwrap();
-        let reader = Store::open_read_only(&path).await.unwrap();
+        let reader = SqliteStore::open_read_only(&path).await.unwrap();
         assert!(reader.check().await.unwrap().is_ok());
         // The content changes behind the index's back.
         sqlx::query("UPDATE items_fts_content SET c0 = 'something else' WHERE id = 1")

@@ -2,8 +2,8 @@
 //! when its budget is spent or its client has gone, instead of holding a
 //! connection and a core for minutes.
 //!
-//! A budgeted [`Store`] handle ([`Store::bounded`]) installs a SQLite
-//! progress handler on every connection it reads with ([`Store::reader`]):
+//! A budgeted [`SqliteStore`] handle ([`SqliteStore::bounded`]) installs a SQLite
+//! progress handler on every connection it reads with ([`SqliteStore::reader`]):
 //! every [`CHECK_EVERY`] virtual-machine steps it checks the deadline and
 //! whether the handle was dropped (the request future cancelled), and
 //! interrupts the statement (`SQLITE_INTERRUPT`) if so. An unbudgeted read
@@ -17,7 +17,7 @@ use sqlx::pool::PoolConnection;
 use sqlx::sqlite::SqlitePoolOptions;
 use sqlx::Sqlite;
 
-use super::{Result, Store, StoreError};
+use super::{Result, SqliteStore, StoreError};
 
 /// Virtual-machine steps between two looks at the clock (about a
 /// millisecond of SQLite's work).
@@ -39,11 +39,11 @@ impl Drop for Budget {
     }
 }
 
-impl Store {
+impl SqliteStore {
     /// A handle whose search reads (`search_page`, `cursor_of`,
     /// `attach_topics`) stop with [`StoreError::OverBudget`] once `limit`
     /// has passed, or as soon as every clone of the handle is dropped.
-    pub fn bounded(&self, limit: Duration) -> Store {
+    pub fn bounded(&self, limit: Duration) -> SqliteStore {
         let mut store = self.clone();
         store.budget = Some(Arc::new(Budget {
             limit,
@@ -56,7 +56,7 @@ impl Store {
     /// A handle whose search reads use a pool of their own, of
     /// `connections` read-only connections: searches served to others (the
     /// API) can never take the connections the daemon's work needs.
-    pub fn with_search_pool(&self, connections: u32) -> Store {
+    pub fn with_search_pool(&self, connections: u32) -> SqliteStore {
         let options = (*self.read.connect_options()).clone();
         let pool = SqlitePoolOptions::new()
             .max_connections(connections.max(1))
@@ -115,9 +115,9 @@ mod tests {
     const ENDLESS: &str =
         "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 10000000000) SELECT count(*) FROM n";
 
-    async fn store() -> (tempfile::TempDir, Store) {
+    async fn store() -> (tempfile::TempDir, SqliteStore) {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("t.db")).await.unwrap();
+        let store = SqliteStore::open(&dir.path().join("t.db")).await.unwrap();
         (dir, store)
     }
 
@@ -140,7 +140,7 @@ mod tests {
         );
         drop(conn);
         // The connection serves the next (unbudgeted) read normally.
-        let plain = Store {
+        let plain = SqliteStore {
             budget: None,
             ..bounded.clone()
         };

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use sqlx::{FromRow, QueryBuilder, Sqlite};
 
-use super::{ts, Result, Store};
+use super::{ts, Result, SqliteStore};
 use crate::topics::{Expr, Field, Pattern};
 
 const ITEM_COLUMNS: &str = "SELECT i.id, f.url AS feed_url, coalesce(f.name, f.title) AS feed_name, i.guid, \
@@ -40,7 +40,7 @@ pub struct SearchFilter {
     /// [`crate::topics`] confirms).
     pub words: Option<Words>,
     /// Result order; [`SearchSort::Relevance`] needs `words` that narrow
-    /// ([`Store::ranks`]).
+    /// ([`SqliteStore::ranks`]).
     pub sort: SearchSort,
     /// Newest first only: items strictly after this position.
     pub after: Option<Cursor>,
@@ -75,7 +75,7 @@ impl Words {
     }
 }
 
-/// Result order of [`Store::search`].
+/// Result order of [`SqliteStore::search`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum SearchSort {
     /// By publication time (else first seen), newest first, then id.
@@ -118,12 +118,12 @@ pub struct ItemRow {
     #[sqlx(skip)]
     pub topics: Vec<String>,
     /// URLs of every feed listing the item, first feed first (set by
-    /// [`Store::attach_topics`]).
+    /// [`SqliteStore::attach_topics`]).
     #[sqlx(skip)]
     pub feeds: Vec<String>,
 }
 
-impl Store {
+impl SqliteStore {
     /// Whether the store can rank items by relevance to `query`
     /// ([`SearchSort::Relevance`]): its words narrow candidates (a query of
     /// only `NOT`, `lang:` or `feed:` gives nothing to rank by).
@@ -140,7 +140,7 @@ impl Store {
         Ok(rows)
     }
 
-    /// Like [`Store::search`] without topics and feeds (cheaper, for
+    /// Like [`SqliteStore::search`] without topics and feeds (cheaper, for
     /// candidates that are still to be confirmed).
     pub async fn search_page(&self, filter: &SearchFilter) -> Result<Vec<ItemRow>> {
         let fts = filter.words.as_ref().and_then(Words::fts);
@@ -179,7 +179,7 @@ impl Store {
             .map_err(|e| self.budgeted(e))
     }
 
-    /// [`Store::search_page`] newest first with a full-text expression, in
+    /// [`SqliteStore::search_page`] newest first with a full-text expression, in
     /// two steps: the ids of the page, then their rows. Ids come from one of
     /// three exact plans:
     /// - every full-text match, with `sort_at` read from the covering index
@@ -468,7 +468,7 @@ impl Store {
 }
 
 /// Full-text matches from which a newest-first search first probes the
-/// newest items one by one ([`Store::search_page`]).
+/// newest items one by one ([`SqliteStore::search_page`]).
 const DENSE: i64 = 50_000;
 /// Index entries probed before giving up on that and sorting every match.
 const PROBE_SCAN: i64 = 4000;
@@ -929,7 +929,7 @@ mod tests {
     #[tokio::test]
     async fn newest_first_plans_agree_with_sorting_every_match() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("t.db")).await.unwrap();
+        let store = SqliteStore::open(&dir.path().join("t.db")).await.unwrap();
         sqlx::query(
             "INSERT INTO feeds (url, created_at) VALUES ('https://a.example/rss', '2017-09-25T00:00:00Z')",
         )
@@ -1010,9 +1010,9 @@ mod tests {
     }
 
     /// A store with one full-text row per `(title, text)`, rowid = index + 1.
-    async fn indexed(docs: &[(String, String)]) -> (tempfile::TempDir, Store) {
+    async fn indexed(docs: &[(String, String)]) -> (tempfile::TempDir, SqliteStore) {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("t.db")).await.unwrap();
+        let store = SqliteStore::open(&dir.path().join("t.db")).await.unwrap();
         let mut rows = SearchRows::default();
         for (i, (title, text)) in docs.iter().enumerate() {
             rows.add(i as i64 + 1, &SearchText::new(title, text, None), false);
@@ -1023,7 +1023,7 @@ mod tests {
         (dir, store)
     }
 
-    async fn fts_ids(store: &Store, fts: &str) -> Vec<i64> {
+    async fn fts_ids(store: &SqliteStore, fts: &str) -> Vec<i64> {
         sqlx::query_scalar("SELECT rowid FROM items_fts WHERE items_fts MATCH ? ORDER BY rowid")
             .bind(fts)
             .fetch_all(&store.read)

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use sqlx::{FromRow, QueryBuilder, Sqlite};
 
-use super::{ts, Result, Store};
+use super::{ts, Result, SqliteStore};
 
 /// Which stories to list.
 #[derive(Debug, Clone, Default)]
@@ -33,7 +33,7 @@ pub struct StoryRow {
     pub languages: Vec<String>,
 }
 
-impl Store {
+impl SqliteStore {
     /// Stories matching the filter, most recently seen first, ties broken
     /// by id.
     pub async fn stories(&self, filter: &StoryFilter) -> Result<Vec<StoryRow>> {

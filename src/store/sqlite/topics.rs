@@ -4,7 +4,7 @@ use std::collections::HashSet;
 
 use chrono::{DateTime, Utc};
 
-use super::{ts, Result, Store};
+use super::{ts, Result, SqliteStore};
 use crate::topics::TopicSet;
 
 /// A configured topic's row and whether its matches are out of date.
@@ -34,7 +34,7 @@ pub struct RetiredTopic {
     pub retired_at: Option<String>,
 }
 
-impl Store {
+impl SqliteStore {
     /// Makes sure every topic of the set has a row with its current query;
     /// returns the rows in the set's order.
     /// Topics stored but absent from the set are retired (kept with their
