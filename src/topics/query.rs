@@ -879,8 +879,9 @@ fn phrase_expr(raw: &str, col: usize, what: &str) -> Result<Expr, QueryError> {
     Ok(with_spellings(words))
 }
 
-/// The most alternatives [`with_spellings`] gives one term.
-const MAX_SPELLINGS: usize = 12;
+/// The most alternatives [`with_spellings`] gives one term: a safety
+/// valve (a closed set is far smaller: 2 to 8 for real words).
+const MAX_SPELLINGS: usize = 64;
 
 /// A term or phrase (folded words) as the OR of its spellings in Arabic
 /// script (rules 12 and 13 of `text`; docs/queries.md): a word also
@@ -942,6 +943,21 @@ fn spellings(words: &[String]) -> Vec<Vec<String>> {
         _ => {}
     }
     out.extend(text::sorani_readings(words));
+    // Words glued from several are not stripped of proclitics: a glued
+    // word with a stem would stand for yet more spellings (`"العراقية
+    // العراقية"` glued is not `عراقيةالعراقية`).
+    if words.len() > 1 {
+        out.retain(|s| !matches!(s.as_slice(), [w] if text::query_stem(w).is_some()));
+    }
+    // A spelling with a letter only Sorani uses is read as Sorani when
+    // printed and parsed again, so each of its words is spelt so.
+    for spelling in &mut out {
+        if spelling.iter().any(|w| text::is_sorani_text(w)) {
+            for word in spelling.iter_mut() {
+                *word = text::sorani_word(word);
+            }
+        }
+    }
     out
 }
 

@@ -10,6 +10,7 @@
 //! `cargo test --test it folding:: -- --nocapture` prints the table's totals per
 //! language (BENCHMARKS.md).
 
+use feedwatch::topics::query::parse;
 use feedwatch::topics::{Document, Meta, TermSets, TopicSet};
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -118,6 +119,13 @@ const NOT_FOUND: &[(&str, &str, &str, &str)] = &[
     ("fa", "وزیر", "زیر", "as above, and `زیر` is Persian for under"),
     ("ar", "الله", "له", "`الله` keeps its `ال`: two letters follow it"),
     ("ar", "الآن", "أن", "`الآن` (now) keeps its `ال`"),
+    (
+        "ar",
+        "الأحد",
+        "أحد",
+        "`الأحد` (Sunday) keeps its `ال`: three letters follow it, and `أحد` is one, anyone",
+    ),
+    ("ar", "الآلي", "إلى", "as above: not every `إلى` (to)"),
     ("ar", "والي", "إلى", "`والي` (governor) keeps its `و`"),
     ("ar", "بلد", "لد", "`ب` alone is not stripped"),
     (
@@ -189,4 +197,25 @@ fn spelling_rules_stop_where_the_table_says() {
     // finds a Persian `همه‌پرسی`, `خواهد` a Persian `می‌خواهد`.
     assert!(finds("پرسی", "همه‌پرسی", "fa") && finds("خواهد", "می‌خواهد", "fa"));
     assert!(!finds("پرسی", "همه‌پرسی", "ckb"));
+}
+
+/// Every spelling a table query stands for prints back to the same query
+/// (the spellings are closed: none has a spelling outside the set).
+#[test]
+fn table_queries_print_back_with_their_spellings() {
+    let queries = CASES
+        .iter()
+        .flat_map(|c| [c.1, c.2])
+        .chain(NOT_FOUND.iter().flat_map(|c| [c.1, c.2]));
+    for query in queries {
+        let bare = query.replace('"', "");
+        for query in [query.to_string(), format!("\"{bare} {bare}\"")] {
+            let expr = parse(&query).unwrap_or_else(|e| panic!("{query}: {e}"));
+            assert_eq!(
+                parse(&expr.to_string()),
+                Ok(expr.clone()),
+                "{query} printed as {expr}"
+            );
+        }
+    }
 }
