@@ -235,8 +235,8 @@ struct FieldText {
     /// The forms of words without their Arabic proclitics
     /// ([`text::proclitic_forms`]: `والعراق` is also `العراق` and `عراق`),
     /// with their positions, sorted by form, then position. A query word
-    /// matches a word as written or one of its forms; a query word is
-    /// never stripped itself (`والي` finds `والي`, not `الي`).
+    /// matches a word as written or one of its forms; a query word's own
+    /// proclitics are alternatives of the query ([`text::query_stem`]).
     forms: Vec<(String, u32)>,
     /// `(position, index into forms)`, sorted: the forms at a position.
     forms_at: Vec<(u32, u32)>,

@@ -832,20 +832,7 @@ pub fn parse_term(raw: &str) -> Result<Expr, QueryError> {
 fn phrase_expr(raw: &str, col: usize, what: &str) -> Result<Expr, QueryError> {
     if what == "term" {
         if let Some(stem) = apostrophe_stem(raw) {
-            return Ok(Expr::Match {
-                field: Field::Any,
-                words: vec![Pattern::Word(stem)],
-            });
-        }
-        // `والعراق` also finds `العراق` (and every spelling of it).
-        if let [word] = text::words(raw).as_slice() {
-            if let Some(form) = text::article_form(word) {
-                let one = |w: String| Expr::Match {
-                    field: Field::Any,
-                    words: vec![Pattern::Word(w)],
-                };
-                return Ok(Expr::Or(vec![one(word.clone()), one(form)]));
-            }
+            return Ok(with_spellings(vec![Pattern::Word(stem)]));
         }
     }
     let mut words = Vec::new();
@@ -889,28 +876,89 @@ fn phrase_expr(raw: &str, col: usize, what: &str) -> Result<Expr, QueryError> {
             format!("the {what} {raw:?} contains no letters or digits"),
         ));
     }
-    // Two Persian or Arabic words (`همه‌پرسی`, `"همه پرسی"`) are also the
-    // compound written glued (`همهپرسی`).
-    let glued = match words.as_slice() {
-        [Pattern::Word(a), Pattern::Word(b)] if is_arabic_script(a) && is_arabic_script(b) => {
-            Some(format!("{a}{b}"))
+    Ok(with_spellings(words))
+}
+
+/// The most alternatives [`with_spellings`] gives one term: a safety
+/// valve (a closed set is far smaller: 2 to 8 for real words).
+const MAX_SPELLINGS: usize = 64;
+
+/// A term or phrase (folded words) as the OR of its spellings in Arabic
+/// script (rules 12 and 13 of `text`; docs/queries.md): a word also
+/// stands for its stem without proclitics (`الاستفتاء` → `استفتاء`,
+/// `وبغداد` → `بغداد`) and for the compounds it may be written apart
+/// (`همهپرسی` → `"همه پرسی"`); two words also for the compound glued
+/// (`"همه پرسی"` → `همهپرسی`); Persian-looking words also for their
+/// Sorani spellings (`په‌رله‌مان` → `پەرلەمان`). The set is closed — every
+/// spelling has no spellings outside it — and depends on the folded words
+/// only, so a query printed and parsed again is the same tree.
+fn with_spellings(words: Vec<Pattern>) -> Expr {
+    let as_words: Option<Vec<String>> = words
+        .iter()
+        .map(|p| match p {
+            Pattern::Word(w) => Some(w.clone()),
+            Pattern::Prefix(_) => None,
+        })
+        .collect();
+    let Some(first) = as_words.filter(|ws| ws.iter().any(|w| is_arabic_script(w))) else {
+        return Expr::Match {
+            field: Field::Any,
+            words,
+        };
+    };
+    let mut all = vec![first];
+    let mut next = 0;
+    while next < all.len() && all.len() < MAX_SPELLINGS {
+        for spelling in spellings(&all[next]) {
+            if !all.contains(&spelling) && all.len() < MAX_SPELLINGS {
+                all.push(spelling);
+            }
         }
-        _ => None,
-    };
-    let phrase = Expr::Match {
-        field: Field::Any,
-        words,
-    };
-    Ok(match glued {
-        Some(glued) => Expr::Or(vec![
-            phrase,
-            Expr::Match {
-                field: Field::Any,
-                words: vec![Pattern::Word(glued)],
-            },
-        ]),
-        None => phrase,
-    })
+        next += 1;
+    }
+    let mut alternatives: Vec<Expr> = all
+        .into_iter()
+        .map(|ws| Expr::Match {
+            field: Field::Any,
+            words: ws.into_iter().map(Pattern::Word).collect(),
+        })
+        .collect();
+    if alternatives.len() == 1 {
+        alternatives.pop().expect("one")
+    } else {
+        Expr::Or(alternatives)
+    }
+}
+
+/// The spellings one step from the folded words `words` (see
+/// [`with_spellings`]).
+fn spellings(words: &[String]) -> Vec<Vec<String>> {
+    let mut out = Vec::new();
+    match words {
+        [word] => {
+            out.extend(text::query_stem(word).map(|stem| vec![stem]));
+            out.extend(text::compound_splits(word).into_iter().map(Vec::from));
+        }
+        [a, b] if is_arabic_script(a) && is_arabic_script(b) => out.push(vec![format!("{a}{b}")]),
+        _ => {}
+    }
+    out.extend(text::sorani_readings(words));
+    // Words glued from several are not stripped of proclitics: a glued
+    // word with a stem would stand for yet more spellings (`"العراقية
+    // العراقية"` glued is not `عراقيةالعراقية`).
+    if words.len() > 1 {
+        out.retain(|s| !matches!(s.as_slice(), [w] if text::query_stem(w).is_some()));
+    }
+    // A spelling with a letter only Sorani uses is read as Sorani when
+    // printed and parsed again, so each of its words is spelt so.
+    for spelling in &mut out {
+        if spelling.iter().any(|w| text::is_sorani_text(w)) {
+            for word in spelling.iter_mut() {
+                *word = text::sorani_word(word);
+            }
+        }
+    }
+    out
 }
 
 /// Whether a folded word is written in Arabic script (Arabic, Persian,
