@@ -15,10 +15,10 @@
 //!   (the farm's mix of formats), the others the first 50 feeds of one
 //!   format.
 //! - `fingerprint/*`: the per-item dedup work of the pipeline's `prepare`:
-//!   folding title and text ([`dedup::article_words`]), SimHash and the
-//!   MinHash sketch ([`dedup::fingerprint_and_sketch`]); the same without
+//!   folding title and text ([`stories::article_words`]), SimHash and the
+//!   MinHash sketch ([`stories::fingerprint_and_sketch`]); the same without
 //!   the folding (the pipeline folds once for matching, search and dedup);
-//!   and [`dedup::canonical_url`] of the item links.
+//!   and [`stories::canonical_url`] of the item links.
 //! - `store_insert/*`: [`Store::apply_feed_writes`] (the writer's group
 //!   commit: one `BEGIN IMMEDIATE` transaction) of the items of 64 feeds,
 //!   prepared as the pipeline prepares them (keys, content hashes,
@@ -40,11 +40,11 @@ use chrono::Utc;
 use criterion::{criterion_group, criterion_main, Criterion, SamplingMode, Throughput};
 use feedwatch::archive::{self, Search};
 use feedwatch::config::{Config, FeedConfig};
-use feedwatch::dedup;
 use feedwatch::fetch::Validators;
 use feedwatch::model::{item_keys, NewItem};
 use feedwatch::parse;
 use feedwatch::store::{FeedUpdate, FeedWrite, ItemWrite, NextCheck, SearchText, Store};
+use feedwatch::stories;
 use feedwatch::text;
 use feedwatch::topics::{Document, Meta, TopicSet};
 use tokio::runtime::Runtime;
@@ -140,7 +140,7 @@ fn fingerprint(c: &mut Criterion) {
     let bytes: usize = items.iter().map(|i| i.title.len() + i.text.len()).sum();
     let words: Vec<Vec<String>> = items
         .iter()
-        .map(|i| dedup::article_words(&i.title, &i.text))
+        .map(|i| stories::article_words(&i.title, &i.text))
         .collect();
     let urls: Vec<&str> = items.iter().filter_map(|i| i.url.as_deref()).collect();
     eprintln!(
@@ -160,7 +160,7 @@ fn fingerprint(c: &mut Criterion) {
                 .map(|i| {
                     // As `pipeline::prepare`: title and text folded apart.
                     let (title, text) = (text::words(&i.title), text::words(&i.text));
-                    dedup::fingerprint_and_sketch_of(&title, &text).map_or(0, |(_, sketch)| sketch.len())
+                    stories::fingerprint_and_sketch_of(&title, &text).map_or(0, |(_, sketch)| sketch.len())
                 })
                 .sum::<usize>()
         })
@@ -169,7 +169,7 @@ fn fingerprint(c: &mut Criterion) {
         b.iter(|| {
             words
                 .iter()
-                .map(|w| dedup::fingerprint_and_sketch(w).map_or(0, |(_, sketch)| sketch.len()))
+                .map(|w| stories::fingerprint_and_sketch(w).map_or(0, |(_, sketch)| sketch.len()))
                 .sum::<usize>()
         })
     });
@@ -177,7 +177,7 @@ fn fingerprint(c: &mut Criterion) {
     group.bench_function("canonical_url", |b| {
         b.iter(|| {
             urls.iter()
-                .filter_map(|u| dedup::canonical_url(u))
+                .filter_map(|u| stories::canonical_url(u))
                 .map(|u| u.len())
                 .sum::<usize>()
         })
@@ -267,11 +267,11 @@ fn prepare_feed(docs: &[Doc], farm: bool, i: usize, topics: &TopicSet) -> FeedDa
         let search = SearchText::from_words(&title_words, &text_words);
         let mut words = title_words;
         words.extend(text_words);
-        let (fingerprint, sketch) = dedup::fingerprint_and_sketch(&words).unzip();
+        let (fingerprint, sketch) = stories::fingerprint_and_sketch(&words).unzip();
         items.push(Prepared {
             key,
             content_hash: item.content_hash(),
-            canonical_url: item.url.as_deref().and_then(dedup::canonical_url),
+            canonical_url: item.url.as_deref().and_then(stories::canonical_url),
             fingerprint,
             sketch,
             topics: matched,

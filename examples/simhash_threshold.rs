@@ -27,7 +27,8 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use feedwatch::dedup::{article_words, hamming, simhash_shingles};
+use feedwatch::stories::fingerprint::simhash_shingles;
+use feedwatch::stories::{article_words, hamming};
 
 type Error = Box<dyn std::error::Error>;
 

@@ -11,7 +11,6 @@ pub mod archive;
 pub mod bidi;
 pub mod config;
 pub mod daemon;
-pub mod dedup;
 pub mod deliver;
 pub mod digest;
 pub mod directory;
@@ -26,6 +25,7 @@ pub mod pipeline;
 pub mod redact;
 pub mod scheduler;
 pub mod store;
+pub mod stories;
 pub mod text;
 pub mod topics;
 

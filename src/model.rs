@@ -115,7 +115,7 @@ pub struct NewItem {
 impl NewItem {
     /// The item's identity within its feed, without looking at the rest of
     /// the document: its GUID, else its link (canonical form, see
-    /// [`crate::dedup::canonical_url`]), else a hash of its folded title and
+    /// [`crate::stories::canonical_url`]), else a hash of its folded title and
     /// text. See [`item_keys`] for the rule over a whole document.
     pub fn key(&self) -> String {
         if let Some(guid) = &self.guid {
@@ -133,7 +133,7 @@ impl NewItem {
     /// http(s) URL, else as given.
     fn link_key(&self) -> Option<String> {
         let url = self.url.as_deref()?;
-        Some(crate::dedup::canonical_url(url).unwrap_or_else(|| url.to_string()))
+        Some(crate::stories::canonical_url(url).unwrap_or_else(|| url.to_string()))
     }
 
     /// A hash of everything stored about the item; a change means the item

@@ -13,7 +13,6 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use crate::dedup;
 use crate::error_chain;
 use crate::fetch::hosts::HostLimiter;
 use crate::fetch::{FetchOutcome, Fetched, Fetcher, ResponseMeta, Validators};
@@ -25,6 +24,7 @@ use crate::store::{
     FeedFailure, FeedRow, FeedUpdate, FeedWrite, IngestCounts, ItemWrite, Known, NextCheck, SearchText,
     Store, StoreError, WriteQueue,
 };
+use crate::stories;
 use crate::topics::{Document, Meta, TopicSet, WordStats};
 
 /// Recent items sampled for word statistics at start-up.
@@ -565,7 +565,7 @@ struct Pending {
     stored: bool,
     canonical_url: Option<String>,
     fingerprint: Option<u64>,
-    /// [`dedup::sketch`], with the fingerprint.
+    /// [`stories::sketch`], with the fingerprint.
     sketch: Option<Vec<u32>>,
     /// Indexes into the topic set.
     topics: Vec<usize>,
@@ -659,7 +659,7 @@ fn prepare(
             };
             let search = SearchText::from_words(&title_words, &text_words);
             let (fingerprint, sketch) = if cluster {
-                dedup::fingerprint_and_sketch_of(&title_words, &text_words).unzip()
+                stories::fingerprint_and_sketch_of(&title_words, &text_words).unzip()
             } else {
                 (None, None)
             };
@@ -668,7 +668,7 @@ fn prepare(
                 key,
                 content_hash,
                 stored,
-                canonical_url: item.url.as_deref().and_then(dedup::canonical_url),
+                canonical_url: item.url.as_deref().and_then(stories::canonical_url),
                 fingerprint,
                 sketch,
                 topics,

@@ -345,8 +345,8 @@ mod tests_support {
                 key: format!("guid:{link}"),
                 content_hash: link.to_string(),
                 stored: false,
-                canonical_url: crate::dedup::canonical_url(link),
-                fingerprint: crate::dedup::fingerprint("Article", text),
+                canonical_url: crate::stories::canonical_url(link),
+                fingerprint: crate::stories::fingerprint("Article", text),
                 sketch: None,
                 topic_ids: Vec::new(),
                 search: crate::store::SearchText::new("Article", text, None),
@@ -646,7 +646,7 @@ mod story_tests {
         let store = SqliteStore::open(&path).await.unwrap();
         assert_eq!(count(&store, "story_keys_pending").await, 0, "settled on close");
         let stored = check::stored(&store.read).await;
-        assert_eq!(stored.len(), 2 * crate::dedup::LOOKUP_BLOCKS as usize);
+        assert_eq!(stored.len(), 2 * crate::stories::LOOKUP_BLOCKS as usize);
         assert_eq!(stored, check::expected(&store.read).await);
         store.close().await;
 
@@ -683,7 +683,7 @@ mod story_tests {
     /// C's id still finds them. With the copy of the index and through SQL.
     #[tokio::test]
     async fn a_copy_near_two_stories_merges_them() {
-        use crate::dedup;
+        use crate::stories;
         for load_at_once in [true, false] {
             let dir = tempfile::tempdir().unwrap();
             let store = SqliteStore::open(&dir.path().join("t.db")).await.unwrap();
@@ -704,8 +704,8 @@ mod story_tests {
                 0x0123_4567_89ab_3210,
             );
             let d = c ^ 1 << 40; // 1 bit from C, 9 from B, 17 from A
-            assert_eq!((dedup::hamming(a, b), dedup::hamming(b, c)), (8, 8));
-            assert!(dedup::hamming(a, c) > dedup::NEAR_DUPLICATE_DISTANCE);
+            assert_eq!((stories::hamming(a, b), stories::hamming(b, c)), (8, 8));
+            assert!(stories::hamming(a, c) > stories::NEAR_DUPLICATE_DISTANCE);
             let results = store
                 .apply_feed_writes(vec![
                     with_fingerprints(update_with(feeds[0].id, &[(urls[0], WIRE)]), &[a]),

@@ -10,9 +10,9 @@ use sqlx::{QueryBuilder, Sqlite};
 use super::search::{SearchRows, SearchText};
 use super::story_index::{self, StoryIndex};
 use super::{ts, Result, SqliteStore};
-use crate::dedup;
 use crate::fetch::Validators;
-use crate::model::{self, NewItem};
+use crate::model::NewItem;
+use crate::stories;
 
 /// One item to insert or update, with the topics it matches now.
 #[derive(Debug)]
@@ -28,11 +28,11 @@ pub struct ItemWrite {
     /// The feed already lists an item under `key` (with another content
     /// hash): this is an edit of it.
     pub stored: bool,
-    /// [`crate::dedup::canonical_url`] of the item's link.
+    /// [`crate::stories::canonical_url`] of the item's link.
     pub canonical_url: Option<String>,
-    /// [`crate::dedup::fingerprint`] of its title and text.
+    /// [`crate::stories::fingerprint`] of its title and text.
     pub fingerprint: Option<u64>,
-    /// [`crate::dedup::sketch`] of its words, with the fingerprint
+    /// [`crate::stories::sketch`] of its words, with the fingerprint
     /// (computed here when missing).
     pub sketch: Option<Vec<u32>>,
     pub topic_ids: Vec<i64>,
@@ -109,7 +109,7 @@ impl SqliteStore {
             "i.url, NULL, NULL",
             async |tx, rows| {
                 for (id, url, _, _) in rows {
-                    if let Some(canonical) = url.as_deref().and_then(dedup::canonical_url) {
+                    if let Some(canonical) = url.as_deref().and_then(stories::canonical_url) {
                         sqlx::query("UPDATE items SET canonical_url = ? WHERE id = ?")
                             .bind(canonical)
                             .bind(id)
@@ -200,9 +200,9 @@ pub(super) async fn apply_updates(
             let lang = item.language.as_deref().unwrap_or("");
             let sketch: Option<Cow<'_, [u32]>> = write.fingerprint.map(|_| match &write.sketch {
                 Some(sketch) => Cow::Borrowed(sketch.as_slice()),
-                None => Cow::Owned(dedup::sketch(&dedup::article_words(&item.title, &item.text))),
+                None => Cow::Owned(stories::sketch(&stories::article_words(&item.title, &item.text))),
             });
-            let sketch_bytes = sketch.as_deref().map(dedup::sketch_bytes);
+            let sketch_bytes = sketch.as_deref().map(stories::sketch_bytes);
 
             if write.stored {
                 let row: Option<(i64, String, Option<i64>)> = sqlx::query_as(
@@ -351,22 +351,22 @@ impl<'w> NewRows<'w> {
     /// first: it has the same canonical URL (it is a second source of that
     /// item), or the waiting row may be its story: a fingerprint near
     /// enough, in its language (primary subtag), and a sketch that passes
-    /// [`dedup::same_story_sketch`] (`find_story` skips candidates that do
+    /// ([`stories::same_story`]: `find_story` skips candidates that do
     /// not). Without the sketch test the farm's crowded non-English
     /// fingerprints split groups into many small inserts.
     fn depends_on(&self, write: &ItemWrite, sketch: Option<&[u32]>) -> bool {
-        let lang = write.item.language.as_deref().unwrap_or("");
+        fn copy<'a>(write: &'a ItemWrite, sketch: Option<&'a [u32]>) -> Option<stories::Copy<'a>> {
+            write.fingerprint.map(|fingerprint| stories::Copy {
+                fingerprint,
+                lang: write.item.language.as_deref().unwrap_or(""),
+                sketch,
+            })
+        }
+        let new = copy(write, sketch);
         self.rows.iter().any(|row| {
             (write.canonical_url.is_some() && row.write.canonical_url == write.canonical_url)
-                || match (write.fingerprint, row.write.fingerprint) {
-                    (Some(a), Some(b)) => {
-                        dedup::hamming(a, b) <= dedup::NEAR_DUPLICATE_DISTANCE
-                            && model::same_language(row.write.item.language.as_deref().unwrap_or(""), lang)
-                            && match (sketch, row.sketch.as_deref()) {
-                                (Some(a), Some(b)) => dedup::same_story_sketch(a, b),
-                                _ => true,
-                            }
-                    }
+                || match (&new, copy(row.write, row.sketch.as_deref())) {
+                    (Some(a), Some(b)) => stories::same_story(a, &b),
                     _ => false,
                 }
         })
@@ -752,8 +752,8 @@ struct Found {
 /// language (primary subtag, [`model::same_language`]: `en-US` is `en`; a
 /// missing language is only the same as a missing one), within the window
 /// of its time, within
-/// [`dedup::NEAR_DUPLICATE_DISTANCE`] and passing
-/// [`dedup::same_story_sketch`]. If such items are in several stories (the
+/// [`stories::NEAR_DUPLICATE_DISTANCE`] and passing
+/// [`stories::same_story_sketch`]. If such items are in several stories (the
 /// new item bridges copies that were too far apart to join each other),
 /// the stories are merged into the one with the lowest id
 /// ([`merge_stories`]), which the item joins.
@@ -789,15 +789,15 @@ async fn find_story(
             .await?
     };
     // Distinct stories the item is the same story as.
-    let mut stories: Vec<i64> = Vec::new();
+    let mut found: Vec<i64> = Vec::new();
     for candidate in near {
         if let Some(story) = candidate.story {
-            if stories.contains(&story) {
+            if found.contains(&story) {
                 continue;
             }
             if let Some(same) = index.same_story(candidate.id, probe.sketch) {
                 if same {
-                    stories.push(story);
+                    found.push(story);
                 }
                 continue;
             }
@@ -817,31 +817,46 @@ async fn find_story(
             continue;
         };
         let at = story_index::time(&sort_at);
-        let still_near = fingerprint
-            .is_some_and(|fp| dedup::hamming(probe.fp, fp as u64) <= dedup::NEAR_DUPLICATE_DISTANCE);
-        if !still_near || !model::same_language(&lang, probe.lang) || !(from..=to).contains(&at) {
+        let Some(fingerprint) = fingerprint else {
+            continue;
+        };
+        let (new, stored_copy) = (
+            stories::Copy {
+                fingerprint: probe.fp,
+                lang: probe.lang,
+                sketch: None,
+            },
+            stories::Copy {
+                fingerprint: fingerprint as u64,
+                lang: &lang,
+                sketch: None,
+            },
+        );
+        // Near, same language, in the window; the sketches below.
+        if !stories::same_story(&new, &stored_copy) || !(from..=to).contains(&at) {
             continue;
         }
         let sketch = match stored {
-            Some(bytes) => dedup::sketch_from_bytes(&bytes),
+            Some(bytes) => stories::sketch_from_bytes(&bytes),
             // Stored before sketches.
             None => {
-                let sketch = dedup::sketch(&dedup::article_words(&title, &text));
+                let sketch = stories::sketch(&stories::article_words(&title, &text));
                 index.set_sketch(candidate.id, &sketch);
                 sketch
             }
         };
         index.set_story(candidate.id, story);
         if let Some(story) = story {
-            if !stories.contains(&story) && dedup::same_story_sketch(probe.sketch, &sketch) {
-                stories.push(story);
+            if !found.contains(&story) && stories::same_story_sketch(probe.sketch, &sketch) {
+                found.push(story);
             }
         }
     }
-    let Some(&keep) = stories.iter().min() else {
-        return Ok(Found::default());
+    let (keep, merged) = match stories::decide(&found) {
+        stories::Decision::New => return Ok(Found::default()),
+        stories::Decision::Join(keep) => (keep, Vec::new()),
+        stories::Decision::Merge { keep, gone } => (keep, gone),
     };
-    let merged: Vec<i64> = stories.into_iter().filter(|&s| s != keep).collect();
     for &gone in &merged {
         merge_stories(tx, keep, gone).await?;
         index.rename_story(gone, keep);
@@ -900,7 +915,7 @@ mod tests {
     #[test]
     fn new_items_wait_only_for_rows_that_may_be_their_story() {
         let write = |url: &str, text: &str, lang: &str, fp: u64| {
-            let words = dedup::article_words("", text);
+            let words = stories::article_words("", text);
             ItemWrite {
                 item: NewItem {
                     url: Some(url.to_string()),
@@ -912,9 +927,9 @@ mod tests {
                 key: format!("url:{url}"),
                 content_hash: String::new(),
                 stored: false,
-                canonical_url: dedup::canonical_url(url),
+                canonical_url: stories::canonical_url(url),
                 fingerprint: Some(fp),
-                sketch: Some(dedup::sketch(&words)),
+                sketch: Some(stories::sketch(&words)),
                 topic_ids: Vec::new(),
                 search: SearchText::default(),
             }
@@ -993,7 +1008,7 @@ mod tests {
         .fetch_one(&store.read)
         .await
         .unwrap();
-        assert_eq!(canonical, dedup::canonical_url("https://wire.example/story"));
+        assert_eq!(canonical, stories::canonical_url("https://wire.example/story"));
         assert_eq!(pending, 0);
     }
 
@@ -1003,7 +1018,7 @@ mod tests {
     async fn story_lookup_uses_the_primary_key() {
         let dir = tempfile::tempdir().unwrap();
         let store = SqliteStore::open(&dir.path().join("t.db")).await.unwrap();
-        let probes = dedup::probe_keys(0x0123_4567_89ab_cdef, dedup::NEAR_DUPLICATE_DISTANCE);
+        let probes = stories::probe_keys(0x0123_4567_89ab_cdef, stories::NEAR_DUPLICATE_DISTANCE);
         let sql = format!(
             "EXPLAIN QUERY PLAN {}",
             story_index::bucket_lookup_sql(probes.len())
@@ -1022,7 +1037,7 @@ mod tests {
     }
 
     /// Settling writes every owed item into the buckets of its
-    /// `dedup::lookup_keys` (negative fingerprints, as SQLite stores the
+    /// `stories::lookup_keys` (negative fingerprints, as SQLite stores the
     /// upper half of u64, too), and an item's entries follow it when it is
     /// deleted or its fingerprint, language or time is updated (the
     /// triggers list the old entries as stale and owe the new ones); other

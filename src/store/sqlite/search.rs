@@ -110,7 +110,7 @@ pub struct ItemRow {
     pub declared_lang: Option<String>,
     pub author: Option<String>,
     pub text: String,
-    /// [`crate::dedup::canonical_url`] of `url`.
+    /// [`crate::stories::canonical_url`] of `url`.
     pub canonical_url: Option<String>,
     pub story_id: Option<i64>,
     /// Publication time, else first seen (stored form); the sort key.

@@ -2,7 +2,7 @@
 //! store's in-memory copy, so that finding the story of a new item costs no
 //! statement.
 //!
-//! In SQL the index is one row per [`dedup::lookup_keys`] value and 30-day
+//! In SQL the index is one row per [`stories::lookup_keys`] value and 30-day
 //! period of the items' time ([`bucket_key`]), its items packed in a blob
 //! ([`KeyEntry`]): a cold cycle of 60,000 items writes ~36,000 rows instead
 //! of 300,000 (one per key and item, as `story_keys` did until migration
@@ -43,7 +43,7 @@ use rustc_hash::{FxHashMap, FxHashSet};
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 
 use super::Result;
-use crate::{dedup, model};
+use crate::{model, stories};
 
 /// SQL lookups a process makes before it loads the whole index.
 const LOOKUPS_BEFORE_LOAD: u32 = 1000;
@@ -145,8 +145,8 @@ struct OwedItem {
 /// story, sketch.
 type IndexRow = (i64, i64, String, String, Option<i64>, Option<Vec<u8>>);
 
-/// Values of a [`dedup::lookup_keys`] block: the widest block's bits.
-const BLOCK_VALUES: usize = 1 << 64_u32.div_ceil(dedup::LOOKUP_BLOCKS);
+/// Values of a [`stories::lookup_keys`] block: the widest block's bits.
+const BLOCK_VALUES: usize = 1 << 64_u32.div_ceil(stories::LOOKUP_BLOCKS);
 
 /// [`Entry::sketch_len`] of an item stored before sketches.
 const NO_SKETCH: u8 = u8::MAX;
@@ -190,7 +190,7 @@ impl Span {
     }
 }
 
-/// The items with each [`dedup::lookup_keys`] entry, in two slabs instead
+/// The items with each [`stories::lookup_keys`] entry, in two slabs instead
 /// of a `Vec` per key: 40,960 small vectors growing one item at a time made
 /// as many reallocations, and left the writer's heap full of small holes
 /// that slowed every later allocation on its threads. A bucket's items are
@@ -317,7 +317,7 @@ pub(super) struct StoryIndex {
     sketches: Vec<u32>,
     /// Item id → index in `entries`.
     by_id: FxHashMap<i64, u32>,
-    /// The items with each [`dedup::lookup_keys`] entry, at `block ·
+    /// The items with each [`stories::lookup_keys`] entry, at `block ·
     /// BLOCK_VALUES + value`: a probe is an array index, not a hash lookup.
     /// Empty until the first item.
     keys: Buckets,
@@ -440,8 +440,8 @@ impl StoryIndex {
                     .iter()
                     .filter(|item| item.lang == lang && (from..=to).contains(&item.time))
                     .filter_map(|item| {
-                        let distance = dedup::hamming(fp, item.fingerprint);
-                        (distance <= dedup::NEAR_DUPLICATE_DISTANCE).then_some(Near {
+                        let distance = stories::hamming(fp, item.fingerprint);
+                        (distance <= stories::NEAR_DUPLICATE_DISTANCE).then_some(Near {
                             distance,
                             id: item.id,
                             story: None,
@@ -510,13 +510,13 @@ impl StoryIndex {
         // in one run. Stale items touch their old buckets with no entry.
         const NONE: u32 = u32::MAX;
         let mut pairs: Vec<(i64, u32)> =
-            Vec::with_capacity((owed.len() + stale.len()) * dedup::LOOKUP_BLOCKS as usize);
+            Vec::with_capacity((owed.len() + stale.len()) * stories::LOOKUP_BLOCKS as usize);
         for &(_, fp, at) in &stale {
-            pairs.extend(dedup::lookup_keys(fp as u64).map(|key| (bucket_key(key, period(at)), NONE)));
+            pairs.extend(stories::lookup_keys(fp as u64).map(|key| (bucket_key(key, period(at)), NONE)));
         }
         for (i, (_, fp, _, at)) in owed.iter().enumerate() {
             let period = period(*at);
-            pairs.extend(dedup::lookup_keys(*fp as u64).map(|key| (bucket_key(key, period), i as u32)));
+            pairs.extend(stories::lookup_keys(*fp as u64).map(|key| (bucket_key(key, period), i as u32)));
         }
         pairs.sort_unstable();
         let runs: Vec<&[(i64, u32)]> = pairs.chunk_by(|a, b| a.0 == b.0).collect();
@@ -696,7 +696,7 @@ impl StoryIndex {
         .fetch_all(&mut *tx)
         .await?;
         for (id, fingerprint, lang, sort_at, story, sketch) in rows {
-            let sketch = sketch.map(|b| dedup::sketch_from_bytes(&b));
+            let sketch = sketch.map(|b| stories::sketch_from_bytes(&b));
             self.put(id, fingerprint as u64, &lang, &sort_at, story, sketch.as_deref());
         }
         self.data_version = Some(data_version(tx).await?);
@@ -738,9 +738,9 @@ impl StoryIndex {
         let lang = self.lang(lang);
         let slot = self.entries.len() as u32;
         if self.keys.is_empty() {
-            self.keys = Buckets::new(dedup::LOOKUP_BLOCKS as usize * BLOCK_VALUES);
+            self.keys = Buckets::new(stories::LOOKUP_BLOCKS as usize * BLOCK_VALUES);
         }
-        for key in dedup::lookup_keys(fingerprint) {
+        for key in stories::lookup_keys(fingerprint) {
             self.keys.push(bucket(key), fingerprint, Keyed { slot, lang });
         }
         self.by_id.insert(id, slot);
@@ -761,7 +761,7 @@ impl StoryIndex {
         let at = self.sketches.len() as u32;
         match sketch {
             Some(sketch) => {
-                let sketch = &sketch[..sketch.len().min(dedup::SKETCH_SIZE)];
+                let sketch = &sketch[..sketch.len().min(stories::SKETCH_SIZE)];
                 self.sketches.extend_from_slice(sketch);
                 (at, sketch.len() as u8)
             }
@@ -775,7 +775,7 @@ impl StoryIndex {
             return;
         };
         let entry = &self.entries[slot as usize];
-        for key in dedup::lookup_keys(entry.fingerprint) {
+        for key in stories::lookup_keys(entry.fingerprint) {
             self.keys.remove(bucket(key), slot);
         }
         // The entry and its sketch stay, unreachable.
@@ -807,7 +807,7 @@ impl StoryIndex {
     }
 
     /// Whether the item's sketch says it is the same story as `sketch`
-    /// ([`dedup::same_story_sketch`]); `None` if the copy has no sketch of
+    /// ([`stories::same_story_sketch`]); `None` if the copy has no sketch of
     /// it.
     pub fn same_story(&self, id: i64, sketch: &[u32]) -> Option<bool> {
         let entry = &self.entries[*self.by_id.get(&id)? as usize];
@@ -816,12 +816,12 @@ impl StoryIndex {
         }
         let at = entry.sketch_at as usize;
         let stored = &self.sketches[at..at + entry.sketch_len as usize];
-        Some(dedup::same_story_sketch(sketch, stored))
+        Some(stories::same_story_sketch(sketch, stored))
     }
 
     /// Items of language `lang` (by primary subtag) whose time is within
     /// `from..=to` (seconds since the epoch) and whose fingerprint is
-    /// within [`dedup::NEAR_DUPLICATE_DISTANCE`] of `fp`, nearest first,
+    /// within [`stories::NEAR_DUPLICATE_DISTANCE`] of `fp`, nearest first,
     /// then oldest (the order of the SQL lookup).
     pub fn near(&self, fp: u64, lang: &str, from: i64, to: i64) -> Vec<Near> {
         let Some(lang) = self.known_lang(lang) else {
@@ -850,7 +850,7 @@ impl StoryIndex {
 
     #[inline(always)]
     fn near_in(&self, fp: u64, lang: u16, from: i64, to: i64) -> Vec<Near> {
-        let probes = dedup::probe_keys(fp, dedup::NEAR_DUPLICATE_DISTANCE);
+        let probes = stories::probe_keys(fp, stories::NEAR_DUPLICATE_DISTANCE);
         // The probes hit ~70 of the 40,960 buckets at random: waiting for
         // each bucket and its first items in turn, one cache miss after
         // the other, was most of a lookup (perf annotate: 90 % of the
@@ -871,8 +871,8 @@ impl StoryIndex {
         for key in probes {
             let span = self.keys.spans[bucket(key)];
             for (at, &other) in self.keys.fingerprints[span.range()].iter().enumerate() {
-                let d = dedup::hamming(fp, other);
-                if d > dedup::NEAR_DUPLICATE_DISTANCE {
+                let d = stories::hamming(fp, other);
+                if d > stories::NEAR_DUPLICATE_DISTANCE {
                     continue;
                 }
                 let keyed = self.keys.keyed[span.start as usize + at];
@@ -908,7 +908,7 @@ fn period(time: i64) -> i64 {
     time.div_euclid(BUCKET_PERIOD).clamp(0, (1 << 40) - 1)
 }
 
-/// The `story_buckets` key of a [`dedup::lookup_keys`] entry in a period:
+/// The `story_buckets` key of a [`stories::lookup_keys`] entry in a period:
 /// the period from bit 16, the block number in bits 13–15, the block's
 /// value in the 13 bits below.
 fn bucket_key(lookup_key: i64, period: i64) -> i64 {
@@ -969,7 +969,7 @@ fn unhex(hex: &str) -> Option<String> {
     String::from_utf8(bytes?).ok()
 }
 
-/// Candidates within [`dedup::NEAR_DUPLICATE_DISTANCE`] of `fp`, of
+/// Candidates within [`stories::NEAR_DUPLICATE_DISTANCE`] of `fp`, of
 /// language `lang` (by primary subtag: entries hold full tags) and time
 /// within `from..=to` (seconds since the epoch), from the buckets of its
 /// probe keys, nearest first, then by id. Entries may be stale (see the
@@ -981,7 +981,7 @@ pub(super) async fn sql_near(
     lang: &str,
     (from, to): (i64, i64),
 ) -> Result<Vec<Near>> {
-    let probes = dedup::probe_keys(fp, dedup::NEAR_DUPLICATE_DISTANCE);
+    let probes = stories::probe_keys(fp, stories::NEAR_DUPLICATE_DISTANCE);
     let periods = period(from)..=period(to);
     let sql = bucket_lookup_sql(probes.len() * periods.clone().count());
     let mut q = sqlx::query_scalar::<_, Vec<u8>>(&sql);
@@ -995,8 +995,8 @@ pub(super) async fn sql_near(
     for blob in q.fetch_all(&mut *tx).await? {
         for (entry, _) in Entries::new(&blob) {
             if model::same_language(entry.lang, lang) && (from..=to).contains(&entry.time) {
-                let distance = dedup::hamming(fp, entry.fingerprint);
-                if distance <= dedup::NEAR_DUPLICATE_DISTANCE {
+                let distance = stories::hamming(fp, entry.fingerprint);
+                if distance <= stories::NEAR_DUPLICATE_DISTANCE {
                     near.push((distance, entry.id));
                 }
             }
@@ -1028,16 +1028,16 @@ fn prefetch<T>(value: &T) {
     let _ = value;
 }
 
-/// Where a [`dedup::lookup_keys`] entry's items are in `StoryIndex::keys`.
+/// Where a [`stories::lookup_keys`] entry's items are in `StoryIndex::keys`.
 fn bucket(key: i64) -> usize {
     let (block, value) = block_and_value(key);
     debug_assert!(value < BLOCK_VALUES);
     block * BLOCK_VALUES + value
 }
 
-/// The block number and value a [`dedup::lookup_keys`] entry holds.
+/// The block number and value a [`stories::lookup_keys`] entry holds.
 fn block_and_value(key: i64) -> (usize, usize) {
-    let shift = dedup::LOOKUP_KEY_BLOCK_SHIFT;
+    let shift = stories::LOOKUP_KEY_BLOCK_SHIFT;
     ((key >> shift) as usize, (key & ((1 << shift) - 1)) as usize)
 }
 
@@ -1084,7 +1084,7 @@ pub(super) mod check {
         rows
     }
 
-    /// The entries [`dedup::lookup_keys`] gives for every fingerprinted
+    /// The entries [`stories::lookup_keys`] gives for every fingerprinted
     /// item in `items`, sorted as [`stored`].
     pub async fn expected(conn: &sqlx::SqlitePool) -> Vec<Row> {
         let items: Vec<(i64, i64, Option<String>, String)> =
@@ -1097,7 +1097,7 @@ pub(super) mod check {
             .flat_map(|(id, fp, lang, sort_at)| {
                 let lang = lang.unwrap_or_default();
                 let at = time(&sort_at);
-                dedup::lookup_keys(fp as u64)
+                stories::lookup_keys(fp as u64)
                     .into_iter()
                     .map(move |key| (bucket_key(key, period(at)), id, fp, at, lang.clone()))
             })

@@ -1,9 +1,9 @@
-//! `dedup::canonical_url`: no panics; the result is an absolute http(s) URL
+//! `stories::canonical_url`: no panics; the result is an absolute http(s) URL
 //! without a fragment (except a `#!` route), and canonicalisation is
 //! idempotent: a canonical URL is its own canonical form.
 #![no_main]
 
-use feedwatch::dedup::canonical_url;
+use feedwatch::stories::canonical_url;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

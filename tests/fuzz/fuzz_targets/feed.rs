@@ -9,7 +9,7 @@
 //! GUIDs are trimmed and non-empty; links are absolute URLs.
 #![no_main]
 
-use feedwatch::{dedup, model, parse, text};
+use feedwatch::{model, parse, stories, text};
 use libfuzzer_sys::fuzz_target;
 
 const CONTENT_TYPES: &[Option<&str>] = &[
@@ -71,11 +71,11 @@ fuzz_target!(|data: &[u8]| {
         let _ = item.content_hash();
         let mut words = text::words(&item.title);
         words.extend(text::words(&item.text));
-        if dedup::fingerprint_words(&words).is_some() {
-            let _ = dedup::sketch(&words);
+        if stories::fingerprint_words(&words).is_some() {
+            let _ = stories::sketch(&words);
         }
         if let Some(link) = &item.url {
-            let _ = dedup::canonical_url(link);
+            let _ = stories::canonical_url(link);
         }
     }
     let keys = model::item_keys(&feed.items);
