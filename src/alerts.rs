@@ -11,13 +11,13 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use tokio_util::sync::CancellationToken;
 
+use crate::clock::Clock;
 use crate::config::{AlertConfig, ChannelConfig, Config, FEED_HEALTH};
 use crate::deliver::{DeliverError, Deliverer};
 use crate::digest::health::{self, HealthNotice, HealthSettings};
 use crate::digest::schedule::Schedule;
 use crate::digest::{self, BuildContext, Digest};
 use crate::error_chain;
-use crate::scheduler::Clock;
 use crate::store::{AlertState, DigestBatch, DigestRecord, NewDigest, PendingMatch, Store, StoreError};
 use crate::topics::TopicSet;
 
@@ -49,6 +49,7 @@ pub struct Alerts {
 
 impl Alerts {
     pub fn new(config: &Config, store: Store, topics: Arc<TopicSet>) -> Result<Self, DeliverError> {
+        let clock = store.clock();
         Ok(Self {
             store,
             alerts: Arc::new(config.alerts.clone()),
@@ -66,14 +67,8 @@ impl Alerts {
                 silent_factor: config.health.silent_factor,
                 silent_min: config.health.silent_min,
             },
-            clock: Clock::System,
+            clock,
         })
-    }
-
-    /// Uses `clock` for "now" when delivering and in [`Alerts::run`].
-    pub fn with_clock(mut self, clock: Clock) -> Self {
-        self.clock = clock;
-        self
     }
 
     pub fn alerts(&self) -> &[AlertConfig] {

@@ -13,7 +13,6 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use chrono::Utc;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use tokio_util::sync::CancellationToken;
@@ -500,7 +499,7 @@ async fn items(
     State(api): State<Api>,
     Params(q): Params<ItemsQuery>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let now = Utc::now();
+    let now = api.store.clock().now();
     let time = |s: &Option<String>, name: &str| {
         s.as_deref()
             .map(|s| parse_time(s, now).map_err(|e| bad_request(format!("{name}: {e}"))))
@@ -594,7 +593,7 @@ async fn topics(State(api): State<Api>, _: Params<NoParams>) -> Result<Json<serd
         .collect();
     let stats = api
         .store
-        .topic_stats(&names, Utc::now())
+        .topic_stats(&names, api.store.clock().now())
         .await
         .map_err(|e| internal(&e))?;
     Ok(Json(serde_json::to_value(stats).expect("stats serialise")))
@@ -650,7 +649,7 @@ async fn stories(
     let since = q
         .since
         .as_deref()
-        .map(|s| parse_time(s, Utc::now()).map_err(|e| bad_request(format!("since: {e}"))))
+        .map(|s| parse_time(s, api.store.clock().now()).map_err(|e| bad_request(format!("since: {e}"))))
         .transpose()?;
     if let Some(topic) = &q.topic {
         check_topic(&api.store, topic).await?;

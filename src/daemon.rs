@@ -313,7 +313,7 @@ impl StoreHealth {
 /// [`PRUNE_EVERY`] (and at start), the store's housekeeping every
 /// [`TIDY_EVERY`]. A failure is logged and retried next time; a long
 /// prune never holds up the polling loop (or its watchdog).
-async fn upkeep(config: Config, store: Store, clock: crate::scheduler::Clock, shutdown: CancellationToken) {
+async fn upkeep(config: Config, store: Store, clock: crate::clock::Clock, shutdown: CancellationToken) {
     let mut next_prune = tokio::time::Instant::now();
     let mut next_tidy = tokio::time::Instant::now() + TIDY_EVERY;
     loop {
@@ -459,7 +459,7 @@ pub async fn run(
                 } else {
                     ""
                 },
-                Utc::now().format("%H:%M:%S UTC")
+                pipeline.clock().now().format("%H:%M:%S UTC")
             ));
             next_status = looked + STATUS_EVERY;
         }

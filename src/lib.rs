@@ -9,6 +9,7 @@ pub mod alerts;
 pub mod api;
 pub mod archive;
 pub mod bidi;
+pub mod clock;
 pub mod config;
 pub mod daemon;
 pub mod deliver;

@@ -14,6 +14,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 
+use crate::clock::Clock;
 use crate::pipeline::PollResult;
 use crate::store::{Store, StoreError};
 
@@ -41,6 +42,7 @@ struct FeedStateLabel {
 /// What the daemon records while it runs.
 #[derive(Debug)]
 pub struct Metrics {
+    clock: Clock,
     registry: Registry,
     polls: Family<OutcomeLabel, Counter>,
     poll_seconds: Histogram,
@@ -59,12 +61,13 @@ pub struct Metrics {
 
 impl Default for Metrics {
     fn default() -> Self {
-        Self::new()
+        Self::new(Clock::System)
     }
 }
 
 impl Metrics {
-    pub fn new() -> Self {
+    /// Metrics whose times (the loop's last pass) come from `clock`.
+    pub fn new(clock: Clock) -> Self {
         let mut registry = Registry::with_prefix("feedwatch");
         let polls = Family::<OutcomeLabel, Counter>::default();
         registry.register(
@@ -103,6 +106,7 @@ impl Metrics {
             store_errors.clone(),
         );
         Self {
+            clock,
             registry,
             store_errors,
             store_failing: AtomicBool::new(false),
@@ -148,7 +152,7 @@ impl Metrics {
     /// The scheduler loop passed; `/readyz` checks it is recent.
     pub fn tick(&self) {
         self.last_tick
-            .store(chrono::Utc::now().timestamp(), Ordering::Relaxed);
+            .store(self.clock.now().timestamp(), Ordering::Relaxed);
     }
 
     /// A database operation of the polling loop failed: counted, and the
@@ -189,7 +193,7 @@ impl Metrics {
     pub fn since_tick(&self) -> Option<i64> {
         match self.last_tick.load(Ordering::Relaxed) {
             0 => None,
-            t => Some(chrono::Utc::now().timestamp() - t),
+            t => Some(self.clock.now().timestamp() - t),
         }
     }
 

@@ -13,13 +13,14 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+use crate::clock::Clock;
 use crate::error_chain;
 use crate::fetch::hosts::HostLimiter;
 use crate::fetch::{FetchOutcome, Fetched, Fetcher, ResponseMeta, Validators};
 use crate::langid;
 use crate::model::{item_keys, ParsedFeed};
 use crate::parse::{dates, parse_feed_as, ParseError};
-use crate::scheduler::{self, Clock, Hints, Outcome, Schedules};
+use crate::scheduler::{self, Hints, Outcome, Schedules};
 use crate::store::{
     FeedFailure, FeedRow, FeedUpdate, FeedWrite, IngestCounts, ItemWrite, Known, NextCheck, SearchText,
     Store, StoreError, WriteQueue,
@@ -129,11 +130,12 @@ impl Pipeline {
         .await
         .expect("counting words does not panic");
         topics.reindex(&stats);
-        let rows = store.sync_topics(&topics, Utc::now()).await?;
+        let clock = store.clock();
+        let rows = store.sync_topics(&topics, clock.now()).await?;
         let pipeline = Self {
             writer: store.write_queue(),
             store,
-            fetcher,
+            fetcher: fetcher.with_clock(clock),
             topics: Arc::new(topics),
             topic_ids: Arc::new(rows.iter().map(|r| r.id).collect()),
             feed_tags: Arc::new(feed_tags),
@@ -142,7 +144,7 @@ impl Pipeline {
             cluster_stories: true,
             schedules: Arc::new(schedules),
             hosts,
-            clock: Clock::System,
+            clock,
         };
         let stale: Vec<usize> = rows
             .iter()
@@ -161,12 +163,6 @@ impl Pipeline {
         Arc::clone(&self.topics)
     }
 
-    /// Uses `clock` for "now" (tests drive it with a paused tokio clock).
-    pub fn with_clock(mut self, clock: Clock) -> Self {
-        self.clock = clock;
-        self
-    }
-
     /// Whether new items are fingerprinted to join stories (`stories.cluster`,
     /// on by default); without, every new item starts its own story.
     pub fn with_story_clustering(mut self, on: bool) -> Self {
@@ -182,7 +178,7 @@ impl Pipeline {
         self
     }
 
-    /// The pipeline's source of "now".
+    /// The pipeline's source of "now": its store's ([`Store::with_clock`]).
     pub fn clock(&self) -> Clock {
         self.clock
     }
@@ -211,7 +207,7 @@ impl Pipeline {
                 matched[topic].push(item_id);
             }
         }
-        let now = Utc::now();
+        let now = self.clock.now();
         for (k, &i) in topic_indexes.iter().enumerate() {
             let topic = &self.topics.topics()[i];
             let (added, removed) = self

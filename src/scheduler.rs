@@ -24,39 +24,6 @@ pub const JITTER: f64 = 0.1;
 
 const WEEK: f64 = 7.0 * 24.0 * 3600.0;
 
-/// Where "now" comes from. The policy above takes `now` as an argument;
-/// the daemon and pipeline ask this. `Tokio` follows the tokio clock from a
-/// fixed start, so a test with a paused runtime drives the whole loop
-/// through simulated hours.
-#[derive(Debug, Clone, Copy, Default)]
-pub enum Clock {
-    #[default]
-    System,
-    Tokio {
-        wall: DateTime<Utc>,
-        start: tokio::time::Instant,
-    },
-}
-
-impl Clock {
-    /// A clock that starts at `wall` and advances with tokio's clock.
-    pub fn tokio(wall: DateTime<Utc>) -> Self {
-        Clock::Tokio {
-            wall,
-            start: tokio::time::Instant::now(),
-        }
-    }
-
-    pub fn now(&self) -> DateTime<Utc> {
-        match self {
-            Clock::System => Utc::now(),
-            Clock::Tokio { wall, start } => {
-                *wall + chrono::Duration::from_std(start.elapsed()).unwrap_or_default()
-            }
-        }
-    }
-}
-
 /// The schedule settings that apply to one feed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Bounds {

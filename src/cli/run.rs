@@ -59,9 +59,8 @@ async fn build(config: &Config, store: &Store) -> anyhow::Result<(Pipeline, Aler
     feedwatch::archive::check_topic_feeds(config, Some(store))
         .await
         .map_err(|e| anyhow::anyhow!("{}: {e}", config.path.display()))?;
-    let alerts = Alerts::new(config, store.clone(), pipeline.topics())
-        .context("cannot set up alert delivery")?
-        .with_clock(pipeline.clock());
+    let alerts =
+        Alerts::new(config, store.clone(), pipeline.topics()).context("cannot set up alert delivery")?;
     alerts.register(chrono::Utc::now()).await?;
     Ok((pipeline, alerts))
 }
@@ -213,7 +212,7 @@ async fn serve(mut config: Config, store: &Store, shutdown: &CancellationToken) 
     raise_open_file_limit();
     use tokio::signal::unix::{signal, SignalKind};
     let mut hangup = signal(SignalKind::hangup()).context("cannot listen for SIGHUP")?;
-    let metrics = Arc::new(Metrics::new());
+    let metrics = Arc::new(Metrics::new(store.clock()));
     let mut running = Components::start(&config, store, &metrics, shutdown).await?;
     notify::ready(&format!(
         "polling {}",

@@ -24,6 +24,8 @@ use reqwest::header::{self, HeaderMap, HeaderValue};
 use reqwest::StatusCode;
 use url::Url;
 
+use crate::clock::Clock;
+
 pub use guard::Blocked;
 
 /// Redirects followed before giving up.
@@ -203,6 +205,8 @@ impl FetchSettings {
 pub struct Fetcher {
     client: reqwest::Client,
     settings: FetchSettings,
+    /// "Now", for a `Retry-After` given as a date.
+    clock: Clock,
 }
 
 impl Fetcher {
@@ -221,7 +225,17 @@ impl Fetcher {
         let client = builder
             .build()
             .map_err(|e| FetchError::Http(format!("cannot set up the HTTP client: {}", root_cause(&e))))?;
-        Ok(Self { client, settings })
+        Ok(Self {
+            client,
+            settings,
+            clock: Clock::System,
+        })
+    }
+
+    /// This fetcher with `clock` as "now" (the pipeline gives it its own).
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
     }
 
     /// Fetches `url`, sending the validators as a conditional GET.
@@ -335,7 +349,7 @@ impl Fetcher {
             return Ok(FetchOutcome::NotModified(meta));
         }
         if !status.is_success() {
-            let retry_after = header_str(header::RETRY_AFTER).and_then(|v| retry_after(&v, Utc::now()));
+            let retry_after = header_str(header::RETRY_AFTER).and_then(|v| retry_after(&v, self.clock.now()));
             return Err(FetchError::Status { status, retry_after });
         }
         let content_type = header_str(header::CONTENT_TYPE);

@@ -19,6 +19,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
+use crate::clock::Clock;
 use crate::model::FeedConfig;
 use crate::topics::{Expr, TopicSet};
 
@@ -363,6 +364,22 @@ impl Store {
     pub fn ranks(&self, query: &Expr) -> bool {
         match &self.0 {
             Backend::Sqlite(store) => store.ranks(query),
+        }
+    }
+
+    /// This handle with `clock` as "now" (the one injected clock: the
+    /// pipeline, alerts and daemon built on this store read it too). Set it
+    /// before the handle is used.
+    pub fn with_clock(self, clock: Clock) -> Store {
+        match self.0 {
+            Backend::Sqlite(store) => Store(Backend::Sqlite(store.with_clock(clock))),
+        }
+    }
+
+    /// Where "now" comes from.
+    pub fn clock(&self) -> Clock {
+        match &self.0 {
+            Backend::Sqlite(store) => store.clock(),
         }
     }
 

@@ -5,12 +5,13 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::time::Duration;
 
+use feedwatch::clock::Clock;
 use feedwatch::config::Config;
 use feedwatch::daemon;
 use feedwatch::fetch::hosts::HostLimiter;
 use feedwatch::fetch::{FetchSettings, Fetcher};
 use feedwatch::pipeline::Pipeline;
-use feedwatch::scheduler::{Clock, Schedules};
+use feedwatch::scheduler::Schedules;
 use feedwatch::store::Store;
 use tokio_util::sync::CancellationToken;
 
@@ -44,11 +45,14 @@ url = "file://missing.xml"
 "#,
     )
     .unwrap();
-    let store = Store::open(config.store.location()).await.unwrap();
-    let fetcher = Fetcher::new(FetchSettings::from_config(&config.fetch)).unwrap();
     let start = chrono::DateTime::parse_from_rfc3339("2025-05-05T10:00:00Z")
         .unwrap()
         .to_utc();
+    let store = Store::open(config.store.location())
+        .await
+        .unwrap()
+        .with_clock(Clock::tokio(start));
+    let fetcher = Fetcher::new(FetchSettings::from_config(&config.fetch)).unwrap();
     let pipeline = Pipeline::new(
         store.clone(),
         fetcher,
@@ -59,8 +63,7 @@ url = "file://missing.xml"
         HostLimiter::new(2, Duration::ZERO),
     )
     .await
-    .unwrap()
-    .with_clock(Clock::tokio(start));
+    .unwrap();
     store.sync_feeds(&config.feeds).await.unwrap();
 
     // Pause the clock and drive it by hand. Auto-advance stays off (a
@@ -78,7 +81,7 @@ url = "file://missing.xml"
                 &config,
                 &store,
                 &pipeline,
-                &std::sync::Arc::new(feedwatch::metrics::Metrics::new()),
+                &std::sync::Arc::new(feedwatch::metrics::Metrics::new(store.clock())),
                 &shutdown,
             )
             .await

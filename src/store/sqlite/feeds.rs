@@ -126,7 +126,7 @@ impl SqliteStore {
     /// Makes sure every configured feed has a row (matched by URL) and its
     /// configured name is current; returns the rows in config order.
     pub async fn sync_feeds(&self, feeds: &[FeedConfig]) -> Result<Vec<FeedRow>> {
-        let now = ts(Utc::now());
+        let now = ts(self.clock.now());
         let mut tx = self.write.begin_with("BEGIN IMMEDIATE").await?;
         for feed in feeds {
             sqlx::query(
@@ -244,7 +244,7 @@ impl SqliteStore {
         )
         .bind(url)
         .bind(name)
-        .bind(ts(Utc::now()))
+        .bind(ts(self.clock.now()))
         .bind(tags)
         .execute(&self.write)
         .await

@@ -770,7 +770,7 @@ async fn find_story(
     sort_at: &str,
     window: chrono::Duration,
 ) -> Result<Found> {
-    let time = super::parse_ts(sort_at).unwrap_or_else(Utc::now);
+    let time = super::parse_ts(sort_at).unwrap_or_else(|| index.clock.now());
     let (from, to) = ((time - window).timestamp(), (time + window).timestamp());
     let near = if index.ready(tx, window).await? {
         let mut near = index.near(probe.fp, probe.lang, from, to);
@@ -858,7 +858,7 @@ async fn find_story(
         stories::Decision::Merge { keep, gone } => (keep, gone),
     };
     for &gone in &merged {
-        merge_stories(tx, keep, gone).await?;
+        merge_stories(tx, keep, gone, index.clock.now()).await?;
         index.rename_story(gone, keep);
     }
     Ok(Found {
@@ -870,7 +870,12 @@ async fn find_story(
 /// Moves the items of story `gone` to story `keep`, which takes its span,
 /// count and (if `gone` began earlier) headline; `gone` is deleted and
 /// recorded in `story_merges`.
-async fn merge_stories(tx: &mut sqlx::SqliteConnection, keep: i64, gone: i64) -> Result<()> {
+async fn merge_stories(
+    tx: &mut sqlx::SqliteConnection,
+    keep: i64,
+    gone: i64,
+    at: DateTime<Utc>,
+) -> Result<()> {
     tracing::debug!(keep, gone, "merging stories");
     sqlx::query(
         "UPDATE stories SET \
@@ -897,7 +902,7 @@ async fn merge_stories(tx: &mut sqlx::SqliteConnection, keep: i64, gone: i64) ->
     sqlx::query("INSERT INTO story_merges (story_id, merged_into, merged_at) VALUES (?, ?, ?)")
         .bind(gone)
         .bind(keep)
-        .bind(ts(Utc::now()))
+        .bind(ts(at))
         .execute(&mut *tx)
         .await?;
     Ok(())

@@ -36,6 +36,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::Location;
+use crate::clock::Clock;
 use chrono::{DateTime, Datelike, NaiveDateTime, Timelike, Utc};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
@@ -139,6 +140,8 @@ pub struct SqliteStore {
     budget: Option<Arc<reader::Budget>>,
     /// The database file.
     path: Arc<PathBuf>,
+    /// Where "now" comes from (see [`SqliteStore::with_clock`]).
+    clock: Clock,
 }
 
 impl SqliteStore {
@@ -264,6 +267,7 @@ impl SqliteStore {
             search: None,
             budget: None,
             path: Arc::new(path.to_path_buf()),
+            clock: Clock::System,
         })
     }
 
@@ -361,10 +365,28 @@ impl SqliteStore {
             search: None,
             budget: None,
             path: Arc::new(path.to_path_buf()),
+            clock: Clock::System,
         };
         store.backfill_search_index().await?;
         store.backfill_canonical_urls().await?;
         Ok(store)
+    }
+
+    /// This handle with `clock` as "now" for what the store stamps (feed
+    /// rows, merges) and the story index's present. Set it before the
+    /// handle is used: the story index starts afresh (it is a copy of what
+    /// SQL holds, read again when needed).
+    pub fn with_clock(mut self, clock: Clock) -> SqliteStore {
+        self.clock = clock;
+        let mut index = story_index::StoryIndex::default();
+        index.clock = clock;
+        self.stories = Arc::new(tokio::sync::Mutex::new(index));
+        self
+    }
+
+    /// Where "now" comes from.
+    pub fn clock(&self) -> Clock {
+        self.clock
     }
 
     /// Waits for in-flight queries and closes all connections.

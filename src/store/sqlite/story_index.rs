@@ -37,12 +37,12 @@
 //! daemon's copy stays at two to three windows of items however large the
 //! archive grows.
 
-use chrono::Utc;
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 
 use super::Result;
+use crate::clock::Clock;
 use crate::{model, stories};
 
 /// SQL lookups a process makes before it loads the whole index.
@@ -321,6 +321,8 @@ pub(super) struct StoryIndex {
     /// BLOCK_VALUES + value`: a probe is an array index, not a hash lookup.
     /// Empty until the first item.
     keys: Buckets,
+    /// The store's clock ("the present" that item times are clamped to).
+    pub clock: Clock,
 }
 
 impl StoryIndex {
@@ -336,6 +338,7 @@ impl StoryIndex {
             load_small: self.load_small,
             #[cfg(test)]
             settle_at: self.settle_at,
+            clock: self.clock,
             ..StoryIndex::default()
         };
     }
@@ -681,7 +684,7 @@ impl StoryIndex {
         self.newest = newest
             .as_deref()
             .map_or(i64::MIN, time)
-            .min(Utc::now().timestamp());
+            .min(self.clock.now().timestamp());
         self.horizon = if self.newest == i64::MIN {
             i64::MIN
         } else {
@@ -745,7 +748,7 @@ impl StoryIndex {
         }
         self.by_id.insert(id, slot);
         let time = time(sort_at);
-        self.newest = self.newest.max(time.min(Utc::now().timestamp()));
+        self.newest = self.newest.max(time.min(self.clock.now().timestamp()));
         let (sketch_at, sketch_len) = self.push_sketch(sketch);
         self.entries.push(Entry {
             id,
@@ -1110,6 +1113,7 @@ pub(super) mod check {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::Utc;
 
     /// Entries pack and unpack, with languages of any length (a longer one
     /// than a length field holds is cut at a character boundary); a
