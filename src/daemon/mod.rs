@@ -4,6 +4,8 @@
 //! until the next is due, and on a shutdown signal lets in-flight database
 //! writes finish.
 
+pub mod service;
+
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
