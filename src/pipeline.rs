@@ -469,43 +469,25 @@ impl Pipeline {
         cancel: &CancellationToken,
     ) -> CycleStats {
         let started = Instant::now();
-        let semaphore = Arc::new(Semaphore::new(concurrency.max(1)));
-        let mut tasks = JoinSet::new();
+        let mut polls = Polls::new(concurrency);
         let mut stats = CycleStats {
             feeds: feeds.len(),
             ..CycleStats::default()
         };
-        let mut urls = HashMap::new();
         for feed in feeds {
-            let pipeline = self.clone();
-            let semaphore = Arc::clone(&semaphore);
-            let cancel = cancel.clone();
-            let url = feed.url.clone();
-            let task = tasks.spawn(async move {
-                let _permit = tokio::select! {
-                    _ = cancel.cancelled() => return Ok(PollResult::Cancelled),
-                    permit = semaphore.acquire_owned() => permit.expect("semaphore is never closed"),
-                };
-                pipeline.poll_feed(&feed, &cancel).await
-            });
-            urls.insert(task.id(), url);
+            polls.start(self, feed, cancel);
         }
-        while let Some(joined) = tasks.join_next_with_id().await {
-            let (url, result) = match joined {
-                Ok((id, result)) => (urls.remove(&id).unwrap_or_default(), result),
-                Err(error) => {
+        while let Some(polled) = polls.next().await {
+            match polled.outcome {
+                Err(message) => {
                     // A bug one feed reached: that feed failed, the cycle goes on.
-                    let url = urls.remove(&error.id()).unwrap_or_default();
-                    tracing::error!(feed_url = %crate::redact::url(&url), error = %panic_message(error), "polling the feed failed");
+                    tracing::error!(feed_url = %crate::redact::url(&polled.url), error = %message, "polling the feed failed");
                     stats.failed += 1;
-                    continue;
                 }
-            };
-            match result {
-                Ok(PollResult::NotModified) => stats.not_modified += 1,
-                Ok(PollResult::Failed(_)) => stats.failed += 1,
-                Ok(PollResult::Cancelled) => stats.cancelled += 1,
-                Ok(PollResult::Ingested { seen, counts }) => {
+                Ok(Ok(PollResult::NotModified)) => stats.not_modified += 1,
+                Ok(Ok(PollResult::Failed(_))) => stats.failed += 1,
+                Ok(Ok(PollResult::Cancelled)) => stats.cancelled += 1,
+                Ok(Ok(PollResult::Ingested { seen, counts })) => {
                     stats.items_seen += seen;
                     stats.new_items += counts.new;
                     stats.updated_items += counts.updated;
@@ -513,12 +495,12 @@ impl Pipeline {
                     stats.duplicates += counts.duplicates;
                     stats.joined_stories += counts.joined;
                 }
-                Err(error) => {
+                Ok(Err(error)) => {
                     // Not the feed's fault, but the feed failed: counted in
                     // `failed` too. One log line, not one per feed (a full
                     // disk fails them all).
                     if stats.store_errors == 0 {
-                        tracing::error!(feed_url = %crate::redact::url(&url), error = %error_chain(&error), "cannot store feed result; further store errors of this cycle are counted, not logged");
+                        tracing::error!(feed_url = %crate::redact::url(&polled.url), error = %error_chain(&error), "cannot store feed result; further store errors of this cycle are counted, not logged");
                     }
                     stats.store_errors += 1;
                     stats.failed += 1;
@@ -527,6 +509,104 @@ impl Pipeline {
         }
         stats.elapsed = started.elapsed();
         stats
+    }
+}
+
+/// Feeds being polled, each in its own task, at most `concurrency` at once
+/// (the rest wait for a permit): the one spawn loop of `run --once`
+/// ([`Pipeline::run_cycle`]) and the daemon.
+pub struct Polls {
+    semaphore: Arc<Semaphore>,
+    tasks: JoinSet<(Result<PollResult, StoreError>, Duration, Duration)>,
+    running: HashMap<tokio::task::Id, (i64, String)>,
+}
+
+/// One finished poll: the feed, and its result, or what its task said
+/// when it panicked.
+pub struct Polled {
+    pub feed_id: i64,
+    pub url: String,
+    /// The result; `Err` holds a panic's message (a bug this feed reached).
+    pub outcome: Result<Result<PollResult, StoreError>, String>,
+    /// Time spent polling, without the wait for the feed's host.
+    pub elapsed: Duration,
+    /// Time spent waiting for the feed's host (per-host limits).
+    pub waited: Duration,
+}
+
+impl Polls {
+    pub fn new(concurrency: usize) -> Polls {
+        Polls {
+            semaphore: Arc::new(Semaphore::new(concurrency.max(1))),
+            tasks: JoinSet::new(),
+            running: HashMap::new(),
+        }
+    }
+
+    /// Starts polling `feed` once a permit is free; if `cancel` fires
+    /// first, it ends as [`PollResult::Cancelled`] without a request.
+    pub fn start(&mut self, pipeline: &Pipeline, feed: FeedRow, cancel: &CancellationToken) {
+        let pipeline = pipeline.clone();
+        let semaphore = Arc::clone(&self.semaphore);
+        let cancel = cancel.clone();
+        let (feed_id, url) = (feed.id, feed.url.clone());
+        let task = self.tasks.spawn(async move {
+            let _permit = tokio::select! {
+                _ = cancel.cancelled() => return (Ok(PollResult::Cancelled), Duration::ZERO, Duration::ZERO),
+                permit = semaphore.acquire_owned() => permit.expect("semaphore is never closed"),
+            };
+            let started = Instant::now();
+            let (result, waited) = pipeline.poll_feed_timed(&feed, &cancel).await;
+            (result, started.elapsed().saturating_sub(waited), waited)
+        });
+        self.running.insert(task.id(), (feed_id, url));
+    }
+
+    /// Feeds started and not yet returned by [`Polls::next`].
+    pub fn len(&self) -> usize {
+        self.running.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.running.is_empty()
+    }
+
+    /// Whether `feed_id` is being polled.
+    pub fn contains(&self, feed_id: i64) -> bool {
+        self.running.values().any(|(id, _)| *id == feed_id)
+    }
+
+    /// The next poll to finish; `None` when none is running.
+    pub async fn next(&mut self) -> Option<Polled> {
+        loop {
+            let joined = self.tasks.join_next_with_id().await?;
+            let (id, outcome) = match joined {
+                Ok((id, (result, elapsed, waited))) => (id, Ok((result, elapsed, waited))),
+                Err(error) => (error.id(), Err(panic_message(error))),
+            };
+            let Some((feed_id, url)) = self.running.remove(&id) else {
+                continue;
+            };
+            let (outcome, elapsed, waited) = match outcome {
+                Ok((result, elapsed, waited)) => (Ok(result), elapsed, waited),
+                Err(message) => (Err(message), Duration::ZERO, Duration::ZERO),
+            };
+            return Some(Polled {
+                feed_id,
+                url,
+                outcome,
+                elapsed,
+                waited,
+            });
+        }
+    }
+
+    /// Waits up to `limit` for the started polls to finish (their database
+    /// writes complete); returns whether they all did. The rest are
+    /// abandoned (aborted when `self` is dropped).
+    pub async fn finish(&mut self, limit: Duration) -> bool {
+        let all = async { while self.next().await.is_some() {} };
+        tokio::time::timeout(limit, all).await.is_ok()
     }
 }
 

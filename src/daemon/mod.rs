@@ -11,15 +11,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
-use tokio::sync::Semaphore;
-use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
 use crate::error_chain;
 use crate::metrics::Metrics;
 use crate::notify;
-use crate::pipeline::{CycleStats, Pipeline, PollResult};
+use crate::pipeline::{CycleStats, Pipeline, PollResult, Polls};
 use crate::store::{parse_ts, FeedRow, QueueEntry, Store, StoreError};
 
 /// Longest sleep between two looks at the queue.
@@ -369,12 +367,6 @@ async fn watchdog(every: Duration, metrics: Arc<Metrics>, shutdown: Cancellation
     }
 }
 
-/// A feed being polled, by task.
-struct InFlight {
-    feed_id: i64,
-    url: String,
-}
-
 /// Polls due feeds until `shutdown` is cancelled. Nothing but shutdown ends
 /// it: a database error is logged, counted and retried with backoff.
 pub async fn run(
@@ -385,10 +377,7 @@ pub async fn run(
     shutdown: &CancellationToken,
 ) {
     let config_urls: HashSet<&str> = config.feeds.iter().map(|f| f.url.as_str()).collect();
-    let semaphore = Arc::new(Semaphore::new(config.poll.concurrency.max(1)));
-    let mut in_flight: HashSet<i64> = HashSet::new();
-    let mut tasks: JoinSet<(Result<PollResult, StoreError>, Duration, Duration)> = JoinSet::new();
-    let mut running: HashMap<tokio::task::Id, InFlight> = HashMap::new();
+    let mut polls = Polls::new(config.poll.concurrency);
     let mut health = StoreHealth::default();
     tracing::info!(feeds = config.feeds.len(), "polling; feeds are checked when due");
     let helpers = shutdown.child_token();
@@ -419,19 +408,7 @@ pub async fn run(
                 Err(error) => health.failed(&error, "the database still cannot be written", None, metrics),
             }
         }
-        match dispatch(
-            store,
-            pipeline,
-            &config_urls,
-            &mut health,
-            &semaphore,
-            &mut in_flight,
-            &mut tasks,
-            &mut running,
-            shutdown,
-        )
-        .await
-        {
+        match dispatch(store, pipeline, &config_urls, &mut health, &mut polls, shutdown).await {
             Ok(next) => {
                 if let Some(next) = next {
                     wake = looked + next.clamp(MIN_REQUERY, MAX_IDLE);
@@ -455,7 +432,7 @@ pub async fn run(
             notify::status(&format!(
                 "{}, {} polling now, {items} items{}; last look at the queue {}",
                 crate::count(config_urls.len() as u64, "feed", "feeds"),
-                in_flight.len(),
+                polls.len(),
                 if health.failures > 0 {
                     ", database failing"
                 } else {
@@ -472,26 +449,20 @@ pub async fn run(
             tokio::select! {
                 _ = shutdown.cancelled() => break,
                 _ = tokio::time::sleep_until(wake) => break,
-                Some(joined) = tasks.join_next_with_id(), if !tasks.is_empty() => {
-                    let (id, outcome) = match joined {
-                        Ok((id, outcome)) => (id, Ok(outcome)),
-                        Err(error) => (error.id(), Err(crate::pipeline::panic_message(error))),
-                    };
-                    let Some(feed) = running.remove(&id) else { continue };
-                    in_flight.remove(&feed.feed_id);
-                    match outcome {
-                        Ok((Ok(result), elapsed, waited)) => {
+                Some(polled) = polls.next(), if !polls.is_empty() => {
+                    match polled.outcome {
+                        Ok(Ok(result)) => {
                             health.succeeded(metrics);
-                            metrics.record_poll(&result, elapsed);
-                            metrics.record_host_wait(waited);
+                            metrics.record_poll(&result, polled.elapsed);
+                            metrics.record_host_wait(polled.waited);
                         }
-                        Ok((Err(error), elapsed, _)) => {
-                            health.failed(&error, "cannot store feed result", Some(&feed.url), metrics);
-                            metrics.record_poll(&PollResult::Failed(error_chain(&error)), elapsed);
+                        Ok(Err(error)) => {
+                            health.failed(&error, "cannot store feed result", Some(&polled.url), metrics);
+                            metrics.record_poll(&PollResult::Failed(error_chain(&error)), polled.elapsed);
                         }
                         Err(message) => {
                             // A bug this feed reached: its error, not the daemon's end.
-                            tracing::error!(feed_url = %crate::redact::url(&feed.url), error = %message, "polling the feed failed");
+                            tracing::error!(feed_url = %crate::redact::url(&polled.url), error = %message, "polling the feed failed");
                             metrics.record_poll(&PollResult::Failed(message), Duration::ZERO);
                         }
                     }
@@ -504,29 +475,22 @@ pub async fn run(
             }
         }
     }
-    if tokio::time::timeout(STOP_TIMEOUT, async { while tasks.join_next().await.is_some() {} })
-        .await
-        .is_err()
-    {
+    if !polls.finish(STOP_TIMEOUT).await {
         tracing::warn!("feeds still running after {STOP_TIMEOUT:?}; abandoning them");
     }
 }
 
 /// Starts the due feeds the store's health allows; returns how long until
 /// the next feed is due.
-#[allow(clippy::too_many_arguments)]
 async fn dispatch(
     store: &Store,
     pipeline: &Pipeline,
     config_urls: &HashSet<&str>,
     health: &mut StoreHealth,
-    semaphore: &Arc<Semaphore>,
-    in_flight: &mut HashSet<i64>,
-    tasks: &mut JoinSet<(Result<PollResult, StoreError>, Duration, Duration)>,
-    running: &mut HashMap<tokio::task::Id, InFlight>,
+    polls: &mut Polls,
     shutdown: &CancellationToken,
 ) -> Result<Option<Duration>, StoreError> {
-    let allowed = health.may_start(in_flight.len());
+    let allowed = health.may_start(polls.len());
     if allowed == 0 {
         return Ok(None);
     }
@@ -545,7 +509,7 @@ async fn dispatch(
     );
     let entries: Vec<QueueEntry> = active
         .into_iter()
-        .filter(|e| !in_flight.contains(&e.id) && !skip.contains_key(&e.id))
+        .filter(|e| !polls.contains(e.id) && !skip.contains_key(&e.id))
         .collect();
     let (mut due_ids, next) = due(&entries, now);
     due_ids.truncate(allowed);
@@ -554,22 +518,7 @@ async fn dispatch(
         health.trial = true;
     }
     for feed in store.feeds_by_id(&due_ids).await? {
-        in_flight.insert(feed.id);
-        let pipeline = pipeline.clone();
-        let semaphore = Arc::clone(semaphore);
-        let cancel = shutdown.clone();
-        let url = feed.url.clone();
-        let feed_id = feed.id;
-        let task = tasks.spawn(async move {
-            let _permit = tokio::select! {
-                _ = cancel.cancelled() => return (Ok(PollResult::Cancelled), Duration::ZERO, Duration::ZERO),
-                permit = semaphore.acquire_owned() => permit.expect("semaphore is never closed"),
-            };
-            let started = std::time::Instant::now();
-            let (result, waited) = pipeline.poll_feed_timed(&feed, &cancel).await;
-            (result, started.elapsed().saturating_sub(waited), waited)
-        });
-        running.insert(task.id(), InFlight { feed_id, url });
+        polls.start(pipeline, feed, shutdown);
     }
     Ok(next.and_then(|n| (n - now).to_std().ok()))
 }
