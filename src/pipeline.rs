@@ -88,10 +88,15 @@ pub struct Pipeline {
     schedules: Arc<Schedules>,
     hosts: HostLimiter,
     clock: Clock,
+    /// Topics (by index) whose stored matches predate their query, for
+    /// [`Pipeline::backfill`], and the word statistics their anchors use.
+    stale: Arc<(Vec<usize>, WordStats)>,
 }
 
 impl Pipeline {
-    /// Builds the pipeline; records the topics in the store.
+    /// Builds the pipeline; records the topics in the store. New or changed
+    /// topics have their history filled in by [`Pipeline::backfill`], which
+    /// the caller runs (the daemon beside polling, `run --once` first).
     pub async fn new(
         store: Store,
         fetcher: Fetcher,
@@ -145,16 +150,15 @@ impl Pipeline {
             schedules: Arc::new(schedules),
             hosts,
             clock,
+            stale: Arc::new((
+                rows.iter()
+                    .enumerate()
+                    .filter(|(_, r)| r.needs_backfill)
+                    .map(|(i, _)| i)
+                    .collect(),
+                stats,
+            )),
         };
-        let stale: Vec<usize> = rows
-            .iter()
-            .enumerate()
-            .filter(|(_, r)| r.needs_backfill)
-            .map(|(i, _)| i)
-            .collect();
-        if !stale.is_empty() {
-            pipeline.backfill(&stale, &stats).await?;
-        }
         Ok(pipeline)
     }
 
@@ -183,17 +187,42 @@ impl Pipeline {
         self.clock
     }
 
-    /// Evaluates new or changed topics (by index) against every stored item
-    /// so their history starts populated. New matches are marked backfilled
-    /// (they never alert); matches that no longer hold are removed.
-    async fn backfill(&self, topic_indexes: &[usize], stats: &WordStats) -> Result<(), StoreError> {
+    /// Evaluates the new or changed topics against every stored item so
+    /// their history starts populated: new matches are marked backfilled
+    /// (they never alert); matches that no longer hold are removed, except
+    /// those ingest recorded since the scan began (it matches new and edited
+    /// items with the new query itself). Safe beside polling; logs its
+    /// progress. Returns `false` when `cancel` stopped it (a reload or
+    /// shutdown: the topics stay stale, and the next start does it again).
+    pub async fn backfill(&self, cancel: &CancellationToken) -> Result<bool, StoreError> {
         const BATCH: u32 = 2000;
+        const PROGRESS_EVERY: Duration = Duration::from_secs(10);
+        let (topic_indexes, stats) = &*self.stale;
+        if topic_indexes.is_empty() {
+            return Ok(true);
+        }
         let started = Instant::now();
+        let began = self.clock.now();
+        let total = self.store.item_count().await?;
+        tracing::info!(
+            topics = topic_indexes.len(),
+            items = total,
+            "backfilling new or changed topics"
+        );
         let subset = Arc::new(self.topics.subset(topic_indexes, stats));
         let mut matched: Vec<Vec<i64>> = vec![Vec::new(); topic_indexes.len()];
         let mut after_id = 0;
         let mut scanned = 0;
+        let mut said = Instant::now();
         loop {
+            if cancel.is_cancelled() {
+                tracing::info!(
+                    scanned,
+                    items = total,
+                    "backfill stopped; it starts again next time"
+                );
+                return Ok(false);
+            }
             let rows = self.store.scan_items(None, after_id, BATCH).await?;
             let Some(last) = rows.last() else { break };
             after_id = last.id;
@@ -206,18 +235,28 @@ impl Pipeline {
             for (item_id, topic) in hits {
                 matched[topic].push(item_id);
             }
+            if said.elapsed() >= PROGRESS_EVERY {
+                tracing::info!(scanned, items = total, "backfilling");
+                said = Instant::now();
+            }
         }
         let now = self.clock.now();
         for (k, &i) in topic_indexes.iter().enumerate() {
             let topic = &self.topics.topics()[i];
             let (added, removed) = self
                 .store
-                .replace_topic_matches(self.topic_ids[i], &topic.expr.to_string(), &matched[k], now)
+                .replace_topic_matches(
+                    self.topic_ids[i],
+                    &topic.expr.to_string(),
+                    &matched[k],
+                    (began, after_id),
+                    now,
+                )
                 .await?;
             tracing::info!(topic = %topic.name, scanned, added, removed, "backfilled topic");
         }
         tracing::debug!(elapsed = ?started.elapsed(), "backfill done");
-        Ok(())
+        Ok(true)
     }
 
     /// Polls one feed: waits for its host's politeness limits, fetches,

@@ -28,6 +28,8 @@ pub async fn run(config: &Config, args: RunArgs) -> anyhow::Result<ExitCode> {
     daemon::cancel_on_signals(shutdown.clone());
     let code = if args.once {
         let (pipeline, alerts) = service::build(config, &store).await?;
+        // Once: the history of new topics first, as a later search expects.
+        pipeline.backfill(&shutdown).await?;
         once(config, &store, &pipeline, &alerts, &shutdown).await?
     } else {
         raise_open_file_limit();

@@ -1,5 +1,6 @@
 //! The daemon as one unit: its components (the polling loop, alert
-//! delivery, the HTTP listener) built from one configuration, started
+//! delivery, the HTTP listener, the backfill of new or changed topics,
+//! which never holds up polling) built from one configuration, started
 //! together, reloaded together on SIGHUP and stopped together, each awaited.
 //! `cli/run.rs` only opens the store and hands over the shutdown signal.
 
@@ -60,7 +61,8 @@ pub enum DaemonError {
     Signal(#[source] std::io::Error),
 }
 
-/// The pipeline and alerts built from one configuration.
+/// The pipeline and alerts built from one configuration. New or changed
+/// topics are not backfilled yet ([`Pipeline::backfill`]).
 pub async fn build(config: &Config, store: &Store) -> Result<(Pipeline, Alerts), DaemonError> {
     let fetcher = Fetcher::new(FetchSettings::from_config(&config.fetch)).map_err(DaemonError::Fetcher)?;
     // Tags of feeds added with `feeds add` too, so a backfill matches
@@ -106,6 +108,8 @@ pub struct Daemon {
     poller: JoinHandle<()>,
     alerts: JoinHandle<()>,
     http: Option<JoinHandle<std::io::Result<()>>>,
+    /// The backfill of new or changed topics, beside polling.
+    backfill: JoinHandle<()>,
 }
 
 impl Daemon {
@@ -130,6 +134,15 @@ impl Daemon {
             }
             None => None,
         };
+        let backfill = {
+            let (pipeline, stop) = (pipeline.clone(), stop.clone());
+            tokio::spawn(async move {
+                // A failure leaves the topics stale: the next start retries.
+                if let Err(error) = pipeline.backfill(&stop).await {
+                    tracing::error!(error = %crate::error_chain(&error), "backfilling topics failed; it is tried again at the next start or reload");
+                }
+            })
+        };
         let poller = {
             let (config, store, stop, metrics) =
                 (config.clone(), store.clone(), stop.clone(), Arc::clone(metrics));
@@ -151,6 +164,7 @@ impl Daemon {
             poller,
             alerts,
             http,
+            backfill,
         })
     }
 
@@ -173,6 +187,9 @@ impl Daemon {
         self.poller
             .await
             .map_err(|e| DaemonError::Panicked("polling loop", crate::pipeline::panic_message(e)))?;
+        self.backfill
+            .await
+            .map_err(|e| DaemonError::Panicked("topic backfill", crate::pipeline::panic_message(e)))?;
         Ok(())
     }
 }

@@ -152,11 +152,14 @@ roles! {
         /// Topics stored but absent from the set are retired (kept with their
         /// matches, `retired_at` set); a topic of the set is active again.
         async fn sync_topics(&self, topics: &TopicSet, now: DateTime<Utc>) -> Result<Vec<TopicRow>>;
-        /// Replaces a topic's matches by `matched` (after a backfill): matches
-        /// that still hold keep their time and flag, new ones are marked
-        /// backfilled, the rest are removed; then records `compiled` as the
-        /// query the matches are now computed with. One transaction.
-        async fn replace_topic_matches(&self, topic_id: i64, compiled: &str, matched: &[i64], at: DateTime<Utc>) -> Result<(u64, u64)>;
+        /// Replaces a topic's matches by `matched` (a backfill's scan, begun
+        /// at `scan.0`, of the items up to id `scan.1`): matches that still
+        /// hold keep their time and flag, new ones are marked backfilled, the
+        /// rest are removed, except those recorded since the scan began or of
+        /// items after it (ingest beside the scan: new and edited items,
+        /// matched with the new query); then records `compiled` as the query
+        /// the matches are now computed with. One transaction.
+        async fn replace_topic_matches(&self, topic_id: i64, compiled: &str, matched: &[i64], scan: (DateTime<Utc>, i64), at: DateTime<Utc>) -> Result<(u64, u64)>;
     }
 
     /// Stories as stored: the lookups the writer owes, and stories read back.

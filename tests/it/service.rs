@@ -77,7 +77,15 @@ async fn notifies_systemd_and_reloads_on_sighup() {
     kill(pid, "-HUP");
     expect(&socket, "RELOADING=1").await;
     expect(&socket, "READY=1").await;
-    let items = ws.search(&["--topic", "akar"]).await;
+    // The backfill runs beside polling, after the reload.
+    let mut items = Vec::new();
+    for _ in 0..100 {
+        items = ws.search(&["--topic", "akar"]).await;
+        if !items.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     assert_eq!(items.len(), 1, "the new topic took effect");
 
     // A broken config is refused; the running one stays.

@@ -76,28 +76,49 @@ impl SqliteStore {
         Ok(rows)
     }
 
-    /// Replaces a topic's matches by `matched` (after a backfill): matches
-    /// that still hold keep their time and flag, new ones are marked
-    /// backfilled, the rest are removed; then records `compiled` as the
-    /// query the matches are now computed with. One transaction.
+    /// Replaces a topic's matches by `matched` (a backfill's scan, begun at
+    /// `scanned_since`, of the items up to id `scanned_upto`): matches that
+    /// still hold keep their time and flag, new ones are marked backfilled,
+    /// the rest are removed, except those recorded since `scanned_since` or
+    /// of items after `scanned_upto` (ingest beside the scan); then records
+    /// `compiled` as the query the matches are now computed with. One
+    /// transaction.
     pub async fn replace_topic_matches(
         &self,
         topic_id: i64,
         compiled: &str,
         matched: &[i64],
+        (scanned_since, scanned_upto): (DateTime<Utc>, i64),
         at: DateTime<Utc>,
     ) -> Result<(u64, u64)> {
         let at = ts(at);
         let mut tx = self.write.begin_with("BEGIN IMMEDIATE").await?;
-        let existing: HashSet<i64> = sqlx::query_scalar("SELECT item_id FROM item_topics WHERE topic_id = ?")
-            .bind(topic_id)
-            .fetch_all(&mut *tx)
-            .await?
-            .into_iter()
-            .collect();
+        // Matches recorded since the scan began, and of items it did not
+        // reach, are ingest's (new or edited items, matched with the new
+        // query): they stay.
+        let existing: HashSet<i64> = sqlx::query_scalar(
+            "SELECT item_id FROM item_topics WHERE topic_id = ? AND matched_at < ? AND item_id <= ?",
+        )
+        .bind(topic_id)
+        .bind(ts(scanned_since))
+        .bind(scanned_upto)
+        .fetch_all(&mut *tx)
+        .await?
+        .into_iter()
+        .collect();
+        let recent: HashSet<i64> = sqlx::query_scalar(
+            "SELECT item_id FROM item_topics WHERE topic_id = ? AND (matched_at >= ? OR item_id > ?)",
+        )
+        .bind(topic_id)
+        .bind(ts(scanned_since))
+        .bind(scanned_upto)
+        .fetch_all(&mut *tx)
+        .await?
+        .into_iter()
+        .collect();
         let wanted: HashSet<i64> = matched.iter().copied().collect();
         let (mut added, mut removed) = (0, 0);
-        for id in wanted.difference(&existing) {
+        for id in wanted.difference(&existing).filter(|id| !recent.contains(id)) {
             sqlx::query(
                 "INSERT INTO item_topics (item_id, topic_id, matched_at, backfilled) VALUES (?, ?, ?, 1)",
             )
