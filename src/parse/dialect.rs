@@ -8,7 +8,10 @@
 //! - Atom entries written `<item>`: `<entry>`.
 //! - Atom text constructs typed other than `text`, `html`, `xhtml` (`""`,
 //!   `TEXT`, `text/plain`, `application/xhtml+xml`, Atom 0.3's
-//!   `mode="escaped"`): the Atom 1.0 name of that type.
+//!   `mode="escaped"`): the Atom 1.0 name of that type; base64 bodies
+//!   (Atom 0.3's `mode="base64"`, Atom 1.0 content of a type neither
+//!   text nor XML): the text they encode, as `html` if it was not typed
+//!   text.
 //! - RSS 0.90 (`http://my.netscape.com/rdf/simple/0.9/`): RSS 1.0's
 //!   namespace; RSS 1.0 items without `<link>`, which feed-rs drops: their
 //!   `rdf:about` as the link (an item with neither gets a link no one
@@ -18,9 +21,10 @@
 //!   `0.94`, none): `2.0`; `<rss>` without `<channel>`: one around its
 //!   content.
 //!
-//! Like [`super::repair`], each rewrite renames or wraps; none invents
+//! Like [`super::repair`], each rewrite renames, wraps or decodes; none invents
 //! text. A document that needs none is not copied.
 
+use std::borrow::Cow;
 use std::ops::Range;
 
 const ATOM_03: &str = "http://purl.org/atom/ns#";
@@ -123,50 +127,78 @@ fn rename_element(doc: &str, old: &str, new: &str) -> String {
 }
 
 /// Rewrites the `type` of Atom text constructs and content to `text`,
-/// `html` or `xhtml` where feed-rs would refuse the value.
+/// `html` or `xhtml` where feed-rs would refuse the value, and decodes
+/// base64 bodies (Atom 0.3's `mode="base64"`; Atom 1.0 content whose
+/// `type` is neither text nor XML, RFC 4287 4.1.3.3) into escaped text:
+/// feed-rs would keep the base64 itself as the text.
 fn atom_types(doc: &str) -> Option<String> {
-    let mut edits: Vec<(Range<usize>, &'static str)> = Vec::new();
-    let mut from = 0;
-    while let Some(at) = doc[from..].find("type=") {
-        let at = from + at;
-        from = at + 5;
-        let Some(open) = doc[..at].rfind('<') else {
+    // Every start tag holding a `type=` or a `base64`, once each.
+    let mut tags: Vec<usize> = memchr::memmem::find_iter(doc.as_bytes(), "type=")
+        .chain(memchr::memmem::find_iter(doc.as_bytes(), "base64"))
+        .filter_map(|at| {
+            // A start tag is short: look back a little, not to the start of
+            // a long text full of `base64` data URIs.
+            let from = at.saturating_sub(4096);
+            let open = from + doc.as_bytes()[from..at].iter().rposition(|&b| b == b'<')?;
+            (!doc[open..at].contains('>')).then_some(open)
+        })
+        .collect();
+    tags.sort_unstable();
+    tags.dedup();
+    let mut edits: Vec<(Range<usize>, Cow<'static, str>)> = Vec::new();
+    for open in tags {
+        let Some(tag_len) = doc[open..].find('>') else {
             continue;
         };
-        let head = &doc[open + 1..at];
-        if head.contains('>') || !head.ends_with(char::is_whitespace) {
-            continue;
-        }
-        let name = head.split(|c: char| c.is_whitespace()).next().unwrap_or("");
+        let tag_end = open + tag_len;
+        let tag = &doc[open..tag_end];
+        let name = tag[1..]
+            .split(|c: char| c.is_whitespace() || c == '/')
+            .next()
+            .unwrap_or("");
         let local = name.rsplit(':').next().unwrap_or(name);
         let is_text = matches!(local, "title" | "subtitle" | "summary" | "rights");
         if !is_text && local != "content" {
             continue;
         }
-        let Some(quote) = doc[at + 5..].chars().next().filter(|q| *q == '"' || *q == '\'') else {
-            continue;
+        let mode = attr_value(tag, "mode").map(|(_, m)| m.trim().to_ascii_lowercase());
+        let escaped = mode.as_deref() == Some("escaped");
+        let typed = attr_value(tag, "type");
+        let lower = typed.map(|(_, v)| v.trim().to_ascii_lowercase());
+        let has_src = attr_value(tag, "src").is_some();
+        let binary = !has_src
+            && lower.as_deref().is_some_and(|t| {
+                !matches!(t, "" | "text" | "html" | "xhtml")
+                    && !t.starts_with("text/")
+                    && !t.ends_with("+xml")
+                    && !t.ends_with("/xml")
+            });
+        let base64 = mode.as_deref() == Some("base64") || binary;
+        let wanted = match lower.as_deref() {
+            None => None,
+            Some(_) if binary => Some("html"),
+            Some("" | "text" | "text/plain") => Some("text"),
+            Some("html" | "text/html") => Some("html"),
+            Some("xhtml" | "application/xhtml+xml") if escaped || base64 => Some("html"),
+            Some("xhtml" | "application/xhtml+xml") => Some("xhtml"),
+            Some(_) if is_text => Some("text"),
+            Some(_) => None,
         };
-        let value_start = at + 6;
-        let Some(len) = doc[value_start..].find(quote) else {
-            continue;
-        };
-        let value = &doc[value_start..value_start + len];
-        let tag_end = doc[value_start..]
-            .find('>')
-            .map_or(doc.len(), |e| value_start + e);
-        let escaped =
-            doc[open..tag_end].contains("mode=\"escaped\"") || doc[open..tag_end].contains("mode='escaped'");
-        let lower = value.trim().to_ascii_lowercase();
-        let wanted = match lower.as_str() {
-            "" | "text" | "text/plain" => "text",
-            "html" | "text/html" => "html",
-            "xhtml" | "application/xhtml+xml" if escaped => "html",
-            "xhtml" | "application/xhtml+xml" => "xhtml",
-            _ if is_text => "text",
-            _ => continue,
-        };
-        if value != wanted {
-            edits.push((value_start..value_start + len, wanted));
+        if let (Some((at, value)), Some(wanted)) = (typed, wanted) {
+            if value != wanted {
+                let start = open + at;
+                edits.push((start..start + value.len(), Cow::Borrowed(wanted)));
+            }
+        }
+        if base64 && !tag.ends_with('/') && !has_src {
+            let body_start = tag_end + 1;
+            let close = format!("</{name}");
+            let Some(len) = doc[body_start..].find(&close) else {
+                continue;
+            };
+            let body = &doc[body_start..body_start + len];
+            let decoded = base64_text(body).unwrap_or_default();
+            edits.push((body_start..body_start + len, Cow::Owned(escape_text(&decoded))));
         }
     }
     if edits.is_empty() {
@@ -176,11 +208,61 @@ fn atom_types(doc: &str) -> Option<String> {
     let mut last = 0;
     for (range, value) in edits {
         out.push_str(&doc[last..range.start]);
-        out.push_str(value);
+        out.push_str(&value);
         last = range.end;
     }
     out.push_str(&doc[last..]);
     Some(out)
+}
+
+/// The value of attribute `name` in a start tag, with its offset there.
+fn attr_value<'a>(tag: &'a str, name: &str) -> Option<(usize, &'a str)> {
+    let at = find_attr(tag, name)?;
+    let rest = &tag[at + name.len()..];
+    let open = rest.find(['"', '\''])?;
+    let quote = rest.as_bytes()[open] as char;
+    let len = rest[open + 1..].find(quote)?;
+    let start = at + name.len() + open + 1;
+    Some((start, &tag[start..start + len]))
+}
+
+/// The text a base64 body encodes: `None` when it is not base64 or not
+/// UTF-8 text (an image has no words to keep).
+fn base64_text(body: &str) -> Option<String> {
+    let body = body.trim();
+    let body = body
+        .strip_prefix("<![CDATA[")
+        .and_then(|b| b.strip_suffix("]]>"))
+        .unwrap_or(body);
+    let mut bytes = Vec::with_capacity(body.len() / 4 * 3);
+    let (mut acc, mut bits) = (0u32, 0u32);
+    for c in body.bytes() {
+        let value = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' | b'-' => 62,
+            b'/' | b'_' => 63,
+            b'=' => break,
+            c if c.is_ascii_whitespace() => continue,
+            _ => return None,
+        };
+        acc = (acc << 6) | u32::from(value);
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            bytes.push((acc >> bits) as u8);
+            acc &= (1 << bits) - 1;
+        }
+    }
+    String::from_utf8(bytes).ok()
+}
+
+/// `text` as XML character data.
+fn escape_text(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }
 
 fn rss(doc: &str, tag: Range<usize>) -> Option<String> {
@@ -377,5 +459,30 @@ mod tests {
             out.contains("<item><link>http://e.example/3</link></item>"),
             "{out}"
         );
+    }
+
+    #[test]
+    fn base64_bodies_are_decoded() {
+        // "a <b>c</b>" and "x & y".
+        let doc = r#"<feed xmlns="http://purl.org/atom/ns#"><title mode="base64"> eCAmIHk= </title>
+<entry><content type="text/html" mode="base64">YSA8Yj5jPC9iPg==</content>
+<summary type="application/octet-stream">YSA8Yj5jPC9iPg==</summary>
+<content type="image/png" src="https://x.example/a.png"/><title>base64</title></entry></feed>"#;
+        let out = normalize(doc).unwrap();
+        assert!(out.contains(r#"<title mode="base64">x &amp; y</title>"#), "{out}");
+        assert!(
+            out.contains(r#"<content type="html" mode="base64">a &lt;b&gt;c&lt;/b&gt;</content>"#),
+            "{out}"
+        );
+        assert!(
+            out.contains(r#"<summary type="html">a &lt;b&gt;c&lt;/b&gt;</summary>"#),
+            "{out}"
+        );
+        assert!(
+            out.contains(r#"<content type="image/png" src="https://x.example/a.png"/><title>base64</title>"#),
+            "{out}"
+        );
+        assert_eq!(base64_text("not base64!"), None);
+        assert_eq!(base64_text("/w=="), None, "not UTF-8");
     }
 }

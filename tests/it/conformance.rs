@@ -167,3 +167,25 @@ async fn raw_deflate_uncompressed_gzip_and_content_location() {
     assert_eq!(records[1]["title"], "not compressed");
     assert_eq!(records[2]["items"][0]["url"], "https://origin.example/feeds/item");
 }
+
+/// Atom 0.3's `mode="base64"` and Atom 1.0 content typed neither text nor
+/// XML carry base64: the text it encodes is kept, not the base64.
+#[test]
+fn base64_text_is_decoded() {
+    let feed = parse_feed(&fixture("atom03-base64.xml"), "https://haber.example/atom").unwrap();
+    assert_eq!(feed.title.as_deref(), Some("Haber & Yorum"));
+    let item = &feed.items[0];
+    assert_eq!(
+        item.title, "Şırnak <sınır> kapısı",
+        "untyped is text/plain in Atom 0.3"
+    );
+    assert_eq!(
+        item.text, "Erdoğan’ın açıklaması",
+        "text/html: markup and script dropped"
+    );
+
+    let feed = parse_feed(&fixture("atom10-base64.xml"), "https://x.example/atom").unwrap();
+    assert_eq!(feed.items.len(), 2);
+    assert_eq!(feed.items[0].text, "Tahran & Ankara");
+    assert_eq!(feed.items[1].text, "", "a PNG has no words to keep");
+}
