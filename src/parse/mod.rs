@@ -16,6 +16,7 @@
 //! an empty generator instead, so a missing GUID stays missing and the
 //! store's identity rule (GUID, else link, else content hash) applies.
 
+mod charsets;
 pub mod dates;
 pub mod decode;
 pub mod dialect;

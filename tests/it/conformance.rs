@@ -189,3 +189,20 @@ fn base64_text_is_decoded() {
     assert_eq!(feed.items[0].text, "Tahran & Ankara");
     assert_eq!(feed.items[1].text, "", "a PNG has no words to keep");
 }
+
+/// Single-byte charsets encoding_rs does not know, by Python's names:
+/// EBCDIC (the declaration itself in EBCDIC) and the Mac pages.
+#[test]
+fn ebcdic_and_mac_code_pages_are_read() {
+    let feed = parse_feed(&fixture("ebcdic-cp500.xml"), "https://boerse.example/rss").unwrap();
+    assert_eq!(feed.title.as_deref(), Some("Zürcher Börse"));
+    assert_eq!(feed.warning, None);
+    let item = &feed.items[0];
+    assert_eq!(item.title, "Aktien [SMI] legen zu!", "cp500, not cp037: [ ] ! differ");
+    assert_eq!(item.text, "Grüße aus Zürich | 5 %");
+    assert_eq!(item.url.as_deref(), Some("https://boerse.example/1"));
+
+    let feed = parse_feed(&fixture("mac-turkish.xml"), "https://haber.example/rss").unwrap();
+    assert_eq!(feed.items[0].title, "Doğu Karadeniz'de sağanak");
+    assert_eq!(feed.warning, None, "declared and read, not guessed");
+}
