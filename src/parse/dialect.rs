@@ -17,7 +17,8 @@
 //!   `rdf:about` as the link (an item with neither gets a link no one
 //!   keeps, `about:invalid`).
 //! - RSS 2.0 under a default namespace of its own (Userland's, Harvard's):
-//!   none; `<rss>` with a version feed-rs does not know (`2.00`, `0.93`,
+//!   none; RSS 2.0 and 1.0 elements written with a prefix (`<r:item>`,
+//!   `<rss:item>`): without it; `<rss>` with a version feed-rs does not know (`2.00`, `0.93`,
 //!   `0.94`, none): `2.0`; `<rss>` without `<channel>`: one around its
 //!   content.
 //!
@@ -34,14 +35,45 @@ const RSS_10: &str = "http://purl.org/rss/1.0/";
 
 /// The document rewritten, or `None` when feed-rs reads it as it is.
 pub fn normalize(doc: &str) -> Option<String> {
-    let (name, tag) = root(doc)?;
+    let unprefixed = unprefix_rss(doc);
+    let doc_now = unprefixed.as_deref().unwrap_or(doc);
+    let (name, tag) = root(doc_now)?;
     let local = name.rsplit(':').next().unwrap_or(name);
-    match local {
-        "feed" => atom(doc),
-        "rss" => rss(doc, tag),
-        "RDF" => rdf(doc),
+    let rewritten = match local {
+        "feed" => atom(doc_now),
+        "rss" => rss(doc_now, tag),
+        "RDF" => rdf(doc_now),
         _ => None,
+    };
+    rewritten.or(unprefixed)
+}
+
+/// RSS written with a namespace prefix on every element (`<r:rss>`,
+/// `<rss:item>` under `<rdf:RDF>`), which feed-rs does not read as RSS
+/// (RSS 2.0: no items; RSS 1.0: items, but the item scan for `rdf:about`
+/// and Dublin Core finds none): the elements without the prefix.
+fn unprefix_rss(doc: &str) -> Option<String> {
+    let (name, tag) = root(doc)?;
+    let prefix = match name.split_once(':') {
+        Some((prefix, "rss")) => prefix,
+        Some((_, "RDF")) => {
+            let start = &doc[tag];
+            [RSS_10, RSS_090].iter().find_map(|ns| {
+                let at = start
+                    .find(&format!("=\"{ns}\""))
+                    .or_else(|| start.find(&format!("='{ns}'")))?;
+                let decl = start[..at].trim_end().rsplit(char::is_whitespace).next()?;
+                decl.strip_prefix("xmlns:")
+            })?
+        }
+        _ => return None,
+    };
+    let open = format!("<{prefix}:");
+    let close = format!("</{prefix}:");
+    if !doc.contains(&open) {
+        return None;
     }
+    Some(doc.replace(&open, "<").replace(&close, "</"))
 }
 
 /// The root element's name and the range of its start tag.
@@ -484,5 +516,21 @@ mod tests {
         );
         assert_eq!(base64_text("not base64!"), None);
         assert_eq!(base64_text("/w=="), None, "not UTF-8");
+    }
+
+    #[test]
+    fn prefixed_rss_elements_lose_their_prefix() {
+        assert_eq!(
+            normalize(r#"<r:rss version="2.0" xmlns:r="urn:x"><r:channel><r:item><dc:title>t</dc:title></r:item></r:channel></r:rss>"#)
+                .as_deref(),
+            Some(r#"<rss version="2.0" xmlns:r="urn:x"><channel><item><dc:title>t</dc:title></item></channel></rss>"#)
+        );
+        let rdf = r#"<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" xmlns:rss='http://purl.org/rss/1.0/'><rss:item rdf:about="a"><rss:link>a</rss:link></rss:item></rdf:RDF>"#;
+        assert_eq!(
+            normalize(rdf).as_deref(),
+            Some(
+                r#"<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" xmlns:rss='http://purl.org/rss/1.0/'><item rdf:about="a"><link>a</link></item></rdf:RDF>"#
+            )
+        );
     }
 }

@@ -75,6 +75,32 @@ pub fn parse_feed_as(
     let unreadable: Rc<RefCell<Vec<String>>> = Rc::default();
     let noted = Rc::clone(&unreadable);
     let text = std::str::from_utf8(body).ok();
+    let mut warnings: Vec<String> = decoded.note.into_iter().collect();
+    let normalized = text.and_then(dates::normalize);
+    let normalized = match normalized
+        .as_deref()
+        .or(text)
+        .and_then(repair::drop_bad_char_refs)
+    {
+        Some(cleaned) => {
+            warnings.push("dropped character references XML forbids (such as &#0;)".into());
+            Some(cleaned)
+        }
+        None => normalized,
+    };
+    let normalized = normalized
+        .as_deref()
+        .or(text)
+        .and_then(repair::html_entities_to_numeric)
+        .or(normalized);
+    let normalized = normalized
+        .as_deref()
+        .or(text)
+        .and_then(dialect::normalize)
+        .or(normalized);
+    // From here on, the document as feed-rs reads it: the item scans
+    // (extras, the channel's link) see the same items.
+    let text = normalized.as_deref().or(text);
     // Where the first item starts (the end of the document's head).
     let first_item = text.and_then(repair::find_item);
     let document_base = Url::parse(base_url).ok();
@@ -100,29 +126,6 @@ pub fn parse_feed_as(
             })
         })
         .build();
-    let mut warnings: Vec<String> = decoded.note.into_iter().collect();
-    let normalized = text.and_then(dates::normalize);
-    let normalized = match normalized
-        .as_deref()
-        .or(text)
-        .and_then(repair::drop_bad_char_refs)
-    {
-        Some(cleaned) => {
-            warnings.push("dropped character references XML forbids (such as &#0;)".into());
-            Some(cleaned)
-        }
-        None => normalized,
-    };
-    let normalized = normalized
-        .as_deref()
-        .or(text)
-        .and_then(repair::html_entities_to_numeric)
-        .or(normalized);
-    let normalized = normalized
-        .as_deref()
-        .or(text)
-        .and_then(dialect::normalize)
-        .or(normalized);
     let body: &[u8] = normalized.as_deref().map_or(body, str::as_bytes);
     let feed = match parser.parse(body) {
         Ok(feed) => feed,

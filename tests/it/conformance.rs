@@ -198,11 +198,41 @@ fn ebcdic_and_mac_code_pages_are_read() {
     assert_eq!(feed.title.as_deref(), Some("Zürcher Börse"));
     assert_eq!(feed.warning, None);
     let item = &feed.items[0];
-    assert_eq!(item.title, "Aktien [SMI] legen zu!", "cp500, not cp037: [ ] ! differ");
+    assert_eq!(
+        item.title, "Aktien [SMI] legen zu!",
+        "cp500, not cp037: [ ] ! differ"
+    );
     assert_eq!(item.text, "Grüße aus Zürich | 5 %");
     assert_eq!(item.url.as_deref(), Some("https://boerse.example/1"));
 
     let feed = parse_feed(&fixture("mac-turkish.xml"), "https://haber.example/rss").unwrap();
     assert_eq!(feed.items[0].title, "Doğu Karadeniz'de sağanak");
     assert_eq!(feed.warning, None, "declared and read, not guessed");
+}
+
+/// RSS whose every element carries a namespace prefix (`<n:item>`,
+/// `<r1:item>`) is RSS: its items, and what the item scan reads of them
+/// (`rdf:about`, `dcterms:`), are kept.
+#[test]
+fn prefixed_rss_elements_are_read() {
+    let feed = parse_feed(&fixture("rss20-prefixed.xml"), "https://cdn.example/wire.xml").unwrap();
+    assert_eq!(feed.title.as_deref(), Some("Prefixed wire"));
+    assert_eq!(feed.site_url.as_deref(), Some("https://wire.example/"));
+    assert_eq!(feed.language.as_deref(), Some("tr"));
+    let [item] = &feed.items[..] else {
+        panic!("one item: {:?}", feed.items)
+    };
+    assert_eq!(item.title, "Ankara ve Erbil");
+    assert_eq!(
+        item.url.as_deref(),
+        Some("https://wire.example/2017/09/erbil.html")
+    );
+    assert_eq!(item.text, "Every element carries the n: prefix.");
+    assert_eq!(item.published.unwrap().to_rfc3339(), "2017-09-25T10:00:00+00:00");
+
+    let feed = parse_feed(&fixture("rss10-prefixed.xml"), "https://wire.example/rss").unwrap();
+    assert_eq!(feed.title.as_deref(), Some("Prefixed RSS 1.0"));
+    let item = &feed.items[0];
+    assert_eq!(item.guid.as_deref(), Some("https://wire.example/2017/09/kirkuk"));
+    assert_eq!(item.published.unwrap().to_rfc3339(), "2017-09-26T08:00:00+00:00");
 }
