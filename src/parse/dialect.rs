@@ -11,19 +11,20 @@
 //!   `mode="escaped"`): the Atom 1.0 name of that type; base64 bodies
 //!   (Atom 0.3's `mode="base64"`, Atom 1.0 content of a type neither
 //!   text nor XML): the text they encode, as `html` if it was not typed
-//!   text.
+//!   text; the character references of XHTML constructs: escaped once
+//!   more (feed-rs writes XHTML back out with its text unescaped).
 //! - RSS 0.90 (`http://my.netscape.com/rdf/simple/0.9/`): RSS 1.0's
 //!   namespace; RSS 1.0 items without `<link>`, which feed-rs drops: their
 //!   `rdf:about` as the link (an item with neither gets a link no one
 //!   keeps, `about:invalid`).
 //! - RSS 2.0 under a default namespace of its own (Userland's, Harvard's):
 //!   none; RSS 2.0 and 1.0 elements written with a prefix (`<r:item>`,
-//!   `<rss:item>`): without it; `<rss>` with a version feed-rs does not know (`2.00`, `0.93`,
-//!   `0.94`, none): `2.0`; `<rss>` without `<channel>`: one around its
-//!   content.
+//!   `<rss:item>`): without it; `<rss>` with a version feed-rs does not
+//!   know (`2.00`, `0.93`, `0.94`, none): `2.0`; `<rss>` without
+//!   `<channel>`: one around its content.
 //!
-//! Like [`super::repair`], each rewrite renames, wraps or decodes; none invents
-//! text. A document that needs none is not copied.
+//! Like [`super::repair`], each rewrite renames, wraps, decodes or
+//! escapes; none invents text. A document that needs none is not copied.
 
 use std::borrow::Cow;
 use std::ops::Range;
@@ -162,7 +163,8 @@ fn rename_element(doc: &str, old: &str, new: &str) -> String {
 /// `html` or `xhtml` where feed-rs would refuse the value, and decodes
 /// base64 bodies (Atom 0.3's `mode="base64"`; Atom 1.0 content whose
 /// `type` is neither text nor XML, RFC 4287 4.1.3.3) into escaped text:
-/// feed-rs would keep the base64 itself as the text.
+/// feed-rs would keep the base64 itself as the text. The text of XHTML
+/// constructs is escaped once more (see below).
 fn atom_types(doc: &str) -> Option<String> {
     // Every start tag holding a `type=` or a `base64`, once each.
     let mut tags: Vec<usize> = memchr::memmem::find_iter(doc.as_bytes(), "type=")
@@ -178,7 +180,12 @@ fn atom_types(doc: &str) -> Option<String> {
     tags.sort_unstable();
     tags.dedup();
     let mut edits: Vec<(Range<usize>, Cow<'static, str>)> = Vec::new();
+    // The end of the last body rewritten: tags inside it are its text.
+    let mut covered = 0;
     for open in tags {
+        if open < covered {
+            continue;
+        }
         let Some(tag_len) = doc[open..].find('>') else {
             continue;
         };
@@ -222,15 +229,24 @@ fn atom_types(doc: &str) -> Option<String> {
                 edits.push((start..start + value.len(), Cow::Borrowed(wanted)));
             }
         }
-        if base64 && !tag.ends_with('/') && !has_src {
+        // feed-rs writes XHTML back out without escaping its text again:
+        // `&lt;blink&gt;` would come back as a `<blink>` tag (and vanish
+        // from the text). Escaped once more here, it comes back escaped.
+        let xhtml = !base64 && wanted == Some("xhtml");
+        if (base64 || xhtml) && !tag.ends_with('/') && !has_src {
             let body_start = tag_end + 1;
             let close = format!("</{name}");
             let Some(len) = doc[body_start..].find(&close) else {
                 continue;
             };
             let body = &doc[body_start..body_start + len];
-            let decoded = base64_text(body).unwrap_or_default();
-            edits.push((body_start..body_start + len, Cow::Owned(escape_text(&decoded))));
+            covered = body_start + len;
+            if base64 {
+                let decoded = base64_text(body).unwrap_or_default();
+                edits.push((body_start..covered, Cow::Owned(escape_text(&decoded))));
+            } else if body.contains('&') {
+                edits.push((body_start..covered, Cow::Owned(body.replace('&', "&amp;"))));
+            }
         }
     }
     if edits.is_empty() {
@@ -531,6 +547,29 @@ mod tests {
             Some(
                 r#"<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" xmlns:rss='http://purl.org/rss/1.0/'><item rdf:about="a"><link>a</link></item></rdf:RDF>"#
             )
+        );
+    }
+
+    #[test]
+    fn xhtml_text_is_escaped_once_more() {
+        let doc = r#"<feed xmlns="http://www.w3.org/2005/Atom"><entry><title type="xhtml"><div>a &lt;b&gt; &amp;amp; <i>c</i></div></title>
+<content type="xhtml"><div><title type="html">&amp;</title></div></content><summary type="html">&lt;b&gt;</summary></entry></feed>"#;
+        let out = normalize(doc).unwrap();
+        assert!(
+            out.contains(
+                r#"<title type="xhtml"><div>a &amp;lt;b&amp;gt; &amp;amp;amp; <i>c</i></div></title>"#
+            ),
+            "{out}"
+        );
+        assert!(
+            out.contains(
+                r#"<content type="xhtml"><div><title type="html">&amp;amp;</title></div></content>"#
+            ),
+            "an element inside XHTML is its text: {out}"
+        );
+        assert!(
+            out.contains(r#"<summary type="html">&lt;b&gt;</summary>"#),
+            "{out}"
         );
     }
 }

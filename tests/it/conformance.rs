@@ -236,3 +236,14 @@ fn prefixed_rss_elements_are_read() {
     assert_eq!(item.guid.as_deref(), Some("https://wire.example/2017/09/kirkuk"));
     assert_eq!(item.published.unwrap().to_rfc3339(), "2017-09-26T08:00:00+00:00");
 }
+
+/// Escaped markup in XHTML text is text: `&lt;blink&gt;` is the word
+/// `<blink>`, not a tag to drop (feed-rs writes XHTML back unescaped).
+#[test]
+fn escaped_markup_in_xhtml_stays_text() {
+    let feed = parse_feed(&fixture("atom10-xhtml-escaped.xml"), "https://notes.example/atom").unwrap();
+    assert_eq!(feed.title.as_deref(), Some("Notes on <script>"));
+    let item = &feed.items[0];
+    assert_eq!(item.title, "Why <blink> died");
+    assert_eq!(item.text, "Write a && b, not &amp;.");
+}
