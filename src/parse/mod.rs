@@ -162,10 +162,12 @@ pub fn parse_feed_as(
     };
     let hints = text.map(feed_hints).unwrap_or_default();
 
+    let head = text.map(|t| &t[..first_item.unwrap_or(t.len())]);
     let language = feed
         .language
         .clone()
         .or_else(|| text.and_then(extras::root_language))
+        .or_else(|| head.and_then(|h| extras::head_text(h, "dc:language")))
         .as_deref()
         .map(normalize_language);
     let is_atom = feed.feed_type == feed_rs::model::FeedType::Atom;
@@ -249,6 +251,7 @@ pub fn parse_feed_as(
                 .description
                 .as_deref()
                 .map(html::to_text)
+                .or_else(|| media_text(&entry.media, |m| m.description.as_ref()).map(&text_of))
                 .unwrap_or_default(),
         };
         let dated = |raw: &Option<String>| raw.as_deref().and_then(dates::read);
@@ -275,6 +278,7 @@ pub fn parse_feed_as(
                 .map(text_of)
                 .filter(|t| !t.is_empty())
                 .or_else(|| extra.title.as_deref().map(html::to_text))
+                .or_else(|| media_text(&entry.media, |m| m.title.as_ref()).map(&text_of))
                 .unwrap_or_default(),
             text,
             published,
@@ -295,7 +299,15 @@ pub fn parse_feed_as(
     }));
 
     let mut parsed = ParsedFeed {
-        title: feed.title.as_ref().map(text_of).filter(|t| !t.is_empty()),
+        title: feed
+            .title
+            .as_ref()
+            .map(text_of)
+            .filter(|t| !t.is_empty())
+            .or_else(|| {
+                head.and_then(|h| extras::head_text(h, "dc:title"))
+                    .map(|t| html::to_text(&t))
+            }),
         site_url,
         language,
         items,
@@ -313,6 +325,19 @@ pub fn parse_feed_as(
         }
     }
     Ok(parsed)
+}
+
+/// The first non-empty text of a Media RSS or iTunes field (`media:title`,
+/// `media:description`, `itunes:summary`, in `media:group` or not): the
+/// title or text of an item that has no other (podcasts, YouTube).
+fn media_text(
+    media: &[feed_rs::model::MediaObject],
+    field: impl Fn(&feed_rs::model::MediaObject) -> Option<&feed_rs::model::Text>,
+) -> Option<&feed_rs::model::Text> {
+    media
+        .iter()
+        .filter_map(field)
+        .find(|t| !t.content.trim().is_empty())
 }
 
 /// The first [`unreadable_marker`]: markers are far before any date a rule

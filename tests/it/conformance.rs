@@ -247,3 +247,27 @@ fn escaped_markup_in_xhtml_stays_text() {
     assert_eq!(item.title, "Why <blink> died");
     assert_eq!(item.text, "Write a && b, not &amp;.");
 }
+
+/// Podcasts and video feeds carry an item's words in iTunes and Media RSS
+/// fields (`itunes:summary`, `media:description` in a YouTube-style
+/// `media:group`): they are its text when it has no other; a channel's
+/// `dc:title`/`dc:language` are its title and language.
+#[test]
+fn itunes_media_rss_and_channel_dublin_core() {
+    let feed = parse_feed(&fixture("rss-itunes-media.xml"), "https://radio.example/rss").unwrap();
+    assert_eq!(feed.title.as_deref(), Some("Radio Desk"));
+    assert_eq!(feed.language.as_deref(), Some("fa"));
+    let [episode, clip] = &feed.items[..] else {
+        panic!("two items: {:?}", feed.items)
+    };
+    assert_eq!(episode.text, "Tehran talks about the referendum in Erbil.");
+    assert_eq!(episode.author.as_deref(), Some("Leyla Ahmadi"));
+    assert_eq!(clip.title, "Clip: the vote count");
+    assert_eq!(clip.text, "Counting in Kirkuk goes on into the night.");
+
+    let feed = parse_feed(&fixture("atom-media-group.xml"), "https://video.example/feed").unwrap();
+    assert_eq!(
+        feed.items[0].text,
+        "Streets of Erbil on the morning after the independence referendum."
+    );
+}
