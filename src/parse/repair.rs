@@ -47,6 +47,17 @@ pub fn repair(doc: &str) -> Repaired {
                 doc.truncate(cut);
                 doc.push_str(root_close);
                 fixes.push("closed a truncated document after its last complete item");
+            } else if let Some(first) = find_item(&doc) {
+                // Cut inside the first item: the channel is still worth
+                // reading (and the feed says no item could be).
+                doc.truncate(first);
+                doc.push_str(root_close);
+                fixes.push("closed a truncated document before its first item, none being complete");
+            } else if let Some(open) = doc.rfind('<').filter(|&at| !doc[at..].contains('>')) {
+                // Cut inside a tag (`</feed` without its `>`).
+                doc.truncate(open);
+                doc.push_str(root_close);
+                fixes.push("closed a truncated document");
             }
         }
     }
@@ -238,6 +249,18 @@ mod tests {
         assert_eq!(r.fixes.len(), 2);
         let ok = repair("<rss version=\"2.0\"><channel></channel></rss>\n");
         assert!(ok.fixes.is_empty());
+        // No item complete: the channel is kept.
+        let r = repair("<rss version=\"2.0\"><channel><title>t</title><item><title><![CD");
+        assert_eq!(
+            r.doc,
+            "<rss version=\"2.0\"><channel><title>t</title></channel></rss>"
+        );
+        // Cut inside the closing tag.
+        let r = repair("<feed xmlns=\"http://www.w3.org/2005/Atom\"><title>t</title></feed");
+        assert_eq!(
+            r.doc,
+            "<feed xmlns=\"http://www.w3.org/2005/Atom\"><title>t</title></feed>"
+        );
     }
 
     #[test]

@@ -271,3 +271,18 @@ fn itunes_media_rss_and_channel_dublin_core() {
         "Streets of Erbil on the morning after the independence referendum."
     );
 }
+
+/// A download cut inside the first item (here inside a CDATA section):
+/// the channel is read, and the feed says what happened and that no item
+/// could be read (before: the whole document failed).
+#[test]
+fn a_document_cut_inside_its_first_item_keeps_its_channel() {
+    let feed = parse_feed(&fixture("truncated-first-item.xml"), "https://cut.example/rss").unwrap();
+    assert_eq!(feed.title.as_deref(), Some("Cut short"));
+    assert_eq!(feed.site_url.as_deref(), Some("https://cut.example/"));
+    assert_eq!(feed.language.as_deref(), Some("ku"));
+    assert!(feed.items.is_empty());
+    let warning = feed.warning.unwrap();
+    assert!(warning.contains("before its first item"), "{warning}");
+    assert!(warning.contains("none could be read"), "{warning}");
+}
