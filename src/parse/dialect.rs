@@ -5,6 +5,8 @@
 //! - Atom 0.3 (`http://purl.org/atom/ns#`): the Atom 1.0 namespace;
 //!   `issued` → `published`, `modified` → `updated`, `tagline` →
 //!   `subtitle`, `copyright` → `rights`.
+//! - `<feed>` under a namespace that is not Atom's (drafts of Atom used
+//!   several): Atom 1.0's.
 //! - Atom entries written `<item>`: `<entry>`.
 //! - Atom text constructs typed other than `text`, `html`, `xhtml` (`""`,
 //!   `TEXT`, `text/plain`, `application/xhtml+xml`, Atom 0.3's
@@ -45,7 +47,10 @@ pub fn normalize(doc: &str) -> Option<String> {
     let (name, tag) = root(doc_now)?;
     let local = name.rsplit(':').next().unwrap_or(name);
     let rewritten = match local {
-        "feed" => atom(doc_now),
+        "feed" => {
+            let renamed = (name == "feed").then(|| atom_namespace(doc_now, tag)).flatten();
+            atom(renamed.as_deref().unwrap_or(doc_now)).or(renamed)
+        }
         "rss" => rss(doc_now, tag),
         "RDF" => rdf(doc_now),
         _ => None,
@@ -114,6 +119,19 @@ fn replace_namespace(doc: &str, from: &str, to: &str) -> Option<String> {
         doc.replace(&double, &format!("\"{to}\""))
             .replace(&single, &format!("'{to}'"))
     })
+}
+
+/// A `<feed>` root whose default namespace is neither Atom 1.0's nor
+/// 0.3's (drafts of Atom went by `purl.org/pie/`, `example.com/necho`...):
+/// Atom 1.0's, as feedparser reads any `<feed>` as Atom (feed-rs reads
+/// none of its elements).
+fn atom_namespace(doc: &str, tag: Range<usize>) -> Option<String> {
+    let (at, ns) = attr_value(&doc[tag.clone()], "xmlns")?;
+    if ns == ATOM_10 || ns == ATOM_03 {
+        return None;
+    }
+    let start = tag.start + at;
+    Some(format!("{}{ATOM_10}{}", &doc[..start], &doc[start + ns.len()..]))
 }
 
 fn atom(doc: &str) -> Option<String> {
@@ -588,6 +606,23 @@ mod tests {
             normalize(r#"<rss version="2.0" xmlns:itunes="http://www.itunes.com/DTDs/Podcast-1.0.dtd"><channel/></rss>"#)
                 .as_deref(),
             Some(r#"<rss version="2.0" xmlns:itunes="http://www.itunes.com/dtds/podcast-1.0.dtd"><channel/></rss>"#)
+        );
+    }
+
+    #[test]
+    fn feed_under_another_namespace_is_atom() {
+        assert_eq!(
+            normalize(r#"<feed version="0.3" xmlns="http://purl.org/pie/"><title>t</title></feed>"#)
+                .as_deref(),
+            Some(r#"<feed version="0.3" xmlns="http://www.w3.org/2005/Atom"><title>t</title></feed>"#)
+        );
+        assert_eq!(
+            normalize(r#"<feed xmlns="http://www.w3.org/2005/Atom"><title>t</title></feed>"#),
+            None
+        );
+        assert_eq!(
+            normalize(r#"<a:feed xmlns:a="urn:x" xmlns="urn:y"><a:title>t</a:title></a:feed>"#),
+            None
         );
     }
 }

@@ -87,6 +87,8 @@ fn odd_rss_versions_namespaces_and_dublin_core() {
     assert_eq!(second.language.as_deref(), Some("de"));
 }
 
+/// (The fixture's items stand outside its `<channel>`; it used to be a
+/// `<feed>` under a foreign namespace, which is now read as Atom.)
 #[test]
 fn a_document_with_items_that_yields_none_says_so() {
     let feed = parse_feed(&fixture("items-unreadable.xml"), "https://x.example/").unwrap();
@@ -285,4 +287,19 @@ fn a_document_cut_inside_its_first_item_keeps_its_channel() {
     let warning = feed.warning.unwrap();
     assert!(warning.contains("before its first item"), "{warning}");
     assert!(warning.contains("none could be read"), "{warning}");
+}
+
+/// A `<feed>` under a draft-Atom namespace (`purl.org/pie/`) is Atom
+/// (before: no title, no entries, "none could be read").
+#[test]
+fn feed_under_a_draft_atom_namespace_is_read() {
+    let feed = parse_feed(&fixture("atom-draft-namespace.xml"), "https://pie.example/atom").unwrap();
+    assert_eq!(feed.title.as_deref(), Some("Pie-era weblog"));
+    let [item] = &feed.items[..] else {
+        panic!("one item: {:?}", feed.items)
+    };
+    assert_eq!(item.title, "Before Atom had its name");
+    assert_eq!(item.url.as_deref(), Some("https://pie.example/2003/07/1"));
+    assert_eq!(item.text, "Drafts of Atom used other namespaces.");
+    assert_eq!(feed.warning, None);
 }
