@@ -58,7 +58,10 @@ pub fn normalize(doc: &str) -> Option<String> {
     let rewritten = rewritten.or(unprefixed);
     // Apple's first podcast spec (2005) spelt its namespace with capitals;
     // feed-rs knows only the lower-case one.
-    replace_namespace(rewritten.as_deref().unwrap_or(doc), ITUNES_2005, ITUNES).or(rewritten)
+    let current = rewritten.as_deref().unwrap_or(doc);
+    memchr::memmem::find(current.as_bytes(), b"www.itunes.com/DTDs/")
+        .and_then(|_| replace_namespace(current, ITUNES_2005, ITUNES))
+        .or(rewritten)
 }
 
 /// RSS written with a namespace prefix on every element (`<r:rss>`,
