@@ -172,15 +172,25 @@ fn read_item(body: &str, wants: Wants, extras: &mut Extras) {
         }
         if wants.language {
             let rank = match name {
-                "content:encoded" | "content" => 0,
+                "content:encoded" | "content" | "body" | "xhtml:body" | "fullitem" => 0,
                 "description" | "summary" => 1,
                 "title" => 2,
                 _ => u8::MAX,
             };
             if rank < language_rank {
-                if let Some(lang) = attr(tag, "xml:lang") {
-                    language_rank = rank;
-                    extras.language = Some(lang);
+                match attr(tag, "xml:lang") {
+                    Some(lang) => {
+                        language_rank = rank;
+                        extras.language = Some(lang);
+                    }
+                    // The content (the text kept) without its own
+                    // `xml:lang` is in the item's language, whatever the
+                    // summary's says.
+                    None if rank == 0 => {
+                        language_rank = 0;
+                        extras.language = None;
+                    }
+                    None => {}
                 }
             }
         }
@@ -276,6 +286,14 @@ mod tests {
         assert_eq!(items[1].author.as_deref(), Some("Bob"));
         assert_eq!(items[1].issued.as_deref(), Some("2004"));
         assert_eq!(items[1].language, None);
+        // The content's language (its own, else inherited) wins over the
+        // summary's; `<body>` and `<fullitem>` are content.
+        let doc = r#"<feed xml:lang="en"><entry><summary xml:lang="fr">s</summary><content>c</content></entry>
+<entry><summary xml:lang="fr">s</summary></entry></feed>"#;
+        let langs: Vec<_> = scan(doc, all).into_iter().map(|e| e.language).collect();
+        assert_eq!(langs, [None, Some("fr".to_string())]);
+        let doc = r#"<rss><item><fullitem xml:lang="de">x</fullitem><description xml:lang="fr">d</description></item></rss>"#;
+        assert_eq!(scan(doc, all)[0].language.as_deref(), Some("de"));
     }
 
     #[test]

@@ -303,3 +303,12 @@ fn feed_under_a_draft_atom_namespace_is_read() {
     assert_eq!(item.text, "Drafts of Atom used other namespaces.");
     assert_eq!(feed.warning, None);
 }
+
+/// An item's language is its content's (the text kept), inherited when
+/// the content has no `xml:lang` of its own, not the summary's.
+#[test]
+fn the_language_is_the_contents() {
+    let feed = parse_feed(&fixture("content-language.xml"), "https://dil.example/atom").unwrap();
+    assert_eq!(feed.items[0].text, "Türkçe metin");
+    assert_eq!(feed.items[0].language.as_deref(), Some("tr"));
+}
