@@ -12,7 +12,7 @@
 //! after a few spellings it does not know (`windows_1251`, `mac-cyrillic`,
 //! `macroman`), plus the DOS code pages (`437`, `ibm850`, `cp_is`, through
 //! `oem_cp`'s tables) and the other single-byte charsets Python reads
-//! ([`super::charsets`]: EBCDIC by its `<?xm`, `maccentraleurope`,
+//! (`charsets.rs`: EBCDIC by its `<?xm`, `maccentraleurope`,
 //! `koi8-t`, ...); UTF-32 by its byte-order mark or `<` as four bytes.
 //! A label that names nothing readable (`viscii`, say) is reported as such.
 
