@@ -274,19 +274,23 @@ fn itunes_media_rss_and_channel_dublin_core() {
     );
 }
 
-/// A download cut inside the first item (here inside a CDATA section):
-/// the channel is read, and the feed says what happened and that no item
-/// could be read (before: the whole document failed).
+/// A document whose root's end tag lacks only its `>` (`</feed`) is read
+/// whole, with a warning (before: the whole document failed). One cut
+/// before any item is complete stays an error: fetched again, not stored
+/// as a feed without items.
 #[test]
-fn a_document_cut_inside_its_first_item_keeps_its_channel() {
-    let feed = parse_feed(&fixture("truncated-first-item.xml"), "https://cut.example/rss").unwrap();
-    assert_eq!(feed.title.as_deref(), Some("Cut short"));
-    assert_eq!(feed.site_url.as_deref(), Some("https://cut.example/"));
-    assert_eq!(feed.language.as_deref(), Some("ku"));
-    assert!(feed.items.is_empty());
+fn only_the_roots_closing_bracket_missing_is_repaired() {
+    let feed = parse_feed(&fixture("unfinished-end-tag.xml"), "https://cut.example/atom").unwrap();
+    assert_eq!(feed.title.as_deref(), Some("Cut at the very end"));
+    assert_eq!(feed.site_url.as_deref(), Some("https://cut.example/?a=1&b=2"));
+    assert_eq!(feed.items.len(), 1);
     let warning = feed.warning.unwrap();
-    assert!(warning.contains("before its first item"), "{warning}");
-    assert!(warning.contains("none could be read"), "{warning}");
+    assert!(warning.contains("unfinished end tag"), "{warning}");
+
+    assert!(matches!(
+        parse_feed(&fixture("truncated-first-item.xml"), "https://cut.example/rss"),
+        Err(feedwatch::parse::ParseError::Invalid(_))
+    ));
 }
 
 /// A `<feed>` under a draft-Atom namespace (`purl.org/pie/`) is Atom
