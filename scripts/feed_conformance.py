@@ -18,7 +18,8 @@ feedwatch stores plain text, so feedparser's HTML (text/html and xhtml
 fields; text/plain ones are taken as they are) is turned into text,
 entities decoded, whitespace ignored (block boundaries are spaces in
 feedwatch, nothing in a naive tag strip), control characters dropped,
-NFC; dates compared as UTC instants; languages case-insensitively with
+NFC; dates compared as UTC instants; links as URLs (scheme and host
+case-insensitive, an empty path as `/`); languages case-insensitively with
 `_` as `-`; an author passes as the whole string, the name or the e-mail.
 Not applicable (and counted apart): links feedparser leaves relative (it
 has no base for a local file) or that are not http(s) (feedwatch keeps
@@ -194,6 +195,18 @@ def fw_text(value) -> str:
     return squash(value or "")
 
 
+def same_url(a: str, b: str) -> bool:
+    """Equal as URLs: scheme and host case-insensitive, an empty path as
+    `/` (feedwatch stores links as the WHATWG URL parser writes them)."""
+    def norm(u):
+        p = urllib.parse.urlsplit(u.strip())
+        return (p.scheme.lower(), p.netloc.lower(), p.path or "/", p.query, p.fragment)
+    try:
+        return norm(a) == norm(b)
+    except ValueError:
+        return a == b
+
+
 def lang(value) -> str:
     return (value or "").strip().replace("_", "-").lower()
 
@@ -235,7 +248,7 @@ def compare(t: Tally, rel, fp, fw):
     elif link and urllib.parse.urlsplit(link).scheme not in ("http", "https"):
         t.add("feed_link", area, "n/a: not http(s)", rel, "feed", link)
     else:
-        check("feed_link", "feed", link, fw.get("site_url") or "")
+        check("feed_link", "feed", link, fw.get("site_url") or "", same_url)
     check("feed_language", "feed", lang(feed.get("language")), lang(fw.get("language")))
 
     items = fw.get("items") or []
@@ -256,7 +269,7 @@ def compare(t: Tally, rel, fp, fw):
         elif link and scheme not in ("http", "https"):
             t.add("link", area, "n/a: not http(s)", rel, where, link, item.get("url") or "")
         else:
-            check("link", where, link, item.get("url") or "")
+            check("link", where, link, item.get("url") or "", same_url)
         check("guid", where, (entry.get("id") or "").strip(), (item.get("guid") or "").strip())
         if entry.get("content"):
             body = fp_text(entry["content"][0].get("value"), entry["content"][0])

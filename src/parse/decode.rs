@@ -10,12 +10,15 @@
 //!
 //! Labels are read as the WHATWG Encoding Standard reads them (encoding_rs),
 //! after a few spellings it does not know (`windows_1251`, `mac-cyrillic`,
-//! `macroman`), plus the DOS code pages (`437`, `ibm850`, `cp866`, through
-//! `oem_cp`'s tables); UTF-32 by its byte-order mark or `<` as four bytes.
-//! A label that names nothing readable (EBCDIC, say) is reported as such.
+//! `macroman`), plus the DOS code pages (`437`, `ibm850`, `cp_is`, through
+//! `oem_cp`'s tables) and the other single-byte charsets Python reads
+//! (`charsets.rs`: EBCDIC by its `<?xm`, `maccentraleurope`,
+//! `koi8-t`, ...); UTF-32 by its byte-order mark or `<` as four bytes.
+//! A label that names nothing readable (`viscii`, say) is reported as such.
 
 use std::borrow::Cow;
 
+use super::charsets;
 use chardetng::{EncodingDetector, Iso2022JpDetection, Utf8Detection};
 use encoding_rs::{Encoding, UTF_16BE, UTF_16LE, UTF_8};
 
@@ -92,60 +95,101 @@ fn encoding_for(label: &[u8]) -> Option<&'static Encoding> {
     Encoding::for_label(alias.as_bytes())
 }
 
-/// The DOS code page a charset label names (`437`, `cp850`, `ibm866`,
-/// `cspc8codepage437`), as its decoding table.
-fn dos_code_page(label: &[u8]) -> Option<DosTable> {
+/// The single-byte table a charset label encoding_rs does not know names:
+/// a DOS code page (`437`, `cp_is`, `ibm866`, `cspc8codepage437`, through
+/// oem_cp) or one of [`charsets`] (EBCDIC, `maccentraleurope`, `koi8-t`).
+fn legacy_table(label: &[u8]) -> Option<Table> {
+    let label = python_label(label);
+    let codec = charsets::codec(&label).unwrap_or(&label);
+    dos_code_page(codec).or_else(|| charsets::table(codec).map(Table::Single))
+}
+
+/// A label as Python's codec registry reads it: lower case, each run of
+/// characters other than letters, digits and `.` as one `_`.
+fn python_label(label: &[u8]) -> String {
+    let mut out = String::with_capacity(label.len());
+    for c in String::from_utf8_lossy(label).trim().chars() {
+        if c.is_ascii_alphanumeric() || c == '.' {
+            out.push(c.to_ascii_lowercase());
+        } else if !out.is_empty() && !out.ends_with('_') {
+            out.push('_');
+        }
+    }
+    if out.ends_with('_') {
+        out.pop();
+    }
+    out
+}
+
+/// The DOS code page a (Python-normalised) label names (`437`, `cp850`,
+/// `ibm866`, `csibm863`), as its decoding table.
+fn dos_code_page(label: &str) -> Option<Table> {
     use oem_cp::code_table::*;
-    let label = String::from_utf8_lossy(label).trim().to_ascii_lowercase();
-    let number = match label.as_str() {
-        "cspc8codepage437" => "437",
-        "cspc775baltic" => "775",
-        "cspc850multilingual" => "850",
-        "cspcp852" => "852",
-        "cspc862latinhebrew" => "862",
-        other => ["csibm", "ibm", "cp", ""].iter().find_map(|prefix| {
-            other
-                .strip_prefix(prefix)
-                .filter(|n| n.bytes().all(|b| b.is_ascii_digit()))
-        })?,
-    };
+    let number = ["csibm", "ibm", "cp", ""].iter().find_map(|prefix| {
+        label
+            .strip_prefix(prefix)
+            .filter(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+    })?;
     Some(match number {
-        "437" => DosTable::Full(&DECODING_TABLE_CP437),
-        "737" => DosTable::Full(&DECODING_TABLE_CP737),
-        "775" => DosTable::Full(&DECODING_TABLE_CP775),
-        "850" => DosTable::Full(&DECODING_TABLE_CP850),
-        "852" => DosTable::Full(&DECODING_TABLE_CP852),
-        "855" => DosTable::Full(&DECODING_TABLE_CP855),
-        "857" => DosTable::Partial(&DECODING_TABLE_CP857),
-        "858" => DosTable::Full(&DECODING_TABLE_CP858),
-        "860" => DosTable::Full(&DECODING_TABLE_CP860),
-        "861" => DosTable::Full(&DECODING_TABLE_CP861),
-        "862" => DosTable::Full(&DECODING_TABLE_CP862),
-        "863" => DosTable::Full(&DECODING_TABLE_CP863),
-        "864" => DosTable::Partial(&DECODING_TABLE_CP864),
-        "865" => DosTable::Full(&DECODING_TABLE_CP865),
-        "869" => DosTable::Full(&DECODING_TABLE_CP869),
+        "437" => Table::Full(&DECODING_TABLE_CP437),
+        "720" => Table::Full(&DECODING_TABLE_CP720),
+        "737" => Table::Full(&DECODING_TABLE_CP737),
+        "775" => Table::Full(&DECODING_TABLE_CP775),
+        "850" => Table::Full(&DECODING_TABLE_CP850),
+        "852" => Table::Full(&DECODING_TABLE_CP852),
+        "855" => Table::Full(&DECODING_TABLE_CP855),
+        "857" => Table::Partial(&DECODING_TABLE_CP857),
+        "858" => Table::Full(&DECODING_TABLE_CP858),
+        "860" => Table::Full(&DECODING_TABLE_CP860),
+        "861" => Table::Full(&DECODING_TABLE_CP861),
+        "862" => Table::Full(&DECODING_TABLE_CP862),
+        "863" => Table::Full(&DECODING_TABLE_CP863),
+        "864" => Table::Partial(&DECODING_TABLE_CP864),
+        "865" => Table::Full(&DECODING_TABLE_CP865),
+        "869" => Table::Full(&DECODING_TABLE_CP869),
         _ => return None,
     })
 }
 
-/// The upper half of a DOS code page (the lower half is ASCII).
+/// A single-byte charset's decoding table.
 #[derive(Clone, Copy)]
-enum DosTable {
+enum Table {
+    /// The upper half of a DOS code page (the lower half is ASCII).
     Full(&'static [char; 128]),
+    /// The same, with bytes that mean nothing.
     Partial(&'static [Option<char>; 128]),
+    /// All 256 bytes (EBCDIC's lower half is not ASCII); U+FFFD for none.
+    Single(&'static [u16; 256]),
 }
 
-impl DosTable {
+impl Table {
     fn decode(self, body: &[u8]) -> String {
         body.iter()
             .map(|&b| match (b, self) {
+                (_, Table::Single(t)) => char::from_u32(u32::from(t[usize::from(b)])).unwrap_or('\u{FFFD}'),
                 (0..=0x7F, _) => b as char,
-                (_, DosTable::Full(t)) => t[usize::from(b - 0x80)],
-                (_, DosTable::Partial(t)) => t[usize::from(b - 0x80)].unwrap_or('\u{FFFD}'),
+                (_, Table::Full(t)) => t[usize::from(b - 0x80)],
+                (_, Table::Partial(t)) => t[usize::from(b - 0x80)].unwrap_or('\u{FFFD}'),
             })
             .collect()
     }
+}
+
+/// An EBCDIC document (`<?xm` in EBCDIC), in the code page its declaration
+/// names (read through cp037: the letters, digits and punctuation of a
+/// declaration are the same in every EBCDIC page), else cp037.
+fn ebcdic(body: &[u8]) -> Option<String> {
+    if !body.starts_with(&[0x4C, 0x6F, 0xA7, 0x94]) {
+        return None;
+    }
+    let cp037 = Table::Single(charsets::table("cp037")?);
+    let head = cp037.decode(&body[..body.len().min(512)]);
+    let table = xml_declared(head.as_bytes())
+        .map(python_label)
+        .and_then(|label| charsets::codec(&label).filter(|c| charsets::is_ebcdic(c)))
+        .and_then(charsets::table)
+        .map_or(cp037, Table::Single);
+    Some(table.decode(body))
 }
 
 /// UTF-32 by its byte-order mark, or `<` as four bytes.
@@ -176,6 +220,12 @@ fn utf32(body: &[u8]) -> Option<String> {
 /// Decodes `body` to UTF-8 using the HTTP `charset`, if the server sent one.
 pub fn to_utf8<'a>(body: &'a [u8], http_charset: Option<&str>) -> Decoded<'a> {
     if let Some(text) = utf32(body) {
+        return Decoded {
+            bytes: Cow::Owned(with_utf8_declaration(text).into_bytes()),
+            note: None,
+        };
+    }
+    if let Some(text) = ebcdic(body) {
         return Decoded {
             bytes: Cow::Owned(with_utf8_declaration(text).into_bytes()),
             note: None,
@@ -217,12 +267,13 @@ pub fn to_utf8<'a>(body: &'a [u8], http_charset: Option<&str>) -> Decoded<'a> {
             note: None,
         };
     }
-    // Not UTF-8: a DOS code page declared (and no web charset by HTTP).
-    let dos = xml_declared(body)
+    // Not UTF-8: a single-byte charset encoding_rs does not know declared
+    // (and no web charset by HTTP).
+    let legacy = xml_declared(body)
         .into_iter()
         .chain(http_charset.map(str::as_bytes))
-        .find_map(dos_code_page);
-    if let (Some(table), None, None) = (dos, from_http, from_xml) {
+        .find_map(legacy_table);
+    if let (Some(table), None, None) = (legacy, from_http, from_xml) {
         return Decoded {
             bytes: Cow::Owned(with_utf8_declaration(table.decode(body)).into_bytes()),
             note: None,
@@ -389,17 +440,46 @@ mod tests {
             ("mac-cyrillic", b"\x8f\xf0\xe8\xe2\xe5\xf2", "Привет"),
             ("windows_1251", b"\xcf\xf0\xe8\xe2\xe5\xf2", "Привет"),
             ("ms-turk", b"Ba\xfe", "Baş"),
+            // Python's own names and code pages (feedparser reads them).
+            ("cp_is", b"\x80", "Ç"),
+            ("MacCentralEurope", b"\x80", "Ä"),
+            ("mac_turkish", b"\xda", "Ğ"),
+            ("koi8-t", b"\x80", "қ"),
+            ("ruscii", b"\x80", "А"),
         ] {
             let (out_text, note) = latin(label, bytes);
             assert!(out_text.contains(text), "{label}: {out_text}");
             assert_eq!(note, None, "{label}");
         }
-        let ebcdic = latin("ebcdic-cp-us", b"\xc8\x85\x93\x93\x96\xe9");
-        let note = ebcdic.1.unwrap();
+        let unknown = latin("viscii", b"\xc8\x85\x93\x93\x96\xe9");
+        let note = unknown.1.unwrap();
         assert!(
-            note.starts_with("declared \"ebcdic-cp-us\", a charset feedwatch cannot read, but is"),
+            note.starts_with("declared \"viscii\", a charset feedwatch cannot read, but is"),
             "{note}"
         );
+    }
+
+    #[test]
+    fn ebcdic() {
+        // The declaration itself is EBCDIC; cp500 and cp037 differ on `!`.
+        for (label, bang) in [("ebcdic-cp-be", 0x4F), ("IBM037", 0x5A), ("", 0x5A)] {
+            let decl = if label.is_empty() {
+                "<?xml version=\"1.0\"?>".to_string()
+            } else {
+                format!("<?xml version=\"1.0\" encoding=\"{label}\"?>")
+            };
+            let text = format!("{decl}<rss><channel><title>Ærø</title></channel></rss>");
+            let table = charsets::table(if bang == 0x4F { "cp500" } else { "cp037" }).unwrap();
+            let mut doc: Vec<u8> = text
+                .chars()
+                .map(|c| table.iter().position(|&u| u32::from(u) == c as u32).unwrap() as u8)
+                .collect();
+            doc.push(bang);
+            let out = utf8(&doc, None);
+            assert!(out.contains("<title>Ærø</title>"), "{label}: {out}");
+            assert!(out.ends_with("</rss>!"), "{label}: {out}");
+            assert!(out.contains("encoding=\"UTF-8\"") || label.is_empty(), "{out}");
+        }
     }
 
     #[test]

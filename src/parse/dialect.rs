@@ -5,39 +5,91 @@
 //! - Atom 0.3 (`http://purl.org/atom/ns#`): the Atom 1.0 namespace;
 //!   `issued` → `published`, `modified` → `updated`, `tagline` →
 //!   `subtitle`, `copyright` → `rights`.
+//! - `<feed>` under a namespace that is not Atom's (drafts of Atom used
+//!   several): Atom 1.0's.
 //! - Atom entries written `<item>`: `<entry>`.
 //! - Atom text constructs typed other than `text`, `html`, `xhtml` (`""`,
 //!   `TEXT`, `text/plain`, `application/xhtml+xml`, Atom 0.3's
-//!   `mode="escaped"`): the Atom 1.0 name of that type.
+//!   `mode="escaped"`): the Atom 1.0 name of that type; base64 bodies
+//!   (Atom 0.3's `mode="base64"`, Atom 1.0 content of a type neither
+//!   text nor XML): the text they encode, as `html` if it was not typed
+//!   text; the character references of XHTML constructs: escaped once
+//!   more (feed-rs writes XHTML back out with its text unescaped).
 //! - RSS 0.90 (`http://my.netscape.com/rdf/simple/0.9/`): RSS 1.0's
 //!   namespace; RSS 1.0 items without `<link>`, which feed-rs drops: their
 //!   `rdf:about` as the link (an item with neither gets a link no one
 //!   keeps, `about:invalid`).
 //! - RSS 2.0 under a default namespace of its own (Userland's, Harvard's):
-//!   none; `<rss>` with a version feed-rs does not know (`2.00`, `0.93`,
-//!   `0.94`, none): `2.0`; `<rss>` without `<channel>`: one around its
-//!   content.
+//!   none; RSS 2.0 and 1.0 elements written with a prefix (`<r:item>`,
+//!   `<rss:item>`): without it; `<rss>` with a version feed-rs does not
+//!   know (`2.00`, `0.93`, `0.94`, none): `2.0`; `<rss>` without
+//!   `<channel>`: one around its content.
+//! - iTunes's namespace as Apple first spelt it (`…/DTDs/Podcast-1.0.dtd`):
+//!   as it is spelt now.
 //!
-//! Like [`super::repair`], each rewrite renames or wraps; none invents
-//! text. A document that needs none is not copied.
+//! Like [`super::repair`], each rewrite renames, wraps, decodes or
+//! escapes; none invents text. A document that needs none is not copied.
 
+use std::borrow::Cow;
 use std::ops::Range;
 
 const ATOM_03: &str = "http://purl.org/atom/ns#";
 const ATOM_10: &str = "http://www.w3.org/2005/Atom";
 const RSS_090: &str = "http://my.netscape.com/rdf/simple/0.9/";
 const RSS_10: &str = "http://purl.org/rss/1.0/";
+const ITUNES: &str = "http://www.itunes.com/dtds/podcast-1.0.dtd";
+const ITUNES_2005: &str = "http://www.itunes.com/DTDs/Podcast-1.0.dtd";
 
 /// The document rewritten, or `None` when feed-rs reads it as it is.
 pub fn normalize(doc: &str) -> Option<String> {
-    let (name, tag) = root(doc)?;
+    let unprefixed = unprefix_rss(doc);
+    let doc_now = unprefixed.as_deref().unwrap_or(doc);
+    let (name, tag) = root(doc_now)?;
     let local = name.rsplit(':').next().unwrap_or(name);
-    match local {
-        "feed" => atom(doc),
-        "rss" => rss(doc, tag),
-        "RDF" => rdf(doc),
+    let rewritten = match local {
+        "feed" => {
+            let renamed = (name == "feed").then(|| atom_namespace(doc_now, tag)).flatten();
+            atom(renamed.as_deref().unwrap_or(doc_now)).or(renamed)
+        }
+        "rss" => rss(doc_now, tag),
+        "RDF" => rdf(doc_now),
         _ => None,
+    };
+    let rewritten = rewritten.or(unprefixed);
+    // Apple's first podcast spec (2005) spelt its namespace with capitals;
+    // feed-rs knows only the lower-case one.
+    let current = rewritten.as_deref().unwrap_or(doc);
+    memchr::memmem::find(current.as_bytes(), b"www.itunes.com/DTDs/")
+        .and_then(|_| replace_namespace(current, ITUNES_2005, ITUNES))
+        .or(rewritten)
+}
+
+/// RSS written with a namespace prefix on every element (`<r:rss>`,
+/// `<rss:item>` under `<rdf:RDF>`), which feed-rs does not read as RSS
+/// (RSS 2.0: no items; RSS 1.0: items, but the item scan for `rdf:about`
+/// and Dublin Core finds none): the elements without the prefix.
+fn unprefix_rss(doc: &str) -> Option<String> {
+    let (name, tag) = root(doc)?;
+    let prefix = match name.split_once(':') {
+        Some((prefix, "rss")) => prefix,
+        Some((_, "RDF")) => {
+            let start = &doc[tag];
+            [RSS_10, RSS_090].iter().find_map(|ns| {
+                let at = start
+                    .find(&format!("=\"{ns}\""))
+                    .or_else(|| start.find(&format!("='{ns}'")))?;
+                let decl = start[..at].trim_end().rsplit(char::is_whitespace).next()?;
+                decl.strip_prefix("xmlns:")
+            })?
+        }
+        _ => return None,
+    };
+    let open = format!("<{prefix}:");
+    let close = format!("</{prefix}:");
+    if !doc.contains(&open) {
+        return None;
     }
+    Some(doc.replace(&open, "<").replace(&close, "</"))
 }
 
 /// The root element's name and the range of its start tag.
@@ -70,6 +122,19 @@ fn replace_namespace(doc: &str, from: &str, to: &str) -> Option<String> {
         doc.replace(&double, &format!("\"{to}\""))
             .replace(&single, &format!("'{to}'"))
     })
+}
+
+/// A `<feed>` root whose default namespace is neither Atom 1.0's nor
+/// 0.3's (drafts of Atom went by `purl.org/pie/`, `example.com/necho`...):
+/// Atom 1.0's, as feedparser reads any `<feed>` as Atom (feed-rs reads
+/// none of its elements).
+fn atom_namespace(doc: &str, tag: Range<usize>) -> Option<String> {
+    let (at, ns) = attr_value(&doc[tag.clone()], "xmlns")?;
+    if ns == ATOM_10 || ns == ATOM_03 {
+        return None;
+    }
+    let start = tag.start + at;
+    Some(format!("{}{ATOM_10}{}", &doc[..start], &doc[start + ns.len()..]))
 }
 
 fn atom(doc: &str) -> Option<String> {
@@ -123,50 +188,95 @@ fn rename_element(doc: &str, old: &str, new: &str) -> String {
 }
 
 /// Rewrites the `type` of Atom text constructs and content to `text`,
-/// `html` or `xhtml` where feed-rs would refuse the value.
+/// `html` or `xhtml` where feed-rs would refuse the value, and decodes
+/// base64 bodies (Atom 0.3's `mode="base64"`; Atom 1.0 content whose
+/// `type` is neither text nor XML, RFC 4287 4.1.3.3) into escaped text:
+/// feed-rs would keep the base64 itself as the text. The text of XHTML
+/// constructs is escaped once more (see below).
 fn atom_types(doc: &str) -> Option<String> {
-    let mut edits: Vec<(Range<usize>, &'static str)> = Vec::new();
-    let mut from = 0;
-    while let Some(at) = doc[from..].find("type=") {
-        let at = from + at;
-        from = at + 5;
-        let Some(open) = doc[..at].rfind('<') else {
-            continue;
-        };
-        let head = &doc[open + 1..at];
-        if head.contains('>') || !head.ends_with(char::is_whitespace) {
+    // Every start tag holding a `type=` or a `base64`, once each.
+    let mut tags: Vec<usize> = memchr::memmem::find_iter(doc.as_bytes(), "type=")
+        .chain(memchr::memmem::find_iter(doc.as_bytes(), "base64"))
+        .filter_map(|at| {
+            // A start tag is short: look back a little, not to the start of
+            // a long text full of `base64` data URIs.
+            let from = at.saturating_sub(4096);
+            let open = from + doc.as_bytes()[from..at].iter().rposition(|&b| b == b'<')?;
+            (!doc[open..at].contains('>')).then_some(open)
+        })
+        .collect();
+    tags.sort_unstable();
+    tags.dedup();
+    let mut edits: Vec<(Range<usize>, Cow<'static, str>)> = Vec::new();
+    // The end of the last body rewritten: tags inside it are its text.
+    let mut covered = 0;
+    for open in tags {
+        if open < covered {
             continue;
         }
-        let name = head.split(|c: char| c.is_whitespace()).next().unwrap_or("");
+        let Some(tag_len) = doc[open..].find('>') else {
+            continue;
+        };
+        let tag_end = open + tag_len;
+        let tag = &doc[open..tag_end];
+        let name = tag[1..]
+            .split(|c: char| c.is_whitespace() || c == '/')
+            .next()
+            .unwrap_or("");
         let local = name.rsplit(':').next().unwrap_or(name);
         let is_text = matches!(local, "title" | "subtitle" | "summary" | "rights");
         if !is_text && local != "content" {
             continue;
         }
-        let Some(quote) = doc[at + 5..].chars().next().filter(|q| *q == '"' || *q == '\'') else {
-            continue;
+        let mode = attr_value(tag, "mode").map(|(_, m)| m.trim().to_ascii_lowercase());
+        let escaped = mode.as_deref() == Some("escaped");
+        let typed = attr_value(tag, "type");
+        let lower = typed.map(|(_, v)| v.trim().to_ascii_lowercase());
+        let has_src = attr_value(tag, "src").is_some();
+        let binary = !has_src
+            && lower.as_deref().is_some_and(|t| {
+                !matches!(t, "" | "text" | "html" | "xhtml")
+                    && !t.starts_with("text/")
+                    && !t.ends_with("+xml")
+                    && !t.ends_with("/xml")
+            });
+        let base64 = mode.as_deref() == Some("base64") || binary;
+        let wanted = match lower.as_deref() {
+            None => None,
+            Some(_) if binary => Some("html"),
+            Some("" | "text" | "text/plain") => Some("text"),
+            Some("html" | "text/html") => Some("html"),
+            Some("xhtml" | "application/xhtml+xml") if escaped || base64 => Some("html"),
+            Some("xhtml" | "application/xhtml+xml") => Some("xhtml"),
+            Some(_) if is_text => Some("text"),
+            Some(_) => None,
         };
-        let value_start = at + 6;
-        let Some(len) = doc[value_start..].find(quote) else {
-            continue;
-        };
-        let value = &doc[value_start..value_start + len];
-        let tag_end = doc[value_start..]
-            .find('>')
-            .map_or(doc.len(), |e| value_start + e);
-        let escaped =
-            doc[open..tag_end].contains("mode=\"escaped\"") || doc[open..tag_end].contains("mode='escaped'");
-        let lower = value.trim().to_ascii_lowercase();
-        let wanted = match lower.as_str() {
-            "" | "text" | "text/plain" => "text",
-            "html" | "text/html" => "html",
-            "xhtml" | "application/xhtml+xml" if escaped => "html",
-            "xhtml" | "application/xhtml+xml" => "xhtml",
-            _ if is_text => "text",
-            _ => continue,
-        };
-        if value != wanted {
-            edits.push((value_start..value_start + len, wanted));
+        if let (Some((at, value)), Some(wanted)) = (typed, wanted) {
+            if value != wanted {
+                let start = open + at;
+                edits.push((start..start + value.len(), Cow::Borrowed(wanted)));
+            }
+        }
+        // feed-rs writes XHTML back out without escaping its text again:
+        // `&lt;blink&gt;` would come back as a `<blink>` tag (and vanish
+        // from the text). Escaped once more here, it comes back escaped.
+        // (feed-rs/feed-rs#274 proposes the fix upstream; when a release
+        // has it, `escaped_markup_in_xhtml_stays_text` fails: drop this.)
+        let xhtml = !base64 && wanted == Some("xhtml");
+        if (base64 || xhtml) && !tag.ends_with('/') && !has_src {
+            let body_start = tag_end + 1;
+            let close = format!("</{name}");
+            let Some(len) = doc[body_start..].find(&close) else {
+                continue;
+            };
+            let body = &doc[body_start..body_start + len];
+            covered = body_start + len;
+            if base64 {
+                let decoded = base64_text(body).unwrap_or_default();
+                edits.push((body_start..covered, Cow::Owned(escape_text(&decoded))));
+            } else if body.contains('&') {
+                edits.push((body_start..covered, Cow::Owned(body.replace('&', "&amp;"))));
+            }
         }
     }
     if edits.is_empty() {
@@ -176,11 +286,61 @@ fn atom_types(doc: &str) -> Option<String> {
     let mut last = 0;
     for (range, value) in edits {
         out.push_str(&doc[last..range.start]);
-        out.push_str(value);
+        out.push_str(&value);
         last = range.end;
     }
     out.push_str(&doc[last..]);
     Some(out)
+}
+
+/// The value of attribute `name` in a start tag, with its offset there.
+fn attr_value<'a>(tag: &'a str, name: &str) -> Option<(usize, &'a str)> {
+    let at = find_attr(tag, name)?;
+    let rest = &tag[at + name.len()..];
+    let open = rest.find(['"', '\''])?;
+    let quote = rest.as_bytes()[open] as char;
+    let len = rest[open + 1..].find(quote)?;
+    let start = at + name.len() + open + 1;
+    Some((start, &tag[start..start + len]))
+}
+
+/// The text a base64 body encodes: `None` when it is not base64 or not
+/// UTF-8 text (an image has no words to keep).
+fn base64_text(body: &str) -> Option<String> {
+    let body = body.trim();
+    let body = body
+        .strip_prefix("<![CDATA[")
+        .and_then(|b| b.strip_suffix("]]>"))
+        .unwrap_or(body);
+    let mut bytes = Vec::with_capacity(body.len() / 4 * 3);
+    let (mut acc, mut bits) = (0u32, 0u32);
+    for c in body.bytes() {
+        let value = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' | b'-' => 62,
+            b'/' | b'_' => 63,
+            b'=' => break,
+            c if c.is_ascii_whitespace() => continue,
+            _ => return None,
+        };
+        acc = (acc << 6) | u32::from(value);
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            bytes.push((acc >> bits) as u8);
+            acc &= (1 << bits) - 1;
+        }
+    }
+    String::from_utf8(bytes).ok()
+}
+
+/// `text` as XML character data.
+fn escape_text(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }
 
 fn rss(doc: &str, tag: Range<usize>) -> Option<String> {
@@ -376,6 +536,96 @@ mod tests {
         assert!(
             out.contains("<item><link>http://e.example/3</link></item>"),
             "{out}"
+        );
+    }
+
+    #[test]
+    fn base64_bodies_are_decoded() {
+        // "a <b>c</b>" and "x & y".
+        let doc = r#"<feed xmlns="http://purl.org/atom/ns#"><title mode="base64"> eCAmIHk= </title>
+<entry><content type="text/html" mode="base64">YSA8Yj5jPC9iPg==</content>
+<summary type="application/octet-stream">YSA8Yj5jPC9iPg==</summary>
+<content type="image/png" src="https://x.example/a.png"/><title>base64</title></entry></feed>"#;
+        let out = normalize(doc).unwrap();
+        assert!(out.contains(r#"<title mode="base64">x &amp; y</title>"#), "{out}");
+        assert!(
+            out.contains(r#"<content type="html" mode="base64">a &lt;b&gt;c&lt;/b&gt;</content>"#),
+            "{out}"
+        );
+        assert!(
+            out.contains(r#"<summary type="html">a &lt;b&gt;c&lt;/b&gt;</summary>"#),
+            "{out}"
+        );
+        assert!(
+            out.contains(r#"<content type="image/png" src="https://x.example/a.png"/><title>base64</title>"#),
+            "{out}"
+        );
+        assert_eq!(base64_text("not base64!"), None);
+        assert_eq!(base64_text("/w=="), None, "not UTF-8");
+    }
+
+    #[test]
+    fn prefixed_rss_elements_lose_their_prefix() {
+        assert_eq!(
+            normalize(r#"<r:rss version="2.0" xmlns:r="urn:x"><r:channel><r:item><dc:title>t</dc:title></r:item></r:channel></r:rss>"#)
+                .as_deref(),
+            Some(r#"<rss version="2.0" xmlns:r="urn:x"><channel><item><dc:title>t</dc:title></item></channel></rss>"#)
+        );
+        let rdf = r#"<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" xmlns:rss='http://purl.org/rss/1.0/'><rss:item rdf:about="a"><rss:link>a</rss:link></rss:item></rdf:RDF>"#;
+        assert_eq!(
+            normalize(rdf).as_deref(),
+            Some(
+                r#"<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" xmlns:rss='http://purl.org/rss/1.0/'><item rdf:about="a"><link>a</link></item></rdf:RDF>"#
+            )
+        );
+    }
+
+    #[test]
+    fn xhtml_text_is_escaped_once_more() {
+        let doc = r#"<feed xmlns="http://www.w3.org/2005/Atom"><entry><title type="xhtml"><div>a &lt;b&gt; &amp;amp; <i>c</i></div></title>
+<content type="xhtml"><div><title type="html">&amp;</title></div></content><summary type="html">&lt;b&gt;</summary></entry></feed>"#;
+        let out = normalize(doc).unwrap();
+        assert!(
+            out.contains(
+                r#"<title type="xhtml"><div>a &amp;lt;b&amp;gt; &amp;amp;amp; <i>c</i></div></title>"#
+            ),
+            "{out}"
+        );
+        assert!(
+            out.contains(
+                r#"<content type="xhtml"><div><title type="html">&amp;amp;</title></div></content>"#
+            ),
+            "an element inside XHTML is its text: {out}"
+        );
+        assert!(
+            out.contains(r#"<summary type="html">&lt;b&gt;</summary>"#),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn itunes_2005_namespace() {
+        assert_eq!(
+            normalize(r#"<rss version="2.0" xmlns:itunes="http://www.itunes.com/DTDs/Podcast-1.0.dtd"><channel/></rss>"#)
+                .as_deref(),
+            Some(r#"<rss version="2.0" xmlns:itunes="http://www.itunes.com/dtds/podcast-1.0.dtd"><channel/></rss>"#)
+        );
+    }
+
+    #[test]
+    fn feed_under_another_namespace_is_atom() {
+        assert_eq!(
+            normalize(r#"<feed version="0.3" xmlns="http://purl.org/pie/"><title>t</title></feed>"#)
+                .as_deref(),
+            Some(r#"<feed version="0.3" xmlns="http://www.w3.org/2005/Atom"><title>t</title></feed>"#)
+        );
+        assert_eq!(
+            normalize(r#"<feed xmlns="http://www.w3.org/2005/Atom"><title>t</title></feed>"#),
+            None
+        );
+        assert_eq!(
+            normalize(r#"<a:feed xmlns:a="urn:x" xmlns="urn:y"><a:title>t</a:title></a:feed>"#),
+            None
         );
     }
 }

@@ -1,7 +1,7 @@
 //! What feed-rs does not keep of each item, read from the document's text:
 //! RSS 1.0's `rdf:about` (the item's identifier), whether an RSS `<guid>`
 //! is a permalink, `xml:lang` on items and on their content, `dc:title`,
-//! `dc:description`, `dc:author`/`dc:creator` in RSS 2.0 and
+//! `dc:description`, `dc:author`/`dc:creator` (or `itunes:author`) in RSS 2.0 and
 //! `dcterms:issued`/`dcterms:modified`. [`crate::parse`] uses a fact only
 //! where feed-rs left the field empty, and only when the document has as
 //! many items as feed-rs returned entries (they pair by position).
@@ -49,7 +49,7 @@ impl Wants {
             about: gaps.about && doc.contains("rdf:about"),
             guid: gaps.guid && doc.contains("<guid"),
             language: gaps.language && doc.contains("xml:lang"),
-            dublin_core: gaps.dublin_core && doc.contains("<dc:"),
+            dublin_core: gaps.dublin_core && (doc.contains("<dc:") || doc.contains("<itunes:author")),
             dcterms: gaps.dcterms && doc.contains("<dcterms:"),
             body: gaps.body
                 && (doc.contains("<body") || doc.contains("<xhtml:body") || doc.contains("<fullitem")),
@@ -72,6 +72,17 @@ pub fn root_language(doc: &str) -> Option<String> {
     }
     let tag = &doc[at..at + doc[at..].find('>')?];
     attr(tag, "xml:lang").filter(|l| !l.trim().is_empty())
+}
+
+/// The text of the first `<name>` element in `head` (the document before
+/// its first item): the channel's `dc:title` or `dc:language` where it has
+/// no `<title>` or `<language>`.
+pub fn head_text(head: &str, name: &str) -> Option<String> {
+    let open = format!("<{name}");
+    let at = find_tag(head, &open, 0)?;
+    let tag_len = head[at..].find('>')?;
+    let tag = &head[at + 1..at + tag_len];
+    element_text(&head[at + tag_len + 1..], name, tag)
 }
 
 /// The facts of every item (in document order), looking only for what
@@ -149,7 +160,7 @@ fn read_item(body: &str, wants: Wants, extras: &mut Extras) {
             "dc:description" if wants.dublin_core && extras.description.is_none() => {
                 extras.description = text()
             }
-            "dc:creator" | "dc:author" if wants.dublin_core && extras.author.is_none() => {
+            "dc:creator" | "dc:author" | "itunes:author" if wants.dublin_core && extras.author.is_none() => {
                 extras.author = text()
             }
             "dcterms:issued" | "dcterms:created" if wants.dcterms && extras.issued.is_none() => {
@@ -161,15 +172,25 @@ fn read_item(body: &str, wants: Wants, extras: &mut Extras) {
         }
         if wants.language {
             let rank = match name {
-                "content:encoded" | "content" => 0,
+                "content:encoded" | "content" | "body" | "xhtml:body" | "fullitem" => 0,
                 "description" | "summary" => 1,
                 "title" => 2,
                 _ => u8::MAX,
             };
             if rank < language_rank {
-                if let Some(lang) = attr(tag, "xml:lang") {
-                    language_rank = rank;
-                    extras.language = Some(lang);
+                match attr(tag, "xml:lang") {
+                    Some(lang) => {
+                        language_rank = rank;
+                        extras.language = Some(lang);
+                    }
+                    // The content (the text kept) without its own
+                    // `xml:lang` is in the item's language, whatever the
+                    // summary's says.
+                    None if rank == 0 => {
+                        language_rank = 0;
+                        extras.language = None;
+                    }
+                    None => {}
                 }
             }
         }
@@ -265,5 +286,20 @@ mod tests {
         assert_eq!(items[1].author.as_deref(), Some("Bob"));
         assert_eq!(items[1].issued.as_deref(), Some("2004"));
         assert_eq!(items[1].language, None);
+        // The content's language (its own, else inherited) wins over the
+        // summary's; `<body>` and `<fullitem>` are content.
+        let doc = r#"<feed xml:lang="en"><entry><summary xml:lang="fr">s</summary><content>c</content></entry>
+<entry><summary xml:lang="fr">s</summary></entry></feed>"#;
+        let langs: Vec<_> = scan(doc, all).into_iter().map(|e| e.language).collect();
+        assert_eq!(langs, [None, Some("fr".to_string())]);
+        let doc = r#"<rss><item><fullitem xml:lang="de">x</fullitem><description xml:lang="fr">d</description></item></rss>"#;
+        assert_eq!(scan(doc, all)[0].language.as_deref(), Some("de"));
+    }
+
+    #[test]
+    fn channel_text_from_the_head() {
+        let head = "<rss><channel><dc:titles>no</dc:titles><dc:title>A &amp; B</dc:title><dc:language/>";
+        assert_eq!(head_text(head, "dc:title").as_deref(), Some("A & B"));
+        assert_eq!(head_text(head, "dc:language"), None);
     }
 }

@@ -16,6 +16,7 @@
 //! an empty generator instead, so a missing GUID stays missing and the
 //! store's identity rule (GUID, else link, else content hash) applies.
 
+mod charsets;
 pub mod dates;
 pub mod decode;
 pub mod dialect;
@@ -74,6 +75,32 @@ pub fn parse_feed_as(
     let unreadable: Rc<RefCell<Vec<String>>> = Rc::default();
     let noted = Rc::clone(&unreadable);
     let text = std::str::from_utf8(body).ok();
+    let mut warnings: Vec<String> = decoded.note.into_iter().collect();
+    let normalized = text.and_then(dates::normalize);
+    let normalized = match normalized
+        .as_deref()
+        .or(text)
+        .and_then(repair::drop_bad_char_refs)
+    {
+        Some(cleaned) => {
+            warnings.push("dropped character references XML forbids (such as &#0;)".into());
+            Some(cleaned)
+        }
+        None => normalized,
+    };
+    let normalized = normalized
+        .as_deref()
+        .or(text)
+        .and_then(repair::html_entities_to_numeric)
+        .or(normalized);
+    let normalized = normalized
+        .as_deref()
+        .or(text)
+        .and_then(dialect::normalize)
+        .or(normalized);
+    // From here on, the document as feed-rs reads it: the item scans
+    // (extras, the channel's link) see the same items.
+    let text = normalized.as_deref().or(text);
     // Where the first item starts (the end of the document's head).
     let first_item = text.and_then(repair::find_item);
     let document_base = Url::parse(base_url).ok();
@@ -99,29 +126,6 @@ pub fn parse_feed_as(
             })
         })
         .build();
-    let mut warnings: Vec<String> = decoded.note.into_iter().collect();
-    let normalized = text.and_then(dates::normalize);
-    let normalized = match normalized
-        .as_deref()
-        .or(text)
-        .and_then(repair::drop_bad_char_refs)
-    {
-        Some(cleaned) => {
-            warnings.push("dropped character references XML forbids (such as &#0;)".into());
-            Some(cleaned)
-        }
-        None => normalized,
-    };
-    let normalized = normalized
-        .as_deref()
-        .or(text)
-        .and_then(repair::html_entities_to_numeric)
-        .or(normalized);
-    let normalized = normalized
-        .as_deref()
-        .or(text)
-        .and_then(dialect::normalize)
-        .or(normalized);
     let body: &[u8] = normalized.as_deref().map_or(body, str::as_bytes);
     let feed = match parser.parse(body) {
         Ok(feed) => feed,
@@ -158,10 +162,12 @@ pub fn parse_feed_as(
     };
     let hints = text.map(feed_hints).unwrap_or_default();
 
+    let head = text.map(|t| &t[..first_item.unwrap_or(t.len())]);
     let language = feed
         .language
         .clone()
         .or_else(|| text.and_then(extras::root_language))
+        .or_else(|| head.and_then(|h| extras::head_text(h, "dc:language")))
         .as_deref()
         .map(normalize_language);
     let is_atom = feed.feed_type == feed_rs::model::FeedType::Atom;
@@ -245,6 +251,7 @@ pub fn parse_feed_as(
                 .description
                 .as_deref()
                 .map(html::to_text)
+                .or_else(|| media_text(&entry.media, |m| m.description.as_ref()).map(&text_of))
                 .unwrap_or_default(),
         };
         let dated = |raw: &Option<String>| raw.as_deref().and_then(dates::read);
@@ -271,6 +278,7 @@ pub fn parse_feed_as(
                 .map(text_of)
                 .filter(|t| !t.is_empty())
                 .or_else(|| extra.title.as_deref().map(html::to_text))
+                .or_else(|| media_text(&entry.media, |m| m.title.as_ref()).map(&text_of))
                 .unwrap_or_default(),
             text,
             published,
@@ -291,7 +299,15 @@ pub fn parse_feed_as(
     }));
 
     let mut parsed = ParsedFeed {
-        title: feed.title.as_ref().map(text_of).filter(|t| !t.is_empty()),
+        title: feed
+            .title
+            .as_ref()
+            .map(text_of)
+            .filter(|t| !t.is_empty())
+            .or_else(|| {
+                head.and_then(|h| extras::head_text(h, "dc:title"))
+                    .map(|t| html::to_text(&t))
+            }),
         site_url,
         language,
         items,
@@ -309,6 +325,19 @@ pub fn parse_feed_as(
         }
     }
     Ok(parsed)
+}
+
+/// The first non-empty text of a Media RSS or iTunes field (`media:title`,
+/// `media:description`, `itunes:summary`, in `media:group` or not): the
+/// title or text of an item that has no other (podcasts, YouTube).
+fn media_text(
+    media: &[feed_rs::model::MediaObject],
+    field: impl Fn(&feed_rs::model::MediaObject) -> Option<&feed_rs::model::Text>,
+) -> Option<&feed_rs::model::Text> {
+    media
+        .iter()
+        .filter_map(field)
+        .find(|t| !t.content.trim().is_empty())
 }
 
 /// The first [`unreadable_marker`]: markers are far before any date a rule

@@ -42,12 +42,24 @@ pub fn repair(doc: &str) -> Repaired {
     if let Some((item_close, root_close)) = closers(&doc) {
         let root_tag = root_close.rsplit("</").next().unwrap_or("");
         if !doc.trim_end().ends_with(&format!("</{root_tag}")) {
+            let unfinished_end = doc
+                .rfind("</")
+                .is_some_and(|at| root_close.ends_with(&format!("{}>", doc[at..].trim_end())));
             let cut = doc.rfind(item_close).map(|i| i + item_close.len());
-            if let Some(cut) = cut {
+            if unfinished_end {
+                // Only the root's closing `>` is missing (`</feed`):
+                // nothing was lost.
+                let end = doc.trim_end().len();
+                doc.truncate(end);
+                doc.push('>');
+                fixes.push("closed the root's unfinished end tag");
+            } else if let Some(cut) = cut {
                 doc.truncate(cut);
                 doc.push_str(root_close);
                 fixes.push("closed a truncated document after its last complete item");
             }
+            // A document cut before any complete item stays an error, to
+            // be fetched again whole.
         }
     }
     Repaired { doc, fixes }
@@ -238,6 +250,17 @@ mod tests {
         assert_eq!(r.fixes.len(), 2);
         let ok = repair("<rss version=\"2.0\"><channel></channel></rss>\n");
         assert!(ok.fixes.is_empty());
+        // No item complete: left as it is (an error, fetched again whole).
+        let r = repair("<rss version=\"2.0\"><channel><title>t</title><item><title><![CD");
+        assert!(r.fixes.is_empty());
+        // Cut inside the root's closing tag: only its `>` is missing.
+        let r = repair("<feed xmlns=\"http://www.w3.org/2005/Atom\"><title>t</title></feed\n");
+        assert_eq!(
+            r.doc,
+            "<feed xmlns=\"http://www.w3.org/2005/Atom\"><title>t</title></feed>"
+        );
+        let r = repair("<feed xmlns=\"http://www.w3.org/2005/Atom\"><title>t</ti");
+        assert!(r.fixes.is_empty());
     }
 
     #[test]

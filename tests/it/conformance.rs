@@ -87,6 +87,8 @@ fn odd_rss_versions_namespaces_and_dublin_core() {
     assert_eq!(second.language.as_deref(), Some("de"));
 }
 
+/// (The fixture's items stand outside its `<channel>`; it used to be a
+/// `<feed>` under a foreign namespace, which is now read as Atom.)
 #[test]
 fn a_document_with_items_that_yields_none_says_so() {
     let feed = parse_feed(&fixture("items-unreadable.xml"), "https://x.example/").unwrap();
@@ -166,4 +168,151 @@ async fn raw_deflate_uncompressed_gzip_and_content_location() {
     assert_eq!(records[0]["title"], "raw deflate");
     assert_eq!(records[1]["title"], "not compressed");
     assert_eq!(records[2]["items"][0]["url"], "https://origin.example/feeds/item");
+}
+
+/// Atom 0.3's `mode="base64"` and Atom 1.0 content typed neither text nor
+/// XML carry base64: the text it encodes is kept, not the base64.
+#[test]
+fn base64_text_is_decoded() {
+    let feed = parse_feed(&fixture("atom03-base64.xml"), "https://haber.example/atom").unwrap();
+    assert_eq!(feed.title.as_deref(), Some("Haber & Yorum"));
+    let item = &feed.items[0];
+    assert_eq!(
+        item.title, "Şırnak <sınır> kapısı",
+        "untyped is text/plain in Atom 0.3"
+    );
+    assert_eq!(
+        item.text, "Erdoğan’ın açıklaması",
+        "text/html: markup and script dropped"
+    );
+
+    let feed = parse_feed(&fixture("atom10-base64.xml"), "https://x.example/atom").unwrap();
+    assert_eq!(feed.items.len(), 2);
+    assert_eq!(feed.items[0].text, "Tahran & Ankara");
+    assert_eq!(feed.items[1].text, "", "a PNG has no words to keep");
+}
+
+/// Single-byte charsets encoding_rs does not know, by Python's names:
+/// EBCDIC (the declaration itself in EBCDIC) and the Mac pages.
+#[test]
+fn ebcdic_and_mac_code_pages_are_read() {
+    let feed = parse_feed(&fixture("ebcdic-cp500.xml"), "https://boerse.example/rss").unwrap();
+    assert_eq!(feed.title.as_deref(), Some("Zürcher Börse"));
+    assert_eq!(feed.warning, None);
+    let item = &feed.items[0];
+    assert_eq!(
+        item.title, "Aktien [SMI] legen zu!",
+        "cp500, not cp037: [ ] ! differ"
+    );
+    assert_eq!(item.text, "Grüße aus Zürich | 5 %");
+    assert_eq!(item.url.as_deref(), Some("https://boerse.example/1"));
+
+    let feed = parse_feed(&fixture("mac-turkish.xml"), "https://haber.example/rss").unwrap();
+    assert_eq!(feed.items[0].title, "Doğu Karadeniz'de sağanak");
+    assert_eq!(feed.warning, None, "declared and read, not guessed");
+}
+
+/// RSS whose every element carries a namespace prefix (`<n:item>`,
+/// `<r1:item>`) is RSS: its items, and what the item scan reads of them
+/// (`rdf:about`, `dcterms:`), are kept.
+#[test]
+fn prefixed_rss_elements_are_read() {
+    let feed = parse_feed(&fixture("rss20-prefixed.xml"), "https://cdn.example/wire.xml").unwrap();
+    assert_eq!(feed.title.as_deref(), Some("Prefixed wire"));
+    assert_eq!(feed.site_url.as_deref(), Some("https://wire.example/"));
+    assert_eq!(feed.language.as_deref(), Some("tr"));
+    let [item] = &feed.items[..] else {
+        panic!("one item: {:?}", feed.items)
+    };
+    assert_eq!(item.title, "Ankara ve Erbil");
+    assert_eq!(
+        item.url.as_deref(),
+        Some("https://wire.example/2017/09/erbil.html")
+    );
+    assert_eq!(item.text, "Every element carries the n: prefix.");
+    assert_eq!(item.published.unwrap().to_rfc3339(), "2017-09-25T10:00:00+00:00");
+
+    let feed = parse_feed(&fixture("rss10-prefixed.xml"), "https://wire.example/rss").unwrap();
+    assert_eq!(feed.title.as_deref(), Some("Prefixed RSS 1.0"));
+    let item = &feed.items[0];
+    assert_eq!(item.guid.as_deref(), Some("https://wire.example/2017/09/kirkuk"));
+    assert_eq!(item.published.unwrap().to_rfc3339(), "2017-09-26T08:00:00+00:00");
+}
+
+/// Escaped markup in XHTML text is text: `&lt;blink&gt;` is the word
+/// `<blink>`, not a tag to drop (feed-rs writes XHTML back unescaped).
+#[test]
+fn escaped_markup_in_xhtml_stays_text() {
+    let feed = parse_feed(&fixture("atom10-xhtml-escaped.xml"), "https://notes.example/atom").unwrap();
+    assert_eq!(feed.title.as_deref(), Some("Notes on <script>"));
+    let item = &feed.items[0];
+    assert_eq!(item.title, "Why <blink> died");
+    assert_eq!(item.text, "Write a && b, not &amp;.");
+}
+
+/// Podcasts and video feeds carry an item's words in iTunes and Media RSS
+/// fields (`itunes:summary`, `media:description` in a YouTube-style
+/// `media:group`): they are its text when it has no other; a channel's
+/// `dc:title`/`dc:language` are its title and language.
+#[test]
+fn itunes_media_rss_and_channel_dublin_core() {
+    let feed = parse_feed(&fixture("rss-itunes-media.xml"), "https://radio.example/rss").unwrap();
+    assert_eq!(feed.title.as_deref(), Some("Radio Desk"));
+    assert_eq!(feed.language.as_deref(), Some("fa"));
+    let [episode, clip] = &feed.items[..] else {
+        panic!("two items: {:?}", feed.items)
+    };
+    assert_eq!(episode.text, "Tehran talks about the referendum in Erbil.");
+    assert_eq!(episode.author.as_deref(), Some("Leyla Ahmadi"));
+    assert_eq!(clip.title, "Clip: the vote count");
+    assert_eq!(clip.text, "Counting in Kirkuk goes on into the night.");
+
+    let feed = parse_feed(&fixture("atom-media-group.xml"), "https://video.example/feed").unwrap();
+    assert_eq!(
+        feed.items[0].text,
+        "Streets of Erbil on the morning after the independence referendum."
+    );
+}
+
+/// A document whose root's end tag lacks only its `>` (`</feed`) is read
+/// whole, with a warning (before: the whole document failed). One cut
+/// before any item is complete stays an error: fetched again, not stored
+/// as a feed without items.
+#[test]
+fn only_the_roots_closing_bracket_missing_is_repaired() {
+    let feed = parse_feed(&fixture("unfinished-end-tag.xml"), "https://cut.example/atom").unwrap();
+    assert_eq!(feed.title.as_deref(), Some("Cut at the very end"));
+    assert_eq!(feed.site_url.as_deref(), Some("https://cut.example/?a=1&b=2"));
+    assert_eq!(feed.items.len(), 1);
+    let warning = feed.warning.unwrap();
+    assert!(warning.contains("unfinished end tag"), "{warning}");
+
+    assert!(matches!(
+        parse_feed(&fixture("truncated-first-item.xml"), "https://cut.example/rss"),
+        Err(feedwatch::parse::ParseError::Invalid(_))
+    ));
+}
+
+/// A `<feed>` under a draft-Atom namespace (`purl.org/pie/`) is Atom
+/// (before: no title, no entries, "none could be read").
+#[test]
+fn feed_under_a_draft_atom_namespace_is_read() {
+    let feed = parse_feed(&fixture("atom-draft-namespace.xml"), "https://pie.example/atom").unwrap();
+    assert_eq!(feed.title.as_deref(), Some("Pie-era weblog"));
+    let [item] = &feed.items[..] else {
+        panic!("one item: {:?}", feed.items)
+    };
+    assert_eq!(item.title, "Before Atom had its name");
+    assert_eq!(item.url.as_deref(), Some("https://pie.example/2003/07/1"));
+    assert_eq!(item.text, "Drafts of Atom used other namespaces.");
+    assert_eq!(feed.warning, None);
+}
+
+/// An item's language is its content's (the text kept), inherited when
+/// the content has no `xml:lang` of its own, not the summary's.
+#[test]
+fn the_language_is_the_contents() {
+    let feed = parse_feed(&fixture("content-language.xml"), "https://dil.example/atom").unwrap();
+    assert_eq!(feed.items[0].text, "Türkçe metin");
+    assert_eq!(feed.items[0].language.as_deref(), Some("tr"));
 }
