@@ -1029,3 +1029,66 @@ mod within_one_update {
         assert_eq!(stories[0], stories[1]);
     }
 }
+
+#[cfg(test)]
+mod backfill_beside_ingest {
+    use super::tests_support::*;
+    use super::*;
+    use crate::topics::{TermSets, TopicSet};
+
+    /// A backfill's scan began at `since` and read the items up to `upto`:
+    /// it removes the matches it did not confirm among those, and keeps the
+    /// ones ingest recorded after it began or for items it never reached.
+    #[tokio::test]
+    async fn replacing_matches_keeps_what_ingest_recorded_beside_the_scan() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path().join("t.db")).await.unwrap();
+        let feeds = store.sync_feeds(&[feed("https://a.example/rss")]).await.unwrap();
+        let topics = TopicSet::compile([("t", "akar")], &TermSets::new()).unwrap();
+        let topic = store.sync_topics(&topics, Utc::now()).await.unwrap()[0].id;
+        let mut write = update(
+            feeds[0].id,
+            &[
+                "https://a.example/1",
+                "https://a.example/2",
+                "https://a.example/3",
+            ],
+        );
+        if let FeedWrite::Update(update) = &mut write {
+            for item in &mut update.items {
+                item.topic_ids = vec![topic];
+            }
+        }
+        for result in store.apply_feed_writes(vec![write]).await {
+            result.unwrap();
+        }
+        let ids: Vec<i64> = sqlx::query_scalar("SELECT id FROM items ORDER BY id")
+            .fetch_all(&store.read)
+            .await
+            .unwrap();
+        let [_, b, c] = ids[..] else { panic!("{ids:?}") };
+        // Item b's match was recorded after the scan began; c is past it.
+        let later = Utc::now() + chrono::Duration::hours(1);
+        sqlx::query("UPDATE item_topics SET matched_at = ? WHERE item_id = ?")
+            .bind(crate::store::sqlite::ts(later + chrono::Duration::minutes(1)))
+            .bind(b)
+            .execute(&store.write)
+            .await
+            .unwrap();
+        // The scan confirmed none of them.
+        let (added, removed) = store
+            .replace_topic_matches(topic, "akar", &[], (later, b), later)
+            .await
+            .unwrap();
+        assert_eq!((added, removed), (0, 1));
+        let left: Vec<i64> = sqlx::query_scalar("SELECT item_id FROM item_topics ORDER BY item_id")
+            .fetch_all(&store.read)
+            .await
+            .unwrap();
+        assert_eq!(
+            left,
+            [b, c],
+            "a removed; b (recorded later) and c (not scanned) kept"
+        );
+    }
+}

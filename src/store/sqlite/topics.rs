@@ -93,11 +93,13 @@ impl SqliteStore {
     ) -> Result<(u64, u64)> {
         let at = ts(at);
         let mut tx = self.write.begin_with("BEGIN IMMEDIATE").await?;
-        // Matches recorded since the scan began, and of items it did not
+        // Matches recorded after the scan began, and of items it did not
         // reach, are ingest's (new or edited items, matched with the new
-        // query): they stay.
+        // query): they stay. (Times are whole seconds: one recorded in the
+        // second the scan began counts as older, so that a backfill right
+        // after another one can still remove what it added.)
         let existing: HashSet<i64> = sqlx::query_scalar(
-            "SELECT item_id FROM item_topics WHERE topic_id = ? AND matched_at < ? AND item_id <= ?",
+            "SELECT item_id FROM item_topics WHERE topic_id = ? AND matched_at <= ? AND item_id <= ?",
         )
         .bind(topic_id)
         .bind(ts(scanned_since))
@@ -107,7 +109,7 @@ impl SqliteStore {
         .into_iter()
         .collect();
         let recent: HashSet<i64> = sqlx::query_scalar(
-            "SELECT item_id FROM item_topics WHERE topic_id = ? AND (matched_at >= ? OR item_id > ?)",
+            "SELECT item_id FROM item_topics WHERE topic_id = ? AND (matched_at > ? OR item_id > ?)",
         )
         .bind(topic_id)
         .bind(ts(scanned_since))
