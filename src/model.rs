@@ -74,6 +74,10 @@ pub struct ParsedFeed {
     /// repairs needed to read an ill-formed document, item dates that could
     /// not be read or lie in the future. `None` when there is nothing.
     pub warning: Option<String>,
+    /// The document was ill-formed and read only after repair or salvage
+    /// (it may be cut short): its validators are not kept, so the next
+    /// fetch reads it whole instead of being told "not modified".
+    pub repaired: bool,
 }
 
 impl ParsedFeed {

@@ -484,7 +484,13 @@ impl Pipeline {
             feed_id: feed.id,
             at: started,
             status,
-            validators,
+            // A repaired document may be cut short: no validators, so the
+            // next fetch reads it whole rather than hearing "not modified".
+            validators: if parsed.repaired {
+                Validators::default()
+            } else {
+                validators
+            },
             title: parsed.title,
             site_url: parsed.site_url,
             items,

@@ -127,9 +127,11 @@ pub fn parse_feed_as(
         })
         .build();
     let body: &[u8] = normalized.as_deref().map_or(body, str::as_bytes);
+    let mut repaired_doc = false;
     let feed = match parser.parse(body) {
         Ok(feed) => feed,
         Err(error) => {
+            repaired_doc = true;
             let Some(text) = std::str::from_utf8(body)
                 .ok()
                 .filter(|t| t.trim_start().starts_with('<'))
@@ -312,6 +314,7 @@ pub fn parse_feed_as(
         language,
         items,
         hints,
+        repaired: repaired_doc,
         warning: (!warnings.is_empty())
             .then(|| format!("ill-formed feed read anyway: {}", warnings.join("; "))),
     };

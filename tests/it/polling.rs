@@ -603,3 +603,42 @@ async fn feeds_add_refuses_what_cannot_be_fetched_unless_forced() {
     assert!(out.stderr.contains("adding it anyway"), "{}", out.stderr);
     assert_eq!(ws.feeds().await.len(), 1);
 }
+
+/// A download cut short is read as far as it goes (repair), but its
+/// validators are not kept: the next poll reads the document whole instead
+/// of being told "not modified" by a server whose ETag did not change, so
+/// the items after the cut are not lost.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_repaired_document_is_fetched_whole_next_time() {
+    let server = FeedServer::start().await;
+    let full = rss(&[
+        ("a", "First", "The first article."),
+        ("b", "Second", "The second article."),
+        ("c", "Third", "The third article."),
+    ]);
+    let cut = &full[..full.find("<item><guid>c").unwrap() + 30];
+    server.set(
+        "/cut.xml",
+        Route::StaleValidators {
+            body: cut.to_string(),
+        },
+    );
+    let ws = Workspace::new(&[(&server.url("/cut.xml"), "Cut")], &[], "");
+    let out = ws.run(&["run", "--once"]).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let first: Vec<String> = ws
+        .search(&[])
+        .await
+        .iter()
+        .map(|r| r["guid"].to_string())
+        .collect();
+    assert!(
+        first.len() == 2 && !first.contains(&"\"c\"".to_string()),
+        "{first:?}"
+    );
+
+    server.set("/cut.xml", Route::StaleValidators { body: full.clone() });
+    let out = ws.run(&["run", "--once"]).await;
+    assert!(out.stdout.contains("1 new item"), "{}", out.stdout);
+    assert_eq!(ws.search(&[]).await.len(), 3, "the items after the cut arrive");
+}
