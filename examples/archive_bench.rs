@@ -74,7 +74,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let db = std::path::absolute(&db)?;
     let source = format!("[store]\npath = {:?}\n{TERMS}", db.to_string_lossy());
     let config = Config::parse(&db.with_file_name("archive_bench.toml"), &source)?;
-    let store = Store::open_existing(&config.store.path).await?;
+    let store = Store::open_existing(config.store.location()).await?;
 
     println!(
         "database {} ({:.1} MB), {WARMUP} warm-up + {runs} timed runs per query, limit {LIMIT}, newest first\n",

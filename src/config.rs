@@ -176,15 +176,15 @@ pub struct LogConfig {
 /// url` (`sqlite:///var/lib/feedwatch/feedwatch.db`, `sqlite:data/fw.db`).
 #[derive(Debug, Clone)]
 pub struct StoreConfig {
-    /// The SQLite database file, absolute (relative to the config file's
-    /// directory as written).
-    pub path: PathBuf,
+    /// Where the store is; a file path is absolute (relative to the config
+    /// file's directory as written).
+    location: Location,
 }
 
 impl StoreConfig {
     /// The store's location, as [`crate::store::Store`] opens it.
     pub fn location(&self) -> Location {
-        Location::Sqlite(self.path.clone())
+        self.location.clone()
     }
 }
 
@@ -194,31 +194,6 @@ impl StoreConfig {
 struct RawStore {
     path: Option<PathBuf>,
     url: Option<Spanned<String>>,
-}
-
-/// The database file a `[store] url` names (`sqlite:///abs`, `sqlite://rel`,
-/// `sqlite:rel`), or the one sentence saying why it names none.
-fn sqlite_url_path(url: &str) -> Result<PathBuf, String> {
-    let lower = url.to_ascii_lowercase();
-    if lower.starts_with("postgres://") || lower.starts_with("postgresql://") {
-        return Err(
-            "PostgreSQL is not supported by this feedwatch yet: use a sqlite:// URL or store.path".into(),
-        );
-    }
-    let rest = url
-        .strip_prefix("sqlite://")
-        .or_else(|| url.strip_prefix("sqlite:"))
-        .ok_or_else(|| format!("{url:?} is not a store URL: it must start with sqlite:// (for example sqlite:///var/lib/feedwatch/feedwatch.db)"))?;
-    // Query parameters (`?mode=rwc`) are sqlx's, not ours: the store sets its own.
-    if rest.contains('?') || rest.contains('#') {
-        return Err(
-            "takes a file path only (no ?options): the store chooses its own connection settings".into(),
-        );
-    }
-    if rest.is_empty() {
-        return Err("names no database file (for example sqlite:///var/lib/feedwatch/feedwatch.db)".into());
-    }
-    Ok(PathBuf::from(rest))
 }
 
 fn default_store_path() -> PathBuf {
@@ -471,7 +446,7 @@ impl Config {
             .map(|dir| std::fs::canonicalize(&dir).unwrap_or(dir))
             .unwrap_or_default();
 
-        let store_path = match (raw.store.path, raw.store.url) {
+        let location = match (raw.store.path, raw.store.url) {
             (Some(_), Some(url)) => {
                 return Err(invalid(
                     Some(url.span()),
@@ -479,13 +454,13 @@ impl Config {
                     "set either store.path or store.url, not both".into(),
                 ))
             }
-            (Some(path), None) => path,
-            (None, Some(url)) => sqlite_url_path(url.get_ref())
+            (Some(path), None) => Location::from(path),
+            (None, Some(url)) => Location::from_url(url.get_ref())
                 .map_err(|m| invalid(Some(url.span()), "store.url".into(), m))?,
-            (None, None) => default_store_path(),
+            (None, None) => Location::from(default_store_path()),
         };
         let store = StoreConfig {
-            path: base.join(store_path),
+            location: location.relative_to(&base),
         };
         if raw.poll.concurrency == 0 {
             return Err(invalid(
@@ -841,7 +816,10 @@ query = "a OR @baqeri"
 "#,
         )
         .unwrap();
-        assert_eq!(config.store.path, Path::new("/etc/fw/data/fw.db"));
+        assert_eq!(
+            config.store.location(),
+            Location::from(Path::new("/etc/fw/data/fw.db"))
+        );
         assert_eq!(config.poll.interval, Some(Duration::from_secs(300)));
         assert_eq!(config.poll.max_interval, Duration::from_secs(24 * 3600));
         assert_eq!(config.fetch.max_body_size, ByteSize::mib(1));

@@ -66,8 +66,9 @@ fn is_broken_pipe(error: &anyhow::Error) -> bool {
 }
 
 /// The filter, by precedence: `FEEDWATCH_LOG` or `RUST_LOG`, `--log-level`,
-/// `[log] level`, the command's default; sqlx at `error` for commands
-/// other than `run` unless the filter names it. The format: `--log-format`, else
+/// `[log] level`, the command's default; the store's database driver
+/// ([`feedwatch::store::DRIVER_LOG_TARGET`]) at `error` for commands other
+/// than `run` unless the filter names it. The format: `--log-format`, else
 /// `[log] format`, else `auto` — journald when systemd connected stderr to
 /// the journal (`JOURNAL_STREAM`), human-readable text otherwise.
 fn init_tracing(args: &cli::Args, config: &Config) {
@@ -78,12 +79,13 @@ fn init_tracing(args: &cli::Args, config: &Config) {
         .or_else(|| config.log.level.clone())
         .unwrap_or_else(|| args.command.default_log_level().to_string());
     let mut filter = EnvFilter::try_new(&level).unwrap_or_else(|_| EnvFilter::new("info"));
-    // sqlx reports its own detail at WARN: a statement slower than a second,
-    // with the whole SQL. That is for the daemon's log, not the terminal of
-    // someone running `stats` or `search`; there its errors remain. A
-    // filter that names sqlx itself decides.
-    if !matches!(args.command, cli::Command::Run(_)) && !level.contains("sqlx") {
-        filter = filter.add_directive("sqlx=error".parse().expect("a valid directive"));
+    // The database driver reports its own detail at WARN: a statement
+    // slower than a second, with the whole SQL. That is for the daemon's
+    // log, not the terminal of someone running `stats` or `search`; there
+    // its errors remain. A filter that names the driver itself decides.
+    let driver = feedwatch::store::DRIVER_LOG_TARGET;
+    if !matches!(args.command, cli::Command::Run(_)) && !level.contains(driver) {
+        filter = filter.add_directive(format!("{driver}=error").parse().expect("a valid directive"));
     }
     let format = args
         .log_format

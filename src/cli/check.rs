@@ -16,13 +16,13 @@ pub async fn check(config: &Config) -> anyhow::Result<ExitCode> {
         bail!(
             "{}: nothing to do: no [[feed]] and no [[topic]] (and no feeds added to {} with `feeds add` or `opml import`)",
             config.path.display(),
-            config.store.path.display()
+            config.store.location()
         );
     }
     check_feed_filters(config).await?;
     let mut out = std::io::stdout().lock();
     writeln!(out, "config ok: {}", config.path.display())?;
-    writeln!(out, "store:  {}", config.store.path.display())?;
+    writeln!(out, "store:  {}", config.store.location())?;
     writeln!(out, "feeds:  {}", config.feeds.len())?;
     for feed in &config.feeds {
         let url = redact::url(&feed.url);

@@ -31,6 +31,10 @@ pub use sqlite::{
     StoryRow, TopicRow, TopicStats, VolumeQuery, VolumeRow, Words, WriteQueue,
 };
 
+/// The log target of the database driver the backends use (its slow
+/// statements are logged at WARN with their SQL).
+pub const DRIVER_LOG_TARGET: &str = "sqlx";
+
 /// Handle to the store. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Store(Backend);
@@ -400,6 +404,44 @@ impl Store {
 pub enum Location {
     /// A SQLite database file.
     Sqlite(PathBuf),
+}
+
+impl Location {
+    /// The store a `[store] url` names: `sqlite:///abs/path`, `sqlite://rel`
+    /// or `sqlite:rel` (a file path), or the one sentence saying why it
+    /// names none.
+    pub fn from_url(url: &str) -> std::result::Result<Location, String> {
+        let lower = url.to_ascii_lowercase();
+        if lower.starts_with("postgres://") || lower.starts_with("postgresql://") {
+            return Err(
+                "PostgreSQL is not supported by this feedwatch yet: use a sqlite:// URL or store.path".into(),
+            );
+        }
+        let rest = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+            .ok_or_else(|| format!("{url:?} is not a store URL: it must start with sqlite:// (for example sqlite:///var/lib/feedwatch/feedwatch.db)"))?;
+        // Driver options (`?mode=rwc`) are not taken: the store sets its own.
+        if rest.contains('?') || rest.contains('#') {
+            return Err(
+                "takes a file path only (no ?options): the store chooses its own connection settings".into(),
+            );
+        }
+        if rest.is_empty() {
+            return Err(
+                "names no database file (for example sqlite:///var/lib/feedwatch/feedwatch.db)".into(),
+            );
+        }
+        Ok(Location::Sqlite(PathBuf::from(rest)))
+    }
+
+    /// This location with a relative file path taken relative to `base`
+    /// (the config file's directory).
+    pub fn relative_to(self, base: &Path) -> Location {
+        match self {
+            Location::Sqlite(path) => Location::Sqlite(base.join(path)),
+        }
+    }
 }
 
 impl std::fmt::Display for Location {

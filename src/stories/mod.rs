@@ -7,8 +7,8 @@
 //! keys that find near fingerprints without a scan, MinHash sketches that
 //! confirm them), and this module the story rule ([`same_story`]) and the
 //! decision ([`decide`]). The store only persists: it keeps the lookup keys
-//! and sketches, finds the candidates (`store/sqlite/story_index.rs`, with
-//! an in-memory copy of the recent windows) and applies the decision in the
+//! and sketches, finds the candidates (its story index, with an
+//! in-memory copy of the recent windows) and applies the decision in the
 //! item's transaction. The measurements behind the constants are in
 //! docs/stories.md.
 
