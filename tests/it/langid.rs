@@ -168,3 +168,233 @@ async fn a_feed_lang_that_is_not_a_language_tag_is_a_config_error() {
         out.stderr
     );
 }
+
+/// A copy of the SQLite migrations up to `version`.
+fn migrations_up_to(version: u32) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("migrations")
+        .join("sqlite");
+    for entry in std::fs::read_dir(&root).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_str().unwrap().to_string();
+        if name[..4].parse::<u32>().unwrap() <= version {
+            std::fs::copy(&path, dir.path().join(name)).unwrap();
+        }
+    }
+    dir
+}
+
+/// Issue 19: items stored before language identification (migration 0018)
+/// have their feed's declared tag as `lang`. Migration 0021 lists them and
+/// the next writer identifies them as the pipeline does: `lang` follows
+/// the text, `declared_lang` stays, `lang:` topics are evaluated again, a
+/// Sorani item is indexed with the Sorani spellings. An item written since
+/// 0018 keeps its language (it may be a `[[feed]] lang` override). A
+/// reader during an unfinished drain works and says so.
+#[tokio::test(flavor = "multi_thread")]
+async fn items_stored_before_identification_are_identified_by_the_next_writer() {
+    use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode};
+    use sqlx::ConnectOptions;
+
+    let server = FeedServer::start().await;
+    serve(
+        &server,
+        "/old.xml",
+        rss_in(
+            "en",
+            &[(
+                "new-1",
+                "Parliament debates the budget",
+                "The parliament met on Monday.",
+            )],
+        ),
+    );
+    const TOPIC: &str = "همه‌پرسی lang:fa";
+    let config = format!(
+        "[fetch]\nallow_private_networks = true\n[store]\npath = \"data/feedwatch.db\"\n\
+         [[feed]]\nurl = {:?}\n\
+         [[topic]]\nname = \"persian-referendum\"\nquery = '{TOPIC}'\n",
+        server.url("/old.xml"),
+    );
+    let ws = Workspace::with_config(&config);
+    let db = ws.db_path();
+    std::fs::create_dir_all(db.parent().unwrap()).unwrap();
+    let connect = || async {
+        SqliteConnectOptions::new()
+            .filename(&db)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .connect()
+            .await
+            .unwrap()
+    };
+    let (fa_title, fa_text) = article(FA_WIRE);
+    let (en_title, en_text) = article(AKAR);
+    let sorani_title = "ڕیفراندۆمی سەربەخۆیی لە هه‌ولێر";
+    {
+        // The database as feedwatch left it before migration 0018: `lang`
+        // is the feed's tag, verbatim.
+        let mut conn = connect().await;
+        let old = migrations_up_to(17);
+        sqlx::migrate::Migrator::new(old.path())
+            .await
+            .unwrap()
+            .run(&mut conn)
+            .await
+            .unwrap();
+        sqlx::query("INSERT INTO feeds (id, url, created_at) VALUES (1, ?, '2017-09-20T00:00:00Z')")
+            .bind(server.url("/old.xml"))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        let item = |guid: &'static str, title: &'static str, text: &'static str, lang: &'static str| {
+            sqlx::query(
+                "INSERT INTO items (feed_id, item_key, guid, title, text, lang, sort_at, fetched_at, \
+                 first_seen_at, content_hash) VALUES (1, 'guid:' || ?1, ?1, ?2, ?3, ?4, \
+                 strftime('%Y-%m-%dT%H:%M:%SZ', 'now', '-2 days'), \
+                 strftime('%Y-%m-%dT%H:%M:%SZ', 'now', '-2 days'), \
+                 strftime('%Y-%m-%dT%H:%M:%SZ', 'now', '-2 days'), 'h-' || ?1)",
+            )
+            .bind(guid)
+            .bind(title)
+            .bind(text)
+            .bind(lang)
+        };
+        item("old-fa", fa_title, fa_text, "en")
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        item("old-en", en_title, en_text, "en-US")
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        item("old-ckb", sorani_title, SORANI, "en")
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        // The topic's matches were computed with its current query.
+        let compiled =
+            feedwatch::topics::TopicSet::compile([("persian-referendum", TOPIC)], &Default::default())
+                .unwrap()
+                .topics()[0]
+                .expr
+                .to_string();
+        sqlx::query("INSERT INTO topics (name, query, compiled) VALUES ('persian-referendum', ?, ?)")
+            .bind(TOPIC)
+            .bind(compiled)
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        // Then a feedwatch with migrations 0018–0020, which identified
+        // what it wrote: an item of a feed whose `[[feed]] lang` said `ar`.
+        let later = migrations_up_to(20);
+        sqlx::migrate::Migrator::new(later.path())
+            .await
+            .unwrap()
+            .run(&mut conn)
+            .await
+            .unwrap();
+        // (Within the retention window: `run` prunes older unmatched items.)
+        sqlx::query(
+            "UPDATE _sqlx_migrations SET installed_on = datetime('now', '-1 day') WHERE version = 18",
+        )
+        .execute(&mut conn)
+        .await
+        .unwrap();
+        // It indexed the old items for text search (0019) with the folding
+        // of their `lang`: the Sorani item as English.
+        sqlx::query("DELETE FROM items_fts_backfill")
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        let rows: Vec<(i64, String, String)> = sqlx::query_as("SELECT id, title, text FROM items")
+            .fetch_all(&mut conn)
+            .await
+            .unwrap();
+        for (id, title, text) in rows {
+            let folded = |s: &str| feedwatch::text::words_in(s, Some("en")).join(" ");
+            sqlx::query("INSERT INTO items_fts (rowid, title, text) VALUES (?, ?, ?)")
+                .bind(id)
+                .bind(folded(&title))
+                .bind(folded(&text))
+                .execute(&mut conn)
+                .await
+                .unwrap();
+        }
+        sqlx::query(
+            "INSERT INTO items (feed_id, item_key, guid, title, text, lang, declared_lang, sort_at, \
+             fetched_at, first_seen_at, content_hash) \
+             SELECT 1, 'guid:over-ar', 'over-ar', ?, ?, 'ar', 'en', at, at, at, 'h-over' \
+             FROM (SELECT strftime('%Y-%m-%dT%H:%M:%SZ', 'now', '-1 hour') AS at)",
+        )
+        .bind(fa_title)
+        .bind(fa_text)
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    }
+    // Readers do not migrate.
+    assert_eq!(ws.run(&["search", "--lang", "fa"]).await.code, 1);
+
+    let out = ws.run(&["run", "--once"]).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("identifying the language of items stored before language identification"),
+        "{}",
+        out.stderr
+    );
+    let items = ws.search(&[]).await;
+    let lang = |guid: &str| by_guid(&items, guid)["lang"].as_str().unwrap_or("").to_string();
+    let declared = |guid: &str| by_guid(&items, guid)["declared_lang"].clone();
+    assert_eq!(lang("old-fa"), "fa");
+    assert_eq!(declared("old-fa"), "en");
+    assert_eq!(lang("old-en"), "en", "a primary subtag");
+    assert_eq!(declared("old-en"), "en-US");
+    assert_eq!(lang("old-ckb"), "ckb");
+    assert_eq!(lang("over-ar"), "ar", "written after 0018: kept");
+    assert_eq!(lang("new-1"), "en");
+    // The `lang:fa` topic was evaluated again over the stored items.
+    assert_eq!(
+        by_guid(&items, "old-fa")["topics"],
+        serde_json::json!(["persian-referendum"])
+    );
+    let fa = ws.search(&["--lang", "fa"]).await;
+    assert_eq!(
+        fa.iter().map(|i| i["guid"].clone()).collect::<Vec<_>>(),
+        ["old-fa"]
+    );
+    // Indexed again with Sorani's spellings: `هه‌ولێر` is `هەولێر`.
+    let count = |out: crate::common::Output| (out.code, out.stdout.trim().to_string(), out.stderr);
+    assert_eq!(
+        count(ws.run(&["search", "--count", "هەولێر"]).await),
+        (0, "1".into(), String::new())
+    );
+
+    // A drain the writer did not finish: readers work, and say so.
+    {
+        let mut conn = connect().await;
+        sqlx::query("UPDATE items SET lang = 'en' WHERE guid = 'old-fa'")
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        sqlx::query("INSERT INTO items_lang_backfill (item_id) SELECT id FROM items WHERE guid = 'old-fa'")
+            .execute(&mut conn)
+            .await
+            .unwrap();
+    }
+    let (code, n, stderr) = count(ws.run(&["search", "--count", "--lang", "fa"]).await);
+    assert_eq!((code, n.as_str()), (0, "0"), "{stderr}");
+    assert!(
+        stderr.contains("1 items of ")
+            && stderr
+                .contains("have their feed's declared language, not yet the one identified from their text"),
+        "{stderr}"
+    );
+    assert_eq!(ws.run(&["run", "--once"]).await.code, 0);
+    assert_eq!(
+        count(ws.run(&["search", "--count", "--lang", "fa"]).await),
+        (0, "1".into(), String::new())
+    );
+}

@@ -218,8 +218,10 @@ impl SqliteStore {
     /// the other commands see them. Items listed in
     /// `items_canonical_backfill` only show no `canonical_url` yet (it
     /// matters to writers, which join copies of an article by it): nothing
-    /// is said. Neither is an error: everything else is right, and the
-    /// next writer completes them.
+    /// is said. Items listed in `items_lang_backfill` still have their
+    /// feed's declared tag as `lang` (identification came later): a warning
+    /// says how many, as `lang:` and `--lang` may miss them. None is an
+    /// error: everything else is right, and the next writer completes them.
     ///
     /// The store's write pool is read-only too (and connects only if used):
     /// a write through it fails at once with SQLite's "attempt to write a
@@ -251,6 +253,15 @@ impl SqliteStore {
         if unindexed > 0 {
             tracing::warn!(
                 "{unindexed} items of {} are not in the full-text index yet: text searches miss them until `feedwatch run --once` (or the daemon) indexes them",
+                path.display()
+            );
+        }
+        let unidentified: i64 = sqlx::query_scalar("SELECT count(*) FROM items_lang_backfill")
+            .fetch_one(&read)
+            .await?;
+        if unidentified > 0 {
+            tracing::warn!(
+                "{unidentified} items of {} have their feed's declared language, not yet the one identified from their text: `lang:` and --lang may miss them until `feedwatch run --once` (or the daemon) identifies it",
                 path.display()
             );
         }
@@ -367,6 +378,9 @@ impl SqliteStore {
             path: Arc::new(path.to_path_buf()),
             clock: Clock::System,
         };
+        // Languages first: an item whose language changes may be owed to
+        // the full-text index.
+        store.backfill_languages().await?;
         store.backfill_search_index().await?;
         store.backfill_canonical_urls().await?;
         Ok(store)
@@ -533,6 +547,147 @@ impl SqliteStore {
             done += rows.len() as u64;
         }
     }
+
+    /// Identifies the language of the items listed in `items_lang_backfill`
+    /// (migration 0021: items whose content was last written before
+    /// language identification, so their `lang` is their feed's declared
+    /// tag) as the pipeline identifies new ones,
+    /// [`crate::langid::identify`] over the title, the text and the
+    /// declared tag (`declared_lang`), and writes `lang` where it differs.
+    /// `declared_lang` is kept.
+    ///
+    /// A `[[feed]] lang` override is config the store does not see: these
+    /// items get the identified language (the override did not exist when
+    /// they were written; the pipeline applies it to items written since).
+    ///
+    /// What follows from an item's language, within each batch's
+    /// transaction (so an interrupted drain leaves nothing owed):
+    /// - the story index: the `items_story_keys_update` trigger (0014)
+    ///   owes the item's entries again;
+    /// - topics whose compiled query has a `lang:` filter get their
+    ///   recorded query (`topics.compiled`) cleared, so the next pipeline
+    ///   start backfills them over the stored items (their matches are
+    ///   replaced: new ones marked backfilled, stale ones removed);
+    /// - an item that becomes Sorani or stops being Sorani folds its words
+    ///   differently (`text::words_in`): it is listed for the full-text
+    ///   index again (drained next, by [`SqliteStore::backfill_search_index`]),
+    ///   gets the fingerprint and sketch its words now give if it had one,
+    ///   and every topic is backfilled, not only those with `lang:`.
+    ///
+    /// Progress is logged every 10,000 items.
+    pub(super) async fn backfill_languages(&self) -> Result<u64> {
+        const PROGRESS: u64 = 10_000;
+        let pending: i64 = sqlx::query_scalar("SELECT count(*) FROM items_lang_backfill")
+            .fetch_one(&self.write)
+            .await?;
+        if pending == 0 {
+            return Ok(0);
+        }
+        let started = std::time::Instant::now();
+        tracing::info!(
+            items = pending,
+            "identifying the language of items stored before language identification (after an upgrade)"
+        );
+        let (mut seen, mut changed, mut refolded) = (0u64, 0u64, 0u64);
+        let done = self
+            .drain_backfill(
+                "items_lang_backfill",
+                "i.title, i.text, i.declared_lang",
+                async |tx, rows| {
+                    let (Some(first), Some(last)) = (rows.first(), rows.last()) else {
+                        return Ok(());
+                    };
+                    // The batch's current languages, and whether each item
+                    // has a fingerprint.
+                    let current: std::collections::HashMap<i64, (Option<String>, bool)> = sqlx::query_as(
+                        "SELECT i.id, i.lang, i.fingerprint IS NOT NULL FROM items_lang_backfill b \
+                         JOIN items i ON i.id = b.item_id WHERE b.item_id BETWEEN ? AND ?",
+                    )
+                    .bind(first.0)
+                    .bind(last.0)
+                    .fetch_all(&mut *tx)
+                    .await?
+                    .into_iter()
+                    .map(|(id, lang, fingerprinted): (i64, Option<String>, bool)| (id, (lang, fingerprinted)))
+                    .collect();
+                    let (mut lang_changed, mut sorani_changed) = (false, false);
+                    for (id, title, text, declared) in rows {
+                        let (Some(title), Some(text), Some((old, fingerprinted))) =
+                            (title, text, current.get(id))
+                        else {
+                            continue;
+                        };
+                        let lang = crate::langid::identify(title, text, declared.as_deref());
+                        if lang == *old {
+                            continue;
+                        }
+                        changed += 1;
+                        lang_changed = true;
+                        if is_sorani(old.as_deref()) == is_sorani(lang.as_deref()) {
+                            sqlx::query("UPDATE items SET lang = ? WHERE id = ?")
+                                .bind(&lang)
+                                .bind(id)
+                                .execute(&mut *tx)
+                                .await?;
+                            continue;
+                        }
+                        refolded += 1;
+                        sorani_changed = true;
+                        // One update, so the story index trigger owes the
+                        // item once.
+                        let (fingerprint, sketch) = if *fingerprinted {
+                            let title_words = crate::text::words_in(title, lang.as_deref());
+                            let text_words = crate::text::words_in(text, lang.as_deref());
+                            crate::stories::fingerprint_and_sketch_of(&title_words, &text_words).unzip()
+                        } else {
+                            (None, None)
+                        };
+                        // (An item without a fingerprint has no sketch.)
+                        sqlx::query("UPDATE items SET lang = ?, fingerprint = ?, sketch = ? WHERE id = ?")
+                            .bind(&lang)
+                            .bind(fingerprint.map(|fp| fp as i64))
+                            .bind(sketch.as_deref().map(crate::stories::sketch_bytes))
+                            .bind(id)
+                            .execute(&mut *tx)
+                            .await?;
+                        sqlx::query("INSERT OR IGNORE INTO items_fts_backfill (item_id) VALUES (?)")
+                            .bind(id)
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                    if sorani_changed {
+                        sqlx::query("UPDATE topics SET compiled = ''")
+                            .execute(&mut *tx)
+                            .await?;
+                    } else if lang_changed {
+                        sqlx::query("UPDATE topics SET compiled = '' WHERE compiled LIKE '%lang:%'")
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                    let before = seen;
+                    seen += rows.len() as u64;
+                    if seen / PROGRESS > before / PROGRESS {
+                        tracing::info!(done = seen, of = pending, "identifying languages");
+                    }
+                    Ok(())
+                },
+            )
+            .await?;
+        tracing::info!(
+            items = done,
+            changed,
+            refolded,
+            elapsed = ?started.elapsed(),
+            "languages identified"
+        );
+        Ok(done)
+    }
+}
+
+/// Whether a language tag is Sorani's, whose text folds with its own rules
+/// (`text::words_in`).
+fn is_sorani(lang: Option<&str>) -> bool {
+    lang.is_some_and(|l| crate::model::primary_language(l) == "ckb")
 }
 
 /// An exclusive lock on `<db>.migrate-lock`, held while migrating; `None`
