@@ -750,7 +750,14 @@ impl Parser<'_> {
             }
             Some((Tok::Lang(code), _)) => {
                 self.pos += 1;
-                Ok(Expr::Lang(code))
+                // Items carry a primary subtag (identified): `lang:fa-IR`
+                // is `lang:fa`.
+                let primary = code
+                    .split(['-', '_'])
+                    .next()
+                    .unwrap_or_default()
+                    .to_ascii_lowercase();
+                Ok(Expr::Lang(primary))
             }
             Some((Tok::Feed(name), _)) => {
                 self.pos += 1;
@@ -1147,7 +1154,7 @@ mod tests {
         ok("title:(a OR text:b)", "(title:a OR text:b)");
         ok("TITLE:a", "title:a");
         ok("referendum lang:fa", "(referendum AND lang:fa)");
-        ok("referendum lang:FA-ir", "(referendum AND lang:fa-ir)");
+        ok("referendum lang:FA-ir", "(referendum AND lang:fa)");
         ok("referendum feed:Mehr", "(referendum AND feed:\"Mehr\")");
         ok(
             "referendum feed:\"Mehr News (en)\"",
