@@ -162,6 +162,13 @@ impl Pipeline {
         Ok(pipeline)
     }
 
+    /// Stops its database writer once what is queued is written, and waits
+    /// for it (the writer is shared by the pipeline's clones: close after
+    /// the last poll).
+    pub async fn close(&self) {
+        self.writer.close().await;
+    }
+
     /// The compiled topics.
     pub fn topics(&self) -> Arc<TopicSet> {
         Arc::clone(&self.topics)

@@ -30,7 +30,9 @@ pub async fn run(config: &Config, args: RunArgs) -> anyhow::Result<ExitCode> {
         let (pipeline, alerts) = service::build(config, &store).await?;
         // Once: the history of new topics first, as a later search expects.
         pipeline.backfill(&shutdown).await?;
-        once(config, &store, &pipeline, &alerts, &shutdown).await?
+        let code = once(config, &store, &pipeline, &alerts, &shutdown).await?;
+        pipeline.close().await;
+        code
     } else {
         raise_open_file_limit();
         service::serve(config.clone(), &store, &shutdown).await?;

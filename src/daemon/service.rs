@@ -110,6 +110,8 @@ pub struct Daemon {
     http: Option<JoinHandle<std::io::Result<()>>>,
     /// The backfill of new or changed topics, beside polling.
     backfill: JoinHandle<()>,
+    /// Its database writer is closed (and awaited) last.
+    pipeline: Pipeline,
 }
 
 impl Daemon {
@@ -134,6 +136,7 @@ impl Daemon {
             }
             None => None,
         };
+        let writer = pipeline.clone();
         let backfill = {
             let (pipeline, stop) = (pipeline.clone(), stop.clone());
             tokio::spawn(async move {
@@ -165,12 +168,14 @@ impl Daemon {
             alerts,
             http,
             backfill,
+            pipeline: writer,
         })
     }
 
     /// Stops every component and awaits it: started database writes finish
     /// first (the polling loop waits for them), a delivery in progress gets
-    /// [`ALERTS_STOP_TIMEOUT`].
+    /// [`ALERTS_STOP_TIMEOUT`], and the database writer ends last, after
+    /// committing what was queued.
     pub async fn stop(self) -> Result<(), DaemonError> {
         self.stop.cancel();
         if tokio::time::timeout(ALERTS_STOP_TIMEOUT, self.alerts)
@@ -190,6 +195,7 @@ impl Daemon {
         self.backfill
             .await
             .map_err(|e| DaemonError::Panicked("topic backfill", crate::pipeline::panic_message(e)))?;
+        self.pipeline.close().await;
         Ok(())
     }
 }

@@ -22,6 +22,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
 
 use super::feeds::{self, FeedFailure};
 use super::items::{self, Deferred, FeedUpdate, IngestCounts};
@@ -164,11 +165,15 @@ struct Job {
 }
 
 /// The single writer of feed results, with group commit. Cheap to clone;
-/// the writer task ends when the last clone is dropped, after writing what
-/// was queued.
+/// the writer task ends at [`WriteQueue::close`] or when the last clone is
+/// dropped, after writing what was queued.
 #[derive(Debug, Clone)]
 pub struct WriteQueue {
     sender: mpsc::Sender<Job>,
+    /// Asks the writer to stop taking jobs (see [`WriteQueue::close`]).
+    closing: CancellationToken,
+    /// The writer and checkpointer tasks, awaited by the first `close`.
+    tasks: Arc<std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>>,
 }
 
 impl WriteQueue {
@@ -177,9 +182,34 @@ impl WriteQueue {
         let (sender, receiver) = mpsc::channel(QUEUE);
         let (wake, woken) = mpsc::channel(1);
         let frames = Arc::new(AtomicI64::new(0));
-        tokio::spawn(checkpoint_loop(store.clone(), woken, Arc::clone(&frames)));
-        tokio::spawn(write_loop(store, receiver, Checkpointer { wake, frames }));
-        WriteQueue { sender }
+        let closing = CancellationToken::new();
+        let tasks = vec![
+            tokio::spawn(checkpoint_loop(store.clone(), woken, Arc::clone(&frames))),
+            tokio::spawn(write_loop(
+                store,
+                receiver,
+                Checkpointer { wake, frames },
+                closing.clone(),
+            )),
+        ];
+        WriteQueue {
+            sender,
+            closing,
+            tasks: Arc::new(std::sync::Mutex::new(tasks)),
+        }
+    }
+
+    /// Stops the writer: what is queued is written (and its owed story keys
+    /// settled), later writes fail with [`StoreError::WriterStopped`]; returns
+    /// once the writer and its checkpointer have ended.
+    pub async fn close(&self) {
+        self.closing.cancel();
+        let tasks = std::mem::take(&mut *self.tasks.lock().expect("never poisoned: no panics under it"));
+        for task in tasks {
+            if let Err(error) = task.await {
+                tracing::error!(error = %error, "the database writer panicked");
+            }
+        }
     }
 
     /// Queues a result and waits until it is committed (or failed).
@@ -222,23 +252,46 @@ impl Checkpointer {
     }
 }
 
-async fn write_loop(store: SqliteStore, mut receiver: mpsc::Receiver<Job>, checkpointer: Checkpointer) {
+async fn write_loop(
+    store: SqliteStore,
+    mut receiver: mpsc::Receiver<Job>,
+    checkpointer: Checkpointer,
+    closing: CancellationToken,
+) {
     if let Err(error) = store.automatic_checkpoints(false).await {
         tracing::debug!(error = %crate::error_chain(&error), "cannot hand WAL checkpoints to the checkpointer");
     }
     let mut owes = false;
+    let mut closed = false;
     loop {
         let first = if owes {
-            match tokio::time::timeout(SETTLE_IDLE, receiver.recv()).await {
-                Ok(first) => first,
-                Err(_) => {
-                    settle(&store).await;
-                    owes = false;
+            tokio::select! {
+                biased;
+                _ = closing.cancelled(), if !closed => {
+                    // No new jobs; the queued ones are still written.
+                    receiver.close();
+                    closed = true;
                     continue;
                 }
+                got = tokio::time::timeout(SETTLE_IDLE, receiver.recv()) => match got {
+                    Ok(first) => first,
+                    Err(_) => {
+                        settle(&store).await;
+                        owes = false;
+                        continue;
+                    }
+                },
             }
         } else {
-            receiver.recv().await
+            tokio::select! {
+                biased;
+                _ = closing.cancelled(), if !closed => {
+                    receiver.close();
+                    closed = true;
+                    continue;
+                }
+                first = receiver.recv() => first,
+            }
         };
         let Some(first) = first else { break };
         let mut items = first.write.items();
@@ -1090,5 +1143,42 @@ mod backfill_beside_ingest {
             [b, c],
             "a removed; b (recorded later) and c (not scanned) kept"
         );
+    }
+}
+
+#[cfg(test)]
+mod closing {
+    use super::tests_support::*;
+    use super::*;
+
+    /// `close` returns once the writer has committed what was queued and
+    /// ended; a write after it fails instead of waiting forever.
+    #[tokio::test]
+    async fn close_writes_what_was_queued_then_refuses() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path().join("t.db")).await.unwrap();
+        let feeds = store.sync_feeds(&[feed("https://a.example/rss")]).await.unwrap();
+        let queue = WriteQueue::start(store.clone());
+        let writes: Vec<_> = (0..5)
+            .map(|i| {
+                let queue = queue.clone();
+                let write = update(feeds[0].id, &[&format!("https://a.example/{i}")]);
+                tokio::spawn(async move { queue.write(write).await })
+            })
+            .collect();
+        for write in writes {
+            write.await.unwrap().unwrap();
+        }
+        queue.close().await;
+        let items: i64 = sqlx::query_scalar("SELECT count(*) FROM items")
+            .fetch_one(&store.read)
+            .await
+            .unwrap();
+        assert_eq!(items, 5);
+        let late = queue
+            .write(update(feeds[0].id, &["https://a.example/late"]))
+            .await;
+        assert!(matches!(late, Err(StoreError::WriterStopped)), "{late:?}");
+        assert!(queue.tasks.lock().unwrap().is_empty(), "the tasks were awaited");
     }
 }
