@@ -18,7 +18,7 @@ use crate::error_chain;
 use crate::metrics::Metrics;
 use crate::notify;
 use crate::pipeline::{CycleStats, Pipeline, PollResult, Polls};
-use crate::store::{parse_ts, FeedRow, QueueEntry, Store, StoreError};
+use crate::store::{FeedRow, QueueEntry, Store, StoreError};
 
 /// Longest sleep between two looks at the queue.
 const MAX_IDLE: Duration = Duration::from_secs(60);
@@ -219,7 +219,7 @@ pub fn due(entries: &[QueueEntry], now: chrono::DateTime<Utc>) -> (Vec<i64>, Opt
     let mut due = Vec::new();
     let mut next = None;
     for entry in entries {
-        match entry.next_check_at.as_deref().and_then(parse_ts) {
+        match entry.next_check_at {
             Some(at) if at > now => next = Some(next.map_or(at, |n: chrono::DateTime<Utc>| n.min(at))),
             _ => due.push(entry.id),
         }
@@ -542,6 +542,7 @@ fn log_cycle(stats: &CycleStats) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::parse_ts;
 
     #[test]
     fn feeds_moved_onto_another_feed_are_twins() {
@@ -563,7 +564,7 @@ mod tests {
             id,
             url: format!("https://f{id}.example/"),
             source: "config".into(),
-            next_check_at: next.map(str::to_string),
+            next_check_at: next.and_then(parse_ts),
             fetch_url: None,
         };
         let now = parse_ts("2025-05-05T10:00:00Z").unwrap();

@@ -8,7 +8,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::store::{parse_ts, FeedHealthRow};
+use crate::store::FeedHealthRow;
 
 /// What `[health]` configures.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -48,7 +48,7 @@ pub fn notices(rows: &[FeedHealthRow], now: DateTime<Utc>, settings: &HealthSett
     for row in rows {
         if let Some(reason) = &row.disabled_reason {
             // Definitive (the publisher removed the feed): reported at once.
-            let since = row.disabled_at.as_deref().and_then(parse_ts).unwrap_or(now);
+            let since = row.disabled_at.unwrap_or(now);
             out.push(HealthNotice {
                 key: format!("disabled:{}:{}", row.feed_id, since.timestamp()),
                 kind: HealthKind::Disabled,
@@ -62,7 +62,7 @@ pub fn notices(rows: &[FeedHealthRow], now: DateTime<Utc>, settings: &HealthSett
             });
             continue;
         }
-        if let Some(since) = row.failing_since.as_deref().and_then(parse_ts) {
+        if let Some(since) = row.failing_since {
             if since <= ago(settings.failing_after) {
                 let error: String = row
                     .last_error
@@ -86,9 +86,7 @@ pub fn notices(rows: &[FeedHealthRow], now: DateTime<Utc>, settings: &HealthSett
                 continue;
             }
         }
-        let (Some(per_week), Some(last)) =
-            (row.items_per_week, row.last_item_at.as_deref().and_then(parse_ts))
-        else {
+        let (Some(per_week), Some(last)) = (row.items_per_week, row.last_item_at) else {
             continue;
         };
         if per_week <= 0.0 {
@@ -117,6 +115,7 @@ pub fn notices(rows: &[FeedHealthRow], now: DateTime<Utc>, settings: &HealthSett
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::parse_ts;
 
     fn row(failing_since: Option<&str>, per_week: Option<f64>, last_item: Option<&str>) -> FeedHealthRow {
         FeedHealthRow {
@@ -125,9 +124,9 @@ mod tests {
             name: "X".into(),
             error_count: 3,
             last_error: Some("HTTP 500".into()),
-            failing_since: failing_since.map(String::from),
+            failing_since: failing_since.and_then(parse_ts),
             items_per_week: per_week,
-            last_item_at: last_item.map(String::from),
+            last_item_at: last_item.and_then(parse_ts),
             disabled_reason: None,
             disabled_at: None,
         }
@@ -167,7 +166,7 @@ mod tests {
         // Disabled (410 Gone): reported at once, whatever else is true.
         let gone = FeedHealthRow {
             disabled_reason: Some("HTTP 410 Gone: the publisher removed the feed; disabled".into()),
-            disabled_at: Some("2017-09-25T11:59:00Z".into()),
+            disabled_at: parse_ts("2017-09-25T11:59:00Z"),
             ..row(
                 Some("2017-09-25T11:00:00Z"),
                 Some(7.0),

@@ -27,7 +27,7 @@ pub struct PendingMatch {
 }
 
 /// A feed's state as feed-health notices need it.
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone)]
 pub struct FeedHealthRow {
     pub feed_id: i64,
     pub url: String,
@@ -35,14 +35,36 @@ pub struct FeedHealthRow {
     pub error_count: i64,
     pub last_error: Option<String>,
     /// Set while the feed is failing: its last success (or creation).
-    pub failing_since: Option<String>,
+    pub failing_since: Option<DateTime<Utc>>,
     pub items_per_week: Option<f64>,
     /// When the feed last brought a new item.
-    pub last_item_at: Option<String>,
+    pub last_item_at: Option<DateTime<Utc>>,
     /// Set when the feed was disabled (410 Gone): why.
     pub disabled_reason: Option<String>,
     /// Set when the feed was disabled: its last fetch (when it was).
-    pub disabled_at: Option<String>,
+    pub disabled_at: Option<DateTime<Utc>>,
+}
+
+impl<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow> for FeedHealthRow {
+    fn from_row(row: &'r sqlx::sqlite::SqliteRow) -> sqlx::Result<Self> {
+        use sqlx::Row;
+        let time = |column: &str| -> sqlx::Result<Option<DateTime<Utc>>> {
+            let text: Option<String> = row.try_get(column)?;
+            Ok(text.as_deref().and_then(super::parse_ts))
+        };
+        Ok(FeedHealthRow {
+            feed_id: row.try_get("feed_id")?,
+            url: row.try_get("url")?,
+            name: row.try_get("name")?,
+            error_count: row.try_get("error_count")?,
+            last_error: row.try_get("last_error")?,
+            failing_since: time("failing_since")?,
+            items_per_week: row.try_get("items_per_week")?,
+            last_item_at: time("last_item_at")?,
+            disabled_reason: row.try_get("disabled_reason")?,
+            disabled_at: time("disabled_at")?,
+        })
+    }
 }
 
 /// What the caller builds from the pending matches of one channel.

@@ -55,14 +55,29 @@ fn json_tags<S: serde::Serializer>(tags: &str, s: S) -> std::result::Result<S::O
 }
 
 /// The scheduling fields of a feed, for the daemon's queue.
-#[derive(Debug, Clone, FromRow)]
+#[derive(Debug, Clone)]
 pub struct QueueEntry {
     pub id: i64,
     pub url: String,
     pub source: String,
-    pub next_check_at: Option<String>,
+    /// When it is due; `None` for now (never checked, or unreadable).
+    pub next_check_at: Option<DateTime<Utc>>,
     /// Where a 301/308 moved the feed, if it did.
     pub fetch_url: Option<String>,
+}
+
+impl<'r> FromRow<'r, sqlx::sqlite::SqliteRow> for QueueEntry {
+    fn from_row(row: &'r sqlx::sqlite::SqliteRow) -> sqlx::Result<Self> {
+        use sqlx::Row;
+        let next: Option<String> = row.try_get("next_check_at")?;
+        Ok(QueueEntry {
+            id: row.try_get("id")?,
+            url: row.try_get("url")?,
+            source: row.try_get("source")?,
+            next_check_at: next.as_deref().and_then(super::parse_ts),
+            fetch_url: row.try_get("fetch_url")?,
+        })
+    }
 }
 
 /// What to remember about the next check, written with every result.
