@@ -152,10 +152,7 @@ struct Group<'m> {
 /// When an article counts as published for ordering: its publication time,
 /// else when it was matched.
 fn when(m: &PendingMatch) -> Option<DateTime<Utc>> {
-    m.published
-        .as_deref()
-        .or(Some(m.matched_at.as_str()))
-        .and_then(crate::store::parse_ts)
+    Some(m.published.unwrap_or(m.matched_at))
 }
 
 /// Groups pending matches by story: each story (or article without one) is
@@ -174,7 +171,7 @@ pub fn build(ctx: &BuildContext, matches: &[PendingMatch]) -> Digest {
     for m in matches {
         outlets.insert(m.outlet.as_str());
         if articles.insert(m.item_id) {
-            published.extend(m.published.as_deref().and_then(crate::store::parse_ts));
+            published.extend(m.published);
         }
         // An item without a story stands for itself.
         let key = m.story_id.map_or((false, m.item_id), |s| (true, s));
@@ -296,7 +293,7 @@ fn entry(
             .as_deref()
             .map(crate::model::primary_language)
             .filter(|l| !l.is_empty()),
-        published: m.published.as_deref().and_then(crate::store::parse_ts).map(local),
+        published: m.published.map(local),
         also_topics: group
             .topics
             .iter()
@@ -464,12 +461,12 @@ mod tests {
             item_id,
             topic_id: 1,
             topic: topic.into(),
-            matched_at: "2017-09-23T10:00:00Z".into(),
+            matched_at: "2017-09-23T10:00:00Z".parse().unwrap(),
             title: title.into(),
             text: text.into(),
             url: Some(url.into()),
             lang: Some("en".into()),
-            published: Some("2017-09-23T09:00:00Z".into()),
+            published: Some("2017-09-23T09:00:00Z".parse().unwrap()),
             outlet: outlet.into(),
             feed_url: "https://x.example/rss".into(),
             story_id: Some(item_id),
@@ -628,7 +625,7 @@ mod tests {
         .unwrap();
         let order = ["zeta".to_string(), "alpha".to_string(), "beta".to_string()];
         let at = |id, topic: &str, published: Option<&str>, story: i64| PendingMatch {
-            published: published.map(str::to_string),
+            published: published.map(|p| p.parse().unwrap()),
             story_id: Some(story),
             ..pending(
                 id,

@@ -9,21 +9,47 @@ use sqlx::{QueryBuilder, Sqlite};
 use super::{parse_ts, ts, Result, SqliteStore};
 
 /// A match not yet sent to a channel, with what a digest shows of it.
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone)]
 pub struct PendingMatch {
     pub item_id: i64,
     pub topic_id: i64,
     pub topic: String,
-    pub matched_at: String,
+    pub matched_at: DateTime<Utc>,
     pub title: String,
     pub text: String,
     pub url: Option<String>,
     pub lang: Option<String>,
-    pub published: Option<String>,
+    /// Its publication time, when it has a believable one.
+    pub published: Option<DateTime<Utc>>,
     pub outlet: String,
     pub feed_url: String,
     /// The item's story; matches of one story form one digest entry.
     pub story_id: Option<i64>,
+}
+
+impl<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow> for PendingMatch {
+    fn from_row(row: &'r sqlx::sqlite::SqliteRow) -> sqlx::Result<Self> {
+        use sqlx::Row;
+        let matched_at: String = row.try_get("matched_at")?;
+        let published: Option<String> = row.try_get("published")?;
+        Ok(PendingMatch {
+            item_id: row.try_get("item_id")?,
+            topic_id: row.try_get("topic_id")?,
+            topic: row.try_get("topic")?,
+            matched_at: parse_ts(&matched_at).ok_or_else(|| sqlx::Error::ColumnDecode {
+                index: "matched_at".into(),
+                source: format!("not a time: {matched_at:?}").into(),
+            })?,
+            title: row.try_get("title")?,
+            text: row.try_get("text")?,
+            url: row.try_get("url")?,
+            lang: row.try_get("lang")?,
+            published: published.as_deref().and_then(parse_ts),
+            outlet: row.try_get("outlet")?,
+            feed_url: row.try_get("feed_url")?,
+            story_id: row.try_get("story_id")?,
+        })
+    }
 }
 
 /// A feed's state as feed-health notices need it.
