@@ -15,13 +15,14 @@
 //! database keeps its mode (an operator may make it 0640 for a reading
 //! group), and a backup copies it (see [`SqliteStore::backup`]).
 
-mod archive;
 mod batch;
 mod digests;
 mod feeds;
 mod items;
 mod lang;
+mod maintenance;
 mod reader;
+mod reports;
 mod search;
 mod stories;
 mod story_index;
@@ -43,13 +44,14 @@ use sqlx::sqlite::{
 };
 use sqlx::{ConnectOptions, Connection};
 
-pub use archive::{Bucket, CheckReport, Compacted, ReportItem, ReportStory, Split, VolumeQuery, VolumeRow};
 pub use batch::{FeedWrite, WriteQueue};
 pub use digests::{
     AlertState, BuildDigest, DigestBatch, DigestRecord, FeedHealthRow, NewDigest, PendingMatch,
 };
 pub use feeds::{FeedChangeError, FeedFailure, FeedRow, NextCheck, QueueEntry};
 pub use items::{FeedUpdate, IngestCounts, ItemWrite, Known};
+pub use maintenance::{CheckReport, Compacted};
+pub use reports::{Bucket, ReportItem, ReportStory, Split, VolumeQuery, VolumeRow};
 pub use search::{Cursor, ItemRow, SearchFilter, SearchSort, SearchText, Words};
 pub use stories::{StoryFilter, StoryRow};
 pub use topics::{RetiredTopic, TopicRow, TopicStats};
