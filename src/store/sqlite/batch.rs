@@ -264,34 +264,22 @@ async fn write_loop(
     let mut owes = false;
     let mut closed = false;
     loop {
-        let first = if owes {
-            tokio::select! {
-                biased;
-                _ = closing.cancelled(), if !closed => {
-                    // No new jobs; the queued ones are still written.
-                    receiver.close();
-                    closed = true;
+        let first = tokio::select! {
+            biased;
+            _ = closing.cancelled(), if !closed => {
+                // No new jobs; the queued ones are still written.
+                receiver.close();
+                closed = true;
+                continue;
+            }
+            next = next_job(&mut receiver, owes) => match next {
+                Some(first) => first,
+                None => {
+                    settle(&store).await;
+                    owes = false;
                     continue;
                 }
-                got = tokio::time::timeout(SETTLE_IDLE, receiver.recv()) => match got {
-                    Ok(first) => first,
-                    Err(_) => {
-                        settle(&store).await;
-                        owes = false;
-                        continue;
-                    }
-                },
-            }
-        } else {
-            tokio::select! {
-                biased;
-                _ = closing.cancelled(), if !closed => {
-                    receiver.close();
-                    closed = true;
-                    continue;
-                }
-                first = receiver.recv() => first,
-            }
+            },
         };
         let Some(first) = first else { break };
         let mut items = first.write.items();
@@ -315,6 +303,16 @@ async fn write_loop(
     settle(&store).await;
     if let Err(error) = store.automatic_checkpoints(true).await {
         tracing::debug!(error = %crate::error_chain(&error), "cannot restore automatic WAL checkpoints");
+    }
+}
+
+/// The next job (`Some(None)` once the queue is closed and empty); while
+/// the writer `owes` story keys, `None` after [`SETTLE_IDLE`] without one.
+async fn next_job(receiver: &mut mpsc::Receiver<Job>, owes: bool) -> Option<Option<Job>> {
+    if owes {
+        tokio::time::timeout(SETTLE_IDLE, receiver.recv()).await.ok()
+    } else {
+        Some(receiver.recv().await)
     }
 }
 
