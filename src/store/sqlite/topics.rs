@@ -98,26 +98,22 @@ impl SqliteStore {
         // query): they stay. (Times are whole seconds: one recorded in the
         // second the scan began counts as older, so that a backfill right
         // after another one can still remove what it added.)
-        let existing: HashSet<i64> = sqlx::query_scalar(
-            "SELECT item_id FROM item_topics WHERE topic_id = ? AND matched_at <= ? AND item_id <= ?",
+        let rows: Vec<(i64, bool)> = sqlx::query_as(
+            "SELECT item_id, matched_at > ? OR item_id > ? FROM item_topics WHERE topic_id = ?",
         )
-        .bind(topic_id)
         .bind(ts(scanned_since))
         .bind(scanned_upto)
-        .fetch_all(&mut *tx)
-        .await?
-        .into_iter()
-        .collect();
-        let recent: HashSet<i64> = sqlx::query_scalar(
-            "SELECT item_id FROM item_topics WHERE topic_id = ? AND (matched_at > ? OR item_id > ?)",
-        )
         .bind(topic_id)
-        .bind(ts(scanned_since))
-        .bind(scanned_upto)
         .fetch_all(&mut *tx)
-        .await?
-        .into_iter()
-        .collect();
+        .await?;
+        let (mut recent, mut existing) = (HashSet::new(), HashSet::new());
+        for (id, is_recent) in rows {
+            if is_recent {
+                recent.insert(id);
+            } else {
+                existing.insert(id);
+            }
+        }
         let wanted: HashSet<i64> = matched.iter().copied().collect();
         let (mut added, mut removed) = (0, 0);
         for id in wanted.difference(&existing).filter(|id| !recent.contains(id)) {
