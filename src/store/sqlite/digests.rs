@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use chrono::{DateTime, Utc};
 use sqlx::{QueryBuilder, Sqlite};
 
-use super::{parse_ts, ts, Result, SqliteStore};
+use super::{parse_ts, time_column, ts, Result, SqliteStore};
 
 /// A match not yet sent to a channel, with what a digest shows of it.
 #[derive(Debug, Clone)]
@@ -31,7 +31,6 @@ impl<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow> for PendingMatch {
     fn from_row(row: &'r sqlx::sqlite::SqliteRow) -> sqlx::Result<Self> {
         use sqlx::Row;
         let matched_at: String = row.try_get("matched_at")?;
-        let published: Option<String> = row.try_get("published")?;
         Ok(PendingMatch {
             item_id: row.try_get("item_id")?,
             topic_id: row.try_get("topic_id")?,
@@ -44,7 +43,7 @@ impl<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow> for PendingMatch {
             text: row.try_get("text")?,
             url: row.try_get("url")?,
             lang: row.try_get("lang")?,
-            published: published.as_deref().and_then(parse_ts),
+            published: time_column(row, "published")?,
             outlet: row.try_get("outlet")?,
             feed_url: row.try_get("feed_url")?,
             story_id: row.try_get("story_id")?,
@@ -74,21 +73,17 @@ pub struct FeedHealthRow {
 impl<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow> for FeedHealthRow {
     fn from_row(row: &'r sqlx::sqlite::SqliteRow) -> sqlx::Result<Self> {
         use sqlx::Row;
-        let time = |column: &str| -> sqlx::Result<Option<DateTime<Utc>>> {
-            let text: Option<String> = row.try_get(column)?;
-            Ok(text.as_deref().and_then(super::parse_ts))
-        };
         Ok(FeedHealthRow {
             feed_id: row.try_get("feed_id")?,
             url: row.try_get("url")?,
             name: row.try_get("name")?,
             error_count: row.try_get("error_count")?,
             last_error: row.try_get("last_error")?,
-            failing_since: time("failing_since")?,
+            failing_since: time_column(row, "failing_since")?,
             items_per_week: row.try_get("items_per_week")?,
-            last_item_at: time("last_item_at")?,
+            last_item_at: time_column(row, "last_item_at")?,
             disabled_reason: row.try_get("disabled_reason")?,
-            disabled_at: time("disabled_at")?,
+            disabled_at: time_column(row, "disabled_at")?,
         })
     }
 }

@@ -69,12 +69,11 @@ pub struct QueueEntry {
 impl<'r> FromRow<'r, sqlx::sqlite::SqliteRow> for QueueEntry {
     fn from_row(row: &'r sqlx::sqlite::SqliteRow) -> sqlx::Result<Self> {
         use sqlx::Row;
-        let next: Option<String> = row.try_get("next_check_at")?;
         Ok(QueueEntry {
             id: row.try_get("id")?,
             url: row.try_get("url")?,
             source: row.try_get("source")?,
-            next_check_at: next.as_deref().and_then(super::parse_ts),
+            next_check_at: super::time_column(row, "next_check_at")?,
             fetch_url: row.try_get("fetch_url")?,
         })
     }

@@ -788,6 +788,17 @@ pub(crate) fn ts(at: DateTime<Utc>) -> String {
 
 const TS_FORMAT: &str = "%Y-%m-%dT%H:%M:%SZ";
 
+/// A nullable timestamp column of `row`, as [`parse_ts`] reads it (`None`
+/// when NULL or unreadable), for rows that decode to typed times.
+pub(super) fn time_column(
+    row: &sqlx::sqlite::SqliteRow,
+    column: &str,
+) -> sqlx::Result<Option<DateTime<Utc>>> {
+    use sqlx::Row;
+    let text: Option<String> = row.try_get(column)?;
+    Ok(text.as_deref().and_then(parse_ts))
+}
+
 /// Parses a stored timestamp. The stored form (`YYYY-MM-DDTHH:MM:SSZ`) is
 /// read digit by digit; anything else as chrono reads [`TS_FORMAT`].
 pub fn parse_ts(s: &str) -> Option<DateTime<Utc>> {
