@@ -269,17 +269,9 @@ impl Pipeline {
     /// Polls one feed: waits for its host's politeness limits, fetches,
     /// parses, matches, stores, and schedules its next check. Errors of the
     /// feed itself are recorded on its row and returned as
-    /// [`PollResult::Failed`]; only a database failure is `Err`.
-    pub async fn poll_feed(
-        &self,
-        feed: &FeedRow,
-        cancel: &CancellationToken,
-    ) -> Result<PollResult, StoreError> {
-        self.poll_feed_timed(feed, cancel).await.0
-    }
-
-    /// [`Pipeline::poll_feed`], also telling how long the feed waited for
-    /// its host's politeness limits (not part of the poll's own time).
+    /// [`PollResult::Failed`]; only a database failure is `Err`. Also says
+    /// how long the feed waited for its host's politeness limits (not part
+    /// of the poll's own time).
     pub async fn poll_feed_timed(
         &self,
         feed: &FeedRow,

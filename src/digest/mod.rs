@@ -151,8 +151,8 @@ struct Group<'m> {
 
 /// When an article counts as published for ordering: its publication time,
 /// else when it was matched.
-fn when(m: &PendingMatch) -> Option<DateTime<Utc>> {
-    Some(m.published.unwrap_or(m.matched_at))
+fn when(m: &PendingMatch) -> DateTime<Utc> {
+    m.published.unwrap_or(m.matched_at)
 }
 
 /// Groups pending matches by story: each story (or article without one) is
