@@ -624,16 +624,17 @@ impl Polls {
     pub async fn next(&mut self) -> Option<Polled> {
         loop {
             let joined = self.tasks.join_next_with_id().await?;
-            let (id, outcome) = match joined {
-                Ok((id, (result, elapsed, waited))) => (id, Ok((result, elapsed, waited))),
-                Err(error) => (error.id(), Err(panic_message(error))),
+            let (id, outcome, elapsed, waited) = match joined {
+                Ok((id, (result, elapsed, waited))) => (id, Ok(result), elapsed, waited),
+                Err(error) => (
+                    error.id(),
+                    Err(panic_message(error)),
+                    Duration::ZERO,
+                    Duration::ZERO,
+                ),
             };
             let Some((feed_id, url)) = self.running.remove(&id) else {
                 continue;
-            };
-            let (outcome, elapsed, waited) = match outcome {
-                Ok((result, elapsed, waited)) => (Ok(result), elapsed, waited),
-                Err(message) => (Err(message), Duration::ZERO, Duration::ZERO),
             };
             return Some(Polled {
                 feed_id,
