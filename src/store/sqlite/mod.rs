@@ -249,23 +249,24 @@ impl SqliteStore {
             .await
             .map_err(open_error)?;
         check_schema(&read, path).await?;
-        let unindexed: i64 = sqlx::query_scalar("SELECT count(*) FROM items_fts_backfill")
-            .fetch_one(&read)
-            .await?;
-        if unindexed > 0 {
-            tracing::warn!(
-                "{unindexed} items of {} are not in the full-text index yet: text searches miss them until `feedwatch run --once` (or the daemon) indexes them",
-                path.display()
-            );
-        }
-        let unidentified: i64 = sqlx::query_scalar("SELECT count(*) FROM items_lang_backfill")
-            .fetch_one(&read)
-            .await?;
-        if unidentified > 0 {
-            tracing::warn!(
-                "{unidentified} items of {} have their feed's declared language, not yet the one identified from their text: `lang:` and --lang may miss them until `feedwatch run --once` (or the daemon) identifies it",
-                path.display()
-            );
+        // Backfills a writer still owes: what a reader misses meanwhile.
+        let pending = [
+            (
+                "items_fts_backfill",
+                "are not in the full-text index yet: text searches miss them until `feedwatch run --once` (or the daemon) indexes them",
+            ),
+            (
+                "items_lang_backfill",
+                "have their feed's declared language, not yet the one identified from their text: `lang:` and --lang may miss them until `feedwatch run --once` (or the daemon) identifies it",
+            ),
+        ];
+        for (table, missing) in pending {
+            let count: i64 = sqlx::query_scalar(&format!("SELECT count(*) FROM {table}"))
+                .fetch_one(&read)
+                .await?;
+            if count > 0 {
+                tracing::warn!("{count} items of {} {missing}", path.display());
+            }
         }
         Ok(SqliteStore {
             write: SqlitePoolOptions::new()
