@@ -173,7 +173,9 @@ pub struct LogConfig {
 }
 
 /// Where the archive is kept: `[store] path` (a SQLite file) or `[store]
-/// url` (`sqlite:///var/lib/feedwatch/feedwatch.db`, `sqlite:data/fw.db`).
+/// url` (`sqlite:///var/lib/feedwatch/feedwatch.db`, `sqlite:data/fw.db`,
+/// `postgres://feedwatch@db/feedwatch`, `host=/var/run/postgresql
+/// dbname=feedwatch`), with `[store] password_file` for PostgreSQL.
 #[derive(Debug, Clone)]
 pub struct StoreConfig {
     /// Where the store is; a file path is absolute (relative to the config
@@ -194,6 +196,8 @@ impl StoreConfig {
 struct RawStore {
     path: Option<PathBuf>,
     url: Option<Spanned<String>>,
+    /// The PostgreSQL password, in a file of its own (like other secrets).
+    password_file: Option<PathBuf>,
 }
 
 fn default_store_path() -> PathBuf {
@@ -458,6 +462,27 @@ impl Config {
             (None, Some(url)) => Location::from_url(url.get_ref())
                 .map_err(|m| invalid(Some(url.span()), "store.url".into(), m))?,
             (None, None) => Location::from(default_store_path()),
+        };
+        let location = match (location, raw.store.password_file) {
+            (location, None) => location,
+            (Location::Postgres(target), Some(file)) => {
+                let file = base.join(file);
+                let password = std::fs::read_to_string(&file).map_err(|e| {
+                    invalid(
+                        None,
+                        "store.password_file".into(),
+                        format!("cannot read {}: {e}", file.display()),
+                    )
+                })?;
+                Location::Postgres(target.with_password(password.trim_end_matches(['\r', '\n']).to_string()))
+            }
+            (Location::Sqlite(_), Some(_)) => {
+                return Err(invalid(
+                    None,
+                    "store.password_file".into(),
+                    "applies only to a PostgreSQL store.url".into(),
+                ))
+            }
         };
         let store = StoreConfig {
             location: location.relative_to(&base),
@@ -762,7 +787,7 @@ mod tests {
     }
 
     #[test]
-    fn store_url_names_a_sqlite_file_or_says_why_not() {
+    fn store_url_names_a_sqlite_file_or_a_postgres_database_or_says_why_not() {
         let at = |source: &str| parse(source).unwrap().store.location();
         assert_eq!(
             at("[store]\nurl = \"sqlite:///var/lib/fw/fw.db\"\n"),
@@ -778,10 +803,19 @@ mod tests {
             both.contains("line 3: store.url: set either store.path or store.url"),
             "{both}"
         );
-        let pg = error("[store]\nurl = \"postgres://fw@db/fw\"\n");
+        let Location::Postgres(pg) = at("[store]\nurl = \"postgres://fw@db/fw\"\n") else {
+            panic!("a PostgreSQL URL names a PostgreSQL store");
+        };
+        assert_eq!(pg.to_string(), "postgres://fw@db/fw");
+        let conninfo = error("[store]\nurl = \"host=/run/postgresql dbnme=fw\"\n");
         assert!(
-            pg.contains("line 2: store.url: PostgreSQL is not supported"),
-            "{pg}"
+            conninfo.contains("line 2: store.url: \"dbnme\" is not a connection setting"),
+            "{conninfo}"
+        );
+        let password = error("[store]\npath = \"fw.db\"\npassword_file = \"pw\"\n");
+        assert!(
+            password.contains("store.password_file: applies only to a PostgreSQL store.url"),
+            "{password}"
         );
         let other = error("[store]\nurl = \"mysql://db/fw\"\n");
         assert!(

@@ -10,11 +10,14 @@
 //! the config (`[store] path` or `url`), never by its engine; rows leave it
 //! as the plain types re-exported here.
 
+mod error;
+mod location;
+mod postgres;
 mod sqlite;
 
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -23,12 +26,14 @@ use crate::clock::Clock;
 use crate::model::FeedConfig;
 use crate::topics::{Expr, TopicSet};
 
+pub use error::{Result, StoreError};
+pub use location::{Location, PgTarget};
 pub use sqlite::{
     parse_ts, AlertState, Bucket, BuildDigest, CheckReport, Compacted, Cursor, DigestBatch, DigestRecord,
     FeedChangeError, FeedFailure, FeedHealthRow, FeedRow, FeedUpdate, FeedWrite, IngestCounts, InstanceLock,
     ItemRow, ItemWrite, Known, LockError, NewDigest, NextCheck, PendingMatch, QueueEntry, ReportItem,
-    ReportStory, Result, RetiredTopic, SearchFilter, SearchSort, SearchText, Split, StoreError, StoryFilter,
-    StoryRow, TopicRow, TopicStats, VolumeQuery, VolumeRow, Words, WriteQueue,
+    ReportStory, RetiredTopic, SearchFilter, SearchSort, SearchText, Split, StoryFilter, StoryRow, TopicRow,
+    TopicStats, VolumeQuery, VolumeRow, Words,
 };
 
 /// The log target of the database driver the backends use (its slow
@@ -42,6 +47,7 @@ pub struct Store(Backend);
 #[derive(Debug, Clone)]
 enum Backend {
     Sqlite(sqlite::SqliteStore),
+    Postgres(postgres::PgStore),
 }
 
 /// Declares each role as a trait of `async` methods (futures that are
@@ -74,12 +80,21 @@ macro_rules! roles {
                 )*
             }
 
+            impl $role for postgres::PgStore {
+                $(
+                    fn $name(&self $(, $arg: $ty)*) -> impl Future<Output = $ret> + Send {
+                        postgres::PgStore::$name(self $(, $arg)*)
+                    }
+                )*
+            }
+
             impl Store {
                 $(
                     $(#[$meta])*
                     pub async fn $name(&self $(, $arg: $ty)*) -> $ret {
                         match &self.0 {
                             Backend::Sqlite(store) => $role::$name(store $(, $arg)*).await,
+                            Backend::Postgres(store) => $role::$name(store $(, $arg)*).await,
                         }
                     }
                 )*
@@ -301,42 +316,43 @@ roles! {
 }
 
 impl Store {
-    /// Opens the store, creating it if missing, and applies pending
+    /// Opens the store, creating it if missing (a SQLite file; a PostgreSQL
+    /// database must exist, its tables are created), and applies pending
     /// migrations: for the daemon and `run --once`.
     pub async fn open(location: impl Into<Location>) -> Result<Store> {
-        match location.into() {
-            location @ Location::Sqlite(_) => {
-                Ok(Store(Backend::Sqlite(sqlite::SqliteStore::open(location).await?)))
-            }
-        }
+        Ok(Store(match location.into() {
+            Location::Sqlite(path) => Backend::Sqlite(sqlite::SqliteStore::open(path).await?),
+            Location::Postgres(target) => Backend::Postgres(postgres::PgStore::open(&target).await?),
+        }))
     }
 
     /// Opens an existing store and migrates it, for commands that write to
     /// it (`feeds remove`, `db prune`, ...): a missing store is an error
     /// instead of a new empty one.
     pub async fn open_existing(location: impl Into<Location>) -> Result<Store> {
-        match location.into() {
-            location @ Location::Sqlite(_) => Ok(Store(Backend::Sqlite(
-                sqlite::SqliteStore::open_existing(location).await?,
-            ))),
-        }
+        Ok(Store(match location.into() {
+            Location::Sqlite(path) => Backend::Sqlite(sqlite::SqliteStore::open_existing(path).await?),
+            Location::Postgres(target) => Backend::Postgres(postgres::PgStore::open_existing(&target).await?),
+        }))
     }
 
     /// Opens an existing store for reading only (the query commands): no
     /// migration, never waiting for a writer; a store a newer or older
     /// feedwatch migrated is an error that says which.
     pub async fn open_read_only(location: impl Into<Location>) -> Result<Store> {
-        match location.into() {
-            location @ Location::Sqlite(_) => Ok(Store(Backend::Sqlite(
-                sqlite::SqliteStore::open_read_only(location).await?,
-            ))),
-        }
+        Ok(Store(match location.into() {
+            Location::Sqlite(path) => Backend::Sqlite(sqlite::SqliteStore::open_read_only(path).await?),
+            Location::Postgres(target) => {
+                Backend::Postgres(postgres::PgStore::open_read_only(&target).await?)
+            }
+        }))
     }
 
     /// Closes the connections (after the writer has drained).
     pub async fn close(&self) {
         match &self.0 {
             Backend::Sqlite(store) => store.close().await,
+            Backend::Postgres(store) => store.close().await,
         }
     }
 
@@ -344,24 +360,27 @@ impl Store {
     /// or when the handle's last clone is dropped (a client gone): then
     /// they fail with [`StoreError::OverBudget`].
     pub fn bounded(&self, limit: Duration) -> Store {
-        match &self.0 {
-            Backend::Sqlite(store) => Store(Backend::Sqlite(store.bounded(limit))),
-        }
+        Store(match &self.0 {
+            Backend::Sqlite(store) => Backend::Sqlite(store.bounded(limit)),
+            Backend::Postgres(store) => Backend::Postgres(store.bounded(limit)),
+        })
     }
 
     /// A handle whose search reads use `connections` connections of their
     /// own: searches served to others (the API) can never take the
     /// connections the daemon's work needs.
     pub fn with_search_pool(&self, connections: u32) -> Store {
-        match &self.0 {
-            Backend::Sqlite(store) => Store(Backend::Sqlite(store.with_search_pool(connections))),
-        }
+        Store(match &self.0 {
+            Backend::Sqlite(store) => Backend::Sqlite(store.with_search_pool(connections)),
+            Backend::Postgres(store) => Backend::Postgres(store.with_search_pool(connections)),
+        })
     }
 
     /// Whether this handle's budget ([`Store::bounded`]) is spent.
     pub fn over_budget(&self) -> Option<Duration> {
         match &self.0 {
             Backend::Sqlite(store) => store.over_budget(),
+            Backend::Postgres(store) => store.over_budget(),
         }
     }
 
@@ -371,6 +390,7 @@ impl Store {
     pub fn ranks(&self, query: &Expr) -> bool {
         match &self.0 {
             Backend::Sqlite(store) => store.ranks(query),
+            Backend::Postgres(store) => store.ranks(query),
         }
     }
 
@@ -378,101 +398,66 @@ impl Store {
     /// pipeline, alerts and daemon built on this store read it too). Set it
     /// before the handle is used.
     pub fn with_clock(self, clock: Clock) -> Store {
-        match self.0 {
-            Backend::Sqlite(store) => Store(Backend::Sqlite(store.with_clock(clock))),
-        }
+        Store(match self.0 {
+            Backend::Sqlite(store) => Backend::Sqlite(store.with_clock(clock)),
+            Backend::Postgres(store) => Backend::Postgres(store.with_clock(clock)),
+        })
     }
 
     /// Where "now" comes from.
     pub fn clock(&self) -> Clock {
         match &self.0 {
             Backend::Sqlite(store) => store.clock(),
+            Backend::Postgres(store) => store.clock(),
+        }
+    }
+
+    /// Which backend this is, for messages and metrics: `sqlite` or
+    /// `postgres`.
+    pub fn backend(&self) -> &'static str {
+        match &self.0 {
+            Backend::Sqlite(_) => "sqlite",
+            Backend::Postgres(_) => "postgres",
         }
     }
 
     /// Starts the writer every feed's result goes through (group commit),
     /// on the current tokio runtime.
     pub fn write_queue(&self) -> WriteQueue {
+        WriteQueue(match &self.0 {
+            Backend::Sqlite(store) => Writer::Sqlite(sqlite::WriteQueue::start(store.clone())),
+            Backend::Postgres(store) => Writer::Postgres(postgres::WriteQueue::start(store.clone())),
+        })
+    }
+}
+
+/// The writer of feed results (see [`Store::write_queue`]). Cheap to
+/// clone; the writer ends at [`WriteQueue::close`] or when the last clone is
+/// dropped, after writing what was queued.
+#[derive(Debug, Clone)]
+pub struct WriteQueue(Writer);
+
+#[derive(Debug, Clone)]
+enum Writer {
+    Sqlite(sqlite::WriteQueue),
+    Postgres(postgres::WriteQueue),
+}
+
+impl WriteQueue {
+    /// Stops the writer: what is queued is written, later writes fail with
+    /// [`StoreError::WriterStopped`]; returns once the writer has ended.
+    pub async fn close(&self) {
         match &self.0 {
-            Backend::Sqlite(store) => WriteQueue::start(store.clone()),
+            Writer::Sqlite(queue) => queue.close().await,
+            Writer::Postgres(queue) => queue.close().await,
         }
     }
-}
 
-/// Where a store lives, as the config names it (`[store] path` or `url`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Location {
-    /// A SQLite database file.
-    Sqlite(PathBuf),
-}
-
-impl Location {
-    /// The store a `[store] url` names: `sqlite:///abs/path`, `sqlite://rel`
-    /// or `sqlite:rel` (a file path), or the one sentence saying why it
-    /// names none.
-    pub fn from_url(url: &str) -> std::result::Result<Location, String> {
-        let lower = url.to_ascii_lowercase();
-        if lower.starts_with("postgres://") || lower.starts_with("postgresql://") {
-            return Err(
-                "PostgreSQL is not supported by this feedwatch yet: use a sqlite:// URL or store.path".into(),
-            );
+    /// Queues a result and waits until it is committed (or failed).
+    pub async fn write(&self, write: FeedWrite) -> Result<IngestCounts> {
+        match &self.0 {
+            Writer::Sqlite(queue) => queue.write(write).await,
+            Writer::Postgres(queue) => queue.write(write).await,
         }
-        let rest = url
-            .strip_prefix("sqlite://")
-            .or_else(|| url.strip_prefix("sqlite:"))
-            .ok_or_else(|| format!("{url:?} is not a store URL: it must start with sqlite:// (for example sqlite:///var/lib/feedwatch/feedwatch.db)"))?;
-        // Driver options (`?mode=rwc`) are not taken: the store sets its own.
-        if rest.contains('?') || rest.contains('#') {
-            return Err(
-                "takes a file path only (no ?options): the store chooses its own connection settings".into(),
-            );
-        }
-        if rest.is_empty() {
-            return Err(
-                "names no database file (for example sqlite:///var/lib/feedwatch/feedwatch.db)".into(),
-            );
-        }
-        Ok(Location::Sqlite(PathBuf::from(rest)))
-    }
-
-    /// This location with a relative file path taken relative to `base`
-    /// (the config file's directory).
-    pub fn relative_to(self, base: &Path) -> Location {
-        match self {
-            Location::Sqlite(path) => Location::Sqlite(base.join(path)),
-        }
-    }
-}
-
-impl std::fmt::Display for Location {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Location::Sqlite(path) => write!(f, "{}", path.display()),
-        }
-    }
-}
-
-/// A bare path is a SQLite database file (as `[store] path` says).
-impl From<&Path> for Location {
-    fn from(path: &Path) -> Location {
-        Location::Sqlite(path.to_path_buf())
-    }
-}
-
-impl From<&PathBuf> for Location {
-    fn from(path: &PathBuf) -> Location {
-        Location::Sqlite(path.clone())
-    }
-}
-
-impl From<PathBuf> for Location {
-    fn from(path: PathBuf) -> Location {
-        Location::Sqlite(path)
-    }
-}
-
-impl From<&Location> for Location {
-    fn from(location: &Location) -> Location {
-        location.clone()
     }
 }

@@ -23,5 +23,6 @@ mod resilience;
 mod scheduling;
 mod secrets;
 mod service;
+mod store;
 mod stories;
 mod topics;

@@ -99,7 +99,7 @@ pub enum FeedChangeError {
     #[error("feed {} is defined in the config file; remove it there", crate::redact::url(.0))]
     FromConfig(String),
     #[error(transparent)]
-    SqliteStore(#[from] super::StoreError),
+    Store(#[from] super::StoreError),
 }
 
 impl FeedRow {

@@ -36,7 +36,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::Location;
+use super::{Location, Result, StoreError};
 use crate::clock::Clock;
 use chrono::{DateTime, Datelike, NaiveDateTime, Timelike, Utc};
 use sqlx::sqlite::{
@@ -63,64 +63,6 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite")
 /// (cold farm cycle 35.2 s → 31–32 s, before group commit); the daemon
 /// truncates the WAL every minute.
 const WAL_AUTOCHECKPOINT: u32 = 10_000;
-
-/// A store operation that failed.
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    /// The database file could not be opened or created.
-    #[error("cannot open database {}", path.display())]
-    Open {
-        path: PathBuf,
-        #[source]
-        source: sqlx::Error,
-    },
-    /// A read-only command was pointed at a database that does not exist.
-    #[error("database {} does not exist yet (run `feedwatch run --once` first)", path.display())]
-    Missing { path: PathBuf },
-    /// A read-only command was pointed at a database that lacks migrations
-    /// this feedwatch has (only writers migrate; see
-    /// [`SqliteStore::open_read_only`]).
-    #[error("database {} was written by an older feedwatch: run `feedwatch run --once` (or restart the daemon) to upgrade it", path.display())]
-    Outdated {
-        path: PathBuf,
-        /// The first migration it lacks.
-        pending: i64,
-    },
-    /// A read-only command was pointed at a database migrated by a newer
-    /// feedwatch (a migration this one does not know is applied).
-    #[error("database {} was written by a newer feedwatch (schema migration {version}; this one knows up to {known}): read it with that version", path.display())]
-    Newer { path: PathBuf, version: i64, known: i64 },
-    /// The file a backup goes to could not be created.
-    #[error("cannot create the backup file {}", path.display())]
-    BackupFile {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-    /// Applying the schema migrations failed.
-    #[error("cannot migrate database {}", path.display())]
-    Migrate {
-        path: PathBuf,
-        #[source]
-        source: sqlx::migrate::MigrateError,
-    },
-    /// A query failed.
-    #[error("database error")]
-    Sql(#[from] sqlx::Error),
-    /// A search read was stopped: its time budget ([`SqliteStore::bounded`]) is
-    /// spent, or its client has gone.
-    #[error("the search was stopped after its time limit of {} (search.timeout): narrow the query or its time window", humantime::format_duration(*.0))]
-    OverBudget(Duration),
-    /// A row the store wrote does not read back (the database was edited
-    /// by hand, or is damaged).
-    #[error("malformed row in {table}: {row}")]
-    Malformed { table: &'static str, row: String },
-    /// The writer task is gone (the process is shutting down).
-    #[error("the database writer has stopped")]
-    WriterStopped,
-}
-
-pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
 /// Handle to the database. Cheap to clone.
 #[derive(Debug, Clone)]
@@ -154,11 +96,10 @@ impl SqliteStore {
     /// SQLite opens it, so a permissive umask does not widen it; SQLite
     /// gives the `-wal` and `-shm` files the same mode. An existing file
     /// keeps its mode.
-    pub async fn open(location: impl Into<Location>) -> Result<SqliteStore> {
-        let Location::Sqlite(path) = &location.into();
-        let path = path.as_path();
+    pub async fn open(path: impl AsRef<Path>) -> Result<SqliteStore> {
+        let path = path.as_ref();
         let io_error = |e| StoreError::Open {
-            path: path.to_path_buf(),
+            store: Location::Sqlite(path.to_path_buf()),
             source: sqlx::Error::Io(e),
         };
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -181,11 +122,11 @@ impl SqliteStore {
     /// to it (`feeds remove`, `db prune`, ...): a missing file is an error
     /// instead of a new empty database. Commands that only read use
     /// [`SqliteStore::open_read_only`].
-    pub async fn open_existing(location: impl Into<Location>) -> Result<SqliteStore> {
-        let Location::Sqlite(path) = &location.into();
+    pub async fn open_existing(path: impl AsRef<Path>) -> Result<SqliteStore> {
+        let path = path.as_ref();
         if !path.exists() {
             return Err(StoreError::Missing {
-                path: path.to_path_buf(),
+                store: Location::Sqlite(path.to_path_buf()),
             });
         }
         Self::connect(path, false).await
@@ -228,16 +169,15 @@ impl SqliteStore {
     /// The store's write pool is read-only too (and connects only if used):
     /// a write through it fails at once with SQLite's "attempt to write a
     /// readonly database" instead of waiting for the lock.
-    pub async fn open_read_only(location: impl Into<Location>) -> Result<SqliteStore> {
-        let Location::Sqlite(path) = &location.into();
-        let path = path.as_path();
+    pub async fn open_read_only(path: impl AsRef<Path>) -> Result<SqliteStore> {
+        let path = path.as_ref();
         if !path.exists() {
             return Err(StoreError::Missing {
-                path: path.to_path_buf(),
+                store: Location::Sqlite(path.to_path_buf()),
             });
         }
         let open_error = |source| StoreError::Open {
-            path: path.to_path_buf(),
+            store: Location::Sqlite(path.to_path_buf()),
             source,
         };
         // No journal mode: a database a writer created is WAL already, and
@@ -287,7 +227,7 @@ impl SqliteStore {
 
     async fn connect(path: &Path, create: bool) -> Result<SqliteStore> {
         let open_error = |source| StoreError::Open {
-            path: path.to_path_buf(),
+            store: Location::Sqlite(path.to_path_buf()),
             source,
         };
         let options = base_options(path)
@@ -359,7 +299,7 @@ impl SqliteStore {
             // would both apply it, and the second fail. They take turns.
             let _turn = migration_turn(path);
             MIGRATOR.run(&write).await.map_err(|source| StoreError::Migrate {
-                path: path.to_path_buf(),
+                store: Location::Sqlite(path.to_path_buf()),
                 source,
             })?;
         }
@@ -443,7 +383,7 @@ fn base_options(path: &Path) -> std::result::Result<SqliteConnectOptions, sqlx::
 /// Held until dropped (or the process exits; the OS releases the lock).
 #[derive(Debug)]
 pub struct InstanceLock {
-    _file: std::fs::File,
+    _file: Option<std::fs::File>,
 }
 
 /// Another process holds the database's instance lock.
@@ -465,8 +405,13 @@ pub enum LockError {
 
 impl InstanceLock {
     /// Takes `<db>.lock` without waiting. Read-only commands don't need it.
+    /// On PostgreSQL several instances share the database by design:
+    /// nothing is taken.
     pub fn acquire(location: impl Into<Location>) -> Result<InstanceLock, LockError> {
-        let Location::Sqlite(db) = &location.into();
+        let db = match location.into() {
+            Location::Sqlite(db) => db,
+            Location::Postgres(_) => return Ok(InstanceLock { _file: None }),
+        };
         use std::io::{Read, Seek, Write};
         let mut name = db.as_os_str().to_owned();
         name.push(".lock");
@@ -506,7 +451,7 @@ impl InstanceLock {
         file.set_len(0).map_err(io)?;
         file.rewind().map_err(io)?;
         write!(file, "{}", std::process::id()).map_err(io)?;
-        Ok(InstanceLock { _file: file })
+        Ok(InstanceLock { _file: Some(file) })
     }
 }
 
@@ -721,7 +666,7 @@ fn create_private_dir(dir: &Path) -> std::io::Result<()> {
 /// `_sqlx_migrations` has none applied.
 async fn check_schema(read: &SqlitePool, path: &Path) -> Result<()> {
     let open_error = |source| StoreError::Open {
-        path: path.to_path_buf(),
+        store: Location::Sqlite(path.to_path_buf()),
         source,
     };
     // The first read: a file that is not a database fails here.
@@ -747,14 +692,14 @@ async fn check_schema(read: &SqlitePool, path: &Path) -> Result<()> {
         .collect();
     if let Some(&version) = applied.iter().filter(|v| !known.contains(v)).max() {
         return Err(StoreError::Newer {
-            path: path.to_path_buf(),
+            store: Location::Sqlite(path.to_path_buf()),
             version,
             known: known.last().copied().unwrap_or(0),
         });
     }
     if let Some(&pending) = known.iter().find(|v| !applied.contains(v)) {
         return Err(StoreError::Outdated {
-            path: path.to_path_buf(),
+            store: Location::Sqlite(path.to_path_buf()),
             pending,
         });
     }

@@ -578,6 +578,15 @@ impl SearchText {
             text: text.join(" "),
         }
     }
+
+    /// The folded words of the title and of the text, as indexed.
+    #[allow(dead_code, reason = "issue 23 in progress: the PostgreSQL writer indexes them")]
+    pub(in crate::store) fn words(&self) -> (Vec<&str>, Vec<&str>) {
+        (
+            self.title.split_ascii_whitespace().collect(),
+            self.text.split_ascii_whitespace().collect(),
+        )
+    }
 }
 
 /// Items to index (or re-index) in `items_fts` ([`SearchText`]). Written at

@@ -2,6 +2,8 @@
 //! and a runner for the real `feedwatch` binary against a temp config.
 #![allow(dead_code)]
 
+pub mod pg;
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -256,6 +258,26 @@ pub fn rss(items: &[(&str, &str, &str)]) -> String {
     out
 }
 
+/// Where a test's store is: the tests that hold for both backends run on
+/// each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub const ALL: [Backend; 2] = [Backend::Sqlite, Backend::Postgres];
+
+    /// A new empty store's `Location` on this backend (`dir` holds a SQLite file).
+    pub async fn location(self, dir: &Path) -> feedwatch::store::Location {
+        match self {
+            Backend::Sqlite => feedwatch::store::Location::Sqlite(dir.join("feedwatch.db")),
+            Backend::Postgres => feedwatch::store::Location::from_url(&pg::database().await).unwrap(),
+        }
+    }
+}
+
 /// A temp directory with a config file; runs the real binary against it.
 pub struct Workspace {
     pub dir: tempfile::TempDir,
@@ -291,6 +313,27 @@ impl Workspace {
         }
         std::fs::write(dir.path().join("feedwatch.toml"), config).unwrap();
         Workspace { dir }
+    }
+
+    /// As [`Workspace::new`], with the store on `backend` (a fresh
+    /// database on the test PostgreSQL server for [`Backend::Postgres`]).
+    pub async fn on(
+        backend: Backend,
+        feeds: &[(&str, &str)],
+        topics: &[(&str, &str)],
+        extra: &str,
+    ) -> Workspace {
+        let workspace = Workspace::new(feeds, topics, extra);
+        if backend == Backend::Postgres {
+            let url = pg::database().await;
+            let path = workspace.config_path();
+            let config = std::fs::read_to_string(&path).unwrap().replace(
+                "[store]\npath = \"data/feedwatch.db\"\n",
+                &format!("[store]\nurl = {url:?}\n"),
+            );
+            std::fs::write(&path, config).unwrap();
+        }
+        workspace
     }
 
     pub fn with_config(config: &str) -> Workspace {

@@ -1,0 +1,264 @@
+//! The PostgreSQL backend: several feedwatch instances on one database.
+//!
+//! Its schema is in `migrations/postgres/` (applied by writers, under the
+//! advisory lock sqlx's migrator takes, so instances starting together take
+//! turns). PostgreSQL's own locks are the coordination between instances:
+//! feeds are leased with `FOR UPDATE SKIP LOCKED` (`feeds.rs`), stories are
+//! joined under a transaction-scoped advisory lock per lookup key
+//! (`items.rs`), digests are claimed before delivery (`digests.rs`).
+
+mod archive;
+mod batch;
+mod digests;
+mod feeds;
+mod items;
+mod maintenance;
+mod stories;
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::ConnectOptions;
+
+use super::{
+    AlertState, BuildDigest, CheckReport, Compacted, Cursor, DigestBatch, DigestRecord, FeedChangeError,
+    FeedHealthRow, FeedRow, FeedUpdate, FeedWrite, IngestCounts, ItemRow, Known, Location, PendingMatch,
+    PgTarget, QueueEntry, ReportItem, ReportStory, Result, RetiredTopic, SearchFilter, StoreError,
+    StoryFilter, StoryRow, TopicRow, TopicStats, VolumeQuery, VolumeRow,
+};
+use crate::clock::Clock;
+use crate::model::FeedConfig;
+use crate::topics::{Expr, TopicSet};
+
+pub use batch::WriteQueue;
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// Connections of an instance's pool: the writer, the poller's claims,
+/// alert delivery and a few reads at once.
+const CONNECTIONS: u32 = 8;
+
+/// Handle to a PostgreSQL store. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct PgStore {
+    pool: PgPool,
+    /// The pool of search reads, when they have their own
+    /// ([`PgStore::with_search_pool`]); else `pool`.
+    search: Option<PgPool>,
+    /// The time budget of this handle's search reads ([`PgStore::bounded`]).
+    budget: Option<Arc<Budget>>,
+    /// Where the store is (for messages).
+    #[allow(
+        dead_code,
+        reason = "issue 23 in progress: messages of the roles still to come"
+    )]
+    target: Arc<PgTarget>,
+    /// This instance's name in leases and claims: host name and process id.
+    #[allow(dead_code, reason = "issue 23 in progress: feed leases and digest claims")]
+    instance: Arc<str>,
+    /// Where "now" comes from (see [`PgStore::with_clock`]).
+    clock: Clock,
+}
+
+/// The time budget of one search, shared by the clones of its handle.
+#[derive(Debug)]
+struct Budget {
+    limit: Duration,
+    deadline: Instant,
+    abandoned: Arc<AtomicBool>,
+}
+
+impl Drop for Budget {
+    fn drop(&mut self) {
+        self.abandoned.store(true, Ordering::Relaxed);
+    }
+}
+
+/// A role method this backend does not have yet, as an error.
+fn unsupported<E: From<StoreError>>(what: &'static str) -> E {
+    StoreError::Unsupported(what).into()
+}
+
+impl PgStore {
+    /// Connects and applies pending migrations (the daemon, `run --once`):
+    /// the database must exist (created by its administrator, as for any
+    /// PostgreSQL application); its tables are created here.
+    pub async fn open(target: &PgTarget) -> Result<PgStore> {
+        let store = Self::connect(target, CONNECTIONS).await?;
+        MIGRATOR
+            .run(&store.pool)
+            .await
+            .map_err(|source| StoreError::Migrate {
+                store: Location::Postgres(target.clone()),
+                source,
+            })?;
+        Ok(store)
+    }
+
+    /// As [`PgStore::open`]: a PostgreSQL database always exists before
+    /// feedwatch connects.
+    pub async fn open_existing(target: &PgTarget) -> Result<PgStore> {
+        Self::open(target).await
+    }
+
+    /// Connects without migrating; a database without feedwatch's tables,
+    /// or migrated by an older or newer feedwatch, is an error that says
+    /// which. Read-only commands never write, so their connections are
+    /// read-only transactions by default.
+    pub async fn open_read_only(target: &PgTarget) -> Result<PgStore> {
+        let store = Self::connect_with(target, 4, true).await?;
+        check_schema(&store.pool, target).await?;
+        Ok(store)
+    }
+
+    async fn connect(target: &PgTarget, connections: u32) -> Result<PgStore> {
+        Self::connect_with(target, connections, false).await
+    }
+
+    async fn connect_with(target: &PgTarget, connections: u32, read_only: bool) -> Result<PgStore> {
+        let location = || Location::Postgres(target.clone());
+        let options = target
+            .connect_options()
+            .map_err(|message| StoreError::Open {
+                store: location(),
+                source: sqlx::Error::Configuration(message.into()),
+            })?
+            .log_slow_statements(log::LevelFilter::Debug, Duration::from_secs(1));
+        let options = if read_only {
+            options.options([("default_transaction_read_only", "on")])
+        } else {
+            options
+        };
+        let pool = PgPoolOptions::new()
+            .max_connections(connections)
+            .acquire_timeout(Duration::from_secs(30))
+            .connect_with(options)
+            .await
+            .map_err(|source| StoreError::Open {
+                store: location(),
+                source,
+            })?;
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .map(|h| h.trim().to_string())
+            .unwrap_or_else(|_| "localhost".into());
+        Ok(PgStore {
+            pool,
+            search: None,
+            budget: None,
+            target: Arc::new(target.clone()),
+            instance: format!("{host}:{}", std::process::id()).into(),
+            clock: Clock::System,
+        })
+    }
+
+    /// This handle with `clock` as "now". Set it before the handle is used.
+    pub fn with_clock(mut self, clock: Clock) -> PgStore {
+        self.clock = clock;
+        self
+    }
+
+    /// Where "now" comes from.
+    pub fn clock(&self) -> Clock {
+        self.clock
+    }
+
+    /// This instance's name in leases and claims.
+    #[allow(dead_code, reason = "issue 23 in progress: feed leases and digest claims")]
+    pub fn instance(&self) -> &str {
+        &self.instance
+    }
+
+    /// Waits for in-flight queries and closes all connections.
+    pub async fn close(&self) {
+        if let Some(search) = &self.search {
+            search.close().await;
+        }
+        self.pool.close().await;
+    }
+
+    /// A handle whose search reads stop with [`StoreError::OverBudget`]
+    /// once `limit` has passed (PostgreSQL's `statement_timeout`, set per
+    /// transaction), or when every clone of the handle is dropped.
+    pub fn bounded(&self, limit: Duration) -> PgStore {
+        let mut store = self.clone();
+        store.budget = Some(Arc::new(Budget {
+            limit,
+            deadline: Instant::now() + limit,
+            abandoned: Arc::new(AtomicBool::new(false)),
+        }));
+        store
+    }
+
+    /// A handle whose search reads use a pool of their own.
+    pub fn with_search_pool(&self, connections: u32) -> PgStore {
+        let options = (*self.pool.connect_options()).clone();
+        let pool = PgPoolOptions::new()
+            .max_connections(connections.max(1))
+            .connect_lazy_with(options);
+        let mut store = self.clone();
+        store.search = Some(pool);
+        store
+    }
+
+    /// Whether this handle's budget is spent.
+    pub fn over_budget(&self) -> Option<Duration> {
+        self.budget
+            .as_ref()
+            .filter(|b| Instant::now() >= b.deadline)
+            .map(|b| b.limit)
+    }
+
+    /// Whether the store can rank items by relevance to `query`.
+    pub fn ranks(&self, query: &Expr) -> bool {
+        archive::ranks(query)
+    }
+}
+
+/// Compares the migrations applied to the database with this binary's
+/// (see [`PgStore::open_read_only`]).
+async fn check_schema(pool: &PgPool, target: &PgTarget) -> Result<()> {
+    let location = || Location::Postgres(target.clone());
+    let has_table: bool = sqlx::query_scalar("SELECT to_regclass('_sqlx_migrations') IS NOT NULL")
+        .fetch_one(pool)
+        .await
+        .map_err(|source| StoreError::Open {
+            store: location(),
+            source,
+        })?;
+    let applied: HashSet<i64> = if has_table {
+        sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success")
+            .fetch_all(pool)
+            .await?
+            .into_iter()
+            .collect()
+    } else {
+        HashSet::new()
+    };
+    let known: BTreeSet<i64> = MIGRATOR
+        .iter()
+        .filter(|m| !m.migration_type.is_down_migration())
+        .map(|m| m.version)
+        .collect();
+    if applied.is_empty() {
+        return Err(StoreError::Missing { store: location() });
+    }
+    if let Some(&version) = applied.iter().filter(|v| !known.contains(v)).max() {
+        return Err(StoreError::Newer {
+            store: location(),
+            version,
+            known: known.last().copied().unwrap_or(0),
+        });
+    }
+    if let Some(&pending) = known.iter().find(|v| !applied.contains(v)) {
+        return Err(StoreError::Outdated {
+            store: location(),
+            pending,
+        });
+    }
+    Ok(())
+}
