@@ -38,9 +38,18 @@ pub async fn database() -> String {
         std::process::id(),
         DATABASES.fetch_add(1, Ordering::Relaxed)
     );
-    let mut admin = sqlx::PgConnection::connect(&format!("{}/postgres", server.base))
-        .await
-        .expect("connect to the test PostgreSQL server");
+    // A server that accepts TCP connections may still be starting up.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut admin = loop {
+        match sqlx::PgConnection::connect(&format!("{}/postgres", server.base)).await {
+            Ok(connection) => break connection,
+            Err(error) if Instant::now() < deadline => {
+                tracing::debug!(%error, "the test PostgreSQL server is not ready yet");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(error) => panic!("cannot connect to the test PostgreSQL server: {error}"),
+        }
+    };
     sqlx::query(&format!("CREATE DATABASE {name}"))
         .execute(&mut admin)
         .await
