@@ -126,6 +126,10 @@ pub struct HttpConfig {
     /// The token read from `token_file`.
     #[serde(skip)]
     pub token: Option<Secret>,
+    /// This instance's name, the `instance_name` label of every metric on
+    /// `/metrics`, for several instances sharing a PostgreSQL store. Unset:
+    /// the host name on PostgreSQL, no label on SQLite (one instance).
+    pub instance: Option<String>,
 }
 
 impl Default for HttpConfig {
@@ -133,6 +137,7 @@ impl Default for HttpConfig {
         Self {
             listen: None,
             token_file: None,
+            instance: None,
             allow_remote: false,
             max_searches: 2,
             max_connections: 256,

@@ -43,6 +43,8 @@ struct FeedStateLabel {
 #[derive(Debug)]
 pub struct Metrics {
     clock: Clock,
+    /// The `instance_name` label of every metric, if any.
+    instance: Option<String>,
     registry: Registry,
     polls: Family<OutcomeLabel, Counter>,
     poll_seconds: Histogram,
@@ -59,6 +61,22 @@ pub struct Metrics {
     stopped: AtomicBool,
 }
 
+/// The registry of feedwatch's metrics, labelled with the instance's name
+/// if it has one.
+fn registry(instance: Option<&str>) -> Registry {
+    match instance {
+        Some(name) => Registry::with_prefix_and_labels(
+            "feedwatch",
+            [(
+                std::borrow::Cow::Borrowed("instance_name"),
+                std::borrow::Cow::Owned(name.to_string()),
+            )]
+            .into_iter(),
+        ),
+        None => Registry::with_prefix("feedwatch"),
+    }
+}
+
 impl Default for Metrics {
     fn default() -> Self {
         Self::new(Clock::System)
@@ -68,7 +86,13 @@ impl Default for Metrics {
 impl Metrics {
     /// Metrics whose times (the loop's last pass) come from `clock`.
     pub fn new(clock: Clock) -> Self {
-        let mut registry = Registry::with_prefix("feedwatch");
+        Self::for_instance(clock, None)
+    }
+
+    /// As [`Metrics::new`], every metric labelled `instance_name="<name>"`
+    /// when `instance` is given (several instances on one store).
+    pub fn for_instance(clock: Clock, instance: Option<&str>) -> Self {
+        let mut registry = registry(instance);
         let polls = Family::<OutcomeLabel, Counter>::default();
         registry.register(
             "polls",
@@ -107,6 +131,7 @@ impl Metrics {
         );
         Self {
             clock,
+            instance: instance.map(str::to_string),
             registry,
             store_errors,
             store_failing: AtomicBool::new(false),
@@ -200,7 +225,7 @@ impl Metrics {
     /// The Prometheus text exposition: recorded metrics plus gauges read
     /// from the store now. `unhealthy_after` is `poll.failure_threshold`.
     pub async fn render(&self, store: &Store, unhealthy_after: u32) -> Result<String, StoreError> {
-        let mut scrape = Registry::with_prefix("feedwatch");
+        let mut scrape = registry(self.instance.as_deref());
         let items = Gauge::<i64>::default();
         items.set(store.item_count().await?);
         scrape.register("items", "Items stored", items);

@@ -212,7 +212,10 @@ pub async fn serve(
 ) -> Result<(), DaemonError> {
     use tokio::signal::unix::{signal, SignalKind};
     let mut hangup = signal(SignalKind::hangup()).map_err(DaemonError::Signal)?;
-    let metrics = Arc::new(Metrics::new(store.clock()));
+    let metrics = Arc::new(Metrics::for_instance(
+        store.clock(),
+        instance_name(&config, store).as_deref(),
+    ));
     let mut running = Daemon::start(&config, store, &metrics, shutdown).await?;
     notify::ready(&format!(
         "polling {}",
@@ -261,4 +264,16 @@ pub async fn serve(
     }
     notify::stopping();
     running.stop().await
+}
+
+/// The instance's name on `/metrics`: `[http] instance`, else on a shared
+/// (PostgreSQL) store the host name; none for a SQLite store's one instance.
+fn instance_name(config: &Config, store: &Store) -> Option<String> {
+    config.http.instance.clone().or_else(|| {
+        (store.backend() == "postgres").then(|| {
+            std::fs::read_to_string("/proc/sys/kernel/hostname")
+                .map(|h| h.trim().to_string())
+                .unwrap_or_else(|_| "localhost".into())
+        })
+    })
 }
