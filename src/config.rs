@@ -266,6 +266,12 @@ pub struct PollConfig {
     /// Every Nth poll of a feed is unconditional (no ETag/Last-Modified),
     /// so a server that changes the body but not its validators is noticed.
     pub unconditional_every: u32,
+    /// On a PostgreSQL store shared by several instances: how long a feed
+    /// an instance has claimed stays its own. Writing the feed's result
+    /// ends the lease; an instance that dies holding it loses the feed to
+    /// another after this long. Longer than a poll can take.
+    #[serde(with = "humantime_serde")]
+    pub lease: Duration,
 }
 
 impl Default for PollConfig {
@@ -279,6 +285,7 @@ impl Default for PollConfig {
             per_host_spacing: Duration::from_millis(500),
             failure_threshold: 10,
             unconditional_every: 10,
+            lease: Duration::from_secs(10 * 60),
         }
     }
 }
@@ -506,6 +513,7 @@ impl Config {
             ("poll.interval", raw.poll.interval),
             ("poll.min_interval", Some(raw.poll.min_interval)),
             ("poll.max_interval", Some(raw.poll.max_interval)),
+            ("poll.lease", Some(raw.poll.lease)),
         ];
         for (key, value) in at_least_1s {
             if value.is_some_and(|v| v < Duration::from_secs(1)) {

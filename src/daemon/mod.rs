@@ -408,7 +408,17 @@ pub async fn run(
                 Err(error) => health.failed(&error, "the database still cannot be written", None, metrics),
             }
         }
-        match dispatch(store, pipeline, &config_urls, &mut health, &mut polls, shutdown).await {
+        match dispatch(
+            store,
+            pipeline,
+            &config_urls,
+            &mut health,
+            &mut polls,
+            config.poll.lease,
+            shutdown,
+        )
+        .await
+        {
             Ok(next) => {
                 if let Some(next) = next {
                     wake = looked + next.clamp(MIN_REQUERY, MAX_IDLE);
@@ -488,6 +498,7 @@ async fn dispatch(
     config_urls: &HashSet<&str>,
     health: &mut StoreHealth,
     polls: &mut Polls,
+    lease: Duration,
     shutdown: &CancellationToken,
 ) -> Result<Option<Duration>, StoreError> {
     let allowed = health.may_start(polls.len());
@@ -517,7 +528,8 @@ async fn dispatch(
         // Nothing due for the trial yet: keep it for the next pass.
         health.trial = true;
     }
-    for feed in store.feeds_by_id(&due_ids).await? {
+    // On a store shared by several instances, another may have taken some.
+    for feed in store.claim_feeds(&due_ids, now, lease).await? {
         polls.start(pipeline, feed, shutdown);
     }
     Ok(next.and_then(|n| (n - now).to_std().ok()))

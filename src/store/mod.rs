@@ -412,6 +412,24 @@ impl Store {
         }
     }
 
+    /// Takes the feeds `ids` (due feeds, as [`Store::queue`] said) for this
+    /// instance to poll now, in the order given; their rows. On SQLite (one
+    /// instance) that is every one of them. On PostgreSQL each is leased to
+    /// this instance until `now + lease`, unless another instance holds it
+    /// or it is no longer due (another instance polled it meanwhile): those
+    /// are left out. Writing a feed's result ends its lease.
+    pub async fn claim_feeds(
+        &self,
+        ids: &[i64],
+        now: DateTime<Utc>,
+        lease: Duration,
+    ) -> Result<Vec<FeedRow>> {
+        match &self.0 {
+            Backend::Sqlite(store) => store.feeds_by_id(ids).await,
+            Backend::Postgres(store) => store.claim_feeds(ids, now, lease).await,
+        }
+    }
+
     /// Which backend this is, for messages and metrics: `sqlite` or
     /// `postgres`.
     pub fn backend(&self) -> &'static str {

@@ -12,6 +12,7 @@ mod batch;
 mod digests;
 mod feeds;
 mod items;
+mod leases;
 mod maintenance;
 mod stories;
 
@@ -59,7 +60,6 @@ pub struct PgStore {
     )]
     target: Arc<PgTarget>,
     /// This instance's name in leases and claims: host name and process id.
-    #[allow(dead_code, reason = "issue 23 in progress: feed leases and digest claims")]
     instance: Arc<str>,
     /// Where "now" comes from (see [`PgStore::with_clock`]).
     clock: Clock,
