@@ -9,7 +9,7 @@ use chrono::Utc;
 use clap::Subcommand;
 use feedwatch::config::Config;
 use feedwatch::daemon::apply_retention;
-use feedwatch::store::Store;
+use feedwatch::store::{CopyProgress, Location, Store};
 
 #[derive(Debug, Subcommand)]
 pub enum DbCommand {
@@ -25,6 +25,17 @@ pub enum DbCommand {
     /// Rebuild the file to reclaim space from pruned items (waits for the
     /// daemon's writes; needs free disk space about the size of the file).
     Vacuum,
+    /// Copy this SQLite archive into the PostgreSQL database URL (a
+    /// `postgres://` URL or a libpq `key=value` string): every feed, item,
+    /// story, match and digest, ids kept. The database must exist and be
+    /// empty; its tables are created. An interrupted copy resumes when run
+    /// again. Stop the daemon first, then point `[store] url` at URL.
+    MigrateTo {
+        url: String,
+        /// A file holding the PostgreSQL password.
+        #[arg(long)]
+        password_file: Option<PathBuf>,
+    },
 }
 
 pub async fn db(config: &Config, command: DbCommand) -> anyhow::Result<ExitCode> {
@@ -33,6 +44,8 @@ pub async fn db(config: &Config, command: DbCommand) -> anyhow::Result<ExitCode>
     let store = match command {
         DbCommand::Check | DbCommand::Backup { .. } => Store::open_read_only(config.store.location()).await?,
         DbCommand::Prune | DbCommand::Vacuum => Store::open_existing(config.store.location()).await?,
+        // A copy reads a quiet archive: the daemon is stopped first.
+        DbCommand::MigrateTo { .. } => Store::open_read_only(config.store.location()).await?,
     };
     let result = run(config, &store, command).await;
     store.close().await;
@@ -88,6 +101,35 @@ async fn run(config: &Config, store: &Store, command: DbCommand) -> anyhow::Resu
             }
             writeln!(std::io::stdout(), "ok")?;
         }
+        DbCommand::MigrateTo { url, password_file } => {
+            let target = match Location::from_url(&url) {
+                Ok(Location::Postgres(target)) => target,
+                Ok(Location::Sqlite(_)) => {
+                    bail!("migrate-to copies into PostgreSQL: {url:?} is not a PostgreSQL URL")
+                }
+                Err(message) => bail!("{message}"),
+            };
+            let target = match password_file {
+                Some(file) => {
+                    let password = std::fs::read_to_string(&file)
+                        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
+                    target.with_password(password.trim_end_matches(['\r', '\n']).to_string())
+                }
+                None => target,
+            };
+            if !matches!(config.store.location(), Location::Sqlite(_)) {
+                bail!("migrate-to copies a SQLite archive: this config's store is already PostgreSQL");
+            }
+            let target = Location::Postgres(target);
+            let mut bar = ProgressBar::new();
+            store.migrate_to(&target, &mut |p| bar.show(p)).await?;
+            bar.finish();
+            writeln!(
+                std::io::stdout(),
+                "copied {} into {target}; set [store] url to it and start feedwatch",
+                config.store.location()
+            )?;
+        }
         DbCommand::Vacuum => {
             let size = store.vacuum().await?;
             writeln!(
@@ -100,4 +142,57 @@ async fn run(config: &Config, store: &Store, command: DbCommand) -> anyhow::Resu
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The copy's progress on stderr: a bar redrawn in place on a terminal,
+/// else one line per table.
+struct ProgressBar {
+    terminal: bool,
+    current: Option<CopyProgress>,
+}
+
+impl ProgressBar {
+    fn new() -> ProgressBar {
+        use std::io::IsTerminal;
+        ProgressBar {
+            terminal: std::io::stderr().is_terminal(),
+            current: None,
+        }
+    }
+
+    fn show(&mut self, progress: CopyProgress) {
+        let table_changed = self.current.is_some_and(|c| c.table != progress.table);
+        if table_changed {
+            self.end_line();
+        }
+        self.current = Some(progress);
+        if self.terminal {
+            const WIDTH: u64 = 30;
+            let filled = (progress.done * WIDTH)
+                .checked_div(progress.total)
+                .unwrap_or(WIDTH) as usize;
+            eprint!(
+                "\r{:<14} [{}{}] {}/{}",
+                progress.table,
+                "#".repeat(filled),
+                "-".repeat(WIDTH as usize - filled.min(WIDTH as usize)),
+                progress.done,
+                progress.total
+            );
+        }
+    }
+
+    fn end_line(&mut self) {
+        if let Some(done) = self.current.take() {
+            if self.terminal {
+                eprintln!();
+            } else {
+                eprintln!("{:<14} {}/{} rows", done.table, done.done, done.total);
+            }
+        }
+    }
+
+    fn finish(mut self) {
+        self.end_line();
+    }
 }

@@ -65,8 +65,12 @@ pub enum StoreError {
     /// The writer task is gone (the process is shutting down).
     #[error("the database writer has stopped")]
     WriterStopped,
+    /// A copy (`db migrate-to`) was pointed at a database that already
+    /// holds an archive of its own.
+    #[error("database {store} already holds a feedwatch archive: migrate-to copies into an empty database (or resumes its own interrupted copy)")]
+    NotEmpty { store: Location },
     /// What this backend cannot do (yet).
-    #[error("{0} is not available on PostgreSQL yet")]
+    #[error("{0} is not available on this store's backend yet")]
     Unsupported(&'static str),
 }
 

@@ -10,6 +10,7 @@
 //! the config (`[store] path` or `url`), never by its engine; rows leave it
 //! as the plain types re-exported here.
 
+mod copy;
 mod error;
 mod location;
 mod postgres;
@@ -26,6 +27,7 @@ use crate::clock::Clock;
 use crate::model::FeedConfig;
 use crate::topics::{Expr, TopicSet};
 
+pub use copy::CopyProgress;
 pub use error::{Result, StoreError};
 pub use location::{Location, PgTarget};
 pub use sqlite::{
@@ -428,6 +430,23 @@ impl Store {
             Backend::Sqlite(store) => store.feeds_by_id(ids).await,
             Backend::Postgres(store) => store.claim_feeds(ids, now, lease).await,
         }
+    }
+
+    /// Copies this archive (SQLite) into the PostgreSQL database `target`
+    /// (`db migrate-to`): migrated here if needed, and empty, or holding an
+    /// interrupted copy, which resumes. Ids, times, stories, matches and
+    /// the digest outbox are kept as they are. `progress` is told after
+    /// every batch.
+    pub async fn migrate_to(&self, target: &Location, progress: &mut dyn FnMut(CopyProgress)) -> Result<()> {
+        let (Backend::Sqlite(from), Location::Postgres(to)) = (&self.0, target) else {
+            return Err(StoreError::Unsupported(
+                "copying other than from SQLite into PostgreSQL",
+            ));
+        };
+        let to = postgres::PgStore::open(to).await?;
+        let copied = copy::sqlite_to_postgres(from, &to, progress).await;
+        to.close().await;
+        copied
     }
 
     /// Which backend this is, for messages and metrics: `sqlite` or

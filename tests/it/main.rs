@@ -15,6 +15,7 @@ mod entities;
 mod folding;
 mod hostile;
 mod langid;
+mod migrate;
 mod pipeline;
 mod polling;
 mod query_properties;

@@ -11,6 +11,7 @@ mod archive;
 mod batch;
 mod digests;
 mod feeds;
+mod import;
 mod items;
 mod leases;
 mod maintenance;

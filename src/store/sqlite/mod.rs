@@ -17,6 +17,7 @@
 
 mod batch;
 mod digests;
+mod export;
 mod feeds;
 mod items;
 mod lang;
