@@ -431,6 +431,63 @@ impl Store {
     }
 }
 
+/// The job queue shared by instances: due feeds leased to one instance at a
+/// time, and per-host politeness across instances. On SQLite (one
+/// instance, nobody to race) a claim is a plain select of due feeds.
+impl Store {
+    /// Leases up to `limit` due feeds to this instance until `now + lease`:
+    /// enabled, their check due (`next_check_at` unset or at most `now`)
+    /// and not leased by another instance (a lease that has ended is
+    /// free), oldest due first (never checked first), then by id. Two
+    /// instances never lease the same feed; the writer ends a lease with
+    /// the feed's result, [`Store::release_feeds`] gives the rest back.
+    pub async fn claim_due_feeds(
+        &self,
+        now: DateTime<Utc>,
+        limit: u32,
+        lease: Duration,
+    ) -> Result<Vec<FeedRow>> {
+        match &self.0 {
+            Backend::Sqlite(store) => store.due_feeds(now, limit).await,
+            Backend::Postgres(store) => store.claim_due_feeds(now, limit, lease).await,
+        }
+    }
+
+    /// When the next feed is due and free (a check or a lease ending),
+    /// for the poller to sleep until then; `None` without enabled feeds.
+    pub async fn next_due_at(&self) -> Result<Option<DateTime<Utc>>> {
+        match &self.0 {
+            Backend::Sqlite(store) => store.next_due_at().await,
+            Backend::Postgres(store) => store.next_due_at().await,
+        }
+    }
+
+    /// Gives back this instance's leases on `ids` (claimed, not polled: it
+    /// is stopping).
+    pub async fn release_feeds(&self, ids: &[i64]) -> Result<()> {
+        match &self.0 {
+            Backend::Sqlite(_) => Ok(()),
+            Backend::Postgres(store) => store.release_feeds(ids).await,
+        }
+    }
+
+    /// Reserves this instance's next request to `host` (a
+    /// `fetch::HostLimiter` key) among every instance's: when it may start
+    /// (`now`, or `spacing` after the last reserved start). `None` on a
+    /// backend with one instance, whose `HostLimiter` spaces them alone.
+    pub async fn reserve_host(
+        &self,
+        host: &str,
+        spacing: Duration,
+        now: DateTime<Utc>,
+    ) -> Result<Option<DateTime<Utc>>> {
+        match &self.0 {
+            Backend::Sqlite(_) => Ok(None),
+            Backend::Postgres(store) => store.reserve_host(host, spacing, now).await.map(Some),
+        }
+    }
+}
+
 /// The writer of feed results (see [`Store::write_queue`]). Cheap to
 /// clone; the writer ends at [`WriteQueue::close`] or when the last clone is
 /// dropped, after writing what was queued.

@@ -294,6 +294,31 @@ impl SqliteStore {
         }
     }
 
+    /// The enabled feeds whose check is due (`next_check_at` unset or at
+    /// most `now`), never checked first, then oldest due, then by id; at
+    /// most `limit` (`Store::claim_due_feeds`: one instance leases nothing).
+    pub async fn due_feeds(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<FeedRow>> {
+        Ok(sqlx::query_as::<_, FeedRow>(&format!(
+            "{SELECT_FEED} WHERE f.enabled = 1 AND (f.next_check_at IS NULL OR f.next_check_at <= ?) \
+             ORDER BY f.next_check_at, f.id LIMIT ?"
+        ))
+        .bind(ts(now))
+        .bind(i64::from(limit))
+        .fetch_all(&self.read)
+        .await?)
+    }
+
+    /// When the next enabled feed is due (now for one never checked);
+    /// `None` without enabled feeds.
+    pub async fn next_due_at(&self) -> Result<Option<DateTime<Utc>>> {
+        let next: Option<String> =
+            sqlx::query_scalar("SELECT min(coalesce(next_check_at, ?)) FROM feeds WHERE enabled = 1")
+                .bind(ts(self.clock.now()))
+                .fetch_one(&self.read)
+                .await?;
+        Ok(next.as_deref().and_then(super::parse_ts))
+    }
+
     /// Total number of stored items.
     pub async fn item_count(&self) -> Result<i64> {
         Ok(sqlx::query_scalar("SELECT count(*) FROM items")
