@@ -161,10 +161,12 @@ impl PgStore {
         Ok(())
     }
 
-    /// The scheduling state of every enabled feed, by id.
+    /// The scheduling state of every enabled feed, in the order SQLite's
+    /// index gives them: never checked first, then by when due, then by id.
     pub async fn queue(&self) -> Result<Vec<QueueEntry>> {
         Ok(sqlx::query_as(
-            "SELECT id, url, source, next_check_at, fetch_url FROM feeds WHERE enabled ORDER BY id",
+            "SELECT id, url, source, next_check_at, fetch_url FROM feeds WHERE enabled \
+             ORDER BY next_check_at NULLS FIRST, id",
         )
         .fetch_all(&self.pool)
         .await?)

@@ -38,9 +38,20 @@ pub async fn database() -> String {
         std::process::id(),
         DATABASES.fetch_add(1, Ordering::Relaxed)
     );
-    let mut admin = sqlx::PgConnection::connect(&format!("{}/postgres", server.base))
-        .await
-        .expect("connect to the test PostgreSQL server");
+    // The port opens before the server takes connections ("the database
+    // system is starting up"): try again for a while.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut admin = loop {
+        match sqlx::PgConnection::connect(&format!("{}/postgres", server.base)).await {
+            Ok(admin) => break admin,
+            Err(sqlx::Error::Database(e))
+                if e.code().as_deref() == Some("57P03") && Instant::now() < deadline =>
+            {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Err(e) => panic!("connect to the test PostgreSQL server: {e:?}"),
+        }
+    };
     sqlx::query(&format!("CREATE DATABASE {name}"))
         .execute(&mut admin)
         .await
