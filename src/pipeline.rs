@@ -284,6 +284,22 @@ impl Pipeline {
             _ = cancel.cancelled() => return (Ok(PollResult::Cancelled), waiting.elapsed()),
             permit = self.hosts.acquire(&host) => permit,
         };
+        // Instances sharing a store keep the spacing between them too.
+        if !host.is_empty() && !self.hosts.spacing().is_zero() {
+            let now = self.clock.now();
+            match self.store.reserve_host(&host, self.hosts.spacing(), now).await {
+                Ok(Some(start)) => {
+                    if let Ok(wait) = (start - now).to_std() {
+                        tokio::select! {
+                            _ = cancel.cancelled() => return (Ok(PollResult::Cancelled), waiting.elapsed()),
+                            _ = tokio::time::sleep(wait) => {}
+                        }
+                    }
+                }
+                Ok(None) => {}
+                Err(error) => return (Err(error), waiting.elapsed()),
+            }
+        }
         let waited = waiting.elapsed();
         (self.poll_admitted(feed, cancel, url).await, waited)
     }
@@ -618,6 +634,11 @@ impl Polls {
     /// Whether `feed_id` is being polled.
     pub fn contains(&self, feed_id: i64) -> bool {
         self.running.values().any(|(id, _)| *id == feed_id)
+    }
+
+    /// The feeds being polled now.
+    pub fn feed_ids(&self) -> Vec<i64> {
+        self.running.values().map(|(id, _)| *id).collect()
     }
 
     /// The next poll to finish; `None` when none is running.

@@ -485,8 +485,14 @@ pub async fn run(
             }
         }
     }
+    // Polls cut short by the stop write nothing: their leases (on a shared
+    // store) are given back, for another instance to take at once.
+    let stopping = polls.feed_ids();
     if !polls.finish(STOP_TIMEOUT).await {
         tracing::warn!("feeds still running after {STOP_TIMEOUT:?}; abandoning them");
+    }
+    if let Err(error) = store.release_feeds(&stopping).await {
+        tracing::warn!(error = %error_chain(&error), "cannot give back the leases of the feeds cut short");
     }
 }
 
@@ -522,14 +528,15 @@ async fn dispatch(
         .into_iter()
         .filter(|e| !polls.contains(e.id) && !skip.contains_key(&e.id))
         .collect();
-    let (mut due_ids, next) = due(&entries, now);
-    due_ids.truncate(allowed);
+    let (due_ids, next) = due(&entries, now);
     if due_ids.is_empty() && allowed == 1 {
         // Nothing due for the trial yet: keep it for the next pass.
         health.trial = true;
     }
-    // On a store shared by several instances, another may have taken some.
-    for feed in store.claim_feeds(&due_ids, now, lease).await? {
+    // On a store shared by several instances, others take some at once:
+    // this instance takes the first `allowed` of those left.
+    let limit = u32::try_from(allowed).unwrap_or(u32::MAX);
+    for feed in store.claim_feeds(&due_ids, limit, now, lease).await? {
         polls.start(pipeline, feed, shutdown);
     }
     Ok(next.and_then(|n| (n - now).to_std().ok()))

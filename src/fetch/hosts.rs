@@ -38,6 +38,11 @@ impl HostLimiter {
         }
     }
 
+    /// The minimum time between the starts of two requests to one host.
+    pub fn spacing(&self) -> Duration {
+        self.spacing
+    }
+
     /// The key of a URL's host: host and port; empty for URLs without a
     /// host (`file://`), which no server needs protecting from.
     pub fn key(url: &str) -> String {

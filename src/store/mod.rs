@@ -414,24 +414,6 @@ impl Store {
         }
     }
 
-    /// Takes the feeds `ids` (due feeds, as [`Store::queue`] said) for this
-    /// instance to poll now, in the order given; their rows. On SQLite (one
-    /// instance) that is every one of them. On PostgreSQL each is leased to
-    /// this instance until `now + lease`, unless another instance holds it
-    /// or it is no longer due (another instance polled it meanwhile): those
-    /// are left out. Writing a feed's result ends its lease.
-    pub async fn claim_feeds(
-        &self,
-        ids: &[i64],
-        now: DateTime<Utc>,
-        lease: Duration,
-    ) -> Result<Vec<FeedRow>> {
-        match &self.0 {
-            Backend::Sqlite(store) => store.feeds_by_id(ids).await,
-            Backend::Postgres(store) => store.claim_feeds(ids, now, lease).await,
-        }
-    }
-
     /// Copies this archive (SQLite) into the PostgreSQL database `target`
     /// (`db migrate-to`): migrated here if needed, and empty, or holding an
     /// interrupted copy, which resumes. Ids, times, stories, matches and
@@ -465,6 +447,54 @@ impl Store {
             Backend::Sqlite(store) => Writer::Sqlite(sqlite::WriteQueue::start(store.clone())),
             Backend::Postgres(store) => Writer::Postgres(postgres::WriteQueue::start(store.clone())),
         })
+    }
+}
+
+/// Sharing the work between instances (PostgreSQL; on SQLite there is one).
+impl Store {
+    /// Takes feeds among `ids` (due feeds, as [`Store::queue`] said) for
+    /// this instance to poll now: the enabled and due ones, in the order of
+    /// `ids`, at most `limit`; their rows. On SQLite (one instance) that is
+    /// all of them. On PostgreSQL each is leased to this instance until
+    /// `now + lease`; feeds another instance holds or polled meanwhile are
+    /// skipped, so instances asking at once split the feeds between them.
+    /// Writing a feed's result ends its lease.
+    pub async fn claim_feeds(
+        &self,
+        ids: &[i64],
+        limit: u32,
+        now: DateTime<Utc>,
+        lease: Duration,
+    ) -> Result<Vec<FeedRow>> {
+        match &self.0 {
+            Backend::Sqlite(store) => store.due_feeds(ids, limit, now).await,
+            Backend::Postgres(store) => store.claim_feeds(ids, limit, now, lease).await,
+        }
+    }
+
+    /// Gives back this instance's leases on `ids` (claimed, not polled: it
+    /// is stopping).
+    pub async fn release_feeds(&self, ids: &[i64]) -> Result<()> {
+        match &self.0 {
+            Backend::Sqlite(_) => Ok(()),
+            Backend::Postgres(store) => store.release_feeds(ids).await,
+        }
+    }
+
+    /// Reserves this instance's next request to `host` (a
+    /// `fetch::HostLimiter` key) among every instance's: when it may start
+    /// (`now`, or `spacing` after the last reserved start). `None` on a
+    /// backend with one instance, whose `HostLimiter` spaces them alone.
+    pub async fn reserve_host(
+        &self,
+        host: &str,
+        spacing: Duration,
+        now: DateTime<Utc>,
+    ) -> Result<Option<DateTime<Utc>>> {
+        match &self.0 {
+            Backend::Sqlite(_) => Ok(None),
+            Backend::Postgres(store) => store.reserve_host(host, spacing, now).await.map(Some),
+        }
     }
 }
 

@@ -25,5 +25,6 @@ mod scheduling;
 mod secrets;
 mod service;
 mod store;
+mod store_feeds;
 mod stories;
 mod topics;

@@ -13,13 +13,12 @@ mod digests;
 mod feeds;
 mod import;
 mod items;
-mod leases;
 mod maintenance;
 mod stories;
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -45,6 +44,9 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres
 /// alert delivery and a few reads at once.
 const CONNECTIONS: u32 = 8;
 
+/// Stores this process has opened: the last part of an instance's name.
+static OPENED: AtomicU64 = AtomicU64::new(0);
+
 /// Handle to a PostgreSQL store. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct PgStore {
@@ -60,7 +62,9 @@ pub struct PgStore {
         reason = "issue 23 in progress: messages of the roles still to come"
     )]
     target: Arc<PgTarget>,
-    /// This instance's name in leases and claims: host name and process id.
+    /// This instance's name in leases and claims: host name, process id
+    /// and which of the process's opened stores it is (two stores opened by
+    /// one process are two instances).
     instance: Arc<str>,
     /// Where "now" comes from (see [`PgStore::with_clock`]).
     clock: Clock,
@@ -152,7 +156,12 @@ impl PgStore {
             search: None,
             budget: None,
             target: Arc::new(target.clone()),
-            instance: format!("{host}:{}", std::process::id()).into(),
+            instance: format!(
+                "{host}:{}:{}",
+                std::process::id(),
+                OPENED.fetch_add(1, Ordering::Relaxed)
+            )
+            .into(),
             clock: Clock::System,
         })
     }
@@ -218,6 +227,13 @@ impl PgStore {
     pub fn ranks(&self, query: &Expr) -> bool {
         archive::ranks(query)
     }
+}
+
+/// `at` in whole seconds, as SQLite stores times (`YYYY-MM-DDTHH:MM:SSZ`):
+/// what this backend writes and returns, so that both give the same times.
+pub(super) fn whole_seconds(at: DateTime<Utc>) -> DateTime<Utc> {
+    use chrono::SubsecRound;
+    at.trunc_subsecs(0)
 }
 
 /// Compares the migrations applied to the database with this binary's

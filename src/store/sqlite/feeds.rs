@@ -294,6 +294,22 @@ impl SqliteStore {
         }
     }
 
+    /// The feeds among `ids` that are enabled and due (`next_check_at`
+    /// unset or at most `now`), in the order of `ids`, at most `limit`
+    /// (`Store::claim_feeds`: one instance leases nothing).
+    pub async fn due_feeds(&self, ids: &[i64], limit: u32, now: DateTime<Utc>) -> Result<Vec<FeedRow>> {
+        let now = ts(now);
+        let mut due: Vec<FeedRow> = self
+            .feeds_by_id(ids)
+            .await?
+            .into_iter()
+            .filter(|f| f.enabled && f.next_check_at.as_deref().is_none_or(|next| *next <= *now))
+            .collect();
+        due.sort_by_key(|f| ids.iter().position(|&id| id == f.id));
+        due.truncate(limit as usize);
+        Ok(due)
+    }
+
     /// Total number of stored items.
     pub async fn item_count(&self) -> Result<i64> {
         Ok(sqlx::query_scalar("SELECT count(*) FROM items")
