@@ -260,6 +260,6 @@ SELECT s.id, s.headline, s.first_seen, s.last_seen, s.item_count,
           FROM items i JOIN item_sources src ON src.item_id = i.id JOIN feeds f ON f.id = src.feed_id
          WHERE i.story_id = s.id) AS outlets,
        (SELECT string_agg(DISTINCT l, ',') FROM (
-           SELECT lower(split_part(replace(btrim(coalesce(i.lang, '')), '_', '-'), '-', 1)) AS l
+           SELECT lower(split_part(replace(btrim(coalesce(i.lang, ''), E' \t\n\r'), '_', '-'), '-', 1) COLLATE "C") AS l
              FROM items i WHERE i.story_id = s.id) langs WHERE l <> '') AS languages
   FROM stories s;

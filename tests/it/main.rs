@@ -26,5 +26,6 @@ mod secrets;
 mod service;
 mod store;
 mod store_feeds;
+mod store_items;
 mod stories;
 mod topics;

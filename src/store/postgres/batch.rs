@@ -1,13 +1,25 @@
 //! The writer of feed results on PostgreSQL: group commit, as on SQLite,
-//! without a checkpointer.
+//! without a checkpointer. Each instance runs its own; PostgreSQL's locks
+//! (see `items.rs`) keep their transactions from storing an item twice or
+//! splitting a story, and a transaction PostgreSQL aborts for a deadlock or
+//! a serialization failure is run again ([`RETRIES`]) rather than lost.
+
+use std::slice;
+use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
-use super::{FeedWrite, IngestCounts, PgStore, Result, StoreError};
+use super::{feed_state, items, FeedUpdate, FeedWrite, IngestCounts, PgStore, Result, StoreError};
 
 /// Results queued before the writer stops taking more into a transaction.
 const MAX_WRITES: usize = 256;
+/// Items queued before the writer stops taking more into a transaction
+/// (its locks are held until it commits).
+const MAX_ITEMS: usize = 5_000;
+/// Times a transaction aborted by a deadlock or a serialization failure
+/// is run again before its error is returned.
+const RETRIES: u32 = 5;
 /// Results that may wait for the writer before senders wait too.
 const QUEUE: usize = 1024;
 
@@ -79,15 +91,111 @@ async fn write_loop(store: PgStore, mut receiver: mpsc::Receiver<Job>, closing: 
             job = receiver.recv() => job,
         };
         let Some(first) = first else { break };
+        let mut items = first.write.items();
         let mut jobs = vec![first];
-        while jobs.len() < MAX_WRITES {
+        while jobs.len() < MAX_WRITES && items < MAX_ITEMS {
             let Ok(job) = receiver.try_recv() else { break };
+            items += job.write.items();
             jobs.push(job);
         }
         let (writes, replies): (Vec<_>, Vec<_>) = jobs.into_iter().map(|j| (j.write, j.reply)).unzip();
         let results = store.apply_feed_writes(writes).await;
         for (reply, result) in replies.into_iter().zip(results) {
+            // The poller may have gone (shutdown); the write stands.
             let _ = reply.send(result);
         }
+    }
+}
+
+impl PgStore {
+    /// Applies `writes` in one transaction; if that fails, applies each in
+    /// its own, so that a write that cannot be applied fails alone. One
+    /// result per write, in order (all-zero counts for writes other than
+    /// updates).
+    pub async fn apply_feed_writes(&self, writes: Vec<FeedWrite>) -> Vec<Result<IngestCounts>> {
+        if writes.len() > 1 {
+            match self.transaction(&writes).await {
+                Ok(counts) => return counts.into_iter().map(Ok).collect(),
+                Err(error) => tracing::warn!(
+                    writes = writes.len(),
+                    error = %crate::error_chain(&error),
+                    "group commit failed; writing feed results one at a time"
+                ),
+            }
+        }
+        let mut results = Vec::with_capacity(writes.len());
+        for write in &writes {
+            let result = self.transaction(slice::from_ref(write)).await;
+            results.push(result.map(|counts| counts[0]));
+        }
+        results
+    }
+
+    /// [`PgStore::try_transaction`], run again when PostgreSQL aborted it
+    /// for a deadlock or a serialization failure (another instance's
+    /// transaction won), at most [`RETRIES`] times.
+    async fn transaction(&self, writes: &[FeedWrite]) -> Result<Vec<IngestCounts>> {
+        let mut retries = 0;
+        loop {
+            match self.try_transaction(writes).await {
+                Err(error) if retries < RETRIES && retryable(&error) => {
+                    retries += 1;
+                    tracing::debug!(retries, error = %crate::error_chain(&error), "writing feed results again");
+                    let jitter = fastrand::u64(0..20);
+                    tokio::time::sleep(Duration::from_millis(10 * u64::from(retries) + jitter)).await;
+                }
+                result => return result,
+            }
+        }
+    }
+
+    /// Writes the results in one transaction: the locks their items need
+    /// first, then failures and disabled feeds, 304s, and the updates with
+    /// their feed rows last (the order of SQLite's writer, which decides a
+    /// feed's row when a batch holds two of its results).
+    async fn try_transaction(&self, writes: &[FeedWrite]) -> Result<Vec<IngestCounts>> {
+        let mut tx = self.pool.begin().await?;
+        let mut counts = vec![IngestCounts::default(); writes.len()];
+        let mut updates: Vec<(usize, &FeedUpdate)> = Vec::new();
+        let mut not_modified = Vec::new();
+        for (i, write) in writes.iter().enumerate() {
+            match write {
+                FeedWrite::Update(update) => updates.push((i, update)),
+                FeedWrite::NotModified { feed_id, at, next } => not_modified.push((*feed_id, *at, next)),
+                FeedWrite::Failure(_) | FeedWrite::Disable { .. } => {}
+            }
+        }
+        let (positions, updates): (Vec<usize>, Vec<&FeedUpdate>) = updates.into_iter().unzip();
+        items::lock_for(&mut tx, &updates).await?;
+        for write in writes {
+            match write {
+                FeedWrite::Failure(failure) => feed_state::record_failure(&mut tx, failure).await?,
+                FeedWrite::Disable {
+                    feed_id,
+                    status,
+                    reason,
+                    at,
+                } => feed_state::disable_feed(&mut tx, *feed_id, *status, reason, *at).await?,
+                FeedWrite::Update(_) | FeedWrite::NotModified { .. } => {}
+            }
+        }
+        feed_state::record_not_modified(&mut tx, &not_modified).await?;
+        let applied = items::apply_updates(&mut tx, self.clock, &updates).await?;
+        for (i, applied) in positions.into_iter().zip(applied) {
+            counts[i] = applied;
+        }
+        tx.commit().await?;
+        Ok(counts)
+    }
+}
+
+/// Whether PostgreSQL aborted the transaction for a deadlock (40P01) or a
+/// serialization failure (40001): running it again may succeed.
+fn retryable(error: &StoreError) -> bool {
+    match error {
+        StoreError::Sql(sqlx::Error::Database(db)) => {
+            matches!(db.code().as_deref(), Some("40001" | "40P01"))
+        }
+        _ => false,
     }
 }

@@ -10,6 +10,7 @@
 mod archive;
 mod batch;
 mod digests;
+mod feed_state;
 mod feeds;
 mod import;
 mod items;

@@ -68,7 +68,7 @@ pub enum FeedWrite {
 }
 
 impl FeedWrite {
-    fn items(&self) -> usize {
+    pub(in crate::store) fn items(&self) -> usize {
         match self {
             FeedWrite::Update(update) => update.items.len(),
             _ => 0,
