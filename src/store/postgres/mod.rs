@@ -13,7 +13,9 @@ mod digests;
 mod feeds;
 mod items;
 mod maintenance;
+mod reports;
 mod stories;
+mod tsquery;
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::Path;
@@ -53,10 +55,6 @@ pub struct PgStore {
     /// The time budget of this handle's search reads ([`PgStore::bounded`]).
     budget: Option<Arc<Budget>>,
     /// Where the store is (for messages).
-    #[allow(
-        dead_code,
-        reason = "issue 23 in progress: messages of the roles still to come"
-    )]
     target: Arc<PgTarget>,
     /// This instance's name in leases and claims: host name and process id.
     #[allow(dead_code, reason = "issue 23 in progress: feed leases and digest claims")]
