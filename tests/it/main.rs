@@ -24,5 +24,6 @@ mod scheduling;
 mod secrets;
 mod service;
 mod store;
+mod store_archive;
 mod stories;
 mod topics;

@@ -38,9 +38,19 @@ pub async fn database() -> String {
         std::process::id(),
         DATABASES.fetch_add(1, Ordering::Relaxed)
     );
-    let mut admin = sqlx::PgConnection::connect(&format!("{}/postgres", server.base))
-        .await
-        .expect("connect to the test PostgreSQL server");
+    // The server accepts connections before it can serve them ("the
+    // database system is starting up"): retry those for a while.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut admin = loop {
+        match sqlx::PgConnection::connect(&format!("{}/postgres", server.base)).await {
+            Err(sqlx::Error::Database(e))
+                if e.code().as_deref() == Some("57P03") && Instant::now() < deadline =>
+            {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            connected => break connected.expect("connect to the test PostgreSQL server"),
+        }
+    };
     sqlx::query(&format!("CREATE DATABASE {name}"))
         .execute(&mut admin)
         .await
