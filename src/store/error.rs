@@ -44,6 +44,10 @@ pub enum StoreError {
         #[source]
         source: std::io::Error,
     },
+    /// A backup of a PostgreSQL database was asked for: that is
+    /// `pg_dump`'s work (feedwatch copies SQLite files).
+    #[error("feedwatch backs up SQLite files; back up the PostgreSQL database {store} with pg_dump (a consistent copy while feedwatch keeps writing): pg_dump --format=custom --file={} '{store}'", path.display())]
+    BackupWithPgDump { store: Location, path: PathBuf },
     /// Applying the schema migrations failed.
     #[error("cannot migrate database {store}")]
     Migrate {

@@ -25,6 +25,7 @@ mod scheduling;
 mod secrets;
 mod service;
 mod store;
+mod store_archive;
 mod store_feeds;
 mod store_items;
 mod stories;

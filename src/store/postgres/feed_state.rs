@@ -12,7 +12,7 @@
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 
-use super::items::second;
+use super::whole_seconds;
 use super::Result;
 use crate::store::{FeedFailure, FeedUpdate, NextCheck};
 
@@ -25,9 +25,9 @@ pub(super) async fn record_updates(conn: &mut PgConnection, updates: &[&FeedUpda
     }
     let column = |f: fn(&FeedUpdate) -> Option<String>| updates.iter().map(|u| f(u)).collect::<Vec<_>>();
     let ids: Vec<i64> = updates.iter().map(|u| u.feed_id).collect();
-    let at: Vec<DateTime<Utc>> = updates.iter().map(|u| second(u.at)).collect();
+    let at: Vec<DateTime<Utc>> = updates.iter().map(|u| whole_seconds(u.at)).collect();
     let status: Vec<i32> = updates.iter().map(|u| i32::from(u.status)).collect();
-    let next_at: Vec<DateTime<Utc>> = updates.iter().map(|u| second(u.next.at)).collect();
+    let next_at: Vec<DateTime<Utc>> = updates.iter().map(|u| whole_seconds(u.next.at)).collect();
     let interval: Vec<i64> = updates.iter().map(|u| interval_secs(&u.next)).collect();
     let per_week: Vec<Option<f64>> = updates.iter().map(|u| u.items_per_week).collect();
     sqlx::query(
@@ -71,8 +71,8 @@ pub(super) async fn record_not_modified(
         return Ok(());
     }
     let ids: Vec<i64> = feeds.iter().map(|f| f.0).collect();
-    let at: Vec<DateTime<Utc>> = feeds.iter().map(|f| second(f.1)).collect();
-    let next_at: Vec<DateTime<Utc>> = feeds.iter().map(|f| second(f.2.at)).collect();
+    let at: Vec<DateTime<Utc>> = feeds.iter().map(|f| whole_seconds(f.1)).collect();
+    let next_at: Vec<DateTime<Utc>> = feeds.iter().map(|f| whole_seconds(f.2.at)).collect();
     let interval: Vec<i64> = feeds.iter().map(|f| interval_secs(f.2)).collect();
     let moved_to: Vec<Option<String>> = feeds.iter().map(|f| f.2.moved_to.clone()).collect();
     sqlx::query(
@@ -103,11 +103,11 @@ pub(super) async fn record_failure(conn: &mut PgConnection, failure: &FeedFailur
          error_count = error_count + 1, next_check_at = $5, check_interval = $6, poll_count = poll_count + 1, \
          fetch_url = coalesce($7, fetch_url), lease_owner = NULL, lease_until = NULL WHERE id = $8",
     )
-    .bind(second(failure.at))
+    .bind(whole_seconds(failure.at))
     .bind(failure.status.map(i32::from))
     .bind(&failure.error)
     .bind(&failure.kind)
-    .bind(second(failure.next.at))
+    .bind(whole_seconds(failure.next.at))
     .bind(interval_secs(&failure.next))
     .bind(&failure.next.moved_to)
     .bind(failure.feed_id)
@@ -132,7 +132,7 @@ pub(super) async fn disable_feed(
          poll_count = poll_count + 1, lease_owner = NULL, lease_until = NULL WHERE id = $4",
     )
     .bind(reason)
-    .bind(second(at))
+    .bind(whole_seconds(at))
     .bind(status.map(i32::from))
     .bind(feed_id)
     .execute(&mut *conn)

@@ -104,11 +104,11 @@ impl PgStore {
                 );
                 let (title, body) = search.words();
                 let owned = |words: Vec<&str>| words.into_iter().map(str::to_string).collect::<Vec<String>>();
-                b.push("setweight(array_to_tsvector(")
+                b.push("fw_words(")
                     .push_bind_unseparated(owned(title))
-                    .push_unseparated("::text[]), 'A') || setweight(array_to_tsvector(")
+                    .push_unseparated("::text[], ")
                     .push_bind_unseparated(owned(body))
-                    .push_unseparated("::text[]), 'B')");
+                    .push_unseparated("::text[])");
             }
         });
         q.push(" ON CONFLICT DO NOTHING");

@@ -21,7 +21,7 @@
 use std::borrow::Cow;
 use std::collections::{BTreeSet, HashMap, HashSet};
 
-use chrono::{DateTime, SubsecRound, Utc};
+use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 
 use super::*;
@@ -45,17 +45,11 @@ const CANONICAL_URL_SLOTS: u64 = 256;
 /// away by another instance meanwhile.
 const STORY_LOOKUPS: usize = 8;
 
-/// `at` as stored: whole seconds, as SQLite's text times are (comparisons
-/// and windows then agree with the reference to the second).
-pub(super) fn second(at: DateTime<Utc>) -> DateTime<Utc> {
-    at.trunc_subsecs(0)
-}
-
 /// The `items.words` expression of the title words (`$title`) and text
 /// words (`$text`), both `text[]` of `SearchText::words` (folded
 /// already: no parsing or stemming by PostgreSQL).
 fn words_sql(title: usize, text: usize) -> String {
-    format!("setweight(array_to_tsvector(${title}::text[]), 'A') || setweight(array_to_tsvector(${text}::text[]), 'B')")
+    format!("fw_words(${title}::text[], ${text}::text[])")
 }
 
 impl PgStore {
@@ -109,7 +103,7 @@ impl PgStore {
             sqlx::query_as("SELECT name, retired_at IS NOT NULL FROM topics ORDER BY name")
                 .fetch_all(&mut *tx)
                 .await?;
-        let now = second(now);
+        let now = whole_seconds(now);
         for (name, retired) in stored {
             if !retired && !active.contains(&name.as_str()) {
                 sqlx::query("UPDATE topics SET retired_at = $1 WHERE name = $2")
@@ -162,7 +156,7 @@ impl PgStore {
         let rows: Vec<(i64, bool)> = sqlx::query_as(
             "SELECT item_id, matched_at > $1 OR item_id > $2 FROM item_topics WHERE topic_id = $3",
         )
-        .bind(second(scanned_since))
+        .bind(whole_seconds(scanned_since))
         .bind(scanned_upto)
         .bind(topic_id)
         .fetch_all(&mut *tx)
@@ -190,7 +184,7 @@ impl PgStore {
         )
         .bind(&new)
         .bind(topic_id)
-        .bind(second(at))
+        .bind(whole_seconds(at))
         .execute(&mut *tx)
         .await?
         .rows_affected();
@@ -276,7 +270,7 @@ pub(super) async fn apply_updates(
     // URL locks keep it true: no other instance stores these URLs now.
     let mut by_url = stored_canonical_urls(tx, updates).await?;
     for (u, update) in updates.iter().enumerate() {
-        let at = second(update.at);
+        let at = whole_seconds(update.at);
         for write in &update.items {
             let item = &write.item;
             let sketch: Option<Cow<'_, [u32]>> = write.fingerprint.map(|_| match &write.sketch {
@@ -307,7 +301,7 @@ pub(super) async fn apply_updates(
                 continue;
             }
 
-            let published = item.published.map(second);
+            let published = item.published.map(whole_seconds);
             let sort_at = published.unwrap_or(at);
             let story = match (write.fingerprint, &sketch) {
                 (Some(fp), Some(sketch)) => {
@@ -338,7 +332,7 @@ pub(super) async fn apply_updates(
             .bind(&item.author)
             .bind(&item.language)
             .bind(published)
-            .bind(item.updated.map(second))
+            .bind(item.updated.map(whole_seconds))
             .bind(sort_at)
             .bind(at)
             .bind(&write.content_hash)
@@ -401,9 +395,9 @@ async fn edit_item(
     .bind(&item.text)
     .bind(&item.author)
     .bind(&item.language)
-    .bind(item.published.map(second))
-    .bind(item.updated.map(second))
-    .bind(second(update.at))
+    .bind(item.published.map(whole_seconds))
+    .bind(item.updated.map(whole_seconds))
+    .bind(whole_seconds(update.at))
     .bind(&write.content_hash)
     .bind(&write.canonical_url)
     .bind(write.fingerprint.map(|fp| fp as i64))
@@ -658,7 +652,7 @@ async fn find_story(
             (keep, gone)
         };
         for &gone in &gone {
-            merge_stories(tx, keep, gone, second(clock.now())).await?;
+            merge_stories(tx, keep, gone, whole_seconds(clock.now())).await?;
         }
         return Ok(Some(keep));
     }

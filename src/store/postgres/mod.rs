@@ -15,7 +15,9 @@ mod feeds;
 mod import;
 mod items;
 mod maintenance;
+mod reports;
 mod stories;
+mod tsquery;
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::Path;
@@ -58,10 +60,6 @@ pub struct PgStore {
     /// The time budget of this handle's search reads ([`PgStore::bounded`]).
     budget: Option<Arc<Budget>>,
     /// Where the store is (for messages).
-    #[allow(
-        dead_code,
-        reason = "issue 23 in progress: messages of the roles still to come"
-    )]
     target: Arc<PgTarget>,
     /// This instance's name in leases and claims: host name, process id
     /// and which of the process's opened stores it is (two stores opened by
@@ -83,11 +81,6 @@ impl Drop for Budget {
     fn drop(&mut self) {
         self.abandoned.store(true, Ordering::Relaxed);
     }
-}
-
-/// A role method this backend does not have yet, as an error.
-fn unsupported<E: From<StoreError>>(what: &'static str) -> E {
-    StoreError::Unsupported(what).into()
 }
 
 impl PgStore {
@@ -176,12 +169,6 @@ impl PgStore {
     /// Where "now" comes from.
     pub fn clock(&self) -> Clock {
         self.clock
-    }
-
-    /// This instance's name in leases and claims.
-    #[allow(dead_code, reason = "issue 23 in progress: feed leases and digest claims")]
-    pub fn instance(&self) -> &str {
-        &self.instance
     }
 
     /// Waits for in-flight queries and closes all connections.

@@ -4,7 +4,7 @@
 
 use sqlx::{Postgres, QueryBuilder};
 
-use super::items::second;
+use super::whole_seconds;
 use super::*;
 
 /// The columns of a [`StoryRow`], times as SQLite's text.
@@ -30,7 +30,7 @@ impl PgStore {
         let mut q: QueryBuilder<Postgres> = QueryBuilder::new(STORY_COLUMNS);
         q.push(" WHERE true");
         if let Some(since) = filter.since {
-            q.push(" AND s.last_seen >= ").push_bind(second(since));
+            q.push(" AND s.last_seen >= ").push_bind(whole_seconds(since));
         }
         if let Some(topic) = &filter.topic {
             q.push(
