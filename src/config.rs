@@ -520,6 +520,16 @@ impl Config {
                 return Err(invalid(None, key.into(), "must be at least 1s".into()));
             }
         }
+        if raw.poll.lease <= raw.fetch.timeout {
+            return Err(invalid(
+                None,
+                "poll.lease".into(),
+                format!(
+                    "must be longer than fetch.timeout ({}): a lease that can end during a fetch lets another instance poll the feed too",
+                    humantime::format_duration(raw.fetch.timeout)
+                ),
+            ));
+        }
         if raw.poll.min_interval > raw.poll.max_interval {
             return Err(invalid(
                 None,

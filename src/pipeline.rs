@@ -300,6 +300,20 @@ impl Pipeline {
                 Err(error) => return (Err(error), waiting.elapsed()),
             }
         }
+        // A feed claimed from a shared queue may have waited past its lease
+        // and been taken by another instance: then that one polls it.
+        match self
+            .store
+            .renew_lease(feed.id, self.clock.now(), self.schedules.lease)
+            .await
+        {
+            Ok(true) => {}
+            Ok(false) => {
+                tracing::debug!(feed_url = %crate::redact::url(&feed.url), "another instance took the feed while it waited");
+                return (Ok(PollResult::Cancelled), waiting.elapsed());
+            }
+            Err(error) => return (Err(error), waiting.elapsed()),
+        }
         let waited = waiting.elapsed();
         (self.poll_admitted(feed, cancel, url).await, waited)
     }

@@ -43,6 +43,9 @@ pub struct Schedules {
     pub per_feed: std::collections::HashMap<String, Bounds>,
     /// Every Nth poll sends no validators.
     pub unconditional_every: u32,
+    /// How long a claimed feed stays this instance's (`poll.lease`; a
+    /// store shared by several instances).
+    pub lease: std::time::Duration,
 }
 
 impl Schedules {
@@ -73,6 +76,7 @@ impl Schedules {
             default,
             per_feed,
             unconditional_every: poll.unconditional_every,
+            lease: poll.lease,
         }
     }
 

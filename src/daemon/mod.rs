@@ -24,6 +24,11 @@ use crate::store::{FeedRow, QueueEntry, Store, StoreError};
 const MAX_IDLE: Duration = Duration::from_secs(60);
 /// Shortest time between two looks at the queue.
 const MIN_REQUERY: Duration = Duration::from_secs(1);
+/// How soon the loop looks again when other instances held due feeds.
+const HELD_REQUERY: Duration = Duration::from_secs(2);
+/// On a store shared by several instances, feeds one claims at most: this
+/// many times `poll.concurrency`, running or waiting for a slot.
+const SHARED_QUEUE: usize = 4;
 /// How often the daemon prunes unmatched items.
 const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 /// How often the daemon asks the store for its housekeeping
@@ -414,7 +419,7 @@ pub async fn run(
             &config_urls,
             &mut health,
             &mut polls,
-            config.poll.lease,
+            &config.poll,
             shutdown,
         )
         .await
@@ -504,10 +509,15 @@ async fn dispatch(
     config_urls: &HashSet<&str>,
     health: &mut StoreHealth,
     polls: &mut Polls,
-    lease: Duration,
+    poll: &crate::config::PollConfig,
     shutdown: &CancellationToken,
 ) -> Result<Option<Duration>, StoreError> {
-    let allowed = health.may_start(polls.len());
+    let mut allowed = health.may_start(polls.len());
+    if store.is_shared() {
+        // Feeds claimed but waiting for a slot are held from the other
+        // instances (and their leases run): claim what can start soon.
+        allowed = allowed.min((SHARED_QUEUE * poll.concurrency).saturating_sub(polls.len()));
+    }
     if allowed == 0 {
         return Ok(None);
     }
@@ -536,10 +546,19 @@ async fn dispatch(
     // On a store shared by several instances, others take some at once:
     // this instance takes the first `allowed` of those left.
     let limit = u32::try_from(allowed).unwrap_or(u32::MAX);
-    for feed in store.claim_feeds(&due_ids, limit, now, lease).await? {
+    let claimed = store.claim_feeds(&due_ids, limit, now, poll.lease).await?;
+    // Due feeds other instances hold: look again soon (they may let go,
+    // or die and leave them when their leases end).
+    let held = claimed.len() < due_ids.len().min(allowed);
+    for feed in claimed {
         polls.start(pipeline, feed, shutdown);
     }
-    Ok(next.and_then(|n| (n - now).to_std().ok()))
+    let next = next.and_then(|n| (n - now).to_std().ok());
+    Ok(if held {
+        Some(next.map_or(HELD_REQUERY, |n| n.min(HELD_REQUERY)))
+    } else {
+        next
+    })
 }
 
 fn log_cycle(stats: &CycleStats) {

@@ -431,6 +431,13 @@ impl Store {
         copied
     }
 
+    /// Whether several instances may share this store (PostgreSQL): then
+    /// feeds are claimed with leases, and an instance claims only what it
+    /// can start soon.
+    pub fn is_shared(&self) -> bool {
+        matches!(self.0, Backend::Postgres(_))
+    }
+
     /// Which backend this is, for messages and metrics: `sqlite` or
     /// `postgres`.
     pub fn backend(&self) -> &'static str {
@@ -469,6 +476,18 @@ impl Store {
         match &self.0 {
             Backend::Sqlite(store) => store.due_feeds(ids, limit, now).await,
             Backend::Postgres(store) => store.claim_feeds(ids, limit, now, lease).await,
+        }
+    }
+
+    /// Renews this instance's lease on feed `id` until `now + lease`, just
+    /// before it is fetched: `false` when the lease is no longer this
+    /// instance's (it ran out while the feed waited for a slot, and
+    /// another instance took the feed), and the feed must not be fetched.
+    /// Always `true` on SQLite.
+    pub async fn renew_lease(&self, id: i64, now: DateTime<Utc>, lease: Duration) -> Result<bool> {
+        match &self.0 {
+            Backend::Sqlite(_) => Ok(true),
+            Backend::Postgres(store) => store.renew_lease(id, now, lease).await,
         }
     }
 

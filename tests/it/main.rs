@@ -14,6 +14,7 @@ mod digests;
 mod entities;
 mod folding;
 mod hostile;
+mod instances;
 mod langid;
 mod migrate;
 mod pipeline;

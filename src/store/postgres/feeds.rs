@@ -315,6 +315,23 @@ impl PgStore {
         .await?)
     }
 
+    /// Extends this instance's lease on feed `id` to `now + lease`; `false`
+    /// when it holds none (its lease ran out and another instance took the
+    /// feed, or the feed's result was written).
+    pub async fn renew_lease(&self, id: i64, now: DateTime<Utc>, lease: Duration) -> Result<bool> {
+        let until = chrono::Duration::from_std(lease)
+            .ok()
+            .and_then(|lease| now.checked_add_signed(lease))
+            .unwrap_or(DateTime::<Utc>::MAX_UTC);
+        let renewed = sqlx::query("UPDATE feeds SET lease_until = $1 WHERE id = $2 AND lease_owner = $3")
+            .bind(until)
+            .bind(id)
+            .bind(&*self.instance)
+            .execute(&self.pool)
+            .await?;
+        Ok(renewed.rows_affected() == 1)
+    }
+
     /// Gives back the leases this instance holds on `ids` (feeds it claimed
     /// but will not poll: it is stopping). Leases of other instances are
     /// left alone.
