@@ -127,6 +127,29 @@ async fn a_sqlite_archive_is_copied_into_postgres_whole_and_an_interrupted_copy_
     assert!(out.stdout.contains("copied "), "{}", out.stdout);
     assert_eq!(counts_postgres(&url).await, source);
 
+    // The copy reads back as the original: the same search results, and
+    // PostgreSQL's own invariants (story lookup keys, search words) hold.
+    let pg_config = ws.dir.path().join("pg.toml");
+    let config = std::fs::read_to_string(ws.config_path()).unwrap().replace(
+        "[store]\npath = \"data/feedwatch.db\"\n",
+        &format!("[store]\nurl = {url:?}\n"),
+    );
+    std::fs::write(&pg_config, config).unwrap();
+    let check = crate::common::run_with_config(&pg_config, &["db", "check"]).await;
+    assert_eq!(check.code, 0, "{}{}", check.stdout, check.stderr);
+    let search = |config: std::path::PathBuf| async move {
+        let out = crate::common::run_with_config(
+            &config,
+            &["search", "Erbil", "--format", "jsonl", "--limit", "5000"],
+        )
+        .await;
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        crate::common::jsonl(&out.stdout)
+    };
+    let (on_sqlite, on_postgres) = (search(ws.config_path()).await, search(pg_config.clone()).await);
+    assert_eq!(on_sqlite.len(), 2600);
+    assert_eq!(on_sqlite, on_postgres);
+
     // New ids continue after the copied ones; a second copy is refused.
     let mut db = sqlx::PgConnection::connect(&url).await.unwrap();
     let next: i64 = sqlx::query_scalar("SELECT nextval(pg_get_serial_sequence('items', 'id'))")

@@ -114,6 +114,20 @@ impl PgStore {
         q.push(" ON CONFLICT DO NOTHING");
         q.build().execute(&mut *tx).await?;
         if items {
+            // The story lookup keys PostgreSQL keeps for every fingerprint.
+            let fingerprinted: Vec<(i64, u64)> = rows
+                .iter()
+                .filter_map(|(_, row)| {
+                    match (
+                        copy::column(table, row, "id"),
+                        copy::column(table, row, "fingerprint"),
+                    ) {
+                        (Some(Value::Int(id)), Some(Value::Int(fp))) => Some((*id, *fp as u64)),
+                        _ => None,
+                    }
+                })
+                .collect();
+            super::items::write_story_keys_of(&mut tx, &fingerprinted).await?;
             sqlx::query("ALTER TABLE items ENABLE TRIGGER USER")
                 .execute(&mut *tx)
                 .await?;

@@ -428,12 +428,28 @@ async fn edit_item(
 
 /// Writes the [`stories::lookup_keys`] of an item's fingerprint.
 async fn write_story_keys(tx: &mut PgConnection, item_id: i64, fp: u64) -> Result<()> {
+    write_story_keys_of(tx, &[(item_id, fp)]).await
+}
+
+/// Writes the [`stories::lookup_keys`] of items' fingerprints, in one
+/// statement (the writer's items one by one, `db migrate-to`'s batches).
+pub(super) async fn write_story_keys_of(tx: &mut PgConnection, items: &[(i64, u64)]) -> Result<()> {
+    let (mut keys, mut ids) = (Vec::new(), Vec::new());
+    for &(item_id, fp) in items {
+        for key in stories::lookup_keys(fp) {
+            keys.push(key);
+            ids.push(item_id);
+        }
+    }
+    if keys.is_empty() {
+        return Ok(());
+    }
     sqlx::query(
-        "INSERT INTO story_keys (lookup_key, item_id) SELECT k, $2 FROM unnest($1::bigint[]) AS k \
+        "INSERT INTO story_keys (lookup_key, item_id) SELECT * FROM unnest($1::bigint[], $2::bigint[]) \
          ON CONFLICT DO NOTHING",
     )
-    .bind(stories::lookup_keys(fp).to_vec())
-    .bind(item_id)
+    .bind(keys)
+    .bind(ids)
     .execute(&mut *tx)
     .await?;
     Ok(())
