@@ -147,7 +147,11 @@ pub async fn run_once(
     pipeline: &Pipeline,
     shutdown: &CancellationToken,
 ) -> Result<CycleStats, StoreError> {
-    let feeds = active_feeds(config, store).await?;
+    let active: Vec<i64> = active_feeds(config, store).await?.iter().map(|f| f.id).collect();
+    // On a shared store, feeds another instance is polling are left to it.
+    let feeds = store
+        .take_feeds(&active, pipeline.clock().now(), config.poll.lease)
+        .await?;
     let stats = pipeline.run_cycle(feeds, config.poll.concurrency, shutdown).await;
     log_cycle(&stats);
     prune(config, store, pipeline.clock().now()).await?;

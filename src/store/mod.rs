@@ -479,6 +479,21 @@ impl Store {
         }
     }
 
+    /// Takes the feeds `ids` for this instance to poll now, due or not
+    /// (`run --once`), in the order of `ids`: on PostgreSQL each is leased
+    /// until `now + lease` unless another instance holds it (those are left
+    /// out); on SQLite, all of them.
+    pub async fn take_feeds(&self, ids: &[i64], now: DateTime<Utc>, lease: Duration) -> Result<Vec<FeedRow>> {
+        match &self.0 {
+            Backend::Sqlite(store) => {
+                let mut rows = store.feeds_by_id(ids).await?;
+                rows.sort_by_key(|f| ids.iter().position(|&id| id == f.id));
+                Ok(rows)
+            }
+            Backend::Postgres(store) => store.take_feeds(ids, now, lease).await,
+        }
+    }
+
     /// Renews this instance's lease on feed `id` until `now + lease`, just
     /// before it is fetched: `false` when the lease is no longer this
     /// instance's (it ran out while the feed waited for a slot, and

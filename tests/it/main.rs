@@ -6,6 +6,7 @@
 
 mod api;
 mod archive;
+mod backends;
 mod cli;
 mod common;
 mod conformance;

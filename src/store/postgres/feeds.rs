@@ -315,6 +315,35 @@ impl PgStore {
         .await?)
     }
 
+    /// Leases the feeds `ids` that no other instance holds to this one
+    /// until `now + lease`, due or not (`run --once`); their rows, in the
+    /// order of `ids`.
+    pub async fn take_feeds(&self, ids: &[i64], now: DateTime<Utc>, lease: Duration) -> Result<Vec<FeedRow>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let until = chrono::Duration::from_std(lease)
+            .ok()
+            .and_then(|lease| now.checked_add_signed(lease))
+            .unwrap_or(DateTime::<Utc>::MAX_UTC);
+        Ok(sqlx::query_as(&format!(
+            "WITH free AS MATERIALIZED ( \
+                 SELECT id FROM feeds \
+                 WHERE id = ANY($4) AND (lease_until IS NULL OR lease_until < $1 OR lease_owner = $2) \
+                 FOR UPDATE SKIP LOCKED), \
+             taken AS ( \
+                 UPDATE feeds SET lease_owner = $2, lease_until = $3 FROM free WHERE feeds.id = free.id \
+                 RETURNING feeds.*) \
+             SELECT {FEED_COLUMNS} FROM taken f ORDER BY array_position($4, f.id)"
+        ))
+        .bind(now)
+        .bind(&*self.instance)
+        .bind(until)
+        .bind(ids)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
     /// Extends this instance's lease on feed `id` to `now + lease`; `false`
     /// when it holds none (its lease ran out and another instance took the
     /// feed, or the feed's result was written).
