@@ -272,10 +272,8 @@ impl Alerts {
             now
         };
         let mut by_channel: HashMap<String, Vec<DigestRecord>> = HashMap::new();
-        for record in self.store.due_digests(horizon).await? {
-            if only_alert.is_none_or(|a| a == record.alert) {
-                by_channel.entry(record.channel.clone()).or_default().push(record);
-            }
+        for record in self.store.due_digests(horizon, only_alert).await? {
+            by_channel.entry(record.channel.clone()).or_default().push(record);
         }
         let mut tasks = tokio::task::JoinSet::new();
         for (channel, records) in by_channel {

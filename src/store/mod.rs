@@ -270,8 +270,9 @@ roles! {
         /// `build` returns `None` to skip a channel (e.g. nothing to send).
         /// Returns the ids of the digests created.
         async fn create_digests(&self, batch: &DigestBatch<'_>, build: BuildDigest<'_>) -> Result<Vec<String>>;
-        /// Pending digests whose next attempt is due.
-        async fn due_digests(&self, now: DateTime<Utc>) -> Result<Vec<DigestRecord>>;
+        /// Pending digests whose next attempt is due, of `alert` only if
+        /// given (on PostgreSQL claimed for delivery by this instance).
+        async fn due_digests(&self, now: DateTime<Utc>, alert: Option<&str>) -> Result<Vec<DigestRecord>>;
         /// The channel accepted the digest.
         async fn mark_delivered(&self, id: &str, at: DateTime<Utc>) -> Result<()>;
         /// An attempt failed: retry at `retry_at`, or give up (`failed`).

@@ -758,8 +758,14 @@ async fn the_outbox_builds_and_tracks_digests_alike_on_every_backend() {
         assert!(store.sent_notices("morning", "skip").await.unwrap().is_empty());
 
         // Delivery: hook fails once and retries, mail is delivered, hook
-        // fails for good, is retried by hand and then delivered.
-        let due = store.due_digests(at(11, 0, 30)).await.unwrap();
+        // fails for good, is retried by hand and then delivered. Another
+        // alert's due digests are not these (nor claimed for it).
+        assert!(store
+            .due_digests(at(11, 0, 30), Some("evening"))
+            .await
+            .unwrap()
+            .is_empty());
+        let due = store.due_digests(at(11, 0, 30), Some("morning")).await.unwrap();
         assert_eq!(
             due.iter().map(|d| d.id.as_str()).collect::<Vec<_>>(),
             ["morning-hook-1", "morning-mail-1"],
@@ -778,15 +784,15 @@ async fn the_outbox_builds_and_tracks_digests_alike_on_every_backend() {
             .mark_delivered("morning-mail-1", at(11, 1, 0))
             .await
             .unwrap();
-        assert!(store.due_digests(at(11, 4, 59)).await.unwrap().is_empty());
-        let due = store.due_digests(at(11, 5, 0)).await.unwrap();
+        assert!(store.due_digests(at(11, 4, 59), None).await.unwrap().is_empty());
+        let due = store.due_digests(at(11, 5, 0), None).await.unwrap();
         assert_eq!(due.len(), 1);
         assert_eq!((due[0].attempts, due[0].last_error.as_deref()), (1, Some("503")));
         store
             .mark_attempt_failed("morning-hook-1", "410", at(11, 30, 0), true)
             .await
             .unwrap();
-        assert!(store.due_digests(at(23, 0, 0)).await.unwrap().is_empty());
+        assert!(store.due_digests(at(23, 0, 0), None).await.unwrap().is_empty());
         assert_eq!(
             store.digest_counts().await.unwrap(),
             [(t("hook"), t("failed"), 1), (t("mail"), t("delivered"), 1)],
@@ -798,7 +804,7 @@ async fn the_outbox_builds_and_tracks_digests_alike_on_every_backend() {
         assert!(!store.retry_digest("morning-mail-1", at(12, 0, 0)).await.unwrap());
         assert!(!store.retry_digest("nothing", at(12, 0, 0)).await.unwrap());
         assert!(store.retry_digest("morning-hook-1", at(12, 0, 0)).await.unwrap());
-        let due = store.due_digests(at(12, 0, 0)).await.unwrap();
+        let due = store.due_digests(at(12, 0, 0), None).await.unwrap();
         assert_eq!((due.len(), due[0].attempts), (1, 0), "{backend:?}");
         store
             .mark_delivered("morning-hook-1", at(12, 0, 5))
@@ -890,14 +896,17 @@ async fn two_instances_put_each_match_into_one_digest_and_deliver_it_once() {
     }
 
     // Delivery: two instances asking at once share the digests out.
-    let (da, db_) = tokio::join!(a.due_digests(at(12, 0, 0)), b.due_digests(at(12, 0, 0)));
+    let (da, db_) = tokio::join!(
+        a.due_digests(at(12, 0, 0), None),
+        b.due_digests(at(12, 0, 0), None)
+    );
     let (da, db_) = (da.unwrap(), db_.unwrap());
     assert_eq!(da.len() + db_.len(), 2, "{da:?} {db_:?}");
     let ids_a: HashSet<&str> = da.iter().map(|d| d.id.as_str()).collect();
     assert!(db_.iter().all(|d| !ids_a.contains(d.id.as_str())));
     // Claimed digests are not handed out again while claimed.
-    assert!(a.due_digests(at(12, 0, 0)).await.unwrap().is_empty());
-    assert!(b.due_digests(at(12, 0, 0)).await.unwrap().is_empty());
+    assert!(a.due_digests(at(12, 0, 0), None).await.unwrap().is_empty());
+    assert!(b.due_digests(at(12, 0, 0), None).await.unwrap().is_empty());
     // One digest is delivered; the instance holding the other dies
     // mid-delivery (its claim is never ended). Once that claim has run out
     // (10 minutes), another instance retries that digest, and only that
@@ -912,9 +921,9 @@ async fn two_instances_put_each_match_into_one_digest_and_deliver_it_once() {
     a.mark_delivered(&first.id, at(12, 0, 5)).await.unwrap();
     b.close().await;
     let c = instance(&location, at(12, 9, 0)).await;
-    assert!(c.due_digests(at(12, 9, 0)).await.unwrap().is_empty());
+    assert!(c.due_digests(at(12, 9, 0), None).await.unwrap().is_empty());
     let d = instance(&location, at(12, 10, 30)).await;
-    let retried = d.due_digests(at(12, 10, 30)).await.unwrap();
+    let retried = d.due_digests(at(12, 10, 30), None).await.unwrap();
     assert_eq!(
         retried.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(),
         [second.id.as_str()]
@@ -923,7 +932,7 @@ async fn two_instances_put_each_match_into_one_digest_and_deliver_it_once() {
         .await
         .unwrap();
     // A failed attempt ends the claim: it is due again at its retry time.
-    assert_eq!(c.due_digests(at(12, 10, 31)).await.unwrap().len(), 1);
+    assert_eq!(c.due_digests(at(12, 10, 31), None).await.unwrap().len(), 1);
     for store in [a, c, d] {
         store.close().await;
     }

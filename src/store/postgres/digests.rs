@@ -265,13 +265,13 @@ impl PgStore {
     /// delivering them) until that claim ends; rows another instance is
     /// claiming at the same moment are skipped. [`PgStore::mark_delivered`]
     /// and [`PgStore::mark_attempt_failed`] end the claim.
-    pub async fn due_digests(&self, now: DateTime<Utc>) -> Result<Vec<DigestRecord>> {
+    pub async fn due_digests(&self, now: DateTime<Utc>, alert: Option<&str>) -> Result<Vec<DigestRecord>> {
         let clock = self.clock.now();
         Ok(sqlx::query_as(&format!(
             "WITH due AS MATERIALIZED ( \
                  SELECT id FROM digests \
                  WHERE status = 'pending' AND next_attempt_at <= $1 \
-                   AND (claimed_until IS NULL OR claimed_until < $2) \
+                   AND (claimed_until IS NULL OR claimed_until < $2) AND ($5::text IS NULL OR alert = $5) \
                  ORDER BY created_at, id COLLATE \"C\" \
                  FOR UPDATE SKIP LOCKED), \
              claimed AS ( \
@@ -283,6 +283,7 @@ impl PgStore {
         .bind(clock)
         .bind(&*self.instance)
         .bind(clock + DIGEST_CLAIM)
+        .bind(alert)
         .fetch_all(&self.pool)
         .await?)
     }

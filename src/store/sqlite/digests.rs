@@ -327,11 +327,14 @@ impl SqliteStore {
     }
 
     /// Pending digests whose next attempt is due.
-    pub async fn due_digests(&self, now: DateTime<Utc>) -> Result<Vec<DigestRecord>> {
+    pub async fn due_digests(&self, now: DateTime<Utc>, alert: Option<&str>) -> Result<Vec<DigestRecord>> {
         Ok(sqlx::query_as(
-            "SELECT * FROM digests WHERE status = 'pending' AND next_attempt_at <= ? ORDER BY created_at, id",
+            "SELECT * FROM digests WHERE status = 'pending' AND next_attempt_at <= ? \
+             AND (? IS NULL OR alert = ?) ORDER BY created_at, id",
         )
         .bind(ts(now))
+        .bind(alert)
+        .bind(alert)
         .fetch_all(&self.read)
         .await?)
     }
