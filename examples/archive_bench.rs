@@ -1,6 +1,7 @@
 //! Archive query latency on a stored database (issue 8, "Performance").
 //!
 //! Run with `cargo run --release --example archive_bench -- DB [RUNS]`
+//! (DB: a SQLite file, or a PostgreSQL URL `postgres://…`)
 //! (default 25 timed runs per query, after 3 warm-up runs). It opens the
 //! database once, as `feedwatch search` and `feedwatch stats` do, and times
 //! the library calls those commands make: [`archive::search`] (topic-language
@@ -69,17 +70,26 @@ fn percentile(samples: &[Duration], p: f64) -> f64 {
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
-    let db = PathBuf::from(args.next().ok_or("usage: archive_bench DB [RUNS]")?);
+    let db = args.next().ok_or("usage: archive_bench DB|URL [RUNS]")?;
     let runs: usize = args.next().map(|s| s.parse()).transpose()?.unwrap_or(25);
-    let db = std::path::absolute(&db)?;
-    let source = format!("[store]\npath = {:?}\n{TERMS}", db.to_string_lossy());
-    let config = Config::parse(&db.with_file_name("archive_bench.toml"), &source)?;
+    let (source, shown) = if db.starts_with("postgres") {
+        (
+            format!("[store]\nurl = {db:?}\n{TERMS}"),
+            "a PostgreSQL database".to_string(),
+        )
+    } else {
+        let path = std::path::absolute(PathBuf::from(&db))?;
+        let size = std::fs::metadata(&path)?.len() as f64 / 1e6;
+        (
+            format!("[store]\npath = {:?}\n{TERMS}", path.to_string_lossy()),
+            format!("{} ({size:.1} MB)", path.display()),
+        )
+    };
+    let config = Config::parse(&std::env::temp_dir().join("archive_bench.toml"), &source)?;
     let store = Store::open_existing(config.store.location()).await?;
 
     println!(
-        "database {} ({:.1} MB), {WARMUP} warm-up + {runs} timed runs per query, limit {LIMIT}, newest first\n",
-        db.display(),
-        std::fs::metadata(&db)?.len() as f64 / 1e6
+        "database {shown}, {WARMUP} warm-up + {runs} timed runs per query, limit {LIMIT}, newest first\n"
     );
     println!("| query | hits | median ms | p95 ms |");
     println!("|---|---:|---:|---:|");

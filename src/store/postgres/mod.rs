@@ -128,6 +128,12 @@ impl PgStore {
                 source: sqlx::Error::Configuration(message.into()),
             })?
             .log_slow_statements(log::LevelFilter::Debug, Duration::from_secs(1));
+        // Custom plans for every statement: the tables of a new database
+        // grow from empty inside the writer's first transactions, and a
+        // generic plan made while they looked empty (a sequential scan per
+        // story lookup) stays in the statement cache long after they are
+        // not (a cold cycle's story lookups took seconds each).
+        let options = options.options([("plan_cache_mode", "force_custom_plan")]);
         let options = if read_only {
             options.options([("default_transaction_read_only", "on")])
         } else {
