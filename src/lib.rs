@@ -46,6 +46,14 @@ pub fn error_chain(error: &dyn std::error::Error) -> String {
     message
 }
 
+/// This machine's host name (`localhost` when it cannot be read): what
+/// names an instance in leases and on `/metrics`.
+pub fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_else(|_| "localhost".into())
+}
+
 /// `n` and a noun in the right number: `count(1, "feed", "feeds")` is
 /// "1 feed", `count(2, "feed", "feeds")` "2 feeds".
 pub fn count(n: impl Into<u64>, one: &str, many: &str) -> String {

@@ -269,11 +269,9 @@ pub async fn serve(
 /// The instance's name on `/metrics`: `[http] instance`, else on a shared
 /// (PostgreSQL) store the host name; none for a SQLite store's one instance.
 fn instance_name(config: &Config, store: &Store) -> Option<String> {
-    config.http.instance.clone().or_else(|| {
-        (store.backend() == "postgres").then(|| {
-            std::fs::read_to_string("/proc/sys/kernel/hostname")
-                .map(|h| h.trim().to_string())
-                .unwrap_or_else(|_| "localhost".into())
-        })
-    })
+    config
+        .http
+        .instance
+        .clone()
+        .or_else(|| store.is_shared().then(crate::host_name))
 }

@@ -439,15 +439,6 @@ impl Store {
         matches!(self.0, Backend::Postgres(_))
     }
 
-    /// Which backend this is, for messages and metrics: `sqlite` or
-    /// `postgres`.
-    pub fn backend(&self) -> &'static str {
-        match &self.0 {
-            Backend::Sqlite(_) => "sqlite",
-            Backend::Postgres(_) => "postgres",
-        }
-    }
-
     /// Starts the writer every feed's result goes through (group commit),
     /// on the current tokio runtime.
     pub fn write_queue(&self) -> WriteQueue {

@@ -290,10 +290,7 @@ impl PgStore {
         if ids.is_empty() || limit == 0 {
             return Ok(Vec::new());
         }
-        let until = chrono::Duration::from_std(lease)
-            .ok()
-            .and_then(|lease| now.checked_add_signed(lease))
-            .unwrap_or(DateTime::<Utc>::MAX_UTC);
+        let until = lease_end(now, lease);
         Ok(sqlx::query_as(&format!(
             "WITH due AS MATERIALIZED ( \
                  SELECT id FROM feeds \
@@ -322,10 +319,7 @@ impl PgStore {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let until = chrono::Duration::from_std(lease)
-            .ok()
-            .and_then(|lease| now.checked_add_signed(lease))
-            .unwrap_or(DateTime::<Utc>::MAX_UTC);
+        let until = lease_end(now, lease);
         Ok(sqlx::query_as(&format!(
             "WITH free AS MATERIALIZED ( \
                  SELECT id FROM feeds \
@@ -348,10 +342,7 @@ impl PgStore {
     /// when it holds none (its lease ran out and another instance took the
     /// feed, or the feed's result was written).
     pub async fn renew_lease(&self, id: i64, now: DateTime<Utc>, lease: Duration) -> Result<bool> {
-        let until = chrono::Duration::from_std(lease)
-            .ok()
-            .and_then(|lease| now.checked_add_signed(lease))
-            .unwrap_or(DateTime::<Utc>::MAX_UTC);
+        let until = lease_end(now, lease);
         let renewed = sqlx::query("UPDATE feeds SET lease_until = $1 WHERE id = $2 AND lease_owner = $3")
             .bind(until)
             .bind(id)
@@ -405,4 +396,13 @@ impl PgStore {
         .fetch_one(&self.pool)
         .await?)
     }
+}
+
+/// When a lease taken at `now` for `lease` ends (the end of time if that
+/// overflows).
+fn lease_end(now: DateTime<Utc>, lease: Duration) -> DateTime<Utc> {
+    chrono::Duration::from_std(lease)
+        .ok()
+        .and_then(|lease| now.checked_add_signed(lease))
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
 }

@@ -148,9 +148,7 @@ impl PgStore {
                 store: location(),
                 source,
             })?;
-        let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-            .map(|h| h.trim().to_string())
-            .unwrap_or_else(|_| "localhost".into());
+        let host = crate::host_name();
         Ok(PgStore {
             pool,
             search: None,
