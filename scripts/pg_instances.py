@@ -27,6 +27,7 @@ import statistics
 import subprocess
 import tempfile
 import time
+import urllib.request
 
 HZ = os.sysconf("SC_CLK_TCK")
 
@@ -143,7 +144,13 @@ def main():
     ap.add_argument("--instances", default="1,2,3")
     ap.add_argument("--runs", type=int, default=3)
     a = ap.parse_args()
-    feeds = sum(1 for _ in open(os.path.join(a.farm, "paths.txt")))
+    paths = [line.strip() for line in open(os.path.join(a.farm, "paths.txt")) if line.strip()]
+    feeds = len(paths)
+    try:
+        urllib.request.urlopen(f"http://127.0.0.1:{a.port}/{paths[0].lstrip('/')}", timeout=5).read(1)
+    except OSError as e:
+        raise SystemExit(f"the farm is not served on port {a.port} ({e}): "
+                         f"../shared/feedfarm/serve.sh {a.farm} {a.port}")
     work = tempfile.mkdtemp(prefix="fw-bench-")
     server = Server()
     rows = {}

@@ -600,10 +600,14 @@ async fn find_story(
         sketch: None,
     };
     for lookup in 1..=STORY_LOOKUPS {
+        // The candidates' ids first (an array), then the items by primary
+        // key: while a cold cycle's tables grow inside the writer's first
+        // transactions the planner cannot tell that the window holds most
+        // items, and a semi-join scanned them all for every lookup.
         let rows: Vec<Candidate> = sqlx::query_as(
             "SELECT i.id, i.story_id, i.sketch, CASE WHEN i.sketch IS NULL THEN i.title ELSE '' END, \
              CASE WHEN i.sketch IS NULL THEN i.text ELSE '' END, i.fingerprint, coalesce(i.lang, '') \
-             FROM items i WHERE i.id IN (SELECT item_id FROM story_keys WHERE lookup_key = ANY($1)) \
+             FROM items i WHERE i.id = ANY(ARRAY(SELECT item_id FROM story_keys WHERE lookup_key = ANY($1))) \
              AND i.sort_at BETWEEN $2 AND $3",
         )
         .bind(&probes)
