@@ -69,6 +69,17 @@ pub struct PgStore {
     clock: Clock,
 }
 
+/// Makes ring rustls's process-wide crypto provider, unless one is set.
+/// sqlx's TLS (`sslmode=verify-ca`/`verify-full`) asks rustls for that
+/// provider, and rustls cannot choose one by itself when both of its
+/// providers are compiled in (a dependency's default features: the test
+/// SMTP server's pull in aws-lc-rs): it panicked. ring is what the HTTP and
+/// SMTP clients use already.
+fn install_crypto_provider() {
+    // Err: one is set already (by this function or by anyone else).
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 /// The time budget of one search, shared by the clones of its handle.
 #[derive(Debug)]
 struct Budget {
@@ -120,6 +131,7 @@ impl PgStore {
     }
 
     async fn connect_with(target: &PgTarget, connections: u32, read_only: bool) -> Result<PgStore> {
+        install_crypto_provider();
         let location = || Location::Postgres(target.clone());
         let options = target
             .connect_options()

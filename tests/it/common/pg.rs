@@ -23,6 +23,9 @@ use sqlx::Connection;
 struct Server {
     /// The admin URL (database `postgres`), without a trailing slash path.
     base: String,
+    /// The certificate the server presents for TLS (its own authority),
+    /// when this process started the server with TLS.
+    certificate: Option<PathBuf>,
     /// The watcher holding the server; its stdin closes with this process.
     _watcher: Option<Mutex<Child>>,
 }
@@ -64,7 +67,11 @@ fn start() -> Server {
             Some(i) if i > "postgres://".len() => url[..i].to_string(),
             _ => url.trim_end_matches('/').to_string(),
         };
-        return Server { base, _watcher: None };
+        return Server {
+            base,
+            certificate: None,
+            _watcher: None,
+        };
     }
     let bin = server_binaries().unwrap_or_else(|| {
         panic!(
@@ -117,6 +124,7 @@ fn start() -> Server {
         "initdb failed: {}",
         String::from_utf8_lossy(&init.stderr)
     );
+    let tls = tls(&data, &run_as);
     let port = super::free_port();
     // The watcher: starts the server, waits for its stdin to close (this
     // process ending), then stops the server fast and removes the cluster.
@@ -140,6 +148,8 @@ fn start() -> Server {
         "synchronous_commit=off".into(),
         "-c".into(),
         "full_page_writes=off".into(),
+        "-c".into(),
+        format!("ssl={}", if tls.is_some() { "on" } else { "off" }),
     ]);
     let script = format!(
         "{postgres} & pid=$!; read _; kill -INT $pid; wait $pid; rm -rf '{}'",
@@ -168,10 +178,113 @@ fn start() -> Server {
     }
     // Keep the pipe open (never written) for as long as this process runs.
     let _ = watcher.stdin.as_mut().map(|s| s.flush());
+    let base = format!("postgres://postgres@127.0.0.1:{port}");
+    if tls.is_some() {
+        admin_sql(&base, &format!("CREATE ROLE {TLS_ROLE} LOGIN CREATEDB"));
+    }
     Server {
-        base: format!("postgres://postgres@127.0.0.1:{port}"),
+        base,
+        certificate: tls,
         _watcher: Some(Mutex::new(watcher)),
     }
+}
+
+/// The role that may connect only over TLS (`hostssl` in `pg_hba.conf`).
+pub const TLS_ROLE: &str = "fw_tls";
+
+/// A new empty database owned by [`TLS_ROLE`], which the server admits
+/// over TLS only; its URL (without TLS options) and the certificate of the
+/// authority that signed the server's (for 127.0.0.1). `None` when the tests use
+/// a server of `FEEDWATCH_TEST_POSTGRES`, set up by someone else.
+pub async fn tls_database() -> Option<(String, PathBuf)> {
+    let server = SERVER.get_or_init(start);
+    let certificate = server.certificate.clone()?;
+    let name = format!(
+        "fw_{}_{}",
+        std::process::id(),
+        DATABASES.fetch_add(1, Ordering::Relaxed)
+    );
+    let base = server.base.clone();
+    let owner = format!("CREATE DATABASE {name} OWNER {TLS_ROLE}");
+    tokio::task::spawn_blocking(move || admin_sql(&base, &owner))
+        .await
+        .unwrap();
+    let port = server.base.rsplit(':').next().unwrap();
+    Some((
+        format!("postgres://{TLS_ROLE}@127.0.0.1:{port}/{name}"),
+        certificate,
+    ))
+}
+
+/// Runs `sql` on the server's `postgres` database as the admin, waiting
+/// for a server that is still starting; on a thread of its own, so that
+/// callers inside a runtime may block on it.
+fn admin_sql(base: &str, sql: &str) {
+    let (base, sql) = (base.to_string(), sql.to_string());
+    std::thread::spawn(move || admin_sql_here(&base, &sql))
+        .join()
+        .expect("admin statement on the test server");
+}
+
+fn admin_sql_here(base: &str, sql: &str) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let mut admin = loop {
+            match sqlx::PgConnection::connect(&format!("{base}/postgres")).await {
+                Ok(connection) => break connection,
+                Err(_) if Instant::now() < deadline => tokio::time::sleep(Duration::from_millis(100)).await,
+                Err(error) => panic!("cannot connect to the test PostgreSQL server: {error}"),
+            }
+        };
+        sqlx::query(sql).execute(&mut admin).await.unwrap();
+        admin.close().await.ok();
+    });
+}
+
+/// Sets the cluster in `data` up for TLS: a certificate for 127.0.0.1
+/// signed by a throwaway authority (made with the `openssl` command, which
+/// Debian's `postgresql` package pulls in), and [`TLS_ROLE`] admitted over
+/// TLS only. The authority's certificate; `None` (and a note) without `openssl`, so that only
+/// the TLS test fails, saying why.
+fn tls(data: &std::path::Path, run_as: &dyn Fn(PathBuf) -> Command) -> Option<PathBuf> {
+    // An authority and the server's certificate signed by it (rustls
+    // refuses a self-signed certificate as the server's own).
+    let script = "set -e
+        openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=feedwatch-test-authority \\
+            -keyout authority.key -out authority.crt
+        openssl req -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 -keyout server.key -out server.csr
+        printf 'subjectAltName=IP:127.0.0.1\\nbasicConstraints=CA:FALSE\\n' > server.ext
+        openssl x509 -req -in server.csr -CA authority.crt -CAkey authority.key -CAcreateserial \\
+            -days 2 -extfile server.ext -out server.crt
+        chmod 600 server.key";
+    if let Err(error) = Command::new("openssl").arg("version").output() {
+        eprintln!("no TLS on the test PostgreSQL server: cannot run openssl ({error})");
+        return None;
+    }
+    let made = run_as(PathBuf::from("sh"))
+        .args(["-c", script])
+        .current_dir(data)
+        .output()
+        .unwrap();
+    assert!(
+        made.status.success(),
+        "openssl could not make the test server's certificate: {}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let hba = data.join("pg_hba.conf");
+    let rules = std::fs::read_to_string(&hba).unwrap();
+    std::fs::write(
+        &hba,
+        format!(
+            "hostssl all {TLS_ROLE} 127.0.0.1/32 trust\nhost all {TLS_ROLE} 127.0.0.1/32 reject\nlocal all {TLS_ROLE} reject\n{rules}"
+        ),
+    )
+    .unwrap();
+    Some(data.join("authority.crt"))
 }
 
 fn shell_words(words: &[String]) -> String {
