@@ -23,9 +23,9 @@ use sqlx::Connection;
 struct Server {
     /// The admin URL (database `postgres`), without a trailing slash path.
     base: String,
-    /// The certificate the server presents for TLS (its own authority),
-    /// when this process started the server with TLS.
-    certificate: Option<PathBuf>,
+    /// The authority of the certificate the server presents for TLS; why
+    /// there is none (the server is someone else's, or no `openssl`).
+    certificate: Result<PathBuf, String>,
     /// The watcher holding the server; its stdin closes with this process.
     _watcher: Option<Mutex<Child>>,
 }
@@ -69,7 +69,7 @@ fn start() -> Server {
         };
         return Server {
             base,
-            certificate: None,
+            certificate: Err("FEEDWATCH_TEST_POSTGRES names a server set up by someone else".into()),
             _watcher: None,
         };
     }
@@ -149,7 +149,7 @@ fn start() -> Server {
         "-c".into(),
         "full_page_writes=off".into(),
         "-c".into(),
-        format!("ssl={}", if tls.is_some() { "on" } else { "off" }),
+        format!("ssl={}", if tls.is_ok() { "on" } else { "off" }),
     ]);
     let script = format!(
         "{postgres} & pid=$!; read _; kill -INT $pid; wait $pid; rm -rf '{}'",
@@ -179,7 +179,7 @@ fn start() -> Server {
     // Keep the pipe open (never written) for as long as this process runs.
     let _ = watcher.stdin.as_mut().map(|s| s.flush());
     let base = format!("postgres://postgres@127.0.0.1:{port}");
-    if tls.is_some() {
+    if tls.is_ok() {
         admin_sql(&base, &format!("CREATE ROLE {TLS_ROLE} LOGIN CREATEDB"));
     }
     Server {
@@ -194,9 +194,9 @@ pub const TLS_ROLE: &str = "fw_tls";
 
 /// A new empty database owned by [`TLS_ROLE`], which the server admits
 /// over TLS only; its URL (without TLS options) and the certificate of the
-/// authority that signed the server's (for 127.0.0.1). `None` when the tests use
-/// a server of `FEEDWATCH_TEST_POSTGRES`, set up by someone else.
-pub async fn tls_database() -> Option<(String, PathBuf)> {
+/// authority that signed the server's (for 127.0.0.1). `Err`: why the
+/// server has no TLS set up by the tests.
+pub async fn tls_database() -> Result<(String, PathBuf), String> {
     let server = SERVER.get_or_init(start);
     let certificate = server.certificate.clone()?;
     let name = format!(
@@ -210,7 +210,7 @@ pub async fn tls_database() -> Option<(String, PathBuf)> {
         .await
         .unwrap();
     let port = server.base.rsplit(':').next().unwrap();
-    Some((
+    Ok((
         format!("postgres://{TLS_ROLE}@127.0.0.1:{port}/{name}"),
         certificate,
     ))
@@ -248,9 +248,9 @@ fn admin_sql_here(base: &str, sql: &str) {
 /// Sets the cluster in `data` up for TLS: a certificate for 127.0.0.1
 /// signed by a throwaway authority (made with the `openssl` command, which
 /// Debian's `postgresql` package pulls in), and [`TLS_ROLE`] admitted over
-/// TLS only. The authority's certificate; `None` (and a note) without `openssl`, so that only
-/// the TLS test fails, saying why.
-fn tls(data: &std::path::Path, run_as: &dyn Fn(PathBuf) -> Command) -> Option<PathBuf> {
+/// TLS only. The authority's certificate; without `openssl`, why not (only
+/// the TLS test fails, saying so).
+fn tls(data: &std::path::Path, run_as: &dyn Fn(PathBuf) -> Command) -> Result<PathBuf, String> {
     // An authority and the server's certificate signed by it (rustls
     // refuses a self-signed certificate as the server's own).
     let script = "set -e
@@ -262,8 +262,9 @@ fn tls(data: &std::path::Path, run_as: &dyn Fn(PathBuf) -> Command) -> Option<Pa
             -days 2 -extfile server.ext -out server.crt
         chmod 600 server.key";
     if let Err(error) = Command::new("openssl").arg("version").output() {
-        eprintln!("no TLS on the test PostgreSQL server: cannot run openssl ({error})");
-        return None;
+        return Err(format!(
+            "the TLS test needs the openssl command (Debian: openssl) to make certificates: {error}"
+        ));
     }
     let made = run_as(PathBuf::from("sh"))
         .args(["-c", script])
@@ -284,7 +285,7 @@ fn tls(data: &std::path::Path, run_as: &dyn Fn(PathBuf) -> Command) -> Option<Pa
         ),
     )
     .unwrap();
-    Some(data.join("authority.crt"))
+    Ok(data.join("authority.crt"))
 }
 
 fn shell_words(words: &[String]) -> String {
