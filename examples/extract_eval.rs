@@ -19,9 +19,10 @@
 //! tokens, 4-token shingles counted as a multiset, each page's TP/FP/FN
 //! normalised to sum 1, precision and recall the means over the pages where
 //! they are defined, F1 from those means; accuracy is the share of pages
-//! whose token sequence is exactly right. (`\w` here is `char::is_alphanumeric`
-//! or `_`; Python's also counts `_`-less numerics the same way, and the two
-//! differ only on combining marks, which the English benchmark lacks.)
+//! whose token sequence is exactly right. (`\w` here is
+//! `char::is_alphanumeric` or `_`, Python's is `str.isalnum` or `_`; they
+//! differ only on combining vowel signs, which Rust counts as alphabetic and
+//! the English benchmark lacks.)
 //! It prints a Markdown table: F1, precision, recall, accuracy, median and
 //! p95 milliseconds per page, pages per second, empty predictions.
 
