@@ -15,6 +15,7 @@ pub mod daemon;
 pub mod deliver;
 pub mod digest;
 pub mod directory;
+pub mod extract;
 pub mod fetch;
 pub mod langid;
 pub mod metrics;
