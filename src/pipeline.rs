@@ -284,7 +284,22 @@ impl Pipeline {
             _ = cancel.cancelled() => return (Ok(PollResult::Cancelled), waiting.elapsed()),
             permit = self.hosts.acquire(&host) => permit,
         };
-        // Instances sharing a store keep the spacing between them too.
+        // Instances sharing a store keep the host's limits between them
+        // too: requests in flight, then the spacing of their starts.
+        let mut host_slot = None;
+        while !host.is_empty() && host_slot.is_none() {
+            match self.store.try_host_slot(&host, self.hosts.concurrency()).await {
+                Ok(Some(slot)) => host_slot = Some(slot),
+                Ok(None) => {
+                    let wait = Duration::from_millis(100 + fastrand::u64(0..200));
+                    tokio::select! {
+                        _ = cancel.cancelled() => return (Ok(PollResult::Cancelled), waiting.elapsed()),
+                        _ = tokio::time::sleep(wait) => {}
+                    }
+                }
+                Err(error) => return (Err(error), waiting.elapsed()),
+            }
+        }
         if !host.is_empty() && !self.hosts.spacing().is_zero() {
             let now = self.clock.now();
             match self.store.reserve_host(&host, self.hosts.spacing(), now).await {

@@ -38,6 +38,11 @@ impl HostLimiter {
         }
     }
 
+    /// The most requests to one host in flight at once.
+    pub fn concurrency(&self) -> usize {
+        self.concurrency
+    }
+
     /// The minimum time between the starts of two requests to one host.
     pub fn spacing(&self) -> Duration {
         self.spacing

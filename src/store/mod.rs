@@ -450,6 +450,13 @@ impl Store {
 }
 
 /// Sharing the work between instances (PostgreSQL; on SQLite there is one).
+/// A request slot of a host, held until dropped ([`Store::try_host_slot`]).
+#[derive(Debug)]
+pub struct HostSlot {
+    /// Unlocked when dropped.
+    _held: Option<postgres::PgHostSlot>,
+}
+
 impl Store {
     /// Takes feeds among `ids` (due feeds, as [`Store::queue`] said) for
     /// this instance to poll now: the enabled and due ones, in the order of
@@ -520,6 +527,20 @@ impl Store {
         match &self.0 {
             Backend::Sqlite(_) => Ok(None),
             Backend::Postgres(store) => store.reserve_host(host, spacing, now).await.map(Some),
+        }
+    }
+
+    /// One of the `slots` request slots of `host` that no instance sharing
+    /// the store holds, until the returned slot is dropped; `None` when all
+    /// are held (wait and ask again). One instance alone (SQLite) always
+    /// gets one: its own limiter is the limit.
+    pub async fn try_host_slot(&self, host: &str, slots: usize) -> Result<Option<HostSlot>> {
+        match &self.0 {
+            Backend::Sqlite(_) => Ok(Some(HostSlot { _held: None })),
+            Backend::Postgres(store) => Ok(store
+                .try_host_slot(host, slots)
+                .await?
+                .map(|slot| HostSlot { _held: Some(slot) })),
         }
     }
 }

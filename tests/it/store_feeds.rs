@@ -548,6 +548,71 @@ async fn host_reservations_space_requests_across_instances() {
     }
 }
 
+/// PostgreSQL: requests in flight to a host are limited across instances:
+/// with 2 slots, a third is refused whichever instance asks; a dropped slot
+/// is free again; another host is not held back; a stopped instance's
+/// slots go with it. SQLite (one instance) always grants one.
+#[tokio::test]
+async fn host_slots_are_shared_by_instances() {
+    let dir = tempfile::tempdir().unwrap();
+    let now = at(12, 0, 0);
+    let (alone, _db, _) = open(Backend::Sqlite, dir.path(), now).await;
+    let mut held = Vec::new();
+    for _ in 0..5 {
+        held.push(alone.try_host_slot("news.example:443", 1).await.unwrap());
+    }
+    assert!(
+        held.iter().all(Option::is_some),
+        "one instance alone is its own limit"
+    );
+    alone.close().await;
+
+    let dir = tempfile::tempdir().unwrap();
+    let (a, _db, location) = open(Backend::Postgres, dir.path(), now).await;
+    let b = instance(&location, now).await;
+    let host = "news.example:443";
+    let first = a.try_host_slot(host, 2).await.unwrap().expect("a free slot");
+    // Not the one `a` holds again (a session may retake its own locks).
+    let spare = a.try_host_slot(host, 2).await.unwrap().expect("the other slot");
+    assert!(b.try_host_slot(host, 2).await.unwrap().is_none(), "a holds both");
+    drop(spare);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let second = loop {
+        if let Some(slot) = b.try_host_slot(host, 2).await.unwrap() {
+            break slot;
+        }
+        assert!(std::time::Instant::now() < deadline, "a dropped slot is freed");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(
+        a.try_host_slot(host, 2).await.unwrap().is_none(),
+        "both slots held"
+    );
+    assert!(
+        b.try_host_slot(host, 2).await.unwrap().is_none(),
+        "both slots held"
+    );
+    assert!(b.try_host_slot("other.example:443", 2).await.unwrap().is_some());
+    // A dropped slot is unlocked on its connection soon after.
+    drop(first);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let third = loop {
+        if let Some(slot) = b.try_host_slot(host, 2).await.unwrap() {
+            break slot;
+        }
+        assert!(std::time::Instant::now() < deadline, "a dropped slot is freed");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    // An instance that ends without unlocking (killed: here its slots are
+    // never dropped) frees them with its connection.
+    assert!(a.try_host_slot(host, 2).await.unwrap().is_none(), "b holds both");
+    std::mem::forget((second, third));
+    b.close().await;
+    let freed = a.try_host_slot(host, 2).await.unwrap();
+    assert!(freed.is_some(), "a closed instance's slots are free");
+    a.close().await;
+}
+
 /// Two feeds, topics `alpha` and `beta`, items 1..=4 and their matches.
 async fn seed_matches(store: &Store, db: &Db) {
     store

@@ -16,10 +16,6 @@ use super::*;
 /// digests, one after another, each bounded by `fetch.timeout`) takes.
 const DIGEST_CLAIM: chrono::Duration = chrono::Duration::minutes(10);
 
-/// The first key of the transaction-scoped advisory lock under which an
-/// alert's digests are created (the second is a hash of its name).
-const ALERT_LOCK: i32 = 0x6677_0002;
-
 /// The columns of a [`DigestRecord`], as SQLite gives them (times as text).
 const DIGEST_COLUMNS: &str = "id, alert, channel, fw_ts(period_start) AS period_start, \
      fw_ts(period_end) AS period_end, fw_ts(created_at) AS created_at, status, attempts::bigint AS attempts, \
@@ -185,7 +181,7 @@ impl PgStore {
         let now = whole_seconds(now);
         let mut tx = self.pool.begin().await?;
         sqlx::query("SELECT pg_advisory_xact_lock($1, hashtext($2))")
-            .bind(ALERT_LOCK)
+            .bind(super::locks::ALERTS)
             .bind(alert)
             .execute(&mut *tx)
             .await?;

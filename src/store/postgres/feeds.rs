@@ -1,11 +1,10 @@
 //! Feed rows on PostgreSQL: configured and added feeds, their fetch state,
 //! and the shared job queue: due feeds leased to one instance at a time
-//! (`FOR UPDATE SKIP LOCKED`, a lease that expires with its holder) and
-//! per-host politeness every instance keeps (`hosts`).
+//! (`FOR UPDATE SKIP LOCKED`, a lease that expires with its holder). The
+//! per-host politeness every instance keeps is in `hosts.rs`.
 
 use std::collections::HashMap;
 
-use sqlx::postgres::types::PgInterval;
 use sqlx::postgres::PgRow;
 use sqlx::{FromRow, Row};
 
@@ -24,11 +23,6 @@ pub(super) const FEED_COLUMNS: &str = "f.id, f.url, f.name, f.title, f.site_url,
 /// of `coalesce(f.name, f.title, f.url)`, whatever the database's locale.
 const NAME_NOCASE: &str = "translate(coalesce(f.name, f.title, f.url), 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', \
      'abcdefghijklmnopqrstuvwxyz') COLLATE \"C\"";
-
-/// The key of the transaction-scoped advisory lock under which instances
-/// take turns at [`PgStore::sync_feeds`] (the pair form: its key space is
-/// apart from the single-key locks of story lookup keys).
-const SYNC_FEEDS_LOCK: (i32, i32) = (0x6677_0001, 0);
 
 impl<'r> FromRow<'r, PgRow> for QueueEntry {
     fn from_row(row: &'r PgRow) -> sqlx::Result<Self> {
@@ -86,8 +80,8 @@ impl PgStore {
         let now = whole_seconds(self.clock.now());
         let mut tx = self.pool.begin().await?;
         sqlx::query("SELECT pg_advisory_xact_lock($1, $2)")
-            .bind(SYNC_FEEDS_LOCK.0)
-            .bind(SYNC_FEEDS_LOCK.1)
+            .bind(super::locks::SYNC_FEEDS)
+            .bind(0)
             .execute(&mut *tx)
             .await?;
         sqlx::query(
@@ -367,34 +361,6 @@ impl PgStore {
         .execute(&self.pool)
         .await?;
         Ok(())
-    }
-
-    /// Reserves this instance's next request to `host` (a
-    /// `fetch::HostLimiter` key) and says when it may start: `now`, or
-    /// later when another request to the host (from any instance) started
-    /// less than `spacing` before. One upsert on the host's row, so the
-    /// starts of all instances together are at least `spacing` apart.
-    pub async fn reserve_host(
-        &self,
-        host: &str,
-        spacing: Duration,
-        now: DateTime<Utc>,
-    ) -> Result<DateTime<Utc>> {
-        let spacing = PgInterval {
-            months: 0,
-            days: 0,
-            microseconds: i64::try_from(spacing.as_micros()).unwrap_or(i64::MAX),
-        };
-        Ok(sqlx::query_scalar(
-            "INSERT INTO hosts AS h (host, next_fetch_at) VALUES ($1, $2 + $3) \
-             ON CONFLICT (host) DO UPDATE SET next_fetch_at = greatest(h.next_fetch_at, $2) + $3 \
-             RETURNING next_fetch_at - $3",
-        )
-        .bind(host)
-        .bind(now)
-        .bind(spacing)
-        .fetch_one(&self.pool)
-        .await?)
     }
 }
 

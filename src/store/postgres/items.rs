@@ -24,17 +24,11 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 
+use super::locks;
 use super::*;
 use crate::store::ItemWrite;
 use crate::stories;
 
-/// Advisory lock class (first key of `pg_advisory_xact_lock(int, int)`)
-/// of story lookup key slots.
-const LOCK_STORY_KEYS: i32 = 0x6677_0001;
-/// Advisory lock class of canonical URL slots.
-const LOCK_CANONICAL_URLS: i32 = 0x6677_0002;
-/// Advisory lock class of `sync_topics` (one lock).
-const LOCK_TOPICS: i32 = 0x6677_0003;
 /// Slots story lookup keys are spread over: a transaction holds at most
 /// this many story locks (PostgreSQL's lock table is shared and finite),
 /// and two keys of one slot are serialised as if they were one.
@@ -95,7 +89,7 @@ impl PgStore {
     pub async fn sync_topics(&self, topics: &TopicSet, now: DateTime<Utc>) -> Result<Vec<TopicRow>> {
         let mut tx = self.pool.begin().await?;
         sqlx::query("SELECT pg_advisory_xact_lock($1, 0)")
-            .bind(LOCK_TOPICS)
+            .bind(locks::TOPICS)
             .execute(&mut *tx)
             .await?;
         let active: Vec<&str> = topics.topics().iter().map(|t| t.name.as_str()).collect();
@@ -214,24 +208,24 @@ impl PgStore {
 /// the probes of both, so they share a slot. Call it first in the
 /// transaction, before any row is locked.
 pub(super) async fn lock_for(tx: &mut PgConnection, updates: &[&FeedUpdate]) -> Result<()> {
-    let mut locks: BTreeSet<(i32, i32)> = BTreeSet::new();
+    let mut wanted: BTreeSet<(i32, i32)> = BTreeSet::new();
     for write in updates.iter().flat_map(|u| &u.items) {
         if let Some(url) = &write.canonical_url {
-            locks.insert((
-                LOCK_CANONICAL_URLS,
+            wanted.insert((
+                locks::CANONICAL_URLS,
                 slot(fnv1a(url.as_bytes()), CANONICAL_URL_SLOTS),
             ));
         }
         if let (false, Some(fp)) = (write.stored, write.fingerprint) {
             for key in stories::probe_keys(fp, stories::NEAR_DUPLICATE_DISTANCE) {
-                locks.insert((LOCK_STORY_KEYS, slot(key as u64, STORY_KEY_SLOTS)));
+                wanted.insert((locks::STORY_KEYS, slot(key as u64, STORY_KEY_SLOTS)));
             }
         }
     }
-    if locks.is_empty() {
+    if wanted.is_empty() {
         return Ok(());
     }
-    let (classes, slots): (Vec<i32>, Vec<i32>) = locks.into_iter().unzip();
+    let (classes, slots): (Vec<i32>, Vec<i32>) = wanted.into_iter().unzip();
     // unnest yields the arrays' order: the locks are taken sorted.
     sqlx::query(
         "SELECT count(pg_advisory_xact_lock(c, s)) FROM unnest($1::integer[], $2::integer[]) AS l (c, s)",
@@ -251,7 +245,7 @@ fn slot(key: u64, slots: u64) -> i32 {
 }
 
 /// 64-bit FNV-1a: a hash that every instance computes alike.
-fn fnv1a(bytes: &[u8]) -> u64 {
+pub(super) fn fnv1a(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, &b| {
         (hash ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
     })

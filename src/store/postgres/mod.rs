@@ -12,8 +12,10 @@ mod batch;
 mod digests;
 mod feed_state;
 mod feeds;
+mod hosts;
 mod import;
 mod items;
+mod locks;
 mod maintenance;
 mod reports;
 mod stories;
@@ -40,6 +42,7 @@ use crate::model::FeedConfig;
 use crate::topics::{Expr, TopicSet};
 
 pub use batch::WriteQueue;
+pub use hosts::HostSlot as PgHostSlot;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
@@ -67,6 +70,8 @@ pub struct PgStore {
     instance: Arc<str>,
     /// Where "now" comes from (see [`PgStore::with_clock`]).
     clock: Clock,
+    /// The connection holding this instance's host slots.
+    host_slots: hosts::HostSlots,
 }
 
 /// Makes ring rustls's process-wide crypto provider, unless one is set.
@@ -173,6 +178,7 @@ impl PgStore {
             )
             .into(),
             clock: Clock::System,
+            host_slots: hosts::HostSlots::default(),
         })
     }
 
@@ -187,11 +193,13 @@ impl PgStore {
         self.clock
     }
 
-    /// Waits for in-flight queries and closes all connections.
+    /// Waits for in-flight queries and closes all connections (the host
+    /// slots' too: the slots this instance holds are free).
     pub async fn close(&self) {
         if let Some(search) = &self.search {
             search.close().await;
         }
+        self.host_slots.close().await;
         self.pool.close().await;
     }
 
