@@ -109,6 +109,12 @@ impl TopicSet {
         hits
     }
 
+    /// How many topics the presearcher has `doc` evaluate in full (for
+    /// benchmarks: it should be a handful, whatever the number of topics).
+    pub fn candidate_count(&self, doc: &Document) -> usize {
+        self.index.candidates(doc).len()
+    }
+
     /// Evaluates every topic without the presearcher (for tests and checks).
     pub fn matches_exhaustive(&self, doc: &Document) -> Vec<usize> {
         (0..self.topics.len())
