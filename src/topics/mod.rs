@@ -99,14 +99,12 @@ impl TopicSet {
     /// Indexes (into [`TopicSet::topics`]) of the topics `doc` matches,
     /// ascending.
     pub fn matches(&self, doc: &Document) -> Vec<usize> {
-        let mut hits: Vec<usize> = self
-            .index
+        // Candidates come ascending.
+        self.index
             .candidates(doc)
             .into_iter()
             .filter(|&i| doc.satisfies(&self.topics[i].expr))
-            .collect();
-        hits.sort_unstable();
-        hits
+            .collect()
     }
 
     /// How many topics the presearcher has `doc` evaluate in full (for
