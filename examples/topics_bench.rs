@@ -26,20 +26,21 @@
 //! with document frequencies of other farm items (feeds after the measured
 //! ones), as the pipeline computes them from recent stored items.
 //!
-//! Per N and statistics it prints: compile time; the memory compiling
-//! allocated at its peak and what the compiled set keeps (a counting
-//! allocator); matching throughput in items per CPU-second of this thread
-//! (the `Document`s are built beforehand: folding is the same at every N);
-//! topics evaluated per article (median, p99, max); matches in the corpus;
-//! and the brute-force check over the first `--verify` items. Then, per N,
-//! start-up as the daemon does it: reading a config of N topics (each
-//! query validated), compiling the set and choosing anchors again with word
-//! statistics.
+//! Per N and statistics it prints: compile time (CPU seconds); the memory
+//! compiling allocated at its peak and what the compiled set keeps (a
+//! counting allocator); matching throughput in items per CPU-second of this
+//! thread (the `Document`s are built beforehand: folding is the same at
+//! every N); topics evaluated per article (median, p99, max); matches in
+//! the corpus; and the brute-force check over the first `--verify` items.
+//! Then (unless `--config no`), per N, start-up as the daemon does it:
+//! reading a config of N topics (each query validated), compiling the set
+//! and choosing anchors again with word statistics. The corpus depends on
+//! the largest N asked for (names are planted from its topics): compare
+//! runs with the same `--topics`.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Instant;
 
 use feedwatch::model::NewItem;
 use feedwatch::topics::{Document, Meta, TermSets, TopicSet, WordStats};
@@ -282,6 +283,7 @@ struct Args {
     topics: Vec<usize>,
     stats: Vec<String>,
     verify: usize,
+    config: bool,
 }
 
 fn args() -> Args {
@@ -291,6 +293,7 @@ fn args() -> Args {
         topics: vec![2, 10_000, 100_000],
         stats: vec!["none".into(), "farm".into()],
         verify: 300,
+        config: true,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -306,6 +309,7 @@ fn args() -> Args {
             }
             "--stats" => args.stats = value.split(',').map(String::from).collect(),
             "--verify" => args.verify = value.parse().expect("--verify N"),
+            "--config" => args.config = value == "yes",
             other => panic!("unknown flag {other}"),
         }
     }
@@ -343,10 +347,10 @@ fn main() {
     }
     let no_stats = WordStats::default();
     println!(
-        "{:>7} {:>5} {:>9} {:>10} {:>9} {:>11} {:>9} {:>14} {:>8} {:>9}",
+        "{:>7} {:>5} {:>11} {:>10} {:>9} {:>11} {:>9} {:>14} {:>8} {:>9}",
         "topics",
         "stats",
-        "compile",
+        "compile cpu",
         "peak MiB",
         "kept MiB",
         "items/cpu-s",
@@ -371,10 +375,10 @@ fn main() {
             };
             let base = CURRENT.load(Ordering::Relaxed);
             PEAK.store(base, Ordering::Relaxed);
-            let started = Instant::now();
+            let started = thread_cpu();
             let set = TopicSet::compile_with_stats(defs(), &TermSets::new(), stats)
                 .expect("generated queries parse");
-            let compile = started.elapsed().as_secs_f64();
+            let compile = thread_cpu() - started;
             let peak = PEAK.load(Ordering::Relaxed) - base;
             let kept = CURRENT.load(Ordering::Relaxed) - base;
 
@@ -399,7 +403,7 @@ fn main() {
                 format!("{wrong}/{sample} DIFFER")
             };
             println!(
-                "{:>7} {:>5} {:>8.2}s {:>10.1} {:>9.1} {:>11.0} {:>9.1} {:>14} {:>8} {:>9}",
+                "{:>7} {:>5} {:>10.2}s {:>10.1} {:>9.1} {:>11.0} {:>9.1} {:>14} {:>8} {:>9}",
                 n,
                 stats_kind,
                 compile,
@@ -417,8 +421,12 @@ fn main() {
     }
     // Start-up as the daemon does it: the config (each query validated),
     // the compiled set, the anchors chosen again by word statistics.
+    println!("VmHWM {:.0} MiB", vm_hwm_mib());
+    if !args.config {
+        return;
+    }
     println!(
-        "{:>7} {:>10} {:>10} {:>9} {:>9}",
+        "{:>7} {:>10} {:>10} {:>9} {:>9}   (CPU seconds)",
         "topics", "config KB", "parse", "compile", "reindex"
     );
     for &n in &args.topics {
@@ -429,16 +437,16 @@ fn main() {
                 brief.query
             ));
         }
-        let started = Instant::now();
+        let started = thread_cpu();
         let config = feedwatch::config::Config::parse(Path::new("bench.toml"), &source)
             .expect("the generated config is valid");
-        let parse = started.elapsed().as_secs_f64();
-        let started = Instant::now();
+        let parse = thread_cpu() - started;
+        let started = thread_cpu();
         let mut set = config.topic_set();
-        let compile = started.elapsed().as_secs_f64();
-        let started = Instant::now();
+        let compile = thread_cpu() - started;
+        let started = thread_cpu();
         set.reindex(&farm_stats);
-        let reindex = started.elapsed().as_secs_f64();
+        let reindex = thread_cpu() - started;
         println!(
             "{:>7} {:>10} {:>9.2}s {:>8.2}s {:>8.2}s",
             n,
@@ -448,5 +456,4 @@ fn main() {
             reindex
         );
     }
-    println!("VmHWM {:.0} MiB at the end", vm_hwm_mib());
 }
