@@ -1,7 +1,7 @@
 //! Property tests of the query language and the matcher.
 
 use feedwatch::topics::query::{parse, parse_with, TermSets, MAX_DEPTH};
-use feedwatch::topics::{Document, Meta, TopicSet};
+use feedwatch::topics::{Document, Meta, TopicSet, WordStats};
 use proptest::prelude::*;
 
 const WORDS: &[&str] = &[
@@ -111,8 +111,74 @@ fn text() -> impl Strategy<Value = String> {
     .prop_map(|w| w.join(" "))
 }
 
+/// Names of the briefs mix (issue 27), few enough that topics share them,
+/// and wildcard stems nested in each other and in the names.
+const NAMES: &[&str] = &["Rofumo35", "Kalite12", "Kalite7", "Bazuno", "باقری", "Kurdistan"];
+const STEMS: &[&str] = &["Rofumo", "Kalite", "Kal", "ka", "Rofumo35", "کرد", "باق"];
+const COMMON: &[&str] = &["government", "minister", "security", "border", "oil"];
+
+/// A topic of one of the five shapes of issue 27's mix.
+fn brief() -> impl Strategy<Value = String> {
+    let name = || prop::sample::select(NAMES);
+    let common = || prop::sample::select(COMMON);
+    let any = || prop::sample::select([NAMES, COMMON].concat());
+    prop_oneof![
+        (any(), any()).prop_map(|(a, b)| format!("\"{a} {b}\"")),
+        (common(), name(), name(), name()).prop_map(|(c, a, b, d)| format!("{c} AND ({a} OR {b} OR {d})")),
+        (name(), 1u32..6, common()).prop_map(|(a, n, c)| format!("{a} NEAR/{n} {c}")),
+        (name(), common(), name()).prop_map(|(a, c, b)| format!("title:{a} OR \"{c} {b}\"")),
+        (name(), prop::sample::select(STEMS), common())
+            .prop_map(|(a, s, c)| format!("({a} OR {s}*) AND NOT {c}")),
+    ]
+}
+
+/// Text of the mix's words: names, common words, words that extend the
+/// stems (or fall one letter short of them) and filler.
+fn brief_text() -> impl Strategy<Value = String> {
+    let extra = [
+        "Rofumo",
+        "Rofumo35s",
+        "Rofumo356",
+        "Kalitean",
+        "Kali",
+        "Kalite",
+        "kaz",
+        "k",
+        "کردستان",
+        "کرد",
+        "باقري",
+        "the",
+        "and",
+    ];
+    prop::collection::vec(prop::sample::select([NAMES, COMMON, &extra].concat()), 0..20)
+        .prop_map(|w| w.join(" "))
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+    /// The presearcher agrees with evaluating every topic on many topics of
+    /// the briefs mix (shared names and common words, nested prefixes),
+    /// whether anchors are chosen by word statistics or, as on a new
+    /// database, without them.
+    #[test]
+    fn presearcher_never_drops_a_match_of_the_briefs_mix(
+        queries in prop::collection::vec(brief(), 1..120),
+        docs in prop::collection::vec((brief_text(), brief_text()), 1..8),
+        sample in prop::collection::vec((brief_text(), brief_text()), 0..6),
+    ) {
+        let names: Vec<String> = (0..queries.len()).map(|i| format!("t{i}")).collect();
+        let defs = || names.iter().map(String::as_str).zip(queries.iter().map(String::as_str));
+        let mut stats = WordStats::default();
+        for (title, text) in &sample {
+            stats.add_document(title, text);
+        }
+        let set = TopicSet::compile_with_stats(defs(), &TermSets::new(), &stats).unwrap();
+        for (title, text) in &docs {
+            let doc = Document::new(title, text, Meta::default());
+            prop_assert_eq!(set.matches(&doc), set.matches_exhaustive(&doc), "title {:?} text {:?}", title, text);
+        }
+    }
 
     #[test]
     fn arbitrary_input_never_panics(input in "\\PC{0,60}") {
