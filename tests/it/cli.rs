@@ -834,25 +834,25 @@ async fn config_size_is_capped() {
     assert!(!status.success());
     assert_eq!(
         stderr,
-        "feedwatch: config file /dev/zero is larger than the 4.0 MiB limit\n"
+        "feedwatch: config file /dev/zero is larger than the 32.0 MiB limit\n"
     );
 
     // A real file over the cap, all comments.
     let ws = Workspace::with_config("");
     let comment = format!("# {}\n", "x".repeat(1021));
-    std::fs::write(ws.config_path(), comment.repeat(4 * 1024 + 1)).unwrap();
+    std::fs::write(ws.config_path(), comment.repeat(32 * 1024 + 1)).unwrap();
     let out = ws.run(&["check"]).await;
     assert_ne!(out.code, 0);
     assert!(
         out.stderr.contains(&format!(
-            "config file {} is larger than the 4.0 MiB limit",
+            "config file {} is larger than the 32.0 MiB limit",
             ws.config_path().display()
         )),
         "{}",
         out.stderr
     );
     // Just under it: read and used.
-    let mut config = comment.repeat(4 * 1024 - 1);
+    let mut config = comment.repeat(32 * 1024 - 1);
     config.push_str("[[topic]]\nname = \"k\"\nquery = \"a\"\n");
     std::fs::write(ws.config_path(), config).unwrap();
     let out = ws.run(&["check"]).await;
