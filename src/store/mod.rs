@@ -180,7 +180,7 @@ roles! {
         /// items after it (ingest beside the scan: new and edited items,
         /// matched with the new query); then records `compiled` as the query
         /// the matches are now computed with. One transaction.
-        async fn replace_topic_matches(&self, topic_id: i64, compiled: &str, matched: &[i64], scan: (DateTime<Utc>, i64), at: DateTime<Utc>) -> Result<(u64, u64)>;
+        async fn replace_topic_matches(&self, topics: &[TopicMatches<'_>], scan: (DateTime<Utc>, i64), at: DateTime<Utc>) -> Result<Vec<(u64, u64)>>;
     }
 
     /// Stories as stored: the lookups the writer owes, and stories read back.
@@ -450,6 +450,16 @@ impl Store {
 }
 
 /// Sharing the work between instances (PostgreSQL; on SQLite there is one).
+/// A topic's matches found by a backfill ([`Store::replace_topic_matches`]).
+#[derive(Debug, Clone, Copy)]
+pub struct TopicMatches<'a> {
+    pub topic_id: i64,
+    /// The query the matches were computed with, as stored.
+    pub compiled: &'a str,
+    /// The matching items' ids.
+    pub matched: &'a [i64],
+}
+
 /// A request slot of a host, held until dropped ([`Store::try_host_slot`]).
 #[derive(Debug)]
 pub struct HostSlot {

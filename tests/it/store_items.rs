@@ -12,7 +12,7 @@ use feedwatch::fetch::Validators;
 use feedwatch::model::NewItem;
 use feedwatch::store::{
     FeedFailure, FeedUpdate, FeedWrite, IngestCounts, ItemWrite, Known, Location, NextCheck, SearchText,
-    Store, StoryFilter, StoryRow,
+    Store, StoryFilter, StoryRow, TopicMatches,
 };
 use feedwatch::topics::{TermSets, TopicSet};
 use sqlx::Row;
@@ -724,16 +724,27 @@ async fn topics_sync_and_backfilled_matches() {
         under.rows(&set_later, &set_later).await;
         // The scan confirmed none of them; it adds a match of an item
         // outside the topic: a new match, backfilled.
-        let (added, removed) = store
-            .replace_topic_matches(u, "oil", &[a], (later, b), later)
+        // Both topics in one call (one transaction), as a backfill writes them.
+        let counts = store
+            .replace_topic_matches(
+                &[
+                    TopicMatches {
+                        topic_id: u,
+                        compiled: "oil",
+                        matched: &[a],
+                    },
+                    TopicMatches {
+                        topic_id: t,
+                        compiled: "akar",
+                        matched: &[],
+                    },
+                ],
+                (later, b),
+                later,
+            )
             .await
             .unwrap();
-        assert_eq!((added, removed), (1, 0), "{backend:?}");
-        let (added, removed) = store
-            .replace_topic_matches(t, "akar", &[], (later, b), later)
-            .await
-            .unwrap();
-        assert_eq!((added, removed), (0, 1), "{backend:?}");
+        assert_eq!(counts, [(1, 0), (0, 1)], "{backend:?}");
         let matches = under
             .rows(
                 "SELECT CAST(item_id AS TEXT), CAST(topic_id AS TEXT), matched_at, \

@@ -26,7 +26,7 @@ use sqlx::PgConnection;
 
 use super::locks;
 use super::*;
-use crate::store::ItemWrite;
+use crate::store::{ItemWrite, TopicMatches};
 use crate::stories;
 
 /// Slots story lookup keys are spread over: a transaction holds at most
@@ -128,73 +128,81 @@ impl PgStore {
         Ok(rows)
     }
 
-    /// Replaces a topic's matches by `matched` (a backfill's scan, begun at
-    /// `scanned_since`, of the items up to id `scanned_upto`): matches that
-    /// still hold keep their time and flag, new ones are marked backfilled,
-    /// the rest are removed, except those recorded since `scanned_since` or
-    /// of items after `scanned_upto` (ingest beside the scan, by any
-    /// instance); then records `compiled` as the query the matches are now
-    /// computed with. One transaction.
+    /// Replaces each topic's matches by its `matched` (a backfill's scan,
+    /// begun at `scanned_since`, of the items up to id `scanned_upto`):
+    /// matches that still hold keep their time and flag, new ones are marked
+    /// backfilled, the rest are removed, except those recorded since
+    /// `scanned_since` or of items after `scanned_upto` (ingest beside the
+    /// scan, by any instance); then records `compiled` as the query the
+    /// matches are now computed with. One transaction for all of `topics`;
+    /// (added, removed) per topic, in order.
     pub async fn replace_topic_matches(
         &self,
-        topic_id: i64,
-        compiled: &str,
-        matched: &[i64],
+        topics: &[TopicMatches<'_>],
         (scanned_since, scanned_upto): (DateTime<Utc>, i64),
         at: DateTime<Utc>,
-    ) -> Result<(u64, u64)> {
+    ) -> Result<Vec<(u64, u64)>> {
         let mut tx = self.pool.begin().await?;
-        // Matches recorded after the scan began, and of items it did not
-        // reach, are ingest's: they stay. Times are whole seconds, as on
-        // SQLite: one recorded in the second the scan began counts as older.
-        let rows: Vec<(i64, bool)> = sqlx::query_as(
-            "SELECT item_id, matched_at > $1 OR item_id > $2 FROM item_topics WHERE topic_id = $3",
-        )
-        .bind(whole_seconds(scanned_since))
-        .bind(scanned_upto)
-        .bind(topic_id)
-        .fetch_all(&mut *tx)
-        .await?;
-        let (mut recent, mut existing) = (HashSet::new(), HashSet::new());
-        for (id, is_recent) in rows {
-            if is_recent {
-                recent.insert(id);
-            } else {
-                existing.insert(id);
-            }
-        }
-        let wanted: HashSet<i64> = matched.iter().copied().collect();
-        let new: Vec<i64> = wanted
-            .difference(&existing)
-            .filter(|id| !recent.contains(id))
-            .copied()
-            .collect();
-        let gone: Vec<i64> = existing.difference(&wanted).copied().collect();
-        // Ingest of another instance may record one of `new` meanwhile:
-        // its match stands.
-        let added = sqlx::query(
-            "INSERT INTO item_topics (item_id, topic_id, matched_at, backfilled) \
-             SELECT id, $2, $3, true FROM unnest($1::bigint[]) AS id ON CONFLICT DO NOTHING",
-        )
-        .bind(&new)
-        .bind(topic_id)
-        .bind(whole_seconds(at))
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        let removed = sqlx::query("DELETE FROM item_topics WHERE topic_id = $1 AND item_id = ANY($2)")
+        let mut counts = Vec::with_capacity(topics.len());
+        for &TopicMatches {
+            topic_id,
+            compiled,
+            matched,
+        } in topics
+        {
+            // Matches recorded after the scan began, and of items it did not
+            // reach, are ingest's: they stay. Times are whole seconds, as on
+            // SQLite: one recorded in the second the scan began counts as older.
+            let rows: Vec<(i64, bool)> = sqlx::query_as(
+                "SELECT item_id, matched_at > $1 OR item_id > $2 FROM item_topics WHERE topic_id = $3",
+            )
+            .bind(whole_seconds(scanned_since))
+            .bind(scanned_upto)
             .bind(topic_id)
-            .bind(&gone)
+            .fetch_all(&mut *tx)
+            .await?;
+            let (mut recent, mut existing) = (HashSet::new(), HashSet::new());
+            for (id, is_recent) in rows {
+                if is_recent {
+                    recent.insert(id);
+                } else {
+                    existing.insert(id);
+                }
+            }
+            let wanted: HashSet<i64> = matched.iter().copied().collect();
+            let new: Vec<i64> = wanted
+                .difference(&existing)
+                .filter(|id| !recent.contains(id))
+                .copied()
+                .collect();
+            let gone: Vec<i64> = existing.difference(&wanted).copied().collect();
+            // Ingest of another instance may record one of `new` meanwhile:
+            // its match stands.
+            let added = sqlx::query(
+                "INSERT INTO item_topics (item_id, topic_id, matched_at, backfilled) \
+                 SELECT id, $2, $3, true FROM unnest($1::bigint[]) AS id ON CONFLICT DO NOTHING",
+            )
+            .bind(&new)
+            .bind(topic_id)
+            .bind(whole_seconds(at))
             .execute(&mut *tx)
             .await?
             .rows_affected();
-        sqlx::query("UPDATE topics SET compiled = $1 WHERE id = $2")
-            .bind(compiled)
-            .bind(topic_id)
-            .execute(&mut *tx)
-            .await?;
+            let removed = sqlx::query("DELETE FROM item_topics WHERE topic_id = $1 AND item_id = ANY($2)")
+                .bind(topic_id)
+                .bind(&gone)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            sqlx::query("UPDATE topics SET compiled = $1 WHERE id = $2")
+                .bind(compiled)
+                .bind(topic_id)
+                .execute(&mut *tx)
+                .await?;
+            counts.push((added, removed));
+        }
         tx.commit().await?;
-        Ok((added, removed))
+        Ok(counts)
     }
 }
 

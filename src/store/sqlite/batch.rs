@@ -1127,11 +1127,19 @@ mod backfill_beside_ingest {
             .await
             .unwrap();
         // The scan confirmed none of them.
-        let (added, removed) = store
-            .replace_topic_matches(topic, "akar", &[], (later, b), later)
+        let counts = store
+            .replace_topic_matches(
+                &[crate::store::TopicMatches {
+                    topic_id: topic,
+                    compiled: "akar",
+                    matched: &[],
+                }],
+                (later, b),
+                later,
+            )
             .await
             .unwrap();
-        assert_eq!((added, removed), (0, 1));
+        assert_eq!(counts, [(0, 1)]);
         let left: Vec<i64> = sqlx::query_scalar("SELECT item_id FROM item_topics ORDER BY item_id")
             .fetch_all(&store.read)
             .await
