@@ -460,6 +460,31 @@ pub struct TopicMatches<'a> {
     pub matched: &'a [i64],
 }
 
+impl TopicMatches<'_> {
+    /// What a backfill changes, given the topic's stored matches (item id,
+    /// and whether ingest recorded it beside the scan: those stay): the
+    /// items to add as backfilled matches and the items whose matches go.
+    /// The rule of both backends' `replace_topic_matches`.
+    pub(crate) fn changes(&self, stored: Vec<(i64, bool)>) -> (Vec<i64>, Vec<i64>) {
+        let (mut recent, mut existing) = (HashSet::new(), HashSet::new());
+        for (id, is_recent) in stored {
+            if is_recent {
+                recent.insert(id);
+            } else {
+                existing.insert(id);
+            }
+        }
+        let wanted: HashSet<i64> = self.matched.iter().copied().collect();
+        let new = wanted
+            .difference(&existing)
+            .filter(|id| !recent.contains(id))
+            .copied()
+            .collect();
+        let gone = existing.difference(&wanted).copied().collect();
+        (new, gone)
+    }
+}
+
 /// A request slot of a host, held until dropped ([`Store::try_host_slot`]).
 #[derive(Debug)]
 pub struct HostSlot {

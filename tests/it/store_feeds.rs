@@ -548,6 +548,19 @@ async fn host_reservations_space_requests_across_instances() {
     }
 }
 
+/// A slot of `host` (of 2) for `store` once a dropped one is unlocked (on
+/// its connection, soon after the drop).
+async fn slot_once_freed(store: &Store, host: &str) -> feedwatch::store::HostSlot {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(slot) = store.try_host_slot(host, 2).await.unwrap() {
+            return slot;
+        }
+        assert!(std::time::Instant::now() < deadline, "a dropped slot is freed");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// PostgreSQL: requests in flight to a host are limited across instances:
 /// with 2 slots, a third is refused whichever instance asks; a dropped slot
 /// is free again; another host is not held back; a stopped instance's
@@ -576,14 +589,7 @@ async fn host_slots_are_shared_by_instances() {
     let spare = a.try_host_slot(host, 2).await.unwrap().expect("the other slot");
     assert!(b.try_host_slot(host, 2).await.unwrap().is_none(), "a holds both");
     drop(spare);
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    let second = loop {
-        if let Some(slot) = b.try_host_slot(host, 2).await.unwrap() {
-            break slot;
-        }
-        assert!(std::time::Instant::now() < deadline, "a dropped slot is freed");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let second = slot_once_freed(&b, host).await;
     assert!(
         a.try_host_slot(host, 2).await.unwrap().is_none(),
         "both slots held"
@@ -595,14 +601,7 @@ async fn host_slots_are_shared_by_instances() {
     assert!(b.try_host_slot("other.example:443", 2).await.unwrap().is_some());
     // A dropped slot is unlocked on its connection soon after.
     drop(first);
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    let third = loop {
-        if let Some(slot) = b.try_host_slot(host, 2).await.unwrap() {
-            break slot;
-        }
-        assert!(std::time::Instant::now() < deadline, "a dropped slot is freed");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let third = slot_once_freed(&b, host).await;
     // An instance that ends without unlocking (killed: here its slots are
     // never dropped) frees them with its connection.
     assert!(a.try_host_slot(host, 2).await.unwrap().is_none(), "b holds both");

@@ -144,12 +144,10 @@ impl PgStore {
     ) -> Result<Vec<(u64, u64)>> {
         let mut tx = self.pool.begin().await?;
         let mut counts = Vec::with_capacity(topics.len());
-        for &TopicMatches {
-            topic_id,
-            compiled,
-            matched,
-        } in topics
-        {
+        for topic in topics {
+            let TopicMatches {
+                topic_id, compiled, ..
+            } = *topic;
             // Matches recorded after the scan began, and of items it did not
             // reach, are ingest's: they stay. Times are whole seconds, as on
             // SQLite: one recorded in the second the scan began counts as older.
@@ -161,21 +159,7 @@ impl PgStore {
             .bind(topic_id)
             .fetch_all(&mut *tx)
             .await?;
-            let (mut recent, mut existing) = (HashSet::new(), HashSet::new());
-            for (id, is_recent) in rows {
-                if is_recent {
-                    recent.insert(id);
-                } else {
-                    existing.insert(id);
-                }
-            }
-            let wanted: HashSet<i64> = matched.iter().copied().collect();
-            let new: Vec<i64> = wanted
-                .difference(&existing)
-                .filter(|id| !recent.contains(id))
-                .copied()
-                .collect();
-            let gone: Vec<i64> = existing.difference(&wanted).copied().collect();
+            let (new, gone) = topic.changes(rows);
             // Ingest of another instance may record one of `new` meanwhile:
             // its match stands.
             let added = sqlx::query(

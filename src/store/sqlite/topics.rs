@@ -1,7 +1,5 @@
 //! Topic rows, topic statistics and backfilled matches.
 
-use std::collections::HashSet;
-
 use chrono::{DateTime, Utc};
 
 use super::{ts, Result, SqliteStore};
@@ -95,12 +93,10 @@ impl SqliteStore {
         let at = ts(at);
         let mut tx = self.write.begin_with("BEGIN IMMEDIATE").await?;
         let mut counts = Vec::with_capacity(topics.len());
-        for &TopicMatches {
-            topic_id,
-            compiled,
-            matched,
-        } in topics
-        {
+        for topic in topics {
+            let TopicMatches {
+                topic_id, compiled, ..
+            } = *topic;
             // Matches recorded after the scan began, and of items it did not
             // reach, are ingest's (new or edited items, matched with the new
             // query): they stay. (Times are whole seconds: one recorded in the
@@ -114,17 +110,9 @@ impl SqliteStore {
             .bind(topic_id)
             .fetch_all(&mut *tx)
             .await?;
-            let (mut recent, mut existing) = (HashSet::new(), HashSet::new());
-            for (id, is_recent) in rows {
-                if is_recent {
-                    recent.insert(id);
-                } else {
-                    existing.insert(id);
-                }
-            }
-            let wanted: HashSet<i64> = matched.iter().copied().collect();
+            let (new, gone) = topic.changes(rows);
             let (mut added, mut removed) = (0, 0);
-            for id in wanted.difference(&existing).filter(|id| !recent.contains(id)) {
+            for id in new {
                 sqlx::query(
                     "INSERT INTO item_topics (item_id, topic_id, matched_at, backfilled) VALUES (?, ?, ?, 1)",
                 )
@@ -135,7 +123,7 @@ impl SqliteStore {
                 .await?;
                 added += 1;
             }
-            for id in existing.difference(&wanted) {
+            for id in gone {
                 sqlx::query("DELETE FROM item_topics WHERE topic_id = ? AND item_id = ?")
                     .bind(topic_id)
                     .bind(id)
