@@ -255,6 +255,15 @@ impl SqliteStore {
         // writable again. The story index copy is dropped after a reconnect.
         let reopened = Arc::new(AtomicBool::new(false));
         let flag = Arc::clone(&reopened);
+        // Writers opening one database take turns, from connecting to the
+        // last migration. Two connections turning a new file to WAL at
+        // once deadlock on its locks, and SQLite answers one of them
+        // "database is locked" at once, without waiting out the busy
+        // timeout. And sqlx checks which migrations are applied, then
+        // applies the rest: two processes opening a database that needs a
+        // migration (the daemon starting, a `search` beside it) would both
+        // apply it, and the second fail.
+        let turn = migration_turn(path);
         let write = SqlitePoolOptions::new()
             .max_connections(1)
             .idle_timeout(None)
@@ -293,17 +302,11 @@ impl SqliteStore {
             )
             .await
             .map_err(open_error)?;
-        {
-            // sqlx checks which migrations are applied, then applies the
-            // rest: two processes opening a database that needs a migration
-            // at the same moment (the daemon starting, a `search` beside it)
-            // would both apply it, and the second fail. They take turns.
-            let _turn = migration_turn(path);
-            MIGRATOR.run(&write).await.map_err(|source| StoreError::Migrate {
-                store: Location::Sqlite(path.to_path_buf()),
-                source,
-            })?;
-        }
+        MIGRATOR.run(&write).await.map_err(|source| StoreError::Migrate {
+            store: Location::Sqlite(path.to_path_buf()),
+            source,
+        })?;
+        drop(turn);
         let read = SqlitePoolOptions::new()
             .max_connections(4)
             .connect_with(options.clone().read_only(true))
@@ -639,7 +642,7 @@ fn is_sorani(lang: Option<&str>) -> bool {
     lang.is_some_and(|l| crate::model::primary_language(l) == "ckb")
 }
 
-/// An exclusive lock on `<db>.migrate-lock`, held while migrating; `None`
+/// An exclusive lock on `<db>.migrate-lock`, held while a writer connects and migrates; `None`
 /// when the file cannot be created (a read-only directory: then nothing can
 /// migrate there anyway).
 fn migration_turn(db: &Path) -> Option<std::fs::File> {
