@@ -315,6 +315,7 @@ fn writes(feeds: &[FeedData], ids: &[(String, i64)], topic_ids: &[i64]) -> Vec<F
                         sketch: p.sketch.clone(),
                         topic_ids: p.topics.iter().map(|&t| topic_ids[t]).collect(),
                         search: p.search.clone(),
+                        page: false,
                     })
                     .collect(),
                 story_window: chrono::Duration::days(7),
@@ -351,6 +352,7 @@ async fn open(path: &Path, feeds: &[FeedData], topics: &TopicSet) -> (Store, Vec
             min_interval: None,
             max_interval: None,
             lang: None,
+            full_text: None,
         })
         .collect();
     let rows = store.sync_feeds(&configs).await.unwrap();

@@ -601,7 +601,9 @@ async fn topics(State(api): State<Api>, _: Params<NoParams>) -> Result<Json<serd
 
 async fn feeds(State(api): State<Api>, _: Params<NoParams>) -> Result<Json<serde_json::Value>, ApiError> {
     let mut feeds = api.store.list_feeds().await.map_err(|e| internal(&e))?;
-    crate::daemon::mark_twins(&mut feeds);
+    crate::daemon::describe_feeds(&api.config, &api.store, &mut feeds)
+        .await
+        .map_err(|e| internal(&e))?;
     let threshold = i64::from(api.config.poll.failure_threshold);
     let records: Vec<FeedRecord> = feeds
         .iter()

@@ -227,6 +227,15 @@ pub struct FetchConfig {
     /// Allow loopback, private, link-local and other non-public addresses
     /// (off by default: the SSRF guard refuses them).
     pub allow_private_networks: bool,
+    /// When items' article pages are fetched for their text, for feeds
+    /// without `[[feed]] full_text`.
+    pub full_text: FullText,
+    /// Article pages fetched at once (beside feed polling, which they
+    /// never starve).
+    pub page_concurrency: usize,
+    /// Article pages fetched per pass (a cycle of `run --once`; the daemon
+    /// runs a pass whenever pages wait): the oldest first, the rest wait.
+    pub pages_per_cycle: usize,
 }
 
 impl Default for FetchConfig {
@@ -237,6 +246,9 @@ impl Default for FetchConfig {
             max_body_size: ByteSize::mib(16),
             read_timeout: Duration::from_secs(15),
             allow_private_networks: false,
+            full_text: FullText::Never,
+            page_concurrency: 2,
+            pages_per_cycle: 200,
             user_agent: concat!("feedwatch/", env!("CARGO_PKG_VERSION")).to_string(),
         }
     }
@@ -341,7 +353,7 @@ impl Default for StoriesConfig {
     }
 }
 
-pub use crate::model::FeedConfig;
+pub use crate::model::{FeedConfig, FullText};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TopicConfig {
@@ -397,6 +409,7 @@ struct RawFeed {
     #[serde(default, with = "humantime_serde")]
     max_interval: Option<Duration>,
     lang: Option<Spanned<String>>,
+    full_text: Option<FullText>,
 }
 
 #[derive(Deserialize)]
@@ -418,6 +431,16 @@ fn language_tag(tag: &str) -> Option<String> {
 }
 
 impl Config {
+    /// The `full_text` of the feed at `url`: its `[[feed]] full_text`, else
+    /// `stored` (given to `feeds add`), else `[fetch] full_text`.
+    pub fn full_text_of(&self, url: &str, stored: Option<&str>) -> FullText {
+        FullText::of_feed(
+            self.feeds.iter().find(|f| f.url == url).and_then(|f| f.full_text),
+            stored,
+            self.fetch.full_text,
+        )
+    }
+
     /// Reads, parses and validates the config file at `path`.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         use std::io::Read;
@@ -500,12 +523,13 @@ impl Config {
         let store = StoreConfig {
             location: location.relative_to(&base),
         };
-        if raw.poll.concurrency == 0 {
-            return Err(invalid(
-                None,
-                "poll.concurrency".into(),
-                "must be at least 1".into(),
-            ));
+        for (key, value) in [
+            ("poll.concurrency", raw.poll.concurrency),
+            ("fetch.page_concurrency", raw.fetch.page_concurrency),
+        ] {
+            if value == 0 {
+                return Err(invalid(None, key.into(), "must be at least 1".into()));
+            }
         }
         if chrono::Duration::from_std(raw.stories.window).is_err() {
             return Err(invalid(None, "stories.window".into(), "is too large".into()));
@@ -612,6 +636,7 @@ impl Config {
                 min_interval: feed.min_interval,
                 max_interval: feed.max_interval,
                 lang,
+                full_text: feed.full_text,
             });
         }
 
@@ -954,7 +979,15 @@ query = "a OR @baqeri"
     fn errors_name_key_and_line() {
         assert_eq!(
             error("[[feed]]\nurl = \"https://a.example/\"\n[[feed]]\nurll = \"x\"\n"),
-            "/etc/fw/feedwatch.toml: line 4: feed[1].urll: unknown field `urll`, expected one of `url`, `name`, `tags`, `interval`, `min_interval`, `max_interval`, `lang`"
+            "/etc/fw/feedwatch.toml: line 4: feed[1].urll: unknown field `urll`, expected one of `url`, `name`, `tags`, `interval`, `min_interval`, `max_interval`, `lang`, `full_text`"
+        );
+        assert_eq!(
+            error("[[feed]]\nurl = \"https://a.example/\"\nfull_text = \"sometimes\"\n"),
+            "/etc/fw/feedwatch.toml: line 3: feed[0].full_text: unknown variant `sometimes`, expected one of `never`, `auto`, `always`"
+        );
+        assert_eq!(
+            error("[fetch]\npage_concurrency = 0\n"),
+            "/etc/fw/feedwatch.toml: fetch.page_concurrency: must be at least 1"
         );
         assert_eq!(
             error("[[feed]]\nurl = \"https://a.example/\"\nlang = \"Persian\"\n"),

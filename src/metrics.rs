@@ -15,7 +15,7 @@ use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 
 use crate::clock::Clock;
-use crate::pipeline::PollResult;
+use crate::pipeline::{PageStats, PollResult};
 use crate::store::{Store, StoreError};
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -54,6 +54,9 @@ pub struct Metrics {
     matches: Counter,
     joined_stories: Counter,
     store_errors: Counter,
+    pages: Family<OutcomeLabel, Counter>,
+    page_bytes: Counter,
+    page_matches: Counter,
     last_tick: AtomicI64,
     /// The database failed and has not worked since (see `store_failed`).
     store_failing: AtomicBool,
@@ -123,6 +126,24 @@ impl Metrics {
             "New items that joined an existing story",
             joined_stories.clone(),
         );
+        let pages = Family::<OutcomeLabel, Counter>::default();
+        registry.register(
+            "pages",
+            "Items' article pages (full_text) by outcome (extracted: the item's text is the article's; teaser: kept the feed's longer text; failed: not fetched or not extracted)",
+            pages.clone(),
+        );
+        let page_bytes = Counter::default();
+        registry.register(
+            "page_bytes",
+            "Bytes of article pages received (decompressed)",
+            page_bytes.clone(),
+        );
+        let page_matches = Counter::default();
+        registry.register(
+            "page_matches",
+            "New topic matches found in articles' text (full_text)",
+            page_matches.clone(),
+        );
         let store_errors = Counter::default();
         registry.register(
             "store_errors",
@@ -143,8 +164,30 @@ impl Metrics {
             updated,
             matches,
             joined_stories,
+            pages,
+            page_bytes,
+            page_matches,
             last_tick: AtomicI64::new(0),
         }
+    }
+
+    /// Records a pass of the page stage.
+    pub fn record_pages(&self, stats: &PageStats) {
+        for (outcome, n) in [
+            ("extracted", stats.extracted),
+            ("teaser", stats.teaser),
+            ("failed", stats.failed),
+        ] {
+            if n > 0 {
+                self.pages
+                    .get_or_create(&OutcomeLabel {
+                        outcome: outcome.to_string(),
+                    })
+                    .inc_by(n as u64);
+            }
+        }
+        self.page_bytes.inc_by(stats.bytes);
+        self.page_matches.inc_by(stats.matches);
     }
 
     /// Records one feed's poll.

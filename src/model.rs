@@ -357,6 +357,64 @@ pub struct FeedConfig {
     /// subtag, lower case: `fa` for `fa-IR`), instead of the one identified
     /// from each item's text.
     pub lang: Option<String>,
+    /// `full_text`: when to fetch its items' article pages; `None` takes
+    /// `[fetch] full_text`.
+    pub full_text: Option<FullText>,
+}
+
+/// When an item's article page is fetched for its text (`full_text`):
+/// for feeds that give only a teaser and a link.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FullText {
+    /// The feed's text is the item's text.
+    #[default]
+    Never,
+    /// The page is fetched when the feed's text is shorter than
+    /// [`FullText::TEASER_WORDS`] words: the common teaser.
+    Auto,
+    /// The page is fetched for every new item.
+    Always,
+}
+
+impl FullText {
+    /// Under this many words, an item's text is a teaser (`"auto"`).
+    pub const TEASER_WORDS: usize = 60;
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FullText::Never => "never",
+            FullText::Auto => "auto",
+            FullText::Always => "always",
+        }
+    }
+
+    /// The stored or typed name (`never`, `auto`, `always`).
+    pub fn parse(name: &str) -> Option<FullText> {
+        match name {
+            "never" => Some(FullText::Never),
+            "auto" => Some(FullText::Auto),
+            "always" => Some(FullText::Always),
+            _ => None,
+        }
+    }
+
+    /// A feed's setting: `configured` (`[[feed]] full_text`), else
+    /// `stored` (given to `feeds add`), else `default` (`[fetch]`).
+    pub fn of_feed(configured: Option<FullText>, stored: Option<&str>, default: FullText) -> FullText {
+        configured
+            .or_else(|| stored.and_then(FullText::parse))
+            .unwrap_or(default)
+    }
+
+    /// Whether an item with this `text` (and a link) wants its page.
+    pub fn wants_page(self, text: &str) -> bool {
+        match self {
+            FullText::Never => false,
+            FullText::Always => true,
+            FullText::Auto => text.split_whitespace().nth(Self::TEASER_WORDS - 1).is_none(),
+        }
+    }
 }
 
 impl std::fmt::Debug for FeedConfig {
@@ -369,6 +427,7 @@ impl std::fmt::Debug for FeedConfig {
             .field("min_interval", &self.min_interval)
             .field("max_interval", &self.max_interval)
             .field("lang", &self.lang)
+            .field("full_text", &self.full_text)
             .finish()
     }
 }

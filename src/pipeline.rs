@@ -18,7 +18,7 @@ use crate::error_chain;
 use crate::fetch::hosts::HostLimiter;
 use crate::fetch::{FetchOutcome, Fetched, Fetcher, ResponseMeta, Validators};
 use crate::langid;
-use crate::model::{item_keys, ParsedFeed};
+use crate::model::{item_keys, FullText, ParsedFeed};
 use crate::parse::{dates, parse_feed_as, ParseError};
 use crate::scheduler::{self, Hints, Outcome, Schedules};
 use crate::store::{
@@ -27,6 +27,10 @@ use crate::store::{
 };
 use crate::stories;
 use crate::topics::{Document, Meta, TopicSet, WordStats};
+
+mod pages;
+
+pub use pages::PageStats;
 
 /// Recent items sampled for word statistics at start-up.
 const STATS_SAMPLE: u32 = 2000;
@@ -81,6 +85,8 @@ pub struct Pipeline {
     /// Feed URL → the language configured for its items (`[[feed]] lang`),
     /// which wins over identification.
     feed_langs: Arc<HashMap<String, String>>,
+    /// `full_text`: `[fetch]`'s, and each configured feed's own.
+    full_text: Arc<(FullText, HashMap<String, FullText>)>,
     /// `stories.window`.
     story_window: chrono::Duration,
     /// `stories.cluster`.
@@ -145,6 +151,7 @@ impl Pipeline {
             topic_ids: Arc::new(rows.iter().map(|r| r.id).collect()),
             feed_tags: Arc::new(feed_tags),
             feed_langs: Arc::default(),
+            full_text: Arc::default(),
             story_window,
             cluster_stories: true,
             schedules: Arc::new(schedules),
@@ -190,6 +197,24 @@ impl Pipeline {
     }
 
     /// The pipeline's source of "now": its store's ([`Store::with_clock`]).
+    /// When the article pages of items are fetched: `default` for feeds
+    /// without their own `full_text` (configured, by URL, or given to
+    /// `feeds add`).
+    pub fn with_full_text(mut self, default: FullText, feeds: HashMap<String, FullText>) -> Self {
+        self.full_text = Arc::new((default, feeds));
+        self
+    }
+
+    /// The `full_text` of a feed.
+    fn full_text_of(&self, feed: &FeedRow) -> FullText {
+        let (default, configured) = &*self.full_text;
+        FullText::of_feed(
+            configured.get(&feed.url).copied(),
+            feed.full_text.as_deref(),
+            *default,
+        )
+    }
+
     pub fn clock(&self) -> Clock {
         self.clock
     }
@@ -305,43 +330,12 @@ impl Pipeline {
         cancel: &CancellationToken,
     ) -> (Result<PollResult, StoreError>, Duration) {
         let url = feed.request_url().to_string();
-        let host = HostLimiter::key(&url);
         let waiting = Instant::now();
-        let _host = tokio::select! {
-            _ = cancel.cancelled() => return (Ok(PollResult::Cancelled), waiting.elapsed()),
-            permit = self.hosts.acquire(&host) => permit,
+        let _host = match self.admit_host(&HostLimiter::key(&url), cancel).await {
+            Ok(Some(pass)) => pass,
+            Ok(None) => return (Ok(PollResult::Cancelled), waiting.elapsed()),
+            Err(error) => return (Err(error), waiting.elapsed()),
         };
-        // Instances sharing a store keep the host's limits between them
-        // too: requests in flight, then the spacing of their starts.
-        let mut host_slot = None;
-        while !host.is_empty() && host_slot.is_none() {
-            match self.store.try_host_slot(&host, self.hosts.concurrency()).await {
-                Ok(Some(slot)) => host_slot = Some(slot),
-                Ok(None) => {
-                    let wait = Duration::from_millis(100 + fastrand::u64(0..200));
-                    tokio::select! {
-                        _ = cancel.cancelled() => return (Ok(PollResult::Cancelled), waiting.elapsed()),
-                        _ = tokio::time::sleep(wait) => {}
-                    }
-                }
-                Err(error) => return (Err(error), waiting.elapsed()),
-            }
-        }
-        if !host.is_empty() && !self.hosts.spacing().is_zero() {
-            let now = self.clock.now();
-            match self.store.reserve_host(&host, self.hosts.spacing(), now).await {
-                Ok(Some(start)) => {
-                    if let Ok(wait) = (start - now).to_std() {
-                        tokio::select! {
-                            _ = cancel.cancelled() => return (Ok(PollResult::Cancelled), waiting.elapsed()),
-                            _ = tokio::time::sleep(wait) => {}
-                        }
-                    }
-                }
-                Ok(None) => {}
-                Err(error) => return (Err(error), waiting.elapsed()),
-            }
-        }
         // A feed claimed from a shared queue may have waited past its lease
         // and been taken by another instance: then that one polls it.
         match self
@@ -358,6 +352,47 @@ impl Pipeline {
         }
         let waited = waiting.elapsed();
         (self.poll_admitted(feed, cancel, url).await, waited)
+    }
+
+    /// Waits for the host's politeness limits: this process's, then those
+    /// instances sharing the store keep between them (requests in flight,
+    /// then the spacing of their starts). Feed polls and article pages of
+    /// one host share them. `None` when cancelled meanwhile.
+    async fn admit_host(
+        &self,
+        host: &str,
+        cancel: &CancellationToken,
+    ) -> Result<Option<HostPass>, StoreError> {
+        let permit = tokio::select! {
+            _ = cancel.cancelled() => return Ok(None),
+            permit = self.hosts.acquire(host) => permit,
+        };
+        let mut slot = None;
+        while !host.is_empty() && slot.is_none() {
+            slot = self.store.try_host_slot(host, self.hosts.concurrency()).await?;
+            if slot.is_none() {
+                let wait = Duration::from_millis(100 + fastrand::u64(0..200));
+                tokio::select! {
+                    _ = cancel.cancelled() => return Ok(None),
+                    _ = tokio::time::sleep(wait) => {}
+                }
+            }
+        }
+        if !host.is_empty() && !self.hosts.spacing().is_zero() {
+            let now = self.clock.now();
+            if let Some(start) = self.store.reserve_host(host, self.hosts.spacing(), now).await? {
+                if let Ok(wait) = (start - now).to_std() {
+                    tokio::select! {
+                        _ = cancel.cancelled() => return Ok(None),
+                        _ = tokio::time::sleep(wait) => {}
+                    }
+                }
+            }
+        }
+        Ok(Some(HostPass {
+            _permit: permit,
+            _slot: slot,
+        }))
     }
 
     /// The poll itself, once the host's limits let it start.
@@ -463,6 +498,7 @@ impl Pipeline {
         let added_tags = feed.tag_list();
         let lang_override = self.feed_langs.get(&feed.url).cloned();
         let cluster = self.cluster_stories;
+        let full_text = self.full_text_of(feed);
         let prepared = tokio::task::spawn_blocking(move || {
             // Fault injection for the tests of debug builds (release
             // builds have none): a panic where a bug in parsing would.
@@ -476,6 +512,7 @@ impl Pipeline {
                 name: feed_name.as_deref(),
                 tags,
                 lang: lang_override.as_deref(),
+                full_text,
             };
             prepare(fetched, started, &known, &topics, &feed, cluster)
         })
@@ -548,6 +585,7 @@ impl Pipeline {
                 sketch: p.sketch,
                 topic_ids: p.topics.iter().map(|&t| self.topic_ids[t]).collect(),
                 search: p.search,
+                page: p.page,
             })
         }));
         drop(parsed_items);
@@ -745,6 +783,13 @@ pub fn panic_message(error: tokio::task::JoinError) -> String {
         .map_or_else(|| "a panic".to_string(), |m| format!("panic: {m}"))
 }
 
+/// A request to a host admitted by its politeness limits
+/// ([`Pipeline::admit_host`]); they hold until it is dropped.
+struct HostPass {
+    _permit: crate::fetch::hosts::HostPermit,
+    _slot: Option<crate::store::HostSlot>,
+}
+
 /// The scheduling hints of an HTTP response.
 fn http_hints(meta: &ResponseMeta) -> Hints {
     Hints {
@@ -771,6 +816,8 @@ struct Pending {
     /// The item's language: configured for the feed, else identified from
     /// its text with the declared tag as a prior ([`crate::langid`]).
     lang: Option<String>,
+    /// Its article page is wanted ([`FullText::wants_page`]).
+    page: bool,
 }
 
 /// What the configuration says of the feed being prepared.
@@ -781,6 +828,8 @@ struct FeedContext<'a> {
     tags: &'a [String],
     /// `[[feed]] lang`: the language of its items.
     lang: Option<&'a str>,
+    /// When its items' pages are fetched.
+    full_text: FullText,
 }
 
 /// Parses the document, takes items dated more than
@@ -872,6 +921,11 @@ fn prepare(
                 topics,
                 search,
                 lang,
+                page: item
+                    .url
+                    .as_deref()
+                    .is_some_and(|u| u.starts_with("http://") || u.starts_with("https://"))
+                    && feed.full_text.wants_page(&item.text),
             })
         })
         .collect();

@@ -365,6 +365,13 @@ pub struct ItemRecord<'a> {
     /// Added with language identification: the language tag the feed
     /// declared for the item (`en-us`), as the feed wrote it.
     pub declared_lang: Option<&'a str>,
+    /// Added with full text: where `text` came from, `feed` or `page`
+    /// (the article's page, for feeds with `full_text`); the feed's own
+    /// text when `text` is the page's; why the page could not be fetched
+    /// or extracted, if it failed.
+    pub text_source: &'a str,
+    pub summary: Option<&'a str>,
+    pub page_error: Option<&'a str>,
 }
 
 impl<'a> ItemRecord<'a> {
@@ -395,6 +402,9 @@ impl<'a> ItemRecord<'a> {
             story_id: row.story_id,
             feeds: &row.feeds,
             matches: Vec::new(),
+            text_source: &row.text_source,
+            summary: row.summary.as_deref(),
+            page_error: row.page_error.as_deref(),
         }
     }
 }

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use anyhow::{bail, Context};
 use clap::Subcommand;
 use feedwatch::bidi;
-use feedwatch::config::Config;
+use feedwatch::config::{Config, FullText};
 use feedwatch::fetch::{FetchOutcome, FetchSettings, Fetcher, Validators};
 use feedwatch::parse::{discover_feeds, parse_feed_as, ParseError};
 use feedwatch::redact;
@@ -43,6 +43,11 @@ pub enum FeedsCommand {
         /// Add it even if it cannot be fetched or read as a feed now.
         #[arg(long)]
         force: bool,
+        /// When its items' article pages are fetched for their text:
+        /// never, auto (when the feed gives a teaser of under 60 words) or
+        /// always. Default: [fetch] full_text.
+        #[arg(long = "full-text", value_parser = ["never", "auto", "always"])]
+        full_text: Option<String>,
     },
     /// Remove a feed added with `feeds add` or `opml import`, and its items.
     Remove { url: String },
@@ -70,7 +75,11 @@ pub async fn feeds(config: &Config, command: FeedsCommand) -> anyhow::Result<Exi
             name,
             tags,
             force,
-        } => add(config, &url, name.as_deref(), &tags, force).await,
+            full_text,
+        } => {
+            let full_text = full_text.as_deref().and_then(FullText::parse);
+            add(config, &url, name.as_deref(), &tags, full_text, force).await
+        }
         FeedsCommand::Enable { url } => {
             let store = Store::open_existing(config.store.location()).await?;
             let result = store.enable_feed(url.trim()).await;
@@ -102,8 +111,8 @@ async fn list(
 ) -> anyhow::Result<ExitCode> {
     let store = Store::open_read_only(config.store.location()).await?;
     let mut feeds = store.list_feeds().await?;
+    feedwatch::daemon::describe_feeds(config, &store, &mut feeds).await?;
     store.close().await;
-    feedwatch::daemon::mark_twins(&mut feeds);
     if only_unhealthy {
         feeds.retain(|f| !f.enabled || is_unhealthy(config, f));
     }
@@ -191,17 +200,28 @@ async fn list(
             }
         }
         Format::Table => {
-            writeln!(out, "{:<6}  {:>6}  {:<30}  ERROR", "STATUS", "ITEMS", "FEED")?;
+            writeln!(
+                out,
+                "{:<6}  {:>6}  {:<6}  {:>5}  {:<30}  ERROR",
+                "STATUS", "ITEMS", "FULL", "PAGES", "FEED"
+            )?;
             for f in &feeds {
                 let status = match (f.last_status, &f.last_error) {
                     (_, Some(_)) => "error".to_string(),
                     (Some(s), None) => s.to_string(),
                     (None, None) => "new".to_string(),
                 };
+                // Pages fetched, and given up if any: `12`, `12/3✗`.
+                let pages = match (f.pages_fetched, f.pages_failed) {
+                    (0, 0) => String::new(),
+                    (n, 0) => n.to_string(),
+                    (n, failed) => format!("{n}/{failed}✗"),
+                };
                 writeln!(
                     out,
-                    "{status:<6}  {:>6}  {}  {}",
+                    "{status:<6}  {:>6}  {:<6}  {pages:>5}  {}  {}",
                     f.item_count,
+                    f.full_text.as_deref().unwrap_or(""),
                     bidi::cell(&f.display_name(), 30),
                     f.last_error.as_deref().unwrap_or("")
                 )?;
@@ -228,6 +248,7 @@ async fn add(
     url: &str,
     name: Option<&str>,
     tags: &[String],
+    full_text: Option<FullText>,
     force: bool,
 ) -> anyhow::Result<ExitCode> {
     let url = check_added_url(url)?;
@@ -275,7 +296,7 @@ async fn add(
         ),
     }
     let store = Store::open(config.store.location()).await?;
-    let result = store.add_feed(&url, name, tags).await;
+    let result = store.add_feed(&url, name, tags, full_text).await;
     store.close().await;
     result?;
     match title {

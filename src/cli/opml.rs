@@ -43,7 +43,7 @@ async fn import(config: &Config, file: &std::path::Path) -> anyhow::Result<ExitC
                 );
             }
             Ok(_) if in_config => present += 1,
-            Ok(url) => match store.add_feed(&url, feed.name.as_deref(), &feed.tags).await {
+            Ok(url) => match store.add_feed(&url, feed.name.as_deref(), &feed.tags, None).await {
                 Ok(()) => added += 1,
                 Err(FeedChangeError::Exists(_)) => present += 1,
                 Err(error) => return Err(error.into()),

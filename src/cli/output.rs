@@ -50,6 +50,9 @@ fn write_csv(out: &mut impl Write, rows: &[ItemRow]) -> anyhow::Result<()> {
         "story_id",
         "feeds",
         "declared_lang",
+        "text_source",
+        "summary",
+        "page_error",
     ])?;
     for row in rows {
         let item = ItemRecord::new(row, &Highlighter::default());
@@ -75,6 +78,9 @@ fn write_csv(out: &mut impl Write, rows: &[ItemRow]) -> anyhow::Result<()> {
                 .collect::<Vec<_>>()
                 .join(";"),
             item.declared_lang.unwrap_or(""),
+            item.text_source,
+            item.summary.unwrap_or(""),
+            item.page_error.unwrap_or(""),
         ])?;
     }
     csv.flush()?;

@@ -70,6 +70,19 @@ async fn once(
             String::new()
         },
     )?;
+    let pages = daemon::fetch_pages(config, pipeline, shutdown).await?;
+    if pages.items > 0 {
+        writeln!(
+            std::io::stdout(),
+            "pages: {} fetched for {}: {} with the article's text, {} kept the feed's text, {} failed; {}",
+            pages.fetched,
+            count(pages.items as u64, "item", "items"),
+            pages.extracted,
+            pages.teaser,
+            pages.failed,
+            count(pages.matches, "new topic match", "new topic matches"),
+        )?;
+    }
     if !alerts.is_empty() {
         let now = store.clock().now();
         let built = alerts.build_due(now).await?;

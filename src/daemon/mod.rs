@@ -17,7 +17,7 @@ use crate::config::Config;
 use crate::error_chain;
 use crate::metrics::Metrics;
 use crate::notify;
-use crate::pipeline::{CycleStats, Pipeline, PollResult, Polls};
+use crate::pipeline::{CycleStats, PageStats, Pipeline, PollResult, Polls};
 use crate::store::{FeedRow, QueueEntry, Store, StoreError};
 
 /// Longest sleep between two looks at the queue.
@@ -38,6 +38,8 @@ const TIDY_EVERY: Duration = Duration::from_secs(60);
 const STOP_TIMEOUT: Duration = Duration::from_secs(10);
 /// How often the systemd status line is refreshed.
 const STATUS_EVERY: Duration = Duration::from_secs(10);
+/// How often the page stage looks for due article pages when it found none.
+const PAGES_IDLE: Duration = Duration::from_secs(15);
 
 /// Cancels `token` on SIGINT or SIGTERM.
 pub fn cancel_on_signals(token: CancellationToken) {
@@ -123,6 +125,33 @@ pub fn mark_twins(rows: &mut [FeedRow]) {
     }
 }
 
+/// Completes stored feed rows for listing (`feeds list`, the API): twins
+/// marked ([`mark_twins`]), each feed's `full_text` setting and its
+/// article-page counts.
+pub async fn describe_feeds(config: &Config, store: &Store, rows: &mut [FeedRow]) -> Result<(), StoreError> {
+    mark_twins(rows);
+    let pages: HashMap<i64, crate::store::PageCounts> = store
+        .page_counts()
+        .await?
+        .into_iter()
+        .map(|c| (c.feed_id, c))
+        .collect();
+    for row in rows.iter_mut() {
+        row.full_text = Some(
+            config
+                .full_text_of(&row.url, row.full_text.as_deref())
+                .as_str()
+                .to_string(),
+        );
+        if let Some(counts) = pages.get(&row.id) {
+            row.pages_fetched = counts.fetched;
+            row.pages_failed = counts.failed;
+            row.pages_pending = counts.pending;
+        }
+    }
+    Ok(())
+}
+
 /// The enabled feeds to poll: configured and added ones, twins left out.
 pub async fn active_feeds(config: &Config, store: &Store) -> Result<Vec<FeedRow>, StoreError> {
     let urls: HashSet<&str> = config.feeds.iter().map(|f| f.url.as_str()).collect();
@@ -156,6 +185,61 @@ pub async fn run_once(
     log_cycle(&stats);
     prune(config, store, pipeline.clock().now()).await?;
     Ok(stats)
+}
+
+/// One pass over the article-page queue (`full_text`), as `run --once`
+/// does after its cycle.
+pub async fn fetch_pages(
+    config: &Config,
+    pipeline: &Pipeline,
+    shutdown: &CancellationToken,
+) -> Result<PageStats, StoreError> {
+    let stats = pipeline
+        .fetch_pages(
+            config.fetch.pages_per_cycle,
+            config.fetch.page_concurrency,
+            shutdown,
+        )
+        .await?;
+    if stats.items > 0 {
+        tracing::info!(
+            items = stats.items,
+            fetched = stats.fetched,
+            extracted = stats.extracted,
+            failed = stats.failed,
+            bytes = stats.bytes,
+            matches = stats.matches,
+            "article pages fetched"
+        );
+    }
+    Ok(stats)
+}
+
+/// The daemon's page stage beside the polling loop: a pass over the
+/// article-page queue whenever pages are due, a look every
+/// [`PAGES_IDLE`] when none is. A failure is logged and retried; it never
+/// holds up polling.
+async fn pages(config: Config, pipeline: Pipeline, metrics: Arc<Metrics>, shutdown: CancellationToken) {
+    loop {
+        let wait = match fetch_pages(&config, &pipeline, &shutdown).await {
+            Ok(stats) => {
+                metrics.record_pages(&stats);
+                if stats.items == 0 {
+                    PAGES_IDLE
+                } else {
+                    Duration::ZERO
+                }
+            }
+            Err(error) => {
+                tracing::warn!(error = %error_chain(&error), "cannot fetch article pages; trying again later");
+                PAGES_IDLE
+            }
+        };
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(wait) => {}
+        }
+    }
 }
 
 async fn prune(config: &Config, store: &Store, now: chrono::DateTime<chrono::Utc>) -> Result<(), StoreError> {
@@ -400,6 +484,12 @@ pub async fn run(
     if let Some(every) = notify::watchdog_interval() {
         tokio::spawn(watchdog(every, Arc::clone(metrics), helpers.clone()));
     }
+    let page_stage = tokio::spawn(pages(
+        config.clone(),
+        pipeline.clone(),
+        Arc::clone(metrics),
+        helpers.clone(),
+    ));
     let mut next_status = tokio::time::Instant::now();
     while !shutdown.is_cancelled() {
         let looked = tokio::time::Instant::now();
@@ -502,6 +592,11 @@ pub async fn run(
     }
     if let Err(error) = store.release_feeds(&stopping).await {
         tracing::warn!(error = %error_chain(&error), "cannot give back the leases of the feeds cut short");
+    }
+    // The page stage writes what it has, then stops.
+    helpers.cancel();
+    if tokio::time::timeout(STOP_TIMEOUT, page_stage).await.is_err() {
+        tracing::warn!("the page stage still running after {STOP_TIMEOUT:?}; abandoning it");
     }
 }
 

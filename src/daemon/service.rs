@@ -88,6 +88,14 @@ pub async fn build(config: &Config, store: &Store) -> Result<(Pipeline, Alerts),
             .iter()
             .filter_map(|f| Some((f.url.clone(), f.lang.clone()?)))
             .collect(),
+    )
+    .with_full_text(
+        config.fetch.full_text,
+        config
+            .feeds
+            .iter()
+            .filter_map(|f| Some((f.url.clone(), f.full_text?)))
+            .collect(),
     );
     store.sync_feeds(&config.feeds).await?;
     crate::archive::check_topic_feeds(config, Some(store))

@@ -326,6 +326,71 @@ pub fn to_utf8<'a>(body: &'a [u8], http_charset: Option<&str>) -> Decoded<'a> {
     }
 }
 
+/// An HTML page as text, as a browser reads it (the WHATWG encoding
+/// sniffing, simplified): a byte-order mark; else the HTTP `charset`;
+/// else a `<meta charset>` or `<meta http-equiv="Content-Type">` in the
+/// first 1,024 bytes; else UTF-8 when the bytes are valid UTF-8; else what
+/// chardetng guesses (a Persian or Arabic page in windows-1256 that
+/// declares nothing). Undecodable bytes become U+FFFD.
+pub fn html_to_utf8(body: &[u8], content_type: Option<&str>) -> String {
+    if let Some((encoding, bom)) = Encoding::for_bom(body) {
+        return encoding.decode_without_bom_handling(&body[bom..]).0.into_owned();
+    }
+    let declared = content_type
+        .and_then(http_charset)
+        .and_then(|label| encoding_for(label.as_bytes()))
+        .or_else(|| meta_charset(&body[..body.len().min(1024)]))
+        // A page cannot really be UTF-16 when its bytes declare it in
+        // ASCII: browsers read UTF-8 then.
+        .map(|e| if e == UTF_16LE || e == UTF_16BE { UTF_8 } else { e });
+    let encoding = match declared {
+        Some(encoding) => encoding,
+        None if std::str::from_utf8(body).is_ok() => UTF_8,
+        None => {
+            let mut detector = EncodingDetector::new(Iso2022JpDetection::Deny);
+            detector.feed(body, true);
+            detector.guess(None, Utf8Detection::Allow)
+        }
+    };
+    encoding.decode_without_bom_handling(body).0.into_owned()
+}
+
+/// The charset a `<meta>` tag in `head` declares: `charset=` in a `meta`
+/// element's attributes (`<meta charset="...">`, or in the `content` of
+/// `<meta http-equiv="Content-Type">`).
+fn meta_charset(head: &[u8]) -> Option<&'static Encoding> {
+    let lower = head.to_ascii_lowercase();
+    let mut from = 0;
+    while let Some(at) = find(&lower[from..], b"<meta") {
+        let start = from + at + 5;
+        let end = lower[start..]
+            .iter()
+            .position(|&b| b == b'>')
+            .map_or(lower.len(), |e| start + e);
+        let tag = &lower[start..end];
+        if let Some(c) = find(tag, b"charset") {
+            let rest = &tag[c + 7..];
+            let rest = rest.trim_ascii_start();
+            if let Some(rest) = rest.strip_prefix(b"=") {
+                let rest = rest.trim_ascii_start();
+                let rest = rest
+                    .strip_prefix(b"\"")
+                    .or(rest.strip_prefix(b"'"))
+                    .unwrap_or(rest);
+                let len = rest
+                    .iter()
+                    .position(|&b| matches!(b, b'"' | b'\'' | b';' | b' ' | b'/' | b'>'))
+                    .unwrap_or(rest.len());
+                if let Some(encoding) = encoding_for(&rest[..len]) {
+                    return Some(encoding);
+                }
+            }
+        }
+        from = end;
+    }
+    None
+}
+
 /// Makes the XML declaration (if any) say `encoding="UTF-8"`.
 fn with_utf8_declaration(text: String) -> String {
     let Some(decl) = xml_decl(text.as_bytes()) else {
@@ -353,6 +418,44 @@ fn with_utf8_declaration(text: String) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn html_pages_decode_by_bom_header_meta_then_guess() {
+        // Arabic (Persian's ی is not in windows-1256).
+        let arabic = "استفتاء استقلال إقليم كردستان العراق وردود فعل إيران وتركيا والحكومة في بغداد. ";
+        let (cp1256, _, _) = encoding_rs::WINDOWS_1256.encode(arabic);
+        let page = |head: &str, body: &[u8]| {
+            let mut page = format!("<html><head>{head}</head><body><p>").into_bytes();
+            page.extend_from_slice(body);
+            page.extend_from_slice(b"</p></body></html>");
+            page
+        };
+        // Nothing declared: the guess reads windows-1256.
+        let bare = page("", &cp1256.repeat(4));
+        assert!(
+            html_to_utf8(&bare, Some("text/html")).contains(arabic),
+            "{}",
+            html_to_utf8(&bare, None)
+        );
+        // Declared in a meta tag, either form, any case and quoting.
+        for head in [
+            "<meta charset=windows-1256>",
+            "<META HTTP-EQUIV=\"Content-Type\" CONTENT=\"text/html; charset='windows-1256'\">",
+        ] {
+            assert!(
+                html_to_utf8(&page(head, &cp1256), None).contains(arabic),
+                "{head}"
+            );
+        }
+        // The HTTP header wins over the meta tag.
+        let latin = page("<meta charset=\"utf-8\">", b"caf\xe9");
+        assert!(html_to_utf8(&latin, Some("text/html; charset=iso-8859-1")).contains("café"));
+        // A BOM wins over everything; plain UTF-8 needs nothing.
+        let mut bom = b"\xef\xbb\xbf".to_vec();
+        bom.extend(page("<meta charset=windows-1256>", arabic.as_bytes()));
+        assert!(html_to_utf8(&bom, Some("text/html; charset=windows-1256")).contains(arabic));
+        assert!(html_to_utf8(&page("", arabic.as_bytes()), None).contains(arabic));
+    }
 
     fn utf8(body: &[u8], charset: Option<&str>) -> String {
         String::from_utf8(to_utf8(body, charset).bytes.into_owned()).unwrap()

@@ -75,6 +75,7 @@ pub(super) const TABLES: &[Table] = &[
             ("warning", Text),
             ("source", Text),
             ("tags", Tags),
+            ("full_text", Text),
         ],
     },
     Table {
@@ -125,6 +126,12 @@ pub(super) const TABLES: &[Table] = &[
             ("fingerprint", Int),
             ("sketch", Blob),
             ("story_id", Int),
+            ("text_source", Text),
+            ("summary", Text),
+            ("page_state", Text),
+            ("page_error", Text),
+            ("page_attempts", Int),
+            ("page_due", Time),
         ],
     },
     Table {

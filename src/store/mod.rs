@@ -13,6 +13,7 @@
 mod copy;
 mod error;
 mod location;
+mod pages;
 mod postgres;
 mod sqlite;
 
@@ -24,12 +25,13 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use crate::clock::Clock;
-use crate::model::FeedConfig;
+use crate::model::{FeedConfig, FullText};
 use crate::topics::{Expr, TopicSet};
 
 pub use copy::CopyProgress;
 pub use error::{Result, StoreError};
 pub use location::{Location, PgTarget};
+pub use pages::{PageCounts, PageJob, PageOutcome, PageText, PageWrite, MAX_PAGE_ATTEMPTS};
 pub use sqlite::{
     parse_ts, AlertState, Bucket, BuildDigest, CheckReport, Compacted, Cursor, DigestBatch, DigestRecord,
     FeedChangeError, FeedFailure, FeedHealthRow, FeedRow, FeedUpdate, FeedWrite, IngestCounts, InstanceLock,
@@ -133,7 +135,7 @@ roles! {
         /// Polls a disabled feed again, from now on.
         async fn enable_feed(&self, url: &str) -> std::result::Result<(), FeedChangeError>;
         /// Adds a feed outside the config file (`feeds add`, `opml import`).
-        async fn add_feed(&self, url: &str, name: Option<&str>, tags: &[String]) -> std::result::Result<(), FeedChangeError>;
+        async fn add_feed(&self, url: &str, name: Option<&str>, tags: &[String], full_text: Option<FullText>) -> std::result::Result<(), FeedChangeError>;
         /// Removes an added feed and its items.
         async fn remove_feed(&self, url: &str) -> std::result::Result<(), FeedChangeError>;
         /// Total number of stored items.
@@ -181,6 +183,22 @@ roles! {
         /// matched with the new query); then records `compiled` as the query
         /// the matches are now computed with. One transaction.
         async fn replace_topic_matches(&self, topics: &[TopicMatches<'_>], scan: (DateTime<Utc>, i64), at: DateTime<Utc>) -> Result<Vec<(u64, u64)>>;
+    }
+
+    /// The article-page queue (`full_text`): items waiting for their page, and what fetching it gave.
+    trait Pages {
+        /// Claims up to `limit` items whose page is due at `now`, oldest
+        /// first, for `lease` (not claimed again meanwhile; on PostgreSQL
+        /// not by another instance either).
+        async fn claim_pages(&self, now: DateTime<Utc>, limit: u32, lease: Duration) -> Result<Vec<PageJob>>;
+        /// Records what the pages gave, in one transaction: an article's
+        /// text (the teaser kept as `summary`, the full-text index and new
+        /// matches following, matched at `at`), filled metadata, or why
+        /// it failed. Items no longer waiting (edited, removed) are left
+        /// alone. Returns the number of new matches.
+        async fn apply_pages(&self, writes: &[PageWrite], at: DateTime<Utc>) -> Result<u64>;
+        /// Per feed with any: pages fetched, given up and waiting.
+        async fn page_counts(&self) -> Result<Vec<PageCounts>>;
     }
 
     /// Stories as stored: the lookups the writer owes, and stories read back.

@@ -151,7 +151,10 @@ async fn items_get_the_language_of_their_text_and_keep_the_declared_one() {
         .await;
     assert_eq!(out.code, 0, "{}", out.stderr);
     let header = out.stdout.lines().next().unwrap();
-    assert!(header.ends_with(",declared_lang"), "{header}");
+    assert!(
+        header.ends_with(",declared_lang,text_source,summary,page_error"),
+        "{header}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -14,6 +14,7 @@ mod crash;
 mod digests;
 mod entities;
 mod folding;
+mod full_text;
 mod hostile;
 mod instances;
 mod langid;

@@ -28,6 +28,7 @@ fn feed(url: &str, name: Option<&str>) -> FeedConfig {
         min_interval: None,
         max_interval: None,
         lang: None,
+        full_text: None,
     }
 }
 
@@ -162,18 +163,21 @@ async fn feeds_are_synced_listed_added_and_removed_alike_on_every_backend() {
 
         let tags = vec!["world".to_string(), "été".to_string()];
         store
-            .add_feed("https://d.example/feed", Some("delta"), &tags)
+            .add_feed("https://d.example/feed", Some("delta"), &tags, None)
             .await
             .unwrap();
         let exists = store
-            .add_feed("https://a.example/feed", None, &[])
+            .add_feed("https://a.example/feed", None, &[], None)
             .await
             .unwrap_err();
         assert!(
             matches!(exists, FeedChangeError::Exists(_)),
             "{backend:?}: {exists}"
         );
-        store.add_feed("https://e.example/feed", None, &[]).await.unwrap();
+        store
+            .add_feed("https://e.example/feed", None, &[], None)
+            .await
+            .unwrap();
         // The feed added after a refused one gets the next id.
         let added = store
             .feeds_in(&["https://e.example/feed".into(), "https://d.example/feed".into()])

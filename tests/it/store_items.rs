@@ -54,6 +54,7 @@ fn item(link: &str, title: &str, text: &str) -> ItemWrite {
         sketch: None,
         topic_ids: Vec::new(),
         search: SearchText::new(title, text, None),
+        page: false,
     }
 }
 

@@ -16,11 +16,12 @@ use crate::store::{SearchSort, Words};
 
 const ITEM_COLUMNS: &str = "SELECT i.id, f.url AS feed_url, coalesce(f.name, f.title) AS feed_name, i.guid, \
      i.url, i.title, fw_ts(i.published) AS published, fw_ts(i.fetched_at) AS fetched_at, i.lang, \
-     i.declared_lang, i.author, i.text, i.canonical_url, i.story_id, fw_ts(i.sort_at) AS sort_at";
+     i.declared_lang, i.author, i.text, i.canonical_url, i.story_id, i.text_source, i.summary, i.page_error, \
+     fw_ts(i.sort_at) AS sort_at";
 const SELECT_ITEM: &str = "SELECT i.id, f.url AS feed_url, coalesce(f.name, f.title) AS feed_name, i.guid, \
      i.url, i.title, fw_ts(i.published) AS published, fw_ts(i.fetched_at) AS fetched_at, i.lang, \
-     i.declared_lang, i.author, i.text, i.canonical_url, i.story_id, fw_ts(i.sort_at) AS sort_at \
-     FROM items i JOIN feeds f ON f.id = i.feed_id";
+     i.declared_lang, i.author, i.text, i.canonical_url, i.story_id, i.text_source, i.summary, i.page_error, \
+     fw_ts(i.sort_at) AS sort_at FROM items i JOIN feeds f ON f.id = i.feed_id";
 
 /// `ts_rank`'s weights of `{D, C, B, A}`: a title word (A) counts three
 /// times a text word (B), as SQLite's `bm25(items_fts, 3.0, 1.0)` weighs

@@ -17,7 +17,8 @@ pub(super) const FEED_COLUMNS: &str = "f.id, f.url, f.name, f.title, f.site_url,
      f.last_status::bigint AS last_status, f.last_error, f.error_count::bigint AS error_count, \
      (SELECT count(*) FROM item_sources s WHERE s.feed_id = f.id) AS item_count, \
      f.enabled, f.disabled_reason, f.fetch_url, fw_ts(f.next_check_at) AS next_check_at, f.check_interval, \
-     f.items_per_week, f.poll_count, f.error_kind, f.warning, f.source, to_json(f.tags)::text AS tags";
+     f.items_per_week, f.poll_count, f.error_kind, f.warning, f.source, to_json(f.tags)::text AS tags, \
+     f.full_text";
 
 /// SQLite's `COLLATE NOCASE` (ASCII letters folded, then bytes compared)
 /// of `coalesce(f.name, f.title, f.url)`, whatever the database's locale.
@@ -201,17 +202,19 @@ impl PgStore {
         url: &str,
         name: Option<&str>,
         tags: &[String],
+        full_text: Option<FullText>,
     ) -> std::result::Result<(), FeedChangeError> {
         // `NOT EXISTS` first: a present feed draws no id.
         let done = sqlx::query(
-            "INSERT INTO feeds (url, name, created_at, source, tags) \
-             SELECT $1, $2, $3, 'added', $4 WHERE NOT EXISTS (SELECT 1 FROM feeds WHERE url = $1) \
+            "INSERT INTO feeds (url, name, created_at, source, tags, full_text) \
+             SELECT $1, $2, $3, 'added', $4, $5 WHERE NOT EXISTS (SELECT 1 FROM feeds WHERE url = $1) \
              ON CONFLICT (url) DO NOTHING",
         )
         .bind(url)
         .bind(name)
         .bind(whole_seconds(self.clock.now()))
         .bind(tags)
+        .bind(full_text.map(FullText::as_str))
         .execute(&self.pool)
         .await
         .map_err(StoreError::from)?;

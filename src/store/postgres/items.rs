@@ -304,8 +304,9 @@ pub(super) async fn apply_updates(
             let inserted: Option<i64> = sqlx::query_scalar(&format!(
                 "INSERT INTO items (feed_id, item_key, guid, url, title, text, author, lang, published, updated, \
                  sort_at, fetched_at, first_seen_at, content_hash, canonical_url, fingerprint, story_id, sketch, \
-                 declared_lang, words) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $13, $14, $15, $16, $17, $18, {}) \
+                 declared_lang, words, page_state, page_due) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $13, $14, $15, $16, $17, $18, {}, \
+                 CASE WHEN $21 THEN 'pending' END, CASE WHEN $21 THEN $12 END) \
                  ON CONFLICT (feed_id, item_key) DO NOTHING RETURNING id",
                 words_sql(19, 20)
             ))
@@ -329,6 +330,7 @@ pub(super) async fn apply_updates(
             .bind(&write.declared_lang)
             .bind(title_words)
             .bind(text_words)
+            .bind(write.page)
             .fetch_optional(&mut *tx)
             .await?;
             // Another instance stored this feed's item under this key
@@ -368,7 +370,9 @@ async fn edit_item(
         "UPDATE items SET guid = $3, url = $4, title = $5, text = $6, author = $7, lang = $8, \
          published = $9, updated = $10, sort_at = coalesce($9, first_seen_at), fetched_at = $11, \
          content_hash = $12, canonical_url = $13, fingerprint = $14, sketch = $15, \
-         declared_lang = $16, version = version + 1, words = {} \
+         declared_lang = $16, version = version + 1, words = {}, text_source = 'feed', summary = NULL, \
+         page_state = CASE WHEN $19 THEN 'pending' END, page_due = CASE WHEN $19 THEN $11 END, \
+         page_error = NULL, page_attempts = 0 \
          WHERE id = (SELECT item_id FROM item_sources WHERE feed_id = $1 AND item_key = $2) \
          RETURNING id",
         words_sql(17, 18)
@@ -391,6 +395,7 @@ async fn edit_item(
     .bind(&write.declared_lang)
     .bind(title_words)
     .bind(text_words)
+    .bind(write.page)
     .fetch_optional(&mut *tx)
     .await?;
     let Some(item_id) = item_id else {
@@ -462,6 +467,16 @@ async fn add_source(
     .bind(at)
     .execute(&mut *tx)
     .await?;
+    if write.page {
+        // This feed wants the article's page, the first one did not.
+        sqlx::query(
+            "UPDATE items SET page_state = 'pending', page_due = $1 WHERE id = $2 AND page_state IS NULL",
+        )
+        .bind(at)
+        .bind(item_id)
+        .execute(&mut *tx)
+        .await?;
+    }
     let held: HashSet<i64> = sqlx::query_scalar("SELECT topic_id FROM item_topics WHERE item_id = $1")
         .bind(item_id)
         .fetch_all(&mut *tx)
@@ -504,7 +519,7 @@ async fn stored_canonical_urls(
 /// Records `topic_ids` as matched by the item (those already in `stale`
 /// are kept as they are), then removes the matches left in `stale`. Returns
 /// the number of new matches.
-async fn write_matches(
+pub(super) async fn write_matches(
     tx: &mut PgConnection,
     item_id: i64,
     topic_ids: &[i64],

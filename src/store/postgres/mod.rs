@@ -17,6 +17,7 @@ mod import;
 mod items;
 mod locks;
 mod maintenance;
+mod pages;
 mod reports;
 mod stories;
 mod tsquery;
@@ -38,7 +39,7 @@ use super::{
     StoryFilter, StoryRow, TopicRow, TopicStats, VolumeQuery, VolumeRow,
 };
 use crate::clock::Clock;
-use crate::model::FeedConfig;
+use crate::model::{FeedConfig, FullText};
 use crate::topics::{Expr, TopicSet};
 
 pub use batch::WriteQueue;

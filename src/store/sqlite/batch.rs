@@ -368,6 +368,7 @@ mod tests_support {
             min_interval: None,
             max_interval: None,
             lang: None,
+            full_text: None,
         }
     }
 
@@ -401,6 +402,7 @@ mod tests_support {
                 sketch: None,
                 topic_ids: Vec::new(),
                 search: crate::store::SearchText::new("Article", text, None),
+                page: false,
             })
             .collect();
         FeedWrite::Update(FeedUpdate {

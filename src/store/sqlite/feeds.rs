@@ -5,7 +5,7 @@ use sqlx::{FromRow, QueryBuilder, Sqlite, SqliteConnection};
 
 use super::{ts, Result, SqliteStore};
 use crate::fetch::Validators;
-use crate::model::FeedConfig;
+use crate::model::{FeedConfig, FullText};
 
 /// A feed as stored, with its fetch state.
 #[derive(Debug, Clone, FromRow, serde::Serialize)]
@@ -45,6 +45,18 @@ pub struct FeedRow {
     pub source: String,
     #[serde(serialize_with = "json_tags")]
     pub tags: String,
+    /// `full_text`: as stored, that of a feed added with `feeds add
+    /// --full-text` (`None`: the default); as listed, the feed's setting
+    /// ([`crate::daemon::describe_feeds`]).
+    pub full_text: Option<String>,
+    /// Items whose text is their article page's, whose page was given up,
+    /// and that wait for theirs (`full_text`; as listed).
+    #[sqlx(skip)]
+    pub pages_fetched: i64,
+    #[sqlx(skip)]
+    pub pages_failed: i64,
+    #[sqlx(skip)]
+    pub pages_pending: i64,
 }
 
 fn json_tags<S: serde::Serializer>(tags: &str, s: S) -> std::result::Result<S::Ok, S::Error> {
@@ -134,7 +146,7 @@ const SELECT_FEED: &str = "SELECT f.id, f.url, f.name, f.title, f.site_url, f.et
      f.last_fetch_at, f.last_success_at, f.last_status, f.last_error, f.error_count, \
      (SELECT count(*) FROM item_sources s WHERE s.feed_id = f.id) AS item_count, \
      f.enabled, f.disabled_reason, f.fetch_url, f.next_check_at, f.check_interval, f.items_per_week, \
-     f.poll_count, f.error_kind, f.warning, f.source, f.tags FROM feeds f";
+     f.poll_count, f.error_kind, f.warning, f.source, f.tags, f.full_text FROM feeds f";
 
 impl SqliteStore {
     /// Makes sure every configured feed has a row (matched by URL) and its
@@ -250,16 +262,18 @@ impl SqliteStore {
         url: &str,
         name: Option<&str>,
         tags: &[String],
+        full_text: Option<FullText>,
     ) -> std::result::Result<(), FeedChangeError> {
         let tags = serde_json::to_string(tags).expect("strings serialize");
         let done = sqlx::query(
-            "INSERT INTO feeds (url, name, created_at, source, tags) VALUES (?, ?, ?, 'added', ?) \
+            "INSERT INTO feeds (url, name, created_at, source, tags, full_text) VALUES (?, ?, ?, 'added', ?, ?) \
              ON CONFLICT (url) DO NOTHING",
         )
         .bind(url)
         .bind(name)
         .bind(ts(self.clock.now()))
         .bind(tags)
+        .bind(full_text.map(FullText::as_str))
         .execute(&self.write)
         .await
         .map_err(super::StoreError::from)?;

@@ -38,6 +38,10 @@ pub struct ItemWrite {
     pub topic_ids: Vec<i64>,
     /// What the full-text index holds of it.
     pub search: SearchText,
+    /// Its article page is wanted for its text (its feed's `full_text`):
+    /// queued for the page stage (`Store::claim_pages`). An edit queues the
+    /// page again (or, without this, drops the page's text).
+    pub page: bool,
 }
 
 /// Everything a successful fetch changes, applied atomically.
@@ -209,7 +213,9 @@ pub(super) async fn apply_updates(
                     "UPDATE items SET guid = ?3, url = ?4, title = ?5, text = ?6, author = ?7, lang = ?8, \
                      published = ?9, updated = ?10, sort_at = coalesce(?9, first_seen_at), fetched_at = ?11, \
                      content_hash = ?12, canonical_url = ?13, fingerprint = ?14, sketch = ?15, \
-                     declared_lang = ?16, version = version + 1 \
+                     declared_lang = ?16, version = version + 1, text_source = 'feed', summary = NULL, \
+                     page_state = CASE WHEN ?17 THEN 'pending' END, page_due = CASE WHEN ?17 THEN ?11 END, \
+                     page_error = NULL, page_attempts = 0 \
                  WHERE id = (SELECT item_id FROM item_sources WHERE feed_id = ?1 AND item_key = ?2) \
                  RETURNING id, sort_at, story_id",
                 )
@@ -229,6 +235,7 @@ pub(super) async fn apply_updates(
                 .bind(fingerprint)
                 .bind(&sketch_bytes)
                 .bind(&write.declared_lang)
+                .bind(write.page)
                 .fetch_optional(&mut *tx)
                 .await?;
                 let Some((item_id, sort_at, story)) = row else {
@@ -344,7 +351,7 @@ struct NewRows<'w> {
 }
 
 impl<'w> NewRows<'w> {
-    /// Rows per `INSERT` (17 parameters each, below SQLite's limit).
+    /// Rows per `INSERT` (21 parameters each, below SQLite's limit).
     const CHUNK: usize = 500;
 
     /// Whether `write` (with its `sketch`) must see a waiting row stored
@@ -421,7 +428,7 @@ impl<'w> NewRows<'w> {
         let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
             "INSERT INTO items (feed_id, item_key, guid, url, title, text, author, lang, published, updated, \
              sort_at, fetched_at, first_seen_at, content_hash, canonical_url, fingerprint, story_id, sketch, \
-             declared_lang) ",
+             declared_lang, page_state, page_due) ",
         );
         q.push_values(self.rows.iter().zip(&stories), |mut b, (row, story)| {
             let item = &row.write.item;
@@ -445,7 +452,9 @@ impl<'w> NewRows<'w> {
                 .push_bind(row.write.fingerprint.map(|fp| fp as i64))
                 .push_bind(*story)
                 .push_bind(&row.sketch_bytes)
-                .push_bind(&row.write.declared_lang);
+                .push_bind(&row.write.declared_lang)
+                .push_bind(row.write.page.then_some("pending"))
+                .push_bind(row.write.page.then(|| ts(update.at)));
         });
         q.push(" RETURNING id, feed_id, item_key");
         // RETURNING's row order is unspecified: match rows by key.
@@ -507,6 +516,16 @@ async fn add_source(
     .bind(at)
     .execute(&mut *tx)
     .await?;
+    if write.page {
+        // This feed wants the article's page, the first one did not.
+        sqlx::query(
+            "UPDATE items SET page_state = 'pending', page_due = ? WHERE id = ? AND page_state IS NULL",
+        )
+        .bind(at)
+        .bind(item_id)
+        .execute(&mut *tx)
+        .await?;
+    }
     let held: HashSet<i64> = sqlx::query_scalar("SELECT topic_id FROM item_topics WHERE item_id = ?")
         .bind(item_id)
         .fetch_all(&mut *tx)
@@ -589,7 +608,7 @@ async fn stored_canonical_urls(
 /// Records `topic_ids` as matched by the item (those already in `stale`
 /// are kept as they are), then removes the matches left in `stale`. Returns
 /// the number of new matches.
-async fn write_matches(
+pub(super) async fn write_matches(
     tx: &mut sqlx::SqliteConnection,
     item_id: i64,
     topic_ids: &[i64],
@@ -937,6 +956,7 @@ mod tests {
                 sketch: Some(stories::sketch(&words)),
                 topic_ids: Vec::new(),
                 search: SearchText::default(),
+                page: false,
             }
         };
         let wire =

@@ -22,6 +22,7 @@ mod feeds;
 mod items;
 mod lang;
 mod maintenance;
+mod pages;
 mod reader;
 mod reports;
 mod search;
@@ -792,7 +793,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("t.db");
         let writer = SqliteStore::open(&path).await.unwrap();
-        writer.add_feed("https://a.example/rss", None, &[]).await.unwrap();
+        writer
+            .add_feed("https://a.example/rss", None, &[], None)
+            .await
+            .unwrap();
         let mut held = writer.write.begin_with("BEGIN IMMEDIATE").await.unwrap();
         sqlx::query("UPDATE feeds SET name = 'uncommitted'")
             .execute(&mut *held)
@@ -804,7 +808,7 @@ mod tests {
         let feeds = reader.list_feeds().await.unwrap();
         assert_eq!(feeds.len(), 1);
         assert_eq!(feeds[0].name, None, "the last commit, not the open transaction");
-        let written = reader.add_feed("https://b.example/rss", None, &[]).await;
+        let written = reader.add_feed("https://b.example/rss", None, &[], None).await;
         assert!(
             format!("{written:?}").contains("readonly database"),
             "{written:?}"

@@ -10,11 +10,11 @@ use crate::topics::{Expr, Field, Pattern};
 
 const ITEM_COLUMNS: &str = "SELECT i.id, f.url AS feed_url, coalesce(f.name, f.title) AS feed_name, i.guid, \
      i.url, i.title, i.published, i.fetched_at, i.lang, i.declared_lang, i.author, i.text, i.canonical_url, \
-     i.story_id, \
+     i.story_id, i.text_source, i.summary, i.page_error, \
      i.sort_at";
 const SELECT_ITEM: &str = "SELECT i.id, f.url AS feed_url, coalesce(f.name, f.title) AS feed_name, i.guid, \
      i.url, i.title, i.published, i.fetched_at, i.lang, i.declared_lang, i.author, i.text, i.canonical_url, \
-     i.story_id, \
+     i.story_id, i.text_source, i.summary, i.page_error, \
      i.sort_at FROM items i JOIN feeds f ON f.id = i.feed_id";
 
 /// Which items to return.
@@ -113,6 +113,14 @@ pub struct ItemRow {
     /// [`crate::stories::canonical_url`] of `url`.
     pub canonical_url: Option<String>,
     pub story_id: Option<i64>,
+    /// Where `text` came from: `feed`, or `page` (the article's page,
+    /// `full_text`).
+    pub text_source: String,
+    /// The feed's own text (its teaser) when `text` is the page's.
+    pub summary: Option<String>,
+    /// Why the article's page could not be fetched or extracted (the last
+    /// attempt), if it failed.
+    pub page_error: Option<String>,
     /// Publication time, else first seen (stored form); the sort key.
     pub sort_at: String,
     #[sqlx(skip)]

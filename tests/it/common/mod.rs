@@ -60,6 +60,8 @@ pub struct Seen {
     pub path: String,
     pub if_none_match: Option<String>,
     pub status: u16,
+    /// When the request arrived.
+    pub at: std::time::Instant,
 }
 
 #[derive(Clone, Default)]
@@ -231,6 +233,7 @@ async fn handle(State(shared): State<Shared>, uri: Uri, headers: HeaderMap) -> R
         path,
         if_none_match,
         status: response.status().as_u16(),
+        at: std::time::Instant::now(),
     });
     response
 }
@@ -376,13 +379,38 @@ impl Workspace {
             .map(|v| (v["url"].as_str().unwrap().to_string(), v))
             .collect()
     }
+
+    /// Runs `feedwatch --config <this config> args…` with every plain-HTTP
+    /// request going through the HTTP proxy at `proxy` (the test server):
+    /// made-up host names reach it with the SSRF guard on.
+    pub async fn run_through_proxy(&self, proxy: &str, args: &[&str]) -> Output {
+        let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_feedwatch"));
+        command.arg("--config").arg(self.config_path()).args(args);
+        command.env("http_proxy", proxy).env("HTTP_PROXY", proxy);
+        for unset in [
+            "https_proxy",
+            "HTTPS_PROXY",
+            "all_proxy",
+            "ALL_PROXY",
+            "no_proxy",
+            "NO_PROXY",
+        ] {
+            command.env_remove(unset);
+        }
+        output(command).await
+    }
 }
 
 pub async fn run_with_config(config: &Path, args: &[&str]) -> Output {
-    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_feedwatch"))
-        .arg("--config")
-        .arg(config)
-        .args(args)
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_feedwatch"));
+    command.arg("--config").arg(config).args(args);
+    output(command).await
+}
+
+/// Runs `command` (logging as configured, not as the environment says)
+/// to its end.
+async fn output(mut command: tokio::process::Command) -> Output {
+    let output = command
         .env_remove("FEEDWATCH_LOG")
         .env_remove("RUST_LOG")
         .output()
