@@ -13,10 +13,14 @@ articles, and the presearcher must keep them cheap.
 
 Reports per N: CPU seconds (user + sys) and wall of the cycle, peak RSS,
 items stored and topic matches, and the CPU ratio to the 2-topic cycle.
+With `--baseline OTHER_BINARY`, each cycle also runs with that binary
+(alternated, same configs) and the CPU ratios are against its 2-topic
+cycle: a change measured against the code before it, in one run.
 
   ../shared/feedfarm/serve.sh /tmp/farm2k 18091
   python3 scripts/topics_cycle.py --farm /tmp/farm2k --port 18091 \\
-      --feedwatch target/release/feedwatch --topics 2,10000,100000 --runs 3
+      --feedwatch target/release/feedwatch --topics 2,10000,100000 --runs 3 \\
+      [--baseline /tmp/feedwatch-before]
 """
 
 import argparse
@@ -118,6 +122,7 @@ def main():
     ap.add_argument("--feedwatch", default="target/release/feedwatch")
     ap.add_argument("--topics", default="2,10000")
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--baseline", help="another feedwatch binary, run alternately with the same configs")
     a = ap.parse_args()
     first = open(os.path.join(a.farm, "paths.txt")).readline().strip()
     try:
@@ -131,19 +136,23 @@ def main():
     for n in sizes:
         configs[n] = os.path.join(work, f"t{n}.toml")
         open(configs[n], "w").write(config(db, a.farm, a.port, briefs(n)))
-    results = {n: [] for n in sizes}
+    binaries = [a.feedwatch] + ([a.baseline] if a.baseline else [])
+    results = {(b, n): [] for b in binaries for n in sizes}
     for _ in range(a.runs):
         for n in sizes:  # alternated: each run sees the same machine state
-            results[n].append(cycle(a.feedwatch, configs[n], db))
-    base = statistics.median(r[1] for r in results[sizes[0]])
-    print(f"{a.runs} runs each, medians; CPU ratio against {sizes[0]} topics")
-    print("| topics | wall s | CPU s | CPU ratio | peak RSS MB | items | matches |")
-    print("|---|---|---|---|---|---|---|")
+            for b in binaries:
+                results[(b, n)].append(cycle(b, configs[n], db))
+    reference = binaries[-1]
+    base = statistics.median(r[1] for r in results[(reference, sizes[0])])
+    print(f"{a.runs} runs each, medians; CPU ratio against {sizes[0]} topics of {reference}")
+    print("| binary | topics | wall s | CPU s | CPU ratio | peak RSS MB | items | matches |")
+    print("|---|---|---|---|---|---|---|---|")
     for n in sizes:
-        rows = results[n]
-        cpu = statistics.median(r[1] for r in rows)
-        print(f"| {n:,} | {statistics.median(r[0] for r in rows):.1f} | {cpu:.1f} | {cpu / base:.2f} "
-              f"| {statistics.median(r[2] for r in rows)} | {rows[0][3]:,} | {rows[0][4]:,} |")
+        for b in binaries:
+            rows = results[(b, n)]
+            cpu = statistics.median(r[1] for r in rows)
+            print(f"| {b} | {n:,} | {statistics.median(r[0] for r in rows):.1f} | {cpu:.1f} | {cpu / base:.2f} "
+                  f"| {statistics.median(r[2] for r in rows)} | {rows[0][3]:,} | {rows[0][4]:,} |")
 
 
 if __name__ == "__main__":

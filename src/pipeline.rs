@@ -87,6 +87,8 @@ pub struct Pipeline {
     feed_langs: Arc<HashMap<String, String>>,
     /// `full_text`: `[fetch]`'s, and each configured feed's own.
     full_text: Arc<(FullText, HashMap<String, FullText>)>,
+    /// Told when a poll queues article pages ([`Pipeline::pages_queued`]).
+    pages_queued: Arc<tokio::sync::Notify>,
     /// `stories.window`.
     story_window: chrono::Duration,
     /// `stories.cluster`.
@@ -152,6 +154,7 @@ impl Pipeline {
             feed_tags: Arc::new(feed_tags),
             feed_langs: Arc::default(),
             full_text: Arc::default(),
+            pages_queued: Arc::default(),
             story_window,
             cluster_stories: true,
             schedules: Arc::new(schedules),
@@ -203,6 +206,12 @@ impl Pipeline {
     pub fn with_full_text(mut self, default: FullText, feeds: HashMap<String, FullText>) -> Self {
         self.full_text = Arc::new((default, feeds));
         self
+    }
+
+    /// Completes when a poll has queued article pages since the last call
+    /// (the daemon's page stage waits on it between passes).
+    pub async fn pages_queued(&self) {
+        self.pages_queued.notified().await;
     }
 
     /// The `full_text` of a feed.
@@ -589,6 +598,7 @@ impl Pipeline {
             })
         }));
         drop(parsed_items);
+        let queues_pages = items.iter().any(|i| i.page);
         let update = FeedUpdate {
             feed_id: feed.id,
             at: started,
@@ -609,6 +619,9 @@ impl Pipeline {
             warning: parsed.warning,
         };
         let counts = self.writer.write(FeedWrite::Update(update)).await?;
+        if queues_pages {
+            self.pages_queued.notify_one();
+        }
         tracing::debug!(feed_url = %crate::redact::url(&feed.url), new = counts.new, updated = counts.updated, "ingested");
         Ok(PollResult::Ingested { seen, counts })
     }

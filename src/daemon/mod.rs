@@ -216,9 +216,9 @@ pub async fn fetch_pages(
 }
 
 /// The daemon's page stage beside the polling loop: a pass over the
-/// article-page queue whenever pages are due, a look every
-/// [`PAGES_IDLE`] when none is. A failure is logged and retried; it never
-/// holds up polling.
+/// article-page queue whenever pages are due: at once after a poll queued
+/// some, else a look every [`PAGES_IDLE`] (retries come due). A failure
+/// is logged and retried; it never holds up polling.
 async fn pages(config: Config, pipeline: Pipeline, metrics: Arc<Metrics>, shutdown: CancellationToken) {
     loop {
         let wait = match fetch_pages(&config, &pipeline, &shutdown).await {
@@ -238,6 +238,7 @@ async fn pages(config: Config, pipeline: Pipeline, metrics: Arc<Metrics>, shutdo
         tokio::select! {
             _ = shutdown.cancelled() => return,
             _ = tokio::time::sleep(wait) => {}
+            _ = pipeline.pages_queued() => {}
         }
     }
 }

@@ -314,3 +314,77 @@ async fn article_pages_share_their_hosts_politeness_and_are_fetched_once() {
         assert!(gap + tolerance >= spacing, "requests {gap:?} apart");
     }
 }
+
+/// The daemon's page stage: a teaser polled by `feedwatch run` gets its
+/// article's text within seconds (the poll wakes the page stage), and the
+/// pages are counted in `/metrics`.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_daemon_fetches_pages_as_polls_queue_them() {
+    let server = FeedServer::start().await;
+    let page = server.url("/en");
+    server.set(
+        "/feed.xml",
+        feed(&[(
+            &page,
+            "Iran, Turkey military chiefs meet",
+            "Generals met in Tehran.",
+        )]),
+    );
+    server.set("/en", html(fixture("mehr_en.html")));
+    let port = crate::common::free_port();
+    let extra = format!("[fetch]\nfull_text = \"auto\"\n[http]\nlisten = \"127.0.0.1:{port}\"\n");
+    let ws = Workspace::new(
+        &[(&server.url("/feed.xml"), "Teasers")],
+        &[("generals", "\"Hulusi Akar\"")],
+        &extra,
+    );
+    let mut daemon = tokio::process::Command::new(env!("CARGO_BIN_EXE_feedwatch"))
+        .arg("--config")
+        .arg(ws.config_path())
+        .arg("run")
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let http = reqwest::Client::new();
+    let base = format!("http://127.0.0.1:{port}");
+    let mut item = serde_json::Value::Null;
+    // Well under the page stage's idle look (15 s): the poll wakes it.
+    for _ in 0..80 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let Ok(response) = http.get(format!("{base}/api/items")).send().await else {
+            continue;
+        };
+        let Ok(body) = response.text().await else { continue };
+        let Ok(body) = serde_json::from_str::<serde_json::Value>(&body) else {
+            continue;
+        };
+        if let Some(first) = body.as_array().and_then(|a| a.first()) {
+            if first["text_source"] == "page" {
+                item = first.clone();
+                break;
+            }
+        }
+    }
+    assert_eq!(item["topics"], serde_json::json!(["generals"]), "{item}");
+    let metrics = http
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(
+        crate::common::metric(&metrics, "feedwatch_pages_total{outcome=\"extracted\"}"),
+        Some(1.0),
+        "{metrics}"
+    );
+    assert!(crate::common::metric(&metrics, "feedwatch_page_bytes_total").unwrap_or(0.0) > 5000.0);
+    assert_eq!(
+        crate::common::metric(&metrics, "feedwatch_page_matches_total"),
+        Some(1.0)
+    );
+    crate::common::kill(daemon.id().unwrap(), "-TERM");
+    assert_eq!(daemon.wait().await.unwrap().code(), Some(0));
+}
