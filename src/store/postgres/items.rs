@@ -92,14 +92,14 @@ impl PgStore {
             .bind(locks::TOPICS)
             .execute(&mut *tx)
             .await?;
-        let active: Vec<&str> = topics.topics().iter().map(|t| t.name.as_str()).collect();
+        let active: HashSet<&str> = topics.topics().iter().map(|t| t.name.as_str()).collect();
         let stored: Vec<(String, bool)> =
             sqlx::query_as("SELECT name, retired_at IS NOT NULL FROM topics ORDER BY name")
                 .fetch_all(&mut *tx)
                 .await?;
         let now = whole_seconds(now);
         for (name, retired) in stored {
-            if !retired && !active.contains(&name.as_str()) {
+            if !retired && !active.contains(name.as_str()) {
                 sqlx::query("UPDATE topics SET retired_at = $1 WHERE name = $2")
                     .bind(now)
                     .bind(&name)
@@ -108,24 +108,37 @@ impl PgStore {
                 tracing::info!(topic = %name, "topic retired: it is no longer in the config (its matches are kept)");
             }
         }
-        let mut rows = Vec::with_capacity(topics.topics().len());
-        for topic in topics.topics() {
-            let (id, compiled): (i64, String) = sqlx::query_as(
-                "INSERT INTO topics (name, query) VALUES ($1, $2) \
-                 ON CONFLICT (name) DO UPDATE SET query = excluded.query, retired_at = NULL \
-                 RETURNING id, compiled",
-            )
-            .bind(&topic.name)
-            .bind(&topic.query)
-            .fetch_one(&mut *tx)
-            .await?;
-            rows.push(TopicRow {
-                id,
-                needs_backfill: compiled != topic.expr.to_string(),
-            });
-        }
+        // One statement for all (a desk's 100,000 topics took 100,000).
+        let (names, queries): (Vec<&str>, Vec<&str>) = topics
+            .topics()
+            .iter()
+            .map(|t| (t.name.as_str(), t.query.as_str()))
+            .unzip();
+        let rows: Vec<(String, i64, String)> = sqlx::query_as(
+            "INSERT INTO topics (name, query) SELECT * FROM unnest($1::text[], $2::text[]) \
+             ON CONFLICT (name) DO UPDATE SET query = excluded.query, retired_at = NULL \
+             RETURNING name, id, compiled",
+        )
+        .bind(&names)
+        .bind(&queries)
+        .fetch_all(&mut *tx)
+        .await?;
         tx.commit().await?;
-        Ok(rows)
+        let stored: HashMap<String, (i64, String)> = rows
+            .into_iter()
+            .map(|(name, id, compiled)| (name, (id, compiled)))
+            .collect();
+        Ok(topics
+            .topics()
+            .iter()
+            .map(|topic| {
+                let (id, compiled) = &stored[&topic.name];
+                TopicRow {
+                    id: *id,
+                    needs_backfill: *compiled != topic.expr.to_string(),
+                }
+            })
+            .collect())
     }
 
     /// Replaces each topic's matches by its `matched` (a backfill's scan,
@@ -144,47 +157,61 @@ impl PgStore {
     ) -> Result<Vec<(u64, u64)>> {
         let mut tx = self.pool.begin().await?;
         let mut counts = Vec::with_capacity(topics.len());
+        // Matches recorded after the scan began, and of items it did not
+        // reach, are ingest's: they stay. Times are whole seconds, as on
+        // SQLite: one recorded in the second the scan began counts as older.
+        // One read for all the topics (most have no match to change).
+        let ids: Vec<i64> = topics.iter().map(|t| t.topic_id).collect();
+        let mut held: HashMap<i64, Vec<(i64, bool)>> = HashMap::new();
+        let rows: Vec<(i64, i64, bool)> = sqlx::query_as(
+            "SELECT topic_id, item_id, matched_at > $1 OR item_id > $2 FROM item_topics \
+             WHERE topic_id = ANY($3)",
+        )
+        .bind(whole_seconds(scanned_since))
+        .bind(scanned_upto)
+        .bind(&ids)
+        .fetch_all(&mut *tx)
+        .await?;
+        for (topic_id, item_id, recent) in rows {
+            held.entry(topic_id).or_default().push((item_id, recent));
+        }
         for topic in topics {
-            let TopicMatches {
-                topic_id, compiled, ..
-            } = *topic;
-            // Matches recorded after the scan began, and of items it did not
-            // reach, are ingest's: they stay. Times are whole seconds, as on
-            // SQLite: one recorded in the second the scan began counts as older.
-            let rows: Vec<(i64, bool)> = sqlx::query_as(
-                "SELECT item_id, matched_at > $1 OR item_id > $2 FROM item_topics WHERE topic_id = $3",
-            )
-            .bind(whole_seconds(scanned_since))
-            .bind(scanned_upto)
-            .bind(topic_id)
-            .fetch_all(&mut *tx)
-            .await?;
-            let (new, gone) = topic.changes(rows);
-            // Ingest of another instance may record one of `new` meanwhile:
-            // its match stands.
-            let added = sqlx::query(
-                "INSERT INTO item_topics (item_id, topic_id, matched_at, backfilled) \
-                 SELECT id, $2, $3, true FROM unnest($1::bigint[]) AS id ON CONFLICT DO NOTHING",
-            )
-            .bind(&new)
-            .bind(topic_id)
-            .bind(whole_seconds(at))
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-            let removed = sqlx::query("DELETE FROM item_topics WHERE topic_id = $1 AND item_id = ANY($2)")
+            let topic_id = topic.topic_id;
+            let (new, gone) = topic.changes(held.remove(&topic_id).unwrap_or_default());
+            let (mut added, mut removed) = (0, 0);
+            if !new.is_empty() {
+                // Ingest of another instance may record one of `new`
+                // meanwhile: its match stands.
+                added = sqlx::query(
+                    "INSERT INTO item_topics (item_id, topic_id, matched_at, backfilled) \
+                     SELECT id, $2, $3, true FROM unnest($1::bigint[]) AS id ON CONFLICT DO NOTHING",
+                )
+                .bind(&new)
                 .bind(topic_id)
-                .bind(&gone)
+                .bind(whole_seconds(at))
                 .execute(&mut *tx)
                 .await?
                 .rows_affected();
-            sqlx::query("UPDATE topics SET compiled = $1 WHERE id = $2")
-                .bind(compiled)
-                .bind(topic_id)
-                .execute(&mut *tx)
-                .await?;
+            }
+            if !gone.is_empty() {
+                removed = sqlx::query("DELETE FROM item_topics WHERE topic_id = $1 AND item_id = ANY($2)")
+                    .bind(topic_id)
+                    .bind(&gone)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+            }
             counts.push((added, removed));
         }
+        let compiled: Vec<&str> = topics.iter().map(|t| t.compiled).collect();
+        sqlx::query(
+            "UPDATE topics SET compiled = v.compiled FROM unnest($1::bigint[], $2::text[]) AS v (id, compiled) \
+             WHERE topics.id = v.id",
+        )
+        .bind(&ids)
+        .bind(&compiled)
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         Ok(counts)
     }

@@ -171,9 +171,10 @@ impl PgStore {
         )
         .fetch_all(&self.pool)
         .await?;
+        let active: HashSet<&str> = active.iter().copied().collect();
         Ok(rows
             .into_iter()
-            .filter(|t| !active.contains(&t.name.as_str()))
+            .filter(|t| !active.contains(t.name.as_str()))
             .collect())
     }
 
