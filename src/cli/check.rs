@@ -76,7 +76,7 @@ async fn has_added_feeds(config: &Config) -> bool {
 /// database (when it exists), by name or tag.
 async fn check_feed_filters(config: &Config) -> anyhow::Result<()> {
     let store = Store::open_read_only(config.store.location()).await.ok();
-    let result = feedwatch::archive::check_topic_feeds(config, store.as_ref()).await;
+    let result = feedwatch::archive::check_topic_feeds(config, &config.topic_set(), store.as_ref()).await;
     if let Some(store) = store {
         store.close().await;
     }

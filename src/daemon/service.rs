@@ -98,7 +98,7 @@ pub async fn build(config: &Config, store: &Store) -> Result<(Pipeline, Alerts),
             .collect(),
     );
     store.sync_feeds(&config.feeds).await?;
-    crate::archive::check_topic_feeds(config, Some(store))
+    crate::archive::check_topic_feeds(config, &pipeline.topics(), Some(store))
         .await
         .map_err(|error| DaemonError::Topics {
             path: config.path.clone(),
