@@ -19,6 +19,7 @@ mod locks;
 mod maintenance;
 mod reports;
 mod stories;
+mod triggers;
 mod tsquery;
 
 use std::collections::{BTreeSet, HashMap, HashSet};
