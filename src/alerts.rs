@@ -216,20 +216,21 @@ impl Alerts {
         for (topic, bucket, count) in self.store.topic_volume(&topics, now, buckets).await? {
             rows.entry(topic).or_default().push((bucket, count));
         }
-        let open: HashMap<String, i64> = self
+        let open: HashMap<String, (i64, DateTime<Utc>)> = self
             .store
             .open_spikes(&alert.name)
             .await?
             .into_iter()
-            .map(|e| (e.topic, e.id))
+            .map(|e| (e.topic, (e.id, e.last_spike_at)))
             .collect();
         let mut fresh = Vec::new();
         for topic in &topics {
             let series = triggers::series(&buckets, rows.get(topic).map_or(&[][..], Vec::as_slice));
             let verdict = triggers::judge_series(rule, &series);
             let episode = open.get(topic).copied();
+            let id = episode.map_or(0, |(id, _)| id);
             let count = verdict.count as i64;
-            match triggers::episode_step(episode.is_some(), verdict.spiking) {
+            match triggers::episode_step(episode.map(|(_, at)| at), verdict.spiking, now, rule.window) {
                 EpisodeStep::Open => {
                     let notice = self
                         .spike_notice(alert, topic, rule, &series, &verdict, now)
@@ -248,24 +249,20 @@ impl Alerts {
                     }
                 }
                 EpisodeStep::Continue if record => {
-                    self.store
-                        .advance_spike(episode.unwrap_or_default(), count, None)
-                        .await?;
+                    self.store.advance_spike(id, count, Some(now), None).await?;
                 }
                 EpisodeStep::Close if record => {
-                    self.store
-                        .advance_spike(episode.unwrap_or_default(), count, Some(now))
-                        .await?;
+                    self.store.advance_spike(id, count, None, Some(now)).await?;
                     tracing::info!(alert = %alert.name, topic, count, "spike ended");
                 }
-                _ => {}
+                EpisodeStep::Continue | EpisodeStep::Close | EpisodeStep::Hold | EpisodeStep::Quiet => {}
             }
         }
         if record {
             // Topics the alert no longer lists end their episodes.
-            for (topic, id) in &open {
+            for (topic, (id, _)) in &open {
                 if !topics.contains(topic) {
-                    self.store.advance_spike(*id, 0, Some(now)).await?;
+                    self.store.advance_spike(*id, 0, None, Some(now)).await?;
                 }
             }
         }

@@ -24,8 +24,9 @@ CREATE TRIGGER items_topics_sort_at AFTER UPDATE OF sort_at ON items
     FOR EACH ROW WHEN (NEW.sort_at IS DISTINCT FROM OLD.sort_at)
     EXECUTE FUNCTION items_topics_sort_at();
 
--- Spike episodes: one row per (alert, topic) run of windows at or above
--- the threshold, open (ended_at null) while it lasts; at most one open per
+-- Spike episodes: one row per (alert, topic) episode, from a window at or
+-- above the threshold until a whole window under it (last_spike_at: the
+-- last verdict at or above), open (ended_at null) while it lasts; at most one open per
 -- alert and topic, so instances observing the same spike open one episode
 -- (INSERT ... ON CONFLICT DO NOTHING).
 CREATE TABLE spike_episodes (
@@ -33,6 +34,7 @@ CREATE TABLE spike_episodes (
     alert      text NOT NULL,
     topic      text NOT NULL,
     started_at timestamptz NOT NULL,
+    last_spike_at timestamptz NOT NULL,
     ended_at   timestamptz,
     peak       bigint NOT NULL,
     notice     text NOT NULL

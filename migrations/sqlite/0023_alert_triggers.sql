@@ -16,16 +16,19 @@ CREATE TRIGGER items_topics_sort_at AFTER UPDATE OF sort_at ON items BEGIN
 END;
 
 -- Spike episodes of `trigger = "spike"` alerts: one row per (alert, topic)
--- run of windows at or above the threshold; `ended_at` is null while it
--- lasts (one open episode per alert and topic). `notice` is the episode's
--- notice as first reported (JSON: count, baseline, outlets, stories...);
--- `peak` the highest count seen while it lasted. Digests report each
+-- episode, from a window at or above the threshold until the count has
+-- stayed under it for a whole window (`last_spike_at`: the last verdict at
+-- or above it); `ended_at` is null while it lasts (one open episode per
+-- alert and topic). `notice` is the episode's notice as first reported
+-- (JSON: count, baseline, outlets, stories...); `peak` the highest count
+-- seen while it lasted. Digests report each
 -- episode once per channel (`digest_notices` key `spike:<id>`).
 CREATE TABLE spike_episodes (
     id         INTEGER PRIMARY KEY,
     alert      TEXT NOT NULL,
     topic      TEXT NOT NULL,
     started_at TEXT NOT NULL,
+    last_spike_at TEXT NOT NULL,
     ended_at   TEXT,
     peak       INTEGER NOT NULL,
     notice     TEXT NOT NULL

@@ -305,9 +305,9 @@ roles! {
         /// Opens an episode of (`alert`, `topic`) at `at` unless one is open
         /// (on PostgreSQL, another instance's too); whether this call opened it.
         async fn open_spike(&self, alert: &str, topic: &str, at: DateTime<Utc>, peak: i64, notice: &str) -> Result<bool>;
-        /// The open episode `id` goes on with a window of `count` (`ended_at`
-        /// `None`), or ends at `ended_at`.
-        async fn advance_spike(&self, id: i64, count: i64, ended_at: Option<DateTime<Utc>>) -> Result<()>;
+        /// The open episode `id` goes on with a window of `count`, spiking at
+        /// `spiking_at` when it is, or ends at `ended_at`.
+        async fn advance_spike(&self, id: i64, count: i64, spiking_at: Option<DateTime<Utc>>, ended_at: Option<DateTime<Utc>>) -> Result<()>;
         /// Spike episodes begun at or after `since`, of `alert` and `topic`
         /// when given, oldest first.
         async fn spike_episodes(&self, alert: Option<&str>, topic: Option<&str>, since: DateTime<Utc>) -> Result<Vec<SpikeEpisode>>;

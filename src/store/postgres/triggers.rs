@@ -25,12 +25,14 @@ impl<'r> FromRow<'r, PgRow> for StoryCopy {
 impl<'r> FromRow<'r, PgRow> for SpikeEpisode {
     fn from_row(row: &'r PgRow) -> sqlx::Result<Self> {
         let started: DateTime<Utc> = row.try_get("started_at")?;
+        let last: DateTime<Utc> = row.try_get("last_spike_at")?;
         let ended: Option<DateTime<Utc>> = row.try_get("ended_at")?;
         Ok(SpikeEpisode {
             id: row.try_get("id")?,
             alert: row.try_get("alert")?,
             topic: row.try_get("topic")?,
             started_at: whole_seconds(started),
+            last_spike_at: whole_seconds(last),
             ended_at: ended.map(whole_seconds),
             peak: row.try_get("peak")?,
             notice: row.try_get("notice")?,
@@ -38,7 +40,7 @@ impl<'r> FromRow<'r, PgRow> for SpikeEpisode {
     }
 }
 
-const EPISODE_COLUMNS: &str = "id, alert, topic, started_at, ended_at, peak, notice";
+const EPISODE_COLUMNS: &str = "id, alert, topic, started_at, last_spike_at, ended_at, peak, notice";
 
 impl PgStore {
     /// Per topic of `topics`: its matched items `d` whole seconds old at
@@ -119,7 +121,8 @@ impl PgStore {
         notice: &str,
     ) -> Result<bool> {
         let done = sqlx::query(
-            "INSERT INTO spike_episodes (alert, topic, started_at, peak, notice) VALUES ($1, $2, $3, $4, $5) \
+            "INSERT INTO spike_episodes (alert, topic, started_at, last_spike_at, peak, notice) \
+             VALUES ($1, $2, $3, $3, $4, $5) \
              ON CONFLICT DO NOTHING",
         )
         .bind(alert)
@@ -132,13 +135,21 @@ impl PgStore {
         Ok(done.rows_affected() == 1)
     }
 
-    /// The open episode `id` goes on with a window of `count`
-    /// (`ended_at`: `None`), or ends at `ended_at`.
-    pub async fn advance_spike(&self, id: i64, count: i64, ended_at: Option<DateTime<Utc>>) -> Result<()> {
+    /// The open episode `id` goes on with a window of `count`, spiking at
+    /// `spiking_at` when it is, or ends at `ended_at`.
+    pub async fn advance_spike(
+        &self,
+        id: i64,
+        count: i64,
+        spiking_at: Option<DateTime<Utc>>,
+        ended_at: Option<DateTime<Utc>>,
+    ) -> Result<()> {
         sqlx::query(
-            "UPDATE spike_episodes SET peak = greatest(peak, $1), ended_at = $2 WHERE id = $3 AND ended_at IS NULL",
+            "UPDATE spike_episodes SET peak = greatest(peak, $1), last_spike_at = coalesce($2, last_spike_at), \
+             ended_at = $3 WHERE id = $4 AND ended_at IS NULL",
         )
         .bind(count)
+        .bind(spiking_at.map(whole_seconds))
         .bind(ended_at.map(whole_seconds))
         .bind(id)
         .execute(&self.pool)

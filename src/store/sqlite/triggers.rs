@@ -40,6 +40,8 @@ pub struct SpikeEpisode {
     pub alert: String,
     pub topic: String,
     pub started_at: DateTime<Utc>,
+    /// The last verdict at or above the threshold.
+    pub last_spike_at: DateTime<Utc>,
     /// `None` while it lasts.
     pub ended_at: Option<DateTime<Utc>>,
     /// The highest count of a window while it lasted.
@@ -60,6 +62,10 @@ impl<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow> for SpikeEpisode {
                 index: "started_at".into(),
                 source: format!("not a time: {started:?}").into(),
             })?,
+            last_spike_at: time_column(row, "last_spike_at")?.ok_or_else(|| sqlx::Error::ColumnDecode {
+                index: "last_spike_at".into(),
+                source: "not a time".into(),
+            })?,
             ended_at: time_column(row, "ended_at")?,
             peak: row.try_get("peak")?,
             notice: row.try_get("notice")?,
@@ -67,7 +73,7 @@ impl<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow> for SpikeEpisode {
     }
 }
 
-const EPISODE_COLUMNS: &str = "id, alert, topic, started_at, ended_at, peak, notice";
+const EPISODE_COLUMNS: &str = "id, alert, topic, started_at, last_spike_at, ended_at, peak, notice";
 
 impl SqliteStore {
     /// Per topic of `topics`: its matched items `d` whole seconds old at
@@ -165,7 +171,7 @@ impl SqliteStore {
         notice: &str,
     ) -> Result<bool> {
         let done = sqlx::query(
-            "INSERT INTO spike_episodes (alert, topic, started_at, peak, notice) VALUES (?, ?, ?, ?, ?) \
+            "INSERT INTO spike_episodes (alert, topic, started_at, last_spike_at, peak, notice) VALUES (?1, ?2, ?3, ?3, ?4, ?5) \
              ON CONFLICT DO NOTHING",
         )
         .bind(alert)
@@ -178,13 +184,21 @@ impl SqliteStore {
         Ok(done.rows_affected() == 1)
     }
 
-    /// The open episode `id` goes on with a window of `count`
-    /// (`ended_at`: `None`), or ends at `ended_at`.
-    pub async fn advance_spike(&self, id: i64, count: i64, ended_at: Option<DateTime<Utc>>) -> Result<()> {
+    /// The open episode `id` goes on with a window of `count`, spiking at
+    /// `spiking_at` when it is, or ends at `ended_at`.
+    pub async fn advance_spike(
+        &self,
+        id: i64,
+        count: i64,
+        spiking_at: Option<DateTime<Utc>>,
+        ended_at: Option<DateTime<Utc>>,
+    ) -> Result<()> {
         sqlx::query(
-            "UPDATE spike_episodes SET peak = max(peak, ?), ended_at = ? WHERE id = ? AND ended_at IS NULL",
+            "UPDATE spike_episodes SET peak = max(peak, ?), last_spike_at = coalesce(?, last_spike_at), \
+             ended_at = ? WHERE id = ? AND ended_at IS NULL",
         )
         .bind(count)
+        .bind(spiking_at.map(ts))
         .bind(ended_at.map(ts))
         .bind(id)
         .execute(&self.write)
