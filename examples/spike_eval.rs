@@ -9,8 +9,9 @@
 //! every minute (the daemon judges every 15 s; a minute between two
 //! evaluations changes little) with the sliding window `(now − 1h, now]`
 //! against the same hour of the previous 14 days, as `trigger = "spike"`
-//! does at its defaults. An episode (notice) begins when a verdict spikes
-//! after one that did not. Reported: episodes per topic per week on steady
+//! does. An episode (notice) begins with a spiking verdict when none is
+//! open and ends after a whole window without one (as the daemon's
+//! episodes do), or at once (for comparison). Reported: episodes per topic per week on steady
 //! volume. Then a burst of 5× the topic's usual hourly volume is planted
 //! (spread over 20 minutes, at a random time in the measured days) and
 //! the time until a verdict spikes is reported.
@@ -114,11 +115,21 @@ fn main() {
         ..defaults
     };
     let rules = [
-        ("min 5, 3σ, 3×, ends at once", with(5, 3.0, 3.0), 1, 1),
-        ("min 5, 3σ, 3×", with(5, 3.0, 3.0), 1, 60),
-        ("min 8, 4σ, 3×", with(8, 4.0, 3.0), 1, 60),
-        ("min 8, 5σ, 3×", with(8, 5.0, 3.0), 1, 60),
-        ("min 10, 5σ, 3×", with(10, 5.0, 3.0), 1, 60),
+        (
+            "the issue's proposal (min 5, 3σ, 3×), an episode ending as soon as a verdict is under",
+            with(5, 3.0, 3.0),
+            1,
+            1,
+        ),
+        (
+            "min 5, 3σ, 3×, an episode ending after a quiet window",
+            with(5, 3.0, 3.0),
+            1,
+            60,
+        ),
+        ("min 8, 4σ, 3×, quiet window", with(8, 4.0, 3.0), 1, 60),
+        ("min 8, 5σ, 3×, quiet window", with(8, 5.0, 3.0), 1, 60),
+        ("the defaults (min 10, 5σ, 3×, quiet window)", defaults, 1, 60),
     ];
     let weeks = MEASURED_DAYS as f64 / 7.0;
     println!(

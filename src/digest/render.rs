@@ -518,7 +518,7 @@ pub fn slack(d: &Digest) -> serde_json::Value {
             serde_json::json!({"type": "section", "text": {"type": "mrkdwn", "text": truncate(&text, 2900)}}),
         );
     }
-    serde_json::json!({"text": subject(d), "blocks": blocks})
+    serde_json::json!({"text": escape_slack(&subject(d)), "blocks": blocks})
 }
 
 /// A multipart (plain text + HTML) e-mail whose Message-ID is the digest id.
@@ -641,6 +641,93 @@ feedwatch digest fw-0123
             "{msg}"
         );
         assert!(msg.contains("*referendum*"));
+    }
+
+    fn with_news() -> Digest {
+        use crate::digest::{BreakingNotice, Counted, SpikeNotice, StoryCount};
+        let mut d = digest();
+        d.spikes = vec![SpikeNotice {
+            topic: "kurdistan-referendum".into(),
+            window_start: "2017-09-25T13:00:00+03:00".into(),
+            window_end: "2017-09-25T14:00:00+03:00".into(),
+            count: 12,
+            stories: 9,
+            baseline_mean: 0.04,
+            baseline_stdev: 0.2,
+            ratio: Some(300.0),
+            top_outlets: vec![Counted {
+                name: "<b>Rudaw</b>".into(),
+                items: 5,
+            }],
+            top_stories: vec![StoryCount {
+                story_id: 3,
+                headline: "Vote & count".into(),
+                items: 4,
+            }],
+            threshold: 10.0,
+            window_seconds: 3600,
+            baseline_seconds: 14 * 86_400,
+            baseline_counts: vec![0, 1, 0, 2],
+            languages: vec![Counted {
+                name: "en".into(),
+                items: 12,
+            }],
+        }];
+        d.breaking = vec![BreakingNotice {
+            story_id: 57,
+            headline: "<script>x</script> talks".into(),
+            outlets: vec![
+                "AP".into(),
+                "Rudaw".into(),
+                "Al Jazeera".into(),
+                "Kurdistan24".into(),
+            ],
+            first_seen: "2017-09-25T10:00:00+03:00".into(),
+            outlet_count: 4,
+            within_seconds: 38 * 60,
+        }];
+        d
+    }
+
+    /// Issue 25: notices explain themselves, above the match list, in
+    /// every format, escaped.
+    #[test]
+    fn spikes_and_breaking_stories_come_first_and_explain_themselves() {
+        let d = with_news();
+        let text = text(&d);
+        let spike = text.find("== Spikes (1) ==").expect("spikes section");
+        let breaking = text.find("== Breaking (1) ==").expect("breaking section");
+        let matches = text.find("== kurdistan-referendum (1) ==").expect("matches");
+        assert!(spike < breaking && breaking < matches, "{text}");
+        assert!(text.contains(
+            "* kurdistan-referendum: 12 items, 9 stories in the last hour (2017-09-25 13:00 – 2017-09-25 14:00); \
+             usual 0.04 ± 0.20 per hour over 14 days (a spike from 10); 300.0× usual"
+        ), "{text}");
+        assert!(text.contains("  baseline ·▅·█ (oldest first)"), "{text}");
+        assert!(text.contains(
+            "breaking — carried by 4 outlets in 38 minutes: AP, Rudaw, Al Jazeera, Kurdistan24 (first AP, 2017-09-25 10:00)"
+        ), "{text}");
+        assert!(subject(&d).starts_with(
+            "feedwatch: referendum-daily — spike in kurdistan-referendum: 12 items; breaking: "
+        ));
+        let html = html(&d);
+        assert!(!html.contains("<script") && !html.contains("<b>Rudaw"), "{html}");
+        assert!(
+            html.contains("&lt;b&gt;Rudaw&lt;/b&gt; 5") && html.contains("Vote &amp; count (4)"),
+            "{html}"
+        );
+        let spikes = html.find("Spikes (1)").expect("spikes");
+        let matches = html.find("<bdi>kurdistan-referendum</bdi> (1)").expect("matches");
+        assert!(spikes < matches, "{html}");
+        let slack = slack(&d).to_string();
+        assert!(
+            !slack.contains("<script") && slack.contains("*Breaking* &lt;script&gt;"),
+            "{slack}"
+        );
+        assert!(
+            slack.contains("*Spike* kurdistan-referendum: 12 items"),
+            "{slack}"
+        );
     }
 
     #[test]
