@@ -1,4 +1,7 @@
-//! Alerts: decides when each alert's digest is due, builds digests through
+//! Alerts: decides when each alert's digest is due (new matches; for
+//! `trigger = "spike"` spike episodes, recorded here as they begin and end
+//! from the store's counts and `triggers`' rule; for `trigger = "story"`
+//! stories breaking across outlets), builds digests through
 //! the store's outbox (one transaction records each digest with the matches
 //! it covers), then delivers pending digests, each channel on its own task,
 //! with exponential backoff. A digest is marked delivered only after its

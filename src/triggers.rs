@@ -90,6 +90,23 @@ pub struct Buckets {
 }
 
 impl Buckets {
+    /// Whether the windows follow one another without gaps (then one
+    /// range of times covers them all).
+    pub fn contiguous(&self) -> bool {
+        self.step_secs <= self.window_secs
+    }
+
+    /// The windows as time ranges `(k, after, up_to)`: window `k` holds
+    /// the items of times in `(after, up_to]`.
+    pub fn ranges(&self, now: DateTime<Utc>) -> Vec<(i64, DateTime<Utc>, DateTime<Utc>)> {
+        (0..self.windows as i64)
+            .map(|k| {
+                let end = now - chrono::Duration::seconds(k * self.step_secs as i64);
+                (k, end - chrono::Duration::seconds(self.window_secs as i64), end)
+            })
+            .collect()
+    }
+
     /// The oldest time counted: the start of the oldest window.
     pub fn since(&self, now: DateTime<Utc>) -> DateTime<Utc> {
         let back = (self.windows - 1) * self.step_secs + self.window_secs;
@@ -350,6 +367,14 @@ mod tests {
         let b = rule.buckets();
         let now = at("2017-09-25T12:00:00Z");
         assert_eq!(b.since(now), at("2017-09-11T11:00:00Z"));
+        assert!(!b.contiguous() && short.buckets().contiguous());
+        let ranges = b.ranges(now);
+        assert_eq!(ranges.len(), 15);
+        assert_eq!(ranges[0], (0, at("2017-09-25T11:00:00Z"), now));
+        assert_eq!(
+            ranges[14],
+            (14, at("2017-09-11T11:00:00Z"), at("2017-09-11T12:00:00Z"))
+        );
         assert_eq!(
             series(&b, &[(0, 7), (3, 2), (15, 9), (-1, 4)])
                 .iter()

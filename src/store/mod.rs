@@ -2,7 +2,7 @@
 //!
 //! [`Store`] is the seam between feedwatch and a database: the roles a
 //! backend implements ([`Feeds`], [`Items`], [`Stories`], [`Archive`],
-//! [`Outbox`], [`Maintenance`]), declared once below with the [`Store`]
+//! [`Outbox`], [`Triggers`], [`Maintenance`]), declared once below with the [`Store`]
 //! methods that dispatch to the backend a [`Location`] names. Each backend
 //! lives in a folder of its own with its own migrations
 //! (`migrations/<backend>/`, only ever added to): `sqlite/` (the embedded
@@ -292,7 +292,8 @@ roles! {
         /// `now` (`0 <= d`, by `sort_at`) with `d % step < window`, counted by
         /// window `d / step` (0: the current one) back to `buckets.windows - 1`:
         /// rows `(topic, window, count)`, empty windows absent. A range of
-        /// the index `item_topics_volume` per topic.
+        /// the index `item_topics_volume` per topic and window (an hour on
+        /// each of 14 days), or per topic (windows back to back).
         async fn topic_volume(&self, topics: &[String], now: DateTime<Utc>, buckets: crate::triggers::Buckets) -> Result<Vec<(String, i64, i64)>>;
         /// Every outlet's copy of the stories of items matching `topics`
         /// whose time is at or after `since`, of matches made at or after

@@ -46,7 +46,9 @@ impl PgStore {
     /// Per topic of `topics`: its matched items `d` whole seconds old at
     /// `now` (`0 <= d`, by `sort_at`) with `d % step < window`, counted by
     /// window `d / step` (0: the current one) back to `buckets.windows - 1`.
-    /// Rows `(topic, window, count)`; empty windows are absent.
+    /// Rows `(topic, window, count)`; empty windows are absent. One range
+    /// of `item_topics_volume` per topic and window, or per topic (windows
+    /// back to back), as on SQLite.
     pub async fn topic_volume(
         &self,
         topics: &[String],
@@ -57,18 +59,33 @@ impl PgStore {
             return Ok(Vec::new());
         }
         let now = whole_seconds(now);
+        if buckets.contiguous() {
+            return Ok(sqlx::query_as(
+                "SELECT t.name, floor(extract(epoch FROM $2 - it.sort_at))::bigint / $4 AS bucket, count(*) \
+                 FROM topics t JOIN item_topics it ON it.topic_id = t.id AND it.sort_at > $3 AND it.sort_at <= $2 \
+                 WHERE t.name = ANY($1) GROUP BY t.name, bucket",
+            )
+            .bind(topics)
+            .bind(now)
+            .bind(buckets.since(now))
+            .bind(buckets.step_secs as i64)
+            .fetch_all(&self.pool)
+            .await?);
+        }
+        let ranges = buckets.ranges(now);
+        let ks: Vec<i64> = ranges.iter().map(|r| r.0).collect();
+        let afters: Vec<DateTime<Utc>> = ranges.iter().map(|r| r.1).collect();
+        let up_tos: Vec<DateTime<Utc>> = ranges.iter().map(|r| r.2).collect();
         Ok(sqlx::query_as(
-            "SELECT t.name, v.age / $4 AS bucket, count(*) \
-             FROM topics t JOIN item_topics it ON it.topic_id = t.id \
-             CROSS JOIN LATERAL (SELECT floor(extract(epoch FROM $2 - it.sort_at))::bigint AS age) v \
-             WHERE t.name = ANY($1) AND it.sort_at >= $3 AND it.sort_at <= $2 AND v.age % $4 < $5 \
-             GROUP BY t.name, bucket",
+            "SELECT t.name, w.k AS bucket, count(*) \
+             FROM topics t CROSS JOIN unnest($2::bigint[], $3::timestamptz[], $4::timestamptz[]) AS w (k, after, up_to) \
+             JOIN item_topics it ON it.topic_id = t.id AND it.sort_at > w.after AND it.sort_at <= w.up_to \
+             WHERE t.name = ANY($1) GROUP BY t.name, w.k",
         )
         .bind(topics)
-        .bind(now)
-        .bind(buckets.since(now))
-        .bind(buckets.step_secs as i64)
-        .bind(buckets.window_secs as i64)
+        .bind(&ks)
+        .bind(&afters)
+        .bind(&up_tos)
         .fetch_all(&self.pool)
         .await?)
     }

@@ -79,7 +79,10 @@ impl SqliteStore {
     /// Per topic of `topics`: its matched items `d` whole seconds old at
     /// `now` (`0 <= d`, by `sort_at`) with `d % step < window`, counted by
     /// window `d / step` (0: the current one) back to `buckets.windows - 1`.
-    /// Rows `(topic, window, count)`; empty windows are absent.
+    /// Rows `(topic, window, count)`; empty windows are absent. One range
+    /// of `item_topics_volume` per topic and window (windows with gaps
+    /// between them: an hour on each of 14 days), or per topic (windows
+    /// back to back).
     pub async fn topic_volume(
         &self,
         topics: &[String],
@@ -89,31 +92,45 @@ impl SqliteStore {
         if topics.is_empty() {
             return Ok(Vec::new());
         }
-        let now_s = now.timestamp();
-        let (step, window) = (buckets.step_secs as i64, buckets.window_secs as i64);
-        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new("SELECT t.name, (");
-        q.push_bind(now_s)
-            .push(" - unixepoch(it.sort_at)) / ")
-            .push_bind(step)
-            .push(
-                " AS bucket, count(*) FROM topics t JOIN item_topics it INDEXED BY item_topics_volume \
-                 ON it.topic_id = t.id WHERE t.name IN (",
+        let mut q: QueryBuilder<Sqlite> = if buckets.contiguous() {
+            let mut q = QueryBuilder::new("SELECT t.name, (");
+            q.push_bind(now.timestamp())
+                .push(" - unixepoch(it.sort_at)) / ")
+                .push_bind(buckets.step_secs as i64)
+                .push(
+                    " AS bucket, count(*) FROM topics t \
+                     JOIN item_topics it INDEXED BY item_topics_volume ON it.topic_id = t.id \
+                     AND it.sort_at > ",
+                )
+                .push_bind(ts(buckets.since(now)))
+                .push(" AND it.sort_at <= ")
+                .push_bind(ts(now))
+                .push(" WHERE t.name IN (");
+            q
+        } else {
+            let mut q = QueryBuilder::new("WITH w (k, after, up_to) AS (VALUES ");
+            let mut rows = q.separated(", ");
+            for (k, after, up_to) in buckets.ranges(now) {
+                rows.push("(")
+                    .push_bind_unseparated(k)
+                    .push_unseparated(", ")
+                    .push_bind_unseparated(ts(after))
+                    .push_unseparated(", ")
+                    .push_bind_unseparated(ts(up_to))
+                    .push_unseparated(")");
+            }
+            q.push(
+                ") SELECT t.name, w.k AS bucket, count(*) FROM topics t CROSS JOIN w \
+                 JOIN item_topics it INDEXED BY item_topics_volume ON it.topic_id = t.id \
+                 AND it.sort_at > w.after AND it.sort_at <= w.up_to WHERE t.name IN (",
             );
+            q
+        };
         let mut names = q.separated(", ");
         for topic in topics {
             names.push_bind(topic.as_str());
         }
-        q.push(") AND it.sort_at >= ")
-            .push_bind(ts(buckets.since(now)))
-            .push(" AND it.sort_at <= ")
-            .push_bind(ts(now))
-            .push(" AND (")
-            .push_bind(now_s)
-            .push(" - unixepoch(it.sort_at)) % ")
-            .push_bind(step)
-            .push(" < ")
-            .push_bind(window)
-            .push(" GROUP BY t.name, bucket");
+        q.push(") GROUP BY t.name, bucket");
         Ok(q.build_query_as().fetch_all(&self.read).await?)
     }
 
