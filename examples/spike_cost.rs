@@ -8,7 +8,9 @@
 //! times up to now). Then it times `Store::topic_volume` (the count for
 //! every topic's current window and its 14 baseline windows, in one
 //! statement) plus the rule (`triggers::judge_series`) for all N topics,
-//! RUNS times, and the same as N single-topic alerts (N statements).
+//! RUNS times, the same as N single-topic alerts (N statements), and a
+//! story alert of the N topics (`Store::story_copies` of the last day
+//! plus `triggers::breaking`).
 //!
 //! ```sh
 //! cargo run --release --example spike_cost -- /tmp/spikes.db [TOPICS] [ITEMS] [RUNS]
@@ -146,8 +148,34 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             each.push(started.elapsed());
         }
     }
+    // A story alert of the same topics: the copies of the last day's
+    // stories (`trigger = "story"`), and the rule over them.
+    let mut stories = Vec::new();
+    let mut copies = 0;
+    for run in 0..runs / 2 + 1 {
+        let started = Instant::now();
+        let now = Utc::now();
+        let rows = store
+            .story_copies(&names, now - chrono::Duration::days(1), DateTime::<Utc>::UNIX_EPOCH)
+            .await?;
+        copies = rows.len();
+        let rows: Vec<feedwatch::triggers::Copy> = rows
+            .into_iter()
+            .map(|c| feedwatch::triggers::Copy {
+                story_id: c.story_id,
+                headline: c.headline,
+                outlet: c.outlet,
+                at: c.at,
+            })
+            .collect();
+        feedwatch::triggers::breaking(&feedwatch::triggers::StoryRule::default(), &rows);
+        if run >= 1 {
+            stories.push(started.elapsed());
+        }
+    }
     one.sort();
     each.sort();
+    stories.sort();
     println!(
         "{} items in the store; {topics} topics, windows of {} s every {} s back {} windows; \
          {counted} items counted per evaluation, {spiking} topics spiking",
@@ -169,6 +197,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         percentile(&each, 0.5),
         percentile(&each, 0.95),
         each.len()
+    );
+    println!(
+        "| a story alert of {topics} topics ({copies} copies of the last day) | {:.1} | {:.1} | {} |",
+        percentile(&stories, 0.5),
+        percentile(&stories, 0.95),
+        stories.len()
     );
     store.close().await;
     Ok(())

@@ -48,7 +48,9 @@ impl PgStore {
     /// window `d / step` (0: the current one) back to `buckets.windows - 1`.
     /// Rows `(topic, window, count)`; empty windows are absent. One range
     /// of `item_topics_volume` per topic and window, or per topic (windows
-    /// back to back), as on SQLite.
+    /// back to back), as on SQLite: the counts are LATERAL subqueries, so
+    /// the planner cannot join the topics' matches by a sequential scan
+    /// (which it chose for an alert of every topic: 1.2 s against 0.05 s).
     pub async fn topic_volume(
         &self,
         topics: &[String],
@@ -61,9 +63,11 @@ impl PgStore {
         let now = whole_seconds(now);
         if buckets.contiguous() {
             return Ok(sqlx::query_as(
-                "SELECT t.name, floor(extract(epoch FROM $2 - it.sort_at))::bigint / $4 AS bucket, count(*) \
-                 FROM topics t JOIN item_topics it ON it.topic_id = t.id AND it.sort_at > $3 AND it.sort_at <= $2 \
-                 WHERE t.name = ANY($1) GROUP BY t.name, bucket",
+                "SELECT t.name, c.bucket, c.n FROM topics t CROSS JOIN LATERAL ( \
+                     SELECT floor(extract(epoch FROM $2 - it.sort_at))::bigint / $4 AS bucket, count(*) AS n \
+                     FROM item_topics it WHERE it.topic_id = t.id AND it.sort_at > $3 AND it.sort_at <= $2 \
+                     GROUP BY 1) c \
+                 WHERE t.name = ANY($1)",
             )
             .bind(topics)
             .bind(now)
@@ -77,10 +81,11 @@ impl PgStore {
         let afters: Vec<DateTime<Utc>> = ranges.iter().map(|r| r.1).collect();
         let up_tos: Vec<DateTime<Utc>> = ranges.iter().map(|r| r.2).collect();
         Ok(sqlx::query_as(
-            "SELECT t.name, w.k AS bucket, count(*) \
+            "SELECT t.name, w.k AS bucket, c.n \
              FROM topics t CROSS JOIN unnest($2::bigint[], $3::timestamptz[], $4::timestamptz[]) AS w (k, after, up_to) \
-             JOIN item_topics it ON it.topic_id = t.id AND it.sort_at > w.after AND it.sort_at <= w.up_to \
-             WHERE t.name = ANY($1) GROUP BY t.name, w.k",
+             CROSS JOIN LATERAL (SELECT count(*) AS n FROM item_topics it \
+                 WHERE it.topic_id = t.id AND it.sort_at > w.after AND it.sort_at <= w.up_to) c \
+             WHERE t.name = ANY($1) AND c.n > 0",
         )
         .bind(topics)
         .bind(&ks)
