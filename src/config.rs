@@ -20,8 +20,8 @@ use crate::topics::{query, TermSets, TopicError, TopicSet};
 mod alerts;
 
 pub use alerts::{
-    AlertConfig, ChannelConfig, ChannelKind, Secret, SmtpTls, WebhookFormat, WebhookUrl, FEED_HEALTH,
-    IMMEDIATE_WINDOW,
+    AlertConfig, ChannelConfig, ChannelKind, Secret, SmtpTls, Trigger, WebhookFormat, WebhookUrl,
+    FEED_HEALTH, IMMEDIATE_WINDOW,
 };
 
 /// The default location of the config file.

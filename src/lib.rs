@@ -30,6 +30,7 @@ pub mod store;
 pub mod stories;
 pub mod text;
 pub mod topics;
+pub mod triggers;
 
 /// Renders an error and its causes as one line: `outer: cause: root cause`.
 pub fn error_chain(error: &dyn std::error::Error) -> String {

@@ -1,4 +1,5 @@
-//! `feedwatch topics list` and `feedwatch topics test QUERY`.
+//! `feedwatch topics list`, `feedwatch topics test QUERY` and `feedwatch
+//! topics spikes`.
 
 use std::collections::{BTreeMap, HashSet};
 use std::io::Write;
@@ -41,6 +42,18 @@ pub enum TopicsCommand {
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
     },
+    /// Past spike episodes of `trigger = "spike"` alerts, oldest first: the
+    /// evidence for tuning their thresholds.
+    Spikes {
+        /// Only this topic's.
+        #[arg(long)]
+        topic: Option<String>,
+        /// Only episodes begun at or after: RFC 3339, a date, or an age like 7d.
+        #[arg(long, default_value = "7d")]
+        since: String,
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
 }
 
 pub async fn topics(config: &Config, command: TopicsCommand) -> anyhow::Result<ExitCode> {
@@ -52,7 +65,134 @@ pub async fn topics(config: &Config, command: TopicsCommand) -> anyhow::Result<E
             limit,
             format,
         } => test(config, &query, &since, limit, format).await,
+        TopicsCommand::Spikes { topic, since, format } => {
+            spikes(config, topic.as_deref(), &since, format).await
+        }
     }
+}
+
+/// A `topics spikes` record: the episode and its notice as first reported.
+#[derive(serde::Serialize)]
+struct SpikeRecord {
+    id: i64,
+    alert: String,
+    topic: String,
+    started_at: String,
+    /// Null while it lasts.
+    ended_at: Option<String>,
+    /// The highest window count while it lasted.
+    peak: i64,
+    /// The notice as reported (see docs/digests.md, `spikes`).
+    notice: serde_json::Value,
+}
+
+async fn spikes(
+    config: &Config,
+    topic: Option<&str>,
+    since: &str,
+    format: Format,
+) -> anyhow::Result<ExitCode> {
+    if let Some(topic) = topic {
+        if !config.topics.iter().any(|t| t.name == topic) {
+            let known: Vec<&str> = config.topics.iter().map(|t| t.name.as_str()).collect();
+            anyhow::bail!("--topic: no topic named {topic:?} (known: {})", known.join(", "));
+        }
+    }
+    let since = parse_time(since, Utc::now()).context("--since")?;
+    let store = Store::open_read_only(config.store.location()).await?;
+    let episodes = store.spike_episodes(None, topic, since).await;
+    store.close().await;
+    let records: Vec<SpikeRecord> = episodes?
+        .into_iter()
+        .map(|e| SpikeRecord {
+            id: e.id,
+            alert: e.alert,
+            topic: e.topic,
+            started_at: e.started_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            ended_at: e
+                .ended_at
+                .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+            peak: e.peak,
+            notice: serde_json::from_str(&e.notice).unwrap_or(serde_json::Value::Null),
+        })
+        .collect();
+    let number = |r: &SpikeRecord, key: &str| {
+        r.notice
+            .get(key)
+            .and_then(serde_json::Value::as_f64)
+            .unwrap_or(0.0)
+    };
+    let mut out = std::io::stdout().lock();
+    match format {
+        Format::Jsonl => {
+            for record in &records {
+                serde_json::to_writer(&mut out, record)?;
+                out.write_all(b"\n")?;
+            }
+        }
+        Format::Csv => {
+            let mut csv = csv::Writer::from_writer(&mut out);
+            csv.write_record([
+                "id",
+                "alert",
+                "topic",
+                "started_at",
+                "ended_at",
+                "count",
+                "peak",
+                "baseline_mean",
+                "baseline_stdev",
+                "threshold",
+            ])?;
+            for r in &records {
+                csv.write_record([
+                    r.id.to_string(),
+                    r.alert.clone(),
+                    r.topic.clone(),
+                    r.started_at.clone(),
+                    r.ended_at.clone().unwrap_or_default(),
+                    number(r, "count").to_string(),
+                    r.peak.to_string(),
+                    format!("{:.3}", number(r, "baseline_mean")),
+                    format!("{:.3}", number(r, "baseline_stdev")),
+                    format!("{:.1}", number(r, "threshold")),
+                ])?;
+            }
+            csv.flush()?;
+        }
+        Format::Table => {
+            writeln!(
+                out,
+                "{:<20}  {:<20}  {:<20}  {:>5}  {:>5}  {:>13}  ALERT",
+                "STARTED", "ENDED", "TOPIC", "COUNT", "PEAK", "USUAL"
+            )?;
+            for r in &records {
+                writeln!(
+                    out,
+                    "{:<20}  {:<20}  {:<20}  {:>5}  {:>5}  {:>13}  {}",
+                    r.started_at,
+                    r.ended_at.as_deref().unwrap_or("(ongoing)"),
+                    bidi::isolate(&r.topic),
+                    number(r, "count"),
+                    r.peak,
+                    format!(
+                        "{:.2} ± {:.2}",
+                        number(r, "baseline_mean"),
+                        number(r, "baseline_stdev")
+                    ),
+                    bidi::isolate(&r.alert),
+                )?;
+            }
+            if records.is_empty() {
+                writeln!(
+                    out,
+                    "(no spike episodes since {})",
+                    since.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                )?;
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// A `topics list` record: the counts, and for a retired topic when it

@@ -4,11 +4,13 @@ use std::collections::HashSet;
 use std::fmt;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde::Deserialize;
 use toml::Spanned;
 
 use crate::digest::schedule::Schedule;
+use crate::triggers::{SpikeRule, StoryRule};
 
 /// The pseudo-topic an alert subscribes to for feed-health notices.
 pub const FEED_HEALTH: &str = "feed-health";
@@ -121,6 +123,31 @@ pub struct AlertConfig {
     /// Most stories listed per topic in a digest (0: all); the rest are
     /// counted ("and N more stories").
     pub max_per_topic: usize,
+    /// What makes the alert send: new matches, a volume spike or a
+    /// breaking story.
+    pub trigger: Trigger,
+}
+
+/// `[[alert]] trigger`.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub enum Trigger {
+    /// New matches of the alert's topics (the default).
+    #[default]
+    Matches,
+    /// A topic's volume in the last `window` far above its baseline.
+    Spike(SpikeRule),
+    /// A story carried by `min_outlets` outlets within `within`.
+    Story(StoryRule),
+}
+
+impl Trigger {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Trigger::Matches => "matches",
+            Trigger::Spike(_) => "spike",
+            Trigger::Story(_) => "story",
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -155,6 +182,14 @@ pub(super) struct RawAlert {
     max_attempts: u32,
     #[serde(default = "default_per_topic")]
     max_per_topic: usize,
+    trigger: Option<Spanned<String>>,
+    window: Option<Spanned<String>>,
+    baseline: Option<Spanned<String>>,
+    min_items: Option<Spanned<i64>>,
+    sigma: Option<Spanned<f64>>,
+    factor: Option<Spanned<f64>>,
+    min_outlets: Option<Spanned<i64>>,
+    within: Option<Spanned<String>>,
 }
 
 fn default_attempts() -> u32 {
@@ -371,6 +406,14 @@ pub(super) fn alerts(
                 "must be at least 1".into(),
             ));
         }
+        let trigger = trigger(&a, i)?;
+        if !matches!(trigger, Trigger::Matches) && a.topics.get_ref().iter().all(|t| t == FEED_HEALTH) {
+            return Err((
+                Some(a.topics.span()),
+                key("topics"),
+                format!("a {} alert needs at least one [[topic]]", trigger.name()),
+            ));
+        }
         out.push(AlertConfig {
             name,
             topics: a.topics.into_inner(),
@@ -379,9 +422,125 @@ pub(super) fn alerts(
             send_empty: a.send_empty,
             max_attempts: a.max_attempts,
             max_per_topic: a.max_per_topic,
+            trigger,
         });
     }
     Ok(out)
+}
+
+/// The alert's `trigger` and the keys that go with it: each key checked
+/// against its trigger and its range, the first mistake named with its line.
+fn trigger(a: &RawAlert, i: usize) -> Result<Trigger, Invalid> {
+    let key = |k: &str| format!("alert[{i}].{k}");
+    let kind = a.trigger.as_ref().map_or("matches", |t| t.get_ref().as_str());
+    let spike_keys = [
+        ("window", a.window.as_ref().map(Spanned::span)),
+        ("baseline", a.baseline.as_ref().map(Spanned::span)),
+        ("min_items", a.min_items.as_ref().map(Spanned::span)),
+        ("sigma", a.sigma.as_ref().map(Spanned::span)),
+        ("factor", a.factor.as_ref().map(Spanned::span)),
+    ];
+    let story_keys = [
+        ("min_outlets", a.min_outlets.as_ref().map(Spanned::span)),
+        ("within", a.within.as_ref().map(Spanned::span)),
+    ];
+    let allowed: &[&str] = match kind {
+        "matches" => &[],
+        "spike" => &["window", "baseline", "min_items", "sigma", "factor"],
+        "story" => &["min_outlets", "within"],
+        other => {
+            return Err((
+                a.trigger.as_ref().map(Spanned::span),
+                key("trigger"),
+                format!("{other:?} is not matches, spike or story"),
+            ))
+        }
+    };
+    if let Some((k, span)) = spike_keys
+        .iter()
+        .chain(&story_keys)
+        .find(|(k, span)| span.is_some() && !allowed.contains(k))
+    {
+        let owner = if story_keys.iter().any(|(s, _)| s == k) {
+            "story"
+        } else {
+            "spike"
+        };
+        return Err((
+            span.clone(),
+            key(k),
+            format!("`{k}` applies to trigger = \"{owner}\" alerts, not to a {kind} alert"),
+        ));
+    }
+    let duration =
+        |value: &Option<Spanned<String>>, k: &str, default: Duration| -> Result<Duration, Invalid> {
+            let Some(value) = value else { return Ok(default) };
+            match humantime::parse_duration(value.get_ref()) {
+                Ok(d) if d.as_secs() >= 60 => Ok(d),
+                Ok(_) => Err((Some(value.span()), key(k), "must be at least 1m".into())),
+                Err(_) => Err((
+                    Some(value.span()),
+                    key(k),
+                    format!(
+                        "{:?} is not a duration (e.g. \"30m\", \"1h\", \"14d\")",
+                        value.get_ref()
+                    ),
+                )),
+            }
+        };
+    let count = |value: &Option<Spanned<i64>>, k: &str, default: u32, min: i64| -> Result<u32, Invalid> {
+        let Some(value) = value else { return Ok(default) };
+        match u32::try_from(*value.get_ref()) {
+            Ok(n) if i64::from(n) >= min => Ok(n),
+            _ => Err((
+                Some(value.span()),
+                key(k),
+                format!("must be a whole number of at least {min}"),
+            )),
+        }
+    };
+    let number = |value: &Option<Spanned<f64>>, k: &str, default: f64, min: f64| -> Result<f64, Invalid> {
+        let Some(value) = value else { return Ok(default) };
+        let n = *value.get_ref();
+        if n.is_finite() && n >= min && n <= 1000.0 {
+            Ok(n)
+        } else {
+            Err((
+                Some(value.span()),
+                key(k),
+                format!("must be a number from {min} to 1000"),
+            ))
+        }
+    };
+    Ok(match kind {
+        "spike" => {
+            let defaults = SpikeRule::default();
+            let rule = SpikeRule {
+                window: duration(&a.window, "window", defaults.window)?,
+                baseline: duration(&a.baseline, "baseline", defaults.baseline)?,
+                min_items: count(&a.min_items, "min_items", defaults.min_items, 1)?,
+                sigma: number(&a.sigma, "sigma", defaults.sigma, 0.0)?,
+                factor: number(&a.factor, "factor", defaults.factor, 1.0)?,
+            };
+            if rule.baseline_windows() < 2 {
+                let span = a.baseline.as_ref().or(a.window.as_ref()).map(Spanned::span);
+                return Err((
+                    span,
+                    key("baseline"),
+                    "must hold at least two windows (e.g. window = \"1h\", baseline = \"14d\")".into(),
+                ));
+            }
+            Trigger::Spike(rule)
+        }
+        "story" => {
+            let defaults = StoryRule::default();
+            Trigger::Story(StoryRule {
+                min_outlets: count(&a.min_outlets, "min_outlets", defaults.min_outlets, 2)?,
+                within: duration(&a.within, "within", defaults.within)?,
+            })
+        }
+        _ => Trigger::Matches,
+    })
 }
 
 pub use crate::digest::schedule::IMMEDIATE_WINDOW;

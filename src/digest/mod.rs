@@ -46,6 +46,77 @@ pub struct Digest {
     /// Feed-health notices, for alerts subscribed to `feed-health`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub health: Vec<health::HealthNotice>,
+    /// Volume spikes (`trigger = "spike"` alerts), each episode once.
+    #[serde(default)]
+    pub spikes: Vec<SpikeNotice>,
+    /// Breaking stories (`trigger = "story"` alerts), each story once.
+    #[serde(default)]
+    pub breaking: Vec<BreakingNotice>,
+}
+
+/// A topic's volume far above its baseline (see [`crate::triggers`]):
+/// what the analyst needs to judge it without opening anything else.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SpikeNotice {
+    pub topic: String,
+    /// The window counted (RFC 3339 in the alert's zone): items published
+    /// after `window_start`, up to `window_end`.
+    pub window_start: String,
+    pub window_end: String,
+    /// Items of the topic in the window, and the stories they belong to.
+    pub count: u64,
+    pub stories: u64,
+    /// Items per window over the baseline.
+    pub baseline_mean: f64,
+    pub baseline_stdev: f64,
+    /// `count / baseline_mean`; null when the baseline had no items.
+    pub ratio: Option<f64>,
+    pub top_outlets: Vec<Counted>,
+    pub top_stories: Vec<StoryCount>,
+    /// The count at or above which the window is a spike.
+    #[serde(default)]
+    pub threshold: f64,
+    /// The window's and the baseline's lengths, in seconds.
+    #[serde(default)]
+    pub window_seconds: u64,
+    #[serde(default)]
+    pub baseline_seconds: u64,
+    /// The baseline windows' counts, oldest first (the sparkline's data).
+    #[serde(default)]
+    pub baseline_counts: Vec<u64>,
+    /// Primary language subtags of the window's items, most items first.
+    #[serde(default)]
+    pub languages: Vec<Counted>,
+}
+
+/// A name (outlet, language) and its items.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counted {
+    pub name: String,
+    pub items: u64,
+}
+
+/// A story and its items in a spike's window.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoryCount {
+    pub story_id: i64,
+    pub headline: String,
+    pub items: u64,
+}
+
+/// A story carried by `outlet_count` outlets within `within_seconds` of
+/// its first copy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BreakingNotice {
+    pub story_id: i64,
+    pub headline: String,
+    /// In the order they carried it: the first outlet first.
+    pub outlets: Vec<String>,
+    /// The first copy (RFC 3339 in the alert's zone).
+    pub first_seen: String,
+    pub outlet_count: usize,
+    /// From the first copy to the last outlet counted.
+    pub within_seconds: i64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -251,6 +322,8 @@ pub fn build(ctx: &BuildContext, matches: &[PendingMatch]) -> Digest {
         },
         topics,
         health: Vec::new(),
+        spikes: Vec::new(),
+        breaking: Vec::new(),
     }
 }
 

@@ -8,13 +8,45 @@ use chrono::DateTime;
 use lettre::message::{header::ContentType, Mailbox, MultiPart, SinglePart};
 
 use super::health::{HealthKind, HealthNotice};
-use super::{Digest, Entry, TopicSection};
+use super::{BreakingNotice, Counted, Digest, Entry, SpikeNotice, TopicSection};
 use crate::bidi::{self, truncate};
+use crate::triggers::{span_words, window_words};
 
 /// `feedwatch: ALERT — N articles, N stories, N outlets (published FROM –
 /// TO ZONE)`: the publication times of the articles listed, or the period
 /// of the digest when none is dated.
 pub fn subject(d: &Digest) -> String {
+    let mut news: Vec<String> = d
+        .spikes
+        .iter()
+        .map(|s| {
+            format!(
+                "spike in {}: {} {}",
+                s.topic,
+                s.count,
+                plural(s.count as usize, "item", "items")
+            )
+        })
+        .collect();
+    news.extend(d.breaking.iter().map(|b| {
+        format!(
+            "breaking: {} ({} outlets)",
+            truncate(&b.headline, 80),
+            b.outlet_count
+        )
+    }));
+    if !news.is_empty() {
+        let matches = if d.counts.articles > 0 {
+            format!(
+                "; {} {}",
+                d.counts.articles,
+                plural(d.counts.articles, "article", "articles")
+            )
+        } else {
+            String::new()
+        };
+        return format!("feedwatch: {} — {}{matches}", d.alert, news.join("; "));
+    }
     format!(
         "feedwatch: {} — {} {}, {} {}, {} {} ({})",
         d.alert,
@@ -122,11 +154,107 @@ fn section_count(section: &TopicSection) -> usize {
     section.entries.len() + section.more
 }
 
+/// A spike's numbers in one sentence: `12 items, 9 stories in the last
+/// hour (13:00 – 14:00); usual 0.04 ± 0.20 per hour over 14 days (a spike
+/// from 5); 300.0× usual`. `topic` is the topic's name as the format shows it.
+fn spike_sentence(s: &SpikeNotice, topic: &str) -> String {
+    let window = window_words(std::time::Duration::from_secs(s.window_seconds));
+    let ratio = match s.ratio {
+        Some(r) => format!("{r:.1}× usual"),
+        None => "none usual".to_string(),
+    };
+    format!(
+        "{topic}: {} {}, {} {} in the last {window} ({} – {}); usual {:.2} ± {:.2} per {window} over {} (a spike from {}); {ratio}",
+        s.count,
+        plural(s.count as usize, "item", "items"),
+        s.stories,
+        plural(s.stories as usize, "story", "stories"),
+        short_time(&s.window_start),
+        short_time(&s.window_end),
+        s.baseline_mean,
+        s.baseline_stdev,
+        span_words(s.baseline_seconds as i64),
+        s.threshold.ceil(),
+    )
+}
+
+/// `Rudaw 5, AP 4`, each name through `feed_text`.
+fn counted(list: &[Counted], feed_text: impl Fn(&str) -> String) -> String {
+    list.iter()
+        .map(|c| format!("{} {}", feed_text(&c.name), c.items))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A spike's detail lines: the baseline's sparkline, outlets, languages,
+/// stories.
+fn spike_details(s: &SpikeNotice, feed_text: impl Fn(&str) -> String) -> Vec<String> {
+    let mut lines = Vec::new();
+    if !s.baseline_counts.is_empty() {
+        let counts: Vec<i64> = s.baseline_counts.iter().map(|&c| c as i64).collect();
+        lines.push(format!(
+            "baseline {} (oldest first)",
+            crate::archive::stats::sparkline(&counts)
+        ));
+    }
+    if !s.top_outlets.is_empty() {
+        lines.push(format!("outlets: {}", counted(&s.top_outlets, &feed_text)));
+    }
+    if !s.languages.is_empty() {
+        lines.push(format!("languages: {}", counted(&s.languages, |l| l.to_string())));
+    }
+    if !s.top_stories.is_empty() {
+        let stories: Vec<String> = s
+            .top_stories
+            .iter()
+            .map(|t| format!("{} ({})", feed_text(&t.headline), t.items))
+            .collect();
+        lines.push(format!("stories: {}", stories.join("; ")));
+    }
+    lines
+}
+
+/// `breaking — carried by 4 outlets in 38 minutes: AP, Rudaw, … (first AP,
+/// 2017-09-25 10:00)`.
+fn breaking_sentence(b: &BreakingNotice, feed_text: impl Fn(&str) -> String) -> String {
+    let outlets: Vec<String> = b.outlets.iter().map(|o| feed_text(o)).collect();
+    format!(
+        "breaking — carried by {} outlets in {}: {} (first {}, {})",
+        b.outlet_count,
+        span_words(b.within_seconds),
+        outlets.join(", "),
+        outlets.first().cloned().unwrap_or_default(),
+        short_time(&b.first_seen)
+    )
+}
+
+/// Whether the digest has anything besides matches to say.
+fn has_news(d: &Digest) -> bool {
+    !d.spikes.is_empty() || !d.breaking.is_empty()
+}
+
 /// Plain text; highlighted words are wrapped in `*`.
 pub fn text(d: &Digest) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "{}\n", subject(d));
-    if d.topics.is_empty() {
+    if !d.spikes.is_empty() {
+        let _ = writeln!(out, "== Spikes ({}) ==\n", d.spikes.len());
+        for s in &d.spikes {
+            let _ = writeln!(out, "* {}", spike_sentence(s, &isolated(&s.topic)));
+            for line in spike_details(s, isolated) {
+                let _ = writeln!(out, "  {line}");
+            }
+            out.push('\n');
+        }
+    }
+    if !d.breaking.is_empty() {
+        let _ = writeln!(out, "== Breaking ({}) ==\n", d.breaking.len());
+        for b in &d.breaking {
+            let _ = writeln!(out, "* {}", isolated(&b.headline));
+            let _ = writeln!(out, "  {}\n", breaking_sentence(b, isolated));
+        }
+    }
+    if d.topics.is_empty() && !has_news(d) {
         let _ = writeln!(out, "Nothing matched in this period.");
     }
     for section in &d.topics {
@@ -214,7 +342,38 @@ pub fn html(d: &Digest) -> String {
         e(&subject(d)),
         e(&subject(d))
     );
-    if d.topics.is_empty() {
+    if !d.spikes.is_empty() {
+        let _ = writeln!(
+            out,
+            "<h2 style=\"font-size:1.1em\">Spikes ({})</h2>",
+            d.spikes.len()
+        );
+        for s in &d.spikes {
+            let _ = write!(
+                out,
+                "<div style=\"margin-bottom:1em\"><div dir=\"auto\"><b>{}</b></div><small style=\"color:#555\">",
+                e(&spike_sentence(s, &s.topic))
+            );
+            let details: Vec<String> = spike_details(s, |t| t.to_string()).iter().map(|l| e(l)).collect();
+            let _ = writeln!(out, "{}</small></div>", details.join("<br>"));
+        }
+    }
+    if !d.breaking.is_empty() {
+        let _ = writeln!(
+            out,
+            "<h2 style=\"font-size:1.1em\">Breaking ({})</h2>",
+            d.breaking.len()
+        );
+        for b in &d.breaking {
+            let _ = writeln!(
+                out,
+                "<div style=\"margin-bottom:1em\"><div dir=\"auto\"><b>{}</b></div><small style=\"color:#555\">{}</small></div>",
+                e(&b.headline),
+                breaking_sentence(b, bdi)
+            );
+        }
+    }
+    if d.topics.is_empty() && !has_news(d) {
         out.push_str("<p>Nothing matched in this period.</p>\n");
     }
     for section in &d.topics {
@@ -289,6 +448,29 @@ pub fn slack(d: &Digest) -> serde_json::Value {
         "text": {"type": "plain_text", "text": truncate(&format!("feedwatch: {}", d.alert), 150)},
     })];
     blocks.push(serde_json::json!({"type": "context", "elements": [{"type": "mrkdwn", "text": escape_slack(&subject(d))}]}));
+    for s in &d.spikes {
+        let mut text = format!(
+            "*Spike* {}",
+            escape_slack(&spike_sentence(s, &isolated(&s.topic)))
+        );
+        for line in spike_details(s, isolated) {
+            text.push('\n');
+            text.push_str(&escape_slack(&line));
+        }
+        blocks.push(
+            serde_json::json!({"type": "section", "text": {"type": "mrkdwn", "text": truncate(&text, 2900)}}),
+        );
+    }
+    for b in &d.breaking {
+        let text = format!(
+            "*Breaking* {}\n{}",
+            escape_slack(&isolated(&b.headline)),
+            escape_slack(&breaking_sentence(b, isolated))
+        );
+        blocks.push(
+            serde_json::json!({"type": "section", "text": {"type": "mrkdwn", "text": truncate(&text, 2900)}}),
+        );
+    }
     for section in &d.topics {
         blocks.push(serde_json::json!({
             "type": "section",
@@ -336,7 +518,7 @@ pub fn slack(d: &Digest) -> serde_json::Value {
             serde_json::json!({"type": "section", "text": {"type": "mrkdwn", "text": truncate(&text, 2900)}}),
         );
     }
-    serde_json::json!({"text": subject(d), "blocks": blocks})
+    serde_json::json!({"text": escape_slack(&subject(d)), "blocks": blocks})
 }
 
 /// A multipart (plain text + HTML) e-mail whose Message-ID is the digest id.
@@ -415,6 +597,8 @@ mod tests {
                 more: 0,
             }],
             health: Vec::new(),
+            spikes: Vec::new(),
+            breaking: Vec::new(),
         }
     }
 
@@ -457,6 +641,93 @@ feedwatch digest fw-0123
             "{msg}"
         );
         assert!(msg.contains("*referendum*"));
+    }
+
+    fn with_news() -> Digest {
+        use crate::digest::{BreakingNotice, Counted, SpikeNotice, StoryCount};
+        let mut d = digest();
+        d.spikes = vec![SpikeNotice {
+            topic: "kurdistan-referendum".into(),
+            window_start: "2017-09-25T13:00:00+03:00".into(),
+            window_end: "2017-09-25T14:00:00+03:00".into(),
+            count: 12,
+            stories: 9,
+            baseline_mean: 0.04,
+            baseline_stdev: 0.2,
+            ratio: Some(300.0),
+            top_outlets: vec![Counted {
+                name: "<b>Rudaw</b>".into(),
+                items: 5,
+            }],
+            top_stories: vec![StoryCount {
+                story_id: 3,
+                headline: "Vote & count".into(),
+                items: 4,
+            }],
+            threshold: 10.0,
+            window_seconds: 3600,
+            baseline_seconds: 14 * 86_400,
+            baseline_counts: vec![0, 1, 0, 2],
+            languages: vec![Counted {
+                name: "en".into(),
+                items: 12,
+            }],
+        }];
+        d.breaking = vec![BreakingNotice {
+            story_id: 57,
+            headline: "<script>x</script> talks".into(),
+            outlets: vec![
+                "AP".into(),
+                "Rudaw".into(),
+                "Al Jazeera".into(),
+                "Kurdistan24".into(),
+            ],
+            first_seen: "2017-09-25T10:00:00+03:00".into(),
+            outlet_count: 4,
+            within_seconds: 38 * 60,
+        }];
+        d
+    }
+
+    /// Issue 25: notices explain themselves, above the match list, in
+    /// every format, escaped.
+    #[test]
+    fn spikes_and_breaking_stories_come_first_and_explain_themselves() {
+        let d = with_news();
+        let text = text(&d);
+        let spike = text.find("== Spikes (1) ==").expect("spikes section");
+        let breaking = text.find("== Breaking (1) ==").expect("breaking section");
+        let matches = text.find("== kurdistan-referendum (1) ==").expect("matches");
+        assert!(spike < breaking && breaking < matches, "{text}");
+        assert!(text.contains(
+            "* kurdistan-referendum: 12 items, 9 stories in the last hour (2017-09-25 13:00 – 2017-09-25 14:00); \
+             usual 0.04 ± 0.20 per hour over 14 days (a spike from 10); 300.0× usual"
+        ), "{text}");
+        assert!(text.contains("  baseline ·▅·█ (oldest first)"), "{text}");
+        assert!(text.contains(
+            "breaking — carried by 4 outlets in 38 minutes: AP, Rudaw, Al Jazeera, Kurdistan24 (first AP, 2017-09-25 10:00)"
+        ), "{text}");
+        assert!(subject(&d).starts_with(
+            "feedwatch: referendum-daily — spike in kurdistan-referendum: 12 items; breaking: "
+        ));
+        let html = html(&d);
+        assert!(!html.contains("<script") && !html.contains("<b>Rudaw"), "{html}");
+        assert!(
+            html.contains("&lt;b&gt;Rudaw&lt;/b&gt; 5") && html.contains("Vote &amp; count (4)"),
+            "{html}"
+        );
+        let spikes = html.find("Spikes (1)").expect("spikes");
+        let matches = html.find("<bdi>kurdistan-referendum</bdi> (1)").expect("matches");
+        assert!(spikes < matches, "{html}");
+        let slack = slack(&d).to_string();
+        assert!(
+            !slack.contains("<script") && slack.contains("*Breaking* &lt;script&gt;"),
+            "{slack}"
+        );
+        assert!(
+            slack.contains("*Spike* kurdistan-referendum: 12 items"),
+            "{slack}"
+        );
     }
 
     #[test]

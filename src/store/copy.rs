@@ -198,6 +198,19 @@ pub(super) const TABLES: &[Table] = &[
             ("key", Text),
         ],
     },
+    Table {
+        name: "spike_episodes",
+        columns: &[
+            ("id", Int),
+            ("alert", Text),
+            ("topic", Text),
+            ("started_at", Time),
+            ("last_spike_at", Time),
+            ("ended_at", Time),
+            ("peak", Int),
+            ("notice", Text),
+        ],
+    },
 ];
 
 /// Rows per batch (one transaction on each side).

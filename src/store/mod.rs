@@ -2,7 +2,7 @@
 //!
 //! [`Store`] is the seam between feedwatch and a database: the roles a
 //! backend implements ([`Feeds`], [`Items`], [`Stories`], [`Archive`],
-//! [`Outbox`], [`Maintenance`]), declared once below with the [`Store`]
+//! [`Outbox`], [`Triggers`], [`Maintenance`]), declared once below with the [`Store`]
 //! methods that dispatch to the backend a [`Location`] names. Each backend
 //! lives in a folder of its own with its own migrations
 //! (`migrations/<backend>/`, only ever added to): `sqlite/` (the embedded
@@ -36,8 +36,8 @@ pub use sqlite::{
     parse_ts, AlertState, Bucket, BuildDigest, CheckReport, Compacted, Cursor, DigestBatch, DigestRecord,
     FeedChangeError, FeedFailure, FeedHealthRow, FeedRow, FeedUpdate, FeedWrite, IngestCounts, InstanceLock,
     ItemRow, ItemWrite, Known, LockError, NewDigest, NextCheck, PendingMatch, QueueEntry, ReportItem,
-    ReportStory, RetiredTopic, SearchFilter, SearchSort, SearchText, Split, StoryFilter, StoryRow, TopicRow,
-    TopicStats, VolumeQuery, VolumeRow, Words,
+    ReportStory, RetiredTopic, SearchFilter, SearchSort, SearchText, SpikeEpisode, Split, StoryCopy,
+    StoryFilter, StoryRow, TopicRow, TopicStats, VolumeQuery, VolumeRow, Words,
 };
 
 /// The log target of the database driver the backends use (its slow
@@ -302,6 +302,34 @@ roles! {
         /// Requeues a failed digest for delivery now; false if there is no
         /// failed digest with that id.
         async fn retry_digest(&self, id: &str, now: DateTime<Utc>) -> Result<bool>;
+    }
+
+    /// What spike and story alerts read and record: topic volume per window (an indexed count), story copies, spike episodes.
+    trait Triggers {
+        /// Per topic of `topics`: its matched items `d` whole seconds old at
+        /// `now` (`0 <= d`, by `sort_at`) with `d % step < window`, counted by
+        /// window `d / step` (0: the current one) back to `buckets.windows - 1`:
+        /// rows `(topic, window, count)`, empty windows absent. A range of
+        /// the index `item_topics_volume` per topic and window (an hour on
+        /// each of 14 days), or per topic (windows back to back).
+        async fn topic_volume(&self, topics: &[String], now: DateTime<Utc>, buckets: crate::triggers::Buckets) -> Result<Vec<(String, i64, i64)>>;
+        /// Every outlet's copy of the stories of items matching `topics`
+        /// whose time is at or after `since`, of matches made at or after
+        /// `matched_since` and not by a backfill. A copy's time is the item's
+        /// for its first feed, and when another feed first listed it for that
+        /// feed.
+        async fn story_copies(&self, topics: &[String], since: DateTime<Utc>, matched_since: DateTime<Utc>) -> Result<Vec<StoryCopy>>;
+        /// The spike episodes of `alert` still open.
+        async fn open_spikes(&self, alert: &str) -> Result<Vec<SpikeEpisode>>;
+        /// Opens an episode of (`alert`, `topic`) at `at` unless one is open
+        /// (on PostgreSQL, another instance's too); whether this call opened it.
+        async fn open_spike(&self, alert: &str, topic: &str, at: DateTime<Utc>, peak: i64, notice: &str) -> Result<bool>;
+        /// The open episode `id` goes on with a window of `count`, spiking at
+        /// `spiking_at` when it is, or ends at `ended_at`.
+        async fn advance_spike(&self, id: i64, count: i64, spiking_at: Option<DateTime<Utc>>, ended_at: Option<DateTime<Utc>>) -> Result<()>;
+        /// Spike episodes begun at or after `since`, of `alert` and `topic`
+        /// when given, oldest first.
+        async fn spike_episodes(&self, alert: Option<&str>, topic: Option<&str>, since: DateTime<Utc>) -> Result<Vec<SpikeEpisode>>;
     }
 
     /// Retention, backups, checks and the backend's own housekeeping.

@@ -530,3 +530,361 @@ async fn feed_health_reports_feeds_disabled_by_410_and_enable_clears_them() {
     );
     assert_eq!(row["enabled"], true);
 }
+
+/// A feed item with its publication time: `(guid, title, text, published)`.
+type Dated = (String, String, String, chrono::DateTime<chrono::Utc>);
+
+/// An RSS document whose items carry their own publication times.
+fn dated_rss(items: &[Dated]) -> Route {
+    let mut body = String::from(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><rss version=\"2.0\"><channel><title>Test feed</title>\
+         <link>https://test.example/</link><description>d</description>",
+    );
+    for (guid, title, text, published) in items {
+        body.push_str(&format!(
+            "<item><guid>{guid}</guid><title>{title}</title><link>https://test.example/{guid}</link>\
+             <pubDate>{}</pubDate><description>{text}</description></item>",
+            published.to_rfc2822()
+        ));
+    }
+    body.push_str("</channel></rss>");
+    Route::Feed {
+        body,
+        content_type: "application/rss+xml",
+    }
+}
+
+/// Every notice of `field` (`spikes`, `breaking`) in the digests written
+/// to `path`.
+fn notices(ws: &Workspace, path: &str, field: &str) -> Vec<serde_json::Value> {
+    digest_lines(ws, path)
+        .iter()
+        .flat_map(|d| d[field].as_array().cloned().unwrap_or_default())
+        .collect()
+}
+
+/// Issue 25's scenario, through the real binary on both backends: items
+/// over 15 days (times relative to now) on four outlets. `burst` trickles,
+/// then bursts in the last hour; `steady` never changes pace; one wire
+/// story is carried by four outlets within the hour, another by two. A
+/// spike alert sends exactly one spike notice (burst), a story alert one
+/// breaking notice (the four-outlet story), each to each channel once, and
+/// a second run sends nothing.
+#[tokio::test(flavor = "multi_thread")]
+async fn spike_and_story_alerts_fire_once_each() {
+    for backend in crate::common::Backend::ALL {
+        spike_and_story_scenario(backend).await;
+    }
+}
+
+async fn spike_and_story_scenario(backend: crate::common::Backend) {
+    let receiver = Receiver::default();
+    let app = axum::Router::new()
+        .route("/hook", axum::routing::post(receive))
+        .with_state(receiver.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let hook = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+    let now = chrono::Utc::now();
+    let ago = |minutes: i64| now - chrono::Duration::minutes(minutes);
+    let outlets = ["AP", "Rudaw", "Al Jazeera", "Kurdistan24"];
+    let mut items: Vec<Vec<Dated>> = vec![Vec::new(); 4];
+    let mut n = 0;
+    let mut add = |outlet: usize, title: String, text: String, at| {
+        n += 1;
+        items[outlet].push((format!("i{n}"), title, text, at));
+    };
+    // Short texts (under 20 words): each item is a story of its own.
+    for day in 1..=15i64 {
+        add(
+            (day % 4) as usize,
+            format!("Erbil council note {day}"),
+            format!("Erbil routine item number{day} alpha{day}."),
+            ago(day * 1440 + 360),
+        );
+        add(
+            ((day + 1) % 4) as usize,
+            format!("Kirkuk morning {day}"),
+            format!("Kirkuk steady item morning{day}."),
+            ago(day * 1440 + 20),
+        );
+        add(
+            ((day + 2) % 4) as usize,
+            format!("Kirkuk evening {day}"),
+            format!("Kirkuk steady item evening{day}."),
+            ago(day * 1440 + 720),
+        );
+    }
+    // The same hour on two earlier days: a baseline that is not all zero.
+    for day in [3i64, 9] {
+        add(
+            0,
+            format!("Erbil hour note {day}"),
+            format!("Erbil same hour beta{day}."),
+            ago(day * 1440 + 30),
+        );
+    }
+    add(
+        1,
+        "Kirkuk now".into(),
+        "Kirkuk steady item today.".into(),
+        ago(20),
+    );
+    for k in 0..12i64 {
+        add(
+            (k % 4) as usize,
+            format!("Erbil burst {k}"),
+            format!("Erbil sudden development gamma{k}."),
+            ago(3 + 4 * k),
+        );
+    }
+    let wire = |words: &str| {
+        format!(
+            "Baghdad officials said on Monday that {words} talks with the regional government would resume next week \
+             after a pause of several months, according to a statement read on state television"
+        )
+    };
+    for (outlet, minutes) in [(0, 55), (1, 40), (2, 25), (3, 10)] {
+        add(
+            outlet,
+            "Baghdad and the region to resume talks".into(),
+            wire("oil revenue"),
+            ago(minutes),
+        );
+    }
+    for (outlet, minutes) in [(1, 50), (3, 35)] {
+        add(
+            outlet,
+            "Baghdad budget dispute".into(),
+            wire("budget and salary"),
+            ago(minutes),
+        );
+    }
+    let server = FeedServer::start().await;
+    let mut feeds = Vec::new();
+    for (i, outlet) in outlets.iter().enumerate() {
+        let path = format!("/{i}.xml");
+        server.set(&path, dated_rss(&items[i]));
+        feeds.push((server.url(&path), *outlet));
+    }
+    let feeds: Vec<(&str, &str)> = feeds.iter().map(|(u, n)| (u.as_str(), *n)).collect();
+    let extra = format!(
+        "[[channel]]\nname = \"jl\"\nkind = \"file\"\npath = \"out/alerts.jsonl\"\n\
+         [[channel]]\nname = \"eml\"\nkind = \"file\"\ndir = \"out/eml\"\n\
+         [[channel]]\nname = \"slack\"\nkind = \"webhook\"\nurl = \"{hook}\"\nformat = \"slack\"\n\
+         [[alert]]\nname = \"spikes\"\ntopics = [\"burst\", \"steady\"]\nschedule = \"immediate\"\n\
+         channels = [\"jl\", \"eml\", \"slack\"]\ntrigger = \"spike\"\n\
+         [[alert]]\nname = \"breaking\"\ntopics = [\"wire\"]\nschedule = \"immediate\"\nchannels = [\"jl\"]\n\
+         trigger = \"story\"\nmin_outlets = 3\nwithin = \"2h\"\n\
+         [[alert]]\nname = \"spikes-weekly\"\ntopics = [\"burst\", \"steady\"]\nschedule = \"weekly mon 03:00\"\n\
+         channels = [\"jl\"]\ntrigger = \"spike\"\nwindow = \"1h\"\nbaseline = \"14d\"\n"
+    );
+    let topics = [("burst", "Erbil"), ("steady", "Kirkuk"), ("wire", "Baghdad")];
+    let ws = Workspace::on(backend, &feeds, &topics, &extra).await;
+
+    let out = ws.run(&["run", "--once"]).await;
+    assert_eq!(out.code, 0, "{backend:?}: {}", out.stderr);
+    assert!(
+        out.stdout.contains("alerts: 4 digests built; 4 delivered"),
+        "{backend:?}: one digest per channel of the spike alert (3) and of the story alert (1): {}",
+        out.stdout
+    );
+
+    let spikes = notices(&ws, "out/alerts.jsonl", "spikes");
+    assert_eq!(spikes.len(), 1, "{backend:?}: {spikes:?}");
+    let spike = &spikes[0];
+    assert_eq!(spike["topic"], "burst", "{backend:?}");
+    assert_eq!(spike["count"], 12, "{backend:?}: {spike}");
+    assert_eq!(spike["stories"], 12, "{backend:?}: {spike}");
+    let mean = spike["baseline_mean"].as_f64().unwrap();
+    assert!(
+        (mean - 2.0 / 14.0).abs() < 1e-9,
+        "{backend:?}: the same hour on 2 of 14 days: {spike}"
+    );
+    assert!(spike["baseline_stdev"].as_f64().unwrap() > 0.0, "{spike}");
+    assert!(
+        (spike["ratio"].as_f64().unwrap() - 12.0 / mean).abs() < 1e-6,
+        "{spike}"
+    );
+    assert_eq!(spike["top_outlets"].as_array().unwrap().len(), 3, "{spike}");
+    assert_eq!(spike["top_outlets"][0]["items"], 3, "{spike}");
+    assert_eq!(spike["top_stories"].as_array().unwrap().len(), 3, "{spike}");
+    assert_eq!(spike["languages"][0]["items"], 12, "{spike}");
+    assert_eq!(spike["baseline_counts"].as_array().unwrap().len(), 14, "{spike}");
+    for field in ["window_start", "window_end"] {
+        assert!(spike[field].as_str().is_some(), "{field}: {spike}");
+    }
+
+    let breaking = notices(&ws, "out/alerts.jsonl", "breaking");
+    assert_eq!(breaking.len(), 1, "{backend:?}: {breaking:?}");
+    let story = &breaking[0];
+    assert_eq!(
+        story["headline"], "Baghdad and the region to resume talks",
+        "{story}"
+    );
+    assert_eq!(story["outlet_count"], 4, "{story}");
+    assert_eq!(story["outlets"][0], "AP", "the first outlet first: {story}");
+    assert_eq!(story["within_seconds"], 45 * 60, "{story}");
+    assert!(story["story_id"].as_i64().is_some() && story["first_seen"].as_str().is_some());
+
+    // Spike and story alerts send their notices, not the matches.
+    for d in digest_lines(&ws, "out/alerts.jsonl") {
+        assert!(d["topics"].as_array().unwrap().is_empty(), "{d}");
+    }
+    // The e-mail and Slack renderings explain the spike.
+    let emls: Vec<_> = std::fs::read_dir(ws.dir.path().join("out/eml"))
+        .unwrap()
+        .collect();
+    assert_eq!(emls.len(), 1);
+    let eml = std::fs::read_to_string(emls[0].as_ref().unwrap().path()).unwrap();
+    // Quoted-printable: soft line breaks joined.
+    let eml = eml.replace("=\r\n", "").replace("=\n", "");
+    assert!(eml.contains("Spikes (1)"), "{eml}");
+    assert!(
+        eml.contains("burst: 12 items, 12 stories in the last hour"),
+        "{eml}"
+    );
+    let seen = receiver.seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 1, "{backend:?}");
+    let slack: serde_json::Value = serde_json::from_slice(&seen[0].1).unwrap();
+    let blocks = slack["blocks"].to_string();
+    assert!(blocks.contains("*Spike* burst: 12 items"), "{blocks}");
+    assert!(
+        slack["text"]
+            .as_str()
+            .unwrap()
+            .contains("spike in burst: 12 items"),
+        "{slack}"
+    );
+
+    // The weekly alert saw the same spike and holds it for its schedule:
+    // a preview shows it; the immediate alert has nothing left to show.
+    let preview = |alert: &'static str| {
+        let ws = &ws;
+        async move {
+            let out = ws
+                .run(&["digest", "preview", "--alert", alert, "--format", "json"])
+                .await;
+            assert_eq!(out.code, 0, "{}", out.stderr);
+            jsonl(&out.stdout)
+        }
+    };
+    let weekly = preview("spikes-weekly").await;
+    assert_eq!(weekly.len(), 1);
+    assert_eq!(
+        weekly[0]["spikes"][0]["topic"], "burst",
+        "{backend:?}: {}",
+        weekly[0]
+    );
+    assert!(preview("spikes")
+        .await
+        .iter()
+        .all(|d| d["spikes"].as_array().unwrap().is_empty()));
+    let out = ws.run(&["digest", "preview", "--alert", "spikes-weekly"]).await;
+    assert!(out.stdout.contains("== Spikes (1) =="), "{}", out.stdout);
+
+    // Past episodes: one per spike alert, still going on.
+    let out = ws
+        .run(&["topics", "spikes", "--topic", "burst", "--format", "jsonl"])
+        .await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let episodes = jsonl(&out.stdout);
+    assert_eq!(episodes.len(), 2, "{backend:?}: {episodes:?}");
+    assert!(episodes
+        .iter()
+        .all(|e| e["ended_at"].is_null() && e["peak"] == 12));
+    let out = ws.run(&["topics", "spikes", "--topic", "steady"]).await;
+    assert!(out.stdout.contains("no spike episodes"), "{}", out.stdout);
+
+    // Two processes sending the weekly alert at once (two instances on
+    // PostgreSQL): one digest is built, with the spike. (Two deliverers on
+    // SQLite may both send it: the same id, which receivers drop.)
+    let send = ["digest", "send", "--alert", "spikes-weekly", "--now"];
+    let (a, b) = tokio::join!(ws.run(&send), ws.run(&send));
+    assert_eq!((a.code, b.code), (0, 0), "{} {}", a.stderr, b.stderr);
+    let built = [&a, &b]
+        .iter()
+        .filter(|o| o.stdout.contains("1 digest built"))
+        .count();
+    assert_eq!(built, 1, "{backend:?}: {} / {}", a.stdout, b.stdout);
+    let weekly: std::collections::HashSet<String> = digest_lines(&ws, "out/alerts.jsonl")
+        .iter()
+        .filter(|d| d["alert"] == "spikes-weekly")
+        .map(|d| {
+            assert_eq!(d["spikes"][0]["topic"], "burst", "{d}");
+            d["id"].as_str().unwrap().to_string()
+        })
+        .collect();
+    assert_eq!(weekly.len(), 1, "{backend:?}: {} / {}", a.stdout, b.stdout);
+
+    // A second run: nothing new to say.
+    let out = ws.run(&["run", "--once"]).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stdout.contains("alerts: 0 digests built"),
+        "{backend:?}: {}",
+        out.stdout
+    );
+    let spikes = notices(&ws, "out/alerts.jsonl", "spikes");
+    assert!((2..=3).contains(&spikes.len()), "{spikes:?}");
+    assert_eq!(notices(&ws, "out/alerts.jsonl", "breaking").len(), 1);
+    assert_eq!(receiver.seen.lock().unwrap().len(), 1);
+}
+
+/// A spike or story alert's mistakes: one sentence naming the key and its
+/// line, and a non-zero exit.
+#[tokio::test(flavor = "multi_thread")]
+async fn trigger_config_errors_name_the_key_and_line() {
+    let base = "[[topic]]\nname = \"k\"\nquery = \"a\"\n[[channel]]\nname = \"c\"\nkind = \"file\"\npath = \"x.jsonl\"\n\
+                [[alert]]\nname = \"a\"\ntopics = [\"k\"]\nschedule = \"immediate\"\nchannels = [\"c\"]\n";
+    for (extra, expected) in [
+        ("trigger = \"surge\"\n", "line 13: alert[0].trigger: \"surge\" is not matches, spike or story"),
+        (
+            "trigger = \"spike\"\nwithin = \"2h\"\n",
+            "line 14: alert[0].within: `within` applies to trigger = \"story\" alerts, not to a spike alert",
+        ),
+        (
+            "window = \"1h\"\n",
+            "line 13: alert[0].window: `window` applies to trigger = \"spike\" alerts, not to a matches alert",
+        ),
+        (
+            "trigger = \"spike\"\nwindow = \"an hour\"\n",
+            "line 14: alert[0].window: \"an hour\" is not a duration",
+        ),
+        (
+            "trigger = \"spike\"\nsigma = -1\n",
+            "line 14: alert[0].sigma: must be a number from 0 to 1000",
+        ),
+        (
+            "trigger = \"spike\"\nwindow = \"1d\"\nbaseline = \"1d\"\n",
+            "line 15: alert[0].baseline: must hold at least two windows",
+        ),
+        (
+            "trigger = \"story\"\nmin_outlets = 1\n",
+            "line 14: alert[0].min_outlets: must be a whole number of at least 2",
+        ),
+    ] {
+        let ws = Workspace::with_config(&format!("{base}{extra}"));
+        let out = ws.run(&["check"]).await;
+        assert_ne!(out.code, 0, "{extra}");
+        assert!(out.stderr.contains(expected), "{extra}: {}", out.stderr);
+        assert_eq!(out.stderr.trim().lines().count(), 1, "one sentence: {}", out.stderr);
+    }
+    let ws = Workspace::with_config(&base.replace("[\"k\"]", "[\"feed-health\"]").replace(
+        "channels = [\"c\"]\n",
+        "channels = [\"c\"]\ntrigger = \"story\"\n",
+    ));
+    let out = ws.run(&["check"]).await;
+    assert!(
+        out.stderr
+            .contains("alert[0].topics: a story alert needs at least one [[topic]]"),
+        "{}",
+        out.stderr
+    );
+    let ok = Workspace::with_config(&format!(
+        "{base}trigger = \"spike\"\nwindow = \"30m\"\nbaseline = \"7d\"\nmin_items = 4\nsigma = 2.5\nfactor = 2\n"
+    ));
+    let out = ok.run(&["check"]).await;
+    assert!(!out.stderr.contains("alert[0]"), "{}", out.stderr);
+}

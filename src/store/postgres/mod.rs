@@ -20,6 +20,7 @@ mod maintenance;
 mod pages;
 mod reports;
 mod stories;
+mod triggers;
 mod tsquery;
 
 use std::collections::{BTreeSet, HashMap, HashSet};

@@ -29,6 +29,7 @@ mod search;
 mod stories;
 mod story_index;
 mod topics;
+mod triggers;
 
 use std::collections::{BTreeSet, HashSet};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
@@ -57,6 +58,7 @@ pub use reports::{Bucket, ReportItem, ReportStory, Split, VolumeQuery, VolumeRow
 pub use search::{Cursor, ItemRow, SearchFilter, SearchSort, SearchText, Words};
 pub use stories::{StoryFilter, StoryRow};
 pub use topics::{RetiredTopic, TopicRow, TopicStats};
+pub use triggers::{SpikeEpisode, StoryCopy};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
