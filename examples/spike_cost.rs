@@ -95,6 +95,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                     sketch: None,
                     topic_ids: vec![topic_id],
                     search: SearchText::new(&title, &text, Some("en")),
+                    page: false,
                 });
                 if items.len() == BATCH {
                     write(&store, feed, now, std::mem::take(&mut items)).await?;
