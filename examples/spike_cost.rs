@@ -157,7 +157,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         let started = Instant::now();
         let now = Utc::now();
         let rows = store
-            .story_copies(&names, now - chrono::Duration::days(1), DateTime::<Utc>::UNIX_EPOCH)
+            .story_copies(
+                &names,
+                now - chrono::Duration::days(1),
+                DateTime::<Utc>::UNIX_EPOCH,
+            )
             .await?;
         copies = rows.len();
         let rows: Vec<feedwatch::triggers::Copy> = rows
