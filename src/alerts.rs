@@ -120,11 +120,7 @@ impl Alerts {
             ),
             topics,
             deliverer: Deliverer::new(&config.fetch.user_agent, config.fetch.timeout)?,
-            health: HealthSettings {
-                failing_after: config.health.failing_after,
-                silent_factor: config.health.silent_factor,
-                silent_min: config.health.silent_min,
-            },
+            health: HealthSettings::from_config(&config.health),
             clock,
         })
     }

@@ -2,7 +2,9 @@
 //! probes, Prometheus metrics and a read-only JSON API. Documented in
 //! docs/api.md. It binds loopback addresses only unless
 //! `[http] allow_remote = true`; with `token_file`, every route but
-//! `/healthz` needs `Authorization: Bearer TOKEN`.
+//! `/healthz` needs `Authorization: Bearer TOKEN` (or the web desk's
+//! session cookie, given for the token). With `[http] ui` the web desk's
+//! pages are merged in (`crate::desk`).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -27,20 +29,62 @@ use crate::store::{FeedRow, SearchFilter, SearchSort, Store, StoreError, StoryFi
 /// The scheduler must have passed within this many seconds for `/readyz`.
 const READY_TICK_SECS: i64 = 180;
 
+/// What every route shares (the web desk's too: `crate::desk`).
 #[derive(Clone)]
-struct Api {
-    store: Store,
+pub(crate) struct Api {
+    pub(crate) store: Store,
     /// The store with a pool of its own for searches (`http.max_searches`
     /// connections): searches can never take the daemon's connections.
     searches: Store,
     /// Searches running at once (`http.max_searches`).
     search_slots: Arc<tokio::sync::Semaphore>,
-    config: Arc<Config>,
+    pub(crate) config: Arc<Config>,
     metrics: Arc<Metrics>,
 }
 
+impl Api {
+    /// A search slot and the store to search with, bounded by `[search]
+    /// timeout` from now (dropped with the request: a client that leaves
+    /// stops its SQL). Waits [`SEARCH_QUEUE_WAIT`] at most for a slot;
+    /// then the error says why, for a 503.
+    pub(crate) async fn search_slot(&self) -> Result<(tokio::sync::SemaphorePermit<'_>, Store), String> {
+        let slot = tokio::time::timeout(SEARCH_QUEUE_WAIT, self.search_slots.acquire())
+            .await
+            .map_err(|_| {
+                format!(
+                    "{} searches are running (http.max_searches); try again shortly",
+                    self.config.http.max_searches
+                )
+            })?
+            .expect("the search semaphore is never closed");
+        let store = match self.config.search.timeout {
+            limit if limit.is_zero() => self.searches.clone(),
+            limit => self.searches.bounded(limit),
+        };
+        Ok((slot, store))
+    }
+
+    /// Whether a request may use the protected routes: no token is
+    /// configured, or it brings the token (`Authorization: Bearer`) or a
+    /// session of the web desk (its cookie, given for the token).
+    pub(crate) fn authorized(&self, headers: &axum::http::HeaderMap) -> bool {
+        let Some(token) = &self.config.http.token else {
+            return true;
+        };
+        let given = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "));
+        // Constant time: the comparison does not tell how much of a guess was right.
+        if given.is_some_and(|g| crate::redact::constant_time_eq(g.as_bytes(), token.expose().as_bytes())) {
+            return true;
+        }
+        self.config.http.ui && crate::desk::has_session(headers, token.expose(), self.store.clock().now())
+    }
+}
+
 /// How long a search waits for a free slot before it gets 503.
-const SEARCH_QUEUE_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+pub(crate) const SEARCH_QUEUE_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// An API error: a status and one sentence, as `{"error": "..."}`.
 #[derive(Debug)]
@@ -78,20 +122,29 @@ pub fn router(store: Store, config: Arc<Config>, metrics: Arc<Metrics>) -> Route
         .route("/api/stories", get(stories))
         .route("/api/digests", get(digests))
         .route_layer(middleware::from_fn_with_state(api.clone(), authorize));
-    Router::new()
-        .route("/healthz", get(healthz))
-        .merge(protected)
+    let mut router = Router::new().route("/healthz", get(healthz)).merge(protected);
+    if api.config.http.ui {
+        router = router.merge(crate::desk::routes(api.clone()));
+    }
+    router
         .fallback(no_route)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(api)
 }
 
-/// Any path that is not a route: 404 with the usual error body.
-async fn no_route(uri: Uri) -> ApiError {
-    ApiError(
-        StatusCode::NOT_FOUND,
-        format!("no route {}; see docs/api.md", uri.path()),
-    )
+/// Any path that is not a route: 404 with the usual error body; a page of
+/// the web desk for a browser (asking for HTML) outside `/api/`.
+async fn no_route(State(api): State<Api>, request: Request) -> Response {
+    let path = request.uri().path().to_string();
+    let browser = request
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("text/html"));
+    if api.config.http.ui && browser && !path.starts_with("/api/") {
+        return crate::desk::not_found(&api, request.headers(), &path);
+    }
+    ApiError(StatusCode::NOT_FOUND, format!("no route {path}; see docs/api.md")).into_response()
 }
 
 /// A route asked with another method than GET (or HEAD): 405, with the
@@ -120,6 +173,12 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Params<T> {
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
         parse_params(parts.uri.path(), parts.uri.query().unwrap_or_default()).map(Params)
     }
+}
+
+/// Query parameters of a web desk page, checked as the API checks its own:
+/// the error's sentence when they do not parse.
+pub(crate) fn page_params<T: DeserializeOwned>(uri: &Uri) -> Result<T, String> {
+    parse_params(uri.path(), uri.query().unwrap_or_default()).map_err(|e| e.1)
 }
 
 fn parse_params<T: DeserializeOwned>(path: &str, query: &str) -> Result<T, ApiError> {
@@ -411,20 +470,12 @@ impl tokio::io::AsyncWrite for Watched {
 }
 
 async fn authorize(State(api): State<Api>, request: Request, next: Next) -> Response {
-    if let Some(token) = &api.config.http.token {
-        let given = request
-            .headers()
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "));
-        // Constant time: the comparison does not tell how much of a guess was right.
-        if !given.is_some_and(|g| crate::redact::constant_time_eq(g.as_bytes(), token.expose().as_bytes())) {
-            return ApiError(
-                StatusCode::UNAUTHORIZED,
-                "a valid bearer token is required".into(),
-            )
-            .into_response();
-        }
+    if !api.authorized(request.headers()) {
+        return ApiError(
+            StatusCode::UNAUTHORIZED,
+            "a valid bearer token is required".into(),
+        )
+        .into_response();
     }
     next.run(request).await
 }
@@ -522,23 +573,10 @@ async fn items(
         after_id: q.after,
         limit: page_limit(q.limit)?,
     };
-    let _slot = tokio::time::timeout(SEARCH_QUEUE_WAIT, api.search_slots.acquire())
+    let (_slot, store) = api
+        .search_slot()
         .await
-        .map_err(|_| {
-            ApiError(
-                StatusCode::SERVICE_UNAVAILABLE,
-                format!(
-                    "{} searches are running (http.max_searches); try again shortly",
-                    api.config.http.max_searches
-                ),
-            )
-        })?
-        .expect("the search semaphore is never closed");
-    // Dropped with the request: a client that leaves stops its SQL.
-    let store = match api.config.search.timeout {
-        limit if limit.is_zero() => api.searches.clone(),
-        limit => api.searches.bounded(limit),
-    };
+        .map_err(|busy| ApiError(StatusCode::SERVICE_UNAVAILABLE, busy))?;
     if let Some(topic) = &search.filter.topic {
         check_topic(&store, topic).await?;
     }

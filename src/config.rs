@@ -113,6 +113,9 @@ pub struct HttpConfig {
     pub token_file: Option<PathBuf>,
     /// Allow a non-loopback `listen` address.
     pub allow_remote: bool,
+    /// Serve the web desk (`/`, `/topics/NAME`, `/search`, …: src/desk/)
+    /// on the listener beside the API.
+    pub ui: bool,
     /// Searches (`/api/items?q=`) running at once; more wait briefly, then
     /// get 503. Each has its own read connection, apart from the daemon's.
     pub max_searches: u32,
@@ -140,6 +143,7 @@ impl Default for HttpConfig {
             token_file: None,
             instance: None,
             allow_remote: false,
+            ui: true,
             max_searches: 2,
             max_connections: 256,
             header_timeout: Duration::from_secs(10),

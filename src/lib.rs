@@ -13,6 +13,7 @@ pub mod clock;
 pub mod config;
 pub mod daemon;
 pub mod deliver;
+pub mod desk;
 pub mod digest;
 pub mod directory;
 pub mod extract;

@@ -11,7 +11,7 @@
 pub mod report;
 pub mod stats;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use crate::config::Config;
 use crate::directory::FeedDirectory;
@@ -58,6 +58,45 @@ pub struct Search {
     /// Continue after this item (the last id of the previous page).
     pub after_id: Option<i64>,
     pub limit: u32,
+}
+
+/// The default window of a view of the archive over `days` days (`stats`,
+/// `report`, `stories`, the web desk): the `days` before `now`, or, when
+/// the archive's newest item is older than that (an archive of 2017), the
+/// `days` up to and including its newest item, so the view shows data
+/// rather than nothing. `(since, until, newest)`: `until` is `None` for the
+/// window ending now; `newest` is set when the window was moved to it.
+pub async fn default_window(
+    store: &Store,
+    days: i64,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<DefaultWindow, StoreError> {
+    let since = now - chrono::Duration::days(days);
+    Ok(match store.newest_item_at().await? {
+        Some(newest) if newest < since => {
+            let until = newest + chrono::Duration::seconds(1);
+            DefaultWindow {
+                since: until - chrono::Duration::days(days),
+                until: Some(until),
+                moved_to: Some(newest),
+            }
+        }
+        _ => DefaultWindow {
+            since,
+            until: None,
+            moved_to: None,
+        },
+    })
+}
+
+/// See [`default_window`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DefaultWindow {
+    pub since: chrono::DateTime<chrono::Utc>,
+    /// `None`: the window ends now.
+    pub until: Option<chrono::DateTime<chrono::Utc>>,
+    /// The newest item's time, when the window ends there instead of now.
+    pub moved_to: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// Candidates fetched per round trip when a query must be confirmed.
@@ -226,6 +265,48 @@ pub async fn search(
     search: &Search,
     count: bool,
 ) -> Result<(Vec<ItemRow>, u64), ArchiveError> {
+    run_search(store, config, search, count, None).await
+}
+
+/// Hits of a search per day (`YYYY-MM-DD` of publication, else first-seen
+/// time, UTC), newest first through the same loop as [`search`], counting
+/// at most `cap` hits: the days, the hits counted and whether that is all
+/// of them (`false`: the oldest days are missing or short).
+pub async fn search_days(
+    store: &Store,
+    config: &Config,
+    search: &Search,
+    cap: u64,
+) -> Result<(BTreeMap<String, u64>, u64, bool), ArchiveError> {
+    let mut days = DayCounts {
+        days: BTreeMap::new(),
+        cap,
+    };
+    let search = Search {
+        filter: SearchFilter {
+            sort: SearchSort::Newest,
+            ..search.filter.clone()
+        },
+        after_id: None,
+        ..search.clone()
+    };
+    let (_, total) = run_search(store, config, &search, true, Some(&mut days)).await?;
+    Ok((days.days, total, total < cap))
+}
+
+/// Where [`search_days`] counts.
+struct DayCounts {
+    days: BTreeMap<String, u64>,
+    cap: u64,
+}
+
+async fn run_search(
+    store: &Store,
+    config: &Config,
+    search: &Search,
+    count: bool,
+    mut days: Option<&mut DayCounts>,
+) -> Result<(Vec<ItemRow>, u64), ArchiveError> {
     let topics = search
         .query
         .as_deref()
@@ -318,9 +399,12 @@ pub async fn search(
             total += 1;
             if !count && hits.len() < want {
                 hits.push(row);
+            } else if let Some(days) = days.as_deref_mut() {
+                let day: String = row.sort_at.chars().take(10).collect();
+                *days.days.entry(day).or_default() += 1;
             }
         }
-        if fetched < filter.limit as usize {
+        if fetched < filter.limit as usize || days.as_ref().is_some_and(|d| total >= d.cap) {
             break;
         }
         if tighten {

@@ -85,7 +85,7 @@ pub fn render(data: &ReportData) -> String {
         _ => "day",
     };
     let _ = writeln!(h, "<h2>Volume per {per}</h2>");
-    h.push_str(&chart(&data.days, &data.counts, per));
+    h.push_str(&chart(&data.days, &data.counts, per, None));
     h.push_str("\n<h2>Top outlets</h2>\n");
     h.push_str(&pairs_table("Outlet", &data.outlets));
     h.push_str("<h2>Languages</h2>\n");
@@ -186,10 +186,21 @@ pub const MIN_BAR_WIDTH: f64 = 2.0;
 /// Width of the plot area at its natural size.
 pub const PLOT_WIDTH: f64 = 740.0;
 
+/// A band drawn behind a chart's bars: a usual range of counts (the web
+/// desk's baseline) and a line at its middle.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Band {
+    pub low: f64,
+    pub middle: f64,
+    pub high: f64,
+}
+
 /// A bar chart as inline SVG, one bar per bucket: a y-axis with ticks and
 /// gridlines, dated x-axis labels, bars at least [`MIN_BAR_WIDTH`] wide
-/// (the chart widens when it has more buckets than fit).
-fn chart(labels: &[String], counts: &[i64], per: &str) -> String {
+/// (the chart widens when it has more buckets than fit), and `band` shaded
+/// behind the bars if given. No styles or scripts: presentation attributes
+/// only, so it renders under a strict Content-Security-Policy.
+pub fn chart(labels: &[String], counts: &[i64], per: &str, band: Option<Band>) -> String {
     const H: f64 = 220.0;
     const LEFT: f64 = 48.0;
     const RIGHT: f64 = 12.0;
@@ -199,7 +210,8 @@ fn chart(labels: &[String], counts: &[i64], per: &str) -> String {
     let slot = (PLOT_WIDTH / n).max(MIN_BAR_WIDTH / 0.8);
     let plot_w = slot * n;
     let w = LEFT + plot_w + RIGHT;
-    let peak = counts.iter().copied().max().unwrap_or(0).max(1);
+    let band_top = band.map_or(0, |b| b.high.ceil() as i64);
+    let peak = counts.iter().copied().max().unwrap_or(0).max(band_top).max(1);
     let step = nice_step(peak);
     let top = step * ((peak + step - 1) / step);
     let plot_h = H - TOP - BOTTOM;
@@ -228,6 +240,22 @@ fn chart(labels: &[String], counts: &[i64], per: &str) -> String {
         "<text x=\"12\" y=\"{ty}\" transform=\"rotate(-90 12 {ty})\" text-anchor=\"middle\">items</text>",
         ty = TOP + plot_h / 2.0
     );
+    if let Some(band) = band {
+        let yf = |v: f64| TOP + plot_h - (v / top as f64) * plot_h;
+        let _ = write!(
+            svg,
+            "<rect class=\"band\" x=\"{LEFT}\" y=\"{:.1}\" width=\"{plot_w:.1}\" height=\"{:.1}\" fill=\"#e8d9a8\" \
+             fill-opacity=\"0.6\"><title>usual range: {:.0} to {:.0} items per {per}</title></rect>\
+             <line class=\"baseline\" x1=\"{LEFT}\" y1=\"{ym:.1}\" x2=\"{x2:.1}\" y2=\"{ym:.1}\" stroke=\"#9a7b1c\" \
+             stroke-dasharray=\"4 3\"/>",
+            yf(band.high),
+            (yf(band.low) - yf(band.high)).max(1.0),
+            band.low,
+            band.high,
+            ym = yf(band.middle),
+            x2 = LEFT + plot_w,
+        );
+    }
     for (i, (&c, label)) in counts.iter().zip(labels).enumerate() {
         if c == 0 {
             continue;
@@ -346,7 +374,7 @@ mod tests {
         for n in [1, 30, 296, 2000] {
             let labels: Vec<String> = (0..n).map(|i| format!("2017-09-{i:02}")).collect();
             let counts: Vec<i64> = (0..n as i64).collect();
-            let svg = chart(&labels, &counts, "day");
+            let svg = chart(&labels, &counts, "day", None);
             for width in svg
                 .split("width=\"")
                 .skip(2)
@@ -361,7 +389,7 @@ mod tests {
         assert_eq!(nice_step(7), 2);
         assert_eq!(nice_step(172), 50);
         assert_eq!(nice_step(1), 1);
-        let svg = chart(&["2017-09-25".into()], &[172], "day");
+        let svg = chart(&["2017-09-25".into()], &[172], "day", None);
         assert!(
             svg.contains(">200</text>") && svg.contains(">0</text>"),
             "a y-axis: {svg}"

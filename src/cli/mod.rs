@@ -191,19 +191,15 @@ async fn window(
         (None, Some(until)) => return Ok((until - chrono::Duration::days(days), Some(until))),
         (None, None) => {}
     }
-    let since = now - chrono::Duration::days(days);
-    match store.newest_item_at().await? {
-        Some(newest) if newest < since => {
-            let until = newest + chrono::Duration::seconds(1);
-            eprintln!(
-                "note: nothing is dated in the last {days} days; showing the {days} days up to the newest item ({}); \
-                 --since and --until choose another window",
-                newest.format("%Y-%m-%d %H:%M UTC")
-            );
-            Ok((until - chrono::Duration::days(days), Some(until)))
-        }
-        _ => Ok((since, None)),
+    let window = feedwatch::archive::default_window(store, days, now).await?;
+    if let Some(newest) = window.moved_to {
+        eprintln!(
+            "note: nothing is dated in the last {days} days; showing the {days} days up to the newest item ({}); \
+             --since and --until choose another window",
+            newest.format("%Y-%m-%d %H:%M UTC")
+        );
     }
+    Ok((window.since, window.until))
 }
 
 /// Checks a `--topic`: a configured topic, or a retired one (stored with

@@ -18,6 +18,17 @@ pub struct HealthSettings {
     pub silent_min: Duration,
 }
 
+impl HealthSettings {
+    /// The settings of `[health]`.
+    pub fn from_config(health: &crate::config::HealthConfig) -> Self {
+        Self {
+            failing_after: health.failing_after,
+            silent_factor: health.silent_factor,
+            silent_min: health.silent_min,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum HealthKind {

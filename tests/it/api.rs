@@ -362,7 +362,9 @@ async fn api_errors_are_json_sentences_naming_the_parameter() {
             404,
             "no route /api/nope; see docs/api.md".into(),
         ),
-        ("GET", "/", 404, "no route /; see docs/api.md".into()),
+        // `/` is the web desk's ([http] ui); a client not asking for HTML
+        // gets the API's JSON 404 on any other path.
+        ("GET", "/nope", 404, "no route /nope; see docs/api.md".into()),
         (
             "POST",
             "/api/items",

@@ -11,6 +11,7 @@ mod cli;
 mod common;
 mod conformance;
 mod crash;
+mod desk;
 mod digests;
 mod entities;
 mod folding;
