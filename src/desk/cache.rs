@@ -95,6 +95,30 @@ impl Cache {
         }
     }
 
+    /// Like [`Cache::get`], but a stale value is computed again before it
+    /// is returned, by the request (for searches: within its search slot
+    /// and time budget, never behind them).
+    pub async fn get_fresh<T, E, Fut>(&self, key: String, compute: impl FnOnce() -> Fut) -> Result<Arc<T>, E>
+    where
+        T: Send + Sync + 'static,
+        Fut: Future<Output = Result<T, E>>,
+    {
+        let now = self.clock.now();
+        let cached = {
+            let entries = self.entries.lock().expect("not poisoned");
+            entries
+                .get(&key)
+                .filter(|entry| now - entry.at < FRESH)
+                .map(|entry| Arc::clone(&entry.value))
+        };
+        if let Some(value) = cached {
+            return Ok(value.downcast::<T>().expect("one key, one type"));
+        }
+        let value = Arc::new(compute().await?);
+        self.put(key, Arc::clone(&value) as Value);
+        Ok(value)
+    }
+
     fn put(&self, key: String, value: Value) {
         let mut entries = self.entries.lock().expect("not poisoned");
         if entries.len() >= MAX_ENTRIES && !entries.contains_key(&key) {
@@ -137,6 +161,13 @@ mod tests {
         tokio::task::yield_now().await;
         assert_eq!(calls.load(Ordering::SeqCst), 2);
         assert_eq!(*get(Arc::clone(&cache), Arc::clone(&calls)).await, 1);
+        // get_fresh: the cached value while fresh, a new one computed in
+        // the request once stale.
+        let fresh = |n: u8| cache.get_fresh("f".into(), move || async move { Ok::<_, DeskError>(n) });
+        assert_eq!(*fresh(1).await.unwrap(), 1);
+        assert_eq!(*fresh(2).await.unwrap(), 1);
+        tokio::time::advance(std::time::Duration::from_secs(61)).await;
+        assert_eq!(*fresh(3).await.unwrap(), 3);
         // A failure is an error when nothing is cached, and keeps an old value.
         let failing = cache
             .get("e".into(), || async {

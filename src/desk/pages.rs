@@ -949,7 +949,19 @@ async fn run_search(api: &Api, q: &SearchQuery, query: Option<String>) -> Result
     let (rows, _) = archive::search(&store, &api.config, &search, false).await?;
     let highlighter = Highlighter::new(&api.config, &store, search.query.as_deref(), &rows).await?;
     let (days, counted, complete) = if search.query.is_some() {
-        archive::search_days(&store, &api.config, &search, DAY_COUNT_CAP).await?
+        // The same days for a minute: paging through results (and coming
+        // back) does not count them again.
+        let key = format!("days:{:?}", (&search.query, &q.lang, &q.feed, &q.since, &q.until));
+        let counted = api
+            .desk
+            .get_fresh(key, || async {
+                archive::search_days(&store, &api.config, &search, DAY_COUNT_CAP)
+                    .await
+                    .map_err(SearchProblem::from)
+            })
+            .await;
+        let counted: Arc<(BTreeMap<String, u64>, u64, bool)> = counted?;
+        (*counted).clone()
     } else {
         (BTreeMap::new(), 0, true)
     };
