@@ -40,6 +40,8 @@ pub(crate) struct Api {
     search_slots: Arc<tokio::sync::Semaphore>,
     pub(crate) config: Arc<Config>,
     metrics: Arc<Metrics>,
+    /// The web desk's cache of aggregates.
+    pub(crate) desk: Arc<crate::desk::Cache>,
 }
 
 impl Api {
@@ -109,6 +111,7 @@ pub fn router(store: Store, config: Arc<Config>, metrics: Arc<Metrics>) -> Route
     let api = Api {
         searches: store.with_search_pool(config.http.max_searches),
         search_slots: Arc::new(tokio::sync::Semaphore::new(config.http.max_searches as usize)),
+        desk: Arc::new(crate::desk::Cache::new(store.clock())),
         store,
         config,
         metrics,

@@ -203,7 +203,8 @@ pub struct Band {
 pub fn chart(labels: &[String], counts: &[i64], per: &str, band: Option<Band>) -> String {
     const H: f64 = 220.0;
     const LEFT: f64 = 48.0;
-    const RIGHT: f64 = 12.0;
+    // Room for half the last date label.
+    const RIGHT: f64 = 36.0;
     const TOP: f64 = 12.0;
     const BOTTOM: f64 = 28.0;
     let n = counts.len().max(1) as f64;

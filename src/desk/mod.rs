@@ -12,8 +12,10 @@
 //! (the token once, then an `HttpOnly; SameSite=Strict` session cookie:
 //! [`session`]). The data comes from the store's roles and the archive
 //! (`crate::archive`) exactly as the API and the CLI read them; searches
-//! take the API's search slots and time budget.
+//! take the API's search slots and time budget; aggregates are cached for
+//! a minute and refreshed behind ([`cache`]).
 
+mod cache;
 mod charts;
 mod pages;
 mod session;
@@ -29,6 +31,7 @@ use maud::{html, Markup, DOCTYPE};
 
 use crate::api::Api;
 
+pub(crate) use cache::Cache;
 pub(crate) use session::has_session;
 
 /// Every desk page's policy: nothing but the desk's own stylesheet (and

@@ -6,6 +6,7 @@
 //! to http(s) URLs ([`crate::digest::safe_link`]).
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, Uri};
@@ -39,7 +40,7 @@ const STORY_ITEMS: u32 = 1000;
 /// Feeds per page of `/feeds`.
 const FEEDS_PER_PAGE: usize = 100;
 /// Hits a search counts per day, at most (newest first).
-const DAY_COUNT_CAP: u64 = 10_000;
+const DAY_COUNT_CAP: u64 = 2_000;
 /// Characters of context each side of a match in a snippet.
 const KWIC_CONTEXT: usize = 80;
 
@@ -263,8 +264,9 @@ fn window_note(window: &archive::DefaultWindow, now: DateTime<Utc>) -> Markup {
             (short_time(window.since)) " to " (short_time(end)) " UTC"
             @if let Some(newest) = window.moved_to {
                 " — nothing is dated in the last days, so the window ends at the newest item ("
-                (short_time(newest)) ")."
+                (short_time(newest)) ")"
             }
+            ". Counts and charts are refreshed at most once a minute."
         }
     }
 }
@@ -322,9 +324,7 @@ pub(super) struct DeskQuery {
 /// the latest stories of the busiest ones, and feeds needing attention.
 pub(super) async fn desk(State(api): State<Api>, uri: Uri) -> Result<Response, DeskError> {
     let q: DeskQuery = params(&uri)?;
-    let store = &api.store;
-    let now = store.clock().now();
-    let window = archive::default_window(store, DAYS, now).await?;
+    let now = api.store.clock().now();
     let page_no = q.page.unwrap_or(1).max(1);
     let topics = &api.config.topics;
     let pages = topics.len().div_ceil(TOPICS_PER_PAGE).max(1);
@@ -334,38 +334,21 @@ pub(super) async fn desk(State(api): State<Api>, uri: Uri) -> Result<Response, D
         .take(TOPICS_PER_PAGE)
         .map(|t| (t.name.clone(), t.query.clone()))
         .collect();
-    let at = window.until.unwrap_or(now);
-    let stats = store.topic_stats(&shown, at).await?;
-    let names: Vec<String> = shown.iter().map(|(n, _)| n.clone()).collect();
-    let (labels, volumes) = volumes(store, &names, &window, Bucket::Day, now).await?;
-
-    // The latest stories of the busiest topics shown.
-    let mut busiest: Vec<&crate::store::TopicStats> = stats.iter().filter(|s| s.last_7d > 0).collect();
-    busiest.sort_by(|a, b| b.last_7d.cmp(&a.last_7d).then(a.name.cmp(&b.name)));
-    let end = window.until.unwrap_or(now + MAX_FUTURE_SKEW);
-    let mut stories: BTreeMap<i64, (crate::store::ReportStory, Vec<String>)> = BTreeMap::new();
-    for topic in busiest.iter().take(10) {
-        for story in store
-            .top_stories(std::slice::from_ref(&topic.name), window.since, Some(end), 5)
+    let view = {
+        let store = api.store.clone();
+        api.desk
+            .get(format!("desk:{page_no}"), move || desk_view(store, shown))
             .await?
-        {
-            stories
-                .entry(story.id)
-                .or_insert_with(|| (story, Vec::new()))
-                .1
-                .push(topic.name.clone());
-        }
-    }
-    let mut stories: Vec<_> = stories.into_values().collect();
-    stories.sort_by(|a, b| b.0.last_seen.cmp(&a.0.last_seen).then(b.0.id.cmp(&a.0.id)));
-    stories.truncate(12);
-
-    let notices = health::notices(
-        &store.feed_health().await?,
-        now,
-        &HealthSettings::from_config(&api.config.health),
-    );
-    let count_of = |kind: HealthKind| notices.iter().filter(|n| n.kind == kind).count();
+    };
+    let health = feeds_view(&api).await?;
+    let DeskView {
+        window,
+        stats,
+        labels,
+        volumes,
+        stories,
+    } = &*view;
+    let count_of = |kind: HealthKind| health.notices.iter().filter(|n| n.kind == kind).count();
     let (failing, silent, disabled) = (
         count_of(HealthKind::Failing),
         count_of(HealthKind::Silent),
@@ -374,7 +357,7 @@ pub(super) async fn desk(State(api): State<Api>, uri: Uri) -> Result<Response, D
     let span = format!("{} days", labels.len());
     let body = html! {
         h1 { "Desk" }
-        (window_note(&window, now))
+        (window_note(window, now))
         section aria-labelledby="attention" {
             h2 id="attention" { "Feeds needing attention" }
             @if failing + silent + disabled == 0 {
@@ -405,7 +388,7 @@ pub(super) async fn desk(State(api): State<Api>, uri: Uri) -> Result<Response, D
                         }
                     }
                     tbody {
-                        @for (s, counts) in stats.iter().zip(&volumes) {
+                        @for (s, counts) in stats.iter().zip(volumes) {
                             tr {
                                 th scope="row" { a href=(topic_href(&s.name)) { bdi { (s.name) } } }
                                 td { (PreEscaped(charts::sparkline(counts, &span))) }
@@ -437,7 +420,7 @@ pub(super) async fn desk(State(api): State<Api>, uri: Uri) -> Result<Response, D
                         th.n scope="col" { "Outlets" } th scope="col" { "First seen" } th scope="col" { "Last seen" }
                     } }
                     tbody {
-                        @for (story, topics) in &stories {
+                        @for (story, topics) in stories {
                             tr {
                                 td dir="auto" { a href={ "/stories/" (story.id) } { (story.headline) } }
                                 td { @for (i, t) in topics.iter().enumerate() { @if i > 0 { ", " } bdi { (t) } } }
@@ -453,6 +436,70 @@ pub(super) async fn desk(State(api): State<Api>, uri: Uri) -> Result<Response, D
         }
     };
     Ok(page(&api, "Desk", Nav::Desk, body))
+}
+
+/// The desk's figures for a page of topics (cached: [`super::cache`]).
+struct DeskView {
+    window: archive::DefaultWindow,
+    stats: Vec<crate::store::TopicStats>,
+    labels: Vec<String>,
+    volumes: Vec<Vec<i64>>,
+    /// The latest stories of the busiest topics, with those topics.
+    stories: Vec<(crate::store::ReportStory, Vec<String>)>,
+}
+
+async fn desk_view(store: Store, shown: Vec<(String, String)>) -> Result<DeskView, DeskError> {
+    let now = store.clock().now();
+    let window = archive::default_window(&store, DAYS, now).await?;
+    let at = window.until.unwrap_or(now);
+    let stats = store.topic_stats(&shown, at).await?;
+    let names: Vec<String> = shown.iter().map(|(n, _)| n.clone()).collect();
+    let (labels, volumes) = volumes(&store, &names, &window, Bucket::Day, now).await?;
+    // The latest stories of the busiest topics shown.
+    let mut busiest: Vec<&crate::store::TopicStats> = stats.iter().filter(|s| s.last_7d > 0).collect();
+    busiest.sort_by(|a, b| b.last_7d.cmp(&a.last_7d).then(a.name.cmp(&b.name)));
+    let end = window.until.unwrap_or(now + MAX_FUTURE_SKEW);
+    let mut stories: BTreeMap<i64, (crate::store::ReportStory, Vec<String>)> = BTreeMap::new();
+    for topic in busiest.iter().take(10) {
+        for story in store
+            .top_stories(std::slice::from_ref(&topic.name), window.since, Some(end), 5)
+            .await?
+        {
+            stories
+                .entry(story.id)
+                .or_insert_with(|| (story, Vec::new()))
+                .1
+                .push(topic.name.clone());
+        }
+    }
+    let mut stories: Vec<_> = stories.into_values().collect();
+    stories.sort_by(|a, b| b.0.last_seen.cmp(&a.0.last_seen).then(b.0.id.cmp(&a.0.id)));
+    stories.truncate(12);
+    Ok(DeskView {
+        window,
+        stats,
+        labels,
+        volumes,
+        stories,
+    })
+}
+
+/// Every feed and the health notices due (cached).
+struct FeedsView {
+    feeds: Vec<crate::store::FeedRow>,
+    notices: Vec<crate::digest::health::HealthNotice>,
+}
+
+async fn feeds_view(api: &Api) -> Result<Arc<FeedsView>, DeskError> {
+    let store = api.store.clone();
+    let settings = HealthSettings::from_config(&api.config.health);
+    api.desk
+        .get("feeds".into(), move || async move {
+            let feeds = store.list_feeds().await?;
+            let notices = health::notices(&store.feed_health().await?, store.clock().now(), &settings);
+            Ok(FeedsView { feeds, notices })
+        })
+        .await
 }
 
 // ---------------------------------------------------------------------------
@@ -488,16 +535,23 @@ pub(super) async fn topic(
         }
     };
     let now = store.clock().now();
-    let window = archive::default_window(store, days, now).await?;
-    let end = window.until.unwrap_or(now + MAX_FUTURE_SKEW);
-    let topics = vec![name.clone()];
-    let (labels, counts) = volumes(store, &topics, &window, bucket, now).await?;
-    let counts = counts.into_iter().next().unwrap_or_default();
-    let band = charts::baseline(&counts);
-    let outlets = store.top_outlets(&topics, window.since, Some(end), 10).await?;
-    let languages = store.languages(&topics, window.since, Some(end)).await?;
-    let stories = store.top_stories(&topics, window.since, Some(end), 10).await?;
-
+    let view = {
+        let (store, name) = (store.clone(), name.clone());
+        api.desk
+            .get(format!("topic:{per}:{name}"), move || {
+                topic_view(store, name, bucket, days)
+            })
+            .await?
+    };
+    let TopicView {
+        window,
+        labels,
+        counts,
+        outlets,
+        languages,
+        stories,
+    } = &*view;
+    let band = charts::baseline(counts);
     let (rows, highlighter) = {
         let (_slot, searches) = api.search_slot().await.map_err(DeskError::Unavailable)?;
         let search = Search {
@@ -525,7 +579,7 @@ pub(super) async fn topic(
             Some(t) => p { "Query: " code dir="ltr" { (PreEscaped(crate::bidi::html_ltr_words(&t.query, crate::digest::render::escape_html))) } },
             None => p { "No longer configured: its stored matches are shown." },
         }
-        (window_note(&window, now))
+        (window_note(window, now))
         section aria-labelledby="volume" {
             h2 id="volume" { "Volume per " (per) }
             p {
@@ -537,16 +591,16 @@ pub(super) async fn topic(
                 "Per " a href=(by_link("day")) aria-current=[(per == "day").then_some("true")] { "day" }
                 " or " a href=(by_link("hour")) aria-current=[(per == "hour").then_some("true")] { "hour" } "."
             }
-            figure.chart { (PreEscaped(chart(&labels, &counts, per, band))) }
+            figure.chart { (PreEscaped(chart(labels, counts, per, band))) }
         }
         div.columns {
             section aria-labelledby="outlets" {
                 h2 id="outlets" { "Top outlets" }
-                (pairs_table("Outlets carrying the most matched items", "Outlet", &outlets))
+                (pairs_table("Outlets carrying the most matched items", "Outlet", outlets))
             }
             section aria-labelledby="languages" {
                 h2 id="languages" { "Languages" }
-                (pairs_table("Matched items per language", "Language", &languages))
+                (pairs_table("Matched items per language", "Language", languages))
             }
         }
         section aria-labelledby="stories" {
@@ -561,7 +615,7 @@ pub(super) async fn topic(
                         th.n scope="col" { "Outlets" } th scope="col" { "First seen" }
                     } }
                     tbody {
-                        @for s in &stories {
+                        @for s in stories {
                             tr {
                                 td dir="auto" { a href={ "/stories/" (s.id) } { (s.headline) } }
                                 td.n { (s.topic_items) } td.n { (s.item_count) } td.n { (s.outlet_count) }
@@ -593,6 +647,32 @@ pub(super) async fn topic(
         }
     };
     Ok(page(&api, &format!("Topic {name}"), Nav::Desk, body))
+}
+
+/// A topic's figures over its window (cached).
+struct TopicView {
+    window: archive::DefaultWindow,
+    labels: Vec<String>,
+    counts: Vec<i64>,
+    outlets: Vec<(String, i64)>,
+    languages: Vec<(String, i64)>,
+    stories: Vec<crate::store::ReportStory>,
+}
+
+async fn topic_view(store: Store, name: String, bucket: Bucket, days: i64) -> Result<TopicView, DeskError> {
+    let now = store.clock().now();
+    let window = archive::default_window(&store, days, now).await?;
+    let end = window.until.unwrap_or(now + MAX_FUTURE_SKEW);
+    let topics = vec![name];
+    let (labels, counts) = volumes(&store, &topics, &window, bucket, now).await?;
+    Ok(TopicView {
+        window,
+        labels,
+        counts: counts.into_iter().next().unwrap_or_default(),
+        outlets: store.top_outlets(&topics, window.since, Some(end), 10).await?,
+        languages: store.languages(&topics, window.since, Some(end)).await?,
+        stories: store.top_stories(&topics, window.since, Some(end), 10).await?,
+    })
 }
 
 // ---------------------------------------------------------------------------
@@ -869,7 +949,19 @@ async fn run_search(api: &Api, q: &SearchQuery, query: Option<String>) -> Result
     let (rows, _) = archive::search(&store, &api.config, &search, false).await?;
     let highlighter = Highlighter::new(&api.config, &store, search.query.as_deref(), &rows).await?;
     let (days, counted, complete) = if search.query.is_some() {
-        archive::search_days(&store, &api.config, &search, DAY_COUNT_CAP).await?
+        // The same days for a minute: paging through results (and coming
+        // back) does not count them again.
+        let key = format!("days:{:?}", (&search.query, &q.lang, &q.feed, &q.since, &q.until));
+        let counted = api
+            .desk
+            .get_fresh(key, || async {
+                archive::search_days(&store, &api.config, &search, DAY_COUNT_CAP)
+                    .await
+                    .map_err(SearchProblem::from)
+            })
+            .await;
+        let counted: Arc<(BTreeMap<String, u64>, u64, bool)> = counted?;
+        (*counted).clone()
     } else {
         (BTreeMap::new(), 0, true)
     };
@@ -957,10 +1049,7 @@ pub(super) async fn item(
                     @for (i, topic) in row.topics.iter().enumerate() {
                         @if i > 0 { "; " }
                         a href=(topic_href(topic)) { bdi { (topic) } }
-                        @let why: Vec<String> = matches.iter().filter(|m| m.topic.as_deref() == Some(topic.as_str())).map(|m| {
-                            let source = if m.field == "title" { &row.title } else { &row.text };
-                            source.chars().skip(m.start).take(m.end - m.start).collect()
-                        }).collect();
+                        @let why = matched_words(&row, &matches, topic);
                         @if !why.is_empty() {
                             " (" @for (j, w) in why.iter().enumerate() { @if j > 0 { ", " } bdi { (w) } } ")"
                         }
@@ -981,6 +1070,20 @@ pub(super) async fn item(
         }
     };
     Ok(page(&api, &row.title, Nav::None, body))
+}
+
+/// What made `row` match `topic`: the matched stretches of its title and
+/// text, once each, in order.
+fn matched_words(row: &ItemRow, matches: &[MatchSpan], topic: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for m in matches.iter().filter(|m| m.topic.as_deref() == Some(topic)) {
+        let source = if m.field == "title" { &row.title } else { &row.text };
+        let words: String = source.chars().skip(m.start).take(m.end - m.start).collect();
+        if !out.contains(&words) {
+            out.push(words);
+        }
+    }
+    out
 }
 
 /// The text's paragraphs (split at line breaks), each with its spans
@@ -1020,14 +1123,9 @@ pub(super) struct FeedsQuery {
 /// error, interval, items per week, next check.
 pub(super) async fn feeds(State(api): State<Api>, uri: Uri) -> Result<Response, DeskError> {
     let q: FeedsQuery = params(&uri)?;
-    let store = &api.store;
-    let now = store.clock().now();
-    let mut feeds = store.list_feeds().await?;
-    let notices = health::notices(
-        &store.feed_health().await?,
-        now,
-        &HealthSettings::from_config(&api.config.health),
-    );
+    let view = feeds_view(&api).await?;
+    let notices = &view.notices;
+    let mut feeds: Vec<&crate::store::FeedRow> = view.feeds.iter().collect();
     let threshold = i64::from(api.config.poll.failure_threshold);
     let notice_of: HashMap<&str, HealthKind> =
         notices.iter().map(|n| (n.feed_url.as_str(), n.kind)).collect();

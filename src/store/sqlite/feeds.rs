@@ -173,12 +173,20 @@ impl SqliteStore {
     /// The stored rows of the given feed URLs, in the given order; URLs
     /// without a row are left out.
     pub async fn feeds_in(&self, urls: &[String]) -> Result<Vec<FeedRow>> {
-        let mut by_url: std::collections::HashMap<String, FeedRow> = self
-            .list_feeds()
-            .await?
-            .into_iter()
-            .map(|f| (f.url.clone(), f))
-            .collect();
+        // Only these rows: every feed's item count is a scan of item_sources
+        // (0.4 s for 20,000 feeds of a 1,000,000-item archive), which a
+        // page showing an article's outlets cannot pay.
+        let mut by_url: std::collections::HashMap<String, FeedRow> = std::collections::HashMap::new();
+        for chunk in urls.chunks(10_000) {
+            let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(format!("{SELECT_FEED} WHERE f.url IN ("));
+            let mut list = q.separated(", ");
+            for url in chunk {
+                list.push_bind(url.clone());
+            }
+            q.push(")");
+            let rows: Vec<FeedRow> = q.build_query_as().fetch_all(&self.read).await?;
+            by_url.extend(rows.into_iter().map(|f| (f.url.clone(), f)));
+        }
         Ok(urls.iter().filter_map(|u| by_url.remove(u)).collect())
     }
 
