@@ -128,7 +128,17 @@ impl PgStore {
             .into_iter()
             .map(|(name, id, compiled)| (name, (id, compiled)))
             .collect();
-        Ok(TopicRow::rows_of(topics, &stored))
+        Ok(topics
+            .topics()
+            .iter()
+            .map(|topic| {
+                let (id, compiled) = &stored[&topic.name];
+                TopicRow {
+                    id: *id,
+                    needs_backfill: *compiled != topic.expr.to_string(),
+                }
+            })
+            .collect())
     }
 
     /// Replaces each topic's matches by its `matched` (a backfill's scan,
@@ -494,25 +504,18 @@ async fn add_source(
         .execute(&mut *tx)
         .await?;
     }
-    add_matches(tx, item_id, &write.topic_ids, at).await
-}
-
-/// Records those of `topic_ids` the stored `item_id` does not match yet
-/// as new matches at `at`; none is removed (another source of the item,
-/// its article's page). Returns the number of new matches.
-pub(super) async fn add_matches(
-    tx: &mut PgConnection,
-    item_id: i64,
-    topic_ids: &[i64],
-    at: DateTime<Utc>,
-) -> Result<u64> {
     let held: HashSet<i64> = sqlx::query_scalar("SELECT topic_id FROM item_topics WHERE item_id = $1")
         .bind(item_id)
         .fetch_all(&mut *tx)
         .await?
         .into_iter()
         .collect();
-    let added: Vec<i64> = topic_ids.iter().copied().filter(|t| !held.contains(t)).collect();
+    let added: Vec<i64> = write
+        .topic_ids
+        .iter()
+        .copied()
+        .filter(|t| !held.contains(t))
+        .collect();
     write_matches(tx, item_id, &added, HashSet::new(), at).await
 }
 
@@ -543,7 +546,7 @@ async fn stored_canonical_urls(
 /// Records `topic_ids` as matched by the item (those already in `stale`
 /// are kept as they are), then removes the matches left in `stale`. Returns
 /// the number of new matches.
-async fn write_matches(
+pub(super) async fn write_matches(
     tx: &mut PgConnection,
     item_id: i64,
     topic_ids: &[i64],

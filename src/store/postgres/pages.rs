@@ -2,11 +2,12 @@
 //! claim due items with `FOR UPDATE SKIP LOCKED`, so each page is fetched
 //! by one of them; a claim lapses after its lease.
 
+use std::collections::HashSet;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use super::items::add_matches;
+use super::items::write_matches;
 use super::*;
 use crate::store::{PageCounts, PageJob, PageOutcome, PageWrite};
 
@@ -68,7 +69,20 @@ impl PgStore {
                     let (Some(text), 1) = (text, updated.rows_affected()) else {
                         continue;
                     };
-                    added += add_matches(&mut tx, write.item_id, &text.topic_ids, at).await?;
+                    let held: HashSet<i64> =
+                        sqlx::query_scalar("SELECT topic_id FROM item_topics WHERE item_id = $1")
+                            .bind(write.item_id)
+                            .fetch_all(&mut *tx)
+                            .await?
+                            .into_iter()
+                            .collect();
+                    let new: Vec<i64> = text
+                        .topic_ids
+                        .iter()
+                        .copied()
+                        .filter(|t| !held.contains(t))
+                        .collect();
+                    added += write_matches(&mut tx, write.item_id, &new, HashSet::new(), at).await?;
                 }
                 PageOutcome::Failed { error, retry_at } => {
                     sqlx::query(

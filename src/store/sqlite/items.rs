@@ -526,25 +526,18 @@ async fn add_source(
         .execute(&mut *tx)
         .await?;
     }
-    add_matches(tx, item_id, &write.topic_ids, at).await
-}
-
-/// Records those of `topic_ids` the stored `item_id` does not match yet
-/// as new matches at `at`; none is removed (another source of the item,
-/// its article's page). Returns the number of new matches.
-pub(super) async fn add_matches(
-    tx: &mut sqlx::SqliteConnection,
-    item_id: i64,
-    topic_ids: &[i64],
-    at: &str,
-) -> Result<u64> {
     let held: HashSet<i64> = sqlx::query_scalar("SELECT topic_id FROM item_topics WHERE item_id = ?")
         .bind(item_id)
         .fetch_all(&mut *tx)
         .await?
         .into_iter()
         .collect();
-    let added: Vec<i64> = topic_ids.iter().copied().filter(|t| !held.contains(t)).collect();
+    let added: Vec<i64> = write
+        .topic_ids
+        .iter()
+        .copied()
+        .filter(|t| !held.contains(t))
+        .collect();
     write_matches(tx, item_id, &added, HashSet::new(), at).await
 }
 
@@ -615,7 +608,7 @@ async fn stored_canonical_urls(
 /// Records `topic_ids` as matched by the item (those already in `stale`
 /// are kept as they are), then removes the matches left in `stale`. Returns
 /// the number of new matches.
-async fn write_matches(
+pub(super) async fn write_matches(
     tx: &mut sqlx::SqliteConnection,
     item_id: i64,
     topic_ids: &[i64],

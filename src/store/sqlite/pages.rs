@@ -1,11 +1,12 @@
 //! The article-page queue on SQLite (see `store::pages`).
 
+use std::collections::HashSet;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use sqlx::{QueryBuilder, Sqlite};
 
-use super::items::add_matches;
+use super::items::write_matches;
 use super::search::SearchRows;
 use super::{ts, Result, SqliteStore};
 use crate::store::{PageCounts, PageJob, PageOutcome, PageWrite};
@@ -69,7 +70,20 @@ impl SqliteStore {
                         continue;
                     };
                     search.add(write.item_id, &text.search, true);
-                    added += add_matches(&mut tx, write.item_id, &text.topic_ids, &at).await?;
+                    let held: HashSet<i64> =
+                        sqlx::query_scalar("SELECT topic_id FROM item_topics WHERE item_id = ?")
+                            .bind(write.item_id)
+                            .fetch_all(&mut *tx)
+                            .await?
+                            .into_iter()
+                            .collect();
+                    let new: Vec<i64> = text
+                        .topic_ids
+                        .iter()
+                        .copied()
+                        .filter(|t| !held.contains(t))
+                        .collect();
+                    added += write_matches(&mut tx, write.item_id, &new, HashSet::new(), &at).await?;
                 }
                 PageOutcome::Failed { error, retry_at } => {
                     sqlx::query(

@@ -22,28 +22,6 @@ pub struct TopicRow {
     pub needs_backfill: bool,
 }
 
-impl TopicRow {
-    /// The rows of `topics`, in the set's order, from the stored topics
-    /// (name → id and the query its matches were computed with) after a
-    /// sync: the rule of both backends' `sync_topics`.
-    pub(in crate::store) fn rows_of(
-        topics: &TopicSet,
-        stored: &HashMap<String, (i64, String)>,
-    ) -> Vec<TopicRow> {
-        topics
-            .topics()
-            .iter()
-            .map(|topic| {
-                let (id, compiled) = &stored[&topic.name];
-                TopicRow {
-                    id: *id,
-                    needs_backfill: *compiled != topic.expr.to_string(),
-                }
-            })
-            .collect()
-    }
-}
-
 /// Match counts of a topic.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow, serde::Serialize)]
 pub struct TopicStats {
@@ -102,7 +80,17 @@ impl SqliteStore {
             );
         }
         tx.commit().await?;
-        Ok(TopicRow::rows_of(topics, &stored))
+        Ok(topics
+            .topics()
+            .iter()
+            .map(|topic| {
+                let (id, compiled) = &stored[&topic.name];
+                TopicRow {
+                    id: *id,
+                    needs_backfill: *compiled != topic.expr.to_string(),
+                }
+            })
+            .collect())
     }
 
     /// Replaces each topic's matches by its `matched` (a backfill's scan,
